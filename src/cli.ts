@@ -1,1 +1,128 @@
-export {};
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfigFile } from './config/load-config.js';
+import { startServer } from './server/supervisor.js';
+import { uwsIsNative } from './server/native-check.js';
+import { hashKey } from './identity/key-hash.js';
+import type { Config } from './config/schema.js';
+
+const USAGE = `usage:
+  tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
+  tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
+  tollgate check --config FILE  validate a config file and exit`;
+
+const BUNDLED = fileURLToPath(new URL('../config/tollgate.example.yaml', import.meta.url));
+
+interface Flags { config?: string; port?: number; host?: string; shards?: number; dataDir?: string }
+
+function parseFlags(args: string[]): Flags {
+  const f: Flags = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => {
+      const v = inline ?? args[++i];
+      if (v === undefined) fail(`${name} needs a value`);
+      return v!;
+    };
+    const int = (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) fail(`${name}: expected a whole number, got "${v}"`);
+      return n;
+    };
+    switch (name) {
+      case '--config': case '-c': f.config = value(); break;
+      case '--port': case '-p': f.port = int(value()); break;
+      case '--host': f.host = value(); break;
+      case '--shards': f.shards = int(value()); break;
+      case '--data-dir': f.dataDir = value(); break;
+      default: fail(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  return f;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`tollgate: ${msg}\n`);
+  process.exit(2);
+}
+
+function loadWithFlags(f: Flags): { config: Config; file: string } {
+  const file = f.config ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : BUNDLED);
+  let config: Config;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tollgate: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  // CLI flags override the file; the result stays frozen.
+  const merged = structuredClone(config) as Config;
+  if (f.port !== undefined) merged.listen.port = f.port;
+  if (f.host !== undefined) merged.listen.host = f.host;
+  if (f.shards !== undefined) merged.shards = f.shards;
+  if (f.dataDir !== undefined) merged.dataDir = f.dataDir;
+  return { config: Object.freeze(merged), file };
+}
+
+async function serve(args: string[]) {
+  const { config, file } = loadWithFlags(parseFlags(args));
+  if (!uwsIsNative()) {
+    process.stderr.write(
+      '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +
+      `(${process.version}, ABI ${process.versions.modules}); serving with the slow pure-JS fallback. Use Node 20. ***\n\n`,
+    );
+  }
+  const server = await startServer(config).catch((err: Error) => fail(err.message));
+  const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
+  process.stderr.write(`tollgate listening on http://${host}:${server.port} (${server.shards} shards, config ${file}, data ${config.dataDir})\n`);
+  let stopping = false;
+  const shutdown = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`tollgate: ${sig}: draining in-flight calls (up to ${config.shutdownGrace} ms)\n`);
+    server.stop().then(
+      () => {
+        process.stderr.write('tollgate: stopped cleanly\n');
+        process.exit(0);
+      },
+      (err) => {
+        process.stderr.write(`tollgate: error while stopping: ${err}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function main() {
+  const [cmd = 'serve', ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'serve':
+      return serve(rest);
+    case 'check': {
+      const { file } = loadWithFlags(parseFlags(rest));
+      process.stdout.write(`${file}: ok\n`);
+      return;
+    }
+    case 'keys':
+      if (rest[0] === 'hash' && rest[1]) {
+        process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
+        return;
+      }
+      return fail(USAGE);
+    case '--help': case '-h': case 'help':
+      process.stdout.write(USAGE + '\n');
+      return;
+    default:
+      if (cmd.startsWith('-')) return serve([cmd, ...rest]);
+      return fail(`unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+void main();

@@ -1,0 +1,108 @@
+import type { TemplatedApp, HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { Exchange } from '../http/exchange.js';
+import { errorBody } from '../http/errors.js';
+import type { ShardContext } from '../proxy/shard-context.js';
+import { CSV_COLUMNS, csvLine, publicRowToCsv, toPublicRow } from '../store/usage-record.js';
+import { agentScopeKey, customerScopeKey } from '../store/aggregates.js';
+import { isAdmin } from './admin-auth.js';
+import { customerView } from './customer-view.js';
+import { encodeCursor, parseUsageRequest } from './usage-query.js';
+
+// Admin API (CONTRACT.md), bearer adminToken. Reads come straight from LMDB
+// (memory-mapped, synchronous) and the shared budget table.
+
+export interface AdminDeps {
+  ctx: ShardContext;
+  exchange: (res: HttpResponse) => Exchange;
+  collectStats: () => Promise<unknown>;
+}
+
+export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
+  const { ctx } = deps;
+  const guard = (res: HttpResponse, req: HttpRequest): Exchange | undefined => {
+    const ex = deps.exchange(res);
+    if (!ctx.config.adminToken) {
+      ex.json(404, errorBody('openai', 'not_found_error', 'the admin API is disabled: set adminToken in the config'));
+      return undefined;
+    }
+    if (!isAdmin(req.getHeader('authorization'), ctx.config.adminToken)) {
+      ex.json(401, errorBody('openai', 'authentication_error', 'admin API: send Authorization: Bearer <adminToken>'));
+      return undefined;
+    }
+    return ex;
+  };
+
+  app.get('/admin/customers/:id', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    const id = decodeURIComponent(req.getParameter(0) ?? '');
+    const agent = new URLSearchParams(req.getQuery() ?? '').get('agent');
+    const now = Date.now();
+    const known = ctx.keys.customer(id) !== undefined;
+    if (!known && ctx.ledger.aggregateAt(customerScopeKey(id), 'total', now).calls === 0 && ctx.ledger.aggregateAt(customerScopeKey(id), 'total', now).blocked === 0) {
+      ex.json(404, errorBody('openai', 'not_found_error', `no customer "${id}": not configured and never seen`));
+      return;
+    }
+    void (async () => {
+      try {
+        const r = ctx.scopes.get(id, agent || null);
+        const refs = r instanceof Promise ? await r : r;
+        const view = customerView(id, agent || null, refs, ctx.table, ctx.clock, now);
+        const totals = ctx.ledger.aggregateAt(agent ? agentScopeKey(id, agent) : customerScopeKey(id), 'month', now);
+        ex.json(200, { ...view, month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 } });
+      } catch (err) {
+        ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message));
+      }
+    })();
+  });
+
+  app.get('/admin/usage', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    const qs = new URLSearchParams(req.getQuery() ?? '');
+    const csv = qs.get('format') === 'csv';
+    const parsed = parseUsageRequest(qs, csv);
+    if (typeof parsed === 'string') {
+      ex.json(400, errorBody('openai', 'invalid_request_error', parsed));
+      return;
+    }
+    if (!csv) {
+      const rows = [];
+      let next: string | null = null;
+      for (const row of ctx.ledger.rows(parsed.query)) {
+        if (rows.length === parsed.limit) {
+          const prev = rows[rows.length - 1]!;
+          next = encodeCursor(Date.parse(prev.ts), prev.request_id);
+          break;
+        }
+        rows.push(toPublicRow(row));
+      }
+      ex.json(200, { rows, next_cursor: next });
+      return;
+    }
+    void streamCsv(ex, ctx, parsed.query, parsed.limit);
+  });
+
+  app.get('/admin/stats', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    deps.collectStats().then((s) => ex.json(200, s), (err) => ex.json(500, errorBody('openai', 'internal_error', String(err))));
+  });
+}
+
+/** Streams every matching row as CSV, pausing on backpressure so memory stays flat. */
+async function streamCsv(ex: Exchange, ctx: ShardContext, query: Parameters<ShardContext['ledger']['rows']>[0], limit: number): Promise<void> {
+  ex.begin(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="usage.csv"' });
+  let buf = csvLine(CSV_COLUMNS);
+  let n = 0;
+  for (const row of ctx.ledger.rows(query)) {
+    if (n++ >= limit || ex.aborted) break;
+    buf += publicRowToCsv(toPublicRow(row));
+    if (buf.length > 64 * 1024) {
+      const wait = ex.write(buf);
+      buf = '';
+      if (wait) await wait;
+    }
+  }
+  ex.end(buf);
+}

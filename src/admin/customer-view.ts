@@ -1,0 +1,31 @@
+import type { BudgetRef } from '../budget/budget-ref.js';
+import { counterToUnit } from '../budget/budget-ref.js';
+import type { BudgetTable } from '../budget/budget-table.js';
+import type { PeriodClock } from '../budget/periods.js';
+
+/** GET /admin/customers/:id body: every budget in scope with its live counters. */
+export function customerView(id: string, agent: string | null, refs: readonly BudgetRef[], table: BudgetTable, clock: PeriodClock, now: number) {
+  return {
+    id,
+    agent,
+    budgets: refs.map((ref) => {
+      table.rollover(ref.slot, clock.window(ref.period, now).start);
+      const s = table.read(ref.slot);
+      const room = s.limit > s.committed ? s.limit - s.committed : 0n;
+      return {
+        unit: ref.unit,
+        period: ref.period,
+        source: ref.scope.source,
+        agent: ref.scope.agent,
+        limit: ref.limit,
+        burst: ref.burst,
+        used: round(counterToUnit(ref, s.spent)),
+        reserved: round(counterToUnit(ref, s.reserved)),
+        remaining: round(counterToUnit(ref, room)),
+        resets_at: ref.period === 'total' ? null : new Date(clock.window(ref.period, now).end).toISOString(),
+      };
+    }),
+  };
+}
+
+const round = (n: number) => Math.round(n * 1e9) / 1e9;

@@ -1,0 +1,57 @@
+import type { PeriodKind } from './periods.js';
+
+export type UnitKind = 'money' | 'tokens' | 'requests';
+
+/** Where a budget comes from, for refusals and reports. */
+export interface BudgetScope {
+  customer: string;
+  agent: string | null;
+  source: 'customer' | 'plan' | 'agent';
+  plan?: string;
+}
+
+/** One budget that applies to a call, bound to its counter slot. */
+export interface BudgetRef {
+  slot: number;
+  kind: UnitKind;
+  unit: string;      // USD, GBP, ..., tokens, requests
+  rate: number;      // units of `unit` per USD (money only; 1 for USD)
+  period: PeriodKind;
+  limit: number;     // as configured, in `unit`
+  burst: number;
+  scope: BudgetScope;
+}
+
+/** What a call costs or may cost, in every dimension a budget can count. */
+export interface CallAmounts {
+  billedPico: number; // what the customer is charged, pico-USD
+  tokens: number;
+  requests: number;
+}
+
+const NANO = 1e9;
+
+export function unitKind(unit: string): UnitKind {
+  return unit === 'tokens' ? 'tokens' : unit === 'requests' ? 'requests' : 'money';
+}
+
+/** Counter units: nano-units of the currency for money, whole tokens or requests otherwise. */
+export function counterAmount(ref: BudgetRef, a: CallAmounts, roundUp = false): bigint {
+  if (ref.kind === 'tokens') return BigInt(Math.max(0, Math.ceil(a.tokens)));
+  if (ref.kind === 'requests') return BigInt(a.requests);
+  const nano = (a.billedPico / 1000) * ref.rate;
+  return BigInt(Math.max(0, roundUp ? Math.ceil(nano) : Math.round(nano)));
+}
+
+export function limitToCounter(ref: Pick<BudgetRef, 'kind' | 'limit' | 'burst'>): { limit: bigint; cap: bigint } {
+  const scale = ref.kind === 'money' ? NANO : 1;
+  return {
+    limit: BigInt(Math.round(ref.limit * scale)),
+    cap: BigInt(Math.round(ref.limit * (1 + ref.burst) * scale)),
+  };
+}
+
+/** Counter value back to the budget's unit, for JSON and CSV. */
+export function counterToUnit(ref: Pick<BudgetRef, 'kind'>, v: bigint): number {
+  return ref.kind === 'money' ? Number(v) / NANO : Number(v);
+}

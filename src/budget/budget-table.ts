@@ -1,0 +1,136 @@
+// Budget counters shared by every shard: one row of BigInt64 fields per budget
+// slot in a SharedArrayBuffer, updated only with Atomics.
+//
+// Invariant per slot: committed == spent + Σ reserved[shard].
+// A reservation succeeds only if committed + amount <= cap, checked and
+// applied in one compare-exchange, so parallel calls cannot overshoot the
+// cap by more than their estimation error. Reservations are also counted per
+// shard so the supervisor can return the holds of a shard that died.
+
+const F_CAP = 0;        // hard stop: limit × (1 + burst), in the slot's unit
+const F_LIMIT = 1;      // nominal limit, for reporting
+const F_COMMITTED = 2;  // spent + reserved
+const F_SPENT = 3;      // settled in the current period
+const F_PERIOD = 4;     // start (ms) of the period the counters belong to
+const F_RESERVED0 = 5;
+
+export interface SlotState {
+  cap: bigint; limit: bigint; committed: bigint; spent: bigint; reserved: bigint; periodStart: number;
+}
+
+export class BudgetTable {
+  readonly stride: number;
+  readonly #a: BigInt64Array;
+
+  constructor(readonly sab: SharedArrayBuffer, readonly shards: number) {
+    this.stride = F_RESERVED0 + shards;
+    this.#a = new BigInt64Array(sab);
+  }
+
+  static create(capacity: number, shards: number): BudgetTable {
+    const sab = new SharedArrayBuffer(capacity * (F_RESERVED0 + shards) * 8);
+    return new BudgetTable(sab, shards);
+  }
+
+  get capacity(): number {
+    return this.#a.length / this.stride;
+  }
+
+  /** Writes a slot's starting state. Only the slot registry calls this, before it hands the slot out. */
+  init(slot: number, s: { cap: bigint; limit: bigint; spent: bigint; periodStart: number }): void {
+    const b = slot * this.stride;
+    const a = this.#a;
+    Atomics.store(a, b + F_CAP, s.cap);
+    Atomics.store(a, b + F_LIMIT, s.limit);
+    Atomics.store(a, b + F_SPENT, s.spent);
+    Atomics.store(a, b + F_PERIOD, BigInt(s.periodStart));
+    let reserved = 0n;
+    for (let i = 0; i < this.shards; i++) reserved += Atomics.load(a, b + F_RESERVED0 + i);
+    Atomics.store(a, b + F_COMMITTED, s.spent + reserved);
+  }
+
+  /** Changes the cap (config reload, top-up) without touching what was spent. */
+  setLimit(slot: number, cap: bigint, limit: bigint): void {
+    const b = slot * this.stride;
+    Atomics.store(this.#a, b + F_CAP, cap);
+    Atomics.store(this.#a, b + F_LIMIT, limit);
+  }
+
+  /**
+   * Moves the slot into the period starting at `periodStart` if it is still in
+   * an older one: spent restarts at zero, holds in flight carry over.
+   */
+  rollover(slot: number, periodStart: number): void {
+    const a = this.#a;
+    const b = slot * this.stride;
+    const current = Atomics.load(a, b + F_PERIOD);
+    const next = BigInt(periodStart);
+    if (current >= next) return;
+    if (Atomics.compareExchange(a, b + F_PERIOD, current, next) !== current) return; // another shard did it
+    const old = Atomics.exchange(a, b + F_SPENT, 0n);
+    Atomics.sub(a, b + F_COMMITTED, old);
+  }
+
+  tryReserve(slot: number, amount: bigint, shard: number): boolean {
+    const a = this.#a;
+    const b = slot * this.stride;
+    const cap = Atomics.load(a, b + F_CAP);
+    for (;;) {
+      const c = Atomics.load(a, b + F_COMMITTED);
+      if (c + amount > cap) return false;
+      if (Atomics.compareExchange(a, b + F_COMMITTED, c, c + amount) === c) break;
+    }
+    Atomics.add(a, b + F_RESERVED0 + shard, amount);
+    return true;
+  }
+
+  /** Replaces a hold with the actual amount. `held` is 0n when the hold already expired. */
+  settle(slot: number, held: bigint, actual: bigint, shard: number): void {
+    const a = this.#a;
+    const b = slot * this.stride;
+    Atomics.add(a, b + F_SPENT, actual);
+    Atomics.add(a, b + F_COMMITTED, actual - held);
+    if (held !== 0n) Atomics.sub(a, b + F_RESERVED0 + shard, held);
+  }
+
+  release(slot: number, held: bigint, shard: number): void {
+    const a = this.#a;
+    const b = slot * this.stride;
+    Atomics.sub(a, b + F_COMMITTED, held);
+    Atomics.sub(a, b + F_RESERVED0 + shard, held);
+  }
+
+  /** Returns every hold a (dead) shard had. Only the supervisor calls this. */
+  dropShard(shard: number, slotsInUse: number): void {
+    const a = this.#a;
+    for (let slot = 0; slot < slotsInUse; slot++) {
+      const b = slot * this.stride;
+      const r = Atomics.exchange(a, b + F_RESERVED0 + shard, 0n);
+      if (r !== 0n) Atomics.sub(a, b + F_COMMITTED, r);
+    }
+  }
+
+  read(slot: number): SlotState {
+    const a = this.#a;
+    const b = slot * this.stride;
+    let reserved = 0n;
+    for (let i = 0; i < this.shards; i++) reserved += Atomics.load(a, b + F_RESERVED0 + i);
+    return {
+      cap: Atomics.load(a, b + F_CAP),
+      limit: Atomics.load(a, b + F_LIMIT),
+      committed: Atomics.load(a, b + F_COMMITTED),
+      spent: Atomics.load(a, b + F_SPENT),
+      reserved,
+      periodStart: Number(Atomics.load(a, b + F_PERIOD)),
+    };
+  }
+
+  /** committed, alone: the number the decision reads. */
+  committed(slot: number): bigint {
+    return Atomics.load(this.#a, slot * this.stride + F_COMMITTED);
+  }
+
+  cap(slot: number): bigint {
+    return Atomics.load(this.#a, slot * this.stride + F_CAP);
+  }
+}

@@ -1,0 +1,68 @@
+import type { BudgetTable } from './budget-table.js';
+import type { PeriodClock } from './periods.js';
+import { counterAmount, type BudgetRef, type CallAmounts } from './budget-ref.js';
+
+// The enforcement decision: pure, in-memory, no I/O. It reserves the call's
+// estimated amount on every budget in scope or on none of them.
+
+export interface Hold { ref: BudgetRef; amount: bigint }
+
+export type Decision =
+  | { allow: true; holds: Hold[] }
+  | { allow: false; deny: 'budget_exceeded'; ref: BudgetRef; needed: bigint };
+
+export function decide(
+  table: BudgetTable,
+  refs: readonly BudgetRef[],
+  estimate: CallAmounts,
+  shard: number,
+  now: number,
+  clock: PeriodClock,
+): Decision {
+  const holds: Hold[] = [];
+  for (const ref of refs) {
+    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    const amount = counterAmount(ref, estimate, true);
+    if (!table.tryReserve(ref.slot, amount, shard)) {
+      for (const h of holds) table.release(h.ref.slot, h.amount, shard);
+      return { allow: false, deny: 'budget_exceeded', ref, needed: amount };
+    }
+    holds.push({ ref, amount });
+  }
+  return { allow: true, holds };
+}
+
+/**
+ * The largest output token count every money and token budget in scope can
+ * still pay for, given the prompt's cost; Infinity when nothing limits it.
+ * Used to clamp max_tokens so even the estimate cannot overshoot.
+ */
+export function affordableOutputTokens(
+  table: BudgetTable,
+  refs: readonly BudgetRef[],
+  prompt: { billedPico: number; tokens: number },
+  outputPicoPerToken: number,
+  now: number,
+  clock: PeriodClock,
+): number {
+  let best = Infinity;
+  for (const ref of refs) {
+    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    const room = table.cap(ref.slot) - table.committed(ref.slot);
+    if (ref.kind === 'tokens') {
+      best = Math.min(best, Number(room) - prompt.tokens);
+    } else if (ref.kind === 'money' && outputPicoPerToken > 0) {
+      const roomPico = (Number(room) * 1000) / ref.rate;
+      best = Math.min(best, Math.floor((roomPico - prompt.billedPico) / outputPicoPerToken));
+    }
+  }
+  return best;
+}
+
+export function settleHolds(table: BudgetTable, holds: readonly Hold[], actual: CallAmounts, shard: number, expired: boolean): void {
+  for (const h of holds) table.settle(h.ref.slot, expired ? 0n : h.amount, counterAmount(h.ref, actual), shard);
+}
+
+export function releaseHolds(table: BudgetTable, holds: readonly Hold[], shard: number): void {
+  for (const h of holds) table.release(h.ref.slot, h.amount, shard);
+}

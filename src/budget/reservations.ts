@@ -1,0 +1,65 @@
+import type { BudgetTable } from './budget-table.js';
+import { releaseHolds, settleHolds, type Hold } from './decide.js';
+import type { CallAmounts } from './budget-ref.js';
+
+// A shard's open reservations. Settle and release are idempotent per
+// reservation; one never settled is released when its TTL passes, so a stuck
+// call or a lost answer cannot hold budget forever.
+
+type State = 'held' | 'expired' | 'settled' | 'released';
+
+export class Reservation {
+  state: State = 'held';
+  constructor(readonly id: string, readonly holds: Hold[], readonly expiresAt: number) {}
+}
+
+export class ReservationBook {
+  #open = new Map<string, Reservation>();
+
+  constructor(private readonly table: BudgetTable, private readonly shard: number, private readonly ttlMs: number) {}
+
+  open(id: string, holds: Hold[], now: number): Reservation {
+    const r = new Reservation(id, holds, now + this.ttlMs);
+    this.#open.set(id, r);
+    return r;
+  }
+
+  get(id: string): Reservation | undefined {
+    return this.#open.get(id);
+  }
+
+  /** Charges the actual amounts. Returns false if it was already settled or released. */
+  settle(r: Reservation, actual: CallAmounts): boolean {
+    if (r.state === 'settled' || r.state === 'released') return false;
+    settleHolds(this.table, r.holds, actual, this.shard, r.state === 'expired');
+    r.state = 'settled';
+    this.#open.delete(r.id);
+    return true;
+  }
+
+  release(r: Reservation): boolean {
+    if (r.state !== 'held' && r.state !== 'expired') return false;
+    if (r.state === 'held') releaseHolds(this.table, r.holds, this.shard);
+    r.state = 'released';
+    this.#open.delete(r.id);
+    return true;
+  }
+
+  /** Releases holds past their TTL. They stay settleable: a late settle charges the actual amount. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const r of this.#open.values()) {
+      if (r.state === 'held' && r.expiresAt <= now) {
+        releaseHolds(this.table, r.holds, this.shard);
+        r.state = 'expired';
+        n++;
+      }
+      if (r.state === 'expired' && r.expiresAt + this.ttlMs <= now) this.#open.delete(r.id);
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+}

@@ -1,0 +1,41 @@
+import type { BudgetConfig, Config } from '../config/schema.js';
+import { unitKind, type BudgetRef } from './budget-ref.js';
+
+// Which budgets apply to a (customer, agent) scope: the plan's, the
+// customer's own, and the agent's (its own entry, else the customer's
+// agentDefaults, else the plan's). All apply; the tightest refuses first.
+
+export interface ScopeBudget {
+  key: string; // stable identity of the counter: scope + source + index
+  ref: Omit<BudgetRef, 'slot'>;
+}
+
+export function scopeBudgets(config: Config, customerId: string, agent: string | null): ScopeBudget[] {
+  const customer = config.customers.find((c) => c.id === customerId);
+  const planName = customer ? customer.plan : config.defaultPlan;
+  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+  const out: ScopeBudget[] = [];
+  const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {
+    const scopeAgent = source === 'agent' ? agent : null;
+    out.push({
+      key: `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${i}\u0000${b.unit}\u0000${b.period}`,
+      ref: {
+        kind: unitKind(b.unit),
+        unit: b.unit,
+        rate: b.unit === 'USD' || unitKind(b.unit) !== 'money' ? 1 : config.exchangeRates[b.unit]!,
+        period: b.period,
+        limit: b.limit,
+        burst: b.burst,
+        scope: { customer: customerId, agent: scopeAgent, source, plan: planName },
+      },
+    });
+  };
+  plan?.budgets.forEach((b, i) => add(b, 'plan', i));
+  customer?.budgets.forEach((b, i) => add(b, 'customer', i));
+  if (agent) {
+    const own = customer?.agents.find((a) => a.id === agent);
+    const budgets = own?.budgets ?? customer?.agentDefaults?.budgets ?? plan?.agentDefaults?.budgets ?? [];
+    budgets.forEach((b, i) => add(b, 'agent', i));
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+import type { Config, BudgetConfig } from './schema.js';
+import { hashKey } from '../identity/key-hash.js';
+
+/** Cross-field rules the schema cannot express. Returns `path: problem` lines. */
+export function checkReferences(c: Config): string[] {
+  const problems: string[] = [];
+  const providers = new Set<string>();
+  c.providers.forEach((p, i) => {
+    if (providers.has(p.name)) problems.push(`providers[${i}].name: duplicate provider "${p.name}"`);
+    providers.add(p.name);
+  });
+  const routeModels = new Set<string>();
+  c.routes.forEach((r, i) => {
+    if (routeModels.has(r.model)) problems.push(`routes[${i}].model: duplicate route "${r.model}"`);
+    routeModels.add(r.model);
+    r.targets.forEach((t, j) => {
+      if (!providers.has(t.provider)) problems.push(`routes[${i}].targets[${j}].provider: unknown provider "${t.provider}"`);
+    });
+  });
+  const plans = new Set<string>();
+  c.plans.forEach((p, i) => {
+    if (plans.has(p.name)) problems.push(`plans[${i}].name: duplicate plan "${p.name}"`);
+    plans.add(p.name);
+    checkBudgets(p.budgets, `plans[${i}].budgets`, c, problems);
+  });
+  if (c.defaultPlan !== undefined && !plans.has(c.defaultPlan)) problems.push(`defaultPlan: unknown plan "${c.defaultPlan}"`);
+
+  const keyOwners = new Map<string, string>();
+  const claimKey = (hash: string, path: string) => {
+    const prev = keyOwners.get(hash);
+    if (prev) problems.push(`${path}: key already used by ${prev}`);
+    else keyOwners.set(hash, path);
+  };
+  const ids = new Set<string>();
+  c.customers.forEach((cu, i) => {
+    const at = `customers[${i}]`;
+    if (ids.has(cu.id)) problems.push(`${at}.id: duplicate customer "${cu.id}"`);
+    ids.add(cu.id);
+    if (cu.plan !== undefined && !plans.has(cu.plan)) problems.push(`${at}.plan: unknown plan "${cu.plan}"`);
+    checkBudgets(cu.budgets, `${at}.budgets`, c, problems);
+    cu.agents.forEach((a, j) => checkBudgets(a.budgets, `${at}.agents[${j}].budgets`, c, problems));
+    cu.keys.forEach((k, j) => claimKey(hashKey(k), `${at}.keys[${j}]`));
+    cu.keyHashes.forEach((h, j) => claimKey(h.slice(7), `${at}.keyHashes[${j}]`));
+  });
+  c.appKeys.forEach((k, j) => claimKey(hashKey(k), `appKeys[${j}]`));
+  c.appKeyHashes.forEach((h, j) => claimKey(h.slice(7), `appKeyHashes[${j}]`));
+
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: c.timezone });
+  } catch {
+    problems.push(`timezone: unknown time zone "${c.timezone}"`);
+  }
+  return problems;
+}
+
+function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, problems: string[]) {
+  budgets.forEach((b, i) => {
+    if (/^[A-Z]{3}$/.test(b.unit) && b.unit !== 'USD' && c.exchangeRates[b.unit] === undefined) {
+      problems.push(`${at}[${i}].unit: no exchange rate for ${b.unit} (add exchangeRates.${b.unit}: units per 1 USD)`);
+    }
+    b.thresholds.forEach((t, j) => {
+      if (t.action === 'degrade' && !t.model) problems.push(`${at}[${i}].thresholds[${j}].model: a degrade threshold needs the model to degrade to`);
+    });
+  });
+}

@@ -1,0 +1,34 @@
+import type { Protocol } from '../protocols/call.js';
+
+// Every refusal or failure Tollgate itself produces: one code, one status.
+// Bodies follow the calling protocol so each SDK raises its own error type.
+
+export const ERRORS = {
+  budget_exceeded: 402,           // never 429: SDKs would retry it
+  rate_limit_exceeded: 429,
+  authentication_error: 401,
+  permission_error: 403,
+  invalid_request_error: 400,
+  model_not_priced: 400,
+  request_too_large: 413,
+  not_found_error: 404,
+  model_not_found: 404,
+  method_not_allowed: 405,
+  idempotency_key_reused: 409,
+  upstream_error: 502,
+  upstream_timeout: 504,
+  overloaded_error: 503,
+  internal_error: 500,
+} as const;
+
+export type ErrorType = keyof typeof ERRORS;
+
+export function errorStatus(type: ErrorType): number {
+  return ERRORS[type];
+}
+
+export function errorBody(protocol: Protocol, type: ErrorType | string, message: string, extra: Record<string, unknown> = {}): unknown {
+  return protocol === 'anthropic'
+    ? { type: 'error', error: { type, message, ...extra } }
+    : { error: { type, code: type, message, ...extra } };
+}

@@ -1,0 +1,103 @@
+import type { Config, CustomerConfig } from '../config/schema.js';
+import { hashKey, sameHash } from './key-hash.js';
+
+// Who is calling: client key → customer, or app key acting for the customer
+// named in x-tollgate-customer. Keys exist here only as SHA-256 hashes.
+
+export interface Caller {
+  customer: string;
+  known: boolean;          // configured customer (false: first seen via an app key)
+  plan: string | undefined;
+  agent: string | null;
+  tags: Record<string, string>;
+}
+
+export type Identified = { ok: true; caller: Caller } | { ok: false; status: 400 | 401 | 403; type: string; message: string };
+
+const ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const TAG_KEY = /^[A-Za-z0-9._-]{1,64}$/;
+const MAX_TAGS = 16;
+
+interface KeyOwner { hash: string; customer: CustomerConfig | null } // null: app key
+
+export class KeyDirectory {
+  readonly #byHash = new Map<string, KeyOwner>();
+  readonly #customers = new Map<string, CustomerConfig>();
+
+  constructor(private readonly config: Config) {
+    for (const c of config.customers) {
+      this.#customers.set(c.id, c);
+      for (const k of c.keys) this.#add(hashKey(k), c);
+      for (const h of c.keyHashes) this.#add(h.slice(7), c);
+    }
+    for (const k of config.appKeys) this.#add(hashKey(k), null);
+    for (const h of config.appKeyHashes) this.#add(h.slice(7), null);
+  }
+
+  #add(hash: string, customer: CustomerConfig | null) {
+    this.#byHash.set(hash, { hash, customer });
+  }
+
+  customer(id: string): CustomerConfig | undefined {
+    return this.#customers.get(id);
+  }
+
+  identify(h: { authorization: string; apiKey: string; customer: string; agent: string; tags: string }): Identified {
+    const key = h.apiKey || (h.authorization.startsWith('Bearer ') ? h.authorization.slice(7).trim() : '');
+    if (!key) return { ok: false, status: 401, type: 'authentication_error', message: 'missing API key: send Authorization: Bearer <key> or x-api-key: <key>' };
+    const hash = hashKey(key);
+    const owner = this.#byHash.get(hash);
+    if (!owner || !sameHash(owner.hash, hash)) return { ok: false, status: 401, type: 'authentication_error', message: 'invalid API key' };
+
+    let customer: CustomerConfig | undefined;
+    let customerId: string;
+    if (owner.customer) {
+      customer = owner.customer;
+      customerId = customer.id;
+      if (h.customer && h.customer !== customerId) {
+        return { ok: false, status: 403, type: 'permission_error', message: 'this key belongs to one customer and cannot act for another (x-tollgate-customer is for app keys)' };
+      }
+    } else {
+      if (!h.customer) return { ok: false, status: 400, type: 'invalid_request_error', message: 'an app key must name the customer it acts for in the x-tollgate-customer header' };
+      if (!ID.test(h.customer)) return { ok: false, status: 400, type: 'invalid_request_error', message: 'x-tollgate-customer must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
+      customerId = h.customer;
+      customer = this.#customers.get(customerId);
+    }
+
+    let agent: string | null = null;
+    if (h.agent) {
+      if (!ID.test(h.agent)) return { ok: false, status: 400, type: 'invalid_request_error', message: 'x-tollgate-agent must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
+      agent = h.agent;
+    }
+    const tags = parseTags(h.tags);
+    if (typeof tags === 'string') return { ok: false, status: 400, type: 'invalid_request_error', message: tags };
+
+    return {
+      ok: true,
+      caller: {
+        customer: customerId,
+        known: customer !== undefined,
+        plan: customer ? customer.plan : this.config.defaultPlan,
+        agent,
+        tags,
+      },
+    };
+  }
+}
+
+/** `k=v,k=v` → object, or an error message. */
+export function parseTags(header: string): Record<string, string> | string {
+  const tags: Record<string, string> = {};
+  if (!header) return tags;
+  const parts = header.split(',');
+  if (parts.length > MAX_TAGS) return `x-tollgate-tags: at most ${MAX_TAGS} tags`;
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const v = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (!TAG_KEY.test(k)) return `x-tollgate-tags: bad tag name "${k.slice(0, 64)}" (use k=v,k=v with names of A-Z a-z 0-9 . _ -)`;
+    if (v.length > 256) return `x-tollgate-tags: value of "${k}" is longer than 256 characters`;
+    tags[k] = v;
+  }
+  return tags;
+}

@@ -1,0 +1,123 @@
+// Protocol-neutral view of a model call: what the decision, routing and
+// ledger need from a request body, and how to rewrite it for the upstream.
+
+export type EndpointId = 'chat' | 'responses' | 'embeddings' | 'messages';
+export type Protocol = 'openai' | 'anthropic';
+
+export const ENDPOINTS: Record<EndpointId, { path: string; protocol: Protocol }> = {
+  chat: { path: '/v1/chat/completions', protocol: 'openai' },
+  responses: { path: '/v1/responses', protocol: 'openai' },
+  embeddings: { path: '/v1/embeddings', protocol: 'openai' },
+  messages: { path: '/v1/messages', protocol: 'anthropic' },
+};
+
+export interface ParsedCall {
+  endpoint: EndpointId;
+  protocol: Protocol;
+  model: string;
+  stream: boolean;
+  /** Output cap the client asked for, if any. */
+  maxOutputTokens: number | undefined;
+  /** Fast prompt-size estimate, in tokens, for the decision. */
+  promptTokensEstimate: number;
+  /** Client asked for the usage chunk in an OpenAI chat stream. */
+  wantsStreamUsage: boolean;
+  body: Record<string, unknown>;
+}
+
+/** Normalised usage: promptTokens includes cached reads and cache writes (OpenAI semantics). */
+export interface CallUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+}
+
+export const zeroUsage = (): CallUsage => ({ promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 });
+
+export class BadRequest extends Error {
+  readonly code = 'TG_BAD_REQUEST';
+}
+
+const MAX_DEPTH = 64;
+
+export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequest('request body must be a JSON object');
+  const body = json as Record<string, unknown>;
+  const model = body.model;
+  if (typeof model !== 'string' || !model) throw new BadRequest('"model" is required and must be a non-empty string');
+  if (model.length > 256) throw new BadRequest('"model" is longer than 256 characters');
+  const stream = body.stream ?? false;
+  if (typeof stream !== 'boolean') throw new BadRequest('"stream" must be a boolean');
+  if (endpoint === 'embeddings' && stream) throw new BadRequest('embeddings cannot be streamed');
+
+  let maxOutputTokens: number | undefined;
+  const maxField = endpoint === 'responses' ? 'max_output_tokens' : endpoint === 'chat' && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const max = body[maxField];
+  if (max !== undefined && max !== null) {
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) {
+      throw new BadRequest(`"${maxField}" must be a positive integer`);
+    }
+    maxOutputTokens = max;
+  }
+
+  if (endpoint === 'chat' && !Array.isArray(body.messages)) throw new BadRequest('"messages" is required and must be an array');
+  if (endpoint === 'messages') {
+    if (!Array.isArray(body.messages)) throw new BadRequest('"messages" is required and must be an array');
+    if (maxOutputTokens === undefined) throw new BadRequest('"max_tokens" is required');
+  }
+  if ((endpoint === 'embeddings' || endpoint === 'responses') && body.input === undefined && endpoint === 'embeddings') {
+    throw new BadRequest('"input" is required');
+  }
+
+  const so = body.stream_options as { include_usage?: unknown } | undefined;
+  return {
+    endpoint,
+    protocol: ENDPOINTS[endpoint].protocol,
+    model,
+    stream,
+    maxOutputTokens,
+    promptTokensEstimate: Math.ceil(textSize(body, 0) / 4) + 8,
+    wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
+    body,
+  };
+}
+
+/**
+ * Characters of prompt-like text in the body. Large base64 payloads (images,
+ * audio) count as a flat amount rather than their byte size, which would
+ * otherwise make the estimate refuse calls the budget can afford.
+ */
+function textSize(v: unknown, depth: number): number {
+  if (depth > MAX_DEPTH) throw new BadRequest(`request body nests deeper than ${MAX_DEPTH} levels`);
+  if (typeof v === 'string') return v.length > 20_000 && /^(data:|[A-Za-z0-9+/=]{200})/.test(v) ? 4_000 : v.length;
+  if (Array.isArray(v)) {
+    let n = 0;
+    for (const x of v) n += textSize(x, depth + 1);
+    return n;
+  }
+  if (v && typeof v === 'object') {
+    let n = 0;
+    for (const k in v as Record<string, unknown>) {
+      if (k === 'model' || k === 'stream' || k === 'max_tokens') continue;
+      n += textSize((v as Record<string, unknown>)[k], depth + 1);
+    }
+    return n;
+  }
+  return 0;
+}
+
+/** The body sent upstream: the physical model, the output cap, and usage reporting for streams. */
+export function upstreamBody(call: ParsedCall, model: string, maxOutputTokens: number | undefined): string {
+  const b: Record<string, unknown> = { ...call.body, model };
+  if (maxOutputTokens !== undefined && maxOutputTokens !== call.maxOutputTokens) {
+    const field = call.endpoint === 'responses' ? 'max_output_tokens' : call.endpoint === 'chat' && call.body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+    b[field] = maxOutputTokens;
+  }
+  if (call.endpoint === 'chat' && call.stream) {
+    const so = (call.body.stream_options && typeof call.body.stream_options === 'object') ? call.body.stream_options : {};
+    b.stream_options = { ...so, include_usage: true };
+  }
+  return JSON.stringify(b);
+}

@@ -1,0 +1,27 @@
+import type { PriceMatch, PriceTable } from '../pricing/price-table.js';
+import { costPico } from '../pricing/cost.js';
+import type { CallUsage } from '../protocols/call.js';
+
+// Price of a call on the model that actually answered, in integer pico-USD.
+
+export interface Priced { pico: number; source: string }
+
+export function priceOf(prices: PriceTable, model: string, providerType: string): PriceMatch | undefined {
+  return prices.lookup(model, providerType);
+}
+
+export function costOf(match: PriceMatch | undefined, usage: CallUsage): Priced {
+  if (!match) return { pico: 0, source: 'unknown' };
+  return {
+    pico: costPico(match.entry, {
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      cachedTokens: usage.cachedTokens,
+      cacheWriteTokens: usage.cacheWriteTokens,
+      cacheWrite1hTokens: usage.cacheWrite1hTokens,
+    }),
+    source: match.id,
+  };
+}
+
+export const picoToNano = (pico: number): number => Math.round(pico / 1000);

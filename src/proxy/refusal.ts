@@ -1,0 +1,58 @@
+import type { BudgetRef } from '../budget/budget-ref.js';
+import { counterToUnit } from '../budget/budget-ref.js';
+import type { BudgetTable } from '../budget/budget-table.js';
+import type { PeriodClock } from '../budget/periods.js';
+
+// The `scope` of a budget refusal (CONTRACT.md) and the sentence that says it.
+
+export interface RefusalScope {
+  customer: string;
+  agent: string | null;
+  source: string;
+  unit: string;
+  period: string;
+  limit: number;
+  used: number;
+  remaining: number;
+  resets_at: string | null;
+}
+
+export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodClock, now: number): RefusalScope {
+  const s = table.read(ref.slot);
+  const w = clock.window(ref.period, now);
+  const remaining = s.cap > s.committed ? s.cap - s.committed : 0n;
+  return {
+    customer: ref.scope.customer,
+    agent: ref.scope.agent,
+    source: ref.scope.source,
+    unit: ref.unit,
+    period: ref.period,
+    limit: ref.limit,
+    used: round(counterToUnit(ref, s.spent)),
+    remaining: round(counterToUnit(ref, remaining)),
+    resets_at: ref.period === 'total' ? null : new Date(w.end).toISOString(),
+  };
+}
+
+const round = (n: number) => Math.round(n * 1e9) / 1e9;
+
+const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
+
+export function refusalMessage(s: RefusalScope): string {
+  const who = s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;
+  const what = s.unit === 'tokens' || s.unit === 'requests' ? `${s.limit} ${s.unit}` : `${s.limit} ${s.unit}`;
+  const resets = s.resets_at ? `; it resets at ${s.resets_at}` : '';
+  return `budget exceeded: ${who} has used ${s.used} of its ${PERIOD_WORD[s.period]} ${s.source} budget of ${what} (${s.remaining} remaining, not enough for this call)${resets}`;
+}
+
+/** The budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
+export function tightestRemaining(refs: readonly BudgetRef[], table: BudgetTable): { value: number; unit: string } | undefined {
+  let best: { value: number; unit: string; frac: number } | undefined;
+  for (const ref of refs) {
+    const s = table.read(ref.slot);
+    const remaining = s.limit > s.committed ? s.limit - s.committed : 0n;
+    const frac = s.limit > 0n ? Number(remaining) / Number(s.limit) : 0;
+    if (!best || frac < best.frac) best = { value: round(counterToUnit(ref, remaining)), unit: ref.unit, frac };
+  }
+  return best && { value: best.value, unit: best.unit };
+}

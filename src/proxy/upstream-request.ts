@@ -1,0 +1,55 @@
+import type { ProviderConfig } from '../config/schema.js';
+import type { EndpointId } from '../protocols/call.js';
+import { ENDPOINTS } from '../protocols/call.js';
+
+// What goes to the provider: its own key (never the client's) and only the
+// client headers the protocol needs.
+
+export interface ClientProtocolHeaders {
+  anthropicVersion: string;
+  anthropicBeta: string;
+  accept: string;
+}
+
+export function upstreamPath(provider: ProviderConfig, basePath: string, endpoint: EndpointId): string {
+  const path = ENDPOINTS[endpoint].path;
+  // OpenAI base URLs include /v1 (as the OpenAI SDK takes them); Anthropic's do not.
+  return provider.type === 'openai' ? basePath + path.slice(3) : basePath + path;
+}
+
+export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, bodyLength: number): Record<string, string> {
+  const h: Record<string, string> = {
+    'content-type': 'application/json',
+    'content-length': String(bodyLength),
+    'user-agent': 'tollgate',
+    accept: client.accept || 'application/json',
+  };
+  if (provider.type === 'anthropic') {
+    h['anthropic-version'] = client.anthropicVersion || '2023-06-01';
+    if (client.anthropicBeta) h['anthropic-beta'] = client.anthropicBeta;
+    if (provider.apiKey) h['x-api-key'] = provider.apiKey;
+  } else if (provider.apiKey) {
+    h.authorization = `Bearer ${provider.apiKey}`;
+  }
+  for (const [k, v] of Object.entries(provider.headers)) h[k.toLowerCase()] = v;
+  return h;
+}
+
+const RETRYABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+]);
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || status >= 500;
+}
+
+export function isRetryableError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return RETRYABLE_CODES.has(e?.code ?? '') || RETRYABLE_CODES.has(e?.cause?.code ?? '');
+}
+
+export function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code ?? e?.message ?? String(err);
+}

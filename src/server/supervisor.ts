@@ -1,0 +1,164 @@
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createServer } from 'node:net';
+import hdr from 'hdr-histogram-js';
+import type { Config } from '../config/schema.js';
+import { BudgetTable } from '../budget/budget-table.js';
+import { Ledger } from '../store/ledger.js';
+import { SlotRegistry } from './slot-registry.js';
+import type { MainToShard, ShardToMain } from './messages.js';
+import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
+import type { ShardData } from './shard.js';
+
+// The main thread: owns the budget table and slot allocation, starts one
+// shard per core on the same port, restarts a shard that dies (returning
+// its holds), and drains everything on SIGTERM.
+
+export interface RunningServer {
+  port: number;
+  shards: number;
+  stop(): Promise<void>;
+}
+
+interface ShardHandle { worker: Worker; ready: boolean; drained: boolean }
+
+export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): Promise<RunningServer> {
+  const shards = config.shards || availableParallelism();
+  const table = BudgetTable.create(config.maxBudgetSlots, shards);
+  const ledger = new Ledger(config.dataDir, config.timezone);
+  const registry = new SlotRegistry(config, table, ledger);
+  // Every shard binds the same port; with port 0 we pick one first so they agree.
+  const port = config.listen.port || (await freePort(config.listen.host));
+  const handles: ShardHandle[] = [];
+  const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[] }>();
+  let collectSeq = 1;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+
+  const workerUrl = new URL('./shard.js', import.meta.url);
+
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    const spawn = (i: number) => {
+      const worker = new Worker(workerUrl, {
+        workerData: { config, shard: i, shards, sab: table.sab, port } satisfies ShardData,
+      });
+      const handle: ShardHandle = { worker, ready: false, drained: false };
+      handles[i] = handle;
+      const post = (m: MainToShard) => worker.postMessage(m);
+      worker.on('message', (m: ShardToMain) => {
+        switch (m.t) {
+          case 'ready':
+            handle.ready = true;
+            if (handles.every((h) => h?.ready)) resolveReady();
+            break;
+          case 'listen-failed':
+            rejectReady(new Error(m.message));
+            break;
+          case 'resolve':
+            try {
+              post({ t: 'resolved', id: m.id, refs: registry.resolve(m.customer, m.agent) });
+            } catch (err) {
+              post({ t: 'resolved', id: m.id, error: (err as Error).message });
+            }
+            break;
+          case 'collect': {
+            const id = collectSeq++;
+            const live = handles.filter((h) => h && !h.drained);
+            collects.set(id, { origin: i, reply: m.id, pending: live.length, snapshots: [] });
+            for (const h of live) h.worker.postMessage({ t: 'snapshot-request', id } satisfies MainToShard);
+            break;
+          }
+          case 'snapshot': {
+            const c = collects.get(m.id);
+            if (!c) break;
+            c.snapshots.push(m.data);
+            if (--c.pending === 0) {
+              collects.delete(m.id);
+              handles[c.origin]?.worker.postMessage({ t: 'collected', id: c.reply, stats: mergeSnapshots(c.snapshots) } satisfies MainToShard);
+            }
+            break;
+          }
+          case 'drained':
+            handle.drained = true;
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        log(`shard ${i} crashed: ${err.stack ?? err}`);
+      });
+      worker.on('exit', (code) => {
+        if (stopping || handle.drained) return;
+        // Its in-flight calls are gone: return their holds, then replace it.
+        table.dropShard(i, registry.used);
+        log(`shard ${i} exited (code ${code}); restarting`);
+        if (!handle.ready) rejectReady(new Error(`shard ${i} exited during start-up (code ${code})`));
+        else spawn(i);
+      });
+    };
+    for (let i = 0; i < shards; i++) spawn(i);
+  });
+
+  try {
+    await ready;
+  } catch (err) {
+    stopping = true;
+    await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
+    await ledger.close();
+    throw err;
+  }
+
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      const exits = handles.map((h) => new Promise<void>((r) => {
+        h.worker.once('exit', () => r());
+      }));
+      for (const h of handles) h.worker.postMessage({ t: 'drain' } satisfies MainToShard);
+      // A shard that drained exits once its event loop is empty; don't wait on stray timers.
+      const poll = setInterval(() => {
+        for (const h of handles) if (h.drained) void h.worker.terminate();
+      }, 50);
+      await Promise.all(exits);
+      clearInterval(poll);
+      await ledger.close();
+    })();
+    return stopped;
+  };
+
+  return { port, shards, stop };
+}
+
+function mergeSnapshots(list: MetricsSnapshot[]): ClusterStats {
+  const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
+  const requests: Record<string, number> = {};
+  let unpriced = 0, zero = 0, open = 0, inFlight = 0;
+  for (const s of list) {
+    merged.add(hdr.decodeFromCompressedBase64(s.decisionHistogram));
+    for (const [k, v] of Object.entries(s.requests)) requests[k] = (requests[k] ?? 0) + v;
+    unpriced += s.unpricedCalls;
+    zero += s.zeroCostCalls;
+    open += s.reservationsOpen;
+    inFlight += s.inFlight;
+  }
+  const us = (p: number) => merged.getValueAtPercentile(p) / 1000;
+  return {
+    decisionHistogram: hdr.encodeIntoCompressedBase64(merged),
+    decision: { count: merged.totalCount, p50_us: us(50), p99_us: us(99), p999_us: us(99.9), max_us: merged.maxValue / 1000 },
+    requests,
+    unpricedCalls: unpriced,
+    zeroCostCalls: zero,
+    reservationsOpen: open,
+    inFlight,
+  };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host === '0.0.0.0' ? '0.0.0.0' : host, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

@@ -1,0 +1,176 @@
+import { open, type RootDatabase, type Database } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PeriodClock, periodKey, type PeriodKind } from '../budget/periods.js';
+import { agentScopeKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
+import type { UsageRecord } from './usage-record.js';
+
+const PERIODS: PeriodKind[] = ['day', 'week', 'month', 'total'];
+
+export interface IdempotencyRecord { request_id: string; ts: number }
+
+export interface UsageQuery {
+  customer?: string;
+  from?: number; // ms, inclusive
+  to?: number;   // ms, exclusive
+  cursor?: [number, string];
+}
+
+/**
+ * The durable usage ledger on LMDB. Appends from one event turn share one
+ * transaction (rows, customer index, aggregates and idempotency keys
+ * together), and each append's promise resolves once that transaction has
+ * committed — callers await it before the client sees the end of its answer.
+ */
+export class Ledger {
+  readonly #root: RootDatabase;
+  readonly #usage: Database<UsageRecord, [number, string]>;
+  readonly #byCustomer: Database<Buffer, [string, number, string]>;
+  readonly #aggregates: Database<Aggregate, [string, string]>;
+  readonly #idempotency: Database<IdempotencyRecord, [string, string]>;
+  readonly #clock: PeriodClock;
+  #pending: { row: UsageRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #scheduled = false;
+  #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+  commitSamples: number[] = [];
+
+  constructor(dataDir: string, timeZone = 'UTC') {
+    mkdirSync(dataDir, { recursive: true });
+    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false });
+    this.#usage = this.#root.openDB({ name: 'usage', encoding: 'msgpack' });
+    this.#byCustomer = this.#root.openDB({ name: 'usage_by_customer', encoding: 'binary' });
+    this.#aggregates = this.#root.openDB({ name: 'aggregates', encoding: 'msgpack' });
+    this.#idempotency = this.#root.openDB({ name: 'idempotency', encoding: 'msgpack' });
+    this.#clock = new PeriodClock(timeZone);
+  }
+
+  append(row: UsageRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('ledger is closed'));
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ row, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (!batch.length) return;
+    const started = performance.now();
+    const deltas = new Map<string, { scope: string; period: string; agg: Aggregate }>();
+    for (const { row } of batch) this.#accumulate(deltas, row);
+    const p = this.#root.transaction(() => {
+      for (const { row } of batch) {
+        this.#usage.put([row.ts, row.request_id], row);
+        this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
+        if (row.idempotency_key && isCharged(row)) {
+          this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
+        }
+      }
+      for (const { scope, period, agg } of deltas.values()) {
+        const cur = this.#aggregates.get([scope, period]) ?? emptyAggregate();
+        cur.cost_nano += agg.cost_nano;
+        cur.billed_nano += agg.billed_nano;
+        cur.tokens += agg.tokens;
+        cur.calls += agg.calls;
+        cur.blocked += agg.blocked;
+        this.#aggregates.put([scope, period], cur);
+      }
+    });
+    this.#inFlight.add(p);
+    p.then(
+      () => {
+        this.#inFlight.delete(p);
+        this.#sample(performance.now() - started);
+        for (const b of batch) b.resolve();
+      },
+      (err) => {
+        this.#inFlight.delete(p);
+        for (const b of batch) b.reject(err);
+      },
+    );
+  }
+
+  #sample(ms: number) {
+    if (this.commitSamples.length < 4096) this.commitSamples.push(ms);
+  }
+
+  #accumulate(deltas: Map<string, { scope: string; period: string; agg: Aggregate }>, row: UsageRecord) {
+    const scopes = [customerScopeKey(row.customer)];
+    if (row.agent) scopes.push(agentScopeKey(row.customer, row.agent));
+    for (const scope of scopes) {
+      for (const kind of PERIODS) {
+        const period = periodKey(kind, this.#clock.window(kind, row.ts), this.#clock.timeZone);
+        const k = `${scope}\u0001${period}`;
+        let d = deltas.get(k);
+        if (!d) deltas.set(k, (d = { scope, period, agg: emptyAggregate() }));
+        if (row.decision === 'allowed') {
+          d.agg.cost_nano += row.cost_nano;
+          d.agg.billed_nano += row.billed_nano;
+          d.agg.tokens += row.prompt_tokens + row.completion_tokens;
+          d.agg.calls += 1;
+        } else {
+          d.agg.blocked += 1;
+        }
+      }
+    }
+  }
+
+  aggregate(scope: string, period: string): Aggregate {
+    return this.#aggregates.get([scope, period]) ?? emptyAggregate();
+  }
+
+  /** Aggregate for the period of `kind` containing `now`. */
+  aggregateAt(scope: string, kind: PeriodKind, now: number): Aggregate {
+    return this.aggregate(scope, periodKey(kind, this.#clock.window(kind, now), this.#clock.timeZone));
+  }
+
+  findIdempotent(customer: string, key: string, now: number, windowMs: number): IdempotencyRecord | undefined {
+    const r = this.#idempotency.get([customer, key]);
+    return r && now - r.ts < windowMs ? r : undefined;
+  }
+
+  get(ts: number, requestId: string): UsageRecord | undefined {
+    return this.#usage.get([ts, requestId]);
+  }
+
+  /** Rows oldest first, lazily: memory stays bounded whatever the count. */
+  *rows(q: UsageQuery): Generator<UsageRecord> {
+    const from = q.from ?? 0;
+    const to = q.to ?? Number.MAX_SAFE_INTEGER;
+    if (q.customer !== undefined) {
+      const start: [string, number, string] = q.cursor ? [q.customer, q.cursor[0], q.cursor[1] + '\u0000'] : [q.customer, from, ''];
+      for (const key of this.#byCustomer.getKeys({ start, end: [q.customer, to, ''] })) {
+        const row = this.#usage.get([key[1], key[2]]);
+        if (row) yield row;
+      }
+    } else {
+      const start: [number, string] = q.cursor ? [q.cursor[0], q.cursor[1] + '\u0000'] : [from, ''];
+      for (const { value } of this.#usage.getRange({ start, end: [to, ''] })) yield value;
+    }
+  }
+
+  /** Resolves when everything appended so far is committed. */
+  async flush(): Promise<void> {
+    if (this.#scheduled) this.#flush();
+    while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    await this.#root.close();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A call the customer paid for: a retry with its idempotency key must not be charged again. */
+function isCharged(row: UsageRecord): boolean {
+  return row.decision === 'allowed' && (row.billed_nano > 0 || (row.status >= 200 && row.status < 300));
+}

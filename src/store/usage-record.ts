@@ -1,0 +1,91 @@
+// A usage row as stored: integer money (nano-USD), ms timestamps. Converted
+// to the public shape (CONTRACT.md: cost_usd, ISO ts) only at the edges.
+
+export interface UsageRecord {
+  request_id: string;
+  ts: number;
+  customer: string;
+  agent: string | null;
+  tags: Record<string, string>;
+  endpoint: string;
+  model_requested: string | null;
+  model: string | null;
+  provider: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  cost_nano: number;   // what the provider charges, nano-USD
+  billed_nano: number; // what the customer is charged, nano-USD
+  decision: 'allowed' | 'blocked';
+  reason: string | null;
+  status: number;
+  latency_ms: number;
+  idempotency_key: string | null;
+  price_source: string | null; // table id the price came from, 'unknown' when unpriced
+  usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | null;
+}
+
+export interface PublicUsageRow {
+  request_id: string; ts: string; customer: string; agent: string | null; tags: Record<string, string>;
+  endpoint: string; model_requested: string | null; model: string | null; provider: string | null;
+  prompt_tokens: number; completion_tokens: number; cached_tokens: number; cache_write_tokens: number;
+  cost_usd: number; billed: number; decision: string; reason: string | null; status: number;
+  latency_ms: number; idempotency_key: string | null; price_source: string | null; usage_source: string | null;
+}
+
+export const nanoToUsd = (n: number): number => n / 1e9;
+
+export function toPublicRow(r: UsageRecord): PublicUsageRow {
+  return {
+    request_id: r.request_id,
+    ts: new Date(r.ts).toISOString(),
+    customer: r.customer,
+    agent: r.agent,
+    tags: r.tags,
+    endpoint: r.endpoint,
+    model_requested: r.model_requested,
+    model: r.model,
+    provider: r.provider,
+    prompt_tokens: r.prompt_tokens,
+    completion_tokens: r.completion_tokens,
+    cached_tokens: r.cached_tokens,
+    cache_write_tokens: r.cache_write_tokens,
+    cost_usd: nanoToUsd(r.cost_nano),
+    billed: nanoToUsd(r.billed_nano),
+    decision: r.decision,
+    reason: r.reason,
+    status: r.status,
+    latency_ms: r.latency_ms,
+    idempotency_key: r.idempotency_key,
+    price_source: r.price_source,
+    usage_source: r.usage_source,
+  };
+}
+
+export const CSV_COLUMNS = [
+  'request_id', 'ts', 'customer', 'agent', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
+  'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cost_usd', 'billed',
+  'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
+] as const;
+
+export function csvLine(values: readonly unknown[]): string {
+  let s = '';
+  for (let i = 0; i < values.length; i++) {
+    if (i) s += ',';
+    s += csvField(values[i]);
+  }
+  return s + '\n';
+}
+
+function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  let s = typeof v === 'object' ? Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(';') : String(v);
+  // Cells starting with = + - @ are formulas to spreadsheets; neutralise them.
+  if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string') s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function publicRowToCsv(r: PublicUsageRow): string {
+  return csvLine(CSV_COLUMNS.map((c) => r[c]));
+}

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+// Starts the real, built Tollgate (`node dist/cli.js serve`) as a child
+// process on a free port with a config written to a temp directory.
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const ADMIN_TOKEN = 'test-admin-token-123';
+
+export interface Tollgate {
+  url: string;
+  port: number;
+  dataDir: string;
+  configFile: string;
+  proc: ChildProcess;
+  logs(): string;
+  admin<T = any>(path: string): Promise<T>;
+  adminText(path: string): Promise<string>;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  shards?: number;
+  env?: Record<string, string>;
+}
+
+export async function startTollgate(config: Record<string, unknown>, opts: StartOptions = {}): Promise<Tollgate> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const dataDir = opts.dataDir ?? join(dir, 'data');
+  const configFile = join(dir, 'tollgate.yaml');
+  writeFileSync(configFile, stringify({
+    listen: { host: '127.0.0.1', port: 0 },
+    shards: opts.shards ?? 2,
+    adminToken: ADMIN_TOKEN,
+    logLevel: 'warn',
+    ...config,
+    dataDir,
+  }));
+  return launch(configFile, dataDir, opts.env);
+}
+
+/** Starts again on an existing config and data directory (restart after a crash). */
+export function launch(configFile: string, dataDir: string, env: Record<string, string> = {}): Promise<Tollgate> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tollgate did not start within 20 s:\n${out}`)), 20_000);
+    const onData = () => {
+      const m = /tollgate listening on http:\/\/[^:]+:(\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      proc.stderr!.off('data', onData);
+      const port = Number(m[1]);
+      const url = `http://127.0.0.1:${port}`;
+      const adminFetch = (path: string) => fetch(url + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      resolve({
+        url, port, dataDir, configFile, proc,
+        logs: () => out,
+        admin: async (path) => {
+          const r = await adminFetch(path);
+          if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
+          return r.json();
+        },
+        adminText: async (path) => (await adminFetch(path)).text(),
+        stop: async () => {
+          proc.kill('SIGTERM');
+          return exited;
+        },
+        kill9: async () => {
+          proc.kill('SIGKILL');
+          await exited;
+        },
+      });
+    };
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tollgate exited with ${code} before listening:\n${out}`));
+    });
+  });
+}
