@@ -77,8 +77,10 @@ export class Exchange {
   end(chunk?: string | Uint8Array): void {
     if (this.aborted || this.ended) return;
     this.ended = true;
+    // Not closeConnection here: uWS would cut a chunked answer before its final
+    // chunk. A draining shard's sockets close when the worker exits.
     this.res.cork(() => {
-      this.res.end(chunk ?? '', this.closeAfter());
+      this.res.end(chunk ?? '');
     });
   }
 

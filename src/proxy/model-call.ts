@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { affordableOutputTokens, decide } from '../budget/decide.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
@@ -20,6 +19,7 @@ import { newRequestId } from './request-id.js';
 import { refusalMessage, refusalScope, tightestRemaining } from './refusal.js';
 import type { ShardContext } from './shard-context.js';
 import { describeError, isRetryableStatus, upstreamHeaders, upstreamPath } from './upstream-request.js';
+import { UpstreamExchange, type UpstreamHead } from './upstream-exchange.js';
 import { baseRow } from './usage-row.js';
 
 // One proxied model call, in the order of DESIGN.md's diagram:
@@ -38,7 +38,7 @@ export interface CallHeaders {
   accept: string;
 }
 
-interface Answer { target: Target; r: Dispatcher.ResponseData }
+interface Answer { target: Target; up: UpstreamExchange; head: UpstreamHead }
 
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
   body.catch(() => {}); // an early refusal never reads the body
@@ -178,40 +178,47 @@ class ModelCall {
 
   async #forward(call: ParsedCall, targets: Target[], reservation: Reservation, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null): Promise<void> {
     const { ctx, ex, h } = this;
-    const abort = new AbortController();
-    ex.onAbort(() => abort.abort());
-    const cancel = () => abort.abort(new Error('cancelled: shutdown grace period over'));
-    ctx.cancellers.add(cancel);
+    // The attempt in progress; client disconnect, timeout and shutdown abort it.
+    const current: { up?: UpstreamExchange; reason?: Error } = {};
+    const cancel = (reason: string) => {
+      current.reason = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
+      current.up?.abort(current.reason);
+    };
+    ex.onAbort(() => cancel('client disconnected'));
+    // Total-time budget of the slowest provider this call may try.
+    const total = Math.max(...targets.map((t) => t.provider.timeouts.total));
+    ctx.inFlightCalls.set(cancel, Date.now() + total);
     try {
-      await this.#attempt(call, targets, reservation, refs, clamped, idemKey, abort);
+      await this.#attempt(call, targets, reservation, refs, clamped, idemKey, current);
     } finally {
-      ctx.cancellers.delete(cancel);
+      ctx.inFlightCalls.delete(cancel);
     }
   }
 
-  async #attempt(call: ParsedCall, targets: Target[], reservation: Reservation, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null, abort: AbortController): Promise<void> {
+  async #attempt(call: ParsedCall, targets: Target[], reservation: Reservation, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null, current: { up?: UpstreamExchange; reason?: Error }): Promise<void> {
     const { ctx, ex, h } = this;
     const attempts: string[] = [];
     let answer: Answer | undefined;
-    for (let i = 0; i < targets.length && !ex.aborted; i++) {
+    for (let i = 0; i < targets.length && !ex.aborted && !current.reason; i++) {
       const target = targets[i]!;
       const last = i === targets.length - 1;
       const { pool, basePath } = ctx.pools.get(target.provider);
       const payload = upstreamBody(call, target.model, clamped);
+      const up = (current.up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes));
+      pool.dispatch({
+        path: upstreamPath(target.provider, basePath, call.endpoint),
+        method: 'POST',
+        headers: upstreamHeaders(target.provider, h, Buffer.byteLength(payload)),
+        body: payload,
+      }, up);
       try {
-        const r = await pool.request({
-          path: upstreamPath(target.provider, basePath, call.endpoint),
-          method: 'POST',
-          headers: upstreamHeaders(target.provider, h, Buffer.byteLength(payload)),
-          body: payload,
-          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(target.provider.timeouts.total)]),
-        });
-        if (!last && isRetryableStatus(r.statusCode)) {
-          attempts.push(`${target.id}: HTTP ${r.statusCode}`);
-          await r.body.dump().catch(() => {});
+        const head = await up.head;
+        if (!last && isRetryableStatus(head.status)) {
+          attempts.push(`${target.id}: HTTP ${head.status}`);
+          up.discard();
           continue;
         }
-        answer = { target, r };
+        answer = { target, up, head };
         break;
       } catch (err) {
         if (ex.aborted) break;
@@ -227,31 +234,40 @@ class ModelCall {
       await ctx.ledger.append(row);
       return this.refuse('upstream_error', `no upstream answered: ${attempts.join('; ')}`);
     }
-    const { target, r } = answer;
+    const { target, up, head } = answer;
     row.provider = target.provider.name;
     row.model = target.model;
     if (attempts.length) row.reason = `fallback: ${attempts.join('; ')}`.slice(0, 500);
-    const contentType = String(r.headers['content-type'] ?? '');
+    const contentType = String(head.headers['content-type'] ?? '');
 
-    if (r.statusCode < 200 || r.statusCode >= 300) {
+    if (head.status < 200 || head.status >= 300) {
       // A non-retryable upstream error goes back unchanged; nothing is charged.
-      const bytes = await readCapped(r, 1024 * 1024);
-      row.status = r.statusCode;
-      row.reason = `upstream_status_${r.statusCode}`;
+      const bytes = await up.readAll().catch(() => Buffer.from(JSON.stringify(errorBody(this.protocol, 'upstream_error', `upstream answered ${head.status}`))));
+      row.status = head.status;
+      row.reason = `upstream_status_${head.status}`;
       await ctx.ledger.append(row);
-      ctx.metrics.count(this.endpoint, r.statusCode, 'upstream_error');
+      ctx.metrics.count(this.endpoint, head.status, 'upstream_error');
       const headers: Record<string, string> = { 'content-type': contentType || 'application/json', 'x-tollgate-request-id': this.requestId };
-      const ra = r.headers['retry-after'];
+      const ra = head.headers['retry-after'];
       if (typeof ra === 'string') headers['retry-after'] = ra;
-      ex.send(r.statusCode, headers, bytes);
+      ex.send(head.status, headers, bytes);
       return;
     }
 
     if (call.stream && contentType.includes('text/event-stream')) {
-      return this.#relayStream(call, target, r, reservation, row);
+      return this.#relayStream(call, target, up, reservation, row);
     }
 
-    const bytes = await readCapped(r, ctx.config.limits.maxUpstreamBodyBytes);
+    let bytes: Buffer;
+    try {
+      bytes = await up.readAll();
+    } catch (err) {
+      if (ex.aborted) return this.#finishAborted(row, 'client_disconnected');
+      row.status = 502;
+      row.reason = `upstream_body_failed: ${describeError(err)}`;
+      await ctx.ledger.append(row);
+      return this.refuse('upstream_error', `the upstream answer failed: ${describeError(err)}`);
+    }
     let json: any;
     try {
       json = JSON.parse(bytes.toString('utf8'));
@@ -266,11 +282,11 @@ class ModelCall {
       row.usage_source = 'tokenizer';
     }
     const cost = this.#settle(row, reservation, target, reported.model, usage);
-    row.status = r.statusCode;
+    row.status = head.status;
     await ctx.ledger.append(row);
-    ctx.metrics.count(this.endpoint, r.statusCode, 'allowed');
+    ctx.metrics.count(this.endpoint, head.status, 'allowed');
     const remaining = tightestRemaining(refs, ctx.table);
-    ex.send(r.statusCode, {
+    ex.send(head.status, {
       'content-type': contentType || 'application/json',
       'x-tollgate-request-id': this.requestId,
       'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
@@ -278,7 +294,7 @@ class ModelCall {
     }, bytes);
   }
 
-  async #relayStream(call: ParsedCall, target: Target, r: Dispatcher.ResponseData, reservation: Reservation, row: UsageRecord): Promise<void> {
+  async #relayStream(call: ParsedCall, target: Target, up: UpstreamExchange, reservation: Reservation, row: UsageRecord): Promise<void> {
     const { ctx, ex } = this;
     const tracker = new StreamTracker(call.endpoint, call.wantsStreamUsage);
     const splitter = new SseSplitter();
@@ -291,9 +307,9 @@ class ModelCall {
     let held = '';
     let cutReason: string | null = null;
     try {
-      for await (const chunk of r.body) {
+      for (let chunk = await up.next(); chunk; chunk = await up.next()) {
         let out = '';
-        for (const ev of splitter.push(chunk as Buffer)) {
+        for (const ev of splitter.push(chunk)) {
           const v = tracker.inspect(ev);
           if (!v.forward) continue;
           if (held || v.terminal) held += ev;
@@ -308,9 +324,7 @@ class ModelCall {
     } catch (err) {
       if (!ex.aborted) cutReason = `upstream_stream_cut: ${describeError(err)}`;
     }
-    if (ex.aborted) {
-      r.body.destroy();
-    }
+    if (ex.aborted) up.abort(new Error('client disconnected'));
     const terminated = held !== '';
     if (!terminated && !cutReason && !ex.aborted) cutReason = 'upstream_stream_ended_without_terminal_event';
 
@@ -379,18 +393,4 @@ class ModelCall {
     row.latency_ms = Math.round(performance.now() - this.t0);
     return row;
   }
-}
-
-async function readCapped(r: Dispatcher.ResponseData, cap: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of r.body) {
-    size += (c as Buffer).length;
-    if (size > cap) {
-      r.body.destroy();
-      throw Object.assign(new Error(`upstream answer is larger than ${cap} bytes`), { code: 'TG_UPSTREAM_TOO_LARGE' });
-    }
-    chunks.push(c as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }

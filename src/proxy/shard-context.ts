@@ -30,8 +30,12 @@ export class ShardContext {
   inFlight = 0;
   draining = false;
   readonly #idempotencyInFlight = new Set<string>();
-  /** Cancels every in-flight upstream call: the end of a shutdown grace period. */
-  readonly cancellers = new Set<() => void>();
+  /**
+   * In-flight upstream calls: their cancel function and the deadline of their
+   * total timeout. One sweep a second enforces the deadlines, so a call costs
+   * no timer of its own; shutdown cancels them all.
+   */
+  readonly inFlightCalls = new Map<(reason: string) => void, number>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -87,6 +91,19 @@ export class ShardContext {
         resolve(true);
       });
     });
+  }
+
+  /** Cancels calls past their deadline (every call when `now` is Infinity). */
+  cancelOverdue(now: number, reason: string): number {
+    let n = 0;
+    for (const [cancel, deadline] of this.inFlightCalls) {
+      if (deadline <= now) {
+        this.inFlightCalls.delete(cancel);
+        cancel(reason);
+        n++;
+      }
+    }
+    return n;
   }
 
   async close(): Promise<void> {

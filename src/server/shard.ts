@@ -136,7 +136,11 @@ app.listen(config.listen.host, data.port, (s) => {
   send({ t: 'ready', shard: data.shard, port: uws.us_socket_local_port(s as unknown as uws.us_socket) });
 });
 
-const sweeper = setInterval(() => ctx.book.sweep(Date.now()), 1000);
+const sweeper = setInterval(() => {
+  const now = Date.now();
+  ctx.book.sweep(now);
+  ctx.cancelOverdue(now, 'upstream total timeout');
+}, 1000);
 sweeper.unref();
 
 async function drain(): Promise<void> {
@@ -148,11 +152,14 @@ async function drain(): Promise<void> {
   if (!idle) {
     // Cancelled calls still settle and record what they used before we close the ledger.
     ctx.log('warn', 'grace period over: cancelling calls in flight', { in_flight: ctx.inFlight });
-    for (const cancel of ctx.cancellers) cancel();
+    ctx.cancelOverdue(Infinity, 'cancelled: shutdown grace period over');
     await ctx.whenIdle(5_000);
   }
   await ledger.flush();
   await ctx.close();
   await ledger.close();
+  // Closes idle keep-alive connections too: a worker torn down with open uWS
+  // sockets aborts the whole process.
+  (app as unknown as { close(): void }).close(); // present in the binding, missing from its .d.ts
   send({ t: 'drained', shard: data.shard });
 }

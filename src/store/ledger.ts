@@ -37,7 +37,7 @@ export class Ledger {
 
   constructor(dataDir: string, timeZone = 'UTC') {
     mkdirSync(dataDir, { recursive: true });
-    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false });
+    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: process.env.TG_NOSYNC === '1' });
     this.#usage = this.#root.openDB({ name: 'usage', encoding: 'msgpack' });
     this.#byCustomer = this.#root.openDB({ name: 'usage_by_customer', encoding: 'binary' });
     this.#aggregates = this.#root.openDB({ name: 'aggregates', encoding: 'msgpack' });
@@ -64,7 +64,7 @@ export class Ledger {
     const started = performance.now();
     const deltas = new Map<string, { scope: string; period: string; agg: Aggregate }>();
     for (const { row } of batch) this.#accumulate(deltas, row);
-    const p = this.#root.transaction(() => {
+    const write = () => {
       for (const { row } of batch) {
         this.#usage.put([row.ts, row.request_id], row);
         this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
@@ -81,7 +81,16 @@ export class Ledger {
         cur.blocked += agg.blocked;
         this.#aggregates.put([scope, period], cur);
       }
-    });
+    };
+    let p: Promise<unknown>;
+    if (process.env.TG_SYNCTXN === '1') {
+      try {
+        this.#root.transactionSync(write);
+        p = Promise.resolve();
+      } catch (e) {
+        p = Promise.reject(e);
+      }
+    } else p = this.#root.transaction(write);
     this.#inFlight.add(p);
     p.then(
       () => {

@@ -1,0 +1,131 @@
+import type { Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+
+// One call to an upstream through undici's dispatch API. Lighter than
+// `request()`: no Node stream per call, no AbortSignal; the body arrives as
+// Buffers that are either collected whole or pulled one by one, and the
+// socket is paused while the consumer (a slow client) lags behind.
+
+export interface UpstreamHead { status: number; headers: IncomingHttpHeaders }
+
+const HIGH_WATER = 1024 * 1024;
+
+export class UpstreamExchange implements Dispatcher.DispatchHandler {
+  readonly head: Promise<UpstreamHead>;
+  #resolveHead!: (h: UpstreamHead) => void;
+  #rejectHead!: (e: Error) => void;
+  #headDone = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  #pendingAbort: Error | undefined;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #received = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(private readonly maxBytes: number) {
+    this.head = new Promise((resolve, reject) => {
+      this.#resolveHead = resolve;
+      this.#rejectHead = reject;
+    });
+    this.head.catch(() => {});
+  }
+
+  abort(reason: Error): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#pendingAbort = reason;
+    this.#fail(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#pendingAbort) controller.abort(this.#pendingAbort);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (status < 200) return; // 1xx informational
+    this.#headDone = true;
+    this.#resolveHead({ status, headers });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#received += chunk.length;
+    if (this.#received > this.maxBytes) {
+      const err = Object.assign(new Error(`upstream answer is larger than ${this.maxBytes} bytes`), { code: 'TG_UPSTREAM_TOO_LARGE' });
+      controller.abort(err);
+      this.#fail(err);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered > HIGH_WATER) controller.pause();
+    this.#notify();
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    this.#notify();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    this.#fail(err);
+  }
+
+  #fail(err: Error) {
+    if (this.#error) return;
+    this.#error = err;
+    if (!this.#headDone) {
+      this.#headDone = true;
+      this.#rejectHead(err);
+    }
+    this.#notify();
+  }
+
+  #notify() {
+    const w = this.#wake;
+    if (w) {
+      this.#wake = undefined;
+      w();
+    }
+  }
+
+  #waitForMore(): Promise<void> {
+    return new Promise((resolve) => (this.#wake = resolve));
+  }
+
+  /** The whole body. */
+  async readAll(): Promise<Buffer> {
+    while (!this.#ended) {
+      if (this.#error) throw this.#error;
+      this.#controller?.resume();
+      await this.#waitForMore();
+    }
+    if (this.#error) throw this.#error;
+    const c = this.#chunks;
+    this.#chunks = [];
+    return c.length === 1 ? c[0]! : Buffer.concat(c);
+  }
+
+  /** The next chunk, or null at the end. Throws if the upstream failed. */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const c = this.#chunks.shift();
+      if (c) {
+        this.#buffered -= c.length;
+        if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
+        return c;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await this.#waitForMore();
+    }
+  }
+
+  /** Discards the rest of the body (a retried attempt), freeing the connection. */
+  discard(): void {
+    this.#chunks = [];
+    this.#buffered = 0;
+    if (!this.#ended && !this.#error) this.#controller?.abort(new Error('discarded'));
+  }
+}

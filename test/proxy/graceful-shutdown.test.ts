@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startMockUpstream } from '../../bench/mock-upstream.mjs';
+import { launch, startTollgate } from '../helpers/tollgate-process.js';
+import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
+
+let mock: Awaited<ReturnType<typeof startMockUpstream>>;
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ completionTokens: 10, latencyMs: 400, chunkDelayMs: 40 });
+});
+afterAll(async () => {
+  await mock?.close();
+});
+
+describe('SIGTERM', () => {
+  it('finishes calls in flight, records them all, refuses new ones, and exits 0', async () => {
+    const tg = await startTollgate({
+      providers: providers(mock.url),
+      customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
+    });
+    const ids: string[] = [];
+    const calls = Array.from({ length: 40 }, async (_, i) => {
+      const r = await request(`${tg.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `call ${i}` }], stream: i % 2 === 0 }),
+      });
+      const text = await r.body.text();
+      ids.push(r.headers['x-tollgate-request-id'] as string);
+      return { status: r.statusCode, complete: i % 2 === 0 ? text.includes('[DONE]') : text.endsWith('}') };
+    });
+    await sleep(200); // all 40 are now waiting on the upstream
+    const exit = tg.stop();
+    await sleep(50);
+    const readyz = await fetch(`${tg.url}/readyz`).then((r) => r.status, () => 'refused');
+    expect([503, 'refused']).toContain(readyz);
+    const results = await Promise.all(calls);
+    expect(results.every((r) => r.status === 200 && r.complete)).toBe(true);
+    const code = await exit;
+    if (code !== 0) console.log(tg.logs());
+    expect(code).toBe(0);
+
+    const again = await launch(tg.configFile, tg.dataDir);
+    try {
+      const { rows } = await again.admin('/admin/usage?customer=acme&limit=1000');
+      const recorded = new Set(rows.map((r: any) => r.request_id));
+      expect(ids.filter((id) => !recorded.has(id))).toEqual([]);
+    } finally {
+      await again.stop();
+    }
+  });
+});
