@@ -20,6 +20,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     shards: { type: 'string', default: '2' },
     stream: { type: 'boolean', default: false },
+    'no-sync': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -87,6 +88,7 @@ try {
     listen: { host: '127.0.0.1', port: tgPort },
     shards,
     dataDir: join(dir, 'data'),
+    ledger: { sync: !values['no-sync'] },
     adminToken: ADMIN,
     logLevel: 'warn',
     providers: [{ name: 'openai', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKey: 'sk-bench' }],
@@ -101,7 +103,7 @@ try {
 
   const base = results[1].rps;
   const commit = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(); } catch { return 'unknown'; } })();
-  const conditions = { node: process.version, cpus: cpus().length, shards, connections, duration_s: duration, stream: values.stream, commit };
+  const conditions = { node: process.version, cpus: cpus().length, shards, connections, duration_s: duration, stream: values.stream, ledger_sync: !values['no-sync'], commit };
   const out = { conditions, results, tollgate_vs_passthrough: tgResult.rps / base, tollgate_vs_direct: tgResult.rps / results[0].rps, decision: stats.decision };
   if (values.json) {
     console.log(JSON.stringify(out, null, 2));

@@ -33,7 +33,7 @@ const send = (m: ShardToMain) => port.postMessage(m);
 
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards);
-const ledger = new Ledger(config.dataDir, config.timezone);
+const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
 const scopes = new ScopeResolver(send);
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(), scopes);
 

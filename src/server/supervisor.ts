@@ -25,7 +25,7 @@ interface ShardHandle { worker: Worker; ready: boolean; drained: boolean }
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards);
-  const ledger = new Ledger(config.dataDir, config.timezone);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
   const registry = new SlotRegistry(config, table, ledger);
   // Every shard binds the same port; with port 0 we pick one first so they agree.
   const port = config.listen.port || (await freePort(config.listen.host));

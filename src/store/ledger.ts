@@ -35,9 +35,16 @@ export class Ledger {
   #closed = false;
   commitSamples: number[] = [];
 
-  constructor(dataDir: string, timeZone = 'UTC') {
+  /**
+   * `sync: true` flushes every commit to disk (LMDB's overlapping sync), so
+   * rows survive power loss. `false` leaves write-back to the OS: rows still
+   * survive any process crash (kill -9, OOM) because a commit is in the page
+   * cache before the client is answered, but an OS crash may lose the last
+   * seconds; it roughly doubles ledger throughput.
+   */
+  constructor(dataDir: string, timeZone = 'UTC', sync = true) {
     mkdirSync(dataDir, { recursive: true });
-    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: process.env.TG_NOSYNC === '1' });
+    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
     this.#usage = this.#root.openDB({ name: 'usage', encoding: 'msgpack' });
     this.#byCustomer = this.#root.openDB({ name: 'usage_by_customer', encoding: 'binary' });
     this.#aggregates = this.#root.openDB({ name: 'aggregates', encoding: 'msgpack' });
@@ -82,15 +89,7 @@ export class Ledger {
         this.#aggregates.put([scope, period], cur);
       }
     };
-    let p: Promise<unknown>;
-    if (process.env.TG_SYNCTXN === '1') {
-      try {
-        this.#root.transactionSync(write);
-        p = Promise.resolve();
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-    } else p = this.#root.transaction(write);
+    const p = this.#root.transaction(write);
     this.#inFlight.add(p);
     p.then(
       () => {
