@@ -4,16 +4,18 @@
 // pricing/known-disagreements.json. A new or changed disagreement fails this test.
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM module without types
-import { activePrices, crossCheck, matchLogic, staleKnown, TOLERANCE, unexplained } from '../../pricing/crosscheck.mjs';
+import { activePrices, crossCheck, genaiSourceFile, matchLogic, staleKnown, TOLERANCE, unexplained } from '../../pricing/crosscheck.mjs';
 import { readJson } from './helpers.ts';
 
 const table = readJson('pricing/models.json');
-const genai = readJson<any[]>('pricing/sources/genai_prices_npm-0.1.8.json');
+const genaiFile: string = genaiSourceFile(readJson('pricing/SOURCE.json'));
+const genai = readJson<any[]>(`pricing/sources/${genaiFile}`);
 const overrides = readJson('pricing/overrides.json');
 const known = readJson('pricing/known-disagreements.json');
+const AT: string = known.genai_prices_at;
 
-describe('genai-prices cross-check', () => {
-  const result = crossCheck(table, genai);
+describe(`genai-prices cross-check (${genaiFile}, prices at ${AT})`, () => {
+  const result = crossCheck(table, genai, { at: AT });
 
   it('compares a meaningful number of first-party models', () => {
     const per = result.perProvider as Record<string, { compared: number; unmatched: number; disagreeing_models: number }>;
@@ -49,6 +51,7 @@ describe('genai-prices cross-check', () => {
       expect(overrides.models[id], `${id} is both overridden and listed as known`).toBeUndefined();
     }
     expect(known.tolerance).toBe(TOLERANCE);
+    expect(Number.isNaN(Date.parse(AT))).toBe(false);
   });
 
   it('every override and override alias carries a reason', () => {
@@ -60,14 +63,14 @@ describe('genai-prices cross-check', () => {
     const mutated = structuredClone(table);
     mutated.models['gpt-4o'].input *= 2;
     mutated.models['claude-haiku-4-5'].cache_write_1h = 1;
-    const un = unexplained(crossCheck(mutated, genai).disagreements, overrides, known);
+    const un = unexplained(crossCheck(mutated, genai, { at: AT }).disagreements, overrides, known);
     expect(un.map((d: any) => `${d.id}:${d.field}`).sort()).toEqual(['claude-haiku-4-5:cache_write_1h', 'gpt-4o:input']);
   });
 
   it('detects a changed value of a known disagreement', () => {
     const mutated = structuredClone(table);
     mutated.models['xai/grok-4.5'].cache_read = 700_000;
-    const un = unexplained(crossCheck(mutated, genai).disagreements, overrides, known);
+    const un = unexplained(crossCheck(mutated, genai, { at: AT }).disagreements, overrides, known);
     expect(un.map((d: any) => `${d.id}:${d.field}`)).toEqual(['xai/grok-4.5:cache_read']);
   });
 });
