@@ -1,0 +1,28 @@
+// What an alert says. The webhook body is this object (CONTRACT.md), plus an
+// `id` receivers can use to drop a redelivery.
+
+export interface AlertEvent {
+  id: string;
+  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly';
+  customer: string;
+  agent: string | null;
+  budget?: { unit: string; period: string; limit: number; used: number };
+  threshold?: number;
+  action?: string;
+  detail?: string;
+  at: string;
+}
+
+export function alertText(e: AlertEvent): string {
+  const who = e.agent ? `${e.customer} / agent ${e.agent}` : e.customer;
+  switch (e.event) {
+    case 'threshold_crossed':
+      return `Tollgate: ${who} reached ${Math.round((e.threshold ?? 0) * 100)}% of its ${e.budget?.period} ${e.budget?.unit} budget (${e.budget?.used} of ${e.budget?.limit}); action: ${e.action}.`;
+    case 'threshold_resolved':
+      return `Tollgate: ${who} is back under ${Math.round((e.threshold ?? 0) * 100)}% of its ${e.budget?.period} ${e.budget?.unit} budget.`;
+    case 'loop_detected':
+      return `Tollgate: possible runaway loop for ${who}: ${e.detail}.`;
+    case 'spend_anomaly':
+      return `Tollgate: spend spike for ${who}: ${e.detail}.`;
+  }
+}

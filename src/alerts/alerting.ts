@@ -1,0 +1,83 @@
+import type { Config } from '../config/schema.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
+import type { BudgetTable } from '../budget/budget-table.js';
+import { Outbox } from './outbox.js';
+import { Deliverer } from './deliverer.js';
+import { ThresholdMonitor, eventId } from './threshold-monitor.js';
+import { SpendAnomaly } from './spend-anomaly.js';
+
+// The supervisor's alerting: threshold crossings, refusals on block
+// thresholds, loop detections and spend spikes become durable outbox
+// entries, delivered in the background. Nothing here runs on a call's path.
+
+export interface PolicyEvent { kind: 'budget_refused' | 'loop_detected'; slot?: number; customer: string; agent: string | null; detail: string }
+
+export class Alerting {
+  readonly outbox: Outbox;
+  readonly #deliverer: Deliverer;
+  readonly #monitor: ThresholdMonitor;
+  readonly #anomaly: SpendAnomaly | undefined;
+  readonly #generalChannels: string[];
+  #anomalyTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly config: Config, private readonly table: BudgetTable, private readonly refs: () => readonly BudgetRef[], log: (m: string) => void) {
+    this.outbox = new Outbox(config.dataDir);
+    this.#deliverer = new Deliverer(config, this.outbox, log);
+    this.#monitor = new ThresholdMonitor(config.timezone, table, refs, this.outbox);
+    this.#generalChannels = config.alerts.notify ?? config.alerts.channels.map((c) => c.name);
+    const a = config.alerts.anomaly;
+    if (a) this.#anomaly = new SpendAnomaly({ factor: a.factor, windowMs: a.window, baselineMs: a.baseline, minNano: a.minUsd * 1e9 });
+  }
+
+  start(): void {
+    this.#monitor.start();
+    this.#deliverer.start();
+    if (this.#anomaly) {
+      const every = Math.max(1000, Math.min(10_000, this.config.alerts.anomaly!.window / 10));
+      this.#anomalyTimer = setInterval(() => void this.#sampleAnomalies(Date.now()), every);
+      this.#anomalyTimer.unref();
+    }
+  }
+
+  async onPolicyEvent(e: PolicyEvent, now = Date.now()): Promise<void> {
+    if (e.kind === 'budget_refused' && e.slot !== undefined) {
+      const ref = this.refs()[e.slot];
+      if (ref) await this.#monitor.refused(ref, now);
+      return;
+    }
+    if (e.kind === 'loop_detected') {
+      const minute = Math.floor(now / 60_000);
+      const dedupe = `loop|${e.customer}|${e.agent ?? ''}|${minute}`;
+      await this.outbox.fire(dedupe, { id: eventId(dedupe), event: 'loop_detected', customer: e.customer, agent: e.agent, detail: e.detail, at: new Date(now).toISOString() }, this.#generalChannels, now);
+    }
+  }
+
+  async #sampleAnomalies(now: number): Promise<void> {
+    const a = this.config.alerts.anomaly!;
+    const channels = a.notify.length ? a.notify : this.#generalChannels;
+    for (const spike of this.#anomaly!.sample(this.table, this.refs(), now)) {
+      const dedupe = `anomaly|${spike.ref.key}|${Math.floor(now / a.baseline)}`;
+      const usd = (n: number) => (n / 1e9).toFixed(4);
+      await this.outbox.fire(dedupe, {
+        id: eventId(dedupe),
+        event: 'spend_anomaly',
+        customer: spike.ref.scope.customer,
+        agent: spike.ref.scope.agent,
+        detail: `spent ${usd(spike.recentNano)} USD in the last ${a.window / 1000} s, a rate of ${usd(spike.ratePerHourNano)} USD/h against a baseline of ${usd(spike.baselinePerHourNano)} USD/h`,
+        at: new Date(now).toISOString(),
+      }, channels, now);
+    }
+  }
+
+  get stats() {
+    return { thresholds_fired: this.#monitor.fired, delivered: this.#deliverer.delivered, delivery_failures: this.#deliverer.failures, pending: this.outbox.pendingCount() };
+  }
+
+  async stop(): Promise<void> {
+    this.#monitor.stop();
+    clearInterval(this.#anomalyTimer);
+    await this.#monitor.check(Date.now()); // a crossing made by the last calls still fires
+    await this.#deliverer.stop();
+    await this.outbox.close();
+  }
+}

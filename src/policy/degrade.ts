@@ -1,0 +1,21 @@
+import type { BudgetRef } from '../budget/budget-ref.js';
+import type { BudgetTable } from '../budget/budget-table.js';
+
+/**
+ * The model calls in this scope should degrade to, if any budget's spend
+ * (settled + reserved) has reached a `degrade` threshold. With several, the
+ * highest threshold reached wins (it is the one meant for tighter times).
+ */
+export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[]): { model: string; ref: BudgetRef; at: number } | undefined {
+  let best: { model: string; ref: BudgetRef; at: number } | undefined;
+  for (const ref of refs) {
+    if (!ref.thresholds.length) continue;
+    const s = table.read(ref.slot);
+    if (s.limit <= 0n) continue;
+    const used = Number(s.committed) / Number(s.limit);
+    for (const t of ref.thresholds) {
+      if (t.action === 'degrade' && t.model && used >= t.at && (!best || t.at > best.at)) best = { model: t.model, ref, at: t.at };
+    }
+  }
+  return best;
+}

@@ -1,0 +1,83 @@
+import type { Config } from '../config/schema.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
+
+// Everything that governs calls in a (customer, agent) scope besides the
+// budgets themselves: velocity caps, loop protection, refusal style, clamping.
+// Pure: computed from config; window slots are bound by the supervisor.
+
+export type RateMetric = 'requests' | 'tokens' | 'usd';
+
+export interface RateSpec {
+  key: string;          // stable identity (scope + metric + window)
+  metric: RateMetric;
+  limit: number;        // requests, tokens, or nano-USD
+  windowMs: number;
+  label: string;        // e.g. "60 requests per minute"
+  scope: { customer: string; agent: string | null; source: 'customer' | 'plan' | 'agent' };
+}
+
+export interface RateRef extends RateSpec { slot: number }
+
+export interface ScopePolicy {
+  rates: RateSpec[];
+  loop: { maxRepeats: number; windowMs: number } | null;
+  refusal: { mode: 'error' | 'message'; topUpUrl?: string };
+  clampMaxTokens: boolean;
+}
+
+/** A scope as shards use it: its budget counters, its window counters, its policy. */
+export interface ResolvedScope {
+  refs: BudgetRef[];
+  rates: RateRef[];
+  loop: ScopePolicy['loop'];
+  refusal: ScopePolicy['refusal'];
+  clampMaxTokens: boolean;
+}
+
+type RateConfig = NonNullable<Config['plans'][number]['rateLimit']>;
+
+const WINDOWS: [keyof RateConfig, RateMetric, number, string][] = [
+  ['requestsPerMinute', 'requests', 60_000, 'requests per minute'],
+  ['tokensPerMinute', 'tokens', 60_000, 'tokens per minute'],
+  ['usdPerMinute', 'usd', 60_000, 'USD per minute'],
+  ['requestsPerHour', 'requests', 3_600_000, 'requests per hour'],
+  ['tokensPerHour', 'tokens', 3_600_000, 'tokens per hour'],
+  ['usdPerHour', 'usd', 3_600_000, 'USD per hour'],
+];
+
+export function scopePolicy(config: Config, customerId: string, agent: string | null): ScopePolicy {
+  const customer = config.customers.find((c) => c.id === customerId);
+  const planName = customer ? customer.plan : config.defaultPlan;
+  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+  const rates: RateSpec[] = [];
+  const add = (rl: RateConfig | undefined, source: 'customer' | 'plan' | 'agent') => {
+    if (!rl) return;
+    const scopeAgent = source === 'agent' ? agent : null;
+    for (const [field, metric, windowMs, words] of WINDOWS) {
+      const v = rl[field];
+      if (v === undefined) continue;
+      rates.push({
+        key: `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${field}`,
+        metric,
+        limit: metric === 'usd' ? Math.round(v * 1e9) : v,
+        windowMs,
+        label: `${v} ${words}`,
+        scope: { customer: customerId, agent: scopeAgent, source },
+      });
+    }
+  };
+  // A customer's own rateLimit replaces the plan's; an agent's applies on top.
+  add(customer?.rateLimit ?? plan?.rateLimit, customer?.rateLimit ? 'customer' : 'plan');
+  if (agent) {
+    const own = customer?.agents.find((a) => a.id === agent);
+    add(own?.rateLimit ?? customer?.agentDefaults?.rateLimit ?? plan?.agentDefaults?.rateLimit, 'agent');
+  }
+  const loop = customer?.loopProtection ?? plan?.loopProtection;
+  const refusal = customer?.refusal ?? plan?.refusal ?? { mode: 'error' as const };
+  return {
+    rates,
+    loop: loop ? { maxRepeats: loop.maxRepeats, windowMs: loop.window } : null,
+    refusal: { mode: refusal.mode, topUpUrl: refusal.topUpUrl },
+    clampMaxTokens: customer?.clampMaxTokens ?? plan?.clampMaxTokens ?? false,
+  };
+}
