@@ -1,6 +1,6 @@
 // Loads pricing/models.json into a PriceTable. The only pricing module that touches the file system.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, watchFile, unwatchFile, type Stats } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PriceTable, type PriceTableData } from './price-table.js';
 
@@ -19,4 +19,23 @@ export function loadPriceTable(path?: string): PriceTable {
     throw new Error(`cannot load price table ${file}: ${(err as Error).message}`);
   }
   return new PriceTable(data);
+}
+
+/**
+ * Reloads the table when the file changes (after `npm run pricing:update`),
+ * without a restart. A file that fails to parse is reported and the table in
+ * use stays. Polling (not inotify) so editors' rename-on-save is caught too.
+ */
+export function watchPriceTable(onTable: (t: PriceTable) => void, onError: (e: Error) => void, path?: string, intervalMs = 2000): () => void {
+  const file = path ?? fileURLToPath(DEFAULT_PRICE_TABLE_URL);
+  const listener = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+    try {
+      onTable(loadPriceTable(file));
+    } catch (err) {
+      onError(err as Error);
+    }
+  };
+  watchFile(file, { interval: intervalMs, persistent: false }, listener);
+  return () => unwatchFile(file, listener);
 }

@@ -1,0 +1,32 @@
+import type { PriceMatch } from '../pricing/price-table.js';
+import type { ResaleTerms } from '../pricing/resale.js';
+import { billedPico } from '../pricing/resale.js';
+
+// GET /admin/pricing/:model[?customer=ID]: the provider's price for a model
+// and what a customer pays for it (markup or custom price list), per 1M tokens.
+
+const perMillion = (pico: number | undefined) => (pico === undefined ? null : pico / 1e6);
+
+export function priceView(model: string, match: PriceMatch | undefined, resale: ResaleTerms | undefined) {
+  if (!match) return undefined;
+  const e = match.entry;
+  const provider = {
+    input: perMillion(e.input),
+    output: perMillion(e.output),
+    cached_input: perMillion(e.cache_read),
+    cache_write: perMillion(e.cache_write),
+    cache_write_1h: perMillion(e.cache_write_1h),
+    per_image: e.per_image === undefined ? null : e.per_image / 1e12,
+    per_second: e.per_second === undefined ? null : e.per_second / 1e12,
+    tiers: (e.tiers ?? []).map((t) => ({ above_prompt_tokens: t.above, input: perMillion(t.input), output: perMillion(t.output) })),
+  };
+  const customer = resale
+    ? {
+        markup: resale.prices[model] || resale.prices[match.id] ? null : resale.markup,
+        // What 1M tokens of each kind bill at, so custom lists and markups read the same way.
+        input: billedPico(resale, [model, match.id], (e.input ?? 0) * 1e6, { promptTokens: 1e6, completionTokens: 0 }) / 1e12,
+        output: billedPico(resale, [model, match.id], (e.output ?? 0) * 1e6, { promptTokens: 0, completionTokens: 1e6 }) / 1e12,
+      }
+    : undefined;
+  return { model, matched: match.id, via: match.via, provider_family: e.provider, mode: e.mode, source: e.source, unit: 'USD per 1M tokens', provider_price: provider, customer_price: customer };
+}
