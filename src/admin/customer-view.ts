@@ -23,6 +23,7 @@ export function customerView(id: string, agent: string | null, refs: readonly Bu
         reserved: round(counterToUnit(ref, s.reserved)),
         remaining: round(counterToUnit(ref, room)),
         resets_at: ref.period === 'total' ? null : new Date(clock.window(ref.period, now).end).toISOString(),
+        thresholds: ref.thresholds.map((t) => ({ at: t.at, action: t.action, ...(t.model ? { model: t.model } : {}), notify: t.notify, reached: s.limit > 0n && Number(s.committed) >= t.at * Number(s.limit) })),
       };
     }),
   };
