@@ -1,0 +1,28 @@
+import type { HttpRequest } from 'uWebSockets.js';
+
+// Size limits on the request head. uWS itself accepts headers up to about
+// 1 MB and URLs of any length, so these are ours: a request over a limit gets
+// its own status (414, 431) and a protocol-shaped error before any parsing.
+
+export interface HeadLimits {
+  maxHeaderBytes: number;
+  maxUrlBytes: number;
+}
+
+export type HeadBreach = { status: 414 | 431; type: 'uri_too_long' | 'request_header_too_large'; message: string };
+
+/** Checks the request line and headers; must run before the handler's first await (uWS invalidates `req`). */
+export function checkRequestHead(req: HttpRequest, limits: HeadLimits): HeadBreach | null {
+  const url = req.getUrl().length + (req.getQuery()?.length ?? 0) + 1;
+  if (url > limits.maxUrlBytes) {
+    return { status: 414, type: 'uri_too_long', message: `request URL is longer than the ${limits.maxUrlBytes}-byte limit` };
+  }
+  let bytes = 0;
+  req.forEach((k, v) => {
+    bytes += k.length + v.length + 4; // "k: v\r\n"
+  });
+  if (bytes > limits.maxHeaderBytes) {
+    return { status: 431, type: 'request_header_too_large', message: `request headers are larger than the ${limits.maxHeaderBytes}-byte limit` };
+  }
+  return null;
+}

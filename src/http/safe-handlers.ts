@@ -1,0 +1,42 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+
+// uWebSockets.js aborts the whole process (C++ terminate) when a route
+// handler throws: one malformed URL reaching a stray decodeURIComponent would
+// take every shard down. Every handler registered on the app goes through
+// this guard, which logs the fault and answers 500 instead.
+
+const METHODS = ['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'any', 'connect', 'trace'] as const;
+
+const BODY = JSON.stringify({ error: { type: 'internal_error', code: 'internal_error', message: 'internal error in the proxy' } });
+
+export function guardHandlers(app: TemplatedApp, onError: (err: unknown, method: string, url: string) => void): TemplatedApp {
+  for (const m of METHODS) {
+    const register = app[m] as (pattern: string, handler: (res: HttpResponse, req: HttpRequest) => void) => TemplatedApp;
+    (app as unknown as Record<string, unknown>)[m] = (pattern: string, handler: (res: HttpResponse, req: HttpRequest) => void) =>
+      register.call(app, pattern, (res, req) => {
+        let method = '';
+        let url = '';
+        try {
+          method = req.getMethod();
+          url = req.getUrl();
+          handler(res, req);
+        } catch (err) {
+          onError(err, method, url.slice(0, 200));
+          answer500(res);
+        }
+      });
+  }
+  return app;
+}
+
+function answer500(res: HttpResponse): void {
+  try {
+    res.cork(() => {
+      res.writeStatus('500 Internal Server Error');
+      res.writeHeader('content-type', 'application/json');
+      res.end(BODY, true);
+    });
+  } catch {
+    // Already answered (or aborted) before the throw: uWS refuses a second answer.
+  }
+}

@@ -1,0 +1,117 @@
+import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { BoundedLabels } from './bounded-labels.js';
+import { EventLoopLag } from './event-loop-lag.js';
+
+// One shard's Prometheus instruments. Every shard records into its own
+// registry; on a scrape the supervisor collects each registry as JSON and
+// sums them (prom-client's AggregatorRegistry), so /metrics answers for the
+// whole process whichever shard the scrape landed on. Gauges that describe
+// one shard carry a `shard` label, so summing keeps them apart.
+
+export type PromJson = MetricObjectWithValues<MetricValue<string>>[];
+
+const us = (v: number) => v / 1e6;
+
+/**
+ * Decision-latency buckets, in seconds: 1 µs to 100 ms, dense where the
+ * decision lives (a few µs to a few hundred µs), so histogram_quantile()
+ * over them lands within one bucket of the hdr-histogram percentiles that
+ * /admin/stats and `npm run bench` print.
+ */
+export const DECISION_BUCKETS = [
+  1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300, 400, 500, 750,
+  1000, 1500, 2000, 3000, 5000, 10_000, 20_000, 100_000,
+].map(us);
+
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
+const COMMIT_BUCKETS = [50, 100, 200, 500, 1000, 2000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000].map(us);
+
+/** What a shard's gauges read when scraped. */
+export interface ShardGaugeSources {
+  inFlight(): number;
+  reservationsOpen(): number;
+  tokenizerQueue(): number;
+}
+
+export class ShardInstruments {
+  readonly registry = new Registry();
+  readonly requests: Counter<'endpoint' | 'status' | 'decision'>;
+  readonly decision: Histogram;
+  readonly upstreamLatency: Histogram<'provider' | 'target'>;
+  readonly upstreamErrors: Counter<'provider' | 'target' | 'kind'>;
+  readonly ledgerCommit: Histogram;
+  readonly #targets = new BoundedLabels(200);
+  readonly #lag = new EventLoopLag();
+
+  constructor(shard: number, sources: ShardGaugeSources) {
+    const registers = [this.registry];
+    const shardLabel = { shard: String(shard) };
+    this.requests = new Counter({
+      name: 'tollgate_requests_total',
+      help: 'Model calls answered, by endpoint, HTTP status and decision (allowed, refused, blocked, upstream_error, ...).',
+      labelNames: ['endpoint', 'status', 'decision'],
+      registers,
+    });
+    this.decision = new Histogram({
+      name: 'tollgate_decision_latency_seconds',
+      help: 'Time of the in-memory enforcement decision (reserve on every budget in scope).',
+      buckets: DECISION_BUCKETS,
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: 'tollgate_upstream_latency_seconds',
+      help: 'Time from the first upstream attempt of a call to its accepted answer (a stream\'s first chunk, else the whole body), per answering provider and target.',
+      labelNames: ['provider', 'target'],
+      buckets: UPSTREAM_BUCKETS,
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'tollgate_upstream_errors_total',
+      help: 'Upstream attempts that failed (connect error, timeout, 429, 5xx, cut stream, ...), per provider and target.',
+      labelNames: ['provider', 'target', 'kind'],
+      registers,
+    });
+    this.ledgerCommit = new Histogram({
+      name: 'tollgate_ledger_commit_seconds',
+      help: 'LMDB commit time of one batch of usage rows (the client waits for it before the end of its answer).',
+      buckets: COMMIT_BUCKETS,
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number) => new Gauge({
+      name, help, labelNames: ['shard'], registers,
+      collect() {
+        this.set(shardLabel, read());
+      },
+    });
+    gauge('tollgate_calls_in_flight', 'Model calls in progress on the shard.', sources.inFlight);
+    gauge('tollgate_reservations_outstanding', 'Budget holds not yet settled or released on the shard.', sources.reservationsOpen);
+    gauge('tollgate_tokenizer_queue', 'Token-counting tasks waiting for the tokenizer pool of the shard.', sources.tokenizerQueue);
+    const lag = this.#lag;
+    new Gauge({
+      name: 'tollgate_event_loop_lag_seconds',
+      help: 'Event-loop delay of the thread since the previous scrape (quantile 0.5, 0.99, and max).',
+      labelNames: ['shard', 'quantile'],
+      registers,
+      collect() {
+        const r = lag.read();
+        this.set({ ...shardLabel, quantile: '0.5' }, r.p50);
+        this.set({ ...shardLabel, quantile: '0.99' }, r.p99);
+        this.set({ ...shardLabel, quantile: 'max' }, r.max);
+      },
+    });
+  }
+
+  /** Labels of a target id ("provider/model"), with bounded cardinality (an unrouted model is named by the client). */
+  target(targetId: string): { provider: string; target: string } {
+    const slash = targetId.indexOf('/');
+    return { provider: slash < 0 ? targetId : targetId.slice(0, slash), target: this.#targets.label(targetId) };
+  }
+
+  json(): Promise<PromJson> {
+    return this.registry.getMetricsAsJSON();
+  }
+
+  stop(): void {
+    this.#lag.stop();
+  }
+}
