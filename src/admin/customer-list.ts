@@ -1,0 +1,65 @@
+import type { ShardContext } from '../proxy/shard-context.js';
+import { customerScopeKey } from '../store/aggregates.js';
+import { customerView } from './customer-view.js';
+
+// GET /admin/customers: every customer (configured or seen in the ledger)
+// with its live budgets — the dashboard's budget bars — and this month's
+// totals. A budget is `capped` once used + reserved reaches its limit and
+// `near_cap` from its lowest warn/degrade threshold below 1 (else 80%).
+
+export const NEAR_CAP_DEFAULT = 0.8;
+
+export type BudgetState = 'ok' | 'near_cap' | 'capped';
+
+export interface CustomerListQuery { q: string; offset: number; limit: number }
+
+export function parseCustomerListQuery(qs: URLSearchParams): CustomerListQuery | string {
+  const int = (name: string, def: number, max: number): number | string => {
+    const v = qs.get(name);
+    if (!v) return def;
+    const n = Number(v);
+    return Number.isInteger(n) && n >= 0 && n <= max ? n : `${name}: a whole number from 0 to ${max} (got "${v.slice(0, 20)}")`;
+  };
+  const offset = int('offset', 0, 1e9);
+  const limit = int('limit', 100, 1000);
+  if (typeof offset === 'string') return offset;
+  if (typeof limit === 'string') return limit;
+  return { q: (qs.get('q') ?? '').toLowerCase(), offset, limit: limit || 100 };
+}
+
+/** Ids of configured customers and of every customer the ledger has seen, sorted. */
+export function customerIds(ctx: ShardContext): string[] {
+  const ids = new Set<string>(ctx.config.customers.map((c) => c.id));
+  for (const { customer } of ctx.ledger.reports.customers()) ids.add(customer);
+  return [...ids].sort();
+}
+
+export async function listCustomers(ctx: ShardContext, query: CustomerListQuery, now = Date.now()) {
+  const all = customerIds(ctx).filter((id) => !query.q || id.toLowerCase().includes(query.q));
+  const page = all.slice(query.offset, query.offset + query.limit);
+  const customers = await Promise.all(page.map(async (id) => {
+    const r = ctx.scopes.get(id, null);
+    const scope = r instanceof Promise ? await r : r;
+    const view = customerView(id, null, scope.refs, ctx.table, ctx.clock, now);
+    const budgets = view.budgets.map((b, i) => {
+      const ref = scope.refs[i]!;
+      const ratio = b.limit > 0 ? (b.used + b.reserved) / b.limit : 0;
+      const warns = ref.thresholds.filter((t) => t.action !== 'block' && t.at < 1).map((t) => t.at);
+      const warnAt = warns.length ? Math.min(...warns) : NEAR_CAP_DEFAULT;
+      const state: BudgetState = ratio >= 1 ? 'capped' : ratio >= warnAt ? 'near_cap' : 'ok';
+      return { ...b, ratio: Math.round(ratio * 10_000) / 10_000, near_cap_at: warnAt, state };
+    });
+    const month = ctx.ledger.aggregateAt(customerScopeKey(id), 'month', now);
+    const configured = ctx.keys.customer(id);
+    const state: BudgetState = budgets.some((b) => b.state === 'capped') ? 'capped' : budgets.some((b) => b.state === 'near_cap') ? 'near_cap' : 'ok';
+    return {
+      id,
+      plan: configured ? configured.plan ?? null : ctx.config.defaultPlan ?? null,
+      configured: configured !== undefined,
+      state,
+      budgets,
+      month: { calls: month.calls, blocked: month.blocked, cost_usd: month.cost_nano / 1e9, billed: month.billed_nano / 1e9, margin_usd: (month.billed_nano - month.cost_nano) / 1e9 },
+    };
+  }));
+  return { total: all.length, offset: query.offset, limit: query.limit, customers };
+}

@@ -1,0 +1,41 @@
+import type { CallAmounts } from '../budget/budget-ref.js';
+import { decide, type Decision } from '../budget/decide.js';
+import type { ResolvedScope } from '../policy/scope-policy.js';
+import { admitRates, releaseRates, type VelocityVerdict } from '../policy/velocity.js';
+import type { ShardContext } from '../proxy/shard-context.js';
+
+// The admission sequence of a proxied call, for monitoring mode: velocity
+// windows, then every budget in scope, and in cluster mode one request for
+// a larger lease when this node's share is short. Kept step for step the
+// same as ModelCall's decision so a monitored app meets the very same
+// refusals as a proxied one.
+
+export type Admission =
+  | { ok: true; decision: Extract<Decision, { allow: true }>; velocity: Extract<VelocityVerdict, { ok: true }> }
+  | { ok: false; why: 'rate_limited'; velocity: Extract<VelocityVerdict, { ok: false }> }
+  | { ok: false; why: 'budget_exceeded'; decision: Extract<Decision, { allow: false }> }
+  | { ok: false; why: 'budget_unavailable' };
+
+const NO_RATES: VelocityVerdict = { ok: true, holds: [] };
+
+function once(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): { velocity: VelocityVerdict; decision?: Decision } {
+  const velocity = scope.rates.length ? admitRates(ctx.policyTables.windows, scope.rates, estimate, now) : NO_RATES;
+  const decision = velocity.ok ? decide(ctx.table, scope.refs, estimate, ctx.shard, now, ctx.clock) : undefined;
+  if (velocity.ok && decision && !decision.allow) releaseRates(ctx.policyTables.windows, velocity.holds, now);
+  return { velocity, decision };
+}
+
+export async function admit(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): Promise<Admission> {
+  const d0 = performance.now();
+  let r = once(ctx, scope, estimate, now);
+  ctx.metrics.recordDecision(performance.now() - d0);
+  if (r.decision && !r.decision.allow && ctx.onBudgetShortfall) {
+    // Cluster mode: this node's lease was short. Ask once for more and decide again.
+    const more = await ctx.onBudgetShortfall(scope.refs, estimate);
+    if (more === 'unavailable') return { ok: false, why: 'budget_unavailable' };
+    if (more === 'retry') r = once(ctx, scope, estimate, now);
+  }
+  if (!r.velocity.ok) return { ok: false, why: 'rate_limited', velocity: r.velocity };
+  if (!r.decision!.allow) return { ok: false, why: 'budget_exceeded', decision: r.decision as Extract<Decision, { allow: false }> };
+  return { ok: true, decision: r.decision as Extract<Decision, { allow: true }>, velocity: r.velocity };
+}

@@ -1,0 +1,108 @@
+import { affordableOutputTokens } from '../budget/decide.js';
+import type { CallAmounts } from '../budget/budget-ref.js';
+import { errorBody } from '../http/errors.js';
+import type { Caller } from '../identity/key-directory.js';
+import { degradeTarget } from '../policy/degrade.js';
+import { zeroUsage } from '../protocols/call.js';
+import { costOf } from '../proxy/call-pricing.js';
+import { refusalMessage, refusalScope } from '../proxy/refusal.js';
+import { newRequestId } from '../proxy/request-id.js';
+import type { ShardContext } from '../proxy/shard-context.js';
+import { baseRow } from '../proxy/usage-row.js';
+import type { MonitorBook } from './monitor-book.js';
+import { newReservationId } from './reservation-id.js';
+import { reportedPrice } from './reported-price.js';
+import type { AuthorizeBody } from './usage-bodies.js';
+import type { Answer } from './answer.js';
+import { admit } from './admission.js';
+import { billedPico } from '../pricing/resale.js';
+
+// POST /v1/usage/authorize: the enforcement decision of a proxied call —
+// degrade, clamp, resale price, velocity caps, then the budget reservation,
+// with the same functions ModelCall uses (admission.ts) — for an app that
+// calls the model itself. Allowed: the hold goes into this shard's
+// monitoring book under an id naming the shard. Refused: a blocked usage
+// row and a 402 / 429 (503 when a cluster's shared state is unreachable).
+
+export const AUTHORIZE_PATH = '/v1/usage/authorize';
+
+export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Caller, body: AuthorizeBody, now: number): Promise<Answer> {
+  const r = ctx.scopes.get(caller.customer, caller.agent);
+  const scope = r instanceof Promise ? await r : r;
+  const refs = scope.refs;
+
+  let model = body.model;
+  let degradedFrom: string | undefined;
+  const degrade = refs.length ? degradeTarget(ctx.table, refs) : undefined;
+  if (degrade && degrade.model !== model) {
+    degradedFrom = model;
+    model = degrade.model;
+  }
+  const price = reportedPrice(ctx, model) ?? ctx.unknownPrice;
+  if (!price && ctx.config.unknownModel === 'refuse') {
+    return refuse(400, 'model_not_priced', `model "${model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
+  }
+
+  const promptTokens = body.estimated_prompt_tokens ?? 0;
+  let maxOut = body.max_tokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+  let clamped: number | undefined;
+  if (refs.length && scope.clampMaxTokens) {
+    const promptCost = costOf(price, { ...zeroUsage(), promptTokens }).pico;
+    const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, now, ctx.clock);
+    if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
+  }
+  const estimateUsage = { ...zeroUsage(), promptTokens, completionTokens: maxOut };
+  const estimate: CallAmounts = {
+    billedPico: billedPico(scope.resale, [body.model, model], costOf(price, estimateUsage).pico, estimateUsage),
+    tokens: promptTokens + maxOut,
+    requests: 1,
+  };
+  const verdict = await admit(ctx, scope, estimate, now);
+
+  if (!verdict.ok) {
+    const requestId = newRequestId(now);
+    const row = baseRow(requestId, now, caller, AUTHORIZE_PATH, body.model, null);
+    row.decision = 'blocked';
+    const headers = { 'x-tollgate-request-id': requestId };
+    if (verdict.why === 'budget_unavailable') {
+      row.reason = 'budget_unavailable';
+      row.status = 503;
+      await ctx.ledger.append(row);
+      return refuse(503, 'budget_unavailable', "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; retry shortly", {}, { ...headers, 'retry-after': '1' });
+    }
+    if (verdict.why === 'rate_limited') {
+      const v = verdict.velocity;
+      row.reason = 'rate_limited';
+      row.status = 429;
+      await ctx.ledger.append(row);
+      const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
+      const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
+      return refuse(429, 'rate_limit_exceeded', `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`, {}, { ...headers, 'retry-after': String(retry) });
+    }
+    const refused = verdict.decision;
+    const rs = refusalScope(refused.ref, ctx.table, ctx.clock, now);
+    row.reason = 'budget_exceeded';
+    row.status = 402;
+    await ctx.ledger.append(row);
+    ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: refused.ref.slot, customer: caller.customer, agent: caller.agent, detail: refusalMessage(rs) });
+    return refuse(402, 'budget_exceeded', refusalMessage(rs), { scope: rs }, headers);
+  }
+
+  const id = newReservationId(ctx.shard, now);
+  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now);
+  return {
+    status: 200,
+    body: {
+      allowed: true,
+      reservation_id: id,
+      expires_at: new Date(hold.expiresAt).toISOString(),
+      model,
+      ...(degradedFrom ? { degraded_from: degradedFrom } : {}),
+      ...(clamped !== undefined ? { max_tokens: clamped } : {}),
+    },
+  };
+}
+
+export function refuse(status: number, type: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Answer {
+  return { status, body: errorBody('openai', type, message, extra), headers };
+}

@@ -1,0 +1,76 @@
+import { BroadcastChannel } from 'node:worker_threads';
+
+// Request/answer between the shards of one server, for monitoring calls
+// that must run on the shard owning a reservation. Shards are worker
+// threads of one process, so a BroadcastChannel reaches all of them without
+// the supervisor; each message names its target shard and the others drop
+// it. A restarted shard joins the channel again under the same number (and
+// answers "unknown reservation": the supervisor returned its holds when the
+// old one died). No answer within the timeout is an error the caller turns
+// into a retryable 503 — never a guess, so an event cannot be charged twice.
+
+export interface LinkAnswer { status: number; body: unknown }
+
+type Wire =
+  | { k: 'req'; id: number; from: number; to: number; op: unknown }
+  | { k: 'res'; id: number; to: number; answer: LinkAnswer };
+
+export class ShardLinkTimeout extends Error {
+  readonly code = 'TG_SHARD_LINK_TIMEOUT';
+}
+
+export class ShardLink {
+  readonly #channel: BroadcastChannel;
+  readonly #waiting = new Map<number, { resolve: (a: LinkAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  #seq = 1;
+
+  constructor(
+    name: string,
+    readonly shard: number,
+    private readonly handle: (op: unknown) => Promise<LinkAnswer>,
+    private readonly timeoutMs = 5_000,
+  ) {
+    this.#channel = new BroadcastChannel(name);
+    // The channel must not keep a draining worker alive.
+    (this.#channel as unknown as { unref(): void }).unref();
+    this.#channel.onmessage = (ev) => this.#receive((ev as MessageEvent).data as Wire);
+  }
+
+  /** Runs `op` on shard `to` and resolves with its answer. */
+  call(to: number, op: unknown): Promise<LinkAnswer> {
+    const id = this.#seq++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new ShardLinkTimeout(`shard ${to} did not answer within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.#waiting.set(id, { resolve, reject, timer });
+      this.#channel.postMessage({ k: 'req', id, from: this.shard, to, op } satisfies Wire);
+    });
+  }
+
+  #receive(m: Wire): void {
+    if (m.to !== this.shard) return;
+    if (m.k === 'res') {
+      const w = this.#waiting.get(m.id);
+      if (!w) return; // answered after its timeout: the caller already gave up
+      this.#waiting.delete(m.id);
+      clearTimeout(w.timer);
+      w.resolve(m.answer);
+      return;
+    }
+    this.handle(m.op).then(
+      (answer) => this.#channel.postMessage({ k: 'res', id: m.id, to: m.from, answer } satisfies Wire),
+      (err) => this.#channel.postMessage({ k: 'res', id: m.id, to: m.from, answer: { status: 500, body: { error: { type: 'internal_error', code: 'internal_error', message: String((err as Error)?.message ?? err) } } } } satisfies Wire),
+    );
+  }
+
+  close(): void {
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.timer);
+      w.reject(new Error('shard link closed'));
+    }
+    this.#waiting.clear();
+    this.#channel.close();
+  }
+}

@@ -1,0 +1,155 @@
+import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
+import { settleHolds } from '../budget/decide.js';
+import type { Caller } from '../identity/key-directory.js';
+import type { ResolvedScope } from '../policy/scope-policy.js';
+import { settleRates } from '../policy/velocity.js';
+import type { CallUsage } from '../protocols/call.js';
+import { costOf, picoToNano } from '../proxy/call-pricing.js';
+import { billedPico } from '../pricing/resale.js';
+import { tightestRemaining } from '../proxy/refusal.js';
+import { newRequestId } from '../proxy/request-id.js';
+import type { ShardContext } from '../proxy/shard-context.js';
+import { baseRow } from '../proxy/usage-row.js';
+import type { Answer } from './answer.js';
+import { refuse } from './authorize.js';
+import type { MonitorBook } from './monitor-book.js';
+import { reportedPrice } from './reported-price.js';
+import type { EventBody, ReleaseBody } from './usage-bodies.js';
+
+// POST /v1/usage/events and /v1/usage/release, run on the shard that owns
+// the reservation (or, without one, the shard the idempotency key hashes
+// to), so every retry of one event meets the same in-flight map and the same
+// book. An event is priced like a proxied call's answer, settles the hold
+// (or charges without one: the call already happened, so it always counts),
+// and commits a usage row before it is answered. Its idempotency key is
+// recorded with the row; a repeat answers the first charge again.
+
+export const EVENTS_PATH = '/v1/usage/events';
+
+export type ReservationOutcome = 'settled' | 'expired' | 'none' | 'unknown' | 'already_settled' | 'released';
+
+export class UsageEvents {
+  readonly #inFlight = new Map<string, Promise<Answer>>();
+
+  constructor(private readonly ctx: ShardContext, private readonly book: MonitorBook) {}
+
+  async record(caller: Caller, body: EventBody, now: number): Promise<Answer> {
+    const { ctx } = this;
+    const key = `${caller.customer}\u0000${body.idempotency_key}`;
+    const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
+    if (prior) return this.#replay(prior);
+    const running = this.#inFlight.get(key);
+    if (running) return duplicate(await running);
+    if (!ctx.claimIdempotencyKey(caller.customer, body.idempotency_key)) {
+      return refuse(409, 'idempotency_key_reused', `a proxied call with idempotency key "${body.idempotency_key}" is still in flight`);
+    }
+    const p = this.#charge(caller, body, now);
+    this.#inFlight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.#inFlight.delete(key);
+      ctx.releaseIdempotencyKey(caller.customer, body.idempotency_key);
+    }
+  }
+
+  async #charge(caller: Caller, body: EventBody, now: number): Promise<Answer> {
+    const { ctx, book } = this;
+    const found = body.reservation_id ? book.get(body.reservation_id) : undefined;
+    // Another customer's reservation is as good as unknown (and says nothing about it).
+    const hold = found && found.caller.customer === caller.customer ? found : undefined;
+    const who = hold ? hold.caller : caller;
+
+    const r = ctx.scopes.get(who.customer, who.agent);
+    const scope = r instanceof Promise ? await r : r;
+    const price = reportedPrice(ctx, body.model, body.provider) ?? ctx.unknownPrice;
+    const usage: CallUsage = {
+      promptTokens: body.prompt_tokens,
+      completionTokens: body.completion_tokens,
+      cachedTokens: body.cached_tokens,
+      cacheWriteTokens: body.cache_write_tokens,
+      cacheWrite1hTokens: 0,
+    };
+    const cost = costOf(price, usage);
+    // What the customer pays: the scope's markup or custom price list, as for a proxied call.
+    const billed = billedPico(scope.resale, [hold?.model, body.model], cost.pico, usage);
+    const actual: CallAmounts = { billedPico: billed, tokens: usage.promptTokens + usage.completionTokens, requests: 1 };
+
+    let outcome: ReservationOutcome;
+    let refs: readonly BudgetRef[];
+    if (hold) {
+      const before = book.settle(hold, actual, now);
+      outcome = before === 'held' ? 'settled' : before === 'expired' ? 'expired' : before === 'settled' ? 'already_settled' : 'released';
+      refs = hold.reservation.holds.map((h) => h.ref);
+      if (outcome === 'already_settled' || outcome === 'released') refs = this.#chargeUnreserved(scope, actual, now);
+    } else {
+      outcome = body.reservation_id ? 'unknown' : 'none';
+      refs = this.#chargeUnreserved(scope, actual, now);
+    }
+
+    const requestId = newRequestId(now);
+    const row = baseRow(requestId, now, who, EVENTS_PATH, body.model, body.idempotency_key);
+    row.model = body.model;
+    row.provider = body.provider ?? null;
+    row.prompt_tokens = usage.promptTokens;
+    row.completion_tokens = usage.completionTokens;
+    row.cached_tokens = usage.cachedTokens;
+    row.cache_write_tokens = usage.cacheWriteTokens;
+    row.cost_nano = picoToNano(cost.pico);
+    row.billed_nano = picoToNano(billed);
+    row.price_source = cost.source;
+    row.usage_source = 'reported';
+    row.status = 200;
+    row.latency_ms = body.latency_ms ?? (hold ? now - hold.openedAt : 0);
+    if (outcome !== 'settled' && outcome !== 'none') row.reason = `reservation_${outcome}`;
+    ctx.metrics.recordSpend(row.customer, row.cost_nano, usage.promptTokens, usage.completionTokens);
+    if (!price) ctx.metrics.unpricedCalls++;
+    await ctx.ledger.append(row);
+
+    const remaining = tightestRemaining(refs, ctx.table);
+    return {
+      status: 200,
+      headers: { 'x-tollgate-request-id': requestId },
+      body: {
+        request_id: requestId,
+        cost_usd: row.cost_nano / 1e9,
+        billed: row.billed_nano / 1e9,
+        reservation: outcome,
+        budget_remaining: remaining ? { value: remaining.value, unit: remaining.unit } : null,
+      },
+    };
+  }
+
+  /** The call happened without a live hold: its actual amounts count in full, past the cap if need be. */
+  #chargeUnreserved(scope: ResolvedScope, actual: CallAmounts, now: number): readonly BudgetRef[] {
+    const { ctx } = this;
+    for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now).start);
+    settleHolds(ctx.table, scope.refs.map((ref) => ({ ref, amount: 0n })), actual, ctx.shard, true);
+    if (scope.rates.length) settleRates(ctx.policyTables.windows, scope.rates.map((ref) => ({ ref, amount: 0 })), actual, now);
+    return scope.refs;
+  }
+
+  #replay(prior: { request_id: string; ts: number }): Answer {
+    const row = this.ctx.ledger.get(prior.ts, prior.request_id);
+    return duplicate({
+      status: 200,
+      headers: { 'x-tollgate-request-id': prior.request_id },
+      body: { request_id: prior.request_id, cost_usd: row ? row.cost_nano / 1e9 : null, billed: row ? row.billed_nano / 1e9 : null },
+    });
+  }
+
+  release(caller: Caller, body: ReleaseBody, now: number): Answer {
+    const found = this.book.get(body.reservation_id);
+    if (!found || found.caller.customer !== caller.customer) {
+      // Never issued, forgotten, or held by a shard that has since restarted (whose holds the supervisor returned).
+      return { status: 200, body: { released: false, reservation: 'unknown' } };
+    }
+    const before = this.book.release(found, now);
+    return { status: 200, body: { released: before === 'held', reservation: before === 'held' ? 'released' : before } };
+  }
+}
+
+/** A repeat of an event already charged: the first answer again, marked, charged nothing. */
+function duplicate(a: Answer): Answer {
+  return a.status === 200 && a.body && typeof a.body === 'object' ? { ...a, body: { ...a.body, duplicate: true } } : a;
+}

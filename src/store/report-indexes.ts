@@ -1,0 +1,184 @@
+import type { Database, RootDatabase } from 'lmdb';
+import { periodKey, type PeriodClock } from '../budget/periods.js';
+import type { UsageRecord } from './usage-record.js';
+
+// Billing-report indexes, kept in the same LMDB transaction as the usage rows
+// they summarise (the ledger calls collect() before and write() inside its
+// commit), so a report is a few range reads over small keys — never a scan
+// of the rows — and survives row retention.
+//
+//   report_days       [customer, dim, day, value] → counters (one per calendar day in the ledger's zone)
+//   report_customers  customer → [first_ts, last_ts]
+//
+// dim is 'all' (value ''), 'model', 'agent' or 'tag' (value "k=v"). The key
+// order puts one dimension's days next to each other, so "by model for
+// November" reads exactly the model entries of November.
+
+export type Dimension = 'all' | 'model' | 'agent' | 'tag';
+
+/** Integer counters of one (customer, dimension value, day). Money in nano-USD. */
+export interface ReportCounters {
+  calls: number;             // allowed calls
+  blocked: number;           // refused calls
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cost_nano: number;         // what the providers charge
+  billed_nano: number;       // what the customer is charged
+}
+
+type Packed = [number, number, number, number, number, number, number];
+type DayKey = [string, Dimension | 'tagn', string, string];
+
+export const NO_AGENT = '(none)';
+export const OTHER = '(other)';
+const DEFAULT_MAX_TAG_VALUES = 1000;
+
+export const emptyCounters = (): ReportCounters => ({
+  calls: 0, blocked: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cost_nano: 0, billed_nano: 0,
+});
+
+export function addCounters(into: ReportCounters, c: ReportCounters): ReportCounters {
+  into.calls += c.calls;
+  into.blocked += c.blocked;
+  into.prompt_tokens += c.prompt_tokens;
+  into.completion_tokens += c.completion_tokens;
+  into.cached_tokens += c.cached_tokens;
+  into.cost_nano += c.cost_nano;
+  into.billed_nano += c.billed_nano;
+  return into;
+}
+
+const pack = (c: ReportCounters): Packed => [c.calls, c.blocked, c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_nano, c.billed_nano];
+const unpack = (p: Packed): ReportCounters => ({
+  calls: p[0], blocked: p[1], prompt_tokens: p[2], completion_tokens: p[3], cached_tokens: p[4], cost_nano: p[5], billed_nano: p[6],
+});
+
+function rowCounters(row: UsageRecord): ReportCounters {
+  const c = emptyCounters();
+  if (row.decision === 'allowed') {
+    c.calls = 1;
+    c.prompt_tokens = row.prompt_tokens;
+    c.completion_tokens = row.completion_tokens;
+    c.cached_tokens = row.cached_tokens;
+    c.cost_nano = row.cost_nano;
+    c.billed_nano = row.billed_nano;
+  } else {
+    c.blocked = 1;
+  }
+  return c;
+}
+
+/** What one ledger batch adds to the indexes; built outside the write transaction. */
+export interface ReportDelta {
+  days: Map<string, { key: DayKey; c: ReportCounters }>;
+  customers: Map<string, [number, number]>;
+}
+
+export interface ReportIndexOptions {
+  /** Distinct values one tag name may take per customer and day; later ones count under "name=(other)". */
+  maxTagValuesPerDay?: number;
+}
+
+export class ReportIndexes {
+  readonly #days: Database<Packed, DayKey>;
+  readonly #customers: Database<[number, number], string>;
+  readonly #maxTagValues: number;
+
+  constructor(root: RootDatabase, private readonly clock: PeriodClock, opts: ReportIndexOptions = {}) {
+    this.#days = root.openDB({ name: 'report_days', encoding: 'msgpack' });
+    this.#customers = root.openDB({ name: 'report_customers', encoding: 'msgpack' });
+    this.#maxTagValues = opts.maxTagValuesPerDay ?? DEFAULT_MAX_TAG_VALUES;
+  }
+
+  /** Calendar day (YYYY-MM-DD) of `ts` in the ledger's time zone. */
+  day(ts: number): string {
+    return periodKey('day', this.clock.window('day', ts), this.clock.timeZone).slice(4);
+  }
+
+  collect(rows: Iterable<UsageRecord>): ReportDelta {
+    const delta: ReportDelta = { days: new Map(), customers: new Map() };
+    const add = (key: DayKey, c: ReportCounters) => {
+      const k = key.join('\u0001');
+      const d = delta.days.get(k);
+      if (d) addCounters(d.c, c);
+      else delta.days.set(k, { key, c: { ...c } });
+    };
+    for (const row of rows) {
+      const day = this.day(row.ts);
+      const c = rowCounters(row);
+      add([row.customer, 'all', day, ''], c);
+      add([row.customer, 'model', day, row.model ?? row.model_requested ?? '(unknown)'], c);
+      add([row.customer, 'agent', day, row.agent ?? NO_AGENT], c);
+      for (const k in row.tags) add([row.customer, 'tag', day, `${k}=${row.tags[k]}`], c);
+      const seen = delta.customers.get(row.customer);
+      if (!seen) delta.customers.set(row.customer, [row.ts, row.ts]);
+      else {
+        if (row.ts < seen[0]) seen[0] = row.ts;
+        if (row.ts > seen[1]) seen[1] = row.ts;
+      }
+    }
+    return delta;
+  }
+
+  /** Applies a batch's delta. Call inside the ledger's write transaction. */
+  write(delta: ReportDelta): void {
+    for (const { key, c } of delta.days.values()) {
+      let k = key;
+      if (key[1] === 'tag' && this.#days.get(key) === undefined) k = this.#admitTagValue(key);
+      const cur = this.#days.get(k);
+      this.#days.put(k, cur ? pack(addCounters(unpack(cur), c)) : pack(c));
+    }
+    for (const [customer, [first, last]] of delta.customers) {
+      const cur = this.#customers.get(customer);
+      if (!cur) this.#customers.put(customer, [first, last]);
+      else if (first < cur[0] || last > cur[1]) this.#customers.put(customer, [Math.min(first, cur[0]), Math.max(last, cur[1])]);
+    }
+  }
+
+  /** A tag value new for its day: counted, or folded into "name=(other)" once the name has too many. */
+  #admitTagValue(key: DayKey): DayKey {
+    const [customer, , day, kv] = key;
+    const name = kv.slice(0, kv.indexOf('='));
+    const countKey: DayKey = [customer, 'tagn', day, name];
+    const n = (this.#days.get(countKey)?.[0] ?? 0);
+    if (n >= this.#maxTagValues) return [customer, 'tag', day, `${name}=${OTHER}`];
+    this.#days.put(countKey, [n + 1, 0, 0, 0, 0, 0, 0]);
+    return key;
+  }
+
+  /** Counters per day (inclusive range of YYYY-MM-DD), one dimension value or all. */
+  *days(customer: string, fromDay: string, toDay: string, dim: Dimension = 'all', value?: string): Generator<{ day: string; value: string; c: ReportCounters }> {
+    for (const { key, value: v } of this.#days.getRange({ start: [customer, dim, fromDay], end: [customer, dim, `${toDay}~`] })) {
+      if (value !== undefined && key[3] !== value) continue;
+      yield { day: key[2], value: key[3], c: unpack(v) };
+    }
+  }
+
+  /** Totals per value of a dimension over an inclusive day range. */
+  breakdown(customer: string, fromDay: string, toDay: string, dim: Exclude<Dimension, 'all'>): Map<string, ReportCounters> {
+    const out = new Map<string, ReportCounters>();
+    for (const { value, c } of this.days(customer, fromDay, toDay, dim)) {
+      const cur = out.get(value);
+      if (cur) addCounters(cur, c);
+      else out.set(value, c);
+    }
+    return out;
+  }
+
+  totals(customer: string, fromDay: string, toDay: string): ReportCounters {
+    const t = emptyCounters();
+    for (const { c } of this.days(customer, fromDay, toDay)) addCounters(t, c);
+    return t;
+  }
+
+  /** Every customer the ledger has a row for, in id order, with its first and last row time. */
+  *customers(): Generator<{ customer: string; firstTs: number; lastTs: number }> {
+    for (const { key, value } of this.#customers.getRange({})) yield { customer: key, firstTs: value[0], lastTs: value[1] };
+  }
+
+  customer(id: string): { firstTs: number; lastTs: number } | undefined {
+    const v = this.#customers.get(id);
+    return v ? { firstTs: v[0], lastTs: v[1] } : undefined;
+  }
+}
