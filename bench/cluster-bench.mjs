@@ -1,0 +1,176 @@
+// node bench/cluster-bench.mjs [-- --duration 8 --connections 40 --shards 1 --nodes 3 --json]
+//
+// Many nodes, one budget: what Redis costs the enforcement decision. One
+// run, the same load (autocannon, same connections, same body, budgets far
+// from their caps) against pairs that differ only in Redis:
+//   1. one node, no Redis (the single-node figure) / one node with Redis,
+//   2. N independent nodes, no Redis / N nodes sharing budgets through Redis,
+//      the connections split between them (same process count, so the CPU
+//      contention of N nodes on few cores is in both figures),
+// then for each: the decision's latency percentiles the nodes recorded
+// (GET /admin/stats, merged hdr-histograms) and, with Redis, the Redis round
+// trips per decision and the lease hit rate (GET /admin/cluster).
+//
+// Starts its own redis-server (--save "" --appendonly no) on a free port.
+import { spawn, spawnSync, execSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '40' },
+    shards: { type: 'string', default: '1' },
+    nodes: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const shards = Number(values.shards);
+const nodeCount = Number(values.nodes);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ADMIN = 'bench-admin-token';
+const KEY = 'tg-bench-key-0001';
+
+const freePort = () => new Promise((resolve, reject) => {
+  const s = createServer();
+  s.once('error', reject);
+  s.listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => resolve(p));
+  });
+});
+
+function start(cmd, args, readyPattern, opts = {}) {
+  const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 20_000);
+    const on = (d) => {
+      out += d;
+      const m = readyPattern.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ proc: p, match: m });
+      }
+    };
+    p.stdout.on('data', on);
+    p.stderr.on('data', on);
+    p.once('exit', (c) => reject(new Error(`${cmd} exited ${c}:\n${out}`)));
+  });
+}
+
+const stop = (p) => new Promise((r) => {
+  if (p.exitCode !== null) return r();
+  p.removeAllListeners('exit');
+  p.once('exit', r);
+  p.kill('SIGTERM');
+});
+
+const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello, how are you today?' }], max_tokens: 16 });
+
+function load(url, conns) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, method: 'POST', connections: conns, duration, headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+const admin = (port, path) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
+
+async function startNode(mockPort, redisUrl) {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cluster-bench-'));
+  const config = join(dir, 'tollgate.yaml');
+  writeFileSync(config, JSON.stringify({
+    listen: { host: '127.0.0.1', port: 0 },
+    shards,
+    dataDir: join(dir, 'data'),
+    ledger: { sync: false },
+    adminToken: ADMIN,
+    logLevel: 'warn',
+    ...(redisUrl ? { redis: redisUrl } : {}),
+    providers: [{ name: 'openai', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKey: 'sk-bench' }],
+    plans: [{ name: 'pro', budgets: [{ limit: 1_000_000, unit: 'USD', period: 'month' }] }],
+    customers: [{ id: 'bench', plan: 'pro', keys: [KEY], budgets: [{ limit: 1e12, unit: 'tokens', period: 'day' }, { limit: 1e9, unit: 'requests', period: 'month' }] }],
+  }));
+  const { proc, match } = await start(process.execPath, ['dist/cli.js', 'serve', '--config', config], /tollgate listening on http:\/\/[^:]+:(\d+)/);
+  return { proc, port: Number(match[1]) };
+}
+
+async function scenario(name, mockPort, redisUrl, n) {
+  const nodes = [];
+  for (let i = 0; i < n; i++) nodes.push(await startNode(mockPort, redisUrl));
+  try {
+    const per = Math.max(1, Math.round(connections / n));
+    const runs = await Promise.all(nodes.map((node) => load(`http://127.0.0.1:${node.port}/v1/chat/completions`, per)));
+    const stats = await Promise.all(nodes.map((node) => admin(node.port, '/admin/stats')));
+    const cluster = redisUrl ? await Promise.all(nodes.map((node) => admin(node.port, '/admin/cluster'))) : [];
+    const decisions = stats.reduce((s, x) => s + x.decision.count, 0);
+    const trips = cluster.reduce((s, c) => s + c.redis_round_trips, 0);
+    const shortfalls = cluster.reduce((s, c) => s + c.shortfalls, 0);
+    return {
+      name,
+      nodes: n,
+      rps: Math.round(runs.reduce((s, r) => s + r.requests.average, 0)),
+      p99_ms: Math.max(...runs.map((r) => r.latency.p99)),
+      non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
+      errors: runs.reduce((s, r) => s + r.errors + r.timeouts, 0),
+      decisions,
+      // Worst node's percentile: the figure a user of that node sees.
+      decision_p50_us: Math.max(...stats.map((s) => s.decision.p50_us)),
+      decision_p99_us: Math.max(...stats.map((s) => s.decision.p99_us)),
+      decision_p999_us: Math.max(...stats.map((s) => s.decision.p999_us)),
+      ...(redisUrl ? {
+        redis_round_trips: trips,
+        redis_round_trips_per_call: decisions ? trips / decisions : 0,
+        shortfalls,
+        lease_hit_rate: decisions ? 1 - shortfalls / decisions : 1,
+        lease_ops: cluster.map((c) => c.lease_ops),
+      } : {}),
+    };
+  } finally {
+    await Promise.all(nodes.map((node) => stop(node.proc)));
+  }
+}
+
+const redisBin = process.env.REDIS_SERVER || spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim() || '/usr/bin/redis-server';
+const redisPort = await freePort();
+const mockPort = await freePort();
+const { proc: redis } = await start(redisBin, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
+const { proc: mock } = await start(process.execPath, ['bench/mock-upstream.mjs', '--port', String(mockPort), '--completion-tokens', '16'], /listening/);
+const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const results = [];
+try {
+  results.push(await scenario('1 node, no redis', mockPort, undefined, 1));
+  results.push({ ...(await scenario('1 node, redis', mockPort, redisUrl, 1)), baseline: '1 node, no redis' });
+  if (nodeCount > 1) {
+    results.push(await scenario(`${nodeCount} nodes, no redis`, mockPort, undefined, nodeCount));
+    results.push({ ...(await scenario(`${nodeCount} nodes, redis`, mockPort, redisUrl, nodeCount)), baseline: `${nodeCount} nodes, no redis` });
+  }
+} finally {
+  await stop(mock);
+  await stop(redis);
+}
+
+const commit = (() => { try { return execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(); } catch { return 'unknown'; } })();
+const conditions = { node: process.version, cpus: cpus().length, shards_per_node: shards, connections, duration_s: duration, commit };
+const ratio = (r) => (r.baseline ? r.decision_p99_us / results.find((b) => b.name === r.baseline).decision_p99_us : 1);
+const out = { conditions, results, decision_p99_ratio_redis_vs_none: results.filter((r) => r.baseline).map((r) => ({ name: r.name, vs: r.baseline, ratio: ratio(r) })) };
+if (values.json) {
+  console.log(JSON.stringify(out, null, 2));
+} else {
+  console.log(`\nconditions: ${Object.entries(conditions).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log('(load generator, mock, redis and every node share the same cores; budgets far from their caps)\n');
+  console.log('| run | req/s | p99 ms | non-2xx | decisions | decision p50 µs | decision p99 µs | p99 vs same without redis | redis trips/call | lease hit rate |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const trips = r.redis_round_trips_per_call === undefined ? '–' : r.redis_round_trips_per_call.toFixed(4);
+    const hit = r.lease_hit_rate === undefined ? '–' : (r.lease_hit_rate * 100).toFixed(2) + '%';
+    console.log(`| ${r.name} | ${r.rps} | ${r.p99_ms} | ${r.non2xx + r.errors} | ${r.decisions} | ${r.decision_p50_us.toFixed(1)} | ${r.decision_p99_us.toFixed(1)} | ${r.baseline ? ratio(r).toFixed(2) + 'x' : '–'} | ${trips} | ${hit} |`);
+  }
+}

@@ -1,0 +1,18 @@
+import type { BudgetRef } from '../budget/budget-ref.js';
+
+// Redis key names: readable (`tollgate:budget:acme||customer|0|USD|month|month:2026-11`)
+// and unambiguous: parts are joined with '|', and a '|' or '%' inside a part
+// (customer ids may contain almost anything) is %-escaped.
+
+const escape = (part: string) => part.replace(/[%|]/g, (c) => (c === '%' ? '%25' : '%7C'));
+const join = (parts: string[]) => parts.map(escape).join('|');
+
+/** The lease hash of one budget in one period (see lease-script.ts). */
+export function budgetKey(prefix: string, ref: Pick<BudgetRef, 'key'>, periodKey: string): string {
+  return `${prefix}budget:${join([...ref.key.split('\u0000'), periodKey])}`;
+}
+
+/** Usage counters of one scope (ledger aggregate key) in one period, one field per node and counter. */
+export function usageKey(prefix: string, scopeKey: string, periodKey: string): string {
+  return `${prefix}usage:${join([...scopeKey.split('\u0000'), periodKey])}`;
+}
