@@ -10,7 +10,8 @@ import type { Config } from './config/schema.js';
 const USAGE = `usage:
   tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
   tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
-  tollgate check --config FILE  validate a config file and exit`;
+  tollgate check --config FILE  validate a config file and exit
+  tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)`;
 
 const BUNDLED = fileURLToPath(new URL('../config/tollgate.example.yaml', import.meta.url));
 
@@ -77,7 +78,7 @@ async function serve(args: string[]) {
       `(${process.version}, ABI ${process.versions.modules}); serving with the slow pure-JS fallback. Use Node 20. ***\n\n`,
     );
   }
-  const server = await startServer(config).catch((err: Error) => fail(err.message));
+  const server = await startServer(config, undefined, { configFile: file }).catch((err: Error) => fail(err.message));
   const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
   process.stderr.write(`tollgate listening on http://${host}:${server.port} (${server.shards} shards, config ${file}, data ${config.dataDir})\n`);
   let stopping = false;
@@ -108,6 +109,11 @@ async function main() {
     case 'check': {
       const { file } = loadWithFlags(parseFlags(rest));
       process.stdout.write(`${file}: ok\n`);
+      return;
+    }
+    case 'report': {
+      const { runReport } = await import('./cli-report.js');
+      process.exitCode = await runReport(rest);
       return;
     }
     case 'keys':

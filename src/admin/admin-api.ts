@@ -2,11 +2,16 @@ import type { TemplatedApp, HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Exchange } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
-import { CSV_COLUMNS, csvLine, publicRowToCsv, toPublicRow } from '../store/usage-record.js';
+import { toPublicRow } from '../store/usage-record.js';
 import { agentScopeKey, customerScopeKey } from '../store/aggregates.js';
 import { isAdmin } from './admin-auth.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { decodeParam } from '../http/url-param.js';
 import { customerView } from './customer-view.js';
+import { priceView } from './pricing-api.js';
 import { encodeCursor, parseUsageRequest } from './usage-query.js';
+import { mountReports } from './reports-api.js';
+import { exportCsv } from './csv-export.js';
 
 // Admin API (CONTRACT.md), bearer adminToken. Reads come straight from LMDB
 // (memory-mapped, synchronous) and the shared budget table.
@@ -19,13 +24,22 @@ export interface AdminDeps {
 
 export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   const { ctx } = deps;
+  const failures = new AuthFailureLimiter(ctx.config.limits.adminAuthFailuresPerMinute);
   const guard = (res: HttpResponse, req: HttpRequest): Exchange | undefined => {
     const ex = deps.exchange(res);
     if (!ctx.config.adminToken) {
       ex.json(404, errorBody('openai', 'not_found_error', 'the admin API is disabled: set adminToken in the config'));
       return undefined;
     }
+    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const now = Date.now();
+    const wait = failures.blockedFor(address, now);
+    if (wait) {
+      ex.json(429, errorBody('openai', 'rate_limit_exceeded', `too many failed admin-token attempts from this address; retry in ${wait} s`), { 'retry-after': String(wait) });
+      return undefined;
+    }
     if (!isAdmin(req.getHeader('authorization'), ctx.config.adminToken)) {
+      failures.fail(address, now);
       ex.json(401, errorBody('openai', 'authentication_error', 'admin API: send Authorization: Bearer <adminToken>'));
       return undefined;
     }
@@ -35,7 +49,8 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   app.get('/admin/customers/:id', (res, req) => {
     const ex = guard(res, req);
     if (!ex) return;
-    const id = decodeURIComponent(req.getParameter(0) ?? '');
+    const id = decodeParam(req.getParameter(0));
+    if (id === null) return void ex.json(400, errorBody('openai', 'invalid_request_error', 'customer id: malformed percent-encoding'));
     const agent = new URLSearchParams(req.getQuery() ?? '').get('agent');
     const now = Date.now();
     const known = ctx.keys.customer(id) !== undefined;
@@ -46,8 +61,8 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
     void (async () => {
       try {
         const r = ctx.scopes.get(id, agent || null);
-        const refs = r instanceof Promise ? await r : r;
-        const view = customerView(id, agent || null, refs, ctx.table, ctx.clock, now);
+        const scope = r instanceof Promise ? await r : r;
+        const view = customerView(id, agent || null, scope.refs, ctx.table, ctx.clock, now);
         const totals = ctx.ledger.aggregateAt(agent ? agentScopeKey(id, agent) : customerScopeKey(id), 'month', now);
         ex.json(200, { ...view, month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 } });
       } catch (err) {
@@ -80,7 +95,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
       ex.json(200, { rows, next_cursor: next });
       return;
     }
-    void streamCsv(ex, ctx, parsed.query, parsed.limit);
+    streamCsv(ex, ctx, parsed.query, parsed.limit);
   });
 
   app.get('/admin/stats', (res, req) => {
@@ -88,21 +103,29 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
     if (!ex) return;
     deps.collectStats().then((s) => ex.json(200, s), (err) => ex.json(500, errorBody('openai', 'internal_error', String(err))));
   });
+
+  app.get('/admin/pricing/:model', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    const model = decodeParam(req.getParameter(0));
+    if (model === null) return void ex.json(400, errorBody('openai', 'invalid_request_error', 'model: malformed percent-encoding'));
+    const customer = new URLSearchParams(req.getQuery() ?? '').get('customer');
+    void (async () => {
+      try {
+        const scope = customer ? await ctx.scopes.get(customer, null) : undefined;
+        const view = priceView(model, ctx.prices.lookup(model) ?? ctx.unknownPrice, scope?.resale);
+        if (!view) ex.json(404, errorBody('openai', 'not_found_error', `no price for model "${model}" in the table`));
+        else ex.json(200, customer ? { ...view, customer } : view);
+      } catch (err) {
+        ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message));
+      }
+    })();
+  });
+
+  mountReports(app, { ctx, guard });
 }
 
-/** Streams every matching row as CSV, pausing on backpressure so memory stays flat. */
-async function streamCsv(ex: Exchange, ctx: ShardContext, query: Parameters<ShardContext['ledger']['rows']>[0], limit: number): Promise<void> {
-  ex.begin(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="usage.csv"' });
-  let buf = csvLine(CSV_COLUMNS);
-  let n = 0;
-  for (const row of ctx.ledger.rows(query)) {
-    if (n++ >= limit || ex.aborted) break;
-    buf += publicRowToCsv(toPublicRow(row));
-    if (buf.length > 64 * 1024) {
-      const wait = ex.write(buf);
-      buf = '';
-      if (wait) await wait;
-    }
-  }
-  ex.end(buf);
+/** Streams every matching row as CSV with bounded memory; large exports run in a reader process (csv-export.ts). */
+function streamCsv(ex: Exchange, ctx: ShardContext, query: Parameters<ShardContext['ledger']['rows']>[0], limit: number): void {
+  exportCsv(ex, ctx, { query, limit: Number.isFinite(limit) ? limit : undefined }, 'usage');
 }

@@ -10,6 +10,13 @@ export interface BudgetScope {
   plan?: string;
 }
 
+export interface ThresholdRef {
+  at: number;                 // fraction of the limit
+  action: 'warn' | 'degrade' | 'block';
+  model?: string;             // degrade target
+  notify: string[];           // alert channel names
+}
+
 /** One budget that applies to a call, bound to its counter slot. */
 export interface BudgetRef {
   slot: number;
@@ -19,6 +26,9 @@ export interface BudgetRef {
   period: PeriodKind;
   limit: number;     // as configured, in `unit`
   burst: number;
+  thresholds: ThresholdRef[];
+  /** Stable identity of this counter across restarts and nodes (alerts, Redis). */
+  key: string;
   scope: BudgetScope;
 }
 
@@ -43,11 +53,18 @@ export function counterAmount(ref: BudgetRef, a: CallAmounts, roundUp = false): 
   return BigInt(Math.max(0, roundUp ? Math.ceil(nano) : Math.round(nano)));
 }
 
-export function limitToCounter(ref: Pick<BudgetRef, 'kind' | 'limit' | 'burst'>): { limit: bigint; cap: bigint } {
+/**
+ * Counter limit and hard cap. The cap is limit × (1 + burst) — a soft cap
+ * lets calls continue into the burst — unless a `block` threshold sits
+ * lower, which then is the hard stop.
+ */
+export function limitToCounter(ref: Pick<BudgetRef, 'kind' | 'limit' | 'burst' | 'thresholds'>): { limit: bigint; cap: bigint } {
   const scale = ref.kind === 'money' ? NANO : 1;
+  let capFraction = 1 + ref.burst;
+  for (const t of ref.thresholds) if (t.action === 'block' && t.at < capFraction) capFraction = t.at;
   return {
     limit: BigInt(Math.round(ref.limit * scale)),
-    cap: BigInt(Math.round(ref.limit * (1 + ref.burst) * scale)),
+    cap: BigInt(Math.round(ref.limit * capFraction * scale)),
   };
 }
 

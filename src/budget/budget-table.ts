@@ -12,24 +12,37 @@ const F_LIMIT = 1;      // nominal limit, for reporting
 const F_COMMITTED = 2;  // spent + reserved
 const F_SPENT = 3;      // settled in the current period
 const F_PERIOD = 4;     // start (ms) of the period the counters belong to
-const F_RESERVED0 = 5;
+const F_BASE = 5;       // cluster: other nodes' settled spend this period; for reports only, never decides
+const F_RESERVED0 = 6;
 
 export interface SlotState {
   cap: bigint; limit: bigint; committed: bigint; spent: bigint; reserved: bigint; periodStart: number;
 }
 
+export interface TableOptions {
+  /**
+   * Cluster mode (src/cluster/): cap, committed and spent count this node
+   * only, and the cap is the lease this node holds from Redis. A new period
+   * then starts with a cap of 0, since a lease belongs to one period: the
+   * first call asks for a fresh one instead of spending the old lease.
+   */
+  leased?: boolean;
+}
+
 export class BudgetTable {
   readonly stride: number;
+  readonly leased: boolean;
   readonly #a: BigInt64Array;
 
-  constructor(readonly sab: SharedArrayBuffer, readonly shards: number) {
+  constructor(readonly sab: SharedArrayBuffer, readonly shards: number, opts: TableOptions = {}) {
     this.stride = F_RESERVED0 + shards;
+    this.leased = opts.leased ?? false;
     this.#a = new BigInt64Array(sab);
   }
 
-  static create(capacity: number, shards: number): BudgetTable {
+  static create(capacity: number, shards: number, opts: TableOptions = {}): BudgetTable {
     const sab = new SharedArrayBuffer(capacity * (F_RESERVED0 + shards) * 8);
-    return new BudgetTable(sab, shards);
+    return new BudgetTable(sab, shards, opts);
   }
 
   get capacity(): number {
@@ -44,6 +57,7 @@ export class BudgetTable {
     Atomics.store(a, b + F_LIMIT, s.limit);
     Atomics.store(a, b + F_SPENT, s.spent);
     Atomics.store(a, b + F_PERIOD, BigInt(s.periodStart));
+    Atomics.store(a, b + F_BASE, 0n);
     let reserved = 0n;
     for (let i = 0; i < this.shards; i++) reserved += Atomics.load(a, b + F_RESERVED0 + i);
     Atomics.store(a, b + F_COMMITTED, s.spent + reserved);
@@ -57,6 +71,28 @@ export class BudgetTable {
   }
 
   /**
+   * Cluster: moves the cap to `cap` only if it is still `expected` (a
+   * rollover may have zeroed it meanwhile). Returns whether it moved.
+   */
+  swapCap(slot: number, expected: bigint, cap: bigint): boolean {
+    return Atomics.compareExchange(this.#a, slot * this.stride + F_CAP, expected, cap) === expected;
+  }
+
+  /** Cluster: other nodes' settled spend this period, added to `spent` and `committed` by read(). */
+  setBase(slot: number, base: bigint): void {
+    Atomics.store(this.#a, slot * this.stride + F_BASE, base);
+  }
+
+  periodStart(slot: number): number {
+    return Number(Atomics.load(this.#a, slot * this.stride + F_PERIOD));
+  }
+
+  /** This node's settled spend this period (read() adds the other nodes'). */
+  spent(slot: number): bigint {
+    return Atomics.load(this.#a, slot * this.stride + F_SPENT);
+  }
+
+  /**
    * Moves the slot into the period starting at `periodStart` if it is still in
    * an older one: spent restarts at zero, holds in flight carry over.
    */
@@ -67,6 +103,10 @@ export class BudgetTable {
     const next = BigInt(periodStart);
     if (current >= next) return;
     if (Atomics.compareExchange(a, b + F_PERIOD, current, next) !== current) return; // another shard did it
+    if (this.leased) {
+      Atomics.store(a, b + F_CAP, 0n);
+      Atomics.store(a, b + F_BASE, 0n);
+    }
     const old = Atomics.exchange(a, b + F_SPENT, 0n);
     Atomics.sub(a, b + F_COMMITTED, old);
   }
@@ -115,11 +155,13 @@ export class BudgetTable {
     const b = slot * this.stride;
     let reserved = 0n;
     for (let i = 0; i < this.shards; i++) reserved += Atomics.load(a, b + F_RESERVED0 + i);
+    // Other nodes' spend shifts cap, committed and spent alike: room (cap − committed) stays this node's.
+    const base = Atomics.load(a, b + F_BASE);
     return {
-      cap: Atomics.load(a, b + F_CAP),
+      cap: Atomics.load(a, b + F_CAP) + base,
       limit: Atomics.load(a, b + F_LIMIT),
-      committed: Atomics.load(a, b + F_COMMITTED),
-      spent: Atomics.load(a, b + F_SPENT),
+      committed: Atomics.load(a, b + F_COMMITTED) + base,
+      spent: Atomics.load(a, b + F_SPENT) + base,
       reserved,
       periodStart: Number(Atomics.load(a, b + F_PERIOD)),
     };

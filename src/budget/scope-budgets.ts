@@ -17,9 +17,12 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
   const out: ScopeBudget[] = [];
   const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {
     const scopeAgent = source === 'agent' ? agent : null;
+    const key = `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${i}\u0000${b.unit}\u0000${b.period}`;
     out.push({
-      key: `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${i}\u0000${b.unit}\u0000${b.period}`,
+      key,
       ref: {
+        key,
+        thresholds: b.thresholds.map((t) => ({ at: t.at, action: t.action, model: t.model, notify: [...t.notify] })),
         kind: unitKind(b.unit),
         unit: b.unit,
         rate: b.unit === 'USD' || unitKind(b.unit) !== 'money' ? 1 : config.exchangeRates[b.unit]!,

@@ -45,6 +45,28 @@ export function checkReferences(c: Config): string[] {
   c.appKeys.forEach((k, j) => claimKey(hashKey(k), `appKeys[${j}]`));
   c.appKeyHashes.forEach((h, j) => claimKey(h.slice(7), `appKeyHashes[${j}]`));
 
+  if (c.unknownModel === 'default' && !c.unknownModelPrice) problems.push('unknownModelPrice: required when unknownModel is "default" (input and output, USD per 1M tokens)');
+  const channels = new Set<string>();
+  c.alerts.channels.forEach((ch, i) => {
+    if (channels.has(ch.name)) problems.push(`alerts.channels[${i}].name: duplicate channel "${ch.name}"`);
+    channels.add(ch.name);
+  });
+  const checkNotify = (budgets: BudgetConfig[], at: string) =>
+    budgets.forEach((b, i) => b.thresholds.forEach((t, j) => t.notify.forEach((n, k) => {
+      if (!channels.has(n)) problems.push(`${at}[${i}].thresholds[${j}].notify[${k}]: unknown alert channel "${n}"`);
+    })));
+  c.plans.forEach((p, i) => checkNotify(p.budgets, `plans[${i}].budgets`));
+  c.customers.forEach((cu, i) => {
+    checkNotify(cu.budgets, `customers[${i}].budgets`);
+    cu.agents.forEach((a, j) => checkNotify(a.budgets, `customers[${i}].agents[${j}].budgets`));
+  });
+  c.alerts.notify?.forEach((n, k) => {
+    if (!channels.has(n)) problems.push(`alerts.notify[${k}]: unknown alert channel "${n}"`);
+  });
+  c.alerts.anomaly?.notify.forEach((n, k) => {
+    if (!channels.has(n)) problems.push(`alerts.anomaly.notify[${k}]: unknown alert channel "${n}"`);
+  });
+
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: c.timezone });
   } catch {

@@ -38,15 +38,37 @@ const refusal = z.object({
   topUpUrl: z.string().optional(),
 }).strict();
 
+// Velocity caps over sliding windows (the last 60 s / 3600 s), enforced in the decision.
 const rateLimit = z.object({
   requestsPerMinute: z.number().int().positive().optional(),
   tokensPerMinute: z.number().int().positive().optional(),
+  usdPerMinute: z.number().positive().optional(),
+  requestsPerHour: z.number().int().positive().optional(),
+  tokensPerHour: z.number().int().positive().optional(),
+  usdPerHour: z.number().positive().optional(),
+}).strict();
+
+// The same request body from the same scope more than maxRepeats times in a window is refused.
+const loopProtection = z.object({
+  maxRepeats: z.number().int().positive().default(20),
+  window: duration.default(60_000),
+}).strict();
+
+// Resale: what a customer pays per 1M tokens for a model, instead of cost × markup.
+const customPrice = z.object({
+  input: z.number().min(0),
+  output: z.number().min(0),
+  cachedInput: z.number().min(0).optional(),
 }).strict();
 
 const scopeOptions = {
   budgets: z.array(budgetSchema).default([]),
+  // Billed = provider cost × markup (1.3 = 30% margin); budgets count the billed amount.
+  markup: z.number().min(0).max(100).optional(),
+  prices: z.record(customPrice).optional(),
   clampMaxTokens: z.boolean().optional(),
   rateLimit: rateLimit.optional(),
+  loopProtection: loopProtection.optional(),
   refusal: refusal.optional(),
 };
 
@@ -56,6 +78,12 @@ const keyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 lowercase 
 const agentSchema = z.object({
   id: z.string().min(1).max(200),
   budgets: z.array(budgetSchema).default([]),
+  rateLimit: rateLimit.optional(),
+}).strict();
+
+const agentDefaults = z.object({
+  budgets: z.array(budgetSchema).default([]),
+  rateLimit: rateLimit.optional(),
 }).strict();
 
 const customerSchema = z.object({
@@ -65,13 +93,13 @@ const customerSchema = z.object({
   keyHashes: z.array(keyHash).default([]),
   agents: z.array(agentSchema).default([]),
   // Budgets every agent scope of this customer gets unless listed in `agents`.
-  agentDefaults: z.object({ budgets: z.array(budgetSchema).default([]) }).strict().optional(),
+  agentDefaults: agentDefaults.optional(),
   ...scopeOptions,
 }).strict();
 
 const planSchema = z.object({
   name: z.string().min(1),
-  agentDefaults: z.object({ budgets: z.array(budgetSchema).default([]) }).strict().optional(),
+  agentDefaults: agentDefaults.optional(),
   ...scopeOptions,
 }).strict();
 
@@ -103,11 +131,26 @@ const targetSchema = z.object({
   weight: z.number().positive().default(1),
   priority: z.number().int().min(0).default(0),
   breaker: breaker.optional(),
+  // Overrides the provider's; connect stays per provider (one pool per provider).
+  timeouts: z.object({ firstByte: duration.optional(), total: duration.optional() }).strict().optional(),
+}).strict();
+
+// When a failed upstream call (before any byte reached the client) moves on
+// to the next target: statuses, status classes, transport failure kinds.
+const retryCondition = z.union([
+  z.number().int().min(400).max(599),
+  z.enum(['4xx', '5xx', 'connect', 'reset', 'timeout']),
+]);
+const retrySchema = z.object({
+  // Upstream calls one client call may make, the first included.
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  on: z.array(retryCondition).default([408, 429, '5xx', 'connect', 'reset', 'timeout']),
 }).strict();
 
 const routeSchema = z.object({
   model: z.string().min(1),
   targets: z.array(targetSchema).min(1),
+  retry: z.object({ maxAttempts: z.number().int().min(1).max(10).optional(), on: z.array(retryCondition).optional() }).strict().optional(),
 }).strict();
 
 export const configSchema = z.object({
@@ -123,20 +166,79 @@ export const configSchema = z.object({
     // writes back (survives process crashes, not OS crashes); about 2x throughput.
     sync: z.boolean().default(true),
   }).strict().default({}),
+  // Usage rows older than `usageRows` are deleted in small batches; aggregates
+  // and report indexes are kept. Unset: every row is kept.
+  retention: z.object({
+    usageRows: duration.optional(),
+    every: duration.default(3_600_000),
+    batchSize: z.number().int().positive().max(100_000).default(500),
+  }).strict().default({}),
+  // Monitoring mode (/v1/usage/*): an authorized reservation not settled or
+  // released within this is expired and its hold returned.
+  monitoring: z.object({
+    reservationTtl: duration.default(10 * 60_000),
+  }).strict().default({}),
+  reports: z.object({
+    // Distinct values one tag name may take per customer and day in the
+    // report index; more are counted under "name=(other)".
+    maxTagValuesPerDay: z.number().int().positive().max(1_000_000).default(1000),
+  }).strict().default({}),
   redis: z.string().url().optional(),
+  // Several nodes sharing budgets through `redis` (src/cluster/); ignored without it.
+  cluster: z.object({
+    // Stable name of this node in Redis; default: generated once and kept in dataDir/node-id.
+    nodeId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
+    // A lease not renewed within this returns to the pool (a node killed with -9).
+    leaseTtl: duration.default(10_000),
+    // Once the leases held run out while Redis is unreachable: refuse (503 budget_unavailable) or allow and account locally.
+    redisDown: z.enum(['closed', 'open']).default('closed'),
+    // Write-behind period: spend, usage counters, top-ups and returns go to Redis in one batch per tick.
+    flushInterval: duration.default(200),
+    // A budget with unused lease and no activity for this long gives the lease back.
+    idleReturn: duration.default(3_000),
+    // Share of the unclaimed global remainder one lease takes, split between active nodes.
+    leaseFraction: z.number().gt(0).max(1).default(0.5),
+    // A Redis command slower than this counts as Redis being unreachable.
+    redisTimeout: duration.default(1_000),
+    keyPrefix: z.string().max(100).default('tollgate:'),
+  }).strict().default({}),
   adminToken: z.string().optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   limits: z.object({
     maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
     maxHeaderBytes: z.number().int().positive().default(16 * 1024),
     maxUpstreamBodyBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    // Request line (path + query) longer than this: 414.
+    maxUrlBytes: z.number().int().positive().default(8 * 1024),
+    // The whole request body must arrive within this (slow-loris senders): 408.
+    bodyTimeout: duration.default(30_000),
+    // A streaming client that takes no bytes for this long is disconnected (its call is recorded as 499).
+    clientStallTimeout: duration.default(30_000),
+    // Failed admin-token attempts per client address per minute before 429.
+    adminAuthFailuresPerMinute: z.number().int().positive().default(10),
+  }).strict().default({}),
+  // GET /metrics (Prometheus text).
+  metrics: z.object({
+    enabled: z.boolean().default(true),
+    // When set, a scrape must send Authorization: Bearer <token>.
+    token: z.string().optional(),
+    // Per-customer series: the top N by spend plus these ids; everyone else is one "__other__" series.
+    customerSeries: z.object({
+      top: z.number().int().min(0).max(1000).default(10),
+      include: z.array(z.string()).max(1000).default([]),
+    }).strict().default({}),
   }).strict().default({}),
   // IANA zone whose calendar days/weeks/months budgets follow.
   timezone: z.string().default('UTC'),
   // Units of each currency per 1 USD (e.g. GBP: 0.79). USD is always 1.
   exchangeRates: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().positive()).default({}),
   // What to do with a model the price table does not know.
-  unknownModel: z.enum(['refuse', 'allow']).default('refuse'),
+  // Path of the price table (default: the bundled pricing/models.json); reloaded when it changes.
+  pricingTable: z.string().optional(),
+  // refuse: 400 model_not_priced. allow: serve at zero cost, flagged (price_source unknown,
+  // log warning, metrics). default: serve at unknownModelPrice.
+  unknownModel: z.enum(['refuse', 'allow', 'default']).default('refuse'),
+  unknownModelPrice: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
   // Output tokens assumed when a request sets no max and the table has no max.
   defaultMaxOutputTokens: z.number().int().positive().default(4096),
   // A reservation never settled (stuck call, lost worker) is released after this.
@@ -147,13 +249,36 @@ export const configSchema = z.object({
   maxBudgetSlots: z.number().int().positive().max(4_000_000).default(131_072),
   providers: z.array(providerSchema).default([]),
   routes: z.array(routeSchema).default([]),
+  retry: retrySchema.default({}),
   plans: z.array(planSchema).default([]),
   customers: z.array(customerSchema).default([]),
   appKeys: z.array(keyString).default([]),
   appKeyHashes: z.array(keyHash).default([]),
   defaultPlan: z.string().optional(),
-  // Accepted so a full config loads; delivered by the alerts feature.
-  alerts: z.unknown().optional(),
+  alerts: z.object({
+    channels: z.array(z.discriminatedUnion('type', [
+      z.object({ name: z.string().min(1), type: z.literal('webhook'), url: z.string().url(), secret: z.string().optional() }).strict(),
+      z.object({ name: z.string().min(1), type: z.literal('slack'), url: z.string().url() }).strict(),
+      z.object({
+        name: z.string().min(1), type: z.literal('email'), smtp: z.string().url(),
+        from: z.string().min(3), to: z.array(z.string().min(3)).min(1),
+      }).strict(),
+    ])).default([]),
+    // Spend-rate spikes: short window vs trailing baseline, per budget slot.
+    anomaly: z.object({
+      factor: z.number().min(1).default(5),
+      window: duration.default(5 * 60_000),
+      baseline: duration.default(60 * 60_000),
+      minUsd: z.number().min(0).default(1),
+      notify: z.array(z.string()).default([]),
+    }).strict().optional(),
+    // Channels for alerts that belong to no budget threshold (loops, spend spikes); default: all.
+    notify: z.array(z.string()).optional(),
+    // Delivery retries back off from 1 s up to this, forever (the outbox is durable).
+    maxBackoff: duration.default(5 * 60_000),
+  }).strict().default({}),
+  // A last user message equal to this is answered by the proxy with the scope's balance ('' disables).
+  balanceCommand: z.string().default('/balance'),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

@@ -11,6 +11,9 @@ export const ERRORS = {
   invalid_request_error: 400,
   model_not_priced: 400,
   request_too_large: 413,
+  request_timeout: 408,           // the body did not arrive within limits.bodyTimeout
+  uri_too_long: 414,
+  request_header_too_large: 431,
   not_found_error: 404,
   model_not_found: 404,
   method_not_allowed: 405,
@@ -18,6 +21,7 @@ export const ERRORS = {
   upstream_error: 502,
   upstream_timeout: 504,
   overloaded_error: 503,
+  budget_unavailable: 503,        // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
   internal_error: 500,
 } as const;
 

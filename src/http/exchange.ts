@@ -4,6 +4,27 @@ import { statusLine } from './status-text.js';
 export type Headers = Record<string, string>;
 
 /**
+ * Exchanges waiting for a client to take more of a streamed answer. uWS does
+ * not time out a response stuck on backpressure, so a client that stops
+ * reading would hold its call (and its budget hold) forever; the shard's
+ * once-a-second sweep closes those that made no progress for too long.
+ */
+const stalled = new Map<Exchange, number>(); // → stalled since (ms)
+
+/** Closes connections whose client has taken nothing for `maxMs` (all stalled ones when maxMs is 0). Returns how many. */
+export function closeStalledWrites(now: number, maxMs: number): number {
+  let n = 0;
+  for (const [ex, since] of stalled) {
+    if (now - since >= maxMs) {
+      stalled.delete(ex);
+      ex.cut();
+      n++;
+    }
+  }
+  return n;
+}
+
+/**
  * One HTTP exchange on a uWS response: remembers whether the client went
  * away (uWS forbids touching `res` after that), corks every write made
  * outside the synchronous handler, and turns backpressure into a promise.
@@ -15,11 +36,20 @@ export class Exchange {
   #abortListeners: (() => void)[] = [];
   #writable: (() => void) | null = null;
 
-  constructor(readonly res: HttpResponse, private readonly closeAfter: () => boolean) {
+  /**
+   * `closeAfter`: close the connection after a complete answer (draining).
+   * `baseHeaders`: sent on every answer (security headers of the admin API).
+   */
+  constructor(readonly res: HttpResponse, private readonly closeAfter: () => boolean, private readonly baseHeaders?: Headers) {
     res.onAborted(() => {
       this.aborted = true;
-      this.#writable?.();
-      for (const f of this.#abortListeners) f();
+      // A throw inside a uWS callback would abort the process: contain it here.
+      try {
+        this.#writable?.();
+        for (const f of this.#abortListeners) f();
+      } catch (err) {
+        process.emitWarning(`abort listener failed: ${(err as Error)?.message ?? err}`);
+      }
     });
   }
 
@@ -28,6 +58,9 @@ export class Exchange {
     else this.#abortListeners.push(f);
   }
 
+  /** Close the connection after the answer: set for a request whose body will not be read (too large, too slow). */
+  closeConnection = false;
+
   /** Sends a complete answer. */
   send(status: number, headers: Headers, body: string | Uint8Array): void {
     if (this.aborted || this.ended) return;
@@ -35,13 +68,19 @@ export class Exchange {
     this.started = true;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
+      this.#writeBase();
       for (const k in headers) this.res.writeHeader(k, headers[k]!);
-      this.res.end(body, this.closeAfter());
+      this.res.end(body, this.closeConnection || this.closeAfter());
     });
   }
 
   json(status: number, body: unknown, headers: Headers = {}): void {
     this.send(status, { 'content-type': 'application/json', ...headers }, JSON.stringify(body));
+  }
+
+  #writeBase(): void {
+    const b = this.baseHeaders;
+    if (b) for (const k in b) this.res.writeHeader(k, b[k]!);
   }
 
   /** Starts a streamed answer: status and headers now, body by write(). */
@@ -50,6 +89,7 @@ export class Exchange {
     this.started = true;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
+      this.#writeBase();
       for (const k in headers) this.res.writeHeader(k, headers[k]!);
     });
   }
@@ -62,9 +102,11 @@ export class Exchange {
       ok = this.res.write(chunk);
     });
     if (ok) return undefined;
+    stalled.set(this, Date.now());
     return new Promise<void>((resolve) => {
       this.#writable = () => {
         this.#writable = null;
+        stalled.delete(this);
         resolve();
       };
       this.res.onWritable(() => {
@@ -82,6 +124,12 @@ export class Exchange {
     this.res.cork(() => {
       this.res.end(chunk ?? '');
     });
+  }
+
+  /** Cuts the connection whatever its state (a client that stopped reading); the abort listeners run. */
+  cut(): void {
+    if (this.aborted) return;
+    this.res.close(); // uWS runs onAborted
   }
 
   /** Cuts the connection (a stream that cannot be finished cleanly). */

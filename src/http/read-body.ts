@@ -7,12 +7,41 @@ export class BodyTooLarge extends Error {
   }
 }
 
+export class BodyTimeout extends Error {
+  readonly code = 'TG_BODY_TIMEOUT';
+  constructor(readonly ms: number, readonly received: number) {
+    super(`request body did not arrive within ${ms} ms (got ${received} bytes); send the whole body promptly`);
+  }
+}
+
+/**
+ * Bodies still arriving, with their deadline. uWS drops a connection that
+ * sends less than ~16 KB per 10 s, but a sender that stays just above that
+ * could hold a request (and its memory) open for hours; the shard's
+ * once-a-second sweep (sweepSlowBodies) fails those past `bodyTimeout`.
+ * A Set and one sweep instead of a timer per request: most bodies arrive
+ * with their headers and never enter it.
+ */
+const arriving = new Set<{ deadline: number; fail: (now: number) => void }>();
+
+export function sweepSlowBodies(now: number): number {
+  let n = 0;
+  for (const r of arriving) {
+    if (r.deadline <= now) {
+      arriving.delete(r);
+      r.fail(now);
+      n++;
+    }
+  }
+  return n;
+}
+
 /**
  * Collects the request body. Must be called synchronously in the handler
  * (uWS delivers data only to handlers registered before it returns). uWS
  * reuses the chunk's memory after the callback, so each chunk is copied.
  */
-export function readBody(res: HttpResponse, limit: number, declaredLength: number): Promise<Buffer> {
+export function readBody(res: HttpResponse, limit: number, declaredLength: number, timeoutMs = 0): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (declaredLength > limit) {
       reject(new BodyTooLarge(limit));
@@ -21,15 +50,27 @@ export function readBody(res: HttpResponse, limit: number, declaredLength: numbe
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
+    const entry = timeoutMs > 0 ? {
+      deadline: Date.now() + timeoutMs,
+      fail: () => {
+        failed = true;
+        chunks.length = 0;
+        reject(new BodyTimeout(timeoutMs, size));
+      },
+    } : undefined;
+    if (entry) arriving.add(entry);
     res.onData((ab, isLast) => {
       if (failed) return;
       size += ab.byteLength;
       if (size > limit) {
         failed = true;
+        if (entry) arriving.delete(entry);
+        chunks.length = 0;
         reject(new BodyTooLarge(limit));
         return;
       }
       if (isLast) {
+        if (entry) arriving.delete(entry);
         if (chunks.length === 0) {
           resolve(Buffer.from(new Uint8Array(ab).slice()));
         } else {
@@ -40,5 +81,7 @@ export function readBody(res: HttpResponse, limit: number, declaredLength: numbe
         chunks.push(Buffer.from(new Uint8Array(ab).slice()));
       }
     });
+    // (A client gone mid-body stays in `arriving` until its deadline: uWS
+    // keeps one onAborted handler per response, and Exchange owns it.)
   });
 }

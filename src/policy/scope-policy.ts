@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
+import { perMillionToPico, type ResaleTerms } from '../pricing/resale.js';
 
 // Everything that governs calls in a (customer, agent) scope besides the
 // budgets themselves: velocity caps, loop protection, refusal style, clamping.
@@ -23,6 +24,7 @@ export interface ScopePolicy {
   loop: { maxRepeats: number; windowMs: number } | null;
   refusal: { mode: 'error' | 'message'; topUpUrl?: string };
   clampMaxTokens: boolean;
+  resale: ResaleTerms;
 }
 
 /** A scope as shards use it: its budget counters, its window counters, its policy. */
@@ -32,6 +34,7 @@ export interface ResolvedScope {
   loop: ScopePolicy['loop'];
   refusal: ScopePolicy['refusal'];
   clampMaxTokens: boolean;
+  resale: ResaleTerms;
 }
 
 type RateConfig = NonNullable<Config['plans'][number]['rateLimit']>;
@@ -79,5 +82,13 @@ export function scopePolicy(config: Config, customerId: string, agent: string | 
     loop: loop ? { maxRepeats: loop.maxRepeats, windowMs: loop.window } : null,
     refusal: { mode: refusal.mode, topUpUrl: refusal.topUpUrl },
     clampMaxTokens: customer?.clampMaxTokens ?? plan?.clampMaxTokens ?? false,
+    resale: {
+      markup: customer?.markup ?? plan?.markup ?? 1,
+      prices: Object.fromEntries(Object.entries({ ...plan?.prices, ...customer?.prices }).map(([model, p]) => [model, {
+        input: perMillionToPico(p.input),
+        output: perMillionToPico(p.output),
+        ...(p.cachedInput !== undefined ? { cache_read: perMillionToPico(p.cachedInput) } : {}),
+      }])),
+    },
   };
 }

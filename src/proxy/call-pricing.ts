@@ -6,8 +6,18 @@ import type { CallUsage } from '../protocols/call.js';
 
 export interface Priced { pico: number; source: string }
 
-export function priceOf(prices: PriceTable, model: string, providerType: string): PriceMatch | undefined {
-  return prices.lookup(model, providerType);
+export function priceOf(prices: PriceTable, model: string, providerType: string, fallback?: PriceMatch): PriceMatch | undefined {
+  return prices.lookup(model, providerType) ?? fallback;
+}
+
+/** The configured price for models the table does not know (`unknownModel: default`). */
+export function unknownModelFallback(rule: { input: number; output: number } | undefined): PriceMatch | undefined {
+  if (!rule) return undefined;
+  return {
+    id: 'unknown',
+    via: 'exact',
+    entry: { provider: 'unknown', mode: 'chat', source: 'override', input: Math.round(rule.input * 1e6), output: Math.round(rule.output * 1e6) },
+  };
 }
 
 export function costOf(match: PriceMatch | undefined, usage: CallUsage): Priced {

@@ -1,21 +1,23 @@
-import type { Config, CustomerConfig, PlanConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import { PeriodClock } from '../budget/periods.js';
 import { ReservationBook } from '../budget/reservations.js';
-import { KeyDirectory, type Caller } from '../identity/key-directory.js';
+import { KeyDirectory } from '../identity/key-directory.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { PriceTable } from '../pricing/price-table.js';
 import type { Ledger } from '../store/ledger.js';
 import { TokenCounter } from '../tokenize/token-counter.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { ScopeResolver } from '../server/scope-resolver.js';
+import type { ShardToMain } from '../server/messages.js';
 import { ShardMetrics } from './shard-metrics.js';
+import { unknownModelFallback } from './call-pricing.js';
+import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
+import type { RateWindows } from '../policy/rate-windows.js';
+import type { LoopGuard } from '../policy/loop-guard.js';
+import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
+import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-
-export interface CallerPolicy {
-  clampMaxTokens: boolean;
-}
 
 /** Everything one shard's request pipeline needs, built once per shard. */
 export class ShardContext {
@@ -25,10 +27,15 @@ export class ShardContext {
   readonly book: ReservationBook;
   readonly pools = new UpstreamPools();
   readonly tokens = new TokenCounter(1);
-  readonly metrics = new ShardMetrics();
-  readonly #plans: Map<string, PlanConfig>;
+  readonly metrics: ShardMetrics;
+  readonly logger: Logger;
   inFlight = 0;
   draining = false;
+  readonly unknownPrice: ReturnType<typeof unknownModelFallback>;
+  /** Sends a message to the supervisor (set by the shard). */
+  emit: (m: ShardToMain) => void = () => {};
+  /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
+  onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
   readonly #idempotencyInFlight = new Set<string>();
   /**
    * In-flight upstream calls: their cancel function and the deadline of their
@@ -43,26 +50,27 @@ export class ShardContext {
     readonly shard: number,
     readonly table: BudgetTable,
     readonly ledger: Ledger,
-    readonly prices: PriceTable,
+    public prices: PriceTable,
     readonly scopes: ScopeResolver,
+    readonly policyTables: { windows: RateWindows; loops: LoopGuard },
   ) {
     this.keys = new KeyDirectory(config);
+    this.unknownPrice = unknownModelFallback(config.unknownModel === 'default' ? config.unknownModelPrice : undefined);
     this.routes = new RouteTable(config);
     this.clock = new PeriodClock(config.timezone);
     this.book = new ReservationBook(table, shard, config.reservationTtl);
-    this.#plans = new Map(config.plans.map((p) => [p.name, p]));
+    this.logger = createLogger({ level: config.logLevel, base: { shard } });
+    this.metrics = new ShardMetrics(shard, {
+      inFlight: () => this.inFlight,
+      reservationsOpen: () => this.book.size,
+      tokenizerQueue: () => this.tokens.queueSize,
+    });
   }
 
-  policy(caller: Caller): CallerPolicy {
-    const customer: CustomerConfig | undefined = caller.known ? this.keys.customer(caller.customer) : undefined;
-    const plan = caller.plan ? this.#plans.get(caller.plan) : undefined;
-    return { clampMaxTokens: customer?.clampMaxTokens ?? plan?.clampMaxTokens ?? false };
-  }
 
   /** Structured log line (JSON). Never given prompts, completions or keys. */
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-    if (LEVELS[level] < LEVELS[this.config.logLevel]) return;
-    process.stderr.write(JSON.stringify({ level, time: new Date().toISOString(), shard: this.shard, msg, ...fields }) + '\n');
+    this.logger[level](fields, msg);
   }
 
   /** One call per (customer, idempotency key) at a time on this shard. */
@@ -109,5 +117,7 @@ export class ShardContext {
   async close(): Promise<void> {
     await this.pools.close();
     await this.tokens.close();
+    this.metrics.prom.stop();
+    flushLogger(this.logger);
   }
 }

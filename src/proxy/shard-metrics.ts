@@ -1,7 +1,11 @@
 import hdr from 'hdr-histogram-js';
+import { CustomerUsageTracker } from '../observability/customer-usage.js';
+import { ShardInstruments, type ShardGaugeSources } from '../observability/shard-instruments.js';
+import type { ShardPromSnapshot } from '../observability/prometheus-text.js';
 
 // Per-shard counters and the decision-latency histogram (nanoseconds).
-// The supervisor merges every shard's snapshot on demand.
+// The supervisor merges every shard's snapshot on demand: /admin/stats from
+// the plain fields, /metrics also from the Prometheus registry (`detail`).
 
 export interface MetricsSnapshot {
   decisionHistogram: string; // hdr compressed base64
@@ -10,6 +14,8 @@ export interface MetricsSnapshot {
   zeroCostCalls: number;
   reservationsOpen: number;
   inFlight: number;
+  /** Present when the supervisor asked for it (a /metrics scrape). */
+  detail?: ShardPromSnapshot;
 }
 
 /** Every shard's snapshot merged by the supervisor (GET /admin/stats). */
@@ -22,27 +28,68 @@ export class ShardMetrics {
   readonly requests = new Map<string, number>();
   unpricedCalls = 0;
   zeroCostCalls = 0;
+  readonly prom: ShardInstruments;
+  readonly customers = new CustomerUsageTracker();
+
+  constructor(shard = 0, sources: ShardGaugeSources = { inFlight: () => 0, reservationsOpen: () => 0, tokenizerQueue: () => 0 }) {
+    this.prom = new ShardInstruments(shard, sources);
+  }
 
   recordDecision(ms: number): void {
     this.decision.recordValue(Math.max(1, Math.round(ms * 1e6)));
+    this.prom.decision.observe(ms / 1000);
   }
 
   count(endpoint: string, status: number, decision: string): void {
     const k = `${endpoint} ${status} ${decision}`;
     this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
+    this.prom.requests.inc({ endpoint, status: String(status), decision });
   }
 
-  snapshot(extra: { reservationsOpen: number; inFlight: number }): MetricsSnapshot {
-    return {
+  /** A call's upstream phase ended with an accepted answer from `targetId` ("provider/model") after `ms`. */
+  recordUpstream(targetId: string, ms: number): void {
+    this.prom.upstreamLatency.observe(this.prom.target(targetId), ms / 1000);
+  }
+
+  /** An upstream attempt that did not answer, as the fallback loop recorded it ("HTTP 503", "ECONNREFUSED", "skipped: ..."). */
+  recordUpstreamError(targetId: string, error: string): void {
+    const kind = errorKind(error);
+    if (kind) this.prom.upstreamErrors.inc({ ...this.prom.target(targetId), kind });
+  }
+
+  recordSpend(customer: string, costNano: number, promptTokens: number, completionTokens: number): void {
+    this.customers.record(customer, costNano, promptTokens, completionTokens);
+  }
+
+  /** Ledger commit times (ms) taken from Ledger.commitSamples. */
+  recordCommits(samples: number[]): void {
+    for (const ms of samples) this.prom.ledgerCommit.observe(ms / 1000);
+  }
+
+  async snapshot(extra: { reservationsOpen: number; inFlight: number }, detail = false): Promise<MetricsSnapshot> {
+    const s: MetricsSnapshot = {
       decisionHistogram: hdr.encodeIntoCompressedBase64(this.decision),
       requests: Object.fromEntries(this.requests),
       unpricedCalls: this.unpricedCalls,
       zeroCostCalls: this.zeroCostCalls,
       ...extra,
     };
+    if (detail) {
+      s.detail = { prom: await this.prom.json(), customers: this.customers.entries(), unpricedCalls: this.unpricedCalls, zeroCostCalls: this.zeroCostCalls };
+    }
+    return s;
   }
 
   reset(): void {
     this.decision.reset();
   }
+}
+
+/** A bounded label for an attempt's error; undefined for targets that were skipped rather than tried. */
+function errorKind(error: string): string | undefined {
+  if (error.startsWith('skipped') || error.startsWith('not translatable')) return undefined;
+  const http = /^HTTP (\d{3})$/.exec(error);
+  if (http) return `http_${http[1]}`;
+  const code = /^([A-Za-z][A-Za-z0-9_]{1,39})(?::|$)/.exec(error);
+  return code ? code[1] : 'other';
 }

@@ -23,6 +23,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #ended = false;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  /** readAll() keeps everything anyway (bounded by maxBytes): no backpressure, which would only stall it. */
+  #collecting = false;
 
   constructor(private readonly maxBytes: number) {
     this.head = new Promise((resolve, reject) => {
@@ -59,7 +61,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered > HIGH_WATER) controller.pause();
+    if (this.#buffered > HIGH_WATER && !this.#collecting) controller.pause();
     this.#notify();
   }
 
@@ -96,6 +98,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** The whole body. */
   async readAll(): Promise<Buffer> {
+    // Pausing on every chunk past the high-water mark and resuming on the
+    // next wake stalled undici for good once a body passed 1 MB.
+    this.#collecting = true;
     while (!this.#ended) {
       if (this.#error) throw this.#error;
       this.#controller?.resume();

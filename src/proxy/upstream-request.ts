@@ -51,5 +51,7 @@ export function isRetryableError(err: unknown): boolean {
 
 export function describeError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  // Our own codes carry a message worth reading (limits, timeouts); system codes speak for themselves.
+  if (e?.code?.startsWith('TG_') && e.message) return `${e.code}: ${e.message}`;
   return e?.code ?? e?.cause?.code ?? e?.message ?? String(err);
 }

@@ -1,5 +1,9 @@
-import type { BudgetRef } from '../budget/budget-ref.js';
+import type { ResolvedScope } from '../policy/scope-policy.js';
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
+import type { TargetHealthView, TargetSnapshot } from '../routing/target-health.js';
+import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
+import type { ShortfallVerdict } from '../cluster/lease-policy.js';
+import type { ClusterCounters } from '../cluster/cluster-stats.js';
 
 // Messages between the supervisor (main thread) and shard workers.
 
@@ -7,12 +11,26 @@ export type ShardToMain =
   | { t: 'ready'; shard: number; port: number }
   | { t: 'listen-failed'; shard: number; message: string }
   | { t: 'resolve'; id: number; customer: string; agent: string | null }
-  | { t: 'collect'; id: number }
+  | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
-  | { t: 'drained'; shard: number };
+  | { t: 'drained'; shard: number }
+  | { t: 'policy-event'; kind: 'budget_refused' | 'loop_detected'; slot?: number; customer: string; agent: string | null; detail: string }
+  // Routing (routing-control.ts): health gathering for /admin/providers, config reload.
+  | { t: 'routing-health-collect'; id: number }
+  | { t: 'routing-health'; id: number; shard: number; targets: TargetSnapshot[] }
+  | { t: 'reload-request'; id: number }
+  // Cluster (src/cluster/): a call found this node's lease short; /admin/cluster.
+  | { t: 'shortfall'; id: number; needs: { slot: number; amount: bigint }[] }
+  | { t: 'cluster-stats'; id: number };
 
 export type MainToShard =
-  | { t: 'resolved'; id: number; refs?: BudgetRef[]; error?: string }
-  | { t: 'snapshot-request'; id: number }
-  | { t: 'collected'; id: number; stats: ClusterStats }
-  | { t: 'drain' };
+  | { t: 'routing-health-request'; id: number }
+  | { t: 'routing-health-collected'; id: number; targets: TargetHealthView[] }
+  | { t: 'routing-reload'; routing: RoutingConfig }
+  | { t: 'reload-result'; id: number; outcome: ReloadOutcome }
+  | { t: 'resolved'; id: number; scope?: ResolvedScope; error?: string }
+  | { t: 'snapshot-request'; id: number; detail?: boolean }
+  | { t: 'collected'; id: number; stats: ClusterStats; text?: string }
+  | { t: 'drain' }
+  | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
+  | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null };

@@ -2,16 +2,30 @@ import { parentPort, workerData } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
-import { Exchange } from '../http/exchange.js';
+import { Exchange, closeStalledWrites } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
-import { readBody } from '../http/read-body.js';
+import { readBody, sweepSlowBodies } from '../http/read-body.js';
+import { checkRequestHead } from '../http/request-limits.js';
+import { guardHandlers } from '../http/safe-handlers.js';
+import { ADMIN_SECURITY_HEADERS } from '../http/security-headers.js';
+import { mountMetrics } from '../observability/metrics-route.js';
 import { ENDPOINTS, type EndpointId } from '../protocols/call.js';
 import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
 import { ShardContext } from '../proxy/shard-context.js';
-import { loadPriceTable } from '../pricing/load-price-table.js';
+import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js';
 import { Ledger } from '../store/ledger.js';
 import { mountAdmin } from '../admin/admin-api.js';
+import { priceView } from '../admin/pricing-api.js';
+import { mountProviders } from '../admin/providers-api.js';
+import { RoutingLink } from './routing-link.js';
+import { mountMonitoring } from '../monitoring/monitoring-api.js';
+import { mountDashboard } from '../dashboard/dashboard-routes.js';
+import { Retention } from '../store/retention.js';
 import { ScopeResolver } from './scope-resolver.js';
+import { ClusterClient } from '../cluster/cluster-client.js';
+import { mountClusterAdmin } from '../cluster/cluster-api.js';
+import { RateWindows } from '../policy/rate-windows.js';
+import { LoopGuard } from '../policy/loop-guard.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
 
@@ -24,6 +38,10 @@ export interface ShardData {
   shard: number;
   shards: number;
   sab: SharedArrayBuffer;
+  windowsSab: SharedArrayBuffer;
+  windowBuckets: number;
+  loopSab: SharedArrayBuffer;
+  loopColumns: number;
   port: number;
 }
 
@@ -32,29 +50,60 @@ const port = parentPort!;
 const send = (m: ShardToMain) => port.postMessage(m);
 
 const config = data.config;
-const table = new BudgetTable(data.sab, data.shards);
-const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
+const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
+const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
 const scopes = new ScopeResolver(send);
-const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(), scopes);
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns) };
+const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
+ctx.emit = send;
+// Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
+const cluster = config.redis ? new ClusterClient(send, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
+if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+// `npm run pricing:update` takes effect without a restart.
+const stopWatchingPrices = watchPriceTable(
+  (t) => {
+    ctx.prices = t;
+    ctx.log('info', 'price table reloaded', { models: t.size });
+  },
+  (err) => ctx.log('error', 'price table reload failed; keeping the previous table', { error: err.message }),
+  config.pricingTable,
+);
 
-const collectWaiters = new Map<number, (s: ClusterStats) => void>();
+// A rejection nobody handled is a bug to log, not a reason to drop every call on this shard.
+process.on('unhandledRejection', (err) => ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
+
+const collectWaiters = new Map<number, (r: { stats: ClusterStats; text?: string }) => void>();
 let collectId = 1;
-function collectStats(): Promise<ClusterStats> {
+function collect(format?: 'prometheus'): Promise<{ stats: ClusterStats; text?: string }> {
   const id = collectId++;
-  return new Promise((resolve) => {
-    collectWaiters.set(id, resolve);
-    send({ t: 'collect', id });
+  return new Promise((resolve, reject) => {
+    // A shard that dies mid-collection never answers: don't hang the request.
+    const timer = setTimeout(() => {
+      collectWaiters.delete(id);
+      reject(new Error('collection from the shards timed out'));
+    }, 10_000);
+    collectWaiters.set(id, (r) => {
+      clearTimeout(timer);
+      resolve(r);
+    });
+    send({ t: 'collect', id, format });
   });
 }
+const collectStats = () => collect().then((r) => r.stats);
+
+const routingLink = new RoutingLink(ctx, send);
 
 port.on('message', (m: MainToShard) => {
   if (scopes.onMessage(m)) return;
+  if (routingLink.onMessage(m)) return;
+  if (cluster?.onMessage(m)) return;
   switch (m.t) {
     case 'snapshot-request':
-      send({ t: 'snapshot', id: m.id, data: ctx.metrics.snapshot({ reservationsOpen: ctx.book.size, inFlight: ctx.inFlight }) });
+      if (ledger.commitSamples.length) ctx.metrics.recordCommits(ledger.commitSamples.splice(0));
+      void ctx.metrics.snapshot({ reservationsOpen: ctx.book.size, inFlight: ctx.inFlight }, m.detail).then((data) => send({ t: 'snapshot', id: m.id, data }));
       break;
     case 'collected':
-      collectWaiters.get(m.id)?.(m.stats);
+      collectWaiters.get(m.id)?.({ stats: m.stats, text: m.text });
       collectWaiters.delete(m.id);
       break;
     case 'drain':
@@ -63,8 +112,9 @@ port.on('message', (m: MainToShard) => {
   }
 });
 
-const app = uws.App();
+const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'request handler threw', { method, url, error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
 const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
+const adminExchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining, ADMIN_SECURITY_HEADERS);
 
 app.get('/healthz', (res) => exchange(res).json(200, { status: 'ok' }));
 app.get('/readyz', (res) => {
@@ -76,6 +126,12 @@ app.get('/readyz', (res) => {
 for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
   app.post(ENDPOINTS[endpoint].path, (res, req) => {
     const ex = exchange(res);
+    const breach = checkRequestHead(req, config.limits);
+    if (breach) {
+      ex.closeConnection = true;
+      ex.json(breach.status, errorBody(ENDPOINTS[endpoint].protocol, breach.type, breach.message));
+      return;
+    }
     // uWS invalidates `req` at the first await: copy what we need now.
     const h: CallHeaders = {
       authorization: req.getHeader('authorization'),
@@ -89,7 +145,7 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
       accept: req.getHeader('accept'),
     };
     const declared = Number(req.getHeader('content-length') || 0);
-    const body = readBody(res, config.limits.maxBodyBytes, declared);
+    const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
       ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
       return;
@@ -109,21 +165,42 @@ app.get('/v1/models', (res, req) => {
     return;
   }
   const created = Math.floor(Date.now() / 1000);
-  ex.json(200, {
-    object: 'list',
-    data: ctx.routes.models().map((id) => ({ id, object: 'model', created, owned_by: 'tollgate' })),
-  });
+  const caller = who.caller;
+  void (async () => {
+    // Each model with the price this caller pays for it (markup or custom list applied).
+    const scope = await ctx.scopes.get(caller.customer, caller.agent);
+    ex.json(200, {
+      object: 'list',
+      data: ctx.routes.models().map((id) => {
+        const target = ctx.routes.listedModel(id);
+        const view = priceView(id, ctx.prices.lookup(target) ?? ctx.unknownPrice, scope.resale);
+        return { id, object: 'model', created, owned_by: 'tollgate', ...(view ? { tollgate_price: { unit: view.unit, ...view.customer_price } } : {}) };
+      }),
+    });
+  })().catch((err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
 });
 
-mountAdmin(app, { ctx, exchange, collectStats });
+mountAdmin(app, { ctx, exchange: adminExchange, collectStats });
+mountClusterAdmin(app, { config, exchange: adminExchange, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
+mountProviders(app, { ctx, exchange: adminExchange, health: () => routingLink.health(), reload: () => routingLink.reload() });
+const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
+mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));
+// Retention runs on shard 0 only: one compactor per ledger, in small batches between calls.
+const retention = data.shard === 0
+  ? new Retention(ledger, { usageRowsMs: config.retention.usageRows, idempotencyWindowMs: config.idempotencyWindow, everyMs: config.retention.every, batchSize: config.retention.batchSize }, (msg, f) => ctx.log('info', msg, f))
+  : undefined;
+retention?.start();
+mountMetrics(app, { config, exchange: adminExchange, collectText: () => collect('prometheus').then((r) => r.text ?? '') });
 
 app.any('/*', (res, req) => {
   const ex = exchange(res);
   const url = req.getUrl();
   const method = req.getMethod().toUpperCase();
   const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models';
-  if (known) ex.json(405, errorBody('openai', 'method_not_allowed', `${method} is not allowed on ${url}`));
-  else ex.json(404, errorBody('openai', 'not_found_error', `no such endpoint: ${method} ${url.slice(0, 200)}`));
+  // Anthropic SDKs call /v1/messages*: answer them in their error shape.
+  const protocol = url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
+  if (known) ex.json(405, errorBody(protocol, 'method_not_allowed', `${method} is not allowed on ${url}`));
+  else ex.json(404, errorBody(protocol, 'not_found_error', `no such endpoint: ${method} ${url.slice(0, 200)}`));
 });
 
 let listenSocket: uws.us_listen_socket | null = null;
@@ -140,12 +217,16 @@ const sweeper = setInterval(() => {
   const now = Date.now();
   ctx.book.sweep(now);
   ctx.cancelOverdue(now, 'upstream total timeout');
+  sweepSlowBodies(now);
+  closeStalledWrites(now, config.limits.clientStallTimeout);
+  if (ledger.commitSamples.length) ctx.metrics.recordCommits(ledger.commitSamples.splice(0));
 }, 1000);
 sweeper.unref();
 
 async function drain(): Promise<void> {
   if (ctx.draining) return;
   ctx.draining = true;
+  stopWatchingPrices();
   if (listenSocket) uws.us_listen_socket_close(listenSocket);
   listenSocket = null;
   const idle = await ctx.whenIdle(config.shutdownGrace);
@@ -153,10 +234,14 @@ async function drain(): Promise<void> {
     // Cancelled calls still settle and record what they used before we close the ledger.
     ctx.log('warn', 'grace period over: cancelling calls in flight', { in_flight: ctx.inFlight });
     ctx.cancelOverdue(Infinity, 'cancelled: shutdown grace period over');
+    closeStalledWrites(Date.now(), 0); // a stream stuck on a client that stopped reading cannot finish either
     await ctx.whenIdle(5_000);
   }
+  monitoring.close();
+  await retention?.stop();
   await ledger.flush();
-  await ctx.close();
+  // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.
+  await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
   await ledger.close();
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.

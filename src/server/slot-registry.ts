@@ -5,6 +5,8 @@ import { PeriodClock } from '../budget/periods.js';
 import { scopeBudgets } from '../budget/scope-budgets.js';
 import { agentScopeKey, customerScopeKey, type Aggregate } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
+import type { RateWindows } from '../policy/rate-windows.js';
+import { scopePolicy, type ResolvedScope } from '../policy/scope-policy.js';
 
 export class SlotsExhaustedError extends Error {
   readonly code = 'TG_SLOTS_EXHAUSTED';
@@ -17,15 +19,35 @@ export class SlotsExhaustedError extends Error {
  */
 export class SlotRegistry {
   readonly #slots = new Map<string, number>();
+  readonly #rateSlots = new Map<string, number>();
   readonly #clock: PeriodClock;
+  /** Every allocated budget, by slot: what the alert monitor watches. */
+  readonly refs: BudgetRef[] = [];
   #next = 0;
 
-  constructor(private config: Config, private readonly table: BudgetTable, private readonly ledger: Ledger) {
+  constructor(private config: Config, private readonly table: BudgetTable, private readonly ledger: Ledger, private readonly windows?: RateWindows) {
     this.#clock = new PeriodClock(config.timezone);
   }
 
   get used(): number {
     return this.#next;
+  }
+
+  /** Budgets, velocity windows and policy of a scope, binding counter slots on first use. */
+  resolveScope(customer: string, agent: string | null, now = Date.now()): ResolvedScope {
+    const policy = scopePolicy(this.config, customer, agent);
+    const rates = policy.rates.map((spec) => {
+      let slot = this.#rateSlots.get(spec.key);
+      if (slot === undefined) {
+        if (!this.windows || this.#rateSlots.size >= this.windows.capacity) {
+          throw new SlotsExhaustedError(`velocity window table full (${this.windows?.capacity ?? 0} windows); raise maxBudgetSlots`);
+        }
+        slot = this.#rateSlots.size;
+        this.#rateSlots.set(spec.key, slot);
+      }
+      return { ...spec, slot };
+    });
+    return { refs: this.resolve(customer, agent, now), rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale };
   }
 
   resolve(customer: string, agent: string | null, now = Date.now()): BudgetRef[] {
@@ -41,6 +63,7 @@ export class SlotRegistry {
         const { limit, cap } = limitToCounter(ref);
         this.table.init(slot, { cap, limit, spent: spentIn(full, agg), periodStart: w.start });
         this.#slots.set(key, slot);
+        this.refs[slot] = full;
         return full;
       }
       return { ...ref, slot };
@@ -48,7 +71,8 @@ export class SlotRegistry {
   }
 }
 
-function spentIn(ref: BudgetRef, agg: Aggregate): bigint {
+/** A budget's counter value from a ledger aggregate (this node's calls only). */
+export function spentIn(ref: BudgetRef, agg: Aggregate): bigint {
   if (ref.kind === 'tokens') return BigInt(agg.tokens);
   if (ref.kind === 'requests') return BigInt(agg.calls);
   return BigInt(Math.round(agg.billed_nano * ref.rate));

@@ -6,9 +6,15 @@ import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
 import { Ledger } from '../store/ledger.js';
 import { SlotRegistry } from './slot-registry.js';
+import { LeaseManager } from '../cluster/lease-manager.js';
+import { RateWindows } from '../policy/rate-windows.js';
+import { LoopGuard } from '../policy/loop-guard.js';
+import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
+import { RoutingControl } from './routing-control.js';
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
 import type { ShardData } from './shard.js';
+import { ProcessMetrics, renderPrometheus } from '../observability/prometheus-text.js';
 
 // The main thread: owns the budget table and slot allocation, starts one
 // shard per core on the same port, restarts a shard that dies (returning
@@ -22,33 +28,52 @@ export interface RunningServer {
 
 interface ShardHandle { worker: Worker; ready: boolean; drained: boolean }
 
-export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n')): Promise<RunningServer> {
+export interface ServerOptions {
+  /** The file the config came from: SIGHUP and POST /admin/reload re-read it. */
+  configFile?: string;
+}
+
+export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
-  const table = BudgetTable.create(config.maxBudgetSlots, shards);
+  const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
-  const registry = new SlotRegistry(config, table, ledger);
+  const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
+  const loops = LoopGuard.create();
+  const registry = new SlotRegistry(config, table, ledger, windows);
+  // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
+  const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
+  const alerting = new Alerting(config, table, () => registry.refs, log);
+  alerting.start();
   // Every shard binds the same port; with port 0 we pick one first so they agree.
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
-  const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[] }>();
+  const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[]; prometheus: boolean }>();
+  const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
   let collectSeq = 1;
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
   const workerUrl = new URL('./shard.js', import.meta.url);
+  const routing = new RoutingControl(config, options.configFile, () =>
+    handles.flatMap((h, index) => (h && h.ready && !h.drained ? [{ index, post: (m: MainToShard) => h.worker.postMessage(m) }] : [])), log);
+  const onHangup = () => void routing.reload();
 
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const spawn = (i: number) => {
+      const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config, shard: i, shards, sab: table.sab, port } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false };
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
       worker.on('message', (m: ShardToMain) => {
+        if (leases?.onMessage(m, post)) return;
         switch (m.t) {
           case 'ready':
             handle.ready = true;
+            // A reload that happened while this shard was starting has not reached it yet.
+            if (spawnedWith !== routing.config) post({ t: 'routing-reload', routing: routing.config });
             if (handles.every((h) => h?.ready)) resolveReady();
             break;
           case 'listen-failed':
@@ -56,7 +81,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'resolve':
             try {
-              post({ t: 'resolved', id: m.id, refs: registry.resolve(m.customer, m.agent) });
+              const scope = registry.resolveScope(m.customer, m.agent);
+              // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
+              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope }));
+              else post({ t: 'resolved', id: m.id, scope });
             } catch (err) {
               post({ t: 'resolved', id: m.id, error: (err as Error).message });
             }
@@ -64,8 +92,9 @@ export async function startServer(config: Config, log: (msg: string) => void = (
           case 'collect': {
             const id = collectSeq++;
             const live = handles.filter((h) => h && !h.drained);
-            collects.set(id, { origin: i, reply: m.id, pending: live.length, snapshots: [] });
-            for (const h of live) h.worker.postMessage({ t: 'snapshot-request', id } satisfies MainToShard);
+            const prometheus = m.format === 'prometheus';
+            collects.set(id, { origin: i, reply: m.id, pending: live.length, snapshots: [], prometheus });
+            for (const h of live) h.worker.postMessage({ t: 'snapshot-request', id, detail: prometheus } satisfies MainToShard);
             break;
           }
           case 'snapshot': {
@@ -74,12 +103,30 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             c.snapshots.push(m.data);
             if (--c.pending === 0) {
               collects.delete(m.id);
-              handles[c.origin]?.worker.postMessage({ t: 'collected', id: c.reply, stats: mergeSnapshots(c.snapshots) } satisfies MainToShard);
+              const stats = mergeSnapshots(c.snapshots);
+              const reply = (text?: string) => handles[c.origin]?.worker.postMessage({ t: 'collected', id: c.reply, stats, text } satisfies MainToShard);
+              if (!c.prometheus) reply();
+              else {
+                renderPrometheus(c.snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
+                  .then(reply, (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+              }
             }
             break;
           }
           case 'drained':
             handle.drained = true;
+            break;
+          case 'policy-event':
+            alerting.onPolicyEvent(m).catch((err) => log(`alerting: ${err}`));
+            break;
+          case 'routing-health-collect':
+            routing.gather(i, m.id);
+            break;
+          case 'routing-health':
+            routing.onHealth(m.id, m.shard, m.targets);
+            break;
+          case 'reload-request':
+            post({ t: 'reload-result', id: m.id, outcome: routing.reload() });
             break;
         }
       });
@@ -103,13 +150,18 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   } catch (err) {
     stopping = true;
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
+    await alerting.stop();
+    await leases?.close();
     await ledger.close();
     throw err;
   }
 
+  if (options.configFile) process.on('SIGHUP', onHangup);
+
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
+      process.off('SIGHUP', onHangup);
       const exits = handles.map((h) => new Promise<void>((r) => {
         h.worker.once('exit', () => r());
       }));
@@ -120,6 +172,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       }, 50);
       await Promise.all(exits);
       clearInterval(poll);
+      // Every call has settled into the ledger: report the final spend and hand unused leases back.
+      await leases?.close();
+      processMetrics.stop();
+      await alerting.stop();
       await ledger.close();
     })();
     return stopped;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PeriodClock, periodKey, type PeriodKind } from '../budget/periods.js';
 import { agentScopeKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
+import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 
 const PERIODS: PeriodKind[] = ['day', 'week', 'month', 'total'];
 
@@ -29,6 +30,8 @@ export class Ledger {
   readonly #aggregates: Database<Aggregate, [string, string]>;
   readonly #idempotency: Database<IdempotencyRecord, [string, string]>;
   readonly #clock: PeriodClock;
+  /** Billing-report indexes, written in the same transaction as the rows. */
+  readonly reports: ReportIndexes;
   #pending: { row: UsageRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
   #scheduled = false;
   #inFlight = new Set<Promise<unknown>>();
@@ -42,7 +45,7 @@ export class Ledger {
    * cache before the client is answered, but an OS crash may lose the last
    * seconds; it roughly doubles ledger throughput.
    */
-  constructor(dataDir: string, timeZone = 'UTC', sync = true) {
+  constructor(dataDir: string, timeZone = 'UTC', sync = true, reportOptions: ReportIndexOptions = {}) {
     mkdirSync(dataDir, { recursive: true });
     this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
     this.#usage = this.#root.openDB({ name: 'usage', encoding: 'msgpack' });
@@ -50,6 +53,7 @@ export class Ledger {
     this.#aggregates = this.#root.openDB({ name: 'aggregates', encoding: 'msgpack' });
     this.#idempotency = this.#root.openDB({ name: 'idempotency', encoding: 'msgpack' });
     this.#clock = new PeriodClock(timeZone);
+    this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
   }
 
   append(row: UsageRecord): Promise<void> {
@@ -71,7 +75,9 @@ export class Ledger {
     const started = performance.now();
     const deltas = new Map<string, { scope: string; period: string; agg: Aggregate }>();
     for (const { row } of batch) this.#accumulate(deltas, row);
+    const reportDelta = this.reports.collect(batch.map((b) => b.row));
     const write = () => {
+      this.reports.write(reportDelta);
       for (const { row } of batch) {
         this.#usage.put([row.ts, row.request_id], row);
         this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
@@ -161,6 +167,52 @@ export class Ledger {
       const start: [number, string] = q.cursor ? [q.cursor[0], q.cursor[1] + '\u0000'] : [from, ''];
       for (const { value } of this.#usage.getRange({ start, end: [to, ''] })) yield value;
     }
+  }
+
+  /**
+   * Retention: deletes up to `max` usage rows older than `cutoff` with their
+   * customer-index keys, in one small transaction (aggregates and report
+   * indexes stay). Returns how many went; callers loop with pauses between.
+   */
+  async deleteRowsBefore(cutoff: number, max: number): Promise<number> {
+    const doomed: [number, string, string][] = [];
+    for (const { key, value } of this.#usage.getRange({ start: [0, ''], end: [cutoff, ''], limit: max })) doomed.push([key[0], key[1], value.customer]);
+    if (!doomed.length) return 0;
+    await this.#root.transaction(() => {
+      for (const [ts, id, customer] of doomed) {
+        this.#usage.remove([ts, id]);
+        this.#byCustomer.remove([customer, ts, id]);
+      }
+    });
+    return doomed.length;
+  }
+
+  /**
+   * Retention of idempotency keys: walks up to `max` keys after `after` and
+   * deletes those recorded before `cutoff`. Returns the key to resume from
+   * (undefined once the walk reached the end).
+   */
+  async deleteIdempotencyBefore(cutoff: number, after: [string, string] | undefined, max: number): Promise<{ deleted: number; next: [string, string] | undefined }> {
+    const doomed: [string, string][] = [];
+    let last: [string, string] | undefined;
+    let seen = 0;
+    const start: [string, string] = after ? [after[0], after[1] + '\u0000'] : ['', ''];
+    for (const { key, value } of this.#idempotency.getRange({ start, limit: max })) {
+      seen++;
+      last = key;
+      if (value.ts < cutoff) doomed.push(key);
+    }
+    if (doomed.length) await this.#root.transaction(() => { for (const k of doomed) this.#idempotency.remove(k); });
+    return { deleted: doomed.length, next: seen === max ? last : undefined };
+  }
+
+  /** Number of rows a query would return (a key count, no row is decoded): the CLI's progress bar. */
+  countRows(q: UsageQuery): number {
+    const from = q.from ?? 0;
+    const to = q.to ?? Number.MAX_SAFE_INTEGER;
+    return q.customer !== undefined
+      ? this.#byCustomer.getCount({ start: [q.customer, from, ''], end: [q.customer, to, ''] })
+      : this.#usage.getCount({ start: [from, ''], end: [to, ''] });
   }
 
   /** Resolves when everything appended so far is committed. */

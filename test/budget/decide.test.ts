@@ -10,7 +10,7 @@ const clock = new PeriodClock('UTC');
 
 function ref(slot: number, unit: string, limit: number, period: BudgetRef['period'] = 'month', burst = 0): BudgetRef {
   const kind = unit === 'tokens' ? 'tokens' : unit === 'requests' ? 'requests' : 'money';
-  return { slot, kind, unit, rate: unit === 'GBP' ? 0.8 : 1, period, limit, burst, scope: { customer: 'acme', agent: null, source: 'customer' } };
+  return { slot, kind, unit, rate: unit === 'GBP' ? 0.8 : 1, period, limit, burst, thresholds: [], key: `k${slot}`, scope: { customer: 'acme', agent: null, source: 'customer' } };
 }
 
 function table(refs: BudgetRef[]) {

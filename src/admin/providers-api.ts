@@ -1,0 +1,69 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { Exchange } from '../http/exchange.js';
+import { errorBody } from '../http/errors.js';
+import type { ShardContext } from '../proxy/shard-context.js';
+import type { TargetHealthView } from '../routing/target-health.js';
+import type { ReloadOutcome } from '../server/routing-control.js';
+import { isAdmin } from './admin-auth.js';
+
+// GET /admin/providers: every provider and the health of each of its
+// targets, merged across shards (state, cooldown end, last error, latency
+// to the upstream's answer head p50/p99). POST /admin/reload: re-read the
+// config file; providers, routes and retry settings change without a
+// restart, an invalid file is refused (400, every problem listed) and the
+// running config stays.
+
+export interface ProvidersDeps {
+  ctx: ShardContext;
+  exchange: (res: HttpResponse) => Exchange;
+  health: () => Promise<TargetHealthView[]>;
+  reload: () => Promise<ReloadOutcome>;
+}
+
+export function mountProviders(app: TemplatedApp, deps: ProvidersDeps): void {
+  const { ctx } = deps;
+  const guard = (res: HttpResponse, req: HttpRequest): Exchange | undefined => {
+    const ex = deps.exchange(res);
+    if (!ctx.config.adminToken) {
+      ex.json(404, errorBody('openai', 'not_found_error', 'the admin API is disabled: set adminToken in the config'));
+      return undefined;
+    }
+    if (!isAdmin(req.getHeader('authorization'), ctx.config.adminToken)) {
+      ex.json(401, errorBody('openai', 'authentication_error', 'admin API: send Authorization: Bearer <adminToken>'));
+      return undefined;
+    }
+    return ex;
+  };
+
+  app.get('/admin/providers', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    deps.health().then((views) => {
+      const byProvider = new Map<string, TargetHealthView[]>();
+      for (const v of views) {
+        const list = byProvider.get(v.provider) ?? [];
+        list.push(v);
+        byProvider.set(v.provider, list);
+      }
+      ex.json(200, {
+        at: new Date().toISOString(),
+        providers: ctx.routes.providers().map((p) => ({
+          name: p.name,
+          type: p.type,
+          // The origin only: a base URL may carry credentials in its path or query.
+          origin: new URL(p.baseUrl).origin,
+          targets: byProvider.get(p.name) ?? [],
+        })),
+      });
+    }, (err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
+  });
+
+  app.post('/admin/reload', (res, req) => {
+    const ex = guard(res, req);
+    if (!ex) return;
+    deps.reload().then((outcome) => {
+      if (outcome.ok) ex.json(200, outcome);
+      else ex.json(400, errorBody('openai', 'invalid_config', `config rejected, the running config stays: ${outcome.problems.join('; ')}`, { problems: outcome.problems }));
+    }, (err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
+  });
+}

@@ -1,0 +1,165 @@
+import type { ErrorType } from '../http/errors.js';
+import { upstreamBody, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import type { Translation } from '../protocols/translate/translation.js';
+import { translationFor } from '../protocols/translate/translation-for.js';
+import { upstreamEndpointFor } from '../protocols/translate/upstream-endpoint.js';
+import type { RoutedPlan, Target } from '../routing/route-table.js';
+import { failureKind, retryAfterMs } from '../routing/retry-policy.js';
+import type { UsageRecord } from '../store/usage-record.js';
+import { priceOf } from './call-pricing.js';
+import type { CallHeaders } from './model-call.js';
+import type { ShardContext } from './shard-context.js';
+import { describeError, upstreamHeaders, upstreamPath } from './upstream-request.js';
+import { UpstreamExchange, type UpstreamHead } from './upstream-exchange.js';
+
+// The fallback loop: try the planned targets in order until one answers.
+// An attempt is retryable only while nothing has reached the client, so a
+// non-stream answer is read whole, and a stream's first chunk awaited,
+// before the answer is accepted. Each outcome feeds the target's breaker.
+// Policy (what is retryable, how many attempts) comes from the route's
+// RetryPolicy; this module only does the I/O.
+
+export interface AttemptRecord { target: string; error: string }
+
+/** A usage row that also lists the attempts that did not answer. */
+export type RoutedRow = UsageRecord & { attempts?: AttemptRecord[] };
+
+export interface Answer {
+  target: Target;
+  up: UpstreamExchange;
+  head: UpstreamHead;
+  upstreamEndpoint: EndpointId;
+  /** Set when the target speaks the other protocol. */
+  translation: Translation | undefined;
+  /** The whole body (non-stream answers and errors). */
+  body?: Buffer;
+  /** A stream's first chunk (null: the stream was empty). */
+  first?: Buffer | null;
+}
+
+export type AttemptsResult =
+  | { kind: 'answer'; answer: Answer; attempts: AttemptRecord[] }
+  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[] }
+  | { kind: 'aborted'; attempts: AttemptRecord[] };
+
+export interface AttemptControl {
+  /** The attempt in flight; its `reason` is set when the call is cancelled (client gone, total timeout, shutdown). */
+  current: { up?: UpstreamExchange; reason?: Error };
+  clientGone: () => boolean;
+  /** Moves the call's total-time deadline (each attempt gets its target's total). */
+  setDeadline: (at: number) => void;
+}
+
+export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: RoutedPlan, h: CallHeaders, clamped: number | undefined, control: AttemptControl): Promise<AttemptsResult> {
+  const health = ctx.routes.health;
+  const { current } = control;
+  const attempts: AttemptRecord[] = plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` }));
+  let soonest = Math.min(Infinity, ...plan.skipped.map((s) => s.until));
+  let passThrough: Answer | undefined;
+  let untranslatable: string | undefined;
+  let tried = 0;
+  let timeouts = 0;
+  const cancelled = () => control.clientGone() || current.reason !== undefined;
+
+  for (const target of plan.targets) {
+    if (cancelled() || tried >= plan.retry.maxAttempts) break;
+    const upstreamEndpoint = upstreamEndpointFor(call.endpoint, target.provider.type)!;
+    const translation = translationFor(call.endpoint, upstreamEndpoint);
+    let payload: string;
+    if (translation) {
+      // Anthropic requires an output cap; an OpenAI client may not have sent one.
+      const maxTokens = clamped ?? call.maxOutputTokens ?? priceOf(ctx.prices, target.model, target.provider.type)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+      const req = translation.request(call, { model: target.model, maxTokens });
+      if (!req.ok) {
+        untranslatable = req.problem;
+        attempts.push({ target: target.id, error: `not translatable: ${req.problem}` });
+        continue;
+      }
+      payload = req.body;
+    } else {
+      payload = upstreamBody(call, target.model, clamped);
+    }
+    const admission = health.admit(target, Date.now());
+    if (!admission.go) {
+      soonest = Math.min(soonest, admission.until);
+      attempts.push({ target: target.id, error: 'skipped: its probe is in flight' });
+      continue;
+    }
+    const probe = admission.probe;
+    tried++;
+    control.setDeadline(Date.now() + target.timeouts.total);
+    const { pool, basePath } = ctx.pools.get(target.provider);
+    const up = (current.up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes));
+    const started = performance.now();
+    pool.dispatch({
+      path: upstreamPath(target.provider, basePath, upstreamEndpoint),
+      method: 'POST',
+      headers: upstreamHeaders(target.provider, h, Buffer.byteLength(payload)),
+      body: payload,
+      headersTimeout: target.timeouts.firstByte,
+      bodyTimeout: target.timeouts.firstByte,
+    }, up);
+    try {
+      const head = await up.head;
+      const headMs = performance.now() - started;
+      const answer: Answer = { target, up, head, upstreamEndpoint, translation };
+      if (plan.retry.retriesStatus(head.status)) {
+        // Error bodies are small; reading them keeps the connection alive and lets the last one go back to the client.
+        answer.body = await up.readAll().catch(() => Buffer.alloc(0));
+        const error = `HTTP ${head.status}`;
+        const now = Date.now();
+        health.failed(target, probe, now, error, head.status === 429 ? retryAfterMs(head.headers['retry-after'], now) : undefined);
+        attempts.push({ target: target.id, error });
+        passThrough = answer;
+        continue;
+      }
+      const ok = head.status >= 200 && head.status < 300;
+      if (ok && call.stream && String(head.headers['content-type'] ?? '').includes('text/event-stream')) {
+        answer.first = await up.next();
+      } else if (ok) {
+        answer.body = await up.readAll();
+      } else {
+        // Not retryable (400, 401, 404, ...): the request's fault, not the target's; it goes back unchanged.
+        answer.body = await up.readAll().catch(() => Buffer.alloc(0));
+      }
+      health.succeeded(target, probe, headMs);
+      return { kind: 'answer', answer, attempts };
+    } catch (err) {
+      if (cancelled()) {
+        health.abandoned(target, probe);
+        break;
+      }
+      const e = err as { code?: string; cause?: { code?: string } };
+      const kind = failureKind(e?.code ?? e?.cause?.code);
+      const error = describeError(err);
+      attempts.push({ target: target.id, error });
+      if (kind === 'other') {
+        health.abandoned(target, probe);
+        return { kind: 'none', type: 'upstream_error', message: `the upstream answer failed: ${error}`, attempts };
+      }
+      if (kind === 'timeout') timeouts++;
+      health.failed(target, probe, Date.now(), error);
+      if (!plan.retry.retriesFailure(kind)) break;
+    }
+  }
+
+  if (control.clientGone()) return { kind: 'aborted', attempts };
+  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts };
+  // Every retry used up on error answers: the last one goes back as the upstream wrote it.
+  if (passThrough) return { kind: 'answer', answer: passThrough, attempts };
+  const list = attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
+  if (tried === 0 && untranslatable !== undefined && soonest === Infinity) {
+    return { kind: 'none', type: 'invalid_request_error', message: `no target of "${plan.logical}" can serve this request: ${untranslatable}`, attempts };
+  }
+  if (tried === 0) {
+    const retryAfterSec = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - Date.now()) / 1000)) : 1;
+    return { kind: 'none', type: 'overloaded_error', message: `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retryAfterSec} s (${list})`, retryAfterSec, attempts };
+  }
+  if (timeouts === tried) return { kind: 'none', type: 'upstream_timeout', message: `no upstream answered in time: ${list}`, attempts };
+  return { kind: 'none', type: 'upstream_error', message: `no upstream answered: ${list}`, attempts };
+}
+
+/** `target: error; ...` for the row's reason. */
+export function attemptSummary(attempts: AttemptRecord[]): string {
+  return attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
+}
