@@ -14,7 +14,7 @@ import { newReservationId } from './reservation-id.js';
 import { reportedPrice } from './reported-price.js';
 import type { AuthorizeBody } from './usage-bodies.js';
 import type { Answer } from './answer.js';
-import { admit } from './admission.js';
+import { admit } from '../proxy/admission.js';
 import { billedPico } from '../pricing/resale.js';
 
 // POST /v1/usage/authorize: the enforcement decision of a proxied call —

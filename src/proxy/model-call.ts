@@ -1,4 +1,4 @@
-import { affordableOutputTokens, decide } from '../budget/decide.js';
+import { affordableOutputTokens, releaseHolds } from '../budget/decide.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
@@ -28,15 +28,14 @@ import type { UpstreamExchange } from './upstream-exchange.js';
 import { attemptSummary, tryTargets, type Answer, type AttemptControl, type RoutedRow } from './upstream-attempts.js';
 import { baseRow } from './usage-row.js';
 import { createHash } from 'node:crypto';
-import type { Decision } from '../budget/decide.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
-import { admitRates, releaseRates, settleRates, type RateHold, type VelocityVerdict } from '../policy/velocity.js';
+import { releaseRates, settleRates, type RateHold } from '../policy/velocity.js';
+import { admit, type Admission } from './admission.js';
 import { degradeTarget } from '../policy/degrade.js';
 import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 
-const NO_RATES: VelocityVerdict = { ok: true, holds: [] };
 
 // One proxied model call, in the order of DESIGN.md's diagram:
 // identify → parse → decide (reserve) → route and forward (with fallback)
@@ -221,8 +220,7 @@ class ModelCall {
       return this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
     }
 
-    // The enforcement decision: in memory, no await from here to the verdict.
-    const d0 = performance.now();
+    // The enforcement decision: in memory; only a short cluster lease waits.
     const promptTokens = call.promptTokensEstimate;
     let maxOut = call.maxOutputTokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
     let clamped: number | undefined;
@@ -238,63 +236,53 @@ class ModelCall {
       tokens: promptTokens + maxOut,
       requests: 1,
     };
-    let velocity = scope.rates.length ? admitRates(ctx.policyTables.windows, scope.rates, estimate, this.ts) : NO_RATES;
-    let decision = velocity.ok ? decide(ctx.table, refs, estimate, ctx.shard, this.ts, ctx.clock) : undefined;
-    if (velocity.ok && decision && !decision.allow) releaseRates(ctx.policyTables.windows, velocity.holds, this.ts);
-    ctx.metrics.recordDecision(performance.now() - d0);
-    if (decision && !decision.allow && ctx.onBudgetShortfall) {
-      // Cluster mode: this node's lease was short. Ask once for more and decide again — the only wait on Redis.
-      const more = await ctx.onBudgetShortfall(refs, estimate);
-      if (this.ex.aborted) return;
-      if (more === 'unavailable') {
-        const row = this.#row(call, idemKey);
-        row.decision = 'blocked';
-        row.reason = 'budget_unavailable';
-        row.status = 503;
-        await ctx.ledger.append(row);
-        return this.refuse('budget_unavailable', "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; the call was not forwarded or charged, retry shortly", {}, { 'retry-after': '1' });
+    const admission = await admit(ctx, scope, estimate, this.ts);
+    if (this.ex.aborted) {
+      if (admission.ok) {
+        releaseRates(ctx.policyTables.windows, admission.velocity.holds, this.ts);
+        releaseHolds(ctx.table, admission.decision.holds, ctx.shard);
       }
-      if (more === 'retry') {
-        velocity = scope.rates.length ? admitRates(ctx.policyTables.windows, scope.rates, estimate, this.ts) : NO_RATES;
-        decision = velocity.ok ? decide(ctx.table, refs, estimate, ctx.shard, this.ts, ctx.clock) : undefined;
-        if (velocity.ok && decision && !decision.allow) releaseRates(ctx.policyTables.windows, velocity.holds, this.ts);
-      }
+      return;
     }
-
-    if (!velocity.ok) {
-      const row = this.#row(call, idemKey);
-      row.decision = 'blocked';
-      row.reason = 'rate_limited';
-      row.status = 429;
-      await ctx.ledger.append(row);
-      const who = velocity.ref.scope.agent ? `agent "${velocity.ref.scope.agent}" of customer "${velocity.ref.scope.customer}"` : `customer "${velocity.ref.scope.customer}"`;
-      const retry = Math.max(1, Math.ceil(velocity.retryAfterMs / 1000));
-      return this.refuse('rate_limit_exceeded', `velocity cap reached: ${who} is limited to ${velocity.ref.label}; retry in ${retry} s`, {
-        limit: { metric: velocity.ref.metric, window_seconds: velocity.ref.windowMs / 1000, limit: velocity.ref.metric === 'usd' ? velocity.ref.limit / 1e9 : velocity.ref.limit, source: velocity.ref.scope.source },
-      }, { 'retry-after': String(retry) });
-    }
-    if (!decision!.allow) {
-      const refused = decision as Extract<Decision, { allow: false }>;
-      const rs = refusalScope(refused.ref, ctx.table, ctx.clock, this.ts);
-      const row = this.#row(call, idemKey);
-      row.decision = 'blocked';
-      row.reason = 'budget_exceeded';
-      row.status = scope.refusal.mode === 'message' ? 200 : 402;
-      await ctx.ledger.append(row);
-      ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: refused.ref.slot, customer: caller.customer, agent: caller.agent, detail: refusalMessage(rs) });
-      if (scope.refusal.mode === 'message') return this.#answerSelf(call, friendlyRefusal(rs, caller.customer, scope.refusal.topUpUrl));
-      return this.refuse('budget_exceeded', refusalMessage(rs), { scope: rs });
-    }
-
-    this.rateHolds = velocity.holds;
+    if (!admission.ok) return this.#refuseAdmission(call, caller, idemKey, scope, admission);
+    this.rateHolds = admission.velocity.holds;
     this.degradedFrom = degradedFrom;
-    const reservation = ctx.book.open(this.requestId, decision!.holds, this.ts);
+    const reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts);
     try {
       await this.#forward(call, plan, reservation, refs, clamped, idemKey);
     } finally {
       // Whatever path ended the call, its hold does not outlive it.
       if (ctx.book.release(reservation) && this.rateHolds.length) releaseRates(ctx.policyTables.windows, this.rateHolds, Date.now());
     }
+  }
+
+  /** Records the blocked call and answers the refusal the admission chose. */
+  async #refuseAdmission(call: ParsedCall, caller: Caller, idemKey: string | null, scope: ResolvedScope, a: Exclude<Admission, { ok: true }>): Promise<void> {
+    const { ctx } = this;
+    const row = this.#row(call, idemKey);
+    row.decision = 'blocked';
+    row.reason = a.why;
+    if (a.why === 'budget_unavailable') {
+      row.status = 503;
+      await ctx.ledger.append(row);
+      return this.refuse('budget_unavailable', "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; the call was not forwarded or charged, retry shortly", {}, { 'retry-after': '1' });
+    }
+    if (a.why === 'rate_limited') {
+      const v = a.velocity;
+      row.status = 429;
+      await ctx.ledger.append(row);
+      const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
+      const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
+      return this.refuse('rate_limit_exceeded', `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`, {
+        limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source },
+      }, { 'retry-after': String(retry) });
+    }
+    const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, this.ts);
+    row.status = scope.refusal.mode === 'message' ? 200 : 402;
+    await ctx.ledger.append(row);
+    ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: refusalMessage(rs) });
+    if (scope.refusal.mode === 'message') return this.#answerSelf(call, friendlyRefusal(rs, caller.customer, scope.refusal.topUpUrl));
+    return this.refuse('budget_exceeded', refusalMessage(rs), { scope: rs });
   }
 
   /** Writes a proxy-made assistant answer in the caller's protocol; nothing is charged. */

@@ -2,13 +2,13 @@ import type { CallAmounts } from '../budget/budget-ref.js';
 import { decide, type Decision } from '../budget/decide.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
 import { admitRates, releaseRates, type VelocityVerdict } from '../policy/velocity.js';
-import type { ShardContext } from '../proxy/shard-context.js';
+import type { ShardContext } from './shard-context.js';
 
-// The admission sequence of a proxied call, for monitoring mode: velocity
-// windows, then every budget in scope, and in cluster mode one request for
-// a larger lease when this node's share is short. Kept step for step the
-// same as ModelCall's decision so a monitored app meets the very same
-// refusals as a proxied one.
+// The admission sequence shared by proxied calls and monitoring mode:
+// velocity windows, then every budget in scope, and in cluster mode one
+// request for a larger lease when this node's share is short (the only wait
+// on Redis). One module, so a monitored app meets the very same refusals as a
+// proxied one.
 
 export type Admission =
   | { ok: true; decision: Extract<Decision, { allow: true }>; velocity: Extract<VelocityVerdict, { ok: true }> }
