@@ -128,8 +128,46 @@ export function costPicoBig(entry: PriceEntry, usage: UsageUnits): bigint {
  * result is converted to the nearest double (use costPicoBig for an exact value).
  */
 export function costPico(entry: PriceEntry, usage: UsageUnits): number {
-  return Number(costPicoBig(entry, usage));
+  return costPicoFast(entry, usage) ?? Number(costPicoBig(entry, usage));
 }
+
+/**
+ * The same arithmetic as costPicoBig in doubles, for the common case (whole
+ * token counts, no per-unit quantities) where every product and the sum stay
+ * exact integers below 2^53. Returns undefined when that cannot be promised;
+ * it is on every call's path twice, and BigInt is several times slower.
+ */
+export function costPicoFast(entry: PriceEntry, usage: UsageUnits): number | undefined {
+  if (usage.images || usage.seconds || usage.characters) return undefined;
+  const prompt = usage.promptTokens ?? 0;
+  const completion = usage.completionTokens ?? 0;
+  const cached = usage.cachedTokens ?? 0;
+  const cw5 = usage.cacheWriteTokens ?? 0;
+  const cw1h = usage.cacheWrite1hTokens ?? 0;
+  if (!wholeCount(prompt) || !wholeCount(completion) || !wholeCount(cached) || !wholeCount(cw5) || !wholeCount(cw1h)) return undefined;
+  const tier = selectTier(entry, prompt);
+  const input = tier?.input ?? entry.input ?? 0;
+  const output = tier?.output ?? entry.output;
+  const cacheRead = tier?.cache_read ?? entry.cache_read;
+  const cw5Rate = tier?.cache_write ?? entry.cache_write;
+  const cw1hRate = tier?.cache_write_1h ?? entry.cache_write_1h;
+  // Quarter-pico rates, as in costPicoBig.
+  const inputQ = usage.batch && entry.batch_input !== undefined ? entry.batch_input * 4 : input * 4;
+  const outputQ = usage.batch && entry.batch_output !== undefined ? entry.batch_output * 4 : (output ?? 0) * 4;
+  const cacheReadQ = cacheRead !== undefined ? cacheRead * 4 : input * 4;
+  const cacheWriteQ = cw5Rate !== undefined ? cw5Rate * 4 : isAnthropic(entry) ? input * 5 : input * 4;
+  const cacheWrite1hQ = cw1hRate !== undefined ? cw1hRate * 4 : isAnthropic(entry) ? input * 8 : cacheWriteQ;
+  const uncached = Math.max(0, prompt - cached - cw5 - cw1h);
+  let total = 0;
+  for (const term of [uncached * inputQ, cached * cacheReadQ, cw5 * cacheWriteQ, cw1h * cacheWrite1hQ, completion * outputQ]) {
+    if (!Number.isSafeInteger(term)) return undefined;
+    total += term;
+  }
+  if (!Number.isSafeInteger(total * 2 + 4)) return undefined;
+  return Math.floor((total * 2 + 4) / 8); // round half up, as costPicoBig
+}
+
+const wholeCount = (x: number) => Number.isSafeInteger(x) && x >= 0;
 
 /** pico-USD -> USD (a double, for display and reporting; keep ledgers in pico). */
 export function picoToUsd(pico: number): number {

@@ -123,3 +123,31 @@ describe('cost rules', () => {
     expect(() => costPico(sonnet, { promptTokens: 1, completionTokens: 0, seconds: Infinity })).toThrow(RangeError);
   });
 });
+
+describe('the double fast path', () => {
+  it('agrees with the exact BigInt cost on thousands of generated calls across the table', async () => {
+    const { costPicoFast, costPicoBig } = await import('../../src/pricing/cost.js');
+    const { loadPriceTable } = await import('../../src/pricing/load-price-table.js');
+    const table = loadPriceTable();
+    const entries = [...table.entries()].map(([, e]) => e);
+    let seed = 42;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let fast = 0;
+    for (let i = 0; i < 5000; i++) {
+      const e = entries[rnd(entries.length)]!;
+      const prompt = rnd(3) === 0 ? rnd(2_000_000) : rnd(5000);
+      const cached = rnd(2) ? rnd(prompt + 1) : 0;
+      const cw = rnd(4) === 0 ? rnd(prompt - cached + 1) : 0;
+      const u = { promptTokens: prompt, completionTokens: rnd(100_000), cachedTokens: cached, cacheWriteTokens: cw, batch: rnd(5) === 0 };
+      const f = costPicoFast(e, u);
+      if (f !== undefined) {
+        fast++;
+        expect(f).toBe(Number(costPicoBig(e, u)));
+      }
+    }
+    expect(fast).toBeGreaterThan(4000);
+  });
+});
