@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -10,6 +9,7 @@ import { ADMIN_TOKEN, startTollgate, type Tollgate } from '../helpers/tollgate-p
 import { CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 import { Ledger } from '../../src/store/ledger.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // The dashboard end to end in headless Chromium against the real proxy:
 // sign in with the admin token, see budget bars (capped and near-cap
@@ -80,7 +80,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   beforeAll(async () => {
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     mock = await startMockUpstream({ promptTokens: 40, completionTokens: 20 });
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'tollgate-dashboard-')), 'data');
+    const dataDir = join(tempDir('tollgate-dashboard-'), 'data');
     await seed(dataDir);
     const acme = await monthBilled(dataDir, 'acme');
     const globex = await monthBilled(dataDir, 'globex');

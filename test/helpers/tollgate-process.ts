@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { tempDir } from './temp-dir.js';
 
 // Starts the real, built Tollgate (`node dist/cli.js serve`) as a child
 // process on a free port with a config written to a temp directory.
@@ -32,7 +32,7 @@ export interface StartOptions {
 }
 
 export async function startTollgate(config: Record<string, unknown>, opts: StartOptions = {}): Promise<Tollgate> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  const dir = tempDir('tollgate-test-');
   const dataDir = opts.dataDir ?? join(dir, 'data');
   const configFile = join(dir, 'tollgate.yaml');
   writeFileSync(configFile, stringify({

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
 import { expectedCostUsd, providers, sleep } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // Resale (markup and custom price lists), unpriced models by rule, the
 // pricing endpoints, and reloading the price table without a restart.
@@ -15,7 +15,7 @@ const PROMPT = 100;
 const OUT = 50;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
-const table = join(mkdtempSync(join(tmpdir(), 'tollgate-prices-')), 'models.json');
+const table = join(tempDir('tollgate-prices-'), 'models.json');
 
 beforeAll(async () => {
   copyFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), table);

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Ledger } from '../../src/store/ledger.js';
 import { Retention } from '../../src/store/retention.js';
 import { customersReport, dailyReport, summaryReport } from '../../src/admin/reports.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // The report indexes are written by the real ledger in the same transaction
 // as the rows; these tests write rows through it and read reports back.
@@ -17,7 +15,7 @@ afterEach(async () => {
 });
 
 function open(tz = 'UTC', maxTagValuesPerDay?: number): Ledger {
-  ledger = new Ledger(mkdtempSync(join(tmpdir(), 'tg-reports-')), tz, false, { maxTagValuesPerDay });
+  ledger = new Ledger(tempDir('tg-reports-'), tz, false, { maxTagValuesPerDay });
   return ledger;
 }
 

@@ -1,8 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger } from '../../src/store/ledger.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 // Writes usage rows through the real ledger (rows, indexes, aggregates in
 // one transaction per batch) into a fresh data directory, for report tests
@@ -23,7 +22,7 @@ export function usageRow(over: Partial<UsageRecord> & { ts: number; customer: st
   };
 }
 
-export async function seedLedger(rows: UsageRecord[], dataDir = join(mkdtempSync(join(tmpdir(), 'tollgate-seed-')), 'data')): Promise<string> {
+export async function seedLedger(rows: UsageRecord[], dataDir = join(tempDir('tollgate-seed-'), 'data')): Promise<string> {
   const ledger = new Ledger(dataDir, 'UTC', false);
   for (let i = 0; i < rows.length; i += 5000) {
     const batch = rows.slice(i, i + 5000).map((r) => ledger.append(r));
