@@ -13,13 +13,22 @@
 //
 // Starts its own redis-server (--save "" --appendonly no) on a free port.
 import { spawn, spawnSync, execSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+// Bench data directories go away with the process (a run writes tens of MB of LMDB).
+const benchDirs = [];
+process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const benchDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  benchDirs.push(d);
+  return d;
+};
 
 const { values } = parseArgs({
   options: {
@@ -84,7 +93,7 @@ function load(url, conns) {
 const admin = (port, path) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
 
 async function startNode(mockPort, redisUrl) {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-cluster-bench-'));
+  const dir = benchDir('tollgate-cluster-bench-');
   const config = join(dir, 'tollgate.yaml');
   writeFileSync(config, JSON.stringify({
     listen: { host: '127.0.0.1', port: 0 },

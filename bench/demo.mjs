@@ -1,15 +1,24 @@
 // npm run demo: the mock upstream on :9100 and Tollgate on :8080 in front of
 // it, with a demo customer, so SDKs and curl can be tried without a provider key.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMockUpstream } from './mock-upstream.mjs';
 
+// Bench data directories go away with the process (a run writes tens of MB of LMDB).
+const benchDirs = [];
+process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const benchDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  benchDirs.push(d);
+  return d;
+};
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 const mock = await startMockUpstream({ port: 9100, latencyMs: 50, chunkDelayMs: 30 });
-const dir = mkdtempSync(join(tmpdir(), 'tollgate-demo-'));
+const dir = benchDir('tollgate-demo-');
 const config = join(dir, 'tollgate.yaml');
 writeFileSync(config, JSON.stringify({
   listen: { host: '127.0.0.1', port: 8080 },

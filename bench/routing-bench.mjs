@@ -12,12 +12,21 @@
 // proxy share the machine's cores; compare rows with each other, not with
 // numbers from another machine.
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+// Bench data directories go away with the process (a run writes tens of MB of LMDB).
+const benchDirs = [];
+process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const benchDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  benchDirs.push(d);
+  return d;
+};
 
 const { values } = parseArgs({
   options: {
@@ -80,7 +89,7 @@ const RUNS = [
 
 const mock = await start('bench/mock-upstream.mjs', ['--port', String(mockPort), '--completion-tokens', '16'], /listening/);
 const failing = await start('bench/mock-upstream.mjs', ['--port', String(failPort), '--fail', '500'], /listening/);
-const dir = mkdtempSync(join(tmpdir(), 'tollgate-routing-bench-'));
+const dir = benchDir('tollgate-routing-bench-');
 const config = join(dir, 'tollgate.yaml');
 const provider = (name, port) => ({ name, type: 'openai', baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'sk-bench' });
 const neverOpen = { failures: 1_000_000_000, cooldown: '1s' };

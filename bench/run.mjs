@@ -7,12 +7,21 @@
 // then the enforcement decision's latency percentiles that Tollgate recorded
 // during its own run (hdr-histogram, merged across shards).
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+
+// Bench data directories go away with the process (a run writes tens of MB of LMDB).
+const benchDirs = [];
+process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const benchDir = (prefix) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  benchDirs.push(d);
+  return d;
+};
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +91,7 @@ try {
   results.push(summary(`bare uWS+undici passthrough (${shards} threads)`, await load(`http://127.0.0.1:${passPort}/v1/chat/completions`, { authorization: 'Bearer x' })));
   await stop(pass);
 
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+  const dir = benchDir('tollgate-bench-');
   const config = join(dir, 'tollgate.yaml');
   writeFileSync(config, JSON.stringify({
     listen: { host: '127.0.0.1', port: tgPort },
