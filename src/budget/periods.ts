@@ -90,6 +90,7 @@ function localMidnight(y: number, m: number, d: number, timeZone: string): numbe
  */
 export class PeriodClock {
   #cache = new Map<PeriodKind, PeriodWindow>();
+  #keys = new Map<PeriodKind, { w: PeriodWindow; key: string }>();
   constructor(readonly timeZone = 'UTC') {}
   window(kind: PeriodKind, now: number): PeriodWindow {
     const w = this.#cache.get(kind);
@@ -97,5 +98,15 @@ export class PeriodClock {
     const fresh = periodWindow(kind, now, this.timeZone);
     this.#cache.set(kind, fresh);
     return fresh;
+  }
+
+  /** periodKey() of the window containing `now`, formatted once per window (the ledger asks for every row). */
+  key(kind: PeriodKind, now: number): string {
+    const w = this.window(kind, now);
+    const k = this.#keys.get(kind);
+    if (k && k.w === w) return k.key;
+    const key = periodKey(kind, w, this.timeZone);
+    this.#keys.set(kind, { w, key });
+    return key;
   }
 }

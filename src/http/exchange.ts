@@ -1,5 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
-import { statusLine } from './status-text.js';
+import { headerBytes, statusBytes } from './status-text.js';
 
 export type Headers = Record<string, string>;
 
@@ -67,9 +67,9 @@ export class Exchange {
     this.ended = true;
     this.started = true;
     this.res.cork(() => {
-      this.res.writeStatus(statusLine(status));
+      this.res.writeStatus(statusBytes(status));
       this.#writeBase();
-      for (const k in headers) this.res.writeHeader(k, headers[k]!);
+      for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
       this.res.end(body, this.closeConnection || this.closeAfter());
     });
   }
@@ -80,7 +80,7 @@ export class Exchange {
 
   #writeBase(): void {
     const b = this.baseHeaders;
-    if (b) for (const k in b) this.res.writeHeader(k, b[k]!);
+    if (b) for (const k in b) this.res.writeHeader(headerBytes(k), b[k]!);
   }
 
   /** Starts a streamed answer: status and headers now, body by write(). */
@@ -88,9 +88,9 @@ export class Exchange {
     if (this.aborted || this.started) return;
     this.started = true;
     this.res.cork(() => {
-      this.res.writeStatus(statusLine(status));
+      this.res.writeStatus(statusBytes(status));
       this.#writeBase();
-      for (const k in headers) this.res.writeHeader(k, headers[k]!);
+      for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
     });
   }
 

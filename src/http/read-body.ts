@@ -72,16 +72,23 @@ export function readBody(res: HttpResponse, limit: number, declaredLength: numbe
       if (isLast) {
         if (entry) arriving.delete(entry);
         if (chunks.length === 0) {
-          resolve(Buffer.from(new Uint8Array(ab).slice()));
+          resolve(copy(ab));
         } else {
-          chunks.push(Buffer.from(new Uint8Array(ab).slice()));
+          chunks.push(copy(ab));
           resolve(Buffer.concat(chunks, size));
         }
       } else {
-        chunks.push(Buffer.from(new Uint8Array(ab).slice()));
+        chunks.push(copy(ab));
       }
     });
     // (A client gone mid-body stays in `arriving` until its deadline: uWS
     // keeps one onAborted handler per response, and Exchange owns it.)
   });
+}
+
+/** One copy of a uWS chunk; small ones land in Node's shared buffer pool instead of an ArrayBuffer of their own. */
+function copy(ab: ArrayBuffer): Buffer {
+  const b = Buffer.allocUnsafe(ab.byteLength);
+  b.set(new Uint8Array(ab));
+  return b;
 }

@@ -14,19 +14,24 @@ export function guardHandlers(app: TemplatedApp, onError: (err: unknown, method:
     const register = app[m] as (pattern: string, handler: (res: HttpResponse, req: HttpRequest) => void) => TemplatedApp;
     (app as unknown as Record<string, unknown>)[m] = (pattern: string, handler: (res: HttpResponse, req: HttpRequest) => void) =>
       register.call(app, pattern, (res, req) => {
-        let method = '';
-        let url = '';
         try {
-          method = req.getMethod();
-          url = req.getUrl();
           handler(res, req);
         } catch (err) {
-          onError(err, method, url.slice(0, 200));
+          onError(err, ...describe(req));
           answer500(res);
         }
       });
   }
   return app;
+}
+
+/** Method and URL for the log line, read only when a handler threw (still inside uWS's callback, so `req` is valid). */
+function describe(req: HttpRequest): [string, string] {
+  try {
+    return [req.getMethod(), req.getUrl().slice(0, 200)];
+  } catch {
+    return ['', ''];
+  }
 }
 
 function answer500(res: HttpResponse): void {

@@ -1,11 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 // Client keys are held only as SHA-256 hashes. Lookup goes through a Map keyed
 // by the hex hash (timing there reveals only the hash of a guess, not the key),
 // then the bytes are compared in constant time.
 
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 export function sameHash(a: string, b: string): boolean {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { BoundedLabels } from './bounded-labels.js';
+import { BoundedLabels, OTHER } from './bounded-labels.js';
+import { FastHistogram } from './fast-histogram.js';
 import { EventLoopLag } from './event-loop-lag.js';
 
 // One shard's Prometheus instruments. Every shard records into its own
@@ -31,34 +32,42 @@ export interface ShardGaugeSources {
   inFlight(): number;
   reservationsOpen(): number;
   tokenizerQueue(): number;
+  /** Calls answered so far per label set; the requests counter is read from it at scrape time, not incremented per call. */
+  requestCounts?(): Iterable<{ labels: { endpoint: string; status: string; decision: string }; n: number }>;
 }
 
 export class ShardInstruments {
   readonly registry = new Registry();
   readonly requests: Counter<'endpoint' | 'status' | 'decision'>;
-  readonly decision: Histogram;
-  readonly upstreamLatency: Histogram<'provider' | 'target'>;
+  readonly decision: FastHistogram;
+  readonly upstreamLatency: FastHistogram<'provider' | 'target'>;
   readonly upstreamErrors: Counter<'provider' | 'target' | 'kind'>;
   readonly ledgerCommit: Histogram;
   readonly #targets = new BoundedLabels(200);
+  readonly #targetLabels = new Map<string, { provider: string; target: string }>();
   readonly #lag = new EventLoopLag();
 
   constructor(shard: number, sources: ShardGaugeSources) {
     const registers = [this.registry];
     const shardLabel = { shard: String(shard) };
+    const requestCounts = sources.requestCounts;
     this.requests = new Counter({
       name: 'tollgate_requests_total',
       help: 'Model calls answered, by endpoint, HTTP status and decision (allowed, refused, blocked, upstream_error, ...).',
       labelNames: ['endpoint', 'status', 'decision'],
       registers,
+      collect: requestCounts && function (this: Counter<'endpoint' | 'status' | 'decision'>) {
+        this.reset();
+        for (const { labels, n } of requestCounts()) this.inc(labels, n);
+      },
     });
-    this.decision = new Histogram({
+    this.decision = new FastHistogram({
       name: 'tollgate_decision_latency_seconds',
       help: 'Time of the in-memory enforcement decision (reserve on every budget in scope).',
       buckets: DECISION_BUCKETS,
       registers,
     });
-    this.upstreamLatency = new Histogram({
+    this.upstreamLatency = new FastHistogram({
       name: 'tollgate_upstream_latency_seconds',
       help: 'Time from the first upstream attempt of a call to its accepted answer (a stream\'s first chunk, else the whole body), per answering provider and target.',
       labelNames: ['provider', 'target'],
@@ -103,8 +112,14 @@ export class ShardInstruments {
 
   /** Labels of a target id ("provider/model"), with bounded cardinality (an unrouted model is named by the client). */
   target(targetId: string): { provider: string; target: string } {
-    const slash = targetId.indexOf('/');
-    return { provider: slash < 0 ? targetId : targetId.slice(0, slash), target: this.#targets.label(targetId) };
+    let labels = this.#targetLabels.get(targetId);
+    if (!labels) {
+      const slash = targetId.indexOf('/');
+      labels = { provider: slash < 0 ? targetId : targetId.slice(0, slash), target: this.#targets.label(targetId) };
+      // Ids past the label cap all map to OTHER; only those under it are worth remembering.
+      if (labels.target !== OTHER) this.#targetLabels.set(targetId, labels);
+    }
+    return labels;
   }
 
   json(): Promise<PromJson> {

@@ -18,23 +18,32 @@ export type Admission =
 
 const NO_RATES: VelocityVerdict = { ok: true, holds: [] };
 
-function once(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): { velocity: VelocityVerdict; decision?: Decision } {
+type Attempt = { velocity: VelocityVerdict; decision?: Decision };
+
+function once(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): Attempt {
   const velocity = scope.rates.length ? admitRates(ctx.policyTables.windows, scope.rates, estimate, now) : NO_RATES;
   const decision = velocity.ok ? decide(ctx.table, scope.refs, estimate, ctx.shard, now, ctx.clock) : undefined;
   if (velocity.ok && decision && !decision.allow) releaseRates(ctx.policyTables.windows, velocity.holds, now);
   return { velocity, decision };
 }
 
-export async function admit(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): Promise<Admission> {
+/** Synchronous unless a cluster lease falls short (the only wait): callers await only a Promise. */
+export function admit(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number): Admission | Promise<Admission> {
   const d0 = performance.now();
-  let r = once(ctx, scope, estimate, now);
+  const r = once(ctx, scope, estimate, now);
   ctx.metrics.recordDecision(performance.now() - d0);
-  if (r.decision && !r.decision.allow && ctx.onBudgetShortfall) {
-    // Cluster mode: this node's lease was short. Ask once for more and decide again.
-    const more = await ctx.onBudgetShortfall(scope.refs, estimate);
-    if (more === 'unavailable') return { ok: false, why: 'budget_unavailable' };
-    if (more === 'retry') r = once(ctx, scope, estimate, now);
-  }
+  if (r.decision && !r.decision.allow && ctx.onBudgetShortfall) return afterShortfall(ctx, scope, estimate, now, r, ctx.onBudgetShortfall);
+  return verdict(r);
+}
+
+/** Cluster mode: this node's lease was short. Ask once for more and decide again. */
+async function afterShortfall(ctx: ShardContext, scope: ResolvedScope, estimate: CallAmounts, now: number, first: Attempt, shortfall: NonNullable<ShardContext['onBudgetShortfall']>): Promise<Admission> {
+  const more = await shortfall(scope.refs, estimate);
+  if (more === 'unavailable') return { ok: false, why: 'budget_unavailable' };
+  return verdict(more === 'retry' ? once(ctx, scope, estimate, now) : first);
+}
+
+function verdict(r: Attempt): Admission {
   if (!r.velocity.ok) return { ok: false, why: 'rate_limited', velocity: r.velocity };
   if (!r.decision!.allow) return { ok: false, why: 'budget_exceeded', decision: r.decision as Extract<Decision, { allow: false }> };
   return { ok: true, decision: r.decision as Extract<Decision, { allow: true }>, velocity: r.velocity };

@@ -230,13 +230,14 @@ class ModelCall {
       if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
     }
     this.resale = scope.resale;
-    const estimateUsage = { ...zeroUsage(), promptTokens, completionTokens: maxOut };
+    const estimateUsage: CallUsage = { promptTokens, completionTokens: maxOut, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
     const estimate: CallAmounts = {
       billedPico: billedPico(scope.resale, [call.model, first.model], costOf(price, estimateUsage).pico, estimateUsage),
       tokens: promptTokens + maxOut,
       requests: 1,
     };
-    const admission = await admit(ctx, scope, estimate, this.ts);
+    const admitted = admit(ctx, scope, estimate, this.ts);
+    const admission = admitted instanceof Promise ? await admitted : admitted;
     if (this.ex.aborted) {
       if (admission.ok) {
         releaseRates(ctx.policyTables.windows, admission.velocity.holds, this.ts);

@@ -1,6 +1,7 @@
 import hdr from 'hdr-histogram-js';
 import { CustomerUsageTracker } from '../observability/customer-usage.js';
 import { ShardInstruments, type ShardGaugeSources } from '../observability/shard-instruments.js';
+import type { HistogramSeries } from '../observability/fast-histogram.js';
 import type { ShardPromSnapshot } from '../observability/prometheus-text.js';
 
 // Per-shard counters and the decision-latency histogram (nanoseconds).
@@ -26,29 +27,44 @@ export interface ClusterStats extends MetricsSnapshot {
 export class ShardMetrics {
   readonly decision = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3 });
   readonly requests = new Map<string, number>();
+  /** Prometheus labels of each `requests` key, made once per key. */
+  readonly #requestLabels = new Map<string, { endpoint: string; status: string; decision: string }>();
   unpricedCalls = 0;
   zeroCostCalls = 0;
   readonly prom: ShardInstruments;
+  readonly #decisionSeries: HistogramSeries;
+  readonly #upstreamSeries = new Map<string, HistogramSeries>();
   readonly customers = new CustomerUsageTracker();
 
   constructor(shard = 0, sources: ShardGaugeSources = { inFlight: () => 0, reservationsOpen: () => 0, tokenizerQueue: () => 0 }) {
-    this.prom = new ShardInstruments(shard, sources);
+    this.prom = new ShardInstruments(shard, {
+      ...sources,
+      requestCounts: () => [...this.requests].map(([k, n]) => ({ labels: this.#requestLabels.get(k)!, n })),
+    });
+    this.#decisionSeries = this.prom.decision.series();
   }
 
   recordDecision(ms: number): void {
     this.decision.recordValue(Math.max(1, Math.round(ms * 1e6)));
-    this.prom.decision.observe(ms / 1000);
+    this.#decisionSeries.observe(ms / 1000);
   }
 
   count(endpoint: string, status: number, decision: string): void {
     const k = `${endpoint} ${status} ${decision}`;
-    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
-    this.prom.requests.inc({ endpoint, status: String(status), decision });
+    const n = this.requests.get(k);
+    if (n === undefined) this.#requestLabels.set(k, { endpoint, status: String(status), decision });
+    this.requests.set(k, (n ?? 0) + 1);
   }
 
   /** A call's upstream phase ended with an accepted answer from `targetId` ("provider/model") after `ms`. */
   recordUpstream(targetId: string, ms: number): void {
-    this.prom.upstreamLatency.observe(this.prom.target(targetId), ms / 1000);
+    let series = this.#upstreamSeries.get(targetId);
+    if (!series) {
+      series = this.prom.upstreamLatency.series(this.prom.target(targetId));
+      // Ids past the label cap share one series; remember only the bounded set.
+      if (this.#upstreamSeries.size < 1000) this.#upstreamSeries.set(targetId, series);
+    }
+    series.observe(ms / 1000);
   }
 
   /** An upstream attempt that did not answer, as the fallback loop recorded it ("HTTP 503", "ECONNREFUSED", "skipped: ..."). */

@@ -53,8 +53,8 @@ export interface AttemptControl {
 export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: RoutedPlan, h: CallHeaders, clamped: number | undefined, control: AttemptControl): Promise<AttemptsResult> {
   const health = ctx.routes.health;
   const { current } = control;
-  const attempts: AttemptRecord[] = plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` }));
-  let soonest = Math.min(Infinity, ...plan.skipped.map((s) => s.until));
+  const attempts: AttemptRecord[] = plan.skipped.length ? plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` })) : [];
+  let soonest = plan.skipped.length ? Math.min(Infinity, ...plan.skipped.map((s) => s.until)) : Infinity;
   let passThrough: Answer | undefined;
   let untranslatable: string | undefined;
   let tried = 0;
@@ -91,11 +91,12 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     const { pool, basePath } = ctx.pools.get(target.provider);
     const up = (current.up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes));
     const started = performance.now();
+    const body = Buffer.from(payload); // undici would encode a string itself; this way its length is not counted twice
     pool.dispatch({
       path: upstreamPath(target.provider, basePath, upstreamEndpoint),
       method: 'POST',
-      headers: upstreamHeaders(target.provider, h, Buffer.byteLength(payload)),
-      body: payload,
+      headers: upstreamHeaders(target.provider, h, body.length),
+      body,
       headersTimeout: target.timeouts.firstByte,
       bodyTimeout: target.timeouts.firstByte,
     }, up);

@@ -31,7 +31,7 @@ export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocol
   } else if (provider.apiKey) {
     h.authorization = `Bearer ${provider.apiKey}`;
   }
-  for (const [k, v] of Object.entries(provider.headers)) h[k.toLowerCase()] = v;
+  for (const k in provider.headers) h[k.toLowerCase()] = provider.headers[k]!;
   return h;
 }
 

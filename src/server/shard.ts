@@ -123,6 +123,20 @@ app.get('/readyz', (res) => {
   else ex.json(200, { status: 'ready' });
 });
 
+// Header names as bytes: uWS reads a Buffer as it is, a string only after converting it to UTF-8 (an allocation per call).
+const H = {
+  authorization: Buffer.from('authorization'),
+  apiKey: Buffer.from('x-api-key'),
+  customer: Buffer.from('x-tollgate-customer'),
+  agent: Buffer.from('x-tollgate-agent'),
+  tags: Buffer.from('x-tollgate-tags'),
+  idempotencyKey: Buffer.from('idempotency-key'),
+  anthropicVersion: Buffer.from('anthropic-version'),
+  anthropicBeta: Buffer.from('anthropic-beta'),
+  accept: Buffer.from('accept'),
+  contentLength: Buffer.from('content-length'),
+};
+
 for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
   app.post(ENDPOINTS[endpoint].path, (res, req) => {
     const ex = exchange(res);
@@ -134,17 +148,17 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     }
     // uWS invalidates `req` at the first await: copy what we need now.
     const h: CallHeaders = {
-      authorization: req.getHeader('authorization'),
-      apiKey: req.getHeader('x-api-key'),
-      customer: req.getHeader('x-tollgate-customer'),
-      agent: req.getHeader('x-tollgate-agent'),
-      tags: req.getHeader('x-tollgate-tags'),
-      idempotencyKey: req.getHeader('idempotency-key'),
-      anthropicVersion: req.getHeader('anthropic-version'),
-      anthropicBeta: req.getHeader('anthropic-beta'),
-      accept: req.getHeader('accept'),
+      authorization: req.getHeader(H.authorization),
+      apiKey: req.getHeader(H.apiKey),
+      customer: req.getHeader(H.customer),
+      agent: req.getHeader(H.agent),
+      tags: req.getHeader(H.tags),
+      idempotencyKey: req.getHeader(H.idempotencyKey),
+      anthropicVersion: req.getHeader(H.anthropicVersion),
+      anthropicBeta: req.getHeader(H.anthropicBeta),
+      accept: req.getHeader(H.accept),
     };
-    const declared = Number(req.getHeader('content-length') || 0);
+    const declared = Number(req.getHeader(H.contentLength) || 0);
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
       ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });

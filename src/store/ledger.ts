@@ -1,7 +1,7 @@
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PeriodClock, periodKey, type PeriodKind } from '../budget/periods.js';
+import { PeriodClock, type PeriodKind } from '../budget/periods.js';
 import { agentScopeKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
@@ -32,8 +32,9 @@ export class Ledger {
   readonly #clock: PeriodClock;
   /** Billing-report indexes, written in the same transaction as the rows. */
   readonly reports: ReportIndexes;
-  #pending: { row: UsageRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  #scheduled = false;
+  #pending: UsageRecord[] = [];
+  /** The commit the pending rows will share: one promise per batch, not one per row. */
+  #batch: { done: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
   commitSamples: number[] = [];
@@ -48,44 +49,49 @@ export class Ledger {
   constructor(dataDir: string, timeZone = 'UTC', sync = true, reportOptions: ReportIndexOptions = {}) {
     mkdirSync(dataDir, { recursive: true });
     this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
-    this.#usage = this.#root.openDB({ name: 'usage', encoding: 'msgpack' });
+    this.#usage = this.#root.openDB({ name: 'usage', ...RECORDS });
     this.#byCustomer = this.#root.openDB({ name: 'usage_by_customer', encoding: 'binary' });
-    this.#aggregates = this.#root.openDB({ name: 'aggregates', encoding: 'msgpack' });
-    this.#idempotency = this.#root.openDB({ name: 'idempotency', encoding: 'msgpack' });
+    this.#aggregates = this.#root.openDB({ name: 'aggregates', ...RECORDS });
+    this.#idempotency = this.#root.openDB({ name: 'idempotency', ...RECORDS });
     this.#clock = new PeriodClock(timeZone);
     this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
   }
 
   append(row: UsageRecord): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('ledger is closed'));
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ row, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
-    });
+    this.#pending.push(row);
+    if (!this.#batch) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#batch = { done, resolve, reject };
+      setImmediate(() => this.#flush());
+    }
+    return this.#batch.done;
   }
 
   #flush(): void {
-    this.#scheduled = false;
-    const batch = this.#pending;
+    const batch = this.#batch;
+    const rows = this.#pending;
+    this.#batch = undefined;
     this.#pending = [];
-    if (!batch.length) return;
+    if (!batch) return; // flushed early by flush()
     const started = performance.now();
-    const deltas = new Map<string, { scope: string; period: string; agg: Aggregate }>();
-    for (const { row } of batch) this.#accumulate(deltas, row);
-    const reportDelta = this.reports.collect(batch.map((b) => b.row));
+    const deltas = this.#aggregateDeltas(rows);
+    const reportDelta = this.reports.collect(rows);
     const write = () => {
       this.reports.write(reportDelta);
-      for (const { row } of batch) {
+      for (const row of rows) {
         this.#usage.put([row.ts, row.request_id], row);
         this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
         if (row.idempotency_key && isCharged(row)) {
           this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
         }
       }
-      for (const { scope, period, agg } of deltas.values()) {
+      for (const { scope, period, agg } of deltas) {
         const cur = this.#aggregates.get([scope, period]) ?? emptyAggregate();
         cur.cost_nano += agg.cost_nano;
         cur.billed_nano += agg.billed_nano;
@@ -101,11 +107,11 @@ export class Ledger {
       () => {
         this.#inFlight.delete(p);
         this.#sample(performance.now() - started);
-        for (const b of batch) b.resolve();
+        batch.resolve();
       },
       (err) => {
         this.#inFlight.delete(p);
-        for (const b of batch) b.reject(err);
+        batch.reject(err);
       },
     );
   }
@@ -114,25 +120,37 @@ export class Ledger {
     if (this.commitSamples.length < 4096) this.commitSamples.push(ms);
   }
 
-  #accumulate(deltas: Map<string, { scope: string; period: string; agg: Aggregate }>, row: UsageRecord) {
-    const scopes = [customerScopeKey(row.customer)];
-    if (row.agent) scopes.push(agentScopeKey(row.customer, row.agent));
-    for (const scope of scopes) {
-      for (const kind of PERIODS) {
-        const period = periodKey(kind, this.#clock.window(kind, row.ts), this.#clock.timeZone);
-        const k = `${scope}\u0001${period}`;
-        let d = deltas.get(k);
-        if (!d) deltas.set(k, (d = { scope, period, agg: emptyAggregate() }));
-        if (row.decision === 'allowed') {
-          d.agg.cost_nano += row.cost_nano;
-          d.agg.billed_nano += row.billed_nano;
-          d.agg.tokens += row.prompt_tokens + row.completion_tokens;
-          d.agg.calls += 1;
-        } else {
-          d.agg.blocked += 1;
+  /**
+   * What a batch adds to each (scope, period) aggregate. Rows are summed per
+   * calendar day and customer first: a day lies inside exactly one week and
+   * one month, so the period keys are formatted per day, not per row.
+   */
+  #aggregateDeltas(rows: readonly UsageRecord[]): { scope: string; period: string; agg: Aggregate }[] {
+    const days = new Map<number, { ts: number; customers: Map<string, { all: Aggregate; agents: Map<string, Aggregate> }> }>();
+    for (const row of rows) {
+      const start = this.#clock.window('day', row.ts).start;
+      let day = days.get(start);
+      if (!day) days.set(start, (day = { ts: row.ts, customers: new Map() }));
+      let c = day.customers.get(row.customer);
+      if (!c) day.customers.set(row.customer, (c = { all: emptyAggregate(), agents: new Map() }));
+      addRow(c.all, row);
+      if (row.agent) {
+        let a = c.agents.get(row.agent);
+        if (!a) c.agents.set(row.agent, (a = emptyAggregate()));
+        addRow(a, row);
+      }
+    }
+    const deltas: { scope: string; period: string; agg: Aggregate }[] = [];
+    for (const { ts, customers } of days.values()) {
+      const periods = PERIODS.map((kind) => this.#clock.key(kind, ts));
+      for (const [customer, c] of customers) {
+        for (const period of periods) deltas.push({ scope: customerScopeKey(customer), period, agg: c.all });
+        for (const [agent, agg] of c.agents) {
+          for (const period of periods) deltas.push({ scope: agentScopeKey(customer, agent), period, agg });
         }
       }
     }
+    return deltas;
   }
 
   aggregate(scope: string, period: string): Aggregate {
@@ -141,7 +159,7 @@ export class Ledger {
 
   /** Aggregate for the period of `kind` containing `now`. */
   aggregateAt(scope: string, kind: PeriodKind, now: number): Aggregate {
-    return this.aggregate(scope, periodKey(kind, this.#clock.window(kind, now), this.#clock.timeZone));
+    return this.aggregate(scope, this.#clock.key(kind, now));
   }
 
   findIdempotent(customer: string, key: string, now: number, windowMs: number): IdempotencyRecord | undefined {
@@ -217,7 +235,7 @@ export class Ledger {
 
   /** Resolves when everything appended so far is committed. */
   async flush(): Promise<void> {
-    if (this.#scheduled) this.#flush();
+    if (this.#batch) this.#flush();
     while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -229,6 +247,27 @@ export class Ledger {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * How the object-valued databases (usage, aggregates, idempotency) encode:
+ * msgpack with shared structures — an object's property names are stored
+ * once per database (under this key), not in every value, so a row encodes
+ * ~2x faster and ~3x smaller (less for each commit to write). Values written
+ * before (names inline) still decode; a reader opening these databases
+ * itself must pass the same options.
+ */
+export const RECORDS = { encoding: 'msgpack', sharedStructuresKey: Symbol.for('structures') } as const;
+
+function addRow(agg: Aggregate, row: UsageRecord): void {
+  if (row.decision === 'allowed') {
+    agg.cost_nano += row.cost_nano;
+    agg.billed_nano += row.billed_nano;
+    agg.tokens += row.prompt_tokens + row.completion_tokens;
+    agg.calls += 1;
+  } else {
+    agg.blocked += 1;
+  }
+}
 
 /** A call the customer paid for: a retry with its idempotency key must not be charged again. */
 function isCharged(row: UsageRecord): boolean {

@@ -1,5 +1,5 @@
 import type { Database, RootDatabase } from 'lmdb';
-import { periodKey, type PeriodClock } from '../budget/periods.js';
+import type { PeriodClock } from '../budget/periods.js';
 import type { UsageRecord } from './usage-record.js';
 
 // Billing-report indexes, kept in the same LMDB transaction as the usage rows
@@ -54,25 +54,40 @@ const unpack = (p: Packed): ReportCounters => ({
   calls: p[0], blocked: p[1], prompt_tokens: p[2], completion_tokens: p[3], cached_tokens: p[4], cost_nano: p[5], billed_nano: p[6],
 });
 
-function rowCounters(row: UsageRecord): ReportCounters {
-  const c = emptyCounters();
+/** Adds one row to counters. */
+function addRow(c: ReportCounters, row: UsageRecord): void {
   if (row.decision === 'allowed') {
-    c.calls = 1;
-    c.prompt_tokens = row.prompt_tokens;
-    c.completion_tokens = row.completion_tokens;
-    c.cached_tokens = row.cached_tokens;
-    c.cost_nano = row.cost_nano;
-    c.billed_nano = row.billed_nano;
+    c.calls += 1;
+    c.prompt_tokens += row.prompt_tokens;
+    c.completion_tokens += row.completion_tokens;
+    c.cached_tokens += row.cached_tokens;
+    c.cost_nano += row.cost_nano;
+    c.billed_nano += row.billed_nano;
   } else {
-    c.blocked = 1;
+    c.blocked += 1;
   }
-  return c;
+}
+
+/** One customer's counters for one day in a batch, per dimension value (in order of first appearance). */
+interface DayDelta {
+  customer: string;
+  day: string;
+  all: ReportCounters;
+  model: Map<string, ReportCounters>;
+  agent: Map<string, ReportCounters>;
+  tag: Map<string, ReportCounters>;
 }
 
 /** What one ledger batch adds to the indexes; built outside the write transaction. */
 export interface ReportDelta {
-  days: Map<string, { key: DayKey; c: ReportCounters }>;
+  days: DayDelta[];
   customers: Map<string, [number, number]>;
+}
+
+function bump(m: Map<string, ReportCounters>, value: string, row: UsageRecord): void {
+  let c = m.get(value);
+  if (!c) m.set(value, (c = emptyCounters()));
+  addRow(c, row);
 }
 
 export interface ReportIndexOptions {
@@ -93,24 +108,27 @@ export class ReportIndexes {
 
   /** Calendar day (YYYY-MM-DD) of `ts` in the ledger's time zone. */
   day(ts: number): string {
-    return periodKey('day', this.clock.window('day', ts), this.clock.timeZone).slice(4);
+    return this.clock.key('day', ts).slice(4);
   }
 
   collect(rows: Iterable<UsageRecord>): ReportDelta {
-    const delta: ReportDelta = { days: new Map(), customers: new Map() };
-    const add = (key: DayKey, c: ReportCounters) => {
-      const k = key.join('\u0001');
-      const d = delta.days.get(k);
-      if (d) addCounters(d.c, c);
-      else delta.days.set(k, { key, c: { ...c } });
-    };
+    const delta: ReportDelta = { days: [], customers: new Map() };
+    // Rows of one batch are nearly always of one day: group per (day, customer), no key built per row.
+    const byDay = new Map<number, Map<string, DayDelta>>();
     for (const row of rows) {
-      const day = this.day(row.ts);
-      const c = rowCounters(row);
-      add([row.customer, 'all', day, ''], c);
-      add([row.customer, 'model', day, row.model ?? row.model_requested ?? '(unknown)'], c);
-      add([row.customer, 'agent', day, row.agent ?? NO_AGENT], c);
-      for (const k in row.tags) add([row.customer, 'tag', day, `${k}=${row.tags[k]}`], c);
+      const start = this.clock.window('day', row.ts).start;
+      let customers = byDay.get(start);
+      if (!customers) byDay.set(start, (customers = new Map()));
+      let d = customers.get(row.customer);
+      if (!d) {
+        d = { customer: row.customer, day: this.day(row.ts), all: emptyCounters(), model: new Map(), agent: new Map(), tag: new Map() };
+        customers.set(row.customer, d);
+        delta.days.push(d);
+      }
+      addRow(d.all, row);
+      bump(d.model, row.model ?? row.model_requested ?? '(unknown)', row);
+      bump(d.agent, row.agent ?? NO_AGENT, row);
+      for (const k in row.tags) bump(d.tag, `${k}=${row.tags[k]}`, row);
       const seen = delta.customers.get(row.customer);
       if (!seen) delta.customers.set(row.customer, [row.ts, row.ts]);
       else {
@@ -123,17 +141,25 @@ export class ReportIndexes {
 
   /** Applies a batch's delta. Call inside the ledger's write transaction. */
   write(delta: ReportDelta): void {
-    for (const { key, c } of delta.days.values()) {
-      let k = key;
-      if (key[1] === 'tag' && this.#days.get(key) === undefined) k = this.#admitTagValue(key);
-      const cur = this.#days.get(k);
-      this.#days.put(k, cur ? pack(addCounters(unpack(cur), c)) : pack(c));
+    for (const d of delta.days) {
+      this.#add([d.customer, 'all', d.day, ''], d.all);
+      for (const [value, c] of d.model) this.#add([d.customer, 'model', d.day, value], c);
+      for (const [value, c] of d.agent) this.#add([d.customer, 'agent', d.day, value], c);
+      for (const [value, c] of d.tag) {
+        const key: DayKey = [d.customer, 'tag', d.day, value];
+        this.#add(this.#days.get(key) === undefined ? this.#admitTagValue(key) : key, c);
+      }
     }
     for (const [customer, [first, last]] of delta.customers) {
       const cur = this.#customers.get(customer);
       if (!cur) this.#customers.put(customer, [first, last]);
       else if (first < cur[0] || last > cur[1]) this.#customers.put(customer, [Math.min(first, cur[0]), Math.max(last, cur[1])]);
     }
+  }
+
+  #add(key: DayKey, c: ReportCounters): void {
+    const cur = this.#days.get(key);
+    this.#days.put(key, cur ? pack(addCounters(unpack(cur), c)) : pack(c));
   }
 
   /** A tag value new for its day: counted, or folded into "name=(other)" once the name has too many. */

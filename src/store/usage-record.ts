@@ -24,6 +24,8 @@ export interface UsageRecord {
   idempotency_key: string | null;
   price_source: string | null; // table id the price came from, 'unknown' when unpriced
   usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | null;
+  /** Targets tried before the one that answered (or all of them, when none did). */
+  attempts?: { target: string; error: string }[];
 }
 
 export interface PublicUsageRow {
@@ -32,6 +34,7 @@ export interface PublicUsageRow {
   prompt_tokens: number; completion_tokens: number; cached_tokens: number; cache_write_tokens: number;
   cost_usd: number; billed: number; decision: string; reason: string | null; status: number;
   latency_ms: number; idempotency_key: string | null; price_source: string | null; usage_source: string | null;
+  attempts: { target: string; error: string }[];
 }
 
 export const nanoToUsd = (n: number): number => n / 1e9;
@@ -60,6 +63,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     idempotency_key: r.idempotency_key,
     price_source: r.price_source,
     usage_source: r.usage_source,
+    attempts: r.attempts ?? [],
   };
 }
 

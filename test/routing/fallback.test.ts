@@ -84,6 +84,7 @@ describe('fallback to the next tier', () => {
     expect(row.cost_usd).toBeGreaterThan(0);
     const stored = storedRows(tg.dataDir).find((x) => x.request_id === r.requestId);
     expect(stored.attempts).toEqual([{ target: 'primary/gpt-4o-mini', error: 'HTTP 503' }]);
+    expect(row.attempts).toEqual([{ target: 'primary/gpt-4o-mini', error: 'HTTP 503' }]);
   });
 
   it('moves on when tier 0 does not answer within its first-byte timeout', async () => {

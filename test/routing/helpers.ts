@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { join } from 'node:path';
 import { open } from 'lmdb';
+import { RECORDS } from '../../src/store/ledger.js';
 import { CUSTOMER_KEY } from '../helpers/fixtures.js';
 
 // Small helpers shared by the routing integration tests.
@@ -51,13 +52,12 @@ export function answered(r: CallResult, stream: boolean): boolean {
 
 /**
  * Usage rows as stored in the ledger, read straight from LMDB (a second,
- * read-only process-level reader is safe): the stored row carries
- * `attempts`, which the public row shape does not list yet.
+ * read-only process-level reader is safe), to check what was persisted.
  */
 export function storedRows(dataDir: string): any[] {
   const env = open({ path: join(dataDir, 'tollgate.lmdb'), readOnly: true, maxDbs: 16 });
   try {
-    const db = env.openDB({ name: 'usage', encoding: 'msgpack' });
+    const db = env.openDB({ name: 'usage', ...RECORDS });
     return [...db.getRange({})].map((e) => e.value);
   } finally {
     void env.close();
