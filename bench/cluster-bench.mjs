@@ -13,22 +13,14 @@
 //
 // Starts its own redis-server (--save "" --appendonly no) on a free port.
 import { spawn, spawnSync, execSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir, cpus } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-
-// Bench data directories go away with the process (a run writes tens of MB of LMDB).
-const benchDirs = [];
-process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const benchDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  benchDirs.push(d);
-  return d;
-};
+import { benchDir } from './bench-dir.mjs';
 
 const { values } = parseArgs({
   options: {

@@ -1,20 +1,11 @@
 // npm run demo: the mock upstream on :9100 and Tollgate on :8080 in front of
 // it, with a demo customer, so SDKs and curl can be tried without a provider key.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMockUpstream } from './mock-upstream.mjs';
-
-// Bench data directories go away with the process (a run writes tens of MB of LMDB).
-const benchDirs = [];
-process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const benchDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  benchDirs.push(d);
-  return d;
-};
+import { benchDir } from './bench-dir.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const mock = await startMockUpstream({ port: 9100, latencyMs: 50, chunkDelayMs: 30 });

@@ -12,21 +12,13 @@
 // proxy share the machine's cores; compare rows with each other, not with
 // numbers from another machine.
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-
-// Bench data directories go away with the process (a run writes tens of MB of LMDB).
-const benchDirs = [];
-process.once('exit', () => benchDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const benchDir = (prefix) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  benchDirs.push(d);
-  return d;
-};
+import { benchDir } from './bench-dir.mjs';
 
 const { values } = parseArgs({
   options: {
