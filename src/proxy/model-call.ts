@@ -487,8 +487,11 @@ class ModelCall {
     row.price_source = cost.source;
     row.latency_ms = Math.round(performance.now() - this.t0);
     ctx.metrics.recordSpend(row.customer, row.cost_nano, usage.promptTokens, usage.completionTokens);
-    if (!match) ctx.metrics.unpricedCalls++;
-    else if (row.cost_nano === 0 && usage.promptTokens + usage.completionTokens > 0) {
+    if (!match || match.id === 'unknown') {
+      // Served under the unknownModel rule (zero or the default price): never silently.
+      ctx.metrics.unpricedCalls++;
+      ctx.log('warn', 'model has no price in the table; charged by the unknownModel rule', { request_id: this.requestId, model: row.model, rule: ctx.config.unknownModel });
+    } else if (row.cost_nano === 0 && usage.promptTokens + usage.completionTokens > 0) {
       ctx.metrics.zeroCostCalls++;
       ctx.log('warn', 'call with tokens priced at zero', { request_id: this.requestId, model: row.model, price_source: cost.source });
     }
