@@ -11,7 +11,7 @@
 // Needs a build (npm run build). The load generator, the mocks and the
 // proxy share the machine's cores; compare rows with each other, not with
 // numbers from another machine.
-import { spawn, execSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
+import { start, stop } from './bench-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -39,29 +40,6 @@ const ADMIN = 'bench-admin-token';
 const KEY = 'tg-bench-key-0001';
 const mockPort = 19110, failPort = 19111, tgPort = 19310;
 
-function start(cmd, args, readyPattern) {
-  const p = spawn(process.execPath, [cmd, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 20_000);
-    const on = (d) => {
-      out += d;
-      if (readyPattern.test(out)) {
-        clearTimeout(t);
-        resolve(p);
-      }
-    };
-    p.stdout.on('data', on);
-    p.stderr.on('data', on);
-    p.once('exit', (c) => reject(new Error(`${cmd} exited ${c}:\n${out}`)));
-  });
-}
-
-const stop = (p) => new Promise((r) => {
-  p.removeAllListeners('exit');
-  p.once('exit', r);
-  p.kill('SIGTERM');
-});
 
 function load(model) {
   const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello, how are you today?' }], max_tokens: 16, stream: values.stream });

@@ -6,7 +6,7 @@
 //   3. Tollgate with budgets and the ledger on,
 // then the enforcement decision's latency percentiles that Tollgate recorded
 // during its own run (hdr-histogram, merged across shards).
-import { spawn, execSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
+import { start, stop } from './bench-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,29 +33,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'bench-admin-token';
 const KEY = 'tg-bench-key-0001';
 
-function start(cmd, args, readyPattern) {
-  const p = spawn(process.execPath, [cmd, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 20_000);
-    const on = (d) => {
-      out += d;
-      if (readyPattern.test(out)) {
-        clearTimeout(t);
-        resolve(p);
-      }
-    };
-    p.stdout.on('data', on);
-    p.stderr.on('data', on);
-    p.once('exit', (c) => reject(new Error(`${cmd} exited ${c}:\n${out}`)));
-  });
-}
-
-const stop = (p) => new Promise((r) => {
-  p.removeAllListeners('exit');
-  p.once('exit', r);
-  p.kill('SIGTERM');
-});
 
 const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello, how are you today?' }], max_tokens: 16, stream: values.stream });
 
