@@ -118,3 +118,46 @@ describe('one idempotency key sent many times at once', () => {
     expect((await tg.admin('/admin/customers/beta')).budgets.find((b: any) => b.unit === 'USD').reserved).toBe(0);
   });
 });
+
+describe('a full idempotency claim table', () => {
+  it('refuses a keyed call with 503 and retry-after rather than forward it unclaimed', async () => {
+    const small = await startTollgate({
+      providers: providers(mock.url),
+      maxIdempotencyClaims: 8, // one bucket of eight
+      customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
+    }, { shards: 2 });
+    try {
+      mock.reset({ keepBehavior: true });
+      // Every copy must arrive while the first eight are still with the provider.
+      mock.setBehavior({ latencyMs: 1_500 });
+      const send = (key: string) => new Promise<Reply>((resolve, reject) => {
+        const data = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: OUT, messages: [{ role: 'user', content: key }] });
+        const req = request(`${small.url}/v1/chat/completions`, {
+          method: 'POST', agent: false,
+          headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'idempotency-key': key, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(data);
+      });
+      const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => send(`distinct-${i}`)));
+      const full = replies.filter((r) => r.status === 503);
+      expect(replies.filter((r) => r.status === 200)).toHaveLength(8);
+      expect(full).toHaveLength(4);
+      for (const r of full) {
+        expect(r.body.error.type).toBe('overloaded_error');
+        expect(r.headers['retry-after']).toBe('1');
+      }
+      expect(mock.stats().requests).toBe(8);
+      // The claims were released: the refused keys go through now.
+      mock.setBehavior({ latencyMs: 400 });
+      const again = await Promise.all(full.map((_, i) => send(`distinct-late-${i}`)));
+      expect(again.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    } finally {
+      await small.stop();
+    }
+  });
+});
