@@ -155,6 +155,12 @@ export class RedisLink {
   }
 }
 
+/**
+ * What the lease manager needs of its Redis connection: RedisLink, or in unit
+ * tests a stand-in that answers lease steps without a Redis server.
+ */
+export type LeaseLink = Pick<RedisLink, 'up' | 'lease' | 'write' | 'listen' | 'connect' | 'quit' | 'onUp' | 'downSince' | 'lastError' | 'roundTrips' | 'errors'>;
+
 /** The URL without its password, for logs and /admin/cluster. */
 export function redact(url: string): string {
   try {

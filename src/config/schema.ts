@@ -246,6 +246,8 @@ export const configSchema = z.object({
   // SIGTERM: how long in-flight calls may take before they are cancelled.
   shutdownGrace: duration.default(30_000),
   idempotencyWindow: duration.default(24 * 3_600_000),
+  // Calls with an idempotency key in flight at once, across all shards (~25 bytes each); past it they get 503.
+  maxIdempotencyClaims: z.number().int().positive().max(16_000_000).default(65_536),
   maxBudgetSlots: z.number().int().positive().max(4_000_000).default(131_072),
   providers: z.array(providerSchema).default([]),
   routes: z.array(routeSchema).default([]),

@@ -36,14 +36,23 @@ export class UsageEvents {
   async record(caller: Caller, body: EventBody, now: number): Promise<Answer> {
     const { ctx } = this;
     const key = `${caller.customer}\u0000${body.idempotency_key}`;
-    const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
-    if (prior) return this.#replay(prior);
     const running = this.#inFlight.get(key);
-    if (running) return duplicate(await running);
-    if (!ctx.claimIdempotencyKey(caller.customer, body.idempotency_key)) {
-      return refuse(409, 'idempotency_key_reused', `a proxied call with idempotency key "${body.idempotency_key}" is still in flight`);
+    if (running) return this.#repeat(caller, body, now, await running);
+    // Issue 11.8: copies with and without reservation_id run on different
+    // shards, so this shard's map alone let both charge. The process-wide
+    // claim comes first and the ledger check after it, so a copy that gets
+    // the claim once the first one released it finds the committed row.
+    const claim = ctx.claimIdempotencyKey(caller.customer, body.idempotency_key);
+    if (claim === 'full') return refuse(503, 'overloaded_error', 'too many events and calls with an idempotency key are in flight; retry with the same idempotency_key, it is never charged twice', {}, { 'retry-after': '1' });
+    if (claim === 'in_flight') {
+      const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
+      if (prior) return this.#repeat(caller, body, now, this.#replay(prior));
+      return refuse(409, 'idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`);
     }
-    const p = this.#charge(caller, body, now);
+    const p = (async () => {
+      const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
+      return prior ? this.#repeat(caller, body, now, this.#replay(prior)) : this.#charge(caller, body, now);
+    })();
     this.#inFlight.set(key, p);
     try {
       return await p;
@@ -51,6 +60,16 @@ export class UsageEvents {
       this.#inFlight.delete(key);
       ctx.releaseIdempotencyKey(caller.customer, body.idempotency_key);
     }
+  }
+
+  /**
+   * A copy of an event another copy charged: the first charge again. Its own
+   * hold, if still held, is for that same call: returned now, not at its TTL.
+   */
+  #repeat(caller: Caller, body: EventBody, now: number, first: Answer): Answer {
+    const held = body.reservation_id ? this.book.get(body.reservation_id) : undefined;
+    if (first.status === 200 && held && held.caller.customer === caller.customer) this.book.release(held, now);
+    return duplicate(first);
   }
 
   async #charge(caller: Caller, body: EventBody, now: number): Promise<Answer> {

@@ -157,11 +157,17 @@ class ModelCall {
     const idemKey = h.idempotencyKey || null;
     if (idemKey) {
       if (idemKey.length > 255) return this.refuse('invalid_request_error', 'idempotency-key is longer than 255 characters');
+      // Claim, then look in the ledger: the order that lets no copy slip between the first one's commit and release.
+      const claim = ctx.claimIdempotencyKey(caller.customer, idemKey);
+      if (claim === 'full') {
+        return this.refuse('overloaded_error', 'too many calls with an idempotency-key are in flight; retry shortly', undefined, { 'retry-after': '1' });
+      }
       const prior = ctx.ledger.findIdempotent(caller.customer, idemKey, this.ts, ctx.config.idempotencyWindow);
       if (prior) {
+        if (claim === 'claimed') ctx.releaseIdempotencyKey(caller.customer, idemKey);
         return this.refuse('idempotency_key_reused', `idempotency-key "${idemKey}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, { original_request_id: prior.request_id });
       }
-      if (!ctx.claimIdempotencyKey(caller.customer, idemKey)) {
+      if (claim === 'in_flight') {
         return this.refuse('idempotency_key_reused', `a call with idempotency-key "${idemKey}" is still in flight; retry after it finishes`);
       }
     }

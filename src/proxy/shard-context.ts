@@ -17,6 +17,7 @@ import type { RateWindows } from '../policy/rate-windows.js';
 import type { LoopGuard } from '../policy/loop-guard.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
+import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
 
 
 /** Everything one shard's request pipeline needs, built once per shard. */
@@ -36,7 +37,9 @@ export class ShardContext {
   emit: (m: ShardToMain) => void = () => {};
   /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
   onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
-  readonly #idempotencyInFlight = new Set<string>();
+  /** This shard's live claims in the process-wide table, to release exactly them. */
+  readonly #claims = new Map<string, Claim>();
+  readonly #claimHoldMs: number;
   /**
    * In-flight upstream calls: their cancel function and the deadline of their
    * total timeout. One sweep a second enforces the deadlines, so a call costs
@@ -52,8 +55,9 @@ export class ShardContext {
     readonly ledger: Ledger,
     public prices: PriceTable,
     readonly scopes: ScopeResolver,
-    readonly policyTables: { windows: RateWindows; loops: LoopGuard },
+    readonly policyTables: { windows: RateWindows; loops: LoopGuard; claims: IdempotencyClaims },
   ) {
+    this.#claimHoldMs = claimHoldMs(config);
     this.keys = new KeyDirectory(config);
     this.unknownPrice = unknownModelFallback(config.unknownModel === 'default' ? config.unknownModelPrice : undefined);
     this.routes = new RouteTable(config);
@@ -73,16 +77,24 @@ export class ShardContext {
     this.logger[level](fields, msg);
   }
 
-  /** One call per (customer, idempotency key) at a time on this shard. */
-  claimIdempotencyKey(customer: string, key: string): boolean {
-    const k = `${customer}\u0000${key}`;
-    if (this.#idempotencyInFlight.has(k)) return false;
-    this.#idempotencyInFlight.add(k);
-    return true;
+  /**
+   * One call per (customer, idempotency key) at a time across every shard
+   * (idempotency-claims.ts). Claim first, then look in the ledger: a copy
+   * that gets the claim after the first call released it finds its row.
+   */
+  claimIdempotencyKey(customer: string, key: string, now = Date.now()): ClaimOutcome {
+    const r = this.policyTables.claims.claim(claimHash(customer, key), this.shard, now, this.#claimHoldMs);
+    if (r.outcome === 'claimed') this.#claims.set(`${customer}\u0000${key}`, r.claim);
+    return r.outcome;
   }
 
+  /** After the call's row is committed (or it is known to have charged nothing). */
   releaseIdempotencyKey(customer: string, key: string): void {
-    this.#idempotencyInFlight.delete(`${customer}\u0000${key}`);
+    const k = `${customer}\u0000${key}`;
+    const c = this.#claims.get(k);
+    if (!c) return;
+    this.#claims.delete(k);
+    this.policyTables.claims.release(c);
   }
 
   callFinished(): void {

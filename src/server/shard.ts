@@ -26,6 +26,7 @@ import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
+import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
 
@@ -42,6 +43,7 @@ export interface ShardData {
   windowBuckets: number;
   loopSab: SharedArrayBuffer;
   loopColumns: number;
+  claimsSab: SharedArrayBuffer;
   port: number;
 }
 
@@ -53,7 +55,7 @@ const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
 const scopes = new ScopeResolver(send);
-const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns) };
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).

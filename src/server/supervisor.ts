@@ -9,6 +9,7 @@ import { SlotRegistry } from './slot-registry.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
+import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
@@ -39,6 +40,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
+  const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   const registry = new SlotRegistry(config, table, ledger, windows);
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
@@ -62,7 +64,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, port } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false };
       handles[i] = handle;
@@ -137,6 +139,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         if (stopping || handle.drained) return;
         // Its in-flight calls are gone: return their holds, then replace it.
         table.dropShard(i, registry.used);
+        claims.dropShard(i);
         log(`shard ${i} exited (code ${code}); restarting`);
         if (!handle.ready) rejectReady(new Error(`shard ${i} exited during start-up (code ${code})`));
         else spawn(i);

@@ -162,7 +162,14 @@ export class Ledger {
     return this.aggregate(scope, this.#clock.key(kind, now));
   }
 
+  /**
+   * The committed row of an idempotency key. Reads a fresh snapshot: lmdb-js
+   * reuses one read transaction for a whole event turn, and a row another
+   * shard committed earlier in this turn must be seen by a copy of its call
+   * that has just claimed the key (src/proxy/idempotency-claims.ts).
+   */
   findIdempotent(customer: string, key: string, now: number, windowMs: number): IdempotencyRecord | undefined {
+    this.#root.resetReadTxn();
     const r = this.#idempotency.get([customer, key]);
     return r && now - r.ts < windowMs ? r : undefined;
   }
