@@ -213,13 +213,42 @@ export function convertEntry(id, v, provider, notes) {
 
 const hasPrice = (e) => PRICE_FIELDS.some((f) => e[f] !== undefined) || (e.tiers?.length ?? 0) > 0;
 
+const TOKEN_MODES = new Set(['chat', 'responses', 'completion']);
+/** Same rule as isZeroPriced() in src/pricing/price-table.ts: the proxy bills such an entry nothing. */
+export function isZeroPriced(e) {
+  if (TOKEN_MODES.has(e.mode)) return !e.input && !e.output && !(e.tiers ?? []).some((t) => t.input || t.output);
+  return !PRICE_FIELDS.some((f) => e[f]) && !(e.tiers ?? []).some((t) => TIER_FIELDS.some((f) => t[f]));
+}
+
+/**
+ * Claude is sold with the same prompt-cache multipliers on every platform (Anthropic, Bedrock,
+ * Vertex, OpenRouter pass-through): a 5-minute write is 1.25x the input price and a 1-hour write 2x,
+ * in the base rate and in each long-context tier. LiteLLM leaves these out of most non-Anthropic
+ * Claude rows and out of every tier, so those tokens would bill at the plain input rate (or, in a
+ * tier, at the cheaper base-rate write). Fill what is missing; never replace a listed value.
+ */
+export function fillClaudeCacheWrites(id, e, derived) {
+  if (!/claude/i.test(id) || e.mode !== 'chat' || !e.input) return;
+  const fill = (obj, field, mult, label) => {
+    if (obj[field] !== undefined || !obj.input) return;
+    obj[field] = Math.ceil((obj.input * mult) / 100); // whole pico-USD, never rounded down
+    derived.push({ id, field: label, from: `input x ${mult / 100} (Claude cache-write multiplier)` });
+  };
+  fill(e, 'cache_write', 125, 'cache_write');
+  fill(e, 'cache_write_1h', 200, 'cache_write_1h');
+  for (const t of e.tiers ?? []) {
+    fill(t, 'cache_write', 125, `tiers[${t.above}].cache_write`);
+    fill(t, 'cache_write_1h', 200, `tiers[${t.above}].cache_write_1h`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Overrides
 // ---------------------------------------------------------------------------------------------
 
 const OVERRIDE_TOKEN_FIELDS = ['input', 'output', 'cache_read', 'cache_write', 'cache_write_1h', 'batch_input', 'batch_output'];
 const OVERRIDE_UNIT_FIELDS = ['per_image', 'per_second', 'per_character'];
-const OVERRIDE_META_FIELDS = ['provider', 'mode', 'max_input_tokens', 'max_output_tokens', 'source', 'reason', 'replace', 'pin', 'evidence'];
+const OVERRIDE_META_FIELDS = ['provider', 'mode', 'max_input_tokens', 'max_output_tokens', 'source', 'reason', 'replace', 'pin', 'evidence', 'free'];
 
 /** Convert one override (USD per 1M tokens / USD per unit) into entry fields (pico-USD). */
 export function convertOverride(id, o) {
@@ -246,6 +275,10 @@ export function convertOverride(id, o) {
       .sort((a, b) => a.above - b.above);
   }
   for (const f of ['provider', 'mode', 'max_input_tokens', 'max_output_tokens']) if (o[f] !== undefined) out[f] = o[f];
+  if (o.free !== undefined) {
+    if (o.free !== true) throw new Error(`overrides.json: models["${id}"].free must be true (omit it otherwise)`);
+    out.free = true;
+  }
   out.source = o.source ?? 'override';
   if (!['override', 'genai-prices', 'litellm'].includes(out.source)) throw new Error(`overrides.json: models["${id}"].source must be "override" or "genai-prices"`);
   return out;
@@ -325,6 +358,9 @@ export function buildTable(litellm, overrides, provenance, opts = {}) {
   notes.rounded = notes.rounded.filter((n) => !overridden(n.id, n.field));
   notes.derived = notes.derived.filter((n) => !overridden(n.id, n.field));
 
+  // Claude cache-write rates, after overrides (an override's input price is the one multiplied).
+  for (const id of Object.keys(models).sort()) fillClaudeCacheWrites(id, models[id], notes.derived);
+
   // Aliases.
   const aliases = {};
   const addAlias = (alias, target) => {
@@ -383,6 +419,9 @@ export function buildTable(litellm, overrides, provenance, opts = {}) {
       scope: { providers: [...new Set(Object.values(PROVIDER_FAMILY)), 'vertex'].sort(), modes: MODES },
       counts: { models: Object.keys(models).length, aliases: Object.keys(aliases).length, by_provider: byProvider },
       skipped: { reserved_keys: skipped.reserved, out_of_scope: skipped.out_of_scope, unpriced: skipped.unpriced },
+      // Entries whose prices are all $0 and that no override marks free: the proxy treats them as
+      // unpriced (refused under the default unknownModel rule), never as free.
+      zero_priced: Object.keys(models).filter((id) => !models[id].free && isZeroPriced(models[id])),
       rounded: notes.rounded,
       derived: notes.derived,
     },

@@ -69,9 +69,10 @@ const CASES: Case[] = [
 
   // ---------------- Anthropic
   { name: 'anthropic claude-sonnet-4 cache 5m/1h and >200k tier', model: 'claude-sonnet-4-20250514', id: 'claude-sonnet-4-20250514', provider: 'anthropic', mode: 'chat', source: 'litellm',
-    // 0.000003 / 0.000015 / 3e-7 / 0.00000375 / 1h 0.000006; above_200k 0.000006 / 0.0000225 / 6e-7 / 0.0000075
+    // 0.000003 / 0.000015 / 3e-7 / 0.00000375 / 1h 0.000006; above_200k 0.000006 / 0.0000225 / 6e-7 / 0.0000075;
+    // the tier's 1-hour write (2x the tier input) is filled by the generator (LiteLLM has none)
     fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'anthropic claude-sonnet-4-5 tier incl. 1h write above 200k', model: 'claude-sonnet-4-5', id: 'claude-sonnet-4-5', provider: 'anthropic', mode: 'chat',
     // cache_creation_input_token_cost_above_1hr_above_200k_tokens 0.000012
     fields: { input: perM('3'), cache_write_1h: perM('6') },
@@ -102,12 +103,13 @@ const CASES: Case[] = [
     fields: { input: perM('0.15'), output: 0 } },
   { name: 'vertex Claude Sonnet 4 @-snapshot', model: 'vertex_ai/claude-sonnet-4@20250514', id: 'vertex_ai/claude-sonnet-4@20250514', provider: 'vertex', mode: 'chat',
     fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
 
   // ---------------- Bedrock
   { name: 'bedrock us. cross-region Claude Sonnet 4 with tier', model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', id: 'us.anthropic.claude-sonnet-4-20250514-v1:0', provider: 'bedrock', mode: 'chat',
-    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: undefined },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    // 1-hour write filled at 2x input: LiteLLM's Bedrock row has none, so 1h writes billed at the 5m rate
+    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'bedrock Claude 3.5 Haiku', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', id: 'anthropic.claude-3-5-haiku-20241022-v1:0', provider: 'bedrock', mode: 'chat',
     fields: { input: perM('0.8'), output: perM('4'), cache_read: perM('0.08'), cache_write: perM('1') } },
   { name: 'bedrock Nova Pro', model: 'amazon.nova-pro-v1:0', id: 'amazon.nova-pro-v1:0', provider: 'bedrock', mode: 'chat',
@@ -152,8 +154,8 @@ const CASES: Case[] = [
   { name: 'together llama-3.3-70b turbo via hint', model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', hint: 'together', id: 'together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo', provider: 'together', mode: 'chat',
     fields: { input: perM('0.88'), output: perM('0.88') } },
   { name: 'openrouter claude-sonnet-4 with tier', model: 'openrouter/anthropic/claude-sonnet-4', id: 'openrouter/anthropic/claude-sonnet-4', provider: 'openrouter', mode: 'chat',
-    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'fireworks deepseek-v3p1 via hint', model: 'deepseek-v3p1', hint: 'fireworks', id: 'fireworks_ai/accounts/fireworks/models/deepseek-v3p1', provider: 'fireworks', mode: 'chat',
     fields: { input: perM('0.56'), output: perM('1.68') } },
   { name: 'perplexity sonar-pro via bare alias', model: 'sonar-pro', id: 'perplexity/sonar-pro', provider: 'perplexity', mode: 'chat',
@@ -209,9 +211,9 @@ describe('bills for known models (hand-computed)', () => {
 
   it('claude-sonnet-4: 200,000 prompt tokens stays at base, 200,001 bills everything at the 1M-context tier', () => {
     expect(bill('claude-sonnet-4-20250514', { promptTokens: 200_000, completionTokens: 1000 })).toBe(200_000 * 3_000_000 + 1000 * 15_000_000);
-    // tier: input 6e6, output 22.5e6; cache read 0.6e6; 1h write has no tier price -> base 6e6
+    // tier: input 6e6, output 22.5e6; cache read 0.6e6; 1h write at the tier's 2x input, 12e6 (not the base 6e6)
     expect(bill('claude-sonnet-4-20250514', { promptTokens: 200_001, cachedTokens: 100_000, cacheWrite1hTokens: 1, completionTokens: 1000 })).toBe(
-      100_000 * 6_000_000 + 100_000 * 600_000 + 1 * 6_000_000 + 1000 * 22_500_000,
+      100_000 * 6_000_000 + 100_000 * 600_000 + 1 * 12_000_000 + 1000 * 22_500_000,
     );
   });
 
