@@ -21,7 +21,8 @@ const ROWS: Row[] = [
   ['a Vertex publisher resource path', 'projects/p1/locations/us-central1/publishers/google/models/gemini-2.5-flash', undefined, 'gemini-2.5-flash', 'prefix'],
   ['an OpenRouter-style mistralai/ prefix', 'mistralai/mistral-large-2512', undefined, 'mistral/mistral-large-2512', 'prefix'],
   ['a provider-prefixed OpenAI id', 'openai/gpt-4o', undefined, 'gpt-4o', 'prefix'],
-  ['a YYMM version suffix that is not a date', 'mistral-small-2603', 'openai', 'mistral-small-2603', 'exact'],
+  ['a YYMM version suffix that is not a date (Mistral Small 4, not the older mistral-small)', 'mistral-small-2603', 'openai', 'mistral/mistral-small-2603', 'alias'],
+  ['the GA id of a model LiteLLM only lists as beta', 'grok-4.20-0309-non-reasoning', 'openai', 'xai/grok-4.20-0309-non-reasoning', 'alias'],
 ];
 
 describe('id forms clients send', () => {
