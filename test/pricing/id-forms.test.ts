@@ -21,6 +21,8 @@ const ROWS: Row[] = [
   ['a Vertex publisher resource path', 'projects/p1/locations/us-central1/publishers/google/models/gemini-2.5-flash', undefined, 'gemini-2.5-flash', 'prefix'],
   ['an OpenRouter-style mistralai/ prefix', 'mistralai/mistral-large-2512', undefined, 'mistral/mistral-large-2512', 'prefix'],
   ['a provider-prefixed OpenAI id', 'openai/gpt-4o', undefined, 'gpt-4o', 'prefix'],
+  ['an OpenRouter-style x-ai/ id', 'x-ai/grok-4', undefined, 'xai/grok-4', 'prefix'],
+  ['a google/ id', 'google/gemini-2.5-flash', undefined, 'gemini-2.5-flash', 'prefix'],
   ['a YYMM version suffix that is not a date (Mistral Small 4, not the older mistral-small)', 'mistral-small-2603', 'openai', 'mistral/mistral-small-2603', 'alias'],
   ['a version suffix in YY-MM form (Mistral Medium 3.5)', 'mistral-medium-3-5-26-04', 'openai', 'mistral/mistral-medium-3-5-26-04', 'alias'],
   ['the GA id of a model LiteLLM only lists as beta', 'grok-4.20-0309-non-reasoning', 'openai', 'xai/grok-4.20-0309-non-reasoning', 'alias'],
