@@ -12,8 +12,20 @@
 //   --max-drop F          refuse to write when more than fraction F (default 0.3) of the models in
 //                         the current models.json would be removed.
 //   --force               write even when --max-drop would refuse.
+//   --genai-prices F|URL  genai-prices data (the npm bundle array or the live v2 data.json) for
+//                         the cross-check: its view of the vendor-verified prices is printed, and
+//                         unless --check it is saved as pricing/sources/genai_prices_latest.json and
+//                         becomes the cross-check file in SOURCE.json.
+//   --models-dev F|URL    models.dev catalog (https://models.dev/api.json): its view of the
+//                         vendor-verified prices is printed; unless --check it is saved as
+//                         pricing/sources/models_dev_catalog.json (third vote, never priced from).
 //   --check               do not write; exit 1 if models.json would change.
 //   --quiet               print only the summary line.
+//
+// Every run prints the new table's differences from pricing/sources/vendor-verified.json (prices
+// read on the vendors' own pages) and REFUSES to write (exit 1) a table that would lower one of
+// them: fix it in overrides.json, or, if the vendor really cut the price, update the verified
+// entry (page and date) first. A source that merely disagrees is listed, not refused.
 //
 // Output: sorted keys, 1-space indentation, trailing newline. Every price is an integer number of
 // pico-USD (1e-12 USD) per token, or per image / second / character for those units, converted from
@@ -24,6 +36,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { picoToUsdPerMtok, usdPerMtokToPico, usdToPico } from './decimal.mjs';
+import { formatRows, genaiPricesFor, modelsDevPricesFor, sourceDiff, verifiedDiff } from './verified.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PATHS = {
@@ -31,6 +44,9 @@ export const PATHS = {
   sourceJson: path.join(HERE, 'SOURCE.json'),
   overrides: path.join(HERE, 'overrides.json'),
   known: path.join(HERE, 'known-disagreements.json'),
+  verified: path.join(HERE, 'sources', 'vendor-verified.json'),
+  genaiLatest: path.join(HERE, 'sources', 'genai_prices_latest.json'),
+  modelsDev: path.join(HERE, 'sources', 'models_dev_catalog.json'),
   out: path.join(HERE, 'models.json'),
 };
 const SOURCE_KEY = 'litellm_model_prices.json';
@@ -213,13 +229,42 @@ export function convertEntry(id, v, provider, notes) {
 
 const hasPrice = (e) => PRICE_FIELDS.some((f) => e[f] !== undefined) || (e.tiers?.length ?? 0) > 0;
 
+const TOKEN_MODES = new Set(['chat', 'responses', 'completion']);
+/** Same rule as isZeroPriced() in src/pricing/price-table.ts: the proxy bills such an entry nothing. */
+export function isZeroPriced(e) {
+  if (TOKEN_MODES.has(e.mode)) return !e.input && !e.output && !(e.tiers ?? []).some((t) => t.input || t.output);
+  return !PRICE_FIELDS.some((f) => e[f]) && !(e.tiers ?? []).some((t) => TIER_FIELDS.some((f) => t[f]));
+}
+
+/**
+ * Claude is sold with the same prompt-cache multipliers on every platform (Anthropic, Bedrock,
+ * Vertex, OpenRouter pass-through): a 5-minute write is 1.25x the input price and a 1-hour write 2x,
+ * in the base rate and in each long-context tier. LiteLLM leaves these out of most non-Anthropic
+ * Claude rows and out of every tier, so those tokens would bill at the plain input rate (or, in a
+ * tier, at the cheaper base-rate write). Fill what is missing; never replace a listed value.
+ */
+export function fillClaudeCacheWrites(id, e, derived) {
+  if (!/claude/i.test(id) || e.mode !== 'chat' || !e.input) return;
+  const fill = (obj, field, mult, label) => {
+    if (obj[field] !== undefined || !obj.input) return;
+    obj[field] = Math.ceil((obj.input * mult) / 100); // whole pico-USD, never rounded down
+    derived.push({ id, field: label, from: `input x ${mult / 100} (Claude cache-write multiplier)` });
+  };
+  fill(e, 'cache_write', 125, 'cache_write');
+  fill(e, 'cache_write_1h', 200, 'cache_write_1h');
+  for (const t of e.tiers ?? []) {
+    fill(t, 'cache_write', 125, `tiers[${t.above}].cache_write`);
+    fill(t, 'cache_write_1h', 200, `tiers[${t.above}].cache_write_1h`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Overrides
 // ---------------------------------------------------------------------------------------------
 
 const OVERRIDE_TOKEN_FIELDS = ['input', 'output', 'cache_read', 'cache_write', 'cache_write_1h', 'batch_input', 'batch_output'];
 const OVERRIDE_UNIT_FIELDS = ['per_image', 'per_second', 'per_character'];
-const OVERRIDE_META_FIELDS = ['provider', 'mode', 'max_input_tokens', 'max_output_tokens', 'source', 'reason', 'replace', 'pin', 'evidence'];
+const OVERRIDE_META_FIELDS = ['provider', 'mode', 'max_input_tokens', 'max_output_tokens', 'source', 'reason', 'replace', 'pin', 'evidence', 'free'];
 
 /** Convert one override (USD per 1M tokens / USD per unit) into entry fields (pico-USD). */
 export function convertOverride(id, o) {
@@ -246,6 +291,10 @@ export function convertOverride(id, o) {
       .sort((a, b) => a.above - b.above);
   }
   for (const f of ['provider', 'mode', 'max_input_tokens', 'max_output_tokens']) if (o[f] !== undefined) out[f] = o[f];
+  if (o.free !== undefined) {
+    if (o.free !== true) throw new Error(`overrides.json: models["${id}"].free must be true (omit it otherwise)`);
+    out.free = true;
+  }
   out.source = o.source ?? 'override';
   if (!['override', 'genai-prices', 'litellm'].includes(out.source)) throw new Error(`overrides.json: models["${id}"].source must be "override" or "genai-prices"`);
   return out;
@@ -325,6 +374,9 @@ export function buildTable(litellm, overrides, provenance, opts = {}) {
   notes.rounded = notes.rounded.filter((n) => !overridden(n.id, n.field));
   notes.derived = notes.derived.filter((n) => !overridden(n.id, n.field));
 
+  // Claude cache-write rates, after overrides (an override's input price is the one multiplied).
+  for (const id of Object.keys(models).sort()) fillClaudeCacheWrites(id, models[id], notes.derived);
+
   // Aliases.
   const aliases = {};
   const addAlias = (alias, target) => {
@@ -383,6 +435,9 @@ export function buildTable(litellm, overrides, provenance, opts = {}) {
       scope: { providers: [...new Set(Object.values(PROVIDER_FAMILY)), 'vertex'].sort(), modes: MODES },
       counts: { models: Object.keys(models).length, aliases: Object.keys(aliases).length, by_provider: byProvider },
       skipped: { reserved_keys: skipped.reserved, out_of_scope: skipped.out_of_scope, unpriced: skipped.unpriced },
+      // Entries whose prices are all $0 and that no override marks free: the proxy treats them as
+      // unpriced (refused under the default unknownModel rule), never as free.
+      zero_priced: Object.keys(models).filter((id) => !models[id].free && isZeroPriced(models[id])),
       rounded: notes.rounded,
       derived: notes.derived,
     },
@@ -445,7 +500,7 @@ export function formatDiff(d, maxLines = 50) {
 // ---------------------------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const args = { source: undefined, force: false, maxDrop: 0.3, check: false, quiet: false };
+  const args = { source: undefined, genai: undefined, modelsDev: undefined, force: false, maxDrop: 0.3, check: false, quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -458,6 +513,8 @@ function parseArgs(argv) {
     else if (a === '--check') args.check = true;
     else if (a === '--quiet') args.quiet = true;
     else if (a === '--source' || a.startsWith('--source=')) args.source = val();
+    else if (a === '--genai-prices' || a.startsWith('--genai-prices=')) args.genai = val();
+    else if (a === '--models-dev' || a.startsWith('--models-dev=')) args.modelsDev = val();
     else if (a === '--max-drop' || a.startsWith('--max-drop=')) {
       const s = val();
       args.maxDrop = Number(s);
@@ -488,7 +545,7 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: npm run pricing:update -- [--source FILE_OR_URL] [--force] [--max-drop 0.3] [--check] [--quiet]');
+    console.log('usage: npm run pricing:update -- [--source FILE_OR_URL] [--genai-prices FILE_OR_URL] [--models-dev FILE_OR_URL] [--force] [--max-drop 0.3] [--check] [--quiet]');
     return;
   }
   const log = args.quiet ? () => {} : (...a) => console.log(...a);
@@ -596,6 +653,48 @@ async function main() {
     }
   }
 
+  // Vendor-verified prices: the new table against them, and each second-opinion source against them.
+  const verified = existsSync(PATHS.verified) ? JSON.parse(readFileSync(PATHS.verified, 'utf8')) : undefined;
+  let lowered = [];
+  let extraGenai;
+  let extraModelsDev;
+  if (verified) {
+    const vd = verifiedDiff(table, verified);
+    lowered = vd.filter((r) => r.lower);
+    log(`pricing: vendor-verified prices: ${verified.prices?.length ?? 0} models; the new table differs on ${vd.length} field(s), ${lowered.length} of them lower`);
+    if (vd.length) log(formatRows('pricing: table vs vendor-verified', vd));
+    const upstream = buildTable(litellm, { models: {}, aliases: {} }, provenance).table;
+    const su = sourceDiff(verified, (m) => upstream.models[m] && Object.fromEntries(Object.entries(upstream.models[m]).map(([k, v]) => [k, typeof v === 'number' ? Number(picoToUsdPerMtok(v)) : k === 'tiers' ? v.map((t) => Object.fromEntries(Object.entries(t).map(([a, b]) => [a, a === 'above' ? b : Number(picoToUsdPerMtok(b))]))) : v])));
+    log(formatRows('pricing: LiteLLM source (before overrides) vs vendor-verified', su, 20));
+    const genaiFile = args.genai ? await loadSource(args.genai) : undefined;
+    if (genaiFile) extraGenai = genaiFile;
+    try {
+      const { genaiSourceFile } = await import('./crosscheck.mjs');
+      const gbuf = genaiFile?.buf ?? readFileSync(path.join(HERE, 'sources', genaiSourceFile(sourceJson)));
+      const raw = JSON.parse(gbuf.toString('utf8'));
+      const genai = Array.isArray(raw) ? raw : raw.providers ?? raw;
+      const known = existsSync(PATHS.known) ? JSON.parse(readFileSync(PATHS.known, 'utf8')) : {};
+      log(formatRows(`pricing: genai-prices${genaiFile ? ` (${genaiFile.origin})` : ''} vs vendor-verified`, sourceDiff(verified, (m, p) => genaiPricesFor(genai, m, p, known.genai_prices_at)), 20));
+    } catch (err) {
+      log(`pricing: genai-prices vs vendor-verified skipped: ${err.message}`);
+    }
+    const mdFile = args.modelsDev ? await loadSource(args.modelsDev) : existsSync(PATHS.modelsDev) ? { buf: readFileSync(PATHS.modelsDev), origin: PATHS.modelsDev } : undefined;
+    if (args.modelsDev) extraModelsDev = mdFile;
+    if (mdFile) {
+      try {
+        const catalog = JSON.parse(mdFile.buf.toString('utf8'));
+        log(formatRows(`pricing: models.dev (${mdFile.origin}) vs vendor-verified`, sourceDiff(verified, (m, p) => modelsDevPricesFor(catalog, m, p)), 20));
+      } catch (err) {
+        log(`pricing: models.dev vs vendor-verified skipped: ${err.message}`);
+      }
+    }
+  }
+  if (lowered.length) {
+    console.error(formatRows('pricing: REFUSING: the new table is LOWER than a vendor-verified price', lowered));
+    console.error('pricing: fix it in overrides.json (with a reason), or, if the vendor really lowered the price, update pricing/sources/vendor-verified.json with the page and date first.');
+    process.exit(1);
+  }
+
   if (args.check) {
     if (prevText === text) {
       console.log('pricing: --check: models.json is up to date');
@@ -619,6 +718,25 @@ async function main() {
   } else {
     writeFileSync(PATHS.out, text);
     log(`pricing: wrote ${path.relative(process.cwd(), PATHS.out) || PATHS.out} (${text.length} bytes)`);
+  }
+  // Second-opinion files given on the command line become the vendored copies.
+  if (extraGenai) {
+    const raw = JSON.parse(extraGenai.buf.toString('utf8'));
+    const arr = Array.isArray(raw) ? raw : raw.providers;
+    if (!Array.isArray(arr)) throw new Error(`${extraGenai.origin}: not a genai-prices provider array`);
+    writeFileSync(PATHS.genaiLatest, JSON.stringify(arr, null, 1) + '\n');
+    const files = { ...(sourceJson.files ?? {}) };
+    for (const [k, r] of Object.entries(files)) if (typeof r?.role === 'string' && r.role.startsWith('cross-check')) files[k] = { ...r, role: `superseded by genai_prices_latest.json (${new Date().toISOString().slice(0, 10)}); kept for history, delete when convenient` };
+    files['genai_prices_latest.json'] = { role: 'cross-check only (test/pricing/crosscheck.test.ts, generate.mjs summary); not copied into models.json', origin: extraGenai.origin, retrieved_at: new Date().toISOString(), sha256: sha256(extraGenai.buf), bytes: extraGenai.buf.length, license: 'MIT, Copyright (c) Pydantic Services Inc. 2025 to present (sources/LICENSES/genai-prices.LICENSE)' };
+    sourceJson.files = files;
+    writeFileSync(PATHS.sourceJson, JSON.stringify(sourceJson, null, 1) + '\n');
+    log('pricing: saved genai-prices as pricing/sources/genai_prices_latest.json (the cross-check file now); set genai_prices_at in known-disagreements.json to its date');
+  }
+  if (extraModelsDev) {
+    writeFileSync(PATHS.modelsDev, extraModelsDev.buf);
+    sourceJson.files = { ...(sourceJson.files ?? {}), 'models_dev_catalog.json': { role: 'third vote: compared with the vendor-verified list on every pricing:update run; never priced from', origin: extraModelsDev.origin, retrieved_at: new Date().toISOString(), sha256: sha256(extraModelsDev.buf), bytes: extraModelsDev.buf.length, license: 'MIT, Copyright (c) 2025 models.dev (sources/LICENSES/models.dev.LICENSE)' } };
+    writeFileSync(PATHS.sourceJson, JSON.stringify(sourceJson, null, 1) + '\n');
+    log('pricing: saved models.dev as pricing/sources/models_dev_catalog.json');
   }
   // Adopt a non-default source so that the default run reproduces this table.
   if (!isVendored) {

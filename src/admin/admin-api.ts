@@ -8,7 +8,7 @@ import { isAdmin } from './admin-auth.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { decodeParam } from '../http/url-param.js';
 import { customerView } from './customer-view.js';
-import { priceView } from './pricing-api.js';
+import { pricingResponse } from './pricing-api.js';
 import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
 import { exportCsv } from './csv-export.js';
@@ -109,13 +109,13 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
     if (!ex) return;
     const model = decodeParam(req.getParameter(0));
     if (model === null) return void ex.json(400, errorBody('openai', 'invalid_request_error', 'model: malformed percent-encoding'));
-    const customer = new URLSearchParams(req.getQuery() ?? '').get('customer');
+    const q = new URLSearchParams(req.getQuery() ?? '');
+    const customer = q.get('customer');
     void (async () => {
       try {
         const scope = customer ? await ctx.scopes.get(customer, null) : undefined;
-        const view = priceView(model, ctx.prices.lookup(model) ?? ctx.unknownPrice, scope?.resale);
-        if (!view) ex.json(404, errorBody('openai', 'not_found_error', `no price for model "${model}" in the table`));
-        else ex.json(200, customer ? { ...view, customer } : view);
+        const r = pricingResponse(ctx.prices, model, { provider: q.get('provider') ?? undefined, priceAs: q.get('priceAs') ?? undefined }, ctx.unknownPrice, scope?.resale);
+        ex.json(r.status, customer && r.status === 200 ? { ...r.body, customer } : r.body);
       } catch (err) {
         ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message));
       }

@@ -1,6 +1,7 @@
-import type { PriceMatch } from '../pricing/price-table.js';
+import type { PriceExplanation, PriceMatch, PriceTable } from '../pricing/price-table.js';
 import type { ResaleTerms } from '../pricing/resale.js';
 import { billedPico } from '../pricing/resale.js';
+import { errorBody } from '../http/errors.js';
 
 // GET /admin/pricing/:model[?customer=ID]: the provider's price for a model
 // and what a customer pays for it (markup or custom price list), per 1M tokens.
@@ -28,5 +29,31 @@ export function priceView(model: string, match: PriceMatch | undefined, resale: 
         output: billedPico(resale, [model, match.id], (e.output ?? 0) * 1e6, { promptTokens: 0, completionTokens: 1e6 }) / 1e12,
       }
     : undefined;
-  return { model, matched: match.id, via: match.via, provider_family: e.provider, mode: e.mode, source: e.source, unit: 'USD per 1M tokens', provider_price: provider, customer_price: customer };
+  return { model, matched: match.id, via: match.via, provider_family: e.provider, mode: e.mode, source: e.source, ...(e.free ? { free: true } : {}), unit: 'USD per 1M tokens', provider_price: provider, customer_price: customer };
+}
+
+const resolution = (x: PriceExplanation) => ({
+  ...(x.providerHint ? { provider_hint: x.providerHint } : {}),
+  ...(x.priceAs ? { price_as: x.priceAs } : {}),
+  resolved_id: x.resolvedId ?? null,
+  via: x.resolvedVia ?? null,
+  priced: x.match !== undefined,
+  ...(x.unpriced ? { unpriced_reason: x.unpriced } : {}),
+  detail: x.detail,
+});
+
+/**
+ * GET /admin/pricing/:model[?provider=TYPE&priceAs=ID&customer=ID]: the price view plus how the id
+ * resolved (`resolution`). An unpriced id (unknown, a $0 entry not marked free, a fine-tune with
+ * no fine-tune rate) answers 404 with the reason, or, under `unknownModel: default`, the default
+ * price with the reason alongside.
+ */
+export function pricingResponse(
+  prices: PriceTable, model: string, opts: { provider?: string; priceAs?: string },
+  unknownPrice: PriceMatch | undefined, resale: ResaleTerms | undefined,
+): { status: 200 | 404; body: Record<string, unknown> } {
+  const x = prices.explain(model, opts.provider || undefined, opts.priceAs || undefined);
+  const view = priceView(model, x.match ?? unknownPrice, resale);
+  if (!view) return { status: 404, body: { ...(errorBody('openai', 'not_found_error', `no price for model "${model}": ${x.detail}`) as object), resolution: resolution(x) } };
+  return { status: 200, body: { ...view, resolution: resolution(x) } };
 }

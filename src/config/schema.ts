@@ -116,6 +116,8 @@ const providerSchema = z.object({
   // Models this provider serves when no route names them (globs: * matches anything).
   models: z.array(z.string()).default([]),
   headers: z.record(z.string()).default({}),
+  // Price every model of this provider as this table id (Azure deployment names); a target's wins.
+  priceAs: z.string().min(1).optional(),
   connections: z.number().int().positive().max(4096).default(256),
   timeouts: z.object({
     connect: duration.default(10_000),
@@ -128,6 +130,8 @@ const providerSchema = z.object({
 const targetSchema = z.object({
   provider: z.string(),
   model: z.string().min(1),
+  // Price this target as this table id (an Azure deployment name says nothing about the model).
+  priceAs: z.string().min(1).optional(),
   weight: z.number().positive().default(1),
   priority: z.number().int().min(0).default(0),
   breaker: breaker.optional(),

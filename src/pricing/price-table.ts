@@ -43,6 +43,12 @@ export interface PriceEntry {
   max_input_tokens?: number;
   max_output_tokens?: number;
   source: PriceSource;
+  /**
+   * The vendor really charges nothing for this model (set by an override, with a reason). Without
+   * it, an entry whose billable prices are all 0 is treated as unpriced: a $0 in a scraped table is
+   * far more often a missing price than a free model, and serving it would bill nothing.
+   */
+  free?: boolean;
 }
 
 export interface PriceTableData {
@@ -56,7 +62,26 @@ export interface PriceMatch {
   /** The table id that matched (may differ from the id looked up). */
   id: string;
   entry: PriceEntry;
-  via: 'exact' | 'alias' | 'prefix' | 'snapshot';
+  /** `fine-tune`: an `ft:` / `.ft-` id priced at its base model's fine-tuned rate; `price-as`: the configured `priceAs` model. */
+  via: 'exact' | 'alias' | 'prefix' | 'snapshot' | 'fine-tune' | 'price-as';
+}
+
+/** Why an id has no usable price (GET /admin/pricing/:model). */
+export type UnpricedReason = 'not_found' | 'zero_price' | 'no_fine_tune_rate';
+
+/** How an id resolved, for the admin view and startup warnings. */
+export interface PriceExplanation {
+  model: string;
+  providerHint?: string;
+  priceAs?: string;
+  /** The match the proxy bills from, or undefined when the id is unpriced. */
+  match?: PriceMatch;
+  /** The table entry the id resolved to even when it is not usable (a $0 entry). */
+  resolvedId?: string;
+  resolvedVia?: PriceMatch['via'];
+  unpriced?: UnpricedReason;
+  /** Human-readable: what was tried and why it was (not) used. */
+  detail: string;
 }
 
 const PRICE_FIELDS = [
@@ -79,8 +104,12 @@ const TIER_FIELDS = ['input', 'output', 'cache_read', 'cache_write', 'cache_writ
 
 /** Routing prefixes that can be stripped to reach the id a provider's own API uses. */
 const PREFIX_RULES: RegExp[] = [
+  // Gemini API resource names (`models/gemini-2.5-pro`) and Vertex publisher paths
+  // (`projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro`).
+  /^(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/[^/]+\/models\/(.+)$/,
+  /^models\/(.+)$/,
   // LiteLLM / gateway provider prefixes.
-  /^(?:azure|azure_ai|azure_text|bedrock|bedrock_converse|bedrock_mantle|openrouter|openai|anthropic|vertex_ai|vertex|google|gemini|mistral|codestral|xai|x-ai|deepseek|groq|together_ai|together|fireworks_ai|fireworks|perplexity|deepinfra|cohere|cerebras|text-completion-openai|text-completion-codestral)\/(.+)$/,
+  /^(?:azure|azure_ai|azure_text|bedrock|bedrock_converse|bedrock_mantle|openrouter|openai|anthropic|vertex_ai|vertex|google|gemini|mistral|mistralai|codestral|xai|x-ai|deepseek|groq|together_ai|together|fireworks_ai|fireworks|perplexity|deepinfra|cohere|cerebras|text-completion-openai|text-completion-codestral)\/(.+)$/,
   // Fireworks account path.
   /^accounts\/fireworks\/models\/(.+)$/,
   // Route segments after bedrock/ or azure/: AWS region, invoke/converse, Azure deployment type.
@@ -177,6 +206,37 @@ function hintPrefixes(hint: string | undefined): string[] {
   return HINT_PREFIXES[h] ?? [`${h}/`];
 }
 
+const TOKEN_MODES = new Set(['chat', 'responses', 'completion']);
+
+/**
+ * True when the entry would bill a call nothing. Chat-like modes bill tokens only (the proxy never
+ * bills per_second / per_character for them, e.g. Bedrock provisioned-throughput rows), so those
+ * count as $0 when input and output are both 0 or absent, in the base rate and every tier.
+ */
+export function isZeroPriced(e: PriceEntry): boolean {
+  if (TOKEN_MODES.has(e.mode)) {
+    if (e.input || e.output) return false;
+    return !(e.tiers ?? []).some((t) => t.input || t.output);
+  }
+  if (PRICE_FIELDS.some((f) => e[f])) return false;
+  return !(e.tiers ?? []).some((t) => TIER_FIELDS.some((f) => t[f]));
+}
+
+/** A $0 entry is usable only when marked `free: true`. */
+export const isBillable = (e: PriceEntry): boolean => e.free === true || !isZeroPriced(e);
+
+/**
+ * Fine-tuned ids: OpenAI `ft:<base>:<org>:<name>:<id>` and Azure `<base>.ft-<id>`. Returns the base
+ * model id, or undefined.
+ */
+export function fineTuneBase(model: string): string | undefined {
+  let m = /^ft:([^:]+)(?::.*)?$/.exec(model);
+  if (m) return m[1];
+  m = /^(.+)\.ft-[A-Za-z0-9_-]+$/.exec(model);
+  if (m) return m[1]!.replace(/^gpt-35-/, 'gpt-3.5-'); // Azure spells gpt-3.5 "gpt-35"
+  return undefined;
+}
+
 const MEMO_LIMIT = 50_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -235,15 +295,68 @@ export class PriceTable {
 
   /**
    * Find the price of `model`. Order: exact id; alias; `${hint}/${model}`; known provider prefixes
-   * stripped; dated snapshot / version suffixes stripped; `-latest` -> newest dated id of that
-   * family. Never matches by loose prefix, so `gpt-4o-mini-x` does not resolve to `gpt-4o`.
+   * stripped (`openai/`, `models/`, Bedrock region / vendor prefixes...); dated snapshot / version
+   * suffixes stripped; `-latest` -> newest dated id of that family. Fine-tuned ids (`ft:base:...`,
+   * `base.ft-...`) resolve to the base model's `ft:` (fine-tune) rate only, never to the base rate.
+   * Never matches by loose prefix, so `gpt-4o-mini-x` does not resolve to `gpt-4o`.
+   *
+   * `priceAs` (a provider's or target's configured `priceAs`, e.g. for Azure deployment names)
+   * replaces `model` for the lookup: the operator said what the deployment runs.
+   *
+   * An entry whose prices are all $0 is not returned unless it is marked `free` (never silently
+   * free): the caller treats the model as unpriced. `explain()` says why.
    */
-  lookup(model: string, providerHint?: string): PriceMatch | undefined {
+  lookup(model: string, providerHint?: string, priceAs?: string): PriceMatch | undefined {
+    const r = this.resolveMemo(model, providerHint, priceAs);
+    return r && isBillable(r.entry) ? r : undefined;
+  }
+
+  /** How `model` resolves (what `lookup` returns, and why when it returns nothing). */
+  explain(model: string, providerHint?: string, priceAs?: string): PriceExplanation {
+    const base: PriceExplanation = { model, detail: '' };
+    if (providerHint) base.providerHint = providerHint;
+    if (priceAs) base.priceAs = priceAs;
+    const r = this.resolveMemo(model, providerHint, priceAs);
+    const asked = priceAs ? `priceAs "${priceAs}" (for "${model}")` : `"${model}"`;
+    if (!r) {
+      const ftForm = prefixForms((priceAs ?? model).trim()).find((f) => fineTuneBase(f) !== undefined);
+      const ft = ftForm === undefined ? undefined : fineTuneBase(ftForm);
+      if (ft !== undefined) {
+        const plain = this.resolveMemo(ft, providerHint);
+        return {
+          ...base,
+          unpriced: 'no_fine_tune_rate',
+          detail: `${asked} is a fine-tuned model of "${ft}", and the table has no fine-tune rate for it${plain ? ` (the base model "${plain.id}" has a price, but fine-tuned inference is billed at a different rate)` : ''}; add an "ft:${ft}" entry to pricing/overrides.json`,
+        };
+      }
+      return { ...base, unpriced: 'not_found', detail: `${asked} matches no id, alias, prefix or snapshot form in the table` };
+    }
+    const out: PriceExplanation = { ...base, resolvedId: r.id, resolvedVia: r.via, detail: '' };
+    if (!isBillable(r.entry)) {
+      return {
+        ...out,
+        unpriced: 'zero_price',
+        detail: `${asked} resolved to "${r.id}" (${r.via}), whose prices are all $0 and which is not marked free: treated as unpriced (never silently free); if the vendor really charges nothing, mark it "free": true in pricing/overrides.json with a reason`,
+      };
+    }
+    out.match = r;
+    out.detail = `${asked} resolved to "${r.id}" by ${VIA_TEXT[r.via]}${r.entry.free ? '; the entry is marked free (the vendor charges nothing)' : ''}`;
+    return out;
+  }
+
+  private resolveMemo(model: string, providerHint: string | undefined, priceAs?: string): PriceMatch | undefined {
     if (typeof model !== 'string' || model.length === 0) return undefined;
-    const key = providerHint ? `${providerHint}\u0000${model}` : model;
+    if (priceAs !== undefined && (typeof priceAs !== 'string' || priceAs.length === 0)) priceAs = undefined;
+    const key = `${providerHint ?? ''}\u0000${priceAs ?? ''}\u0000${model}`;
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const r = this.resolve(model.trim(), providerHint);
+    let r: PriceMatch | undefined;
+    if (priceAs) {
+      const p = this.resolve(priceAs.trim(), providerHint);
+      r = p ? { id: p.id, entry: p.entry, via: 'price-as' } : undefined;
+    } else {
+      r = this.resolve(model.trim(), providerHint);
+    }
     if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
     this.memo.set(key, r ?? null);
     return r;
@@ -290,12 +403,31 @@ export class PriceTable {
     const d = this.direct(model);
     if (d) return this.match(d.id, d.via);
 
+    // Fine-tuned ids bill at the base model's fine-tune rate (`ft:<base>` in the table), which is
+    // higher than the base rate (gpt-4o-mini: 0.30/1.20 against 0.15/0.60): never fall back to it.
+    const ftForm = prefixForms(model).find((f) => fineTuneBase(f) !== undefined);
+    const ftBase = ftForm === undefined ? undefined : fineTuneBase(ftForm);
+    if (ftBase !== undefined) {
+      for (const f of prefixForms(ftBase)) {
+        for (const s of [f, ...snapshotForms(f)]) {
+          const r = this.direct(`ft:${s}`);
+          if (r) return this.match(r.id, 'fine-tune');
+        }
+        const n = this.newestDated.get(`ft:${f}`);
+        if (n) return this.match(n.id, 'fine-tune');
+      }
+      return undefined;
+    }
+
     const h = this.hinted(model, prefixes);
     if (h) return this.match(h, 'prefix');
 
     const forms = prefixForms(model);
+    // `models/<id>` is the Gemini API's resource name: prefer its `gemini/` entry over the bare
+    // (Vertex) one.
+    const gemini = hint === undefined && model.startsWith('models/') ? ['gemini/'] : [];
     for (const f of forms.slice(1)) {
-      const r = this.direct(f)?.id ?? this.hinted(f, prefixes);
+      const r = this.hinted(f, gemini) ?? this.direct(f)?.id ?? this.hinted(f, prefixes);
       if (r) return this.match(r, 'prefix');
     }
 
@@ -314,9 +446,19 @@ export class PriceTable {
   }
 }
 
+const VIA_TEXT: Record<PriceMatch['via'], string> = {
+  exact: 'exact id',
+  alias: 'alias',
+  prefix: 'stripping a provider / routing prefix (or the provider hint)',
+  snapshot: 'stripping a date / version suffix (or -latest)',
+  'fine-tune': "the base model's fine-tune (ft:) rate",
+  'price-as': 'the configured priceAs model',
+};
+
 function validateEntry(id: string, e: PriceEntry): void {
   if (!e || typeof e !== 'object') throw new TypeError(`price table: models["${id}"] is not an object`);
   if (typeof e.provider !== 'string' || typeof e.mode !== 'string') throw new TypeError(`price table: models["${id}"] needs provider and mode`);
+  if (e.free !== undefined && typeof e.free !== 'boolean') throw new TypeError(`price table: models["${id}"].free must be a boolean`);
   for (const f of PRICE_FIELDS) {
     const v = e[f];
     if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`price table: models["${id}"].${f} must be a non-negative integer (pico-USD), got ${String(v)}`);

@@ -17,6 +17,8 @@ export interface Target extends HealthTarget {
   id: string; // provider/model, stable across reloads
   provider: ProviderConfig;
   model: string;
+  /** The table id to price this target as (target's priceAs, else the provider's). */
+  priceAs: string | undefined;
   weight: number;
   priority: number;
   breaker: BreakerSettings;
@@ -70,7 +72,7 @@ export class RouteTable {
       const tiers = new Map<number, Target[]>();
       for (const t of r.targets) {
         const provider = byName.get(t.provider)!;
-        const target = makeTarget(provider, t.model, t.weight, t.priority, t.breaker, t.timeouts);
+        const target = makeTarget(provider, t.model, t.weight, t.priority, t.breaker, t.timeouts, t.priceAs);
         const list = tiers.get(t.priority) ?? [];
         list.push(target);
         tiers.set(t.priority, list);
@@ -159,12 +161,14 @@ function makeTarget(
   provider: ProviderConfig, model: string, weight: number, priority: number,
   breaker: { failures: number; cooldown: number } | undefined,
   timeouts: { firstByte?: number; total?: number } | undefined,
+  priceAs?: string,
 ): Target {
   const b = breaker ?? provider.breaker;
   return {
     id: `${provider.name}/${model}`,
     provider,
     model,
+    priceAs: priceAs ?? provider.priceAs,
     weight,
     priority,
     breaker: b ? { failures: b.failures, cooldownMs: b.cooldown } : DEFAULT_BREAKER,

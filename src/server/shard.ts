@@ -13,6 +13,7 @@ import { ENDPOINTS, type EndpointId } from '../protocols/call.js';
 import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
 import { ShardContext } from '../proxy/shard-context.js';
 import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js';
+import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger } from '../store/ledger.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { priceView } from '../admin/pricing-api.js';
@@ -58,6 +59,8 @@ const scopes = new ScopeResolver(send);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
+// A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
+if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
 const cluster = config.redis ? new ClusterClient(send, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
 if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);

@@ -96,3 +96,31 @@ describe('genai-prices semantics used by the cross-check', () => {
     expect(activePrices(m.prices, '2026-09-23T20:00:00Z').input_mtok).toBe(0.135);
   });
 });
+
+describe('vendor-verified prices (pricing/sources/vendor-verified.json)', () => {
+  const list = readJson('pricing/sources/vendor-verified.json');
+  // @ts-expect-error plain ESM module without types
+  const load = () => import('../../pricing/verified.mjs');
+
+  it('models.json carries every vendor-verified price exactly', async () => {
+    const { verifiedDiff, verifiedRows } = await load();
+    const rows = verifiedRows(list);
+    const per: Record<string, number> = {};
+    for (const r of rows) per[r.provider] = (per[r.provider] ?? 0) + 1;
+    console.log(`[pricing] vendor-verified: ${list.prices.length} models, ${rows.length} prices: ${Object.entries(per).map(([p, n]) => `${p} ${n}`).join(', ')}`);
+    expect(verifiedDiff(table, list)).toEqual([]);
+    expect(rows.length).toBeGreaterThan(50);
+  });
+
+  it('every verified price names a vendor page and a date, and every provider says where it stands', () => {
+    for (const p of list.prices) {
+      expect(p.page, p.model).toMatch(/^https:\/\/(docs\.anthropic\.com|docs\.x\.ai|archive\.fo|api-docs\.deepseek\.com|openai\.com|platform\.openai\.com|ai\.google\.dev|mistral\.ai|docs\.mistral\.ai|cohere\.com|docs\.cohere\.com|groq\.com|console\.groq\.com)\//);
+      expect(p.date, p.model).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(list.providers[p.provider]?.status, p.provider).toBe('verified');
+    }
+    for (const prov of ['openai', 'anthropic', 'google', 'mistral', 'xai', 'deepseek', 'cohere', 'groq']) {
+      expect(list.providers[prov], prov).toBeDefined();
+      expect(list.providers[prov].note ?? list.providers[prov].pages, prov).toBeTruthy();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 // pricing/generate.mjs: reproducibility (--check), the --max-drop guard, the diff, URL sources.
 import { spawnSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,10 +21,10 @@ function sandbox(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'tollgate-pricing-'));
   scratch.push(dir);
   mkdirSync(path.join(dir, 'pricing', 'sources'), { recursive: true });
-  for (const f of ['generate.mjs', 'decimal.mjs', 'crosscheck.mjs', 'overrides.json', 'known-disagreements.json', 'SOURCE.json', 'models.json']) {
+  for (const f of ['generate.mjs', 'decimal.mjs', 'crosscheck.mjs', 'verified.mjs', 'overrides.json', 'known-disagreements.json', 'SOURCE.json', 'models.json']) {
     cpSync(path.join(PRICING_DIR, f), path.join(dir, 'pricing', f));
   }
-  for (const f of ['litellm_model_prices.json', 'genai_prices_npm-0.1.8.json']) cpSync(path.join(PRICING_DIR, 'sources', f), path.join(dir, 'pricing', 'sources', f));
+  for (const f of ['litellm_model_prices.json', 'genai_prices_npm-0.1.8.json', 'vendor-verified.json']) cpSync(path.join(PRICING_DIR, 'sources', f), path.join(dir, 'pricing', 'sources', f));
   return dir;
 }
 afterAll(() => {
@@ -74,6 +74,50 @@ describe('generate.mjs', { timeout: 60_000 }, () => {
     expect(run(dir, ['--check', '--quiet']).code).toBe(0);
     const sj = JSON.parse(readFileSync(path.join(dir, 'pricing', 'SOURCE.json'), 'utf8'));
     expect(sj.files['litellm_model_prices.json'].sha256).toBe(after.generated_at_source.litellm.sha256);
+  });
+
+  it('refuses to write a table that lowers a vendor-verified price, and says which', () => {
+    const dir = sandbox();
+    const src = litellm();
+    src['claude-opus-4-1-20250805'].input_cost_per_token = 1e-5; // vendor page: $15/M
+    const cut = path.join(dir, 'cut.json');
+    writeFileSync(cut, JSON.stringify(src));
+    const before = readFileSync(path.join(dir, 'pricing', 'models.json'), 'utf8');
+    const r = run(dir, ['--source', cut, '--force']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('REFUSING: the new table is LOWER than a vendor-verified price: 1');
+    expect(r.err).toMatch(/! claude-opus-4-1-20250805 input: \$10\/M, vendor-verified \$15\/M \(https:\/\/docs\.anthropic\.com/);
+    expect(readFileSync(path.join(dir, 'pricing', 'models.json'), 'utf8')).toBe(before);
+    // A raise is listed, not refused.
+    src['claude-opus-4-1-20250805'].input_cost_per_token = 2e-5;
+    writeFileSync(cut, JSON.stringify(src));
+    const up = run(dir, ['--source', cut]);
+    expect(up.code).toBe(0);
+    expect(up.out).toMatch(/~ claude-opus-4-1-20250805 input: \$20\/M, vendor-verified \$15\/M/);
+  });
+
+  it('takes genai-prices and models.dev files, shows their diff against the vendor-verified list, and adopts them', () => {
+    const dir = sandbox();
+    const genai = path.join(dir, 'genai.json');
+    writeFileSync(genai, JSON.stringify([{ id: 'anthropic', models: [{ id: 'opus-41', match: { equals: 'claude-opus-4-1-20250805' }, prices: { input_mtok: 14, output_mtok: 75 } }] }]));
+    const md = path.join(dir, 'models-dev.json');
+    writeFileSync(md, JSON.stringify({ xai: { models: { 'grok-4.3': { cost: { input: 1, output: 2.5, cache_read: 0.2 } } } } }));
+    const check = run(dir, ['--check', '--genai-prices', genai, '--models-dev', md]);
+    expect(check.code).toBe(0);
+    expect(check.out).toMatch(/genai-prices \(.*genai\.json\) vs vendor-verified/);
+    expect(check.out).toMatch(/! claude-opus-4-1-20250805 input: \$14\/M, vendor-verified \$15\/M/);
+    expect(check.out).toMatch(/! xai\/grok-4\.3 input: \$1\/M, vendor-verified \$1\.25\/M \(https:\/\/docs\.x\.ai/);
+    expect(existsSync(path.join(dir, 'pricing', 'sources', 'models_dev_catalog.json'))).toBe(false);
+
+    const adopt = run(dir, ['--genai-prices', genai, '--models-dev', md, '--quiet']);
+    expect(adopt.code).toBe(0);
+    const sj = JSON.parse(readFileSync(path.join(dir, 'pricing', 'SOURCE.json'), 'utf8'));
+    expect(sj.files['genai_prices_latest.json'].role).toMatch(/^cross-check/);
+    expect(sj.files['genai_prices_npm-0.1.8.json'].role).toMatch(/^superseded/);
+    expect(sj.files['models_dev_catalog.json'].role).toMatch(/^third vote/);
+    expect(readFileSync(path.join(dir, 'pricing', 'sources', 'models_dev_catalog.json'), 'utf8')).toBe(readFileSync(md, 'utf8'));
+    // models.json does not depend on either file: still reproduced byte for byte.
+    expect(run(dir, ['--check', '--quiet']).code).toBe(0);
   });
 
   it('--max-drop is a parameter: 0.7 lets a 60% drop through', () => {

@@ -69,9 +69,10 @@ const CASES: Case[] = [
 
   // ---------------- Anthropic
   { name: 'anthropic claude-sonnet-4 cache 5m/1h and >200k tier', model: 'claude-sonnet-4-20250514', id: 'claude-sonnet-4-20250514', provider: 'anthropic', mode: 'chat', source: 'litellm',
-    // 0.000003 / 0.000015 / 3e-7 / 0.00000375 / 1h 0.000006; above_200k 0.000006 / 0.0000225 / 6e-7 / 0.0000075
+    // 0.000003 / 0.000015 / 3e-7 / 0.00000375 / 1h 0.000006; above_200k 0.000006 / 0.0000225 / 6e-7 / 0.0000075;
+    // the tier's 1-hour write (2x the tier input) is filled by the generator (LiteLLM has none)
     fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'anthropic claude-sonnet-4-5 tier incl. 1h write above 200k', model: 'claude-sonnet-4-5', id: 'claude-sonnet-4-5', provider: 'anthropic', mode: 'chat',
     // cache_creation_input_token_cost_above_1hr_above_200k_tokens 0.000012
     fields: { input: perM('3'), cache_write_1h: perM('6') },
@@ -102,12 +103,13 @@ const CASES: Case[] = [
     fields: { input: perM('0.15'), output: 0 } },
   { name: 'vertex Claude Sonnet 4 @-snapshot', model: 'vertex_ai/claude-sonnet-4@20250514', id: 'vertex_ai/claude-sonnet-4@20250514', provider: 'vertex', mode: 'chat',
     fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
 
   // ---------------- Bedrock
   { name: 'bedrock us. cross-region Claude Sonnet 4 with tier', model: 'us.anthropic.claude-sonnet-4-20250514-v1:0', id: 'us.anthropic.claude-sonnet-4-20250514-v1:0', provider: 'bedrock', mode: 'chat',
-    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: undefined },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    // 1-hour write filled at 2x input: LiteLLM's Bedrock row has none, so 1h writes billed at the 5m rate
+    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'bedrock Claude 3.5 Haiku', model: 'anthropic.claude-3-5-haiku-20241022-v1:0', id: 'anthropic.claude-3-5-haiku-20241022-v1:0', provider: 'bedrock', mode: 'chat',
     fields: { input: perM('0.8'), output: perM('4'), cache_read: perM('0.08'), cache_write: perM('1') } },
   { name: 'bedrock Nova Pro', model: 'amazon.nova-pro-v1:0', id: 'amazon.nova-pro-v1:0', provider: 'bedrock', mode: 'chat',
@@ -137,8 +139,13 @@ const CASES: Case[] = [
     fields: { input: perM('2.5'), output: perM('10') } },
   { name: 'cohere embed-english-v3.0', model: 'embed-english-v3.0', id: 'embed-english-v3.0', provider: 'cohere', mode: 'embedding',
     fields: { input: perM('0.1'), output: 0 } },
-  { name: 'deepseek-chat (documented pinned choice)', model: 'deepseek-chat', id: 'deepseek-chat', provider: 'deepseek', mode: 'chat', source: 'override',
-    fields: { input: perM('0.28'), output: perM('0.42'), cache_read: perM('0.028') } },
+  // DeepSeek's pricing page: deepseek-chat / deepseek-reasoner are V4-Flash (non-thinking / thinking), so they bill at its price
+  { name: 'deepseek-chat bills as V4-Flash', model: 'deepseek-chat', id: 'deepseek-chat', provider: 'deepseek', mode: 'chat', source: 'genai-prices',
+    fields: { input: perM('0.22'), output: perM('0.66'), cache_read: perM('0.007') } },
+  { name: 'deepseek-reasoner bills as V4-Flash', model: 'deepseek-reasoner', id: 'deepseek-reasoner', provider: 'deepseek', mode: 'chat', source: 'genai-prices',
+    fields: { input: perM('0.22'), output: perM('0.66'), cache_read: perM('0.007') } },
+  { name: 'grok-4 bare alias carries the >128k tier of grok-4-0709', model: 'grok-4', id: 'xai/grok-4', provider: 'xai', mode: 'chat',
+    fields: { input: perM('3'), output: perM('15') }, tiers: [{ above: 128000, input: perM('6'), output: perM('30') }] },
   { name: 'deepseek-v4-flash re-priced 2026-08-17 (genai-prices)', model: 'deepseek-v4-flash', id: 'deepseek-v4-flash', provider: 'deepseek', mode: 'chat', source: 'genai-prices',
     fields: { input: perM('0.22'), output: perM('0.66'), cache_read: perM('0.007') } },
   { name: 'xai grok-4-0709 >128k tier', model: 'xai/grok-4-0709', id: 'xai/grok-4-0709', provider: 'xai', mode: 'chat',
@@ -152,8 +159,8 @@ const CASES: Case[] = [
   { name: 'together llama-3.3-70b turbo via hint', model: 'meta-llama/Llama-3.3-70B-Instruct-Turbo', hint: 'together', id: 'together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo', provider: 'together', mode: 'chat',
     fields: { input: perM('0.88'), output: perM('0.88') } },
   { name: 'openrouter claude-sonnet-4 with tier', model: 'openrouter/anthropic/claude-sonnet-4', id: 'openrouter/anthropic/claude-sonnet-4', provider: 'openrouter', mode: 'chat',
-    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75') },
-    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5') }] },
+    fields: { input: perM('3'), output: perM('15'), cache_read: perM('0.3'), cache_write: perM('3.75'), cache_write_1h: perM('6') },
+    tiers: [{ above: 200000, input: perM('6'), output: perM('22.5'), cache_read: perM('0.6'), cache_write: perM('7.5'), cache_write_1h: perM('12') }] },
   { name: 'fireworks deepseek-v3p1 via hint', model: 'deepseek-v3p1', hint: 'fireworks', id: 'fireworks_ai/accounts/fireworks/models/deepseek-v3p1', provider: 'fireworks', mode: 'chat',
     fields: { input: perM('0.56'), output: perM('1.68') } },
   { name: 'perplexity sonar-pro via bare alias', model: 'sonar-pro', id: 'perplexity/sonar-pro', provider: 'perplexity', mode: 'chat',
@@ -209,9 +216,9 @@ describe('bills for known models (hand-computed)', () => {
 
   it('claude-sonnet-4: 200,000 prompt tokens stays at base, 200,001 bills everything at the 1M-context tier', () => {
     expect(bill('claude-sonnet-4-20250514', { promptTokens: 200_000, completionTokens: 1000 })).toBe(200_000 * 3_000_000 + 1000 * 15_000_000);
-    // tier: input 6e6, output 22.5e6; cache read 0.6e6; 1h write has no tier price -> base 6e6
+    // tier: input 6e6, output 22.5e6; cache read 0.6e6; 1h write at the tier's 2x input, 12e6 (not the base 6e6)
     expect(bill('claude-sonnet-4-20250514', { promptTokens: 200_001, cachedTokens: 100_000, cacheWrite1hTokens: 1, completionTokens: 1000 })).toBe(
-      100_000 * 6_000_000 + 100_000 * 600_000 + 1 * 6_000_000 + 1000 * 22_500_000,
+      100_000 * 6_000_000 + 100_000 * 600_000 + 1 * 12_000_000 + 1000 * 22_500_000,
     );
   });
 
