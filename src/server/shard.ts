@@ -16,7 +16,8 @@ import { Ledger } from '../store/ledger.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
-import { priceView } from '../admin/pricing-api.js';
+import { mountModels } from '../proxy/models-api.js';
+import { mountCountTokens } from '../proxy/count-tokens.js';
 import { mountProviders } from '../admin/providers-api.js';
 import { RoutingLink } from './routing-link.js';
 import { mountMonitoring } from '../monitoring/monitoring-api.js';
@@ -180,31 +181,8 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
   });
 }
 
-app.get('/v1/models', (res, req) => {
-  const ex = exchange(res);
-  const who = ctx.keys.identify({
-    authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-    customer: req.getHeader('x-tollgate-customer'), agent: '', tags: '',
-  });
-  if (!who.ok) {
-    ex.json(who.status, errorBody('openai', who.type, who.message));
-    return;
-  }
-  const created = Math.floor(Date.now() / 1000);
-  const caller = who.caller;
-  void (async () => {
-    // Each model with the price this caller pays for it (markup or custom list applied).
-    const scope = await ctx.scopes.get(caller.customer, caller.agent);
-    ex.json(200, {
-      object: 'list',
-      data: ctx.routes.models().map((id) => {
-        const target = ctx.routes.listedModel(id);
-        const view = priceView(id, ctx.prices.lookup(target) ?? ctx.unknownPrice, scope.resale);
-        return { id, object: 'model', created, owned_by: 'tollgate', ...(view ? { tollgate_price: { unit: view.unit, ...view.customer_price } } : {}) };
-      }),
-    });
-  })().catch((err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
-});
+mountModels(app, { ctx, exchange });
+mountCountTokens(app, { ctx, exchange });
 
 mountAdmin(app, { ctx, guard: adminGuard, collectStats });
 mountClusterAdmin(app, { config, guard: adminGuard, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
@@ -222,7 +200,7 @@ app.any('/*', (res, req) => {
   const ex = exchange(res);
   const url = req.getUrl();
   const method = req.getMethod().toUpperCase();
-  const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models';
+  const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models' || url.startsWith('/v1/models/') || url === '/v1/messages/count_tokens';
   // Anthropic SDKs call /v1/messages*: answer them in their error shape.
   const protocol = url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
   if (known) ex.json(405, errorBody(protocol, 'method_not_allowed', `${method} is not allowed on ${url}`));
