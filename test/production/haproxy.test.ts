@@ -44,6 +44,34 @@ function adapt(cfg: string, lbPort: number, replicas: number[], socket: string):
   return out;
 }
 
+/** Sends `data` on one connection and reads `count` answers (content-length framed), in order. */
+function pipelined(port: number, data: string, count: number): Promise<{ status: number; requestId: string }[]> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`timed out; got ${buf.toString('latin1').slice(0, 500)}`))), 10_000);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const out: { status: number; requestId: string }[] = [];
+      let at = 0;
+      while (out.length < count) {
+        const sep = buf.indexOf('\r\n\r\n', at);
+        if (sep < 0) return;
+        const head = buf.subarray(at, sep).toString('latin1');
+        const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < sep + 4 + len) return;
+        out.push({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]), requestId: /x-tollgate-request-id: (\S+)/i.exec(head)?.[1] ?? '' });
+        at = sep + 4 + len;
+      }
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(out);
+    });
+    sock.on('error', reject);
+    sock.write(data);
+  });
+}
+
 function showStat(socket: string): Promise<string> {
   return new Promise((resolve) => {
     const s = connect(socket);
@@ -136,6 +164,22 @@ suite('the shipped HAProxy config', () => {
     expect(old.body).toContain('HTTP/1.1');
     const hostless = await rawRequest(lbPort, ['GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n'], { timeoutMs: 5_000 });
     expect(hostless.status).toBe(200);
+  });
+
+  it('answers two pipelined POSTs in order (Tollgate alone closes such a connection)', async () => {
+    const body = (n: number) => JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 4, messages: [{ role: 'user', content: `call ${n}` }] });
+    const post = (n: number) => `POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\nauthorization: Bearer ${CUSTOMER_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body(n))}\r\n\r\n${body(n)}`;
+    const answers = await pipelined(lbPort, post(1) + post(2), 2);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(answers[0]!.requestId).not.toBe(answers[1]!.requestId);
+  });
+
+  it('answers 431 to header blocks beyond what Tollgate parses, instead of a closed connection', async () => {
+    const many = Array.from({ length: 80 }, (_, i) => `x-h${i}: a\r\n`).join('');
+    const r1 = await rawRequest(lbPort, [`GET /healthz HTTP/1.1\r\nhost: t\r\n${many}\r\n`], { untilAnswer: true, timeoutMs: 5_000 });
+    expect(r1.status).toBe(431);
+    const r2 = await rawRequest(lbPort, [`GET /healthz HTTP/1.1\r\nhost: t\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`], { untilAnswer: true, timeoutMs: 5_000 });
+    expect(r2.status).toBe(431);
   });
 
   it('refuses identity headers carrying bytes outside visible ASCII at the balancer', async () => {
