@@ -1,5 +1,5 @@
 // A usage row as stored: integer money (nano-USD), ms timestamps. Converted
-// to the public shape (CONTRACT.md: cost_usd, ISO ts) only at the edges.
+// to the public shape (docs/interface.md: cost_usd, ISO ts) only at the edges.
 
 export interface UsageRecord {
   request_id: string;
