@@ -67,6 +67,11 @@ export function mountCountTokens(app: TemplatedApp, { ctx, exchange }: CountToke
         const r = await pool.request({ method: 'POST', path: basePath + PATH, headers: upstreamHeaders(target.provider, client, out.length), body: out });
         // An upstream error may quote Tollgate's own provider key back.
         const text = redactSecrets(await r.body.text(), target.provider.apiKey ? [target.provider.apiKey] : []);
+        if (r.statusCode === 401 || r.statusCode === 403) {
+          // The provider refused Tollgate's own key: the operator's problem, not the client's key.
+          ctx.log('error', 'count_tokens: the provider refused the configured API key', { provider: target.provider.name, status: r.statusCode });
+          return fail(502, 'upstream_error', `the provider refused the proxy's credentials (HTTP ${r.statusCode})`);
+        }
         ctx.metrics.count('count_tokens', r.statusCode, 'free');
         ex.send(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? 'application/json') }, text);
       } catch (err) {
