@@ -9,9 +9,11 @@
 // tokens then locks the admin API for a minute for everyone (fail closed).
 //
 // Table: SLOTS entries of [address hash, window start (s), failures], found by
-// probing PROBES slots from the hash. Writes are Atomics but not one
-// transaction: two shards claiming the same free slot for two addresses in
-// the same instant may merge their counts (locking out sooner, never later).
+// probing PROBES slots from the hash. A slot is claimed by compare-and-swap
+// of its hash, so two shards recording an address's first failure at once
+// end up counting in one slot; the three fields are not written as one
+// transaction, so a reader may for an instant see a claimed slot with the
+// previous window's start (at worst one extra or one early refusal).
 // A spray from more addresses than the table holds evicts the oldest windows;
 // each of those addresses has its own `max` anyway.
 
@@ -46,27 +48,31 @@ export class AuthFailureLimiter {
   fail(address: string, now: number): void {
     const sec = toSec(now);
     const h = hash(address);
-    const i = this.#find(h, sec);
-    if (i >= 0) {
-      Atomics.add(this.#t, i + 2, 1);
+    for (let round = 0; round < 3; round++) {
+      const i = this.#find(h, sec);
+      if (i >= 0) {
+        Atomics.add(this.#t, i + 2, 1);
+        return;
+      }
+      // Claim a slot: a free or expired one along the probe, else the oldest.
+      let pick = -1;
+      let oldest = Infinity;
+      for (let p = 0; p < PROBES; p++) {
+        const j = slot(h, p);
+        const start = Atomics.load(this.#t, j + 1);
+        if (Atomics.load(this.#t, j) === 0 || sec - start >= WINDOW_S) {
+          pick = j;
+          break;
+        }
+        if (start < oldest) (oldest = start), (pick = j);
+      }
+      const seen = Atomics.load(this.#t, pick);
+      // Another shard may be claiming the same slot: only one compare-and-swap wins; the loser looks again.
+      if (Atomics.compareExchange(this.#t, pick, seen, h) !== seen) continue;
+      Atomics.store(this.#t, pick + 1, sec);
+      Atomics.store(this.#t, pick + 2, 1);
       return;
     }
-    // Claim a slot: a free or expired one along the probe, else the oldest.
-    let pick = -1;
-    let oldest = Infinity;
-    for (let p = 0; p < PROBES; p++) {
-      const j = slot(h, p);
-      const start = Atomics.load(this.#t, j + 1);
-      if (Atomics.load(this.#t, j) === 0 || sec - start >= WINDOW_S) {
-        pick = j;
-        break;
-      }
-      if (start < oldest) (oldest = start), (pick = j);
-    }
-    Atomics.store(this.#t, pick + 2, 0);
-    Atomics.store(this.#t, pick + 1, sec);
-    Atomics.store(this.#t, pick, h);
-    Atomics.add(this.#t, pick + 2, 1);
   }
 
   /** Index of `h`'s live entry, or -1. */
