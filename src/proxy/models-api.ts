@@ -41,14 +41,15 @@ export function mountModels(app: TemplatedApp, deps: ModelsDeps): void {
     const protocol = anthropic ? 'anthropic' : 'openai';
     const who = ctx.keys.identify({
       authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: '',
+      // No agent: prices are per customer and plan, and a listing must not create agent scopes.
+      customer: req.getHeader('x-tollgate-customer'), agent: '', tags: '',
     });
     if (!who.ok) return void ex.json(who.status, errorBody(protocol, who.type, who.message));
     if (id === null) return void ex.json(400, errorBody(protocol, 'invalid_request_error', 'model id: malformed percent-encoding'));
     const caller = who.caller;
     const created = Math.floor(Date.now() / 1000);
     void (async () => {
-      const scope = await ctx.scopes.get(caller.customer, caller.agent);
+      const scope = await ctx.scopes.get(caller.customer, null);
       const view = (e: CatalogEntry) => {
         const price = priceView(e.pricedAs, ctx.prices.lookup(e.pricedAs) ?? ctx.unknownPrice, scope.resale);
         const tollgate_price = price ? { unit: price.unit, ...price.customer_price } : undefined;
