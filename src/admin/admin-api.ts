@@ -1,11 +1,10 @@
-import type { TemplatedApp, HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { Exchange } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { toPublicRow } from '../store/usage-record.js';
 import { agentScopeKey, customerScopeKey } from '../store/aggregates.js';
-import { isAdmin } from './admin-auth.js';
-import { AuthFailureLimiter } from './auth-failure-limiter.js';
+import type { Guard } from './admin-guard.js';
 import { decodeParam } from '../http/url-param.js';
 import { customerView } from './customer-view.js';
 import { pricingResponse } from './pricing-api.js';
@@ -13,38 +12,19 @@ import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
 import { exportCsv } from './csv-export.js';
 
-// Admin API (CONTRACT.md), bearer adminToken. Reads come straight from LMDB
+// Admin API (docs/interface.md), bearer adminToken through the admin guard. Reads come straight from LMDB
 // (memory-mapped, synchronous) and the shared budget table.
 
 export interface AdminDeps {
   ctx: ShardContext;
-  exchange: (res: HttpResponse) => Exchange;
+  /** Admin token, shared failure limiter, security headers (admin-guard.ts). */
+  guard: Guard;
   collectStats: () => Promise<unknown>;
 }
 
 export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   const { ctx } = deps;
-  const failures = new AuthFailureLimiter(ctx.config.limits.adminAuthFailuresPerMinute);
-  const guard = (res: HttpResponse, req: HttpRequest): Exchange | undefined => {
-    const ex = deps.exchange(res);
-    if (!ctx.config.adminToken) {
-      ex.json(404, errorBody('openai', 'not_found_error', 'the admin API is disabled: set adminToken in the config'));
-      return undefined;
-    }
-    const address = Buffer.from(res.getRemoteAddressAsText()).toString();
-    const now = Date.now();
-    const wait = failures.blockedFor(address, now);
-    if (wait) {
-      ex.json(429, errorBody('openai', 'rate_limit_exceeded', `too many failed admin-token attempts from this address; retry in ${wait} s`), { 'retry-after': String(wait) });
-      return undefined;
-    }
-    if (!isAdmin(req.getHeader('authorization'), ctx.config.adminToken)) {
-      failures.fail(address, now);
-      ex.json(401, errorBody('openai', 'authentication_error', 'admin API: send Authorization: Bearer <adminToken>'));
-      return undefined;
-    }
-    return ex;
-  };
+  const { guard } = deps;
 
   app.get('/admin/customers/:id', (res, req) => {
     const ex = guard(res, req);

@@ -1,10 +1,9 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { Exchange } from '../http/exchange.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import type { TargetHealthView } from '../routing/target-health.js';
 import type { ReloadOutcome } from '../server/routing-control.js';
-import { isAdmin } from './admin-auth.js';
+import type { Guard } from './admin-guard.js';
 
 // GET /admin/providers: every provider and the health of each of its
 // targets, merged across shards (state, cooldown end, last error, latency
@@ -15,25 +14,14 @@ import { isAdmin } from './admin-auth.js';
 
 export interface ProvidersDeps {
   ctx: ShardContext;
-  exchange: (res: HttpResponse) => Exchange;
+  guard: Guard;
   health: () => Promise<TargetHealthView[]>;
   reload: () => Promise<ReloadOutcome>;
 }
 
 export function mountProviders(app: TemplatedApp, deps: ProvidersDeps): void {
   const { ctx } = deps;
-  const guard = (res: HttpResponse, req: HttpRequest): Exchange | undefined => {
-    const ex = deps.exchange(res);
-    if (!ctx.config.adminToken) {
-      ex.json(404, errorBody('openai', 'not_found_error', 'the admin API is disabled: set adminToken in the config'));
-      return undefined;
-    }
-    if (!isAdmin(req.getHeader('authorization'), ctx.config.adminToken)) {
-      ex.json(401, errorBody('openai', 'authentication_error', 'admin API: send Authorization: Bearer <adminToken>'));
-      return undefined;
-    }
-    return ex;
-  };
+  const { guard } = deps;
 
   app.get('/admin/providers', (res, req) => {
     const ex = guard(res, req);

@@ -1,4 +1,4 @@
-// What an alert says. The webhook body is this object (CONTRACT.md), plus an
+// What an alert says. The webhook body is this object (docs/interface.md), plus an
 // `id` receivers can use to drop a redelivery.
 
 export interface AlertEvent {

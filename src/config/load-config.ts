@@ -36,7 +36,7 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
   if (!result.success) {
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) problems.push(`${formatPath([...issue.path, k])}: unknown field (check its spelling and CONTRACT.md)`);
+        for (const k of issue.keys) problems.push(`${formatPath([...issue.path, k])}: unknown field (check its spelling and docs/interface.md)`);
         continue;
       }
       const path = formatPath(issue.path);

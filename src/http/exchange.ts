@@ -1,7 +1,11 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { newRequestId } from '../proxy/request-id.js';
 import { headerBytes, statusBytes } from './status-text.js';
 
 export type Headers = Record<string, string>;
+
+const REQUEST_ID = 'x-tollgate-request-id';
+const REQUEST_ID_BYTES = Buffer.from(REQUEST_ID);
 
 /**
  * Exchanges waiting for a client to take more of a streamed answer. uWS does
@@ -68,7 +72,7 @@ export class Exchange {
     this.started = true;
     this.res.cork(() => {
       this.res.writeStatus(statusBytes(status));
-      this.#writeBase();
+      this.#writeBase(headers);
       for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
       this.res.end(body, this.closeConnection || this.closeAfter());
     });
@@ -78,7 +82,9 @@ export class Exchange {
     this.send(status, { 'content-type': 'application/json', ...headers }, JSON.stringify(body));
   }
 
-  #writeBase(): void {
+  /** Base headers, and a request id when the answer brings none: every answer carries x-tollgate-request-id. */
+  #writeBase(headers: Headers): void {
+    if (!(REQUEST_ID in headers)) this.res.writeHeader(REQUEST_ID_BYTES, newRequestId());
     const b = this.baseHeaders;
     if (b) for (const k in b) this.res.writeHeader(headerBytes(k), b[k]!);
   }
@@ -89,7 +95,7 @@ export class Exchange {
     this.started = true;
     this.res.cork(() => {
       this.res.writeStatus(statusBytes(status));
-      this.#writeBase();
+      this.#writeBase(headers);
       for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
     });
   }

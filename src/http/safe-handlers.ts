@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { newRequestId } from '../proxy/request-id.js';
 
 // uWebSockets.js aborts the whole process (C++ terminate) when a route
 // handler throws: one malformed URL reaching a stray decodeURIComponent would
@@ -39,6 +40,7 @@ function answer500(res: HttpResponse): void {
     res.cork(() => {
       res.writeStatus('500 Internal Server Error');
       res.writeHeader('content-type', 'application/json');
+      res.writeHeader('x-tollgate-request-id', newRequestId());
       res.end(BODY, true);
     });
   } catch {

@@ -1,5 +1,6 @@
 import type { Config, CustomerConfig } from '../config/schema.js';
 import { hashKey, sameHash } from './key-hash.js';
+import { badIdentityHeader, type IdentityHeaders } from './header-values.js';
 
 // Who is calling: client key → customer, or app key acting for the customer
 // named in x-tollgate-customer. Keys exist here only as SHA-256 hashes.
@@ -62,7 +63,9 @@ export class KeyDirectory {
     return this.#customers.get(id);
   }
 
-  identify(h: { authorization: string; apiKey: string; customer: string; agent: string; tags: string }): Identified {
+  identify(h: IdentityHeaders): Identified {
+    const bad = badIdentityHeader(h);
+    if (bad) return { ok: false, status: 400, type: 'invalid_request_error', message: bad };
     const key = h.apiKey || (h.authorization.startsWith('Bearer ') ? h.authorization.slice(7).trim() : '');
     if (!key) return { ok: false, status: 401, type: 'authentication_error', message: 'missing API key: send Authorization: Bearer <key> or x-api-key: <key>' };
     const owner = this.#recent.get(key) ?? this.#verify(key);

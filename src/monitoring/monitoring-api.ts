@@ -13,7 +13,7 @@ import { ShardLink, ShardLinkTimeout } from './shard-link.js';
 import { parseAuthorize, parseEvent, parseRelease, type EventBody, type ReleaseBody } from './usage-bodies.js';
 import { EVENTS_PATH, UsageEvents } from './usage-event.js';
 
-// Monitoring mode (CONTRACT.md): apps that call the model themselves ask
+// Monitoring mode (docs/interface.md): apps that call the model themselves ask
 // Tollgate first (/authorize), report what the call used (/events) or that
 // it never happened (/release). Client keys authenticate as for proxied
 // calls; the same budgets, velocity caps, pricing, ledger and threshold

@@ -1,6 +1,6 @@
 import { reservationShard } from './reservation-id.js';
 
-// The three monitoring-mode request bodies (CONTRACT.md), validated into
+// The three monitoring-mode request bodies (docs/interface.md), validated into
 // typed values or a message naming the bad field.
 
 export interface AuthorizeBody {

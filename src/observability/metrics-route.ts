@@ -1,8 +1,7 @@
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
-import type { Exchange } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
-import { isAdmin } from '../admin/admin-auth.js';
+import type { Guard } from '../admin/admin-guard.js';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 
 // GET /metrics on every shard. The shard only relays: the supervisor gathers
@@ -10,20 +9,18 @@ import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 
 export interface MetricsRouteDeps {
   config: Config;
-  exchange: (res: HttpResponse) => Exchange;
+  guard: Guard;
   collectText: () => Promise<string>;
 }
 
 export function mountMetrics(app: TemplatedApp, deps: MetricsRouteDeps): void {
   const { metrics } = deps.config;
   app.get('/metrics', (res, req) => {
-    const ex = deps.exchange(res);
+    // metrics.token set: the same guard (limiter, headers) as the admin API; unset: open, with the same headers.
+    const ex = deps.guard(res, req);
+    if (!ex) return;
     if (!metrics.enabled) {
       ex.json(404, errorBody('openai', 'not_found_error', 'metrics are disabled (metrics.enabled: false)'));
-      return;
-    }
-    if (metrics.token && !isAdmin(req.getHeader('authorization'), metrics.token)) {
-      ex.json(401, errorBody('openai', 'authentication_error', 'metrics: send Authorization: Bearer <metrics.token>'));
       return;
     }
     deps.collectText().then(

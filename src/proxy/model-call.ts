@@ -37,7 +37,7 @@ import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 
 
-// One proxied model call, in the order of DESIGN.md's diagram:
+// One proxied model call, in the order of docs/architecture.md's request path:
 // identify → parse → decide (reserve) → route and forward (with fallback)
 // → relay the answer → settle and commit the usage row → finish the answer.
 

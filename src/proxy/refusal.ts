@@ -3,7 +3,7 @@ import { counterToUnit } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { PeriodClock } from '../budget/periods.js';
 
-// The `scope` of a budget refusal (CONTRACT.md) and the sentence that says it.
+// The `scope` of a budget refusal (docs/interface.md) and the sentence that says it.
 
 export interface RefusalScope {
   customer: string;

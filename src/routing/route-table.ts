@@ -149,12 +149,11 @@ export class RouteTable {
     return this.#routes.get(model)?.tiers[0]?.targets[0]?.model ?? model;
   }
 
-  /** Logical model names clients may ask for (for GET /v1/models). */
-  models(): string[] {
-    const names = new Set(this.#routes.keys());
-    for (const p of this.#providers) for (const g of p.models) if (!g.includes('*')) names.add(g);
-    return [...names];
+  /** The routes' logical model names. */
+  routeNames(): string[] {
+    return [...this.#routes.keys()];
   }
+
 }
 
 function makeTarget(

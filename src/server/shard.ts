@@ -7,7 +7,6 @@ import { errorBody } from '../http/errors.js';
 import { readBody, sweepSlowBodies } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
 import { guardHandlers } from '../http/safe-handlers.js';
-import { ADMIN_SECURITY_HEADERS } from '../http/security-headers.js';
 import { mountMetrics } from '../observability/metrics-route.js';
 import { ENDPOINTS, type EndpointId } from '../protocols/call.js';
 import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
@@ -16,7 +15,10 @@ import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js'
 import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger } from '../store/ledger.js';
 import { mountAdmin } from '../admin/admin-api.js';
-import { priceView } from '../admin/pricing-api.js';
+import { makeGuard } from '../admin/admin-guard.js';
+import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
+import { mountModels } from '../proxy/models-api.js';
+import { mountCountTokens } from '../proxy/count-tokens.js';
 import { mountProviders } from '../admin/providers-api.js';
 import { RoutingLink } from './routing-link.js';
 import { mountMonitoring } from '../monitoring/monitoring-api.js';
@@ -45,6 +47,8 @@ export interface ShardData {
   loopSab: SharedArrayBuffer;
   loopColumns: number;
   claimsSab: SharedArrayBuffer;
+  /** Failed admin/metrics token attempts per client address, shared by every shard. */
+  authFailuresSab: SharedArrayBuffer;
   port: number;
 }
 
@@ -119,7 +123,16 @@ port.on('message', (m: MainToShard) => {
 
 const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'request handler threw', { method, url, error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
 const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
-const adminExchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining, ADMIN_SECURITY_HEADERS);
+// One guard for every admin and metrics route: token, failure limiter across shards, security headers.
+const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
+const adminGuard = makeGuard({
+  limiter: authFailures, draining: () => ctx.draining, token: () => config.adminToken,
+  hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',
+});
+const metricsGuard = makeGuard({
+  limiter: authFailures, draining: () => ctx.draining, token: () => config.metrics.token, openWithoutToken: true,
+  hint: 'metrics: send Authorization: Bearer <metrics.token>', disabled: '',
+});
 
 app.get('/healthz', (res) => exchange(res).json(200, { status: 'ok' }));
 app.get('/readyz', (res) => {
@@ -173,35 +186,12 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
   });
 }
 
-app.get('/v1/models', (res, req) => {
-  const ex = exchange(res);
-  const who = ctx.keys.identify({
-    authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-    customer: req.getHeader('x-tollgate-customer'), agent: '', tags: '',
-  });
-  if (!who.ok) {
-    ex.json(who.status, errorBody('openai', who.type, who.message));
-    return;
-  }
-  const created = Math.floor(Date.now() / 1000);
-  const caller = who.caller;
-  void (async () => {
-    // Each model with the price this caller pays for it (markup or custom list applied).
-    const scope = await ctx.scopes.get(caller.customer, caller.agent);
-    ex.json(200, {
-      object: 'list',
-      data: ctx.routes.models().map((id) => {
-        const target = ctx.routes.listedModel(id);
-        const view = priceView(id, ctx.prices.lookup(target) ?? ctx.unknownPrice, scope.resale);
-        return { id, object: 'model', created, owned_by: 'tollgate', ...(view ? { tollgate_price: { unit: view.unit, ...view.customer_price } } : {}) };
-      }),
-    });
-  })().catch((err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
-});
+mountModels(app, { ctx, exchange });
+mountCountTokens(app, { ctx, exchange });
 
-mountAdmin(app, { ctx, exchange: adminExchange, collectStats });
-mountClusterAdmin(app, { config, exchange: adminExchange, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
-mountProviders(app, { ctx, exchange: adminExchange, health: () => routingLink.health(), reload: () => routingLink.reload() });
+mountAdmin(app, { ctx, guard: adminGuard, collectStats });
+mountClusterAdmin(app, { config, guard: adminGuard, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
+mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
 mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));
 // Retention runs on shard 0 only: one compactor per ledger, in small batches between calls.
@@ -209,13 +199,13 @@ const retention = data.shard === 0
   ? new Retention(ledger, { usageRowsMs: config.retention.usageRows, idempotencyWindowMs: config.idempotencyWindow, everyMs: config.retention.every, batchSize: config.retention.batchSize }, (msg, f) => ctx.log('info', msg, f))
   : undefined;
 retention?.start();
-mountMetrics(app, { config, exchange: adminExchange, collectText: () => collect('prometheus').then((r) => r.text ?? '') });
+mountMetrics(app, { config, guard: metricsGuard, collectText: () => collect('prometheus').then((r) => r.text ?? '') });
 
 app.any('/*', (res, req) => {
   const ex = exchange(res);
   const url = req.getUrl();
   const method = req.getMethod().toUpperCase();
-  const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models';
+  const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models' || url.startsWith('/v1/models/') || url === '/v1/messages/count_tokens';
   // Anthropic SDKs call /v1/messages*: answer them in their error shape.
   const protocol = url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
   if (known) ex.json(405, errorBody(protocol, 'method_not_allowed', `${method} is not allowed on ${url}`));

@@ -1,3 +1,4 @@
+import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
@@ -41,6 +42,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
+  const authFailuresSab = AuthFailureLimiter.createBuffer(); // admin/metrics token guesses, counted across shards
   const registry = new SlotRegistry(config, table, ledger, windows);
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
@@ -64,7 +66,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, port } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false };
       handles[i] = handle;

@@ -1,5 +1,5 @@
 // A usage row as stored: integer money (nano-USD), ms timestamps. Converted
-// to the public shape (CONTRACT.md: cost_usd, ISO ts) only at the edges.
+// to the public shape (docs/interface.md: cost_usd, ISO ts) only at the edges.
 
 export interface UsageRecord {
   request_id: string;
@@ -85,8 +85,10 @@ export function csvLine(values: readonly unknown[]): string {
 function csvField(v: unknown): string {
   if (v === null || v === undefined) return '';
   let s = typeof v === 'object' ? Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`).join(';') : String(v);
-  // Cells starting with = + - @ are formulas to spreadsheets; neutralise them.
-  if (/^[=+\-@\t\r]/.test(s) && typeof v === 'string') s = `'${s}`;
+  // Cells starting with = + - @ TAB CR are formulas to spreadsheets: neutralise
+  // every such cell whatever its type (tags are an object, ids strings); only a
+  // finite number, which Tollgate computed itself, is written as it is.
+  if (/^[=+\-@\t\r]/.test(s) && !(typeof v === 'number' && Number.isFinite(v))) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -22,7 +22,7 @@ describe('config validation', () => {
     ['negative-limit', 'plans[0].budgets[0].limit: Number must be greater than 0 (got -5)'],
     ['unknown-plan', 'customers[0].plan: unknown plan "gold"'],
     ['duplicate-key', 'customers[1].keys[0]: key already used by customers[0].keys[0]'],
-    ['unknown-field', 'listen.backlog: unknown field (check its spelling and CONTRACT.md)'],
+    ['unknown-field', 'listen.backlog: unknown field (check its spelling and docs/interface.md)'],
     ['bad-period', `customers[0].budgets[0].period: Invalid enum value. Expected 'day' | 'week' | 'month' | 'total', received 'fortnight' (got "fortnight")`],
     ['missing-env', 'adminToken: environment variable TOLLGATE_TEST_SURELY_UNSET_VAR is not set (use ${TOLLGATE_TEST_SURELY_UNSET_VAR:-default} for a default)'],
   ];
