@@ -11,8 +11,9 @@ import type { Answer } from './upstream-attempts.js';
 
 // Whole (non-streamed) answers: an upstream error goes back as written (in
 // the client's protocol, provider keys redacted, nothing charged); a success
-// is priced from its reported usage (else counted), committed, then sent
-// with its cost and the tightest budget's remainder.
+// is priced from its reported usage (else our own count: billed-usage.ts),
+// committed, then sent with its cost and the tightest budget's remainder;
+// it is billed even when the client has left (the provider charged).
 
 export async function relayError(c: CallRun, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
@@ -45,17 +46,14 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
     json = undefined;
   }
   const reported = usageFromBody(upstreamEndpoint, json);
-  let usage = reported.usage;
-  row.usage_source = 'provider';
-  if (!usage) {
-    usage = await c.countUsage(call, target.model, answerText(upstreamEndpoint, json));
-    row.usage_source = 'tokenizer';
-  }
+  const relayed = { text: answerText(upstreamEndpoint, json), textComplete: json !== undefined, bytes: bytes.length };
+  const cost = await c.bill(row, call, target, reported.model, reported.usage, relayed, true);
   if (translation && json) bytes = JSON.stringify(translation.answer(json, Math.floor(Date.now() / 1000)));
-  const cost = c.settle(row, target, reported.model, usage);
-  row.status = head.status;
+  // A client that hung up after the call was forwarded: the provider still charges, so the answer was read and is billed.
+  row.status = ex.aborted ? 499 : head.status;
+  if (ex.aborted) row.reason = [row.reason, 'client_disconnected'].filter(Boolean).join('; ').slice(0, 500);
   await ctx.ledger.append(row);
-  c.count(head.status, 'allowed');
+  c.count(row.status, 'allowed');
   const remaining = tightestRemaining(refs, ctx.table);
   ex.send(head.status, {
     'content-type': contentType || 'application/json',

@@ -4,11 +4,12 @@ import type { Reservation } from '../budget/reservations.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import { callLine } from '../observability/logger.js';
-import { ENDPOINTS, zeroUsage, type CallUsage, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { ENDPOINTS, type CallUsage, type EndpointId, type ParsedCall } from '../protocols/call.js';
 import type { RoutedPlan, Target } from '../routing/route-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import type { Caller } from '../identity/key-directory.js';
-import { promptText } from '../tokenize/token-counter.js';
+import type { ReportedUsage } from '../protocols/usage-from-body.js';
+import { billedUsage, outputCeiling, type Relayed } from './billed-usage.js';
 import { priceOf } from './call-pricing.js';
 import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
@@ -81,6 +82,8 @@ class ModelCall implements CallRun {
   resale: ResaleTerms = AT_COST;
   degradedFrom: string | null = null;
   reservation: Reservation | undefined;
+  /** The output cap the budget lowered the call to, if it did. */
+  clamped: number | undefined;
   /** What the client got, for the call's log line. */
   status: number | undefined;
   decision = 'none';
@@ -200,6 +203,7 @@ class ModelCall implements CallRun {
 
     // The enforcement decision: in memory; only a short cluster lease waits.
     const { estimate, clamped } = reservationEstimate(ctx, scope, call, first.model, price, this.ts);
+    this.clamped = clamped;
     this.resale = scope.resale;
     const admitted = admit(ctx, scope, estimate, this.ts);
     const admission = admitted instanceof Promise ? await admitted : admitted;
@@ -263,9 +267,17 @@ class ModelCall implements CallRun {
       current.reason = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
       current.up?.abort(current.reason);
     };
-    ex.onAbort(() => cancel('client disconnected'));
+    // A client that leaves does not cancel a request already sent: the
+    // provider charges for it, so its answer is still read (within the total
+    // timeout) and billed. Only a stream being relayed is cut at once, so the
+    // provider stops generating; it is billed for what it generated.
+    let relaying = false;
+    ex.onAbort(() => {
+      if (relaying) cancel('client disconnected');
+    });
     // Each attempt moves the deadline to its own target's total timeout.
     ctx.inFlightCalls.set(cancel, Date.now() + plan.targets[0]!.timeouts.total);
+    // Every relay is awaited inside this try: its deadline must stay registered until the answer ends.
     try {
       const a0 = performance.now();
       const result = await tryTargets(upstreamDeps(ctx, this.h), call, plan, clamped, { current, clientGone: () => ex.aborted, setDeadline: (at) => ctx.inFlightCalls.set(cancel, at) });
@@ -273,10 +285,14 @@ class ModelCall implements CallRun {
       if (result.attempts.length) row.attempts = result.attempts;
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
-      if (result.kind === 'aborted') return this.#finishAborted(row, 'client_disconnected');
+      if (result.kind === 'aborted') {
+        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
+        return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
+      }
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
-        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}`.slice(0, 500);
+        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
+        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
       }
@@ -284,23 +300,47 @@ class ModelCall implements CallRun {
       row.provider = answer.target.provider.name;
       row.model = answer.target.model;
       if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
-      if (answer.head.status < 200 || answer.head.status >= 300) return relayError(this, answer, row);
-      if (answer.first !== undefined) return relayStream(this, call, answer, row);
-      return relayJson(this, call, answer, row, refs);
+      if (answer.head.status < 200 || answer.head.status >= 300) return await relayError(this, answer, row);
+      if (answer.first !== undefined) {
+        relaying = true;
+        return await relayStream(this, call, answer, row);
+      }
+      return await relayJson(this, call, answer, row, refs);
     } finally {
       ctx.inFlightCalls.delete(cancel);
     }
   }
 
-  settle(row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
+  async bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+    const { ctx } = this;
+    const entry = priceOf(ctx.prices, target.model, target.provider.type)?.entry;
+    const cap = this.clamped ?? call.maxOutputTokens ?? entry?.max_output_tokens;
+    const limits = { maxPrompt: entry?.max_input_tokens, maxOutput: outputCeiling(call, cap) };
+    const billed = await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
+    row.usage_source = billed.source;
+    if (billed.invalid) this.#flagInvalidUsage(row, target, billed.invalid);
+    if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
+    return this.#settle(row, target, answeredModel, billed.usage);
+  }
+
+  /** A request that may have reached the provider and got no answer (client gone, timeout): the provider may charge the prompt, so it is billed. */
+  async #billUnanswered(row: UsageRecord, call: ParsedCall, target: Target): Promise<void> {
+    row.provider = target.provider.name;
+    await this.bill(row, call, target, undefined, undefined, { text: '', textComplete: true, bytes: 0 }, false);
+  }
+
+  #flagInvalidUsage(row: UsageRecord, target: Target, detail: string): void {
+    const { ctx } = this;
+    row.reason = [row.reason, `invalid_provider_usage: ${detail}`].filter(Boolean).join('; ').slice(0, 500);
+    ctx.metrics.prom.invalidUsage.inc({ provider: target.provider.name });
+    ctx.log('warn', 'provider reported usage that cannot be true; billed from our own count', { request_id: this.requestId, provider: target.provider.name, model: target.model, detail });
+    ctx.emit({ t: 'policy-event', kind: 'invalid_usage', customer: row.customer, agent: row.agent, detail: `${target.id} reported ${detail} for request ${this.requestId}; billed from Tollgate's own count` });
+  }
+
+  #settle(row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
     const cost = settleCall(this.ctx, row, { reservation: this.reservation!, rateHolds: this.rateHolds, resale: this.resale }, target, answeredModel, usage, Date.now());
     row.latency_ms = Math.round(performance.now() - this.t0);
     return cost;
-  }
-
-  async countUsage(call: ParsedCall, model: string, generated: string): Promise<CallUsage> {
-    const [prompt, completion] = await this.ctx.tokens.count(model, [promptText(call.body), generated]);
-    return { ...zeroUsage(), promptTokens: prompt!, completionTokens: completion! };
   }
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {

@@ -11,7 +11,8 @@ import { describeError } from './upstream-request.js';
 // that ends the answer (and anything after it) is held back until the usage
 // row is committed, so a client that saw the end of its answer is in the
 // ledger. A stream that ends early (client gone, upstream cut, no terminal
-// event) aborts the upstream request and is billed for what was generated.
+// event) aborts the upstream request and is billed for what was generated
+// (counted, at most the bytes received; never nothing).
 
 export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
@@ -29,9 +30,11 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   let terminated = false;
   let cutReason: string | null = null;
   let cutDetail = '';
+  let bytes = 0;
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
     for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
+      bytes += chunk.length;
       let out = '';
       for (const raw of splitter.push(chunk)) {
         const v = tracker.inspect(raw);
@@ -63,17 +66,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     if (cutDetail) held += streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`);
   }
 
-  let usage = tracker.usage;
-  row.usage_source = 'provider';
-  if (!usage || !terminated) {
-    // Interrupted (or silent) stream: count what was generated ourselves.
-    const counted = await c.countUsage(call, target.model, tracker.text);
-    usage = usage
-      ? { ...usage, promptTokens: usage.promptTokens || counted.promptTokens, completionTokens: Math.max(usage.completionTokens, counted.completionTokens) }
-      : counted;
-    row.usage_source = 'tokenizer';
-  }
-  c.settle(row, target, tracker.model, usage);
+  // Interrupted (or silent) stream: what was generated is counted ourselves, bounded by the bytes received.
+  await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes }, terminated);
   if (ex.aborted) {
     row.status = 499;
     row.reason = 'client_disconnected';

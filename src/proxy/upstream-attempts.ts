@@ -60,8 +60,8 @@ export interface Answer {
 
 export type AttemptsResult =
   | { kind: 'answer'; answer: Answer; attempts: AttemptRecord[] }
-  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[] }
-  | { kind: 'aborted'; attempts: AttemptRecord[] };
+  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[]; unanswered?: Target }
+  | { kind: 'aborted'; attempts: AttemptRecord[]; unanswered?: Target };
 
 export interface AttemptControl {
   /** The attempt in flight; its `reason` is set when the call is cancelled (client gone, total timeout, shutdown). */
@@ -80,6 +80,8 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
   let untranslatable: string | undefined;
   let tried = 0;
   let timeouts = 0;
+  /** The target whose request was in flight when the call was cancelled: it may have reached the provider, who then charges. */
+  let unanswered: Target | undefined;
   const cancelled = () => control.clientGone() || current.reason !== undefined;
 
   for (const target of plan.targets) {
@@ -139,6 +141,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     } catch (err) {
       if (cancelled()) {
         health.abandoned(target, probe);
+        unanswered = target;
         break;
       }
       const e = err as { code?: string; cause?: { code?: string } };
@@ -155,8 +158,8 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     }
   }
 
-  if (control.clientGone()) return { kind: 'aborted', attempts };
-  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts };
+  if (control.clientGone()) return { kind: 'aborted', attempts, ...(unanswered ? { unanswered } : {}) };
+  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts, ...(unanswered ? { unanswered } : {}) };
   // Every retry used up on error answers: the last one goes back as the upstream wrote it.
   if (passThrough) return { kind: 'answer', answer: passThrough, attempts };
   const list = attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
