@@ -10,6 +10,7 @@ import { tightestRemaining } from '../proxy/refusal.js';
 import { newRequestId } from '../proxy/request-id.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { baseRow } from '../proxy/usage-row.js';
+import { NO_RETRY } from '../proxy/call-intake.js';
 import type { Answer } from './answer.js';
 import { refuse } from './authorize.js';
 import type { MonitorBook } from './monitor-book.js';
@@ -41,7 +42,7 @@ export class UsageEvents {
     const running = this.#inFlight.get(key);
     if (running) return duplicate(await running);
     if (!ctx.claimIdempotencyKey(caller.customer, body.idempotency_key)) {
-      return refuse(409, 'idempotency_key_reused', `a proxied call with idempotency key "${body.idempotency_key}" is still in flight`);
+      return refuse(409, 'idempotency_key_reused', `a proxied call with idempotency key "${body.idempotency_key}" is still in flight`, {}, { ...NO_RETRY });
     }
     const p = this.#charge(caller, body, now);
     this.#inFlight.set(key, p);

@@ -14,7 +14,14 @@ export interface IntakeRefusal {
   extra?: Record<string, unknown>;
   /** The rest of the body was not read: the connection cannot carry another request. */
   closeConnection?: boolean;
+  headers?: Record<string, string>;
 }
+
+/**
+ * The OpenAI and Anthropic SDKs retry a 409 (three requests over ~1.3 s)
+ * unless told not to; a reused idempotency key answers the same every time.
+ */
+export const NO_RETRY = Object.freeze({ 'x-should-retry': 'false' });
 
 /** Waits for the body and parses the call; faults other than the body's limits propagate. */
 export async function readCall(endpoint: EndpointId, body: Promise<Buffer>): Promise<{ ok: true; call: ParsedCall; raw: Buffer } | { ok: false; refusal: IntakeRefusal }> {
@@ -51,10 +58,10 @@ export function claimIdempotency(ctx: ShardContext, customer: string, key: strin
   if (key.length > 255) return { type: 'invalid_request_error', message: 'idempotency-key is longer than 255 characters' };
   const prior = ctx.ledger.findIdempotent(customer, key, now, ctx.config.idempotencyWindow);
   if (prior) {
-    return { type: 'idempotency_key_reused', message: `idempotency-key "${key}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, extra: { original_request_id: prior.request_id } };
+    return { type: 'idempotency_key_reused', message: `idempotency-key "${key}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, extra: { original_request_id: prior.request_id }, headers: NO_RETRY };
   }
   if (!ctx.claimIdempotencyKey(customer, key)) {
-    return { type: 'idempotency_key_reused', message: `a call with idempotency-key "${key}" is still in flight; retry after it finishes` };
+    return { type: 'idempotency_key_reused', message: `a call with idempotency-key "${key}" is still in flight; retry after it finishes`, headers: NO_RETRY };
   }
   return undefined;
 }

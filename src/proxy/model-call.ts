@@ -102,7 +102,7 @@ class ModelCall implements CallRun {
 
   #refuseIntake(r: IntakeRefusal): void {
     if (r.closeConnection) this.ex.closeConnection = true;
-    this.refuse(r.type, r.message, r.extra);
+    this.refuse(r.type, r.message, r.extra, r.headers);
   }
 
   count(status: number, decision: string): void {
