@@ -4,12 +4,12 @@ import type { Reservation } from '../budget/reservations.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import { callLine } from '../observability/logger.js';
-import { ENDPOINTS, type CallUsage, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { ENDPOINTS, type EndpointId, type ParsedCall } from '../protocols/call.js';
 import type { RoutedPlan, Target } from '../routing/route-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import type { Caller } from '../identity/key-directory.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
-import { billedUsage, outputCeiling, type Relayed } from './billed-usage.js';
+import type { Relayed } from './billed-usage.js';
 import { priceOf } from './call-pricing.js';
 import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
@@ -18,7 +18,7 @@ import { describeError } from './upstream-request.js';
 import { attemptSummary, tryTargets, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
 import { upstreamDeps } from './upstream-dispatch.js';
 import { baseRow } from './usage-row.js';
-import { createHash } from 'node:crypto';
+import { loopCheck } from './loop-check.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
 import { releaseRates, type RateHold } from '../policy/velocity.js';
 import { admit, type Admission } from './admission.js';
@@ -32,16 +32,17 @@ import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
 import { relayStream } from './stream-relay.js';
-import { settleCall } from './settle.js';
+import { billCall, billUnanswered } from './settle.js';
 
 // One proxied model call, as it runs: intake (key, body, parse, idempotency
-// claim: call-intake.ts) → self-answers and the loop guard → degrade and
-// route → the reservation estimate (call-estimate.ts) and the admission
-// decision (admission.ts; refusals: admission-refusal.ts) → the fallback
-// loop (upstream-attempts.ts) → relay the answer (json-relay.ts,
-// stream-relay.ts), settle (settle.ts) and commit the row before the end of
-// the answer reaches the client. Whatever path ends the call, its hold is
-// released and its idempotency claim dropped.
+// claim: call-intake.ts) → self-answers and the loop guard (loop-check.ts)
+// → degrade and route → the reservation estimate (call-estimate.ts) and the
+// admission decision (admission.ts; refusals: admission-refusal.ts) → the
+// fallback loop (upstream-attempts.ts) → relay the answer (json-relay.ts,
+// stream-relay.ts), bill and settle (settle.ts) and commit the row before
+// the end of the answer reaches the client. Whatever path ends the call,
+// its hold is released and its idempotency claim dropped; a request that
+// reached the provider is billed even when the client has gone.
 
 export interface CallHeaders {
   authorization: string;
@@ -169,20 +170,14 @@ class ModelCall implements CallRun {
       return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
     }
 
-    if (scope.loop) {
-      const fingerprint = createHash('sha256').update(caller.customer).update('\u0000').update(caller.agent ?? '').update('\u0000').update(raw).digest();
-      const seen = ctx.policyTables.loops.hit(fingerprint, scope.loop.windowMs, this.ts);
-      if (seen > scope.loop.maxRepeats) {
-        const row = this.#row(call, idemKey);
-        row.decision = 'blocked';
-        row.reason = 'loop_detected';
-        row.status = 429;
-        await ctx.ledger.append(row);
-        // Alert once per window, not on every repeat.
-        if (seen === scope.loop.maxRepeats + 1) ctx.emit({ t: 'policy-event', kind: 'loop_detected', customer: caller.customer, agent: caller.agent, detail: `the same request was sent ${seen} times within ${scope.loop.windowMs / 1000} s` });
-        const retry = String(Math.ceil(scope.loop.windowMs / 1000));
-        return this.refuse('rate_limit_exceeded', `loop detected: this exact request was sent more than ${scope.loop.maxRepeats} times within ${scope.loop.windowMs / 1000} s from the same scope; refused to stop a runaway loop`, { code: 'loop_detected' }, { 'retry-after': retry });
-      }
+    const loop = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    if (loop) {
+      const row = this.#row(call, idemKey);
+      row.decision = 'blocked';
+      row.reason = 'loop_detected';
+      row.status = 429;
+      await ctx.ledger.append(row);
+      return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' }, { 'retry-after': loop.retryAfter });
     }
 
     let model = call.model;
@@ -286,12 +281,12 @@ class ModelCall implements CallRun {
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
       if (result.kind === 'aborted') {
-        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
+        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
         return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
-        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
+        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
         row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
@@ -311,36 +306,8 @@ class ModelCall implements CallRun {
     }
   }
 
-  async bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
-    const { ctx } = this;
-    const entry = priceOf(ctx.prices, target.model, target.provider.type)?.entry;
-    const cap = this.clamped ?? call.maxOutputTokens ?? entry?.max_output_tokens;
-    const limits = { maxPrompt: entry?.max_input_tokens, maxOutput: outputCeiling(call, cap) };
-    const billed = await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
-    row.usage_source = billed.source;
-    if (billed.invalid) this.#flagInvalidUsage(row, target, billed.invalid);
-    if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
-    return this.#settle(row, target, answeredModel, billed.usage);
-  }
-
-  /** A request that may have reached the provider and got no answer (client gone, timeout): the provider may charge the prompt, so it is billed. */
-  async #billUnanswered(row: UsageRecord, call: ParsedCall, target: Target): Promise<void> {
-    row.provider = target.provider.name;
-    await this.bill(row, call, target, undefined, undefined, { text: '', textComplete: true, bytes: 0 }, false);
-  }
-
-  #flagInvalidUsage(row: UsageRecord, target: Target, detail: string): void {
-    const { ctx } = this;
-    row.reason = [row.reason, `invalid_provider_usage: ${detail}`].filter(Boolean).join('; ').slice(0, 500);
-    ctx.metrics.prom.invalidUsage.inc({ provider: target.provider.name });
-    ctx.log('warn', 'provider reported usage that cannot be true; billed from our own count', { request_id: this.requestId, provider: target.provider.name, model: target.model, detail });
-    ctx.emit({ t: 'policy-event', kind: 'invalid_usage', customer: row.customer, agent: row.agent, detail: `${target.id} reported ${detail} for request ${this.requestId}; billed from Tollgate's own count` });
-  }
-
-  #settle(row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
-    const cost = settleCall(this.ctx, row, { reservation: this.reservation!, rateHolds: this.rateHolds, resale: this.resale }, target, answeredModel, usage, Date.now());
-    row.latency_ms = Math.round(performance.now() - this.t0);
-    return cost;
+  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+    return billCall(this, row, call, target, answeredModel, reported, relayed, complete);
   }
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {
