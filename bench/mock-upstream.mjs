@@ -45,6 +45,13 @@
 //   toolCall          when the request has a non-empty `tools` array (and
 //                     tool_choice is not 'none'), answer with exactly one call
 //                     to the first tool with arguments {"x":1} (true)
+//   usageOverride     null, or an object merged over the usage object of
+//                     OpenAI chat answers (JSON and the stream's usage
+//                     chunk), e.g. { prompt_tokens: -5 } or
+//                     { completion_tokens: "100" }: a provider reporting
+//                     impossible or malformed numbers (null)
+//   omitTerminal      OpenAI chat streams end cleanly without `data: [DONE]`
+//                     (false)
 //
 // Per-request overrides (headers): `x-mock-fail: <mode>` applies a failure
 // mode to that request only (does not consume failCount);
@@ -154,6 +161,8 @@ export const DEFAULT_BEHAVIOR = Object.freeze({
   omitUsage: false,
   requireKey: null,
   toolCall: true,
+  usageOverride: null,
+  omitTerminal: false,
 });
 
 const MODELS = Object.freeze([
@@ -226,7 +235,12 @@ export function validateBehaviorPatch(patch) {
           throw new TypeError(`fail must be null or one of ${FAIL_MODES.join(', ')}`);
         }
         break;
+      case 'usageOverride':
+        if (v === undefined) v = null;
+        if (v !== null && (typeof v !== 'object' || Array.isArray(v))) throw new TypeError('usageOverride must be null or an object');
+        break;
       case 'omitUsage':
+      case 'omitTerminal':
       case 'toolCall':
         if (typeof v !== 'boolean') throw new TypeError(`${key} must be a boolean`);
         break;
@@ -351,7 +365,8 @@ function float32Base64(vec) {
   return buf.toString('base64');
 }
 
-function oaiUsage(p, c, cached) {
+function oaiUsage(p, c, cached, override = null) {
+  if (override) return JSON.stringify({ ...JSON.parse(oaiUsage(p, c, cached)), ...override });
   return `{"prompt_tokens":${p},"completion_tokens":${c},"total_tokens":${p + c},"prompt_tokens_details":{"cached_tokens":${cached},"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`;
 }
 
@@ -788,7 +803,7 @@ class MockServer {
       message = `{"role":"assistant","content":"${answerText(N)}","refusal":null,"annotations":[]}`;
       finish = N < beh.completionTokens ? 'length' : 'stop';
     }
-    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N, beh.cachedTokens)}`;
+    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N, beh.cachedTokens, beh.usageOverride)}`;
     this.sendJson(ctx, `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"message":${message},"logprobs":null,"finish_reason":"${finish}"}]${usage},"service_tier":"default","system_fingerprint":null}`);
   }
 
@@ -821,8 +836,8 @@ class MockServer {
       }
     }
     tail += `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finish}"}]${un}}\n\n`;
-    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N, beh.cachedTokens)}}\n\n`;
-    tail += 'data: [DONE]\n\n';
+    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N, beh.cachedTokens, beh.usageOverride)}}\n\n`;
+    if (!beh.omitTerminal) tail += 'data: [DONE]\n\n';
     frames[frames.length - 1] += tail;
     this.startStream(ctx, frames, 'data: {"id":"' + id + '","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n');
   }

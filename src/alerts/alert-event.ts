@@ -3,7 +3,7 @@
 
 export interface AlertEvent {
   id: string;
-  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly';
+  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage';
   customer: string;
   agent: string | null;
   budget?: { unit: string; period: string; limit: number; used: number };
@@ -24,5 +24,7 @@ export function alertText(e: AlertEvent): string {
       return `Tollgate: possible runaway loop for ${who}: ${e.detail}.`;
     case 'spend_anomaly':
       return `Tollgate: spend spike for ${who}: ${e.detail}.`;
+    case 'invalid_usage':
+      return `Tollgate: impossible provider usage for ${who}: ${e.detail}.`;
   }
 }

@@ -10,7 +10,7 @@ import { SpendAnomaly } from './spend-anomaly.js';
 // thresholds, loop detections and spend spikes become durable outbox
 // entries, delivered in the background. Nothing here runs on a call's path.
 
-export interface PolicyEvent { kind: 'budget_refused' | 'loop_detected'; slot?: number; customer: string; agent: string | null; detail: string }
+export interface PolicyEvent { kind: 'budget_refused' | 'loop_detected' | 'invalid_usage'; slot?: number; customer: string; agent: string | null; detail: string }
 
 export class Alerting {
   readonly outbox: Outbox;
@@ -49,6 +49,11 @@ export class Alerting {
       const minute = Math.floor(now / 60_000);
       const dedupe = `loop|${e.customer}|${e.agent ?? ''}|${minute}`;
       await this.outbox.fire(dedupe, { id: eventId(dedupe), event: 'loop_detected', customer: e.customer, agent: e.agent, detail: e.detail, at: new Date(now).toISOString() }, this.#generalChannels, now);
+    }
+    if (e.kind === 'invalid_usage') {
+      // One alert per customer and minute: a provider gone wrong would otherwise alert on every call.
+      const dedupe = `usage|${e.customer}|${Math.floor(now / 60_000)}`;
+      await this.outbox.fire(dedupe, { id: eventId(dedupe), event: 'invalid_usage', customer: e.customer, agent: e.agent, detail: e.detail, at: new Date(now).toISOString() }, this.#generalChannels, now);
     }
   }
 

@@ -5,7 +5,7 @@ import type { Caller } from '../identity/key-directory.js';
 import { degradeTarget } from '../policy/degrade.js';
 import { zeroUsage } from '../protocols/call.js';
 import { costOf } from '../proxy/call-pricing.js';
-import { refusalMessage, refusalScope } from '../proxy/refusal.js';
+import { admissionRefusal } from '../proxy/admission-refusal.js';
 import { newRequestId } from '../proxy/request-id.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { baseRow } from '../proxy/usage-row.js';
@@ -60,32 +60,15 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
   const verdict = await admit(ctx, scope, estimate, now);
 
   if (!verdict.ok) {
+    // The same refusal a proxied call gets (admission-refusal.ts), in the OpenAI shape.
+    const refused = admissionRefusal(ctx, caller, verdict, now);
     const requestId = newRequestId(now);
     const row = baseRow(requestId, now, caller, AUTHORIZE_PATH, body.model, null);
     row.decision = 'blocked';
-    const headers = { 'x-tollgate-request-id': requestId };
-    if (verdict.why === 'budget_unavailable') {
-      row.reason = 'budget_unavailable';
-      row.status = 503;
-      await ctx.ledger.append(row);
-      return refuse(503, 'budget_unavailable', "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; retry shortly", {}, { ...headers, 'retry-after': '1' });
-    }
-    if (verdict.why === 'rate_limited') {
-      const v = verdict.velocity;
-      row.reason = 'rate_limited';
-      row.status = 429;
-      await ctx.ledger.append(row);
-      const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
-      const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
-      return refuse(429, 'rate_limit_exceeded', `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`, {}, { ...headers, 'retry-after': String(retry) });
-    }
-    const refused = verdict.decision;
-    const rs = refusalScope(refused.ref, ctx.table, ctx.clock, now);
-    row.reason = 'budget_exceeded';
-    row.status = 402;
+    row.reason = refused.reason;
+    row.status = refused.status;
     await ctx.ledger.append(row);
-    ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: refused.ref.slot, customer: caller.customer, agent: caller.agent, detail: refusalMessage(rs) });
-    return refuse(402, 'budget_exceeded', refusalMessage(rs), { scope: rs }, headers);
+    return refuse(refused.status, refused.type, refused.message, refused.extra, { 'x-tollgate-request-id': requestId, ...refused.headers });
   }
 
   const id = newReservationId(ctx.shard, now);

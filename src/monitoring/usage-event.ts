@@ -4,12 +4,12 @@ import type { Caller } from '../identity/key-directory.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
 import { settleRates } from '../policy/velocity.js';
 import type { CallUsage } from '../protocols/call.js';
-import { costOf, picoToNano } from '../proxy/call-pricing.js';
-import { billedPico } from '../pricing/resale.js';
+import { meterUsage } from '../proxy/metering.js';
 import { tightestRemaining } from '../proxy/refusal.js';
 import { newRequestId } from '../proxy/request-id.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { baseRow } from '../proxy/usage-row.js';
+import { NO_RETRY } from '../proxy/call-intake.js';
 import type { Answer } from './answer.js';
 import { refuse } from './authorize.js';
 import type { MonitorBook } from './monitor-book.js';
@@ -47,7 +47,7 @@ export class UsageEvents {
     if (claim === 'in_flight') {
       const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
       if (prior) return this.#repeat(caller, body, now, this.#replay(prior));
-      return refuse(409, 'idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`);
+      return refuse(409, 'idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`, {}, { ...NO_RETRY });
     }
     const p = (async () => {
       const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
@@ -89,10 +89,12 @@ export class UsageEvents {
       cacheWriteTokens: body.cache_write_tokens,
       cacheWrite1hTokens: 0,
     };
-    const cost = costOf(price, usage);
-    // What the customer pays: the scope's markup or custom price list, as for a proxied call.
-    const billed = billedPico(scope.resale, [hold?.model, body.model], cost.pico, usage);
-    const actual: CallAmounts = { billedPico: billed, tokens: usage.promptTokens + usage.completionTokens, requests: 1 };
+    const requestId = newRequestId(now);
+    const row = baseRow(requestId, now, who, EVENTS_PATH, body.model, body.idempotency_key);
+    row.model = body.model;
+    row.provider = body.provider ?? null;
+    // Priced, resold and recorded exactly as a proxied call's answer (metering.ts).
+    const { actual } = meterUsage(ctx, row, price, usage, scope.resale, [hold?.model, body.model]);
 
     let outcome: ReservationOutcome;
     let refs: readonly BudgetRef[];
@@ -106,23 +108,10 @@ export class UsageEvents {
       refs = this.#chargeUnreserved(scope, actual, now);
     }
 
-    const requestId = newRequestId(now);
-    const row = baseRow(requestId, now, who, EVENTS_PATH, body.model, body.idempotency_key);
-    row.model = body.model;
-    row.provider = body.provider ?? null;
-    row.prompt_tokens = usage.promptTokens;
-    row.completion_tokens = usage.completionTokens;
-    row.cached_tokens = usage.cachedTokens;
-    row.cache_write_tokens = usage.cacheWriteTokens;
-    row.cost_nano = picoToNano(cost.pico);
-    row.billed_nano = picoToNano(billed);
-    row.price_source = cost.source;
     row.usage_source = 'reported';
     row.status = 200;
     row.latency_ms = body.latency_ms ?? (hold ? now - hold.openedAt : 0);
     if (outcome !== 'settled' && outcome !== 'none') row.reason = `reservation_${outcome}`;
-    ctx.metrics.recordSpend(row.customer, row.cost_nano, usage.promptTokens, usage.completionTokens);
-    if (!price) ctx.metrics.unpricedCalls++;
     await ctx.ledger.append(row);
 
     const remaining = tightestRemaining(refs, ctx.table);

@@ -42,6 +42,8 @@ export class ShardInstruments {
   readonly decision: FastHistogram;
   readonly upstreamLatency: FastHistogram<'provider' | 'target'>;
   readonly upstreamErrors: Counter<'provider' | 'target' | 'kind'>;
+  readonly invalidUsage: Counter<'provider'>;
+  readonly usageFallbacks: Counter<'source'>;
   readonly ledgerCommit: Histogram;
   readonly #targets = new BoundedLabels(200);
   readonly #targetLabels = new Map<string, { provider: string; target: string }>();
@@ -78,6 +80,18 @@ export class ShardInstruments {
       name: 'tollgate_upstream_errors_total',
       help: 'Upstream attempts that failed (connect error, timeout, 429, 5xx, cut stream, ...), per provider and target.',
       labelNames: ['provider', 'target', 'kind'],
+      registers,
+    });
+    this.invalidUsage = new Counter({
+      name: 'tollgate_invalid_provider_usage_total',
+      help: 'Answers whose reported usage was missing a field, negative, not an integer or impossible for the call; billed from Tollgate\'s own count.',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.usageFallbacks = new Counter({
+      name: 'tollgate_usage_counted_total',
+      help: 'Calls billed from Tollgate\'s own count instead of the provider\'s usage (source tokenizer: exact count; estimate: an upper bound).',
+      labelNames: ['source'],
       registers,
     });
     this.ledgerCommit = new Histogram({

@@ -168,8 +168,3 @@ export function costPicoFast(entry: PriceEntry, usage: UsageUnits): number | und
 }
 
 const wholeCount = (x: number) => Number.isSafeInteger(x) && x >= 0;
-
-/** pico-USD -> USD (a double, for display and reporting; keep ledgers in pico). */
-export function picoToUsd(pico: number): number {
-  return pico / 1e12;
-}

@@ -1,5 +1,5 @@
-import type { CallUsage, EndpointId } from './call.js';
-import { anthropicUsage, openaiChatUsage, openaiResponsesUsage } from './usage-from-body.js';
+import type { EndpointId } from './call.js';
+import { anthropicUsage, openaiChatUsage, openaiResponsesUsage, type ReportedUsage } from './usage-from-body.js';
 import { parseEvent } from './sse.js';
 
 // Watches a streamed answer event by event: collects usage and the answering
@@ -14,9 +14,11 @@ const TERMINAL: EventVerdict = { forward: true, terminal: true };
 const DROP: EventVerdict = { forward: false, terminal: false };
 
 export class StreamTracker {
-  usage: CallUsage | undefined;
+  usage: ReportedUsage | undefined;
   model: string | undefined;
   text = '';
+  /** False once generated text passed the cap and stopped being kept (counting it then needs another bound). */
+  textComplete = true;
   events = 0;
   malformed = 0;
   #maxText: number;
@@ -50,7 +52,9 @@ export class StreamTracker {
   }
 
   #addText(s: unknown) {
-    if (typeof s === 'string' && this.text.length < this.#maxText) this.text += s;
+    if (typeof s !== 'string') return;
+    if (this.text.length < this.#maxText) this.text += s;
+    else this.textComplete = false;
   }
 
   #chat(j: Record<string, any>): EventVerdict {
@@ -104,9 +108,13 @@ export class StreamTracker {
         const u = j.usage;
         if (u) {
           // message_delta carries cumulative output (and, in newer API versions, input) counts.
-          const merged = anthropicUsage(u);
+          const merged = anthropicUsage(u, false);
           if (this.usage && merged) {
             this.usage.completionTokens = merged.completionTokens;
+            // The fields taken from this event bring their own problems, replacing message_start's.
+            const takesInput = typeof u.input_tokens === 'number';
+            const replaced = (f: string) => takesInput || f === 'completionTokens';
+            this.usage.problems = [...this.usage.problems.filter((p) => !replaced(p.field)), ...merged.problems.filter((p) => replaced(p.field))];
             if (typeof u.input_tokens === 'number') {
               this.usage.promptTokens = merged.promptTokens;
               this.usage.cachedTokens = merged.cachedTokens;

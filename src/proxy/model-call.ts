@@ -1,45 +1,48 @@
-import { affordableOutputTokens, releaseHolds } from '../budget/decide.js';
-import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
+import { releaseHolds } from '../budget/decide.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
-import { BodyTimeout, BodyTooLarge } from '../http/read-body.js';
-import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
 import { callLine } from '../observability/logger.js';
-import { streamErrorEvent } from '../protocols/stream-error.js';
-import { redactSecrets } from './redact-secrets.js';
-import { BadRequest, ENDPOINTS, parseCall, zeroUsage, type CallUsage, type EndpointId, type ParsedCall } from '../protocols/call.js';
-import { usageFromBody } from '../protocols/usage-from-body.js';
-import { StreamTracker } from '../protocols/stream-tracker.js';
-import { SseSplitter } from '../protocols/sse.js';
+import { ENDPOINTS, type EndpointId, type ParsedCall } from '../protocols/call.js';
 import type { RoutedPlan, Target } from '../routing/route-table.js';
-import type { PriceMatch } from '../pricing/price-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import type { Caller } from '../identity/key-directory.js';
-import { promptText } from '../tokenize/token-counter.js';
-import { answerText } from './answer-text.js';
-import { costOf, picoToNano, priceOf } from './call-pricing.js';
-import { AT_COST, billedPico, type ResaleTerms } from '../pricing/resale.js';
+import type { ReportedUsage } from '../protocols/usage-from-body.js';
+import type { Relayed } from './billed-usage.js';
+import { priceOf } from './call-pricing.js';
+import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
-import { refusalMessage, refusalScope, tightestRemaining } from './refusal.js';
 import type { ShardContext } from './shard-context.js';
 import { describeError } from './upstream-request.js';
-import type { UpstreamExchange } from './upstream-exchange.js';
-import { attemptSummary, tryTargets, type Answer, type AttemptControl, type RoutedRow } from './upstream-attempts.js';
+import { attemptSummary, tryTargets, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
+import { upstreamDeps } from './upstream-dispatch.js';
 import { baseRow } from './usage-row.js';
-import { createHash } from 'node:crypto';
+import { loopCheck } from './loop-check.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
-import { releaseRates, settleRates, type RateHold } from '../policy/velocity.js';
+import { releaseRates, type RateHold } from '../policy/velocity.js';
 import { admit, type Admission } from './admission.js';
 import { degradeTarget } from '../policy/degrade.js';
 import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
+import { claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
+import { reservationEstimate } from './call-estimate.js';
+import { admissionRefusal } from './admission-refusal.js';
+import type { CallRun } from './call-run.js';
+import { relayError, relayJson } from './json-relay.js';
+import { relayStream } from './stream-relay.js';
+import { billCall, billUnanswered } from './settle.js';
 
-
-// One proxied model call, in the order of docs/architecture.md's request path:
-// identify → parse → decide (reserve) → route and forward (with fallback)
-// → relay the answer → settle and commit the usage row → finish the answer.
+// One proxied model call, as it runs: intake (key, body, parse, idempotency
+// claim: call-intake.ts) → self-answers and the loop guard (loop-check.ts)
+// → degrade and route → the reservation estimate (call-estimate.ts) and the
+// admission decision (admission.ts; refusals: admission-refusal.ts) → the
+// fallback loop (upstream-attempts.ts) → relay the answer (json-relay.ts,
+// stream-relay.ts), bill and settle (settle.ts) and commit the row before
+// the end of the answer reaches the client. Whatever path ends the call,
+// its hold is released and its idempotency claim dropped; a request that
+// reached the provider is billed even when the client has gone.
 
 export interface CallHeaders {
   authorization: string;
@@ -70,7 +73,7 @@ export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint:
   }
 }
 
-class ModelCall {
+class ModelCall implements CallRun {
   readonly requestId: string;
   readonly ts = Date.now();
   readonly t0 = performance.now();
@@ -79,23 +82,31 @@ class ModelCall {
   rateHolds: RateHold[] = [];
   resale: ResaleTerms = AT_COST;
   degradedFrom: string | null = null;
+  reservation: Reservation | undefined;
+  /** The output cap the budget lowered the call to, if it did. */
+  clamped: number | undefined;
   /** What the client got, for the call's log line. */
   status: number | undefined;
   decision = 'none';
   row: UsageRecord | undefined;
 
-  constructor(private ctx: ShardContext, private ex: Exchange, private endpoint: EndpointId, private h: CallHeaders) {
+  constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, private h: CallHeaders) {
     this.requestId = newRequestId(this.ts);
     this.protocol = ENDPOINTS[endpoint].protocol;
   }
 
   refuse(type: ErrorType, message: string, extra?: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const status = errorStatus(type);
-    this.#count(status, 'refused');
+    this.count(status, 'refused');
     this.ex.json(status, errorBody(this.protocol, type, message, extra), { 'x-tollgate-request-id': this.requestId, ...headers });
   }
 
-  #count(status: number, decision: string): void {
+  #refuseIntake(r: IntakeRefusal): void {
+    if (r.closeConnection) this.ex.closeConnection = true;
+    this.refuse(r.type, r.message, r.extra, r.headers);
+  }
+
+  count(status: number, decision: string): void {
     this.status = status;
     this.decision = decision;
     this.ctx.metrics.count(this.endpoint, status, decision);
@@ -126,53 +137,18 @@ class ModelCall {
     if (!who.ok) return this.refuse(who.type as ErrorType, who.message);
     const caller = (this.caller = who.caller);
 
-    let raw: Buffer;
-    try {
-      raw = await bodyPromise;
-    } catch (err) {
-      if (err instanceof BodyTooLarge || err instanceof BodyTimeout) {
-        // The rest of the body is not read: the connection cannot carry another request.
-        ex.closeConnection = true;
-        return this.refuse(err instanceof BodyTooLarge ? 'request_too_large' : 'request_timeout', err.message);
-      }
-      throw err;
-    }
+    const read = await readCall(this.endpoint, bodyPromise);
+    if (!read.ok && read.refusal.closeConnection) return this.#refuseIntake(read.refusal);
     if (ex.aborted) return;
-
-    let call: ParsedCall;
-    try {
-      let json: unknown;
-      try {
-        json = JSON.parse(utf8Text(raw));
-      } catch (err) {
-        if (err instanceof InvalidUtf8) throw new BadRequest(err.message);
-        throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
-      }
-      call = parseCall(this.endpoint, json);
-    } catch (err) {
-      if (err instanceof BadRequest) return this.refuse('invalid_request_error', err.message);
-      throw err;
-    }
+    if (!read.ok) return this.#refuseIntake(read.refusal);
 
     const idemKey = h.idempotencyKey || null;
     if (idemKey) {
-      if (idemKey.length > 255) return this.refuse('invalid_request_error', 'idempotency-key is longer than 255 characters');
-      // Claim, then look in the ledger: the order that lets no copy slip between the first one's commit and release.
-      const claim = ctx.claimIdempotencyKey(caller.customer, idemKey);
-      if (claim === 'full') {
-        return this.refuse('overloaded_error', 'too many calls with an idempotency-key are in flight; retry shortly', undefined, { 'retry-after': '1' });
-      }
-      const prior = ctx.ledger.findIdempotent(caller.customer, idemKey, this.ts, ctx.config.idempotencyWindow);
-      if (prior) {
-        if (claim === 'claimed') ctx.releaseIdempotencyKey(caller.customer, idemKey);
-        return this.refuse('idempotency_key_reused', `idempotency-key "${idemKey}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, { original_request_id: prior.request_id });
-      }
-      if (claim === 'in_flight') {
-        return this.refuse('idempotency_key_reused', `a call with idempotency-key "${idemKey}" is still in flight; retry after it finishes`);
-      }
+      const refused = claimIdempotency(ctx, caller.customer, idemKey, this.ts);
+      if (refused) return this.#refuseIntake(refused);
     }
     try {
-      await this.#decideAndForward(call, caller, idemKey, raw);
+      await this.#decideAndForward(read.call, caller, idemKey, read.raw);
     } finally {
       if (idemKey) ctx.releaseIdempotencyKey(caller.customer, idemKey);
     }
@@ -194,20 +170,14 @@ class ModelCall {
       return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
     }
 
-    if (scope.loop) {
-      const fingerprint = createHash('sha256').update(caller.customer).update('\u0000').update(caller.agent ?? '').update('\u0000').update(raw).digest();
-      const seen = ctx.policyTables.loops.hit(fingerprint, scope.loop.windowMs, this.ts);
-      if (seen > scope.loop.maxRepeats) {
-        const row = this.#row(call, idemKey);
-        row.decision = 'blocked';
-        row.reason = 'loop_detected';
-        row.status = 429;
-        await ctx.ledger.append(row);
-        // Alert once per window, not on every repeat.
-        if (seen === scope.loop.maxRepeats + 1) ctx.emit({ t: 'policy-event', kind: 'loop_detected', customer: caller.customer, agent: caller.agent, detail: `the same request was sent ${seen} times within ${scope.loop.windowMs / 1000} s` });
-        const retry = String(Math.ceil(scope.loop.windowMs / 1000));
-        return this.refuse('rate_limit_exceeded', `loop detected: this exact request was sent more than ${scope.loop.maxRepeats} times within ${scope.loop.windowMs / 1000} s from the same scope; refused to stop a runaway loop`, { code: 'loop_detected' }, { 'retry-after': retry });
-      }
+    const loop = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    if (loop) {
+      const row = this.#row(call, idemKey);
+      row.decision = 'blocked';
+      row.reason = 'loop_detected';
+      row.status = 429;
+      await ctx.ledger.append(row);
+      return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' }, { 'retry-after': loop.retryAfter });
     }
 
     let model = call.model;
@@ -227,21 +197,9 @@ class ModelCall {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const promptTokens = call.promptTokensEstimate;
-    let maxOut = call.maxOutputTokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
-    let clamped: number | undefined;
-    if (refs.length && scope.clampMaxTokens) {
-      const promptCost = costOf(price, { ...zeroUsage(), promptTokens }).pico;
-      const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, this.ts, ctx.clock);
-      if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
-    }
+    const { estimate, clamped } = reservationEstimate(ctx, scope, call, first.model, price, this.ts);
+    this.clamped = clamped;
     this.resale = scope.resale;
-    const estimateUsage: CallUsage = { promptTokens, completionTokens: maxOut, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
-    const estimate: CallAmounts = {
-      billedPico: billedPico(scope.resale, [call.model, first.model], costOf(price, estimateUsage).pico, estimateUsage),
-      tokens: promptTokens + maxOut,
-      requests: 1,
-    };
     const admitted = admit(ctx, scope, estimate, this.ts);
     const admission = admitted instanceof Promise ? await admitted : admitted;
     if (this.ex.aborted) {
@@ -254,9 +212,9 @@ class ModelCall {
     if (!admission.ok) return this.#refuseAdmission(call, caller, idemKey, scope, admission);
     this.rateHolds = admission.velocity.holds;
     this.degradedFrom = degradedFrom;
-    const reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts);
+    const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts));
     try {
-      await this.#forward(call, plan, reservation, refs, clamped, idemKey);
+      await this.#forward(call, plan, refs, clamped, idemKey);
     } finally {
       // Whatever path ended the call, its hold does not outlive it.
       if (ctx.book.release(reservation) && this.rateHolds.length) releaseRates(ctx.policyTables.windows, this.rateHolds, Date.now());
@@ -265,56 +223,22 @@ class ModelCall {
 
   /** Records the blocked call and answers the refusal the admission chose. */
   async #refuseAdmission(call: ParsedCall, caller: Caller, idemKey: string | null, scope: ResolvedScope, a: Exclude<Admission, { ok: true }>): Promise<void> {
-    const { ctx } = this;
+    const r = admissionRefusal(this.ctx, caller, a, this.ts);
+    const friendly = r.scope && scope.refusal.mode === 'message';
     const row = this.#row(call, idemKey);
     row.decision = 'blocked';
-    row.reason = a.why;
-    if (a.why === 'budget_unavailable') {
-      row.status = 503;
-      await ctx.ledger.append(row);
-      return this.refuse('budget_unavailable', "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; the call was not forwarded or charged, retry shortly", {}, { 'retry-after': '1' });
-    }
-    if (a.why === 'rate_limited') {
-      const v = a.velocity;
-      row.status = 429;
-      await ctx.ledger.append(row);
-      const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
-      const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
-      return this.refuse('rate_limit_exceeded', `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`, {
-        limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source },
-      }, { 'retry-after': String(retry) });
-    }
-    const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, this.ts);
-    row.status = scope.refusal.mode === 'message' ? 200 : 402;
-    await ctx.ledger.append(row);
-    ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: refusalMessage(rs) });
-    if (scope.refusal.mode === 'message') return this.#answerSelf(call, friendlyRefusal(rs, caller.customer, scope.refusal.topUpUrl));
-    return this.refuse('budget_exceeded', refusalMessage(rs), { scope: rs });
+    row.reason = r.reason;
+    row.status = friendly ? 200 : r.status;
+    await this.ctx.ledger.append(row);
+    if (friendly) return this.#answerSelf(call, friendlyRefusal(r.scope!, caller.customer, scope.refusal.topUpUrl));
+    return this.refuse(r.type, r.message, r.extra, r.headers);
   }
 
   /** Writes a proxy-made assistant answer in the caller's protocol; nothing is charged. */
   #answerSelf(call: ParsedCall, text: string): void {
     const a = syntheticAnswer(this.endpoint, call.model, text, call.stream, this.requestId, this.ts);
-    this.#count(200, 'self');
+    this.count(200, 'self');
     this.ex.send(200, { 'content-type': a.contentType, 'x-tollgate-request-id': this.requestId, 'x-tollgate-cost': '0' }, a.body);
-  }
-
-  async #forward(call: ParsedCall, plan: RoutedPlan, reservation: Reservation, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null): Promise<void> {
-    const { ctx, ex } = this;
-    // The attempt in progress; client disconnect, timeout and shutdown abort it.
-    const current: { up?: UpstreamExchange; reason?: Error } = {};
-    const cancel = (reason: string) => {
-      current.reason = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
-      current.up?.abort(current.reason);
-    };
-    ex.onAbort(() => cancel('client disconnected'));
-    // Each attempt moves the deadline to its own target's total timeout.
-    ctx.inFlightCalls.set(cancel, Date.now() + plan.targets[0]!.timeouts.total);
-    try {
-      await this.#attempt(call, plan, reservation, refs, clamped, idemKey, { current, clientGone: () => ex.aborted, setDeadline: (at) => ctx.inFlightCalls.set(cancel, at) });
-    } finally {
-      ctx.inFlightCalls.delete(cancel);
-    }
   }
 
   /** Every target of the route is cooling down: 503 with retry-after, recorded, nothing charged. */
@@ -330,183 +254,60 @@ class ModelCall {
     return this.refuse('overloaded_error', `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retry} s`, undefined, { 'retry-after': String(retry) });
   }
 
-  async #attempt(call: ParsedCall, plan: RoutedPlan, reservation: Reservation, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null, control: AttemptControl): Promise<void> {
-    const { ctx, ex, h } = this;
-    const a0 = performance.now();
-    const result = await tryTargets(ctx, call, plan, h, clamped, control);
-    const row: RoutedRow = this.#row(call, idemKey);
-    if (result.attempts.length) row.attempts = result.attempts;
-    for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
-    if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
-    if (result.kind === 'aborted') return this.#finishAborted(row, 'client_disconnected');
-    if (result.kind === 'none') {
-      row.status = errorStatus(result.type);
-      row.reason = `upstream_failed: ${attemptSummary(result.attempts)}`.slice(0, 500);
-      await ctx.ledger.append(row);
-      return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
-    }
-    const answer = result.answer;
-    const { target, head, translation, upstreamEndpoint } = answer;
-    row.provider = target.provider.name;
-    row.model = target.model;
-    if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
-    const contentType = String(head.headers['content-type'] ?? '');
-
-    if (head.status < 200 || head.status >= 300) {
-      // A non-retryable upstream error goes back unchanged (in the client's protocol); nothing is charged.
-      let bytes: Buffer | string = answer.body?.length ? answer.body : JSON.stringify(errorBody(this.protocol, 'upstream_error', `upstream answered ${head.status}`));
-      if (translation && answer.body?.length) bytes = JSON.stringify(translation.error(answer.body.toString('utf8')));
-      bytes = redactSecrets(bytes, [target.provider.apiKey]);
-      row.status = head.status;
-      row.reason = [row.reason, `upstream_status_${head.status}`].filter(Boolean).join('; ').slice(0, 500);
-      await ctx.ledger.append(row);
-      // The provider refused Tollgate's own key: the operator must know (the client's key was fine).
-      if (head.status === 401 || head.status === 403) ctx.log('error', 'provider refused its credentials', { request_id: this.requestId, provider: target.provider.name, status: head.status });
-      this.#count(head.status, 'upstream_error');
-      const headers: Record<string, string> = { 'content-type': translation ? 'application/json' : contentType || 'application/json', 'x-tollgate-request-id': this.requestId };
-      const ra = head.headers['retry-after'];
-      if (typeof ra === 'string') headers['retry-after'] = ra;
-      ex.send(head.status, headers, bytes);
-      return;
-    }
-
-    if (answer.first !== undefined) return this.#relayStream(call, answer, reservation, row);
-
-    let bytes: Buffer | string = answer.body!;
-    let json: any;
-    try {
-      json = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      json = undefined;
-    }
-    const reported = usageFromBody(upstreamEndpoint, json);
-    let usage = reported.usage;
-    row.usage_source = 'provider';
-    if (!usage) {
-      usage = await this.#countUsage(call, target.model, answerText(upstreamEndpoint, json));
-      row.usage_source = 'tokenizer';
-    }
-    if (translation && json) bytes = JSON.stringify(translation.answer(json, Math.floor(Date.now() / 1000)));
-    const cost = this.#settle(row, reservation, target, reported.model, usage);
-    row.status = head.status;
-    await ctx.ledger.append(row);
-    this.#count(head.status, 'allowed');
-    const remaining = tightestRemaining(refs, ctx.table);
-    ex.send(head.status, {
-      'content-type': contentType || 'application/json',
-      'x-tollgate-request-id': this.requestId,
-      'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
-      'x-tollgate-budget-remaining': remaining ? `${remaining.value} ${remaining.unit}` : 'unlimited',
-    }, bytes);
-  }
-
-  async #relayStream(call: ParsedCall, answer: Answer, reservation: Reservation, row: UsageRecord): Promise<void> {
+  /** Forwards with fallback, then relays whatever answered. Client disconnect, timeout and shutdown cancel the attempt in flight. */
+  async #forward(call: ParsedCall, plan: RoutedPlan, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null): Promise<void> {
     const { ctx, ex } = this;
-    const { target, up } = answer;
-    // The tracker reads the upstream's protocol (usage, model, terminal event); a translator rewrites each event for the client.
-    const translator = answer.translation?.stream(call, Math.floor(Date.now() / 1000));
-    const tracker = new StreamTracker(answer.upstreamEndpoint, translator ? true : call.wantsStreamUsage);
-    const splitter = new SseSplitter();
-    ex.begin(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-tollgate-request-id': this.requestId,
+    const current: { up?: UpstreamCall; reason?: Error } = {};
+    const cancel = (reason: string) => {
+      current.reason = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
+      current.up?.abort(current.reason);
+    };
+    // A client that leaves does not cancel a request already sent: the
+    // provider charges for it, so its answer is still read (within the total
+    // timeout) and billed. Only a stream being relayed is cut at once, so the
+    // provider stops generating; it is billed for what it generated.
+    let relaying = false;
+    ex.onAbort(() => {
+      if (relaying) cancel('client disconnected');
     });
-    // The event that ends the answer (and anything after it) waits until the usage row is committed.
-    let held = '';
-    let terminated = false;
-    let cutReason: string | null = null;
-    let cutDetail = '';
+    // Each attempt moves the deadline to its own target's total timeout.
+    ctx.inFlightCalls.set(cancel, Date.now() + plan.targets[0]!.timeouts.total);
+    // Every relay is awaited inside this try: its deadline must stay registered until the answer ends.
     try {
-      // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
-      for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
-        let out = '';
-        for (const raw of splitter.push(chunk)) {
-          const v = tracker.inspect(raw);
-          if (v.terminal) terminated = true;
-          const ev = translator ? translator.push(raw) : v.forward ? raw : '';
-          if (!ev) continue;
-          if (held || v.terminal) held += ev;
-          else out += ev;
-        }
-        if (out) {
-          const wait = ex.write(out);
-          if (wait) await wait;
-        }
-        if (ex.aborted) break;
+      const a0 = performance.now();
+      const result = await tryTargets(upstreamDeps(ctx, this.h), call, plan, clamped, { current, clientGone: () => ex.aborted, setDeadline: (at) => ctx.inFlightCalls.set(cancel, at) });
+      const row: RoutedRow = this.#row(call, idemKey);
+      if (result.attempts.length) row.attempts = result.attempts;
+      for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
+      if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
+      if (result.kind === 'aborted') {
+        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
+        return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
-    } catch (err) {
-      if (!ex.aborted) {
-        cutReason = `upstream_stream_cut: ${describeError(err)}`;
-        cutDetail = (err as Error)?.message || describeError(err);
+      if (result.kind === 'none') {
+        row.status = errorStatus(result.type);
+        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
+        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
+        await ctx.ledger.append(row);
+        return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
       }
+      const answer = result.answer;
+      row.provider = answer.target.provider.name;
+      row.model = answer.target.model;
+      if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
+      if (answer.head.status < 200 || answer.head.status >= 300) return await relayError(this, answer, row);
+      if (answer.first !== undefined) {
+        relaying = true;
+        return await relayStream(this, call, answer, row);
+      }
+      return await relayJson(this, call, answer, row, refs);
+    } finally {
+      ctx.inFlightCalls.delete(cancel);
     }
-    // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
-    if (ex.aborted || cutReason) up.abort(new Error(ex.aborted ? 'client disconnected' : 'stream abandoned'));
-    if (!terminated && !cutReason && !ex.aborted) cutReason = 'upstream_stream_ended_without_terminal_event';
-    if (cutReason) {
-      ctx.routes.health.failedLate(target, Date.now(), cutReason);
-      ctx.metrics.recordUpstreamError(target.id, 'stream_cut');
-      // A failed stream (cut, timed out, oversized event): tell the client in its SDK's error shape, after the usage row is committed.
-      if (cutDetail) held += streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`);
-    }
-
-    let usage = tracker.usage;
-    row.usage_source = 'provider';
-    if (!usage || !terminated) {
-      // Interrupted (or silent) stream: count what was generated ourselves.
-      const counted = await this.#countUsage(call, target.model, tracker.text);
-      usage = usage
-        ? { ...usage, promptTokens: usage.promptTokens || counted.promptTokens, completionTokens: Math.max(usage.completionTokens, counted.completionTokens) }
-        : counted;
-      row.usage_source = 'tokenizer';
-    }
-    this.#settle(row, reservation, target, tracker.model, usage);
-    if (ex.aborted) {
-      row.status = 499;
-      row.reason = 'client_disconnected';
-    } else {
-      row.status = 200;
-      if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
-    }
-    await ctx.ledger.append(row);
-    this.#count(row.status, 'allowed');
-    ex.end(held);
   }
 
-  /** Prices the call on the model that answered, settles the reservation, fills the row. Returns cost in nano-USD. */
-  #settle(row: UsageRecord, reservation: Reservation, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
-    const { ctx } = this;
-    let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
-    match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice);
-    const cost = costOf(match, usage);
-    const billed = billedPico(this.resale, [row.model_requested, answeredModel, target.model], cost.pico, usage);
-    const actual = { billedPico: billed, tokens: usage.promptTokens + usage.completionTokens, requests: 1 };
-    if (ctx.book.settle(reservation, actual) && this.rateHolds.length) settleRates(ctx.policyTables.windows, this.rateHolds, actual, Date.now());
-    row.model = answeredModel ?? target.model;
-    row.prompt_tokens = usage.promptTokens;
-    row.completion_tokens = usage.completionTokens;
-    row.cached_tokens = usage.cachedTokens;
-    row.cache_write_tokens = usage.cacheWriteTokens + usage.cacheWrite1hTokens;
-    row.cost_nano = picoToNano(cost.pico);
-    row.billed_nano = picoToNano(billed);
-    row.price_source = cost.source;
-    row.latency_ms = Math.round(performance.now() - this.t0);
-    ctx.metrics.recordSpend(row.customer, row.cost_nano, usage.promptTokens, usage.completionTokens);
-    if (!match || match.id === 'unknown') {
-      // Served under the unknownModel rule (zero or the default price): never silently.
-      ctx.metrics.unpricedCalls++;
-      ctx.log('warn', 'model has no price in the table; charged by the unknownModel rule', { request_id: this.requestId, model: row.model, rule: ctx.config.unknownModel });
-    } else if (row.cost_nano === 0 && usage.promptTokens + usage.completionTokens > 0) {
-      ctx.metrics.zeroCostCalls++;
-      ctx.log('warn', 'call with tokens priced at zero', { request_id: this.requestId, model: row.model, price_source: cost.source });
-    }
-    return row.cost_nano;
-  }
-
-  async #countUsage(call: ParsedCall, model: string, generated: string): Promise<CallUsage> {
-    const [prompt, completion] = await this.ctx.tokens.count(model, [promptText(call.body), generated]);
-    return { ...zeroUsage(), promptTokens: prompt!, completionTokens: completion! };
+  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+    return billCall(this, row, call, target, answeredModel, reported, relayed, complete);
   }
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {

@@ -5,28 +5,49 @@ import { translationFor } from '../protocols/translate/translation-for.js';
 import { upstreamEndpointFor } from '../protocols/translate/upstream-endpoint.js';
 import type { RoutedPlan, Target } from '../routing/route-table.js';
 import { failureKind, retryAfterMs } from '../routing/retry-policy.js';
+import type { TargetHealth } from '../routing/target-health.js';
 import type { UsageRecord } from '../store/usage-record.js';
-import { priceOf } from './call-pricing.js';
-import type { CallHeaders } from './model-call.js';
-import type { ShardContext } from './shard-context.js';
-import { describeError, upstreamHeaders, upstreamPath } from './upstream-request.js';
-import { UpstreamExchange, type UpstreamHead } from './upstream-exchange.js';
+import { describeError } from './upstream-request.js';
+import type { UpstreamHead } from './upstream-exchange.js';
 
 // The fallback loop: try the planned targets in order until one answers.
 // An attempt is retryable only while nothing has reached the client, so a
 // non-stream answer is read whole, and a stream's first chunk awaited,
 // before the answer is accepted. Each outcome feeds the target's breaker.
 // Policy (what is retryable, how many attempts) comes from the route's
-// RetryPolicy; this module only does the I/O.
+// RetryPolicy; the sending itself (`dispatch`) and the clocks are injected,
+// so the loop is tested without sockets (test/proxy/upstream-attempts.test.ts).
 
 export interface AttemptRecord { target: string; error: string }
 
 /** A usage row that also lists the attempts that did not answer. */
 export type RoutedRow = UsageRecord & { attempts?: AttemptRecord[] };
 
+/** One request in flight to a target: what the loop and the relays read from it. */
+export interface UpstreamCall {
+  readonly head: Promise<UpstreamHead>;
+  /** The whole body. */
+  readAll(): Promise<Buffer>;
+  /** The next chunk, or null at the end. */
+  next(): Promise<Buffer | null>;
+  abort(reason: Error): void;
+}
+
+export interface AttemptDeps {
+  health: TargetHealth;
+  /** Wall clock (ms): breaker cooldowns and deadlines. */
+  now: () => number;
+  /** Monotonic clock (ms): time to the answer's head. */
+  elapsed: () => number;
+  /** Output cap to send a target of the other protocol when the client set none (Anthropic requires one). */
+  defaultMaxTokens: (target: Target) => number;
+  /** Sends the request; the answer arrives through the returned call. */
+  dispatch: (target: Target, upstreamEndpoint: EndpointId, body: Buffer) => UpstreamCall;
+}
+
 export interface Answer {
   target: Target;
-  up: UpstreamExchange;
+  up: UpstreamCall;
   head: UpstreamHead;
   upstreamEndpoint: EndpointId;
   /** Set when the target speaks the other protocol. */
@@ -39,19 +60,19 @@ export interface Answer {
 
 export type AttemptsResult =
   | { kind: 'answer'; answer: Answer; attempts: AttemptRecord[] }
-  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[] }
-  | { kind: 'aborted'; attempts: AttemptRecord[] };
+  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[]; unanswered?: Target }
+  | { kind: 'aborted'; attempts: AttemptRecord[]; unanswered?: Target };
 
 export interface AttemptControl {
   /** The attempt in flight; its `reason` is set when the call is cancelled (client gone, total timeout, shutdown). */
-  current: { up?: UpstreamExchange; reason?: Error };
+  current: { up?: UpstreamCall; reason?: Error };
   clientGone: () => boolean;
   /** Moves the call's total-time deadline (each attempt gets its target's total). */
   setDeadline: (at: number) => void;
 }
 
-export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: RoutedPlan, h: CallHeaders, clamped: number | undefined, control: AttemptControl): Promise<AttemptsResult> {
-  const health = ctx.routes.health;
+export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: RoutedPlan, clamped: number | undefined, control: AttemptControl): Promise<AttemptsResult> {
+  const { health, now } = deps;
   const { current } = control;
   const attempts: AttemptRecord[] = plan.skipped.length ? plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` })) : [];
   let soonest = plan.skipped.length ? Math.min(Infinity, ...plan.skipped.map((s) => s.until)) : Infinity;
@@ -59,6 +80,8 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
   let untranslatable: string | undefined;
   let tried = 0;
   let timeouts = 0;
+  /** The target whose request was in flight when the call was cancelled: it may have reached the provider, who then charges. */
+  let unanswered: Target | undefined;
   const cancelled = () => control.clientGone() || current.reason !== undefined;
 
   for (const target of plan.targets) {
@@ -68,7 +91,7 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     let payload: string;
     if (translation) {
       // Anthropic requires an output cap; an OpenAI client may not have sent one.
-      const maxTokens = clamped ?? call.maxOutputTokens ?? priceOf(ctx.prices, target.model, target.provider.type)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+      const maxTokens = clamped ?? call.maxOutputTokens ?? deps.defaultMaxTokens(target);
       const req = translation.request(call, { model: target.model, maxTokens });
       if (!req.ok) {
         untranslatable = req.problem;
@@ -79,7 +102,7 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     } else {
       payload = upstreamBody(call, target.model, clamped);
     }
-    const admission = health.admit(target, Date.now());
+    const admission = health.admit(target, now());
     if (!admission.go) {
       soonest = Math.min(soonest, admission.until);
       attempts.push({ target: target.id, error: 'skipped: its probe is in flight' });
@@ -87,29 +110,19 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     }
     const probe = admission.probe;
     tried++;
-    control.setDeadline(Date.now() + target.timeouts.total);
-    const { pool, basePath } = ctx.pools.get(target.provider);
-    const up = (current.up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes));
-    const started = performance.now();
-    const body = Buffer.from(payload); // undici would encode a string itself; this way its length is not counted twice
-    pool.dispatch({
-      path: upstreamPath(target.provider, basePath, upstreamEndpoint),
-      method: 'POST',
-      headers: upstreamHeaders(target.provider, h, body.length),
-      body,
-      headersTimeout: target.timeouts.firstByte,
-      bodyTimeout: target.timeouts.firstByte,
-    }, up);
+    control.setDeadline(now() + target.timeouts.total);
+    const started = deps.elapsed();
+    const up = (current.up = deps.dispatch(target, upstreamEndpoint, Buffer.from(payload)));
     try {
       const head = await up.head;
-      const headMs = performance.now() - started;
+      const headMs = deps.elapsed() - started;
       const answer: Answer = { target, up, head, upstreamEndpoint, translation };
       if (plan.retry.retriesStatus(head.status)) {
         // Error bodies are small; reading them keeps the connection alive and lets the last one go back to the client.
         answer.body = await up.readAll().catch(() => Buffer.alloc(0));
         const error = `HTTP ${head.status}`;
-        const now = Date.now();
-        health.failed(target, probe, now, error, head.status === 429 ? retryAfterMs(head.headers['retry-after'], now) : undefined);
+        const at = now();
+        health.failed(target, probe, at, error, head.status === 429 ? retryAfterMs(head.headers['retry-after'], at) : undefined);
         attempts.push({ target: target.id, error });
         passThrough = answer;
         continue;
@@ -128,6 +141,7 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     } catch (err) {
       if (cancelled()) {
         health.abandoned(target, probe);
+        unanswered = target;
         break;
       }
       const e = err as { code?: string; cause?: { code?: string } };
@@ -139,13 +153,13 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
         return { kind: 'none', type: 'upstream_error', message: `the upstream answer failed: ${error}`, attempts };
       }
       if (kind === 'timeout') timeouts++;
-      health.failed(target, probe, Date.now(), error);
+      health.failed(target, probe, now(), error);
       if (!plan.retry.retriesFailure(kind)) break;
     }
   }
 
-  if (control.clientGone()) return { kind: 'aborted', attempts };
-  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts };
+  if (control.clientGone()) return { kind: 'aborted', attempts, ...(unanswered ? { unanswered } : {}) };
+  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts, ...(unanswered ? { unanswered } : {}) };
   // Every retry used up on error answers: the last one goes back as the upstream wrote it.
   if (passThrough) return { kind: 'answer', answer: passThrough, attempts };
   const list = attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
@@ -153,7 +167,7 @@ export async function tryTargets(ctx: ShardContext, call: ParsedCall, plan: Rout
     return { kind: 'none', type: 'invalid_request_error', message: `no target of "${plan.logical}" can serve this request: ${untranslatable}`, attempts };
   }
   if (tried === 0) {
-    const retryAfterSec = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - Date.now()) / 1000)) : 1;
+    const retryAfterSec = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now()) / 1000)) : 1;
     return { kind: 'none', type: 'overloaded_error', message: `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retryAfterSec} s (${list})`, retryAfterSec, attempts };
   }
   if (timeouts === tried) return { kind: 'none', type: 'upstream_timeout', message: `no upstream answered in time: ${list}`, attempts };

@@ -35,20 +35,6 @@ export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocol
   return h;
 }
 
-const RETRYABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
-]);
-
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 408 || status >= 500;
-}
-
-export function isRetryableError(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return RETRYABLE_CODES.has(e?.code ?? '') || RETRYABLE_CODES.has(e?.cause?.code ?? '');
-}
-
 export function describeError(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
   // Our own codes carry a message worth reading (limits, timeouts); system codes speak for themselves.

@@ -14,7 +14,7 @@ export type ShardToMain =
   | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
   | { t: 'drained'; shard: number }
-  | { t: 'policy-event'; kind: 'budget_refused' | 'loop_detected'; slot?: number; customer: string; agent: string | null; detail: string }
+  | { t: 'policy-event'; kind: 'budget_refused' | 'loop_detected' | 'invalid_usage'; slot?: number; customer: string; agent: string | null; detail: string }
   // Routing (routing-control.ts): health gathering for /admin/providers, config reload.
   | { t: 'routing-health-collect'; id: number }
   | { t: 'routing-health'; id: number; shard: number; targets: TargetSnapshot[] }

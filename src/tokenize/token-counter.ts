@@ -1,15 +1,21 @@
 import { Piscina } from 'piscina';
 import { encodingForModel } from './encoding-for-model.js';
+import { byteBound } from './bounded-pieces.js';
+import type { CountResult } from './worker.js';
 
 /**
- * Exact token counts from a small Piscina pool, used where the provider did
- * not report usage (client disconnect, cut stream, silent upstream). The
- * decision never waits on it: it uses the fast estimate.
+ * Token counts from a small Piscina pool, used where the provider did not
+ * report usage (client disconnect, cut stream, silent upstream) or reported
+ * numbers that cannot be true. The decision never waits on it: it uses the
+ * fast estimate. Counting is bounded: a task counts for at most
+ * `budgetMs` (the rest is bounded by bytes), and a task not done within
+ * `timeoutMs` (queue included) is dropped for the byte bound of every
+ * text. So a count always comes back, exact or an upper bound.
  */
 export class TokenCounter {
   #pool: Piscina | undefined;
 
-  constructor(private readonly maxThreads = 1) {}
+  constructor(private readonly maxThreads = 1, private readonly limits = { budgetMs: 1000, timeoutMs: 5000 }) {}
 
   #get(): Piscina {
     this.#pool ??= new Piscina({
@@ -22,8 +28,12 @@ export class TokenCounter {
     return this.#pool;
   }
 
-  count(model: string, texts: string[]): Promise<number[]> {
-    return this.#get().run({ encoding: encodingForModel(model), texts });
+  async count(model: string, texts: string[]): Promise<CountResult> {
+    try {
+      return await this.#get().run({ encoding: encodingForModel(model), texts, budgetMs: this.limits.budgetMs }, { signal: AbortSignal.timeout(this.limits.timeoutMs) });
+    } catch {
+      return { counts: texts.map(byteBound), exact: false };
+    }
   }
 
   get queueSize(): number {
@@ -35,16 +45,29 @@ export class TokenCounter {
   }
 }
 
-/** The text of a request's prompt, for counting: message contents, system, input. */
-export function promptText(body: Record<string, unknown>): string {
+/** What a request's prompt holds, for counting: its text, token-id arrays, and whether it carries media text counting cannot see. */
+export interface PromptParts { text: string; tokenIds: number; media: boolean }
+
+const MEDIA_KEYS = new Set(['image_url', 'source', 'input_audio', 'file', 'image', 'audio']);
+
+export function promptParts(body: Record<string, unknown>): PromptParts {
   const out: string[] = [];
+  let tokenIds = 0;
+  let media = false;
   const walk = (v: unknown, depth: number) => {
     if (depth > 64) return;
     if (typeof v === 'string') out.push(v);
-    else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
-    else if (v && typeof v === 'object') {
+    else if (Array.isArray(v)) {
+      // A prompt given as token ids (embeddings, completions): one token per id.
+      if (v.length && v.every((x) => typeof x === 'number')) tokenIds += v.length;
+      else for (const x of v) walk(x, depth + 1);
+    } else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (k === 'image_url' || k === 'source' || k === 'type' || k === 'role') continue;
+        if (MEDIA_KEYS.has(k)) {
+          media = true;
+          continue;
+        }
+        if (k === 'type' || k === 'role') continue;
         walk(x, depth + 1);
       }
     }
@@ -53,6 +76,7 @@ export function promptText(body: Record<string, unknown>): string {
   walk(body.instructions, 0);
   walk(body.messages, 0);
   walk(body.input, 0);
+  walk(body.prompt, 0);
   walk(body.tools, 0);
-  return out.join('\n');
+  return { text: out.join('\n'), tokenIds, media };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costPico, costPicoBig, picoToUsd, selectTier } from '../../src/pricing/cost.ts';
+import { costPico, costPicoBig, selectTier } from '../../src/pricing/cost.ts';
 import type { PriceEntry } from '../../src/pricing/price-table.ts';
 import { loadPriceTable } from '../../src/pricing/load-price-table.ts';
 
@@ -11,7 +11,6 @@ describe('cost arithmetic is exact', () => {
     expect(nova.input).toBe(2_187_500);
     const pico = costPico(nova, { promptTokens: 1_234_567, completionTokens: 0 });
     expect(pico).toBe(2_700_615_312_500);
-    expect(picoToUsd(pico)).toBe(2.7006153125);
     // The float computation this replaces is not exact:
     expect(1_234_567 * 2.1875e-6).not.toBe(2.7006153125);
   });
@@ -34,12 +33,6 @@ describe('cost arithmetic is exact', () => {
     expect(costPico(e, { promptTokens: 2, completionTokens: 0, cacheWriteTokens: 2 })).toBe(3); // 2.5 -> 3
     expect(costPico(e, { promptTokens: 3, completionTokens: 0, cacheWriteTokens: 3 })).toBe(4); // 3.75 -> 4
     expect(costPico(e, { promptTokens: 4, completionTokens: 0, cacheWriteTokens: 4 })).toBe(5); // exactly 5
-  });
-
-  it('picoToUsd', () => {
-    expect(picoToUsd(1_000_000_000_000)).toBe(1);
-    expect(picoToUsd(7_000_000_000)).toBe(0.007);
-    expect(picoToUsd(0)).toBe(0);
   });
 });
 

@@ -14,9 +14,3 @@ export function upstreamEndpointFor(client: EndpointId, provider: Protocol): End
   if (client === 'chat') return 'messages';
   return undefined;
 }
-
-/** True when serving `client` on a `provider` target needs protocol translation. */
-export function isCrossProtocol(client: EndpointId, provider: Protocol): boolean {
-  const up = upstreamEndpointFor(client, provider);
-  return up !== undefined && up !== client;
-}

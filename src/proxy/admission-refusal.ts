@@ -1,0 +1,45 @@
+import type { ErrorType } from '../http/errors.js';
+import type { Caller } from '../identity/key-directory.js';
+import type { Admission } from './admission.js';
+import { refusalMessage, refusalScope, type RefusalScope } from './refusal.js';
+import type { ShardContext } from './shard-context.js';
+
+// What an admission refusal answers and records, whoever asked: a proxied
+// call and a monitoring-mode authorize meet the same statuses, bodies and
+// alerts (one module, so they cannot drift). The caller writes the blocked
+// row (`reason`, `rowStatus`) and sends the answer in its own shape.
+
+export interface AdmissionRefusal {
+  /** Why, for the row's reason. */
+  reason: string;
+  status: number;
+  type: ErrorType;
+  message: string;
+  extra: Record<string, unknown>;
+  headers: Record<string, string>;
+  /** The budget that refused (budget_exceeded only), for a friendly refusal. */
+  scope?: RefusalScope;
+}
+
+export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<Admission, { ok: true }>, now: number): AdmissionRefusal {
+  if (a.why === 'budget_unavailable') {
+    return {
+      reason: a.why, status: 503, type: 'budget_unavailable', extra: {}, headers: { 'retry-after': '1' },
+      message: "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; nothing was reserved or charged, retry shortly",
+    };
+  }
+  if (a.why === 'rate_limited') {
+    const v = a.velocity;
+    const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
+    const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
+    return {
+      reason: a.why, status: 429, type: 'rate_limit_exceeded', headers: { 'retry-after': String(retry) },
+      message: `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`,
+      extra: { limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source } },
+    };
+  }
+  const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, now);
+  const message = refusalMessage(rs);
+  ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: message });
+  return { reason: a.why, status: 402, type: 'budget_exceeded', message, extra: { scope: rs }, headers: {}, scope: rs };
+}

@@ -1,0 +1,74 @@
+import type { ErrorType } from '../http/errors.js';
+import { BodyTimeout, BodyTooLarge } from '../http/read-body.js';
+import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
+import { BadRequest, parseCall, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import type { ShardContext } from './shard-context.js';
+
+// The start of a proxied call, before anything is reserved: who is calling,
+// the body (bounded, strict UTF-8, JSON), the parsed call, and the
+// idempotency key. Each step ends in a refusal value or the next step.
+
+export interface IntakeRefusal {
+  type: ErrorType;
+  message: string;
+  extra?: Record<string, unknown>;
+  /** The rest of the body was not read: the connection cannot carry another request. */
+  closeConnection?: boolean;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The OpenAI and Anthropic SDKs retry a 409 (three requests over ~1.3 s)
+ * unless told not to; a reused idempotency key answers the same every time.
+ */
+export const NO_RETRY = Object.freeze({ 'x-should-retry': 'false' });
+
+/** Waits for the body and parses the call; faults other than the body's limits propagate. */
+export async function readCall(endpoint: EndpointId, body: Promise<Buffer>): Promise<{ ok: true; call: ParsedCall; raw: Buffer } | { ok: false; refusal: IntakeRefusal }> {
+  let raw: Buffer;
+  try {
+    raw = await body;
+  } catch (err) {
+    if (err instanceof BodyTooLarge || err instanceof BodyTimeout) {
+      return { ok: false, refusal: { type: err instanceof BodyTooLarge ? 'request_too_large' : 'request_timeout', message: err.message, closeConnection: true } };
+    }
+    throw err;
+  }
+  try {
+    let json: unknown;
+    try {
+      json = JSON.parse(utf8Text(raw));
+    } catch (err) {
+      if (err instanceof InvalidUtf8) throw new BadRequest(err.message);
+      throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
+    }
+    return { ok: true, call: parseCall(endpoint, json), raw };
+  } catch (err) {
+    if (err instanceof BadRequest) return { ok: false, refusal: { type: 'invalid_request_error', message: err.message } };
+    throw err;
+  }
+}
+
+/**
+ * Claims the call's idempotency key: refused when a charged call already used
+ * it (within the window) or one with it is still in flight. The caller
+ * releases a claimed key when the call ends.
+ */
+export function claimIdempotency(ctx: ShardContext, customer: string, key: string, now: number): IntakeRefusal | undefined {
+  if (key.length > 255) return { type: 'invalid_request_error', message: 'idempotency-key is longer than 255 characters' };
+  // Claim (across every shard), then look in the ledger: the order that lets no
+  // copy slip between the first one's commit and its release of the claim.
+  const claim = ctx.claimIdempotencyKey(customer, key);
+  if (claim === 'full') {
+    return { type: 'overloaded_error', message: 'too many calls with an idempotency-key are in flight; retry shortly', headers: { 'retry-after': '1' } };
+  }
+  const prior = ctx.ledger.findIdempotent(customer, key, now, ctx.config.idempotencyWindow);
+  if (prior) {
+    if (claim === 'claimed') ctx.releaseIdempotencyKey(customer, key);
+    return { type: 'idempotency_key_reused', message: `idempotency-key "${key}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, extra: { original_request_id: prior.request_id }, headers: NO_RETRY };
+  }
+  if (claim === 'in_flight') {
+    return { type: 'idempotency_key_reused', message: `a call with idempotency-key "${key}" is still in flight; retry after it finishes`, headers: NO_RETRY };
+  }
+  return undefined;
+}

@@ -1,0 +1,64 @@
+import { errorBody } from '../http/errors.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
+import type { ParsedCall } from '../protocols/call.js';
+import { usageFromBody } from '../protocols/usage-from-body.js';
+import type { UsageRecord } from '../store/usage-record.js';
+import { answerText } from './answer-text.js';
+import type { CallRun } from './call-run.js';
+import { redactSecrets } from './redact-secrets.js';
+import { tightestRemaining } from './refusal.js';
+import type { Answer } from './upstream-attempts.js';
+
+// Whole (non-streamed) answers: an upstream error goes back as written (in
+// the client's protocol, provider keys redacted, nothing charged); a success
+// is priced from its reported usage (else our own count: billed-usage.ts),
+// committed, then sent with its cost and the tightest budget's remainder;
+// it is billed even when the client has left (the provider charged).
+
+export async function relayError(c: CallRun, answer: Answer, row: UsageRecord): Promise<void> {
+  const { ctx, ex } = c;
+  const { target, head, translation } = answer;
+  const contentType = String(head.headers['content-type'] ?? '');
+  let bytes: Buffer | string = answer.body?.length ? answer.body : JSON.stringify(errorBody(c.protocol, 'upstream_error', `upstream answered ${head.status}`));
+  if (translation && answer.body?.length) bytes = JSON.stringify(translation.error(answer.body.toString('utf8')));
+  bytes = redactSecrets(bytes, [target.provider.apiKey]);
+  row.status = head.status;
+  row.reason = [row.reason, `upstream_status_${head.status}`].filter(Boolean).join('; ').slice(0, 500);
+  await ctx.ledger.append(row);
+  // The provider refused Tollgate's own key: the operator must know (the client's key was fine).
+  if (head.status === 401 || head.status === 403) ctx.log('error', 'provider refused its credentials', { request_id: c.requestId, provider: target.provider.name, status: head.status });
+  c.count(head.status, 'upstream_error');
+  const headers: Record<string, string> = { 'content-type': translation ? 'application/json' : contentType || 'application/json', 'x-tollgate-request-id': c.requestId };
+  const ra = head.headers['retry-after'];
+  if (typeof ra === 'string') headers['retry-after'] = ra;
+  ex.send(head.status, headers, bytes);
+}
+
+export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord, refs: readonly BudgetRef[]): Promise<void> {
+  const { ctx, ex } = c;
+  const { target, head, translation, upstreamEndpoint } = answer;
+  const contentType = String(head.headers['content-type'] ?? '');
+  let bytes: Buffer | string = answer.body!;
+  let json: any;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const reported = usageFromBody(upstreamEndpoint, json);
+  const relayed = { text: answerText(upstreamEndpoint, json), textComplete: json !== undefined, bytes: bytes.length };
+  const cost = await c.bill(row, call, target, reported.model, reported.usage, relayed, true);
+  if (translation && json) bytes = JSON.stringify(translation.answer(json, Math.floor(Date.now() / 1000)));
+  // A client that hung up after the call was forwarded: the provider still charges, so the answer was read and is billed.
+  row.status = ex.aborted ? 499 : head.status;
+  if (ex.aborted) row.reason = [row.reason, 'client_disconnected'].filter(Boolean).join('; ').slice(0, 500);
+  await ctx.ledger.append(row);
+  c.count(row.status, 'allowed');
+  const remaining = tightestRemaining(refs, ctx.table);
+  ex.send(head.status, {
+    'content-type': contentType || 'application/json',
+    'x-tollgate-request-id': c.requestId,
+    'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
+    'x-tollgate-budget-remaining': remaining ? `${remaining.value} ${remaining.unit}` : 'unlimited',
+  }, bytes);
+}

@@ -1,0 +1,67 @@
+import type { Reservation } from '../budget/reservations.js';
+import { settleRates, type RateHold } from '../policy/velocity.js';
+import type { PriceMatch } from '../pricing/price-table.js';
+import type { ResaleTerms } from '../pricing/resale.js';
+import type { CallUsage, ParsedCall } from '../protocols/call.js';
+import type { ReportedUsage } from '../protocols/usage-from-body.js';
+import type { Target } from '../routing/route-table.js';
+import type { UsageRecord } from '../store/usage-record.js';
+import { billedUsage, outputCeiling, type Relayed } from './billed-usage.js';
+import { priceOf } from './call-pricing.js';
+import { meterUsage } from './metering.js';
+import type { ShardContext } from './shard-context.js';
+
+// The end of a call that reached the provider: decide the usage to bill
+// (billed-usage.ts), price it on the model that answered (the answer's own
+// model name first, else the target's), replace the hold with the actual
+// amounts on every budget and velocity window, and fill the row.
+
+export interface SettleState {
+  readonly ctx: ShardContext;
+  readonly requestId: string;
+  /** performance.now() at the start of the call, for the row's latency. */
+  readonly t0: number;
+  readonly reservation: Reservation | undefined;
+  readonly rateHolds: readonly RateHold[];
+  readonly resale: ResaleTerms;
+  /** The output cap the budget lowered the call to, if it did. */
+  readonly clamped: number | undefined;
+}
+
+/** Returns the call's cost in nano-USD. */
+export async function billCall(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+  const { ctx } = s;
+  const entry = priceOf(ctx.prices, target.model, target.provider.type)?.entry;
+  const cap = s.clamped ?? call.maxOutputTokens ?? entry?.max_output_tokens;
+  const limits = { maxPrompt: entry?.max_input_tokens, maxOutput: outputCeiling(call, cap) };
+  const billed = await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
+  row.usage_source = billed.source;
+  if (billed.invalid) flagInvalidUsage(s, row, target, billed.invalid);
+  if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
+  return settleUsage(s, row, target, answeredModel, billed.usage);
+}
+
+/** A request that may have reached the provider but got no answer (client gone, timeout): the provider may charge its prompt, so it is billed. */
+export async function billUnanswered(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target): Promise<void> {
+  row.provider = target.provider.name;
+  await billCall(s, row, call, target, undefined, undefined, { text: '', textComplete: true, bytes: 0 }, false);
+}
+
+function flagInvalidUsage(s: SettleState, row: UsageRecord, target: Target, detail: string): void {
+  const { ctx } = s;
+  row.reason = [row.reason, `invalid_provider_usage: ${detail}`].filter(Boolean).join('; ').slice(0, 500);
+  ctx.metrics.prom.invalidUsage.inc({ provider: target.provider.name });
+  ctx.log('warn', 'provider reported usage that cannot be true; billed from our own count', { request_id: s.requestId, provider: target.provider.name, model: target.model, detail });
+  ctx.emit({ t: 'policy-event', kind: 'invalid_usage', customer: row.customer, agent: row.agent, detail: `${target.id} reported ${detail} for request ${s.requestId}; billed from Tollgate's own count` });
+}
+
+function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
+  const { ctx } = s;
+  let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
+  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice);
+  row.model = answeredModel ?? target.model;
+  const { actual } = meterUsage(ctx, row, match, usage, s.resale, [row.model_requested, answeredModel, target.model]);
+  if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());
+  row.latency_ms = Math.round(performance.now() - s.t0);
+  return row.cost_nano;
+}

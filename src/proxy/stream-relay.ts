@@ -1,0 +1,81 @@
+import type { ParsedCall } from '../protocols/call.js';
+import { SseSplitter } from '../protocols/sse.js';
+import { streamErrorEvent } from '../protocols/stream-error.js';
+import { StreamTracker } from '../protocols/stream-tracker.js';
+import type { UsageRecord } from '../store/usage-record.js';
+import type { CallRun } from './call-run.js';
+import type { Answer } from './upstream-attempts.js';
+import { describeError } from './upstream-request.js';
+
+// A streamed answer, relayed event by event with backpressure. The event
+// that ends the answer (and anything after it) is held back until the usage
+// row is committed, so a client that saw the end of its answer is in the
+// ledger. A stream that ends early (client gone, upstream cut, no terminal
+// event) aborts the upstream request and is billed for what was generated
+// (counted, at most the bytes received; never nothing).
+
+export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
+  const { ctx, ex } = c;
+  const { target, up } = answer;
+  // The tracker reads the upstream's protocol (usage, model, terminal event); a translator rewrites each event for the client.
+  const translator = answer.translation?.stream(call, Math.floor(Date.now() / 1000));
+  const tracker = new StreamTracker(answer.upstreamEndpoint, translator ? true : call.wantsStreamUsage);
+  const splitter = new SseSplitter();
+  ex.begin(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-tollgate-request-id': c.requestId,
+  });
+  let held = '';
+  let terminated = false;
+  let cutReason: string | null = null;
+  let cutDetail = '';
+  let bytes = 0;
+  try {
+    // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
+    for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
+      bytes += chunk.length;
+      let out = '';
+      for (const raw of splitter.push(chunk)) {
+        const v = tracker.inspect(raw);
+        if (v.terminal) terminated = true;
+        const ev = translator ? translator.push(raw) : v.forward ? raw : '';
+        if (!ev) continue;
+        if (held || v.terminal) held += ev;
+        else out += ev;
+      }
+      if (out) {
+        const wait = ex.write(out);
+        if (wait) await wait;
+      }
+      if (ex.aborted) break;
+    }
+  } catch (err) {
+    if (!ex.aborted) {
+      cutReason = `upstream_stream_cut: ${describeError(err)}`;
+      cutDetail = (err as Error)?.message || describeError(err);
+    }
+  }
+  // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
+  if (ex.aborted || cutReason) up.abort(new Error(ex.aborted ? 'client disconnected' : 'stream abandoned'));
+  if (!terminated && !cutReason && !ex.aborted) cutReason = 'upstream_stream_ended_without_terminal_event';
+  if (cutReason) {
+    ctx.routes.health.failedLate(target, Date.now(), cutReason);
+    ctx.metrics.recordUpstreamError(target.id, 'stream_cut');
+    // A failed stream (cut, timed out, oversized event): tell the client in its SDK's error shape, after the usage row is committed.
+    if (cutDetail) held += streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`);
+  }
+
+  // Interrupted (or silent) stream: what was generated is counted ourselves, bounded by the bytes received.
+  await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes }, terminated);
+  if (ex.aborted) {
+    row.status = 499;
+    row.reason = 'client_disconnected';
+  } else {
+    row.status = 200;
+    if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
+  }
+  await ctx.ledger.append(row);
+  c.count(row.status, 'allowed');
+  ex.end(held);
+}

@@ -1,0 +1,31 @@
+import type { EndpointId } from '../protocols/call.js';
+import type { Target } from '../routing/route-table.js';
+import { priceOf } from './call-pricing.js';
+import type { ShardContext } from './shard-context.js';
+import type { AttemptDeps } from './upstream-attempts.js';
+import { UpstreamExchange } from './upstream-exchange.js';
+import { upstreamHeaders, upstreamPath, type ClientProtocolHeaders } from './upstream-request.js';
+
+/** The real side of the fallback loop: the shard's undici pools, its breakers, the system clocks. */
+export function upstreamDeps(ctx: ShardContext, client: ClientProtocolHeaders): AttemptDeps {
+  return {
+    health: ctx.routes.health,
+    now: Date.now,
+    elapsed: () => performance.now(),
+    defaultMaxTokens: (t: Target) => priceOf(ctx.prices, t.model, t.provider.type)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens,
+    dispatch: (target: Target, endpoint: EndpointId, body: Buffer) => {
+      const { pool, basePath } = ctx.pools.get(target.provider);
+      const up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes);
+      // A Buffer body: undici would encode a string itself, and count its length twice.
+      pool.dispatch({
+        path: upstreamPath(target.provider, basePath, endpoint),
+        method: 'POST',
+        headers: upstreamHeaders(target.provider, client, body.length),
+        body,
+        headersTimeout: target.timeouts.firstByte,
+        bodyTimeout: target.timeouts.firstByte,
+      }, up);
+      return up;
+    },
+  };
+}
