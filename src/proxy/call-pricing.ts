@@ -6,8 +6,9 @@ import type { CallUsage } from '../protocols/call.js';
 
 export interface Priced { pico: number; source: string }
 
-export function priceOf(prices: PriceTable, model: string, providerType: string, fallback?: PriceMatch): PriceMatch | undefined {
-  return prices.lookup(model, providerType) ?? fallback;
+/** `priceAs` (a provider's or target's) prices a deployment name such as an Azure one as the model it serves. */
+export function priceOf(prices: PriceTable, model: string, providerType: string, fallback?: PriceMatch, priceAs?: string): PriceMatch | undefined {
+  return prices.lookup(model, providerType, priceAs) ?? fallback;
 }
 
 /** The configured price for models the table does not know (`unknownModel: default`). */

@@ -31,7 +31,7 @@ export interface SettleState {
 /** Returns the call's cost in nano-USD. */
 export async function billCall(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
   const { ctx } = s;
-  const entry = priceOf(ctx.prices, target.model, target.provider.type)?.entry;
+  const entry = priceOf(ctx.prices, target.model, target.provider.type, undefined, target.priceAs)?.entry;
   const cap = s.clamped ?? call.maxOutputTokens ?? entry?.max_output_tokens;
   const limits = { maxPrompt: entry?.max_input_tokens, maxOutput: outputCeiling(call, cap) };
   const billed = await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
@@ -58,7 +58,7 @@ function flagInvalidUsage(s: SettleState, row: UsageRecord, target: Target, deta
 function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
   const { ctx } = s;
   let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
-  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice);
+  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs);
   row.model = answeredModel ?? target.model;
   const { actual } = meterUsage(ctx, row, match, usage, s.resale, [row.model_requested, answeredModel, target.model]);
   if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());

@@ -12,7 +12,7 @@ export function upstreamDeps(ctx: ShardContext, client: ClientProtocolHeaders): 
     health: ctx.routes.health,
     now: Date.now,
     elapsed: () => performance.now(),
-    defaultMaxTokens: (t: Target) => priceOf(ctx.prices, t.model, t.provider.type)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens,
+    defaultMaxTokens: (t: Target) => priceOf(ctx.prices, t.model, t.provider.type, undefined, t.priceAs)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens,
     dispatch: (target: Target, endpoint: EndpointId, body: Buffer) => {
       const { pool, basePath } = ctx.pools.get(target.provider);
       const up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes);

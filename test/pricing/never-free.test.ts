@@ -73,3 +73,17 @@ describe('startup', () => {
     expect(lines.some((l) => l.includes('prod-chat-eu'))).toBe(false);
   });
 });
+
+describe('priceAs on the proxy path', () => {
+  it('serves an Azure deployment name and bills it at the model it is priced as', async () => {
+    mock.reset();
+    const r = await chat(tg.url, 'eu-chat');
+    expect(r.status).toBe(200);
+    expect(mock.stats().requests).toBe(1);
+    const { rows } = await tg.admin('/admin/usage?limit=100000');
+    const row = rows.find((x: any) => x.request_id === r.requestId);
+    // gpt-4o-mini list price: $0.15 / 1M input, $0.60 / 1M output; the mock reports 10 + 5 tokens.
+    expect(row).toMatchObject({ model: 'prod-chat-eu', prompt_tokens: 10, completion_tokens: 5 });
+    expect(row.cost_usd).toBeCloseTo((10 * 0.15 + 5 * 0.6) / 1e6, 12);
+  });
+});
