@@ -165,6 +165,12 @@ export const configSchema = z.object({
     // true: every commit is flushed to disk (survives power loss). false: the OS
     // writes back (survives process crashes, not OS crashes); about 2x throughput.
     sync: z.boolean().default(true),
+    // Calls are refused (503 ledger_unavailable, /readyz 503) while the data
+    // directory's filesystem has less free space than this, before a commit can fail.
+    minFreeBytes: z.number().int().min(0).default(16 * 1024 * 1024),
+    // A call whose usage row failed to commit waits this long for a retry to
+    // succeed before its client gets an error (the row stays held and is written when the disk accepts it).
+    commitTimeout: duration.default(10_000),
   }).strict().default({}),
   // Usage rows older than `usageRows` are deleted in small batches; aggregates
   // and report indexes are kept. Unset: every row is kept.

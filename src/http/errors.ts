@@ -22,6 +22,7 @@ export const ERRORS = {
   upstream_timeout: 504,
   overloaded_error: 503,
   budget_unavailable: 503,        // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
+  ledger_unavailable: 503,        // the usage ledger cannot commit (disk full, write error): calls are not admitted
   internal_error: 500,
 } as const;
 

@@ -13,7 +13,8 @@ import { ENDPOINTS, type EndpointId } from '../protocols/call.js';
 import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
 import { ShardContext } from '../proxy/shard-context.js';
 import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js';
-import { Ledger } from '../store/ledger.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
+import { LedgerHealth } from '../store/ledger-health.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { priceView } from '../admin/pricing-api.js';
 import { mountProviders } from '../admin/providers-api.js';
@@ -28,6 +29,7 @@ import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
+import { flushLogger } from '../observability/logger.js';
 
 // A shard: one worker thread, one uWS app on the shared port (SO_REUSEPORT
 // spreads connections), one copy of the pipeline. Budget counters are shared
@@ -43,6 +45,7 @@ export interface ShardData {
   loopSab: SharedArrayBuffer;
   loopColumns: number;
   port: number;
+  ledgerHealthSab: SharedArrayBuffer;
 }
 
 const data = workerData as ShardData;
@@ -51,7 +54,10 @@ const send = (m: ShardToMain) => port.postMessage(m);
 
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
-const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
+const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
+const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
+  health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+});
 const scopes = new ScopeResolver(send);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
@@ -70,7 +76,11 @@ const stopWatchingPrices = watchPriceTable(
 );
 
 // A rejection nobody handled is a bug to log, not a reason to drop every call on this shard.
-process.on('unhandledRejection', (err) => ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
+process.on('unhandledRejection', (err) => {
+  // lmdb-js leaves one internal promise per failed commit unobserved; the ledger handles that same failure (ledger.ts #hold).
+  if (isLmdbCommitFailure(err)) return;
+  ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) });
+});
 
 const collectWaiters = new Map<number, (r: { stats: ClusterStats; text?: string }) => void>();
 let collectId = 1;
@@ -120,8 +130,11 @@ app.get('/healthz', (res) => exchange(res).json(200, { status: 'ok' }));
 app.get('/readyz', (res) => {
   const ex = exchange(res);
   if (ctx.draining) ex.json(503, { status: 'draining' });
+  else if (!ledgerHealth.accepting) ex.json(503, { status: 'ledger_unavailable' });
   else ex.json(200, { status: 'ready' });
 });
+
+const LEDGER_DOWN = 'this proxy cannot record usage right now (its ledger disk is full or failing), so it does not forward calls; the call was not forwarded or charged, retry later or on another instance';
 
 // Header names as bytes: uWS reads a Buffer as it is, a string only after converting it to UTF-8 (an allocation per call).
 const H = {
@@ -162,6 +175,11 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
       ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
+      return;
+    }
+    if (!ledgerHealth.accepting) {
+      ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'ledger_unavailable', LEDGER_DOWN), { 'retry-after': '5' });
+      ctx.metrics.count(endpoint, 503, 'ledger_unavailable');
       return;
     }
     void handleModelCall(ctx, ex, endpoint, h, body);
@@ -256,9 +274,10 @@ async function drain(): Promise<void> {
   await ledger.flush();
   // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.
   await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
-  await ledger.close();
+  const unwritten = await ledger.close();
+  flushLogger(ctx.logger); // the rows it could not write are in the log: make sure they reach it
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.
   (app as unknown as { close(): void }).close(); // present in the binding, missing from its .d.ts
-  send({ t: 'drained', shard: data.shard });
+  send({ t: 'drained', shard: data.shard, unwritten });
 }

@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import hdr from 'hdr-histogram-js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
-import { Ledger } from '../store/ledger.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
+import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -36,7 +38,8 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
+  const ledgerHealth = LedgerHealth.create(shards + 1);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const registry = new SlotRegistry(config, table, ledger, windows);
@@ -44,12 +47,27 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   const alerting = new Alerting(config, table, () => registry.refs, log);
   alerting.start();
+  // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
+  const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
+    const free = s.freeBytes === null ? 'unknown' : `${s.freeBytes} bytes free`;
+    const detail = s.accepting
+      ? `calls are admitted again (${free})`
+      : `${s.diskLow ? `free space on ${config.dataDir} is below ledger.minFreeBytes (${free}, minimum ${config.ledger.minFreeBytes})` : `ledger commits are failing (${free})`}; ${s.heldRows} usage rows held in memory`;
+    log(`${s.accepting ? 'info' : 'error'}: ledger ${s.accepting ? 'recovered' : 'unavailable'}: ${detail}`);
+    alerting.onLedgerHealth(s.accepting, detail);
+  });
+  await ledgerWatch.tick();
+  ledgerWatch.start();
+  // The main thread must never die of a stray rejection (it would take every shard with it).
+  const onRejection = (err: unknown) => isLmdbCommitFailure(err) || log(`error: unhandled rejection in the supervisor: ${String((err as Error)?.stack ?? err).slice(0, 2000)}`);
+  process.on('unhandledRejection', onRejection);
   // Every shard binds the same port; with port 0 we pick one first so they agree.
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
   const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[]; prometheus: boolean }>();
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
   let collectSeq = 1;
+  let unwritten = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
@@ -62,7 +80,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port, ledgerHealthSab: ledgerHealth.sab } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false };
       handles[i] = handle;
@@ -108,13 +126,14 @@ export async function startServer(config: Config, log: (msg: string) => void = (
               if (!c.prometheus) reply();
               else {
                 renderPrometheus(c.snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
-                  .then(reply, (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+                  .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
               }
             }
             break;
           }
           case 'drained':
             handle.drained = true;
+            unwritten += m.unwritten ?? 0;
             break;
           case 'policy-event':
             alerting.onPolicyEvent(m).catch((err) => log(`alerting: ${err}`));
@@ -137,6 +156,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         if (stopping || handle.drained) return;
         // Its in-flight calls are gone: return their holds, then replace it.
         table.dropShard(i, registry.used);
+        ledgerHealth.clearThread(i + 1);
         log(`shard ${i} exited (code ${code}); restarting`);
         if (!handle.ready) rejectReady(new Error(`shard ${i} exited during start-up (code ${code})`));
         else spawn(i);
@@ -149,6 +169,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await ready;
   } catch (err) {
     stopping = true;
+    ledgerWatch.stop();
+    process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
     await leases?.close();
@@ -161,6 +183,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
+      ledgerWatch.stop(); // from here the shards' ledgers close: their state is no news for alerts
       process.off('SIGHUP', onHangup);
       const exits = handles.map((h) => new Promise<void>((r) => {
         h.worker.once('exit', () => r());
@@ -175,8 +198,11 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
       await leases?.close();
       processMetrics.stop();
+      ledgerWatch.stop();
       await alerting.stop();
-      await ledger.close();
+      unwritten += await ledger.close();
+      if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
+      process.off('unhandledRejection', onRejection);
     })();
     return stopped;
   };
