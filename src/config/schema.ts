@@ -222,6 +222,16 @@ export const configSchema = z.object({
     clientStallTimeout: duration.default(30_000),
     // Failed admin-token attempts per client address per minute before 429.
     adminAuthFailuresPerMinute: z.number().int().positive().default(10),
+    // Scopes created on first use (x-tollgate-agent values not listed under the customer's agents;
+    // customers first seen through an app key) are capped, then refused with 403 scope_limit_exceeded.
+    // Budget slots of configured customers are reserved and never taken by them.
+    dynamicScopesPerCustomer: z.number().int().positive().default(1000),
+    dynamicCustomers: z.number().int().positive().default(10_000),
+    // All dynamic scopes together (the shared table shards check them against).
+    dynamicScopes: z.number().int().positive().max(4_000_000).default(100_000),
+    // A dynamic scope with no call for this long releases its slots (its spend stays in the ledger
+    // and is re-read on its next call). Keep it above reservationTtl.
+    dynamicScopeIdle: duration.default(3_600_000),
   }).strict().default({}),
   // GET /metrics (Prometheus text).
   metrics: z.object({

@@ -18,6 +18,7 @@ export const ERRORS = {
   model_not_found: 404,
   method_not_allowed: 405,
   idempotency_key_reused: 409,
+  scope_limit_exceeded: 403,      // too many agent scopes / app-key customers (limits.dynamic*); retrying does not help
   upstream_error: 502,
   upstream_timeout: 504,
   overloaded_error: 503,

@@ -187,6 +187,7 @@ class ModelCall {
       const r = ctx.scopes.get(caller.customer, caller.agent);
       scope = r instanceof Promise ? await r : r;
     } catch (err) {
+      if ((err as { code?: string }).code === 'scope_limit_exceeded') return this.refuse('scope_limit_exceeded', (err as Error).message);
       return this.refuse('overloaded_error', (err as Error).message);
     }
     const refs = scope.refs;

@@ -5,7 +5,13 @@ import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
 
-// Messages between the supervisor (main thread) and shard workers.
+// Messages between the supervisor (main thread) and shard workers. Every
+// request carrying an `id` is answered by the message of the same id and is
+// sent through ThreadRpc (thread-rpc.ts): timeouts, late replies dropped,
+// pending requests rejected when the shard drains.
+
+/** A dynamic scope's entry in the shared generation table (slot-registry.ts): stale once the generation moves. */
+export interface ScopeHandle { index: number; gen: number }
 
 export type ShardToMain =
   | { t: 'ready'; shard: number; port: number }
@@ -28,7 +34,7 @@ export type MainToShard =
   | { t: 'routing-health-collected'; id: number; targets: TargetHealthView[] }
   | { t: 'routing-reload'; routing: RoutingConfig }
   | { t: 'reload-result'; id: number; outcome: ReloadOutcome }
-  | { t: 'resolved'; id: number; scope?: ResolvedScope; error?: string }
+  | { t: 'resolved'; id: number; scope?: ResolvedScope; handle?: ScopeHandle; error?: string; code?: string }
   | { t: 'snapshot-request'; id: number; detail?: boolean }
   | { t: 'collected'; id: number; stats: ClusterStats; text?: string }
   | { t: 'drain' }

@@ -23,6 +23,7 @@ import { mountMonitoring } from '../monitoring/monitoring-api.js';
 import { mountDashboard } from '../dashboard/dashboard-routes.js';
 import { Retention } from '../store/retention.js';
 import { ScopeResolver } from './scope-resolver.js';
+import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -46,11 +47,15 @@ export interface ShardData {
   loopColumns: number;
   port: number;
   ledgerHealthSab: SharedArrayBuffer;
+  /** Generations of dynamic scopes (slot-registry.ts): a cached scope is stale once its generation moves. */
+  scopeGensSab: SharedArrayBuffer;
 }
 
 const data = workerData as ShardData;
 const port = parentPort!;
 const send = (m: ShardToMain) => port.postMessage(m);
+// Every request to the supervisor (scope, stats, routing, cluster) goes through this one helper.
+const toMain = new ThreadRpc<ShardToMain>(send);
 
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
@@ -58,12 +63,12 @@ const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
   health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
-const scopes = new ScopeResolver(send);
+const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
-const cluster = config.redis ? new ClusterClient(send, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
+const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
 if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
 // `npm run pricing:update` takes effect without a restart.
 const stopWatchingPrices = watchPriceTable(
@@ -82,29 +87,14 @@ process.on('unhandledRejection', (err) => {
   ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) });
 });
 
-const collectWaiters = new Map<number, (r: { stats: ClusterStats; text?: string }) => void>();
-let collectId = 1;
-function collect(format?: 'prometheus'): Promise<{ stats: ClusterStats; text?: string }> {
-  const id = collectId++;
-  return new Promise((resolve, reject) => {
-    // A shard that dies mid-collection never answers: don't hang the request.
-    const timer = setTimeout(() => {
-      collectWaiters.delete(id);
-      reject(new Error('collection from the shards timed out'));
-    }, 10_000);
-    collectWaiters.set(id, (r) => {
-      clearTimeout(timer);
-      resolve(r);
-    });
-    send({ t: 'collect', id, format });
-  });
-}
+// A shard that dies mid-collection never answers: the timeout keeps the request from hanging.
+const collect = (format?: 'prometheus') =>
+  toMain.request<{ stats: ClusterStats; text?: string }>((id) => ({ t: 'collect', id, format }), { timeoutMs: 10_000, what: 'collection from the shards' });
 const collectStats = () => collect().then((r) => r.stats);
 
-const routingLink = new RoutingLink(ctx, send);
+const routingLink = new RoutingLink(ctx, toMain);
 
 port.on('message', (m: MainToShard) => {
-  if (scopes.onMessage(m)) return;
   if (routingLink.onMessage(m)) return;
   if (cluster?.onMessage(m)) return;
   switch (m.t) {
@@ -112,9 +102,11 @@ port.on('message', (m: MainToShard) => {
       if (ledger.commitSamples.length) ctx.metrics.recordCommits(ledger.commitSamples.splice(0));
       void ctx.metrics.snapshot({ reservationsOpen: ctx.book.size, inFlight: ctx.inFlight }, m.detail).then((data) => send({ t: 'snapshot', id: m.id, data }));
       break;
+    case 'resolved':
+      toMain.reply(m.id, m);
+      break;
     case 'collected':
-      collectWaiters.get(m.id)?.({ stats: m.stats, text: m.text });
-      collectWaiters.delete(m.id);
+      toMain.reply(m.id, { stats: m.stats, text: m.text });
       break;
     case 'drain':
       void drain();
@@ -266,10 +258,14 @@ async function drain(): Promise<void> {
     // Cancelled calls still settle and record what they used before we close the ledger.
     ctx.log('warn', 'grace period over: cancelling calls in flight', { in_flight: ctx.inFlight });
     ctx.cancelOverdue(Infinity, 'cancelled: shutdown grace period over');
+    // Calls still waiting on the supervisor (scope resolution, leases) are refused rather than waited on.
+    toMain.close('the proxy is shutting down');
     closeStalledWrites(Date.now(), 0); // a stream stuck on a client that stopped reading cannot finish either
     await ctx.whenIdle(5_000);
   }
   monitoring.close();
+  toMain.close('the proxy is shutting down');
+  scopes.close();
   await retention?.stop();
   await ledger.flush();
   // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.

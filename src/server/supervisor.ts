@@ -8,6 +8,7 @@ import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
@@ -42,10 +43,16 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
-  const registry = new SlotRegistry(config, table, ledger, windows);
+  const registry = new SlotRegistry(config, table, ledger, windows, {
+    perCustomer: config.limits.dynamicScopesPerCustomer,
+    customers: config.limits.dynamicCustomers,
+    total: config.limits.dynamicScopes,
+    idleMs: config.limits.dynamicScopeIdle,
+  }, () => ledgerHealth.accepting);
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
-  const alerting = new Alerting(config, table, () => registry.refs, log);
+  // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
+  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();
   // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
   const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
@@ -58,6 +65,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   });
   await ledgerWatch.tick();
   ledgerWatch.start();
+  // Idle dynamic scopes give their slots back (slot-registry.ts). Cluster mode keeps them: LeaseManager owns their leases.
+  const scopeSweep = config.redis ? undefined : setInterval(() => {
+    const freed = registry.sweep();
+    if (freed) log(`info: released ${freed} idle dynamic scopes (${registry.dynamicScopes} active)`);
+  }, 1_000);
+  scopeSweep?.unref();
   // The main thread must never die of a stray rejection (it would take every shard with it).
   const onRejection = (err: unknown) => isLmdbCommitFailure(err) || log(`error: unhandled rejection in the supervisor: ${String((err as Error)?.stack ?? err).slice(0, 2000)}`);
   process.on('unhandledRejection', onRejection);
@@ -80,7 +93,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port, ledgerHealthSab: ledgerHealth.sab } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false };
       handles[i] = handle;
@@ -99,12 +112,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'resolve':
             try {
-              const scope = registry.resolveScope(m.customer, m.agent);
+              const { handle, ...scope } = registry.resolveScope(m.customer, m.agent);
               // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
-              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope }));
-              else post({ t: 'resolved', id: m.id, scope });
+              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
+              else post({ t: 'resolved', id: m.id, scope, handle });
             } catch (err) {
-              post({ t: 'resolved', id: m.id, error: (err as Error).message });
+              post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });
             }
             break;
           case 'collect': {
@@ -183,6 +196,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
+      clearInterval(scopeSweep);
       ledgerWatch.stop(); // from here the shards' ledgers close: their state is no news for alerts
       process.off('SIGHUP', onHangup);
       const exits = handles.map((h) => new Promise<void>((r) => {
