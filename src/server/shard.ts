@@ -260,6 +260,7 @@ async function drain(): Promise<void> {
     ctx.cancelOverdue(Infinity, 'cancelled: shutdown grace period over');
     // Calls still waiting on the supervisor (scope resolution, leases) are refused rather than waited on.
     toMain.close('the proxy is shutting down');
+    ledger.stopWaiting('the proxy is shutting down and the ledger still cannot commit this call\'s row; it is held for one last attempt and otherwise logged for recovery');
     closeStalledWrites(Date.now(), 0); // a stream stuck on a client that stopped reading cannot finish either
     await ctx.whenIdle(5_000);
   }

@@ -234,6 +234,17 @@ export class Ledger {
     else if (level === 'error') process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
   }
 
+  /**
+   * Shutdown: calls waiting on held rows stop waiting (their clients get an
+   * error now rather than at the commit timeout); the rows stay held for
+   * close()'s last attempt.
+   */
+  stopWaiting(reason: string): number {
+    const w = this.#waiting.splice(0);
+    for (const x of w) x.batch.reject(new LedgerUnavailableError(reason));
+    return w.length;
+  }
+
   /** False while calls must not be admitted: the disk is low or some thread holds rows it could not commit. */
   get accepting(): boolean {
     return this.#options.health?.accepting ?? !this.#held.length;
@@ -388,8 +399,8 @@ export class Ledger {
       this.#log('error', 'ledger closed with rows it could not write; they are in the log as ledger_unwritten_row lines', { rows: left.length });
     }
     this.#closed = true;
-    // Bounded: a close stuck behind a failing write must not hold up shutdown.
-    await Promise.race([this.#root.close(), sleep(5_000)]);
+    // Bounded: lmdb-js's close waits on the failed write's sync (measured: it never returns on a full tmpfs).
+    await Promise.race([this.#root.close(), sleep(left.length ? 1_000 : 5_000)]);
     return this.unwritten;
   }
 }

@@ -190,4 +190,30 @@ describe('a full ledger disk', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('exits within its grace (plus a few seconds) on SIGTERM while a call waits for its commit, and that client gets an error', async (t) => {
+    if (!mounted) return t.skip();
+    const dataDir = join(mountPoint, 'd');
+    mkdirSync(dataDir, { recursive: true });
+    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '2s', ledger: { minFreeBytes: 0, commitTimeout: '60s' } }, { dataDir, shards: 1 });
+    const filler = fill(mountPoint);
+    try {
+      mock.reset({ keepBehavior: true });
+      const waiting = chat(tg);
+      expect(await waitFor(async () => (await ready(tg)) === 503, 10_000)).toBe(true);
+      expect(mock.stats().requests).toBe(1);
+      const started = Date.now();
+      const code = await tg.stop();
+      const took = Date.now() - started;
+      expect(code).toBe(0);
+      expect(took).toBeLessThan(2_000 + 6_000); // grace, then ~1 s to close a ledger that cannot sync
+      const answer = await waiting;
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.text).error.type).toBe('ledger_unavailable');
+      expect(tg.logs()).toMatch(/ledger_unwritten_row/);
+    } finally {
+      unlinkSync(filler);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
