@@ -76,7 +76,11 @@ export class SlotRegistry {
   #rateFree: number[] = [];
   readonly #configured: Map<string, Set<string>>;
   readonly #reserved: number;
+  readonly #rateReserved: number;
   #dynamicSlots = 0;
+  #dynamicRateSlots = 0;
+  /** Window slots of reclaimed scopes whose buckets have not aged out yet: freed later, or taken back if the scope returns. */
+  readonly #agingRates = new Map<string, { slot: number; windowMs: number; lastUse: number }>();
   readonly #dynamic = new Map<string, DynamicScope>();
   readonly #agentsOf = new Map<string, number>();
   #dynamicCustomers = 0;
@@ -102,10 +106,16 @@ export class SlotRegistry {
     this.#gens = new Int32Array(this.gensSab);
     this.#configured = new Map(config.customers.map((c) => [c.id, new Set(c.agents.map((a) => a.id))]));
     let reserved = 0;
+    let rateReserved = 0;
     for (const c of config.customers) {
       reserved += scopeBudgets(config, c.id, null).length;
-      for (const a of c.agents) reserved += scopeBudgets(config, c.id, a.id).filter((b) => b.ref.scope.source === 'agent').length;
+      rateReserved += scopePolicy(config, c.id, null).rates.length;
+      for (const a of c.agents) {
+        reserved += scopeBudgets(config, c.id, a.id).filter((b) => b.ref.scope.source === 'agent').length;
+        rateReserved += scopePolicy(config, c.id, a.id).rates.filter((r) => r.scope.source === 'agent').length;
+      }
     }
+    this.#rateReserved = rateReserved;
     if (reserved > table.capacity) throw new SlotsExhaustedError(`maxBudgetSlots: the configured customers alone need ${reserved} budget slots, more than the ${table.capacity} configured`);
     this.#reserved = reserved;
   }
@@ -124,6 +134,25 @@ export class SlotRegistry {
 
   /** Budgets, velocity windows and policy of a scope, binding counter slots on first use. */
   resolveScope(customer: string, agent: string | null, now = Date.now()): ResolvedScope & { handle?: ScopeHandle } {
+    const before = this.#dynamic.size;
+    const fresh = [customer, `${customer}\u0000${agent}`].filter((k) => !this.#dynamic.has(k));
+    try {
+      return this.#resolveScope(customer, agent, now);
+    } catch (err) {
+      // A scope refused half-way was never seen by a shard: give back what it took at once.
+      if (this.#dynamic.size !== before) {
+        for (const k of fresh) {
+          const s = this.#dynamic.get(k);
+          if (!s) continue;
+          s.activeAt = -Infinity; // its windows never counted a call
+          this.#release(s, now);
+        }
+      }
+      throw err;
+    }
+  }
+
+  #resolveScope(customer: string, agent: string | null, now: number): ResolvedScope & { handle?: ScopeHandle } {
     const agents = this.#configured.get(customer);
     // An app-key customer's own scope is dynamic too; its agents depend on it, so it exists first.
     if (!agents) this.#claim(customer, null, now);
@@ -131,12 +160,24 @@ export class SlotRegistry {
     const policy = scopePolicy(this.config, customer, agent);
     const rates = policy.rates.map((spec) => {
       let slot = this.#rateSlots.get(spec.key);
+      const aging = this.#agingRates.get(spec.key);
+      if (aging) {
+        this.#agingRates.delete(spec.key);
+        this.#ownerOf(customer, spec.scope.source === 'agent' ? agent : null)?.rateSlots.push({ key: spec.key, slot: aging.slot, windowMs: aging.windowMs });
+      }
       if (slot === undefined) {
-        slot = this.#rateFree.pop() ?? (this.#rateNext < (this.windows?.capacity ?? 0) ? this.#rateNext++ : undefined);
-        if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${this.windows?.capacity ?? 0} windows); raise maxBudgetSlots`);
-        this.#rateSlots.set(spec.key, slot);
+        const capacity = this.windows?.capacity ?? 0;
         const owner = this.#ownerOf(customer, spec.scope.source === 'agent' ? agent : null);
-        owner?.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
+        if (owner && this.#dynamicRateSlots >= capacity - this.#rateReserved) {
+          throw new SlotsExhaustedError(`velocity window table full for dynamic scopes (${Math.max(0, capacity - this.#rateReserved)} of ${capacity} windows; the rest are reserved for configured customers); raise maxBudgetSlots`);
+        }
+        slot = this.#rateFree.pop() ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
+        if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
+        this.#rateSlots.set(spec.key, slot);
+        if (owner) {
+          owner.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
+          this.#dynamicRateSlots++;
+        }
       }
       return { ...spec, slot };
     });
@@ -218,6 +259,7 @@ export class SlotRegistry {
    */
   sweep(now = Date.now()): number {
     if (!this.ledgerAccepting()) return 0;
+    if (this.#agingRates.size) this.#freeAgedRates(now);
     let freed = 0;
     for (const s of this.#dynamic.values()) {
       const seen = this.#sample(s);
@@ -248,6 +290,16 @@ export class SlotRegistry {
     return freed;
   }
 
+  #freeAgedRates(now: number): void {
+    for (const [key, r] of this.#agingRates) {
+      if (now - r.lastUse < r.windowMs) continue;
+      this.#agingRates.delete(key);
+      this.#rateSlots.delete(key);
+      this.#rateFree.push(r.slot);
+      this.#dynamicRateSlots--;
+    }
+  }
+
   #release(s: DynamicScope, now: number): void {
     for (const { key, slot } of s.slots) {
       this.#slots.delete(key);
@@ -255,12 +307,9 @@ export class SlotRegistry {
       this.#free.push(slot);
       this.#dynamicSlots--;
     }
-    for (const r of s.rateSlots) {
-      // A window slot is reused only once every bucket of the old scope has aged out.
-      if (now - s.activeAt < r.windowMs) continue;
-      this.#rateSlots.delete(r.key);
-      this.#rateFree.push(r.slot);
-    }
+    // A window slot is reused only once every bucket of the old scope has aged out.
+    for (const r of s.rateSlots) this.#agingRates.set(r.key, { slot: r.slot, windowMs: r.windowMs, lastUse: s.activeAt });
+    this.#freeAgedRates(now);
     this.#handleFree.push(s.handle.index);
     this.#dynamic.delete(s.key);
     if (s.agent === null) this.#dynamicCustomers--;

@@ -4,6 +4,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { Ledger } from '../../src/store/ledger.js';
 import { SlotRegistry, ScopeLimitError } from '../../src/server/slot-registry.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { RateWindows } from '../../src/policy/rate-windows.js';
+import { SlotsExhaustedError } from '../../src/server/slot-registry.js';
 
 // The supervisor's half of reclaiming dynamic scopes, with the real table and
 // ledger and an injected clock: a scope's generation moves before its slots
@@ -86,5 +88,31 @@ describe('reclaiming dynamic scopes', () => {
     expect(() => registry.resolveScope('acme', 'c', T0 + 11_000)).not.toThrow();
     // Configured scopes never count.
     expect(() => registry.resolveScope('acme', null, T0 + 11_000)).not.toThrow();
+  });
+
+  it('reserves velocity windows for configured scopes and frees a reclaimed scope\'s windows once they aged out', () => {
+    const rated = configSchema.parse({
+      customers: [{
+        id: 'acme', keys: ['tg-acme-key-000001'], rateLimit: { requestsPerMinute: 100 },
+        agentDefaults: { rateLimit: { requestsPerMinute: 5 } },
+        agents: [{ id: 'listed', rateLimit: { requestsPerMinute: 7 } }],
+      }],
+    });
+    const ledger = new Ledger(tempDir('tollgate-slots-'));
+    ledgers.push(ledger);
+    const registry = new SlotRegistry(rated, BudgetTable.create(16, 1), ledger, RateWindows.create(4), { perCustomer: 10, idleMs: 10_000 });
+    registry.resolveScope('acme', 'a', T0);
+    registry.resolveScope('acme', 'b', T0);
+    // Two of four windows are the configured scopes': made-up agents cannot take them.
+    expect(() => registry.resolveScope('acme', 'c', T0)).toThrow(SlotsExhaustedError);
+    expect(() => registry.resolveScope('acme', 'listed', T0)).not.toThrow();
+    expect(() => registry.resolveScope('acme', null, T0)).not.toThrow();
+    registry.sweep(T0 + 10_000);
+    registry.sweep(T0 + 11_000);
+    expect(registry.dynamicScopes).toBe(0);
+    // Reclaimed, but their per-minute windows still hold recent buckets.
+    expect(() => registry.resolveScope('acme', 'c', T0 + 11_000)).toThrow(SlotsExhaustedError);
+    registry.sweep(T0 + 61_000);
+    expect(() => registry.resolveScope('acme', 'c', T0 + 61_000)).not.toThrow();
   });
 });
