@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { CLI, launch, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -164,7 +164,7 @@ describe('a full ledger disk', () => {
     }
   }, 60_000);
 
-  it('answers an error (not success) when the row cannot be committed in time, and SIGTERM exits within its grace, logging the unwritten rows', async (t) => {
+  it('answers an error (not success) when the row cannot be committed in time, logs the unwritten rows at SIGTERM, and `ledger replay` puts them back', async (t) => {
     if (!mounted) return t.skip();
     const dataDir = join(mountPoint, 'c');
     mkdirSync(dataDir, { recursive: true });
@@ -185,8 +185,26 @@ describe('a full ledger disk', () => {
       expect(logs).toMatch(/usage rows could not be written/);
       expect(logs).not.toMatch(/unhandled rejection/i);
       expect(logs).not.toMatch(/hello there/); // rows carry usage, never prompts
-    } finally {
+
+      // Space back: the operator re-enters the logged rows, and budgets after a restart count them.
       unlinkSync(filler);
+      const logFile = join(tempDir('tollgate-log-'), 'tollgate.log');
+      writeFileSync(logFile, logs);
+      const replay = () => execFileSync(process.execPath, [CLI, 'ledger', 'replay', '--config', tg.configFile, logFile], { encoding: 'utf8' });
+      expect(replay()).toMatch(/replayed 2 rows/);
+      expect(replay()).toMatch(/replayed 0 rows .*; 2 already in the ledger/);
+      const again = await launch(tg.configFile, dataDir);
+      try {
+        const { rows } = await again.admin('/admin/usage?customer=acme');
+        expect(rows.filter((r: { decision: string }) => r.decision === 'allowed')).toHaveLength(2);
+        const view = await again.admin('/admin/customers/acme');
+        expect(view.budgets[0].used).toBeCloseTo(rows.reduce((n: number, r: { cost_usd: number }) => n + r.cost_usd, 0), 9);
+        expect(view.budgets[0].used).toBeGreaterThan(0);
+      } finally {
+        expect(await again.stop()).toBe(0);
+      }
+    } finally {
+      if (existsSync(filler)) unlinkSync(filler);
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
