@@ -15,6 +15,9 @@ import { LoopGuard } from '../policy/loop-guard.js';
 import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
+import { ThreadRpc } from './thread-rpc.js';
+
+const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
 import type { ShardData } from './shard.js';
 import { ProcessMetrics, renderPrometheus } from '../observability/prometheus-text.js';
@@ -29,7 +32,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-interface ShardHandle { worker: Worker; ready: boolean; drained: boolean }
+/** `rpc`: the supervisor's requests to this shard (metrics snapshots); closed when the shard exits. */
+interface ShardHandle { worker: Worker; ready: boolean; drained: boolean; rpc: ThreadRpc<MainToShard> }
 
 export interface ServerOptions {
   /** The file the config came from: SIGHUP and POST /admin/reload re-read it. */
@@ -77,9 +81,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   // Every shard binds the same port; with port 0 we pick one first so they agree.
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
-  const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[]; prometheus: boolean }>();
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
-  let collectSeq = 1;
   let unwritten = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -95,7 +97,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       const worker = new Worker(workerUrl, {
         workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab } satisfies ShardData,
       });
-      const handle: ShardHandle = { worker, ready: false, drained: false };
+      const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
       worker.on('message', (m: ShardToMain) => {
@@ -121,29 +123,23 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             }
             break;
           case 'collect': {
-            const id = collectSeq++;
-            const live = handles.filter((h) => h && !h.drained);
+            // Every live shard's snapshot; one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
             const prometheus = m.format === 'prometheus';
-            collects.set(id, { origin: i, reply: m.id, pending: live.length, snapshots: [], prometheus });
-            for (const h of live) h.worker.postMessage({ t: 'snapshot-request', id, detail: prometheus } satisfies MainToShard);
+            const asks = handles.filter((h) => h && !h.drained).map((h) =>
+              h.rpc.request<MetricsSnapshot>((id) => ({ t: 'snapshot-request', id, detail: prometheus }), { timeoutMs: SNAPSHOT_WAIT_MS, what: 'a shard (metrics snapshot)' }));
+            void Promise.allSettled(asks).then((results) => {
+              const snapshots = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+              const stats = mergeSnapshots(snapshots);
+              const reply = (text?: string) => post({ t: 'collected', id: m.id, stats, text });
+              if (!prometheus) return reply();
+              renderPrometheus(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
+                .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+            });
             break;
           }
-          case 'snapshot': {
-            const c = collects.get(m.id);
-            if (!c) break;
-            c.snapshots.push(m.data);
-            if (--c.pending === 0) {
-              collects.delete(m.id);
-              const stats = mergeSnapshots(c.snapshots);
-              const reply = (text?: string) => handles[c.origin]?.worker.postMessage({ t: 'collected', id: c.reply, stats, text } satisfies MainToShard);
-              if (!c.prometheus) reply();
-              else {
-                renderPrometheus(c.snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
-                  .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
-              }
-            }
+          case 'snapshot':
+            handle.rpc.reply(m.id, m.data); // late (after SNAPSHOT_WAIT_MS): dropped
             break;
-          }
           case 'drained':
             handle.drained = true;
             unwritten += m.unwritten ?? 0;
@@ -166,6 +162,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         log(`shard ${i} crashed: ${err.stack ?? err}`);
       });
       worker.on('exit', (code) => {
+        handle.rpc.close(`shard ${i} exited`);
         if (stopping || handle.drained) return;
         // Its in-flight calls are gone: return their holds, then replace it.
         table.dropShard(i, registry.used);
