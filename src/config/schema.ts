@@ -230,7 +230,7 @@ export const configSchema = z.object({
     // All dynamic scopes together (the shared table shards check them against).
     dynamicScopes: z.number().int().positive().max(4_000_000).default(100_000),
     // A dynamic scope with no call for this long releases its slots (its spend stays in the ledger
-    // and is re-read on its next call). Keep it above reservationTtl.
+    // and is re-read on its next call). The longer of this, reservationTtl and monitoring.reservationTtl applies.
     dynamicScopeIdle: duration.default(3_600_000),
   }).strict().default({}),
   // GET /metrics (Prometheus text).

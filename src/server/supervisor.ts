@@ -51,7 +51,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     perCustomer: config.limits.dynamicScopesPerCustomer,
     customers: config.limits.dynamicCustomers,
     total: config.limits.dynamicScopes,
-    idleMs: config.limits.dynamicScopeIdle,
+    // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
+    idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
   }, () => ledgerHealth.accepting);
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;

@@ -82,7 +82,7 @@ describe('dynamic scopes under attack', () => {
   }, 120_000);
 
   it('reclaims idle agent scopes, and a reclaimed agent keeps what it spent', async () => {
-    const tg = await startTollgate(config(mock.url, { dynamicScopesPerCustomer: 3, dynamicScopeIdle: '2s' }));
+    const tg = await startTollgate({ ...config(mock.url, { dynamicScopesPerCustomer: 3, dynamicScopeIdle: '2s' }), reservationTtl: '2s', monitoring: { reservationTtl: '2s' } });
     try {
       const h = (agent: string) => ({ 'x-tollgate-agent': agent });
       expect((await call(tg, CUSTOMER_KEY, h('a1'))).status).toBe(200);
