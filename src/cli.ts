@@ -11,7 +11,8 @@ const USAGE = `usage:
   tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
   tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
   tollgate check --config FILE  validate a config file and exit
-  tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)`;
+  tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)
+  tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)`;
 
 const BUNDLED = fileURLToPath(new URL('../config/tollgate.example.yaml', import.meta.url));
 
@@ -114,6 +115,20 @@ async function main() {
     case 'report': {
       const { runReport } = await import('./cli-report.js');
       process.exitCode = await runReport(rest);
+      return;
+    }
+    case 'ledger': {
+      const file = rest[rest.length - 1];
+      if (rest[0] !== 'replay' || !file || rest.length < 2 || (file.startsWith('-') && file !== '-')) return fail(USAGE);
+      const { config } = loadWithFlags(parseFlags(rest.slice(1, -1)));
+      const { readFileSync } = await import('node:fs');
+      const { Ledger } = await import('./store/ledger.js');
+      const { replayUnwrittenRows } = await import('./store/ledger-replay.js');
+      const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
+      const r = await replayUnwrittenRows(ledger, readFileSync(file === '-' ? 0 : file, 'utf8').split('\n'));
+      await ledger.close();
+      process.stdout.write(`replayed ${r.replayed} rows into ${config.dataDir}; ${r.present} already in the ledger; ${r.invalid} unreadable\n`);
+      process.exitCode = r.invalid ? 1 : 0;
       return;
     }
     case 'keys':

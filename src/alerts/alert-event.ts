@@ -3,7 +3,7 @@
 
 export interface AlertEvent {
   id: string;
-  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage';
+  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage' | 'ledger_unavailable' | 'ledger_recovered';
   customer: string;
   agent: string | null;
   budget?: { unit: string; period: string; limit: number; used: number };
@@ -26,5 +26,9 @@ export function alertText(e: AlertEvent): string {
       return `Tollgate: spend spike for ${who}: ${e.detail}.`;
     case 'invalid_usage':
       return `Tollgate: impossible provider usage for ${who}: ${e.detail}.`;
+    case 'ledger_unavailable':
+      return `Tollgate: the usage ledger cannot record calls; every call is refused (503) until it can: ${e.detail}.`;
+    case 'ledger_recovered':
+      return `Tollgate: the usage ledger records calls again; calls are admitted: ${e.detail}.`;
   }
 }

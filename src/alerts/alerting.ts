@@ -20,7 +20,7 @@ export class Alerting {
   readonly #generalChannels: string[];
   #anomalyTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: Config, private readonly table: BudgetTable, private readonly refs: () => readonly BudgetRef[], log: (m: string) => void) {
+  constructor(private readonly config: Config, private readonly table: BudgetTable, private readonly refs: () => readonly BudgetRef[], private readonly log: (m: string) => void) {
     this.outbox = new Outbox(config.dataDir);
     this.#deliverer = new Deliverer(config, this.outbox, log);
     this.#monitor = new ThresholdMonitor(config.timezone, table, refs, this.outbox);
@@ -30,11 +30,18 @@ export class Alerting {
   }
 
   start(): void {
-    this.#monitor.start();
+    // Outbox writes fail while the disk is full: log (rate-limited) and keep checking.
+    let lastError = 0;
+    this.#monitor.start(100, (err) => {
+      const now = Date.now();
+      if (now - lastError < 60_000) return;
+      lastError = now;
+      this.log(`alerting: threshold check failed: ${(err as Error)?.message ?? err}`);
+    });
     this.#deliverer.start();
     if (this.#anomaly) {
       const every = Math.max(1000, Math.min(10_000, this.config.alerts.anomaly!.window / 10));
-      this.#anomalyTimer = setInterval(() => void this.#sampleAnomalies(Date.now()), every);
+      this.#anomalyTimer = setInterval(() => this.#sampleAnomalies(Date.now()).catch((err) => this.log(`alerting: anomaly sample failed: ${(err as Error)?.message ?? err}`)), every);
       this.#anomalyTimer.unref();
     }
   }
@@ -74,6 +81,16 @@ export class Alerting {
     }
   }
 
+  /**
+   * The ledger stopped (or resumed) recording calls. Delivered from memory,
+   * not through the outbox: the outbox shares the ledger's disk.
+   */
+  onLedgerHealth(accepting: boolean, detail: string, now = Date.now()): void {
+    const event = accepting ? 'ledger_recovered' : 'ledger_unavailable';
+    const id = eventId(`${event}|${now}`);
+    this.#deliverer.sendFromMemory({ id, event, customer: '*', agent: null, detail, at: new Date(now).toISOString() }, this.#generalChannels, now);
+  }
+
   get stats() {
     return { thresholds_fired: this.#monitor.fired, delivered: this.#deliverer.delivered, delivery_failures: this.#deliverer.failures, pending: this.outbox.pendingCount() };
   }
@@ -81,7 +98,7 @@ export class Alerting {
   async stop(): Promise<void> {
     this.#monitor.stop();
     clearInterval(this.#anomalyTimer);
-    await this.#monitor.check(Date.now()); // a crossing made by the last calls still fires
+    await this.#monitor.check(Date.now()).catch((err) => this.log(`alerting: last threshold check failed: ${(err as Error)?.message ?? err}`)); // a crossing made by the last calls still fires
     await this.#deliverer.stop();
     await this.outbox.close();
   }

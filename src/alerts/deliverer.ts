@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Delivery, Outbox } from './outbox.js';
+import type { AlertEvent } from './alert-event.js';
 import { sendWebhook } from './channels/webhook.js';
 import { sendSlack } from './channels/slack.js';
 import { sendEmail } from './channels/email.js';
@@ -14,6 +15,13 @@ export class Deliverer {
   readonly #channels: Map<string, Config['alerts']['channels'][number]>;
   delivered = 0;
   failures = 0;
+  /**
+   * Alerts about the disk the outbox lives on (ledger_unavailable): they
+   * cannot wait for an outbox write that would fail for the same reason, so
+   * they are retried from memory. Lost if the process dies first; the error
+   * log line is written either way.
+   */
+  #inMemory: Delivery[] = [];
 
   constructor(private readonly config: Config, private readonly outbox: Outbox, private readonly log: (m: string) => void) {
     this.#channels = new Map(config.alerts.channels.map((c) => [c.name, c]));
@@ -24,11 +32,25 @@ export class Deliverer {
     this.#timer.unref();
   }
 
+  /** Delivers without touching the outbox (see #inMemory); retried with the same backoff, at most 100 kept. */
+  sendFromMemory(event: AlertEvent, channels: string[], now = Date.now()): void {
+    for (const channel of channels) this.#inMemory.push({ id: `${event.id}|${channel}`, channel, event, attempts: 0, nextAt: now });
+    if (this.#inMemory.length > 100) this.#inMemory.splice(0, this.#inMemory.length - 100);
+    void this.tick(now);
+  }
+
   async tick(now = Date.now()): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      await Promise.all(this.outbox.due(now).map((d) => this.#deliver(d)));
+      const memory = this.#inMemory.filter((d) => d.nextAt <= now);
+      let outboxDue: Delivery[] = [];
+      try {
+        outboxDue = this.outbox.due(now);
+      } catch (err) {
+        this.log(`alert outbox unreadable: ${(err as Error).message}`);
+      }
+      await Promise.all([...memory.map((d) => this.#deliverFromMemory(d)), ...outboxDue.map((d) => this.#deliver(d).catch((err) => this.log(`alert ${d.id}: ${(err as Error).message}`)))]);
     } finally {
       this.#busy = false;
     }
@@ -43,9 +65,7 @@ export class Deliverer {
       return;
     }
     try {
-      if (ch.type === 'webhook') await sendWebhook(ch.url, ch.secret, d.event);
-      else if (ch.type === 'slack') await sendSlack(ch.url, d.event);
-      else await sendEmail(ch.smtp, ch.from, ch.to, d.event);
+      await this.#send(ch, d.event);
       await this.outbox.delivered(d.id);
       this.delivered++;
     } catch (err) {
@@ -53,6 +73,25 @@ export class Deliverer {
       const backoff = Math.min(this.config.alerts.maxBackoff, 1000 * 2 ** Math.min(d.attempts, 20));
       await this.outbox.retryLater(d, Date.now() + backoff, (err as Error).message);
     }
+  }
+
+  async #deliverFromMemory(d: Delivery): Promise<void> {
+    const ch = this.#channels.get(d.channel);
+    try {
+      if (ch) await this.#send(ch, d.event);
+      this.#inMemory = this.#inMemory.filter((x) => x !== d);
+      if (ch) this.delivered++;
+    } catch {
+      this.failures++;
+      d.attempts++;
+      d.nextAt = Date.now() + Math.min(this.config.alerts.maxBackoff, 1000 * 2 ** Math.min(d.attempts, 20));
+    }
+  }
+
+  #send(ch: Config['alerts']['channels'][number], event: AlertEvent): Promise<unknown> {
+    if (ch.type === 'webhook') return sendWebhook(ch.url, ch.secret, event);
+    if (ch.type === 'slack') return sendSlack(ch.url, event);
+    return sendEmail(ch.smtp, ch.from, ch.to, event);
   }
 
   async stop(): Promise<void> {

@@ -15,6 +15,8 @@ export class SpendAnomaly {
   readonly #samples = new Map<number, { t: number; total: number }[]>();
   readonly #last = new Map<number, bigint>();
   readonly #totals = new Map<number, number>();
+  /** Which budget each slot's history belongs to: a reclaimed slot reused by another scope starts over. */
+  readonly #owner = new Map<number, string>();
 
   constructor(private readonly opts: AnomalyOptions) {}
 
@@ -23,6 +25,12 @@ export class SpendAnomaly {
     const spikes: Spike[] = [];
     for (const ref of refs) {
       if (!ref || ref.kind !== 'money' || ref.scope.source === 'plan') continue;
+      if (this.#owner.get(ref.slot) !== ref.key) {
+        this.#owner.set(ref.slot, ref.key);
+        this.#last.delete(ref.slot);
+        this.#totals.delete(ref.slot);
+        this.#samples.delete(ref.slot);
+      }
       const spent = table.read(ref.slot).spent;
       const last = this.#last.get(ref.slot);
       this.#last.set(ref.slot, spent);

@@ -30,8 +30,9 @@ export class ThresholdMonitor {
     this.#clock = new PeriodClock(timeZone);
   }
 
-  start(intervalMs = 100): void {
-    this.#timer = setInterval(() => void this.check(Date.now()), intervalMs);
+  /** `onError`: a check whose outbox write failed (disk full) is logged and simply runs again next tick. */
+  start(intervalMs = 100, onError: (err: unknown) => void = () => {}): void {
+    this.#timer = setInterval(() => this.check(Date.now()).catch(onError), intervalMs);
     this.#timer.unref();
   }
 

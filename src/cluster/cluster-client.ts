@@ -3,6 +3,7 @@ import type { BudgetTable } from '../budget/budget-table.js';
 import type { MainToShard, ShardToMain } from '../server/messages.js';
 import type { ClusterCounters } from './cluster-stats.js';
 import type { ShortfallVerdict } from './lease-policy.js';
+import type { ThreadRpc } from '../server/thread-rpc.js';
 
 /**
  * Shard side of cluster mode. When a decision finds this node's lease short,
@@ -12,12 +13,8 @@ import type { ShortfallVerdict } from './lease-policy.js';
  * Redis; calls within the lease never get here.
  */
 export class ClusterClient {
-  readonly #shortfalls = new Map<number, (v: ShortfallVerdict) => void>();
-  readonly #stats = new Map<number, (c: ClusterCounters | null) => void>();
-  #nextId = 1;
-
   /** `waitMs`: a shortfall the supervisor has not answered by then is treated as Redis unreachable. */
-  constructor(private readonly send: (m: ShardToMain) => void, private readonly table: BudgetTable, private readonly waitMs: number) {}
+  constructor(private readonly rpc: ThreadRpc<ShardToMain>, private readonly table: BudgetTable, private readonly waitMs: number) {}
 
   shortfall(refs: readonly BudgetRef[], estimate: CallAmounts): Promise<ShortfallVerdict> {
     const needs: { slot: number; amount: bigint }[] = [];
@@ -26,44 +23,22 @@ export class ClusterClient {
       if (this.table.cap(ref.slot) - this.table.committed(ref.slot) < amount) needs.push({ slot: ref.slot, amount });
     }
     if (!needs.length) return Promise.resolve('retry'); // room came back while the call was refused
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#shortfalls.delete(id);
-        resolve('unavailable');
-      }, this.waitMs);
-      this.#shortfalls.set(id, (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      });
-      this.send({ t: 'shortfall', id, needs });
-    });
+    // No answer (timeout, or the shard is draining) reads as Redis unreachable: the redisDown policy decides.
+    return this.rpc.request<ShortfallVerdict>((id) => ({ t: 'shortfall', id, needs }), { timeoutMs: this.waitMs, what: 'the supervisor (lease shortfall)' })
+      .catch((): ShortfallVerdict => 'unavailable');
   }
 
   stats(): Promise<ClusterCounters | null> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#stats.delete(id);
-        reject(new Error('the supervisor did not answer'));
-      }, 10_000);
-      this.#stats.set(id, (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-      this.send({ t: 'cluster-stats', id });
-    });
+    return this.rpc.request((id) => ({ t: 'cluster-stats', id }), { timeoutMs: 10_000, what: 'the supervisor (cluster stats)' });
   }
 
   onMessage(m: MainToShard): boolean {
     if (m.t === 'shortfall-answer') {
-      this.#shortfalls.get(m.id)?.(m.verdict);
-      this.#shortfalls.delete(m.id);
+      this.rpc.reply(m.id, m.verdict);
       return true;
     }
     if (m.t === 'cluster-stats-answer') {
-      this.#stats.get(m.id)?.(m.counters);
-      this.#stats.delete(m.id);
+      this.rpc.reply(m.id, m.counters);
       return true;
     }
     return false;

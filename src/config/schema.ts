@@ -169,6 +169,12 @@ export const configSchema = z.object({
     // true: every commit is flushed to disk (survives power loss). false: the OS
     // writes back (survives process crashes, not OS crashes); about 2x throughput.
     sync: z.boolean().default(true),
+    // Calls are refused (503 ledger_unavailable, /readyz 503) while the data
+    // directory's filesystem has less free space than this, before a commit can fail.
+    minFreeBytes: z.number().int().min(0).default(16 * 1024 * 1024),
+    // A call whose usage row failed to commit waits this long for a retry to
+    // succeed before its client gets an error (the row stays held and is written when the disk accepts it).
+    commitTimeout: duration.default(10_000),
   }).strict().default({}),
   // Usage rows older than `usageRows` are deleted in small batches; aggregates
   // and report indexes are kept. Unset: every row is kept.
@@ -220,6 +226,16 @@ export const configSchema = z.object({
     clientStallTimeout: duration.default(30_000),
     // Failed admin-token attempts per client address per minute before 429.
     adminAuthFailuresPerMinute: z.number().int().positive().default(10),
+    // Scopes created on first use (x-tollgate-agent values not listed under the customer's agents;
+    // customers first seen through an app key) are capped, then refused with 403 scope_limit_exceeded.
+    // Budget slots of configured customers are reserved and never taken by them.
+    dynamicScopesPerCustomer: z.number().int().positive().default(1000),
+    dynamicCustomers: z.number().int().positive().default(10_000),
+    // All dynamic scopes together (the shared table shards check them against).
+    dynamicScopes: z.number().int().positive().max(4_000_000).default(100_000),
+    // A dynamic scope with no call for this long releases its slots (its spend stays in the ledger
+    // and is re-read on its next call). The longer of this, reservationTtl and monitoring.reservationTtl applies.
+    dynamicScopeIdle: duration.default(3_600_000),
   }).strict().default({}),
   // GET /metrics (Prometheus text).
   metrics: z.object({

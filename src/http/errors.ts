@@ -18,10 +18,12 @@ export const ERRORS = {
   model_not_found: 404,
   method_not_allowed: 405,
   idempotency_key_reused: 409,
+  scope_limit_exceeded: 403,      // too many agent scopes / app-key customers (limits.dynamic*); retrying does not help
   upstream_error: 502,
   upstream_timeout: 504,
   overloaded_error: 503,
   budget_unavailable: 503,        // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
+  ledger_unavailable: 503,        // the usage ledger cannot commit (disk full, write error): calls are not admitted
   internal_error: 500,
 } as const;
 

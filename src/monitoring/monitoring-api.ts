@@ -1,3 +1,4 @@
+import { LedgerUnavailableError } from '../store/ledger.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Exchange } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
@@ -77,6 +78,10 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
         ex.json(503, errorBody('openai', 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
         return;
       }
+      if (!ctx.ledger.accepting) {
+        ex.json(503, errorBody('openai', 'ledger_unavailable', 'this proxy cannot record usage right now (its ledger disk is full or failing); nothing was reserved or charged, retry later'), { 'retry-after': '5' });
+        return;
+      }
       const send = (a: Answer) => {
         ctx.metrics.count(path, a.status, a.status === 200 ? 'allowed' : 'refused');
         ex.json(a.status, a.body, a.headers);
@@ -99,6 +104,7 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
         send(await handle(who.caller, parsed, Date.now()));
       })().catch((err) => {
         if (err instanceof ShardLinkTimeout) return fail(503, 'overloaded_error', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
+        if (err instanceof LedgerUnavailableError) return fail(503, 'ledger_unavailable', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
         ctx.log('error', 'monitoring call failed', { path, error: String((err as Error)?.stack ?? err) });
         fail(500, 'internal_error', 'internal error in the proxy');
       }).finally(() => {

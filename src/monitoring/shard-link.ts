@@ -1,4 +1,5 @@
 import { BroadcastChannel } from 'node:worker_threads';
+import { ThreadRpc } from '../server/thread-rpc.js';
 
 // Request/answer between the shards of one server, for monitoring calls
 // that must run on the shard owning a reservation. Shards are worker
@@ -21,8 +22,7 @@ export class ShardLinkTimeout extends Error {
 
 export class ShardLink {
   readonly #channel: BroadcastChannel;
-  readonly #waiting = new Map<number, { resolve: (a: LinkAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  #seq = 1;
+  readonly #rpc: ThreadRpc<Wire>;
 
   constructor(
     name: string,
@@ -34,29 +34,22 @@ export class ShardLink {
     // The channel must not keep a draining worker alive.
     (this.#channel as unknown as { unref(): void }).unref();
     this.#channel.onmessage = (ev) => this.#receive((ev as MessageEvent).data as Wire);
+    this.#rpc = new ThreadRpc<Wire>((m) => this.#channel.postMessage(m));
   }
 
   /** Runs `op` on shard `to` and resolves with its answer. */
   call(to: number, op: unknown): Promise<LinkAnswer> {
-    const id = this.#seq++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new ShardLinkTimeout(`shard ${to} did not answer within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.#waiting.set(id, { resolve, reject, timer });
-      this.#channel.postMessage({ k: 'req', id, from: this.shard, to, op } satisfies Wire);
+    return this.#rpc.request<LinkAnswer>((id) => ({ k: 'req', id, from: this.shard, to, op }), {
+      timeoutMs: this.timeoutMs,
+      what: `shard ${to}`,
+      onTimeout: (message) => new ShardLinkTimeout(message),
     });
   }
 
   #receive(m: Wire): void {
     if (m.to !== this.shard) return;
     if (m.k === 'res') {
-      const w = this.#waiting.get(m.id);
-      if (!w) return; // answered after its timeout: the caller already gave up
-      this.#waiting.delete(m.id);
-      clearTimeout(w.timer);
-      w.resolve(m.answer);
+      this.#rpc.reply(m.id, m.answer); // answered after its timeout: dropped, the caller already gave up
       return;
     }
     this.handle(m.op).then(
@@ -66,11 +59,7 @@ export class ShardLink {
   }
 
   close(): void {
-    for (const w of this.#waiting.values()) {
-      clearTimeout(w.timer);
-      w.reject(new Error('shard link closed'));
-    }
-    this.#waiting.clear();
+    this.#rpc.close('shard link closed');
     this.#channel.close();
   }
 }

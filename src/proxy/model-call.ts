@@ -1,3 +1,5 @@
+import { LedgerUnavailableError } from '../store/ledger.js';
+import { streamErrorEvent } from '../protocols/stream-error.js';
 import { releaseHolds } from '../budget/decide.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
@@ -63,6 +65,13 @@ export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint:
   try {
     await call.run(body);
   } catch (err) {
+    if (err instanceof LedgerUnavailableError) {
+      // Answered upstream, but its row is still held uncommitted (written once the disk frees): never tell the client it succeeded.
+      ctx.log('error', 'usage row not committed in time; the client gets an error', { request_id: call.requestId });
+      if (!ex.started) call.refuse('ledger_unavailable', err.message);
+      else ex.end(streamErrorEvent(endpoint, err.message));
+      return;
+    }
     ctx.log('error', 'call failed', { request_id: call.requestId, error: describeError(err) });
     if (!ex.started) call.refuse('internal_error', 'internal error in the proxy; the call was not charged');
     else ex.close();
@@ -161,6 +170,7 @@ class ModelCall implements CallRun {
       const r = ctx.scopes.get(caller.customer, caller.agent);
       scope = r instanceof Promise ? await r : r;
     } catch (err) {
+      if ((err as { code?: string }).code === 'scope_limit_exceeded') return this.refuse('scope_limit_exceeded', (err as Error).message);
       return this.refuse('overloaded_error', (err as Error).message);
     }
     const refs = scope.refs;

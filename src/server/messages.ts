@@ -5,7 +5,13 @@ import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
 
-// Messages between the supervisor (main thread) and shard workers.
+// Messages between the supervisor (main thread) and shard workers. Every
+// request carrying an `id` is answered by the message of the same id and is
+// sent through ThreadRpc (thread-rpc.ts): timeouts, late replies dropped,
+// pending requests rejected when the shard drains.
+
+/** A dynamic scope's entry in the shared generation table (slot-registry.ts): stale once the generation moves. */
+export interface ScopeHandle { index: number; gen: number }
 
 export type ShardToMain =
   | { t: 'ready'; shard: number; port: number }
@@ -13,7 +19,7 @@ export type ShardToMain =
   | { t: 'resolve'; id: number; customer: string; agent: string | null }
   | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
-  | { t: 'drained'; shard: number }
+  | { t: 'drained'; shard: number; unwritten?: number } // unwritten: usage rows its ledger could not commit (logged as JSON)
   | { t: 'policy-event'; kind: 'budget_refused' | 'loop_detected' | 'invalid_usage'; slot?: number; customer: string; agent: string | null; detail: string }
   // Routing (routing-control.ts): health gathering for /admin/providers, config reload.
   | { t: 'routing-health-collect'; id: number }
@@ -28,7 +34,7 @@ export type MainToShard =
   | { t: 'routing-health-collected'; id: number; targets: TargetHealthView[] }
   | { t: 'routing-reload'; routing: RoutingConfig }
   | { t: 'reload-result'; id: number; outcome: ReloadOutcome }
-  | { t: 'resolved'; id: number; scope?: ResolvedScope; error?: string }
+  | { t: 'resolved'; id: number; scope?: ResolvedScope; handle?: ScopeHandle; error?: string; code?: string }
   | { t: 'snapshot-request'; id: number; detail?: boolean }
   | { t: 'collected'; id: number; stats: ClusterStats; text?: string }
   | { t: 'drain' }

@@ -1,31 +1,59 @@
 import type { ResolvedScope } from '../policy/scope-policy.js';
-import type { MainToShard, ShardToMain } from './messages.js';
+import type { ScopeHandle, ShardToMain } from './messages.js';
+import type { ThreadRpc } from './thread-rpc.js';
+
+export class ScopeError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+interface Cached { scope: ResolvedScope; handle?: ScopeHandle }
 
 /**
- * Shard-side cache of (customer, agent) → resolved scope (budgets, windows, policy). The first call of a
- * scope asks the supervisor, which owns slot allocation; every later call is
- * a Map hit with no await, keeping the decision in memory.
+ * Shard-side cache of (customer, agent) → resolved scope (budgets, windows,
+ * policy). The first call of a scope asks the supervisor, which owns slot
+ * allocation; every later call is a Map hit with no await, keeping the
+ * decision in memory.
+ *
+ * Dynamic scopes (agents, app-key customers) carry a handle: an index into a
+ * shared generation table the supervisor bumps before it reclaims the
+ * scope's slots. A hit checks the generation in the same synchronous run as
+ * the reservation that follows it, so a slot can never be billed through a
+ * stale entry after the supervisor started reclaiming it (see
+ * slot-registry.ts for the other half).
  */
 export class ScopeResolver {
-  readonly #cache = new Map<string, ResolvedScope>();
+  readonly #cache = new Map<string, Cached>();
   readonly #pending = new Map<string, Promise<ResolvedScope>>();
-  readonly #waiters = new Map<number, { resolve: (r: ResolvedScope) => void; reject: (e: Error) => void }>();
-  #nextId = 1;
+  readonly #gens: Int32Array | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly send: (m: ShardToMain) => void) {}
+  constructor(private readonly rpc: ThreadRpc<ShardToMain>, gensSab?: SharedArrayBuffer, private readonly timeoutMs = 10_000) {
+    this.#gens = gensSab ? new Int32Array(gensSab) : undefined;
+    if (this.#gens) {
+      // Entries of reclaimed scopes are dropped in the background, so the cache stays as small as the live scopes.
+      this.#pruneTimer = setInterval(() => this.prune(), 5_000);
+      this.#pruneTimer.unref();
+    }
+  }
 
   get(customer: string, agent: string | null): ResolvedScope | Promise<ResolvedScope> {
     const key = agent === null ? customer : `${customer}\u0000${agent}`;
     const hit = this.#cache.get(key);
-    if (hit) return hit;
+    if (hit && this.#live(hit)) return hit.scope;
+    if (hit) this.#cache.delete(key);
     let p = this.#pending.get(key);
     if (!p) {
-      const id = this.#nextId++;
-      p = new Promise<ResolvedScope>((resolve, reject) => this.#waiters.set(id, { resolve, reject })).then(
-        (scope) => {
-          this.#cache.set(key, scope);
+      p = this.rpc.request<{ scope?: ResolvedScope; handle?: ScopeHandle; error?: string; code?: string }>(
+        (id) => ({ t: 'resolve', id, customer, agent }),
+        { timeoutMs: this.timeoutMs, what: 'scope resolution (the supervisor)' },
+      ).then(
+        (r) => {
           this.#pending.delete(key);
-          return scope;
+          if (!r.scope) throw new ScopeError(r.error ?? 'scope resolution failed', r.code ?? 'TG_SCOPE');
+          this.#cache.set(key, { scope: r.scope, handle: r.handle });
+          return r.scope;
         },
         (err) => {
           this.#pending.delete(key);
@@ -33,18 +61,31 @@ export class ScopeResolver {
         },
       );
       this.#pending.set(key, p);
-      this.send({ t: 'resolve', id, customer, agent });
     }
     return p;
   }
 
-  onMessage(m: MainToShard): boolean {
-    if (m.t !== 'resolved') return false;
-    const w = this.#waiters.get(m.id);
-    if (!w) return true;
-    this.#waiters.delete(m.id);
-    if (m.scope) w.resolve(m.scope);
-    else w.reject(Object.assign(new Error(m.error ?? 'scope resolution failed'), { code: 'TG_SCOPE' }));
-    return true;
+  #live(c: Cached): boolean {
+    return !c.handle || !this.#gens || Atomics.load(this.#gens, c.handle.index) === c.handle.gen;
+  }
+
+  /** Drops entries whose scope the supervisor reclaimed. */
+  prune(): number {
+    let n = 0;
+    for (const [key, c] of this.#cache) {
+      if (!this.#live(c)) {
+        this.#cache.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  close(): void {
+    clearInterval(this.#pruneTimer);
   }
 }

@@ -13,7 +13,8 @@ import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
 import { ShardContext } from '../proxy/shard-context.js';
 import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js';
 import { unpricedTargets } from '../pricing/unpriced-targets.js';
-import { Ledger } from '../store/ledger.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
+import { LedgerHealth } from '../store/ledger-health.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
@@ -25,6 +26,7 @@ import { mountMonitoring } from '../monitoring/monitoring-api.js';
 import { mountDashboard } from '../dashboard/dashboard-routes.js';
 import { Retention } from '../store/retention.js';
 import { ScopeResolver } from './scope-resolver.js';
+import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -32,6 +34,7 @@ import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
+import { flushLogger } from '../observability/logger.js';
 
 // A shard: one worker thread, one uWS app on the shared port (SO_REUSEPORT
 // spreads connections), one copy of the pipeline. Budget counters are shared
@@ -50,23 +53,31 @@ export interface ShardData {
   /** Failed admin/metrics token attempts per client address, shared by every shard. */
   authFailuresSab: SharedArrayBuffer;
   port: number;
+  ledgerHealthSab: SharedArrayBuffer;
+  /** Generations of dynamic scopes (slot-registry.ts): a cached scope is stale once its generation moves. */
+  scopeGensSab: SharedArrayBuffer;
 }
 
 const data = workerData as ShardData;
 const port = parentPort!;
 const send = (m: ShardToMain) => port.postMessage(m);
+// Every request to the supervisor (scope, stats, routing, cluster) goes through this one helper.
+const toMain = new ThreadRpc<ShardToMain>(send);
 
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
-const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
-const scopes = new ScopeResolver(send);
+const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
+const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
+  health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+});
+const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
-const cluster = config.redis ? new ClusterClient(send, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
+const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
 if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
 // `npm run pricing:update` takes effect without a restart.
 const stopWatchingPrices = watchPriceTable(
@@ -79,31 +90,20 @@ const stopWatchingPrices = watchPriceTable(
 );
 
 // A rejection nobody handled is a bug to log, not a reason to drop every call on this shard.
-process.on('unhandledRejection', (err) => ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
+process.on('unhandledRejection', (err) => {
+  // lmdb-js leaves one internal promise per failed commit unobserved; the ledger handles that same failure (ledger.ts #hold).
+  if (isLmdbCommitFailure(err)) return;
+  ctx.log('error', 'unhandled rejection', { error: String((err as Error)?.stack ?? err).slice(0, 2000) });
+});
 
-const collectWaiters = new Map<number, (r: { stats: ClusterStats; text?: string }) => void>();
-let collectId = 1;
-function collect(format?: 'prometheus'): Promise<{ stats: ClusterStats; text?: string }> {
-  const id = collectId++;
-  return new Promise((resolve, reject) => {
-    // A shard that dies mid-collection never answers: don't hang the request.
-    const timer = setTimeout(() => {
-      collectWaiters.delete(id);
-      reject(new Error('collection from the shards timed out'));
-    }, 10_000);
-    collectWaiters.set(id, (r) => {
-      clearTimeout(timer);
-      resolve(r);
-    });
-    send({ t: 'collect', id, format });
-  });
-}
+// A shard that dies mid-collection never answers: the timeout keeps the request from hanging.
+const collect = (format?: 'prometheus') =>
+  toMain.request<{ stats: ClusterStats; text?: string }>((id) => ({ t: 'collect', id, format }), { timeoutMs: 10_000, what: 'collection from the shards' });
 const collectStats = () => collect().then((r) => r.stats);
 
-const routingLink = new RoutingLink(ctx, send);
+const routingLink = new RoutingLink(ctx, toMain);
 
 port.on('message', (m: MainToShard) => {
-  if (scopes.onMessage(m)) return;
   if (routingLink.onMessage(m)) return;
   if (cluster?.onMessage(m)) return;
   switch (m.t) {
@@ -111,9 +111,11 @@ port.on('message', (m: MainToShard) => {
       if (ledger.commitSamples.length) ctx.metrics.recordCommits(ledger.commitSamples.splice(0));
       void ctx.metrics.snapshot({ reservationsOpen: ctx.book.size, inFlight: ctx.inFlight }, m.detail).then((data) => send({ t: 'snapshot', id: m.id, data }));
       break;
+    case 'resolved':
+      toMain.reply(m.id, m);
+      break;
     case 'collected':
-      collectWaiters.get(m.id)?.({ stats: m.stats, text: m.text });
-      collectWaiters.delete(m.id);
+      toMain.reply(m.id, { stats: m.stats, text: m.text });
       break;
     case 'drain':
       void drain();
@@ -138,8 +140,11 @@ app.get('/healthz', (res) => exchange(res).json(200, { status: 'ok' }));
 app.get('/readyz', (res) => {
   const ex = exchange(res);
   if (ctx.draining) ex.json(503, { status: 'draining' });
+  else if (!ledgerHealth.accepting) ex.json(503, { status: 'ledger_unavailable' });
   else ex.json(200, { status: 'ready' });
 });
+
+const LEDGER_DOWN = 'this proxy cannot record usage right now (its ledger disk is full or failing), so it does not forward calls; the call was not forwarded or charged, retry later or on another instance';
 
 // Header names as bytes: uWS reads a Buffer as it is, a string only after converting it to UTF-8 (an allocation per call).
 const H = {
@@ -180,6 +185,11 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
       ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
+      return;
+    }
+    if (!ledgerHealth.accepting) {
+      ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'ledger_unavailable', LEDGER_DOWN), { 'retry-after': '5' });
+      ctx.metrics.count(endpoint, 503, 'ledger_unavailable');
       return;
     }
     void handleModelCall(ctx, ex, endpoint, h, body);
@@ -243,17 +253,23 @@ async function drain(): Promise<void> {
     // Cancelled calls still settle and record what they used before we close the ledger.
     ctx.log('warn', 'grace period over: cancelling calls in flight', { in_flight: ctx.inFlight });
     ctx.cancelOverdue(Infinity, 'cancelled: shutdown grace period over');
+    // Calls still waiting on the supervisor (scope resolution, leases) are refused rather than waited on.
+    toMain.close('the proxy is shutting down');
+    ledger.stopWaiting('the proxy is shutting down and the ledger still cannot commit this call\'s row; it is held for one last attempt and otherwise logged for recovery');
     closeStalledWrites(Date.now(), 0); // a stream stuck on a client that stopped reading cannot finish either
     await ctx.whenIdle(5_000);
   }
   monitoring.close();
+  toMain.close('the proxy is shutting down');
+  scopes.close();
   await retention?.stop();
   await ledger.flush();
   // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.
   await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
-  await ledger.close();
+  const unwritten = await ledger.close();
+  flushLogger(ctx.logger); // the rows it could not write are in the log: make sure they reach it
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.
   (app as unknown as { close(): void }).close(); // present in the binding, missing from its .d.ts
-  send({ t: 'drained', shard: data.shard });
+  send({ t: 'drained', shard: data.shard, unwritten });
 }

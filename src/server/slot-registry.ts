@@ -7,55 +7,195 @@ import { agentScopeKey, customerScopeKey, type Aggregate } from '../store/aggreg
 import type { Ledger } from '../store/ledger.js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import { scopePolicy, type ResolvedScope } from '../policy/scope-policy.js';
+import type { ScopeHandle } from './messages.js';
 
 export class SlotsExhaustedError extends Error {
   readonly code = 'TG_SLOTS_EXHAUSTED';
 }
 
+/** A customer asked for more dynamic scopes than `limits.*` allow: a 403 naming the limit, not a full table for everyone. */
+export class ScopeLimitError extends Error {
+  readonly code = 'scope_limit_exceeded';
+}
+
+export interface DynamicScopeLimits {
+  /** Live agent scopes not listed in the config, per customer. */
+  perCustomer: number;
+  /** Live customers first seen through an app key (x-tollgate-customer). */
+  customers: number;
+  /** Live dynamic scopes in all: the size of the shared generation table. */
+  total: number;
+  /** A dynamic scope with no reservation and no change in its counters for this long is reclaimed. */
+  idleMs: number;
+}
+
+/** A scope created on first use: an agent not in the config, or a customer first seen through an app key. */
+interface DynamicScope {
+  key: string;
+  customer: string;
+  agent: string | null;
+  handle: ScopeHandle;
+  /** Budget slots only this scope uses (its agent budgets; an app-key customer's plan budgets). */
+  slots: { key: string; slot: number }[];
+  rateSlots: { key: string; slot: number; windowMs: number }[];
+  /** Counter values at the last sweep: unchanged counters and no holds mean no call used the scope. */
+  seen: bigint[];
+  activeAt: number;
+  /** Set while reclaiming: shards were told (generation bumped) at this time. */
+  evictingSince?: number;
+}
+
+const EVICT_SETTLE_MS = 1_000;
+
 /**
  * Main-thread owner of the shared budget table: hands each (scope, budget)
  * one counter slot, seeded from the ledger's aggregates for the current
  * period, so counters after a restart equal the ledger.
+ *
+ * Dynamic scopes are bounded and reclaimed. Slots the configured customers
+ * need (their plan, customer and listed agents' budgets) are reserved up
+ * front; dynamic scopes share the rest, at most `perCustomer` agents per
+ * customer and `customers` app-key customers. A scope idle for `idleMs` is
+ * reclaimed in two steps so no shard can bill a reused slot: (1) its
+ * generation in the shared table moves — every shard checks it on a cache
+ * hit, in the same synchronous run as the reservation, so no new call uses
+ * the old entry; (2) at least one sweep later, if no hold appeared and no
+ * counter moved meanwhile, its slots are freed. Its spend is in the ledger's
+ * aggregates (rows commit within milliseconds of the last settle, long
+ * before idleMs), so a later call re-seeds the slot exactly.
  */
 export class SlotRegistry {
   readonly #slots = new Map<string, number>();
   readonly #rateSlots = new Map<string, number>();
   readonly #clock: PeriodClock;
-  /** Every allocated budget, by slot: what the alert monitor watches. */
-  readonly refs: BudgetRef[] = [];
+  /** Every allocated budget, by slot: what the alert monitor watches (undefined once reclaimed). */
+  readonly refs: (BudgetRef | undefined)[] = [];
   #next = 0;
+  #free: number[] = [];
+  #rateNext = 0;
+  #rateFree: number[] = [];
+  readonly #configured: Map<string, Set<string>>;
+  readonly #reserved: number;
+  readonly #rateReserved: number;
+  #dynamicSlots = 0;
+  #dynamicRateSlots = 0;
+  /** Window slots of reclaimed scopes whose buckets have not aged out yet: freed later, or taken back if the scope returns. */
+  readonly #agingRates = new Map<string, { slot: number; windowMs: number; lastUse: number }>();
+  readonly #dynamic = new Map<string, DynamicScope>();
+  readonly #agentsOf = new Map<string, number>();
+  #dynamicCustomers = 0;
+  readonly #gens: Int32Array;
+  #handleFree: number[] = [];
+  #handleNext = 0;
+  readonly limits: DynamicScopeLimits;
+  /** Reclaimed so far (for logs and tests). */
+  reclaimed = 0;
 
-  constructor(private config: Config, private readonly table: BudgetTable, private readonly ledger: Ledger, private readonly windows?: RateWindows) {
+  constructor(
+    private config: Config,
+    private readonly table: BudgetTable,
+    private readonly ledger: Ledger,
+    private readonly windows?: RateWindows,
+    limits: Partial<DynamicScopeLimits> = {},
+    /** False while the ledger cannot commit: reclaiming then could re-seed from aggregates missing held rows. */
+    private readonly ledgerAccepting: () => boolean = () => true,
+  ) {
     this.#clock = new PeriodClock(config.timezone);
+    this.limits = { perCustomer: 1000, customers: 10_000, total: 100_000, idleMs: 3_600_000, ...limits };
+    this.gensSab = new SharedArrayBuffer(4 * this.limits.total);
+    this.#gens = new Int32Array(this.gensSab);
+    this.#configured = new Map(config.customers.map((c) => [c.id, new Set(c.agents.map((a) => a.id))]));
+    let reserved = 0;
+    let rateReserved = 0;
+    for (const c of config.customers) {
+      reserved += scopeBudgets(config, c.id, null).length;
+      rateReserved += scopePolicy(config, c.id, null).rates.length;
+      for (const a of c.agents) {
+        reserved += scopeBudgets(config, c.id, a.id).filter((b) => b.ref.scope.source === 'agent').length;
+        rateReserved += scopePolicy(config, c.id, a.id).rates.filter((r) => r.scope.source === 'agent').length;
+      }
+    }
+    this.#rateReserved = rateReserved;
+    if (reserved > table.capacity) throw new SlotsExhaustedError(`maxBudgetSlots: the configured customers alone need ${reserved} budget slots, more than the ${table.capacity} configured`);
+    this.#reserved = reserved;
   }
 
+  /** The shared generation table shards check dynamic scopes against (ScopeResolver). */
+  readonly gensSab: SharedArrayBuffer;
+
+  /** Slots ever handed out (the high-water mark; freed slots below it are reused). */
   get used(): number {
     return this.#next;
   }
 
+  get dynamicScopes(): number {
+    return this.#dynamic.size;
+  }
+
   /** Budgets, velocity windows and policy of a scope, binding counter slots on first use. */
-  resolveScope(customer: string, agent: string | null, now = Date.now()): ResolvedScope {
+  resolveScope(customer: string, agent: string | null, now = Date.now()): ResolvedScope & { handle?: ScopeHandle } {
+    const before = this.#dynamic.size;
+    const fresh = [customer, `${customer}\u0000${agent}`].filter((k) => !this.#dynamic.has(k));
+    try {
+      return this.#resolveScope(customer, agent, now);
+    } catch (err) {
+      // A scope refused half-way was never seen by a shard: give back what it took at once.
+      if (this.#dynamic.size !== before) {
+        for (const k of fresh) {
+          const s = this.#dynamic.get(k);
+          if (!s) continue;
+          s.activeAt = -Infinity; // its windows never counted a call
+          this.#release(s, now);
+        }
+      }
+      throw err;
+    }
+  }
+
+  #resolveScope(customer: string, agent: string | null, now: number): ResolvedScope & { handle?: ScopeHandle } {
+    const agents = this.#configured.get(customer);
+    // An app-key customer's own scope is dynamic too; its agents depend on it, so it exists first.
+    if (!agents) this.#claim(customer, null, now);
+    const dynamic = agent !== null && !agents?.has(agent) ? this.#claim(customer, agent, now) : !agents ? this.#dynamic.get(customer) : undefined;
     const policy = scopePolicy(this.config, customer, agent);
     const rates = policy.rates.map((spec) => {
       let slot = this.#rateSlots.get(spec.key);
+      const aging = this.#agingRates.get(spec.key);
+      if (aging) {
+        this.#agingRates.delete(spec.key);
+        this.#ownerOf(customer, spec.scope.source === 'agent' ? agent : null)?.rateSlots.push({ key: spec.key, slot: aging.slot, windowMs: aging.windowMs });
+      }
       if (slot === undefined) {
-        if (!this.windows || this.#rateSlots.size >= this.windows.capacity) {
-          throw new SlotsExhaustedError(`velocity window table full (${this.windows?.capacity ?? 0} windows); raise maxBudgetSlots`);
+        const capacity = this.windows?.capacity ?? 0;
+        const owner = this.#ownerOf(customer, spec.scope.source === 'agent' ? agent : null);
+        if (owner && this.#dynamicRateSlots >= capacity - this.#rateReserved) {
+          throw new SlotsExhaustedError(`velocity window table full for dynamic scopes (${Math.max(0, capacity - this.#rateReserved)} of ${capacity} windows; the rest are reserved for configured customers); raise maxBudgetSlots`);
         }
-        slot = this.#rateSlots.size;
+        slot = this.#rateFree.pop() ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
+        if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
         this.#rateSlots.set(spec.key, slot);
+        if (owner) {
+          owner.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
+          this.#dynamicRateSlots++;
+        }
       }
       return { ...spec, slot };
     });
-    return { refs: this.resolve(customer, agent, now), rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale };
+    const refs = this.resolve(customer, agent, now);
+    if (dynamic) dynamic.seen = this.#sample(dynamic);
+    return { refs, rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale, ...(dynamic ? { handle: { ...dynamic.handle } } : {}) };
   }
 
   resolve(customer: string, agent: string | null, now = Date.now()): BudgetRef[] {
     return scopeBudgets(this.config, customer, agent).map(({ key, ref }) => {
       let slot = this.#slots.get(key);
       if (slot === undefined) {
-        if (this.#next >= this.table.capacity) throw new SlotsExhaustedError(`budget table full (${this.table.capacity} slots); raise maxBudgetSlots`);
-        slot = this.#next++;
+        const owner = this.#ownerOf(customer, ref.scope.source === 'agent' ? agent : null);
+        if (owner && this.#dynamicSlots >= this.table.capacity - this.#reserved) {
+          throw new SlotsExhaustedError(`budget table full for dynamic scopes (${this.table.capacity - this.#reserved} of ${this.table.capacity} slots; the rest are reserved for configured customers); raise maxBudgetSlots or lower limits.dynamicScopesPerCustomer`);
+        }
+        slot = this.#free.pop() ?? (this.#next < this.table.capacity ? this.#next++ : undefined);
+        if (slot === undefined) throw new SlotsExhaustedError(`budget table full (${this.table.capacity} slots); raise maxBudgetSlots`);
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now);
         const scopeKey = ref.scope.agent ? agentScopeKey(customer, ref.scope.agent) : customerScopeKey(customer);
@@ -64,10 +204,120 @@ export class SlotRegistry {
         this.table.init(slot, { cap, limit, spent: spentIn(full, agg), periodStart: w.start });
         this.#slots.set(key, slot);
         this.refs[slot] = full;
+        if (owner) {
+          owner.slots.push({ key, slot });
+          this.#dynamicSlots++;
+        }
         return full;
       }
       return { ...ref, slot };
     });
+  }
+
+  /** The dynamic scope that owns budgets of (customer, agent) — undefined for configured ones. */
+  #ownerOf(customer: string, agent: string | null): DynamicScope | undefined {
+    return this.#dynamic.get(agent === null ? customer : `${customer}\u0000${agent}`);
+  }
+
+  /** Finds or creates the record of a dynamic scope, enforcing the limits. */
+  #claim(customer: string, agent: string | null, now: number): DynamicScope {
+    const key = agent === null ? customer : `${customer}\u0000${agent}`;
+    const found = this.#dynamic.get(key);
+    if (found) {
+      found.activeAt = now;
+      if (found.evictingSince !== undefined) found.evictingSince = undefined; // used again: keep it (shards re-resolve under the new generation)
+      return found;
+    }
+    if (agent !== null && (this.#agentsOf.get(customer) ?? 0) >= this.limits.perCustomer) {
+      throw new ScopeLimitError(`customer "${customer}" already has ${this.limits.perCustomer} active agent scopes (x-tollgate-agent values not listed in the config), the limit set by limits.dynamicScopesPerCustomer; agent "${agent.slice(0, 100)}" was refused. Idle agent scopes are released after limits.dynamicScopeIdle`);
+    }
+    if (agent === null && this.#dynamicCustomers >= this.limits.customers) {
+      throw new ScopeLimitError(`${this.limits.customers} customers first seen through an app key are active, the limit set by limits.dynamicCustomers; customer "${customer.slice(0, 100)}" was refused. Idle ones are released after limits.dynamicScopeIdle`);
+    }
+    const index = this.#handleFree.pop() ?? (this.#handleNext < this.limits.total ? this.#handleNext++ : undefined);
+    if (index === undefined) throw new SlotsExhaustedError(`dynamic scope table full (${this.limits.total} scopes, limits.dynamicScopes); retry later`);
+    const scope: DynamicScope = { key, customer, agent, handle: { index, gen: Atomics.load(this.#gens, index) }, slots: [], rateSlots: [], seen: [], activeAt: now };
+    this.#dynamic.set(key, scope);
+    if (agent === null) this.#dynamicCustomers++;
+    else this.#agentsOf.set(customer, (this.#agentsOf.get(customer) ?? 0) + 1);
+    return scope;
+  }
+
+  #sample(s: DynamicScope): bigint[] {
+    const out: bigint[] = [];
+    for (const { slot } of s.slots) {
+      const st = this.table.read(slot);
+      out.push(st.committed, st.reserved);
+    }
+    return out;
+  }
+
+  /**
+   * Reclaims idle dynamic scopes (see the class comment for the two steps).
+   * Called by the supervisor every second. Cluster mode keeps its scopes:
+   * their slots hold Redis leases that LeaseManager owns.
+   */
+  sweep(now = Date.now()): number {
+    if (!this.ledgerAccepting()) return 0;
+    if (this.#agingRates.size) this.#freeAgedRates(now);
+    let freed = 0;
+    for (const s of this.#dynamic.values()) {
+      const seen = this.#sample(s);
+      const held = seen.some((v, i) => i % 2 === 1 && v !== 0n);
+      const moved = held || seen.length !== s.seen.length || seen.some((v, i) => v !== s.seen[i]);
+      s.seen = seen;
+      if (moved) {
+        s.activeAt = now;
+        s.evictingSince = undefined;
+        continue;
+      }
+      if (s.evictingSince !== undefined) {
+        if (now - s.evictingSince >= EVICT_SETTLE_MS) {
+          this.#release(s, now);
+          freed++;
+        }
+        continue;
+      }
+      // An app-key customer goes only after its agents (they share its budgets).
+      if (s.agent === null && (this.#agentsOf.get(s.customer) ?? 0) > 0) continue;
+      if (now - s.activeAt >= this.limits.idleMs) {
+        Atomics.add(this.#gens, s.handle.index, 1);
+        s.handle.gen = Atomics.load(this.#gens, s.handle.index);
+        s.evictingSince = now;
+      }
+    }
+    this.reclaimed += freed;
+    return freed;
+  }
+
+  #freeAgedRates(now: number): void {
+    for (const [key, r] of this.#agingRates) {
+      if (now - r.lastUse < r.windowMs) continue;
+      this.#agingRates.delete(key);
+      this.#rateSlots.delete(key);
+      this.#rateFree.push(r.slot);
+      this.#dynamicRateSlots--;
+    }
+  }
+
+  #release(s: DynamicScope, now: number): void {
+    for (const { key, slot } of s.slots) {
+      this.#slots.delete(key);
+      this.refs[slot] = undefined;
+      this.#free.push(slot);
+      this.#dynamicSlots--;
+    }
+    // A window slot is reused only once every bucket of the old scope has aged out.
+    for (const r of s.rateSlots) this.#agingRates.set(r.key, { slot: r.slot, windowMs: r.windowMs, lastUse: s.activeAt });
+    this.#freeAgedRates(now);
+    this.#handleFree.push(s.handle.index);
+    this.#dynamic.delete(s.key);
+    if (s.agent === null) this.#dynamicCustomers--;
+    else {
+      const n = (this.#agentsOf.get(s.customer) ?? 1) - 1;
+      if (n) this.#agentsOf.set(s.customer, n);
+      else this.#agentsOf.delete(s.customer);
+    }
   }
 }
 

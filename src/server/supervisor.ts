@@ -5,8 +5,11 @@ import { createServer } from 'node:net';
 import hdr from 'hdr-histogram-js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
-import { Ledger } from '../store/ledger.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
+import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
@@ -14,6 +17,9 @@ import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
+import { ThreadRpc } from './thread-rpc.js';
+
+const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
 import type { ShardData } from './shard.js';
 import { ProcessMetrics, renderPrometheus } from '../observability/prometheus-text.js';
@@ -28,7 +34,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-interface ShardHandle { worker: Worker; ready: boolean; drained: boolean }
+/** `rpc`: the supervisor's requests to this shard (metrics snapshots); closed when the shard exits. */
+interface ShardHandle { worker: Worker; ready: boolean; drained: boolean; rpc: ThreadRpc<MainToShard> }
 
 export interface ServerOptions {
   /** The file the config came from: SIGHUP and POST /admin/reload re-read it. */
@@ -38,22 +45,49 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync);
+  const ledgerHealth = LedgerHealth.create(shards + 1);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   const authFailuresSab = AuthFailureLimiter.createBuffer(); // admin/metrics token guesses, counted across shards
-  const registry = new SlotRegistry(config, table, ledger, windows);
+  const registry = new SlotRegistry(config, table, ledger, windows, {
+    perCustomer: config.limits.dynamicScopesPerCustomer,
+    customers: config.limits.dynamicCustomers,
+    total: config.limits.dynamicScopes,
+    // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
+    idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
+  }, () => ledgerHealth.accepting);
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
-  const alerting = new Alerting(config, table, () => registry.refs, log);
+  // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
+  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();
+  // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
+  const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
+    const free = s.freeBytes === null ? 'unknown' : `${s.freeBytes} bytes free`;
+    const detail = s.accepting
+      ? `calls are admitted again (${free})`
+      : `${s.diskLow ? `free space on ${config.dataDir} is below ledger.minFreeBytes (${free}, minimum ${config.ledger.minFreeBytes})` : `ledger commits are failing (${free})`}; ${s.heldRows} usage rows held in memory`;
+    log(`${s.accepting ? 'info' : 'error'}: ledger ${s.accepting ? 'recovered' : 'unavailable'}: ${detail}`);
+    alerting.onLedgerHealth(s.accepting, detail);
+  });
+  await ledgerWatch.tick();
+  ledgerWatch.start();
+  // Idle dynamic scopes give their slots back (slot-registry.ts). Cluster mode keeps them: LeaseManager owns their leases.
+  const scopeSweep = config.redis ? undefined : setInterval(() => {
+    const freed = registry.sweep();
+    if (freed) log(`info: released ${freed} idle dynamic scopes (${registry.dynamicScopes} active)`);
+  }, 1_000);
+  scopeSweep?.unref();
+  // The main thread must never die of a stray rejection (it would take every shard with it).
+  const onRejection = (err: unknown) => isLmdbCommitFailure(err) || log(`error: unhandled rejection in the supervisor: ${String((err as Error)?.stack ?? err).slice(0, 2000)}`);
+  process.on('unhandledRejection', onRejection);
   // Every shard binds the same port; with port 0 we pick one first so they agree.
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
-  const collects = new Map<number, { origin: number; reply: number; pending: number; snapshots: MetricsSnapshot[]; prometheus: boolean }>();
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
-  let collectSeq = 1;
+  let unwritten = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
@@ -66,9 +100,9 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab } satisfies ShardData,
       });
-      const handle: ShardHandle = { worker, ready: false, drained: false };
+      const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
       worker.on('message', (m: ShardToMain) => {
@@ -85,40 +119,35 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'resolve':
             try {
-              const scope = registry.resolveScope(m.customer, m.agent);
+              const { handle, ...scope } = registry.resolveScope(m.customer, m.agent);
               // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
-              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope }));
-              else post({ t: 'resolved', id: m.id, scope });
+              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
+              else post({ t: 'resolved', id: m.id, scope, handle });
             } catch (err) {
-              post({ t: 'resolved', id: m.id, error: (err as Error).message });
+              post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });
             }
             break;
           case 'collect': {
-            const id = collectSeq++;
-            const live = handles.filter((h) => h && !h.drained);
+            // Every live shard's snapshot; one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
             const prometheus = m.format === 'prometheus';
-            collects.set(id, { origin: i, reply: m.id, pending: live.length, snapshots: [], prometheus });
-            for (const h of live) h.worker.postMessage({ t: 'snapshot-request', id, detail: prometheus } satisfies MainToShard);
+            const asks = handles.filter((h) => h && !h.drained).map((h) =>
+              h.rpc.request<MetricsSnapshot>((id) => ({ t: 'snapshot-request', id, detail: prometheus }), { timeoutMs: SNAPSHOT_WAIT_MS, what: 'a shard (metrics snapshot)' }));
+            void Promise.allSettled(asks).then((results) => {
+              const snapshots = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+              const stats = mergeSnapshots(snapshots);
+              const reply = (text?: string) => post({ t: 'collected', id: m.id, stats, text });
+              if (!prometheus) return reply();
+              renderPrometheus(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
+                .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+            });
             break;
           }
-          case 'snapshot': {
-            const c = collects.get(m.id);
-            if (!c) break;
-            c.snapshots.push(m.data);
-            if (--c.pending === 0) {
-              collects.delete(m.id);
-              const stats = mergeSnapshots(c.snapshots);
-              const reply = (text?: string) => handles[c.origin]?.worker.postMessage({ t: 'collected', id: c.reply, stats, text } satisfies MainToShard);
-              if (!c.prometheus) reply();
-              else {
-                renderPrometheus(c.snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
-                  .then(reply, (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
-              }
-            }
+          case 'snapshot':
+            handle.rpc.reply(m.id, m.data); // late (after SNAPSHOT_WAIT_MS): dropped
             break;
-          }
           case 'drained':
             handle.drained = true;
+            unwritten += m.unwritten ?? 0;
             break;
           case 'policy-event':
             alerting.onPolicyEvent(m).catch((err) => log(`alerting: ${err}`));
@@ -138,10 +167,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         log(`shard ${i} crashed: ${err.stack ?? err}`);
       });
       worker.on('exit', (code) => {
+        handle.rpc.close(`shard ${i} exited`);
         if (stopping || handle.drained) return;
         // Its in-flight calls are gone: return their holds, then replace it.
         table.dropShard(i, registry.used);
         claims.dropShard(i);
+        ledgerHealth.clearThread(i + 1);
         log(`shard ${i} exited (code ${code}); restarting`);
         if (!handle.ready) rejectReady(new Error(`shard ${i} exited during start-up (code ${code})`));
         else spawn(i);
@@ -154,6 +185,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await ready;
   } catch (err) {
     stopping = true;
+    ledgerWatch.stop();
+    process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
     await leases?.close();
@@ -166,6 +199,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const stop = () => {
     stopped ??= (async () => {
       stopping = true;
+      clearInterval(scopeSweep);
+      ledgerWatch.stop(); // from here the shards' ledgers close: their state is no news for alerts
       process.off('SIGHUP', onHangup);
       const exits = handles.map((h) => new Promise<void>((r) => {
         h.worker.once('exit', () => r());
@@ -180,8 +215,11 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
       await leases?.close();
       processMetrics.stop();
+      ledgerWatch.stop();
       await alerting.stop();
-      await ledger.close();
+      unwritten += await ledger.close();
+      if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
+      process.off('unhandledRejection', onRejection);
     })();
     return stopped;
   };

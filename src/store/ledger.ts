@@ -5,8 +5,26 @@ import { PeriodClock, type PeriodKind } from '../budget/periods.js';
 import { agentScopeKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
+import type { LedgerHealth } from './ledger-health.js';
 
 const PERIODS: PeriodKind[] = ['day', 'week', 'month', 'total'];
+
+/** A row's commit failed (disk full, I/O error) and was not retried successfully within the commit timeout. */
+export class LedgerUnavailableError extends Error {
+  readonly code = 'TG_LEDGER_UNAVAILABLE';
+}
+
+export interface LedgerOptions {
+  /** Shared admission flag: set while this ledger holds rows it could not commit. */
+  health?: LedgerHealth;
+  /** How long an append waits for its failed commit to be retried before its promise rejects (the row stays held). */
+  commitTimeoutMs?: number;
+  log?: (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Rows held in memory after failed commits, at most; older ones beyond this are written to the log and dropped. */
+const MAX_HELD_ROWS = 100_000;
+const RETRY_EVERY_MS = 500;
 
 export interface IdempotencyRecord { request_id: string; ts: number }
 
@@ -34,10 +52,23 @@ export class Ledger {
   readonly reports: ReportIndexes;
   #pending: UsageRecord[] = [];
   /** The commit the pending rows will share: one promise per batch, not one per row. */
-  #batch: { done: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  #batch: Batch | undefined;
   #inFlight = new Set<Promise<unknown>>();
   #closed = false;
   commitSamples: number[] = [];
+  /**
+   * Rows whose commit failed, retried every RETRY_EVERY_MS until one
+   * succeeds: the provider charged these calls, so they are never dropped
+   * while the process lives (on close they go to the log as JSON).
+   */
+  #held: UsageRecord[] = [];
+  /** Appends waiting on held rows: resolved by the retry that commits them, rejected at their deadline. */
+  #waiting: { batch: Batch; deadline: number }[] = [];
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retrying = false;
+  readonly #options: LedgerOptions;
+  /** Rows given up on (logged as `ledger_unwritten_row`): past MAX_HELD_ROWS, or still held at close. */
+  unwritten = 0;
 
   /**
    * `sync: true` flushes every commit to disk (LMDB's overlapping sync), so
@@ -46,7 +77,8 @@ export class Ledger {
    * cache before the client is answered, but an OS crash may lose the last
    * seconds; it roughly doubles ledger throughput.
    */
-  constructor(dataDir: string, timeZone = 'UTC', sync = true, reportOptions: ReportIndexOptions = {}) {
+  constructor(dataDir: string, timeZone = 'UTC', sync = true, reportOptions: ReportIndexOptions = {}, options: LedgerOptions = {}) {
+    this.#options = options;
     mkdirSync(dataDir, { recursive: true });
     this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
     this.#usage = this.#root.openDB({ name: 'usage', ...RECORDS });
@@ -80,12 +112,37 @@ export class Ledger {
     this.#pending = [];
     if (!batch) return; // flushed early by flush()
     const started = performance.now();
+    const p = this.#commit(rows);
+    this.#inFlight.add(p);
+    p.then(
+      () => {
+        this.#inFlight.delete(p);
+        this.#sample(performance.now() - started);
+        batch.resolve();
+        // The disk took a write again: held rows need not wait for the next tick.
+        if (this.#held.length && !this.#retrying) void this.#retry();
+      },
+      (err) => {
+        this.#inFlight.delete(p);
+        this.#hold(rows, batch, err);
+      },
+    );
+  }
+
+  /** One write transaction for `rows`: rows, index, aggregates, report indexes and idempotency keys together. */
+  #commit(rows: readonly UsageRecord[]): Promise<unknown> {
     const deltas = this.#aggregateDeltas(rows);
     const reportDelta = this.reports.collect(rows);
     const write = () => {
       this.reports.write(reportDelta);
+      let first = true;
       for (const row of rows) {
-        this.#usage.put([row.ts, row.request_id], row);
+        const put = this.#usage.put([row.ts, row.request_id], row);
+        // Writes in a transaction share its commit promise; unobserved, a failed commit becomes an unhandled rejection.
+        if (first) {
+          first = false;
+          (put as Promise<unknown>)?.catch?.(noop);
+        }
         this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
         if (row.idempotency_key && isCharged(row)) {
           this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
@@ -101,19 +158,101 @@ export class Ledger {
         this.#aggregates.put([scope, period], cur);
       }
     };
-    const p = this.#root.transaction(write);
-    this.#inFlight.add(p);
-    p.then(
-      () => {
+    return this.#root.transaction(write);
+  }
+
+  /**
+   * A commit failed. LMDB aborted the whole transaction, so none of these
+   * rows (nor their aggregate deltas) was applied: hold them and commit them
+   * again later, exactly once. Admission stops while anything is held.
+   */
+  #hold(rows: UsageRecord[], batch: Batch, err: unknown): void {
+    const first = !this.#held.length && !this.#waiting.length;
+    quiet(err, first ? (cause) => this.#log('error', 'ledger commit failure cause', { error: describeCommitError(cause) }) : undefined);
+    if (first) {
+      this.#log('error', 'ledger commit failed: holding the rows in memory and retrying; new calls are refused until a commit succeeds', { error: describeCommitError(err), rows: rows.length });
+    }
+    this.#held.push(...rows);
+    if (this.#held.length > MAX_HELD_ROWS) this.#giveUp(this.#held.splice(0, this.#held.length - MAX_HELD_ROWS), 'held-row limit reached');
+    this.#waiting.push({ batch, deadline: Date.now() + (this.#options.commitTimeoutMs ?? 10_000) });
+    this.#options.health?.setHeld(this.#held.length);
+    this.#retryTimer ??= setInterval(() => this.#tick(), RETRY_EVERY_MS);
+    this.#retryTimer.unref();
+  }
+
+  #tick(now = Date.now()): void {
+    this.#waiting = this.#waiting.filter((w) => {
+      if (w.deadline > now) return true;
+      w.batch.reject(new LedgerUnavailableError('the usage ledger could not commit this call\'s row in time (disk full or write error); the row is held and will be written when the disk accepts it'));
+      return false;
+    });
+    if (this.#held.length && !this.#retrying) void this.#retry();
+  }
+
+  /** Commits every held row in one transaction; on failure they stay held for the next tick. */
+  async #retry(): Promise<boolean> {
+    if (this.#retrying || !this.#held.length) return !this.#held.length;
+    this.#retrying = true;
+    const rows = this.#held;
+    const waiting = this.#waiting;
+    this.#held = [];
+    this.#waiting = [];
+    try {
+      const p = this.#commit(rows);
+      this.#inFlight.add(p);
+      try {
+        await p;
+      } finally {
         this.#inFlight.delete(p);
-        this.#sample(performance.now() - started);
-        batch.resolve();
-      },
-      (err) => {
-        this.#inFlight.delete(p);
-        batch.reject(err);
-      },
-    );
+      }
+      for (const w of waiting) w.batch.resolve();
+      this.#log('info', 'ledger commits succeed again: held rows written', { rows: rows.length });
+      return true;
+    } catch (err) {
+      quiet(err);
+      this.#held = rows.concat(this.#held);
+      this.#waiting = waiting.concat(this.#waiting);
+      return false;
+    } finally {
+      this.#retrying = false;
+      this.#options.health?.setHeld(this.#held.length);
+      if (!this.#held.length && !this.#waiting.length && this.#retryTimer) {
+        clearInterval(this.#retryTimer);
+        this.#retryTimer = undefined;
+      }
+    }
+  }
+
+  /** Rows that will not be committed by this process: each goes to the log as JSON so an operator can replay it. */
+  #giveUp(rows: readonly UsageRecord[], why: string): void {
+    for (const row of rows) this.#log('error', 'ledger_unwritten_row', { why, row });
+    this.unwritten += rows.length;
+  }
+
+  #log(level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>): void {
+    if (this.#options.log) this.#options.log(level, msg, fields);
+    else if (level === 'error') process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
+  }
+
+  /**
+   * Shutdown: calls waiting on held rows stop waiting (their clients get an
+   * error now rather than at the commit timeout); the rows stay held for
+   * close()'s last attempt.
+   */
+  stopWaiting(reason: string): number {
+    const w = this.#waiting.splice(0);
+    for (const x of w) x.batch.reject(new LedgerUnavailableError(reason));
+    return w.length;
+  }
+
+  /** False while calls must not be admitted: the disk is low or some thread holds rows it could not commit. */
+  get accepting(): boolean {
+    return this.#options.health?.accepting ?? !this.#held.length;
+  }
+
+  /** Rows this ledger holds in memory, not yet committed. */
+  get heldRows(): number {
+    return this.#held.length;
   }
 
   #sample(ms: number) {
@@ -246,11 +385,58 @@ export class Ledger {
     while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Flushes, makes one last attempt at held rows, and closes. Bounded: rows
+   * that still cannot be written are logged as `ledger_unwritten_row` JSON
+   * (usage fields only, never payloads) instead of blocking shutdown.
+   * Returns how many rows this ledger could not write.
+   */
+  async close(lastTryMs = 2_000): Promise<number> {
     await this.flush();
+    if (this.#held.length) {
+      await Promise.race([this.#retry(), sleep(lastTryMs)]);
+      while (this.#retrying) await sleep(10);
+    }
+    if (this.#retryTimer) clearInterval(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const left = this.#held.splice(0);
+    for (const w of this.#waiting.splice(0)) w.batch.reject(new LedgerUnavailableError('the ledger closed before this row could be written'));
+    if (left.length) {
+      this.#giveUp(left, 'closed while the disk refused writes');
+      this.#log('error', 'ledger closed with rows it could not write; they are in the log as ledger_unwritten_row lines', { rows: left.length });
+    }
     this.#closed = true;
-    await this.#root.close();
+    // Bounded: lmdb-js's close waits on the failed write's sync (measured: it never returns on a full tmpfs).
+    await Promise.race([this.#root.close(), sleep(left.length ? 1_000 : 5_000)]);
+    return this.unwritten;
   }
+}
+
+type Batch = { done: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
+
+const noop = () => {};
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * A failed LMDB commit as lmdb-js reports it. Besides the promises the
+ * ledger awaits, lmdb-js rejects an internal one nobody can observe; the
+ * unhandled-rejection hooks use this to drop that duplicate quietly.
+ */
+export function isLmdbCommitFailure(err: unknown): boolean {
+  const cause = (err as { commitError?: Promise<unknown> })?.commitError;
+  if (!cause?.catch) return false;
+  cause.catch(noop);
+  return true;
+}
+
+/** lmdb-js attaches the cause as a second promise (`commitError`) that rejects unobserved unless handled. */
+function quiet(err: unknown, onCause: (cause: unknown) => void = noop): void {
+  const cause = (err as { commitError?: Promise<unknown> })?.commitError;
+  cause?.catch?.(onCause);
+}
+
+function describeCommitError(err: unknown): string {
+  return String((err as Error)?.message ?? err).slice(0, 300);
 }
 
 const EMPTY = Buffer.alloc(0);
