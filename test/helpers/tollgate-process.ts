@@ -18,6 +18,12 @@ export interface Tollgate {
   configFile: string;
   proc: ChildProcess;
   logs(): string;
+  /**
+   * The proxy's clock as this test sees it: the clockStart instant plus the
+   * real time since launch (never behind the proxy's own reading), or the
+   * real time when no clockStart was given.
+   */
+  now(): number;
   admin<T = any>(path: string): Promise<T>;
   adminText(path: string): Promise<string>;
   /** SIGTERM and wait; resolves with the exit code. */
@@ -29,6 +35,12 @@ export interface StartOptions {
   dataDir?: string;
   shards?: number;
   env?: Record<string, string>;
+  /**
+   * The instant the proxy's clock reads when it starts (it then advances in
+   * real time): TOLLGATE_CLOCK_START. Tests that depend on the calendar set it
+   * so they pass on any day they run.
+   */
+  clockStart?: number | string;
 }
 
 export async function startTollgate(config: Record<string, unknown>, opts: StartOptions = {}): Promise<Tollgate> {
@@ -43,11 +55,19 @@ export async function startTollgate(config: Record<string, unknown>, opts: Start
     ...config,
     dataDir,
   }));
-  return launch(configFile, dataDir, opts.env);
+  return launch(configFile, dataDir, withClock(opts.env, opts.clockStart));
+}
+
+/** `env` plus TOLLGATE_CLOCK_START when a start instant is given. */
+export function withClock(env: Record<string, string> = {}, clockStart?: number | string): Record<string, string> {
+  if (clockStart === undefined) return env;
+  return { ...env, TOLLGATE_CLOCK_START: typeof clockStart === 'number' ? new Date(clockStart).toISOString() : clockStart };
 }
 
 /** Starts again on an existing config and data directory (restart after a crash). */
 export function launch(configFile: string, dataDir: string, env: Record<string, string> = {}): Promise<Tollgate> {
+  const clockStart = env.TOLLGATE_CLOCK_START ?? process.env.TOLLGATE_CLOCK_START;
+  const offset = clockStart ? Date.parse(clockStart) - Date.now() : 0;
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,6 +89,7 @@ export function launch(configFile: string, dataDir: string, env: Record<string, 
       resolve({
         url, port, dataDir, configFile, proc,
         logs: () => out,
+        now: () => Date.now() + offset,
         admin: async (path) => {
           const r = await adminFetch(path);
           if (!r.ok) throw new Error(`admin ${path}: ${r.status} ${await r.text()}`);
