@@ -83,9 +83,11 @@ describe('circuit breaker', () => {
   });
 
   it('a target that recovers gets its traffic back after a successful probe', async () => {
-    dead.setBehavior({ fail: null });
+    // Recovered, and slow enough that the latency it is reported with is known: at least 40 ms to its answer head.
+    dead.setBehavior({ fail: null, latencyMs: 40 });
     await sleep(1100); // past the cooldown: the next call on each shard is the probe
     await hammer(20, 2, () => chat(tg.url, 'br'));
+    const warmup = dead.stats().requests;
     dead.reset({ keepBehavior: true });
     backup.reset({ keepBehavior: true });
     const results = await hammer(100, 4, () => chat(tg.url, 'br'));
@@ -96,7 +98,9 @@ describe('circuit breaker', () => {
     const t = view.providers.find((p: any) => p.name === 'dead').targets.find((x: any) => x.target === 'dead/gpt-4o-mini');
     expect(t.state).toBe('healthy');
     expect(t.cooling_down_until).toBeNull();
-    expect(t.latency_ms.p50).toBeGreaterThanOrEqual(0);
+    // Every success since recovery is a sample (failures are not), each at least the upstream's 40 ms.
+    expect(t.latency_ms.samples).toBe(warmup + 100);
+    expect(t.latency_ms.p50).toBeGreaterThanOrEqual(40);
     expect(t.latency_ms.p99).toBeGreaterThanOrEqual(t.latency_ms.p50);
   });
 
