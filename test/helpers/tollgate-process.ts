@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { tempDir } from './temp-dir.js';
@@ -43,6 +43,15 @@ export interface StartOptions {
   clockStart?: number | string;
 }
 
+/**
+ * The instant integration tests with calendar budgets pretend it is (pass it
+ * as clockStart): a Wednesday noon in mid-June, far from any day, week or
+ * month boundary, so a test that spends and then reads its budget gets the
+ * same period whatever day (or midnight) the suite runs across. In the future,
+ * so Redis keys that expire at a period's end (cluster mode) stay alive.
+ */
+export const TEST_CLOCK = Date.parse('2031-06-18T12:00:00Z');
+
 export async function startTollgate(config: Record<string, unknown>, opts: StartOptions = {}): Promise<Tollgate> {
   const dir = tempDir('tollgate-test-');
   const dataDir = opts.dataDir ?? join(dir, 'data');
@@ -55,17 +64,26 @@ export async function startTollgate(config: Record<string, unknown>, opts: Start
     ...config,
     dataDir,
   }));
-  return launch(configFile, dataDir, withClock(opts.env, opts.clockStart));
+  if (opts.clockStart !== undefined) {
+    const start = typeof opts.clockStart === 'number' ? opts.clockStart : Date.parse(opts.clockStart);
+    writeFileSync(clockFile(configFile), JSON.stringify({ start, realAt: Date.now() }));
+  }
+  return launch(configFile, dataDir, opts.env);
 }
 
-/** `env` plus TOLLGATE_CLOCK_START when a start instant is given. */
-export function withClock(env: Record<string, string> = {}, clockStart?: number | string): Record<string, string> {
-  if (clockStart === undefined) return env;
-  return { ...env, TOLLGATE_CLOCK_START: typeof clockStart === 'number' ? new Date(clockStart).toISOString() : clockStart };
-}
+/** Beside the config: the test clock a restart on the same config continues from. */
+const clockFile = (configFile: string) => join(dirname(configFile), 'test-clock.json');
 
-/** Starts again on an existing config and data directory (restart after a crash). */
+/**
+ * Starts again on an existing config and data directory (restart after a
+ * crash). A proxy first started with clockStart comes back on the same clock,
+ * advanced by the real time since (not reset to its start).
+ */
 export function launch(configFile: string, dataDir: string, env: Record<string, string> = {}): Promise<Tollgate> {
+  if (env.TOLLGATE_CLOCK_START === undefined && existsSync(clockFile(configFile))) {
+    const c = JSON.parse(readFileSync(clockFile(configFile), 'utf8')) as { start: number; realAt: number };
+    env = { ...env, TOLLGATE_CLOCK_START: new Date(c.start + (Date.now() - c.realAt)).toISOString() };
+  }
   const clockStart = env.TOLLGATE_CLOCK_START ?? process.env.TOLLGATE_CLOCK_START;
   const offset = clockStart ? Date.parse(clockStart) - Date.now() : 0;
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {

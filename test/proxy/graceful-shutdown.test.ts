@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate } from '../helpers/tollgate-process.js';
+import { launch, startTollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -18,7 +18,7 @@ describe('SIGTERM', () => {
     const tg = await startTollgate({
       providers: providers(mock.url),
       customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-    });
+    }, { clockStart: TEST_CLOCK });
     const ids: string[] = [];
     const calls = Array.from({ length: 40 }, async (_, i) => {
       const r = await request(`${tg.url}/v1/chat/completions`, {

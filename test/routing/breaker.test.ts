@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { sleep } from '../helpers/fixtures.js';
 import { answered, chat, customer, hammer, openaiProvider } from './helpers.js';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
       { model: 'solo', targets: [{ provider: 'dead', model: 'gpt-4o' }] },
     ],
     customers: [customer],
-  }, { shards: SHARDS });
+  }, { clockStart: TEST_CLOCK, shards: SHARDS });
 });
 
 afterAll(async () => {
