@@ -19,9 +19,10 @@ export interface Tollgate {
   proc: ChildProcess;
   logs(): string;
   /**
-   * The proxy's clock as this test sees it: the clockStart instant plus the
-   * real time since launch (never behind the proxy's own reading), or the
-   * real time when no clockStart was given.
+   * The proxy's clock as this test sees it: the instant the proxy printed as
+   * its clock at start plus the real time since this process read that line
+   * (a few ms behind the proxy, never ahead), or the real time when no
+   * clockStart was given.
    */
   now(): number;
   admin<T = any>(path: string): Promise<T>;
@@ -84,8 +85,6 @@ export function launch(configFile: string, dataDir: string, env: Record<string, 
     const c = JSON.parse(readFileSync(clockFile(configFile), 'utf8')) as { start: number; realAt: number };
     env = { ...env, TOLLGATE_CLOCK_START: new Date(c.start + (Date.now() - c.realAt)).toISOString() };
   }
-  const clockStart = env.TOLLGATE_CLOCK_START ?? process.env.TOLLGATE_CLOCK_START;
-  const offset = clockStart ? Date.parse(clockStart) - Date.now() : 0;
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -93,6 +92,14 @@ export function launch(configFile: string, dataDir: string, env: Record<string, 
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
+  let offset = 0;
+  const onClock = () => {
+    const m = /the clock reads (\S+) /.exec(out);
+    if (!m) return;
+    offset = Date.parse(m[1]!) - Date.now();
+    proc.stderr!.off('data', onClock);
+  };
+  proc.stderr!.on('data', onClock);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`tollgate did not start within 20 s:\n${out}`)), 20_000);
