@@ -30,7 +30,9 @@ describe('SIGTERM', () => {
       ids.push(r.headers['x-tollgate-request-id'] as string);
       return { status: r.statusCode, complete: i % 2 === 0 ? text.includes('[DONE]') : text.endsWith('}') };
     });
-    await sleep(200); // all 40 are now waiting on the upstream
+    // SIGTERM once all 40 are waiting on the upstream (a fixed sleep raced a loaded machine).
+    for (let i = 0; i < 100 && mock.stats().requests < 40; i++) await sleep(20);
+    expect(mock.stats().requests).toBe(40);
     const exit = tg.stop();
     await sleep(50);
     const readyz = await fetch(`${tg.url}/readyz`).then((r) => r.status, () => 'refused');
