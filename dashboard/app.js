@@ -33,8 +33,6 @@
   };
   const int = (n) => Number(n || 0).toLocaleString('en-US');
   const amount = (v, unit) => (unit === 'tokens' || unit === 'requests' ? `${int(Math.round(v))} ${unit}` : `${v.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${unit}`);
-  const today = () => new Date().toISOString().slice(0, 10);
-  const addDays = (day, n) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
   const STATE_TEXT = { ok: 'ok', near_cap: 'near cap', capped: 'capped' };
 
   function showError(msg) {
@@ -172,21 +170,27 @@
 
   async function loadCustomer(id) {
     show('customer');
+    const form = $('#filters');
     if (!current || current.id !== id) {
-      const form = $('#filters');
-      form.to.value = today();
-      form.from.value = addDays(today(), -29);
+      // No range given: the server answers its default (the 30 days ending
+      // its today), and the form takes that range. "Today" is the server's,
+      // whose clock decides periods, not this browser's.
+      form.from.value = '';
+      form.to.value = '';
       form.model.value = '';
       form.agent.value = '';
       form.decision.value = '';
     }
     current = { id, cursor: null };
     $('#customer-title').textContent = id;
-    const f = filtersFromForm();
+    let f = filtersFromForm();
     const [list, summary] = await Promise.all([
       apiJson(`/admin/customers?${qs({ q: id })}`),
       apiJson(`/admin/reports/summary?${qs({ customer: id, from: f.from, to: f.to })}`),
     ]);
+    form.from.value = summary.from;
+    form.to.value = summary.to;
+    f = filtersFromForm();
     const me = list.customers.find((c) => c.id === id);
     const state = $('#customer-state');
     state.className = `badge ${me ? me.state : 'ok'}`;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './clock/use-process-clock.js'; // first: shifts Date when TOLLGATE_CLOCK_START is set (tests, demos)
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
@@ -6,13 +7,18 @@ import { startServer } from './server/supervisor.js';
 import { uwsIsNative } from './server/native-check.js';
 import { hashKey } from './identity/key-hash.js';
 import type { Config } from './config/schema.js';
+import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
 
 const USAGE = `usage:
   tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
   tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
   tollgate check --config FILE  validate a config file and exit
   tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)
-  tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)`;
+  tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)
+
+environment:
+  TOLLGATE_CLOCK_START=ISO-TIME  for tests and demos only: the clock reads this instant at start
+                                 and advances in real time (usage rows, budget periods, reports)`;
 
 const BUNDLED = fileURLToPath(new URL('../config/tollgate.example.yaml', import.meta.url));
 
@@ -78,6 +84,9 @@ async function serve(args: string[]) {
       '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +
       `(${process.version}, ABI ${process.versions.modules}); serving with the slow pure-JS fallback. Use Node 20. ***\n\n`,
     );
+  }
+  if (processClockOffset() !== 0) {
+    process.stderr.write(`tollgate: ${CLOCK_START_ENV} is set: the clock reads ${new Date().toISOString()} (for tests and demos, never production)\n`);
   }
   const server = await startServer(config, undefined, { configFile: file }).catch((err: Error) => fail(err.message));
   const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;

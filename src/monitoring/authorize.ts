@@ -33,7 +33,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
 
   let model = body.model;
   let degradedFrom: string | undefined;
-  const degrade = refs.length ? degradeTarget(ctx.table, refs) : undefined;
+  const degrade = refs.length ? degradeTarget(ctx.table, refs, ctx.clock, now) : undefined;
   if (degrade && degrade.model !== model) {
     degradedFrom = model;
     model = degrade.model;

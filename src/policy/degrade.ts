@@ -1,15 +1,22 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
+import type { PeriodClock } from '../budget/periods.js';
 
 /**
  * The model calls in this scope should degrade to, if any budget's spend
- * (settled + reserved) has reached a `degrade` threshold. With several, the
- * highest threshold reached wins (it is the one meant for tighter times).
+ * (settled + reserved) in the period containing `now` has reached a
+ * `degrade` threshold. With several, the highest threshold reached wins (it
+ * is the one meant for tighter times).
+ *
+ * Each slot is rolled to the current period before it is read: this runs
+ * before the reservation (which would roll it too), so without it the first
+ * call of a new period would be judged on the last period's spend.
  */
-export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[]): { model: string; ref: BudgetRef; at: number } | undefined {
+export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[], clock: PeriodClock, now: number): { model: string; ref: BudgetRef; at: number } | undefined {
   let best: { model: string; ref: BudgetRef; at: number } | undefined;
   for (const ref of refs) {
     if (!ref.thresholds.length) continue;
+    table.rollover(ref.slot, clock.window(ref.period, now).start);
     const s = table.read(ref.slot);
     if (s.limit <= 0n) continue;
     const used = Number(s.committed) / Number(s.limit);

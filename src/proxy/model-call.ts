@@ -192,7 +192,7 @@ class ModelCall implements CallRun {
 
     let model = call.model;
     let degradedFrom: string | null = null;
-    const degrade = refs.length ? degradeTarget(ctx.table, refs) : undefined;
+    const degrade = refs.length ? degradeTarget(ctx.table, refs, ctx.clock, this.ts) : undefined;
     if (degrade && degrade.model !== call.model) {
       degradedFrom = call.model;
       model = degrade.model;

@@ -1,3 +1,4 @@
+import '../clock/use-process-clock.js'; // first: the main thread's TOLLGATE_CLOCK_START offset, before anything reads the time
 import { parentPort, workerData } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { expectedCostUsd } from '../helpers/fixtures.js';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 
 // Shared pieces of the cluster suites: nodes on one Redis, calls whose
 // estimate equals their real cost, and readers for what Redis and each
@@ -14,7 +14,7 @@ export const CALL_USD = expectedCostUsd('gpt-4o-mini', { prompt: PROMPT, complet
 export const CALL_NANO = Math.round(CALL_USD * 1e9);
 
 export function startNodes(count: number, config: Record<string, unknown>, shards = 1): Promise<Tollgate[]> {
-  return Promise.all(Array.from({ length: count }, () => startTollgate(config, { shards })));
+  return Promise.all(Array.from({ length: count }, () => startTollgate(config, { clockStart: TEST_CLOCK, shards })));
 }
 
 export interface CallResult { status: number; node: number; requestId: string | null; type?: string }

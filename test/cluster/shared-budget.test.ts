@@ -15,6 +15,7 @@ let redis: Redis;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let nodes: Tollgate[] = [];
 const CAP_NANO = CALL_NANO * 10;
+const ROOMY_KEY = 'tg-roomy-key-1';
 
 describeWithRedis('three nodes sharing one budget through Redis', () => {
   beforeAll(async () => {
@@ -25,7 +26,11 @@ describeWithRedis('three nodes sharing one budget through Redis', () => {
       providers: providers(mock.url),
       redis: redisServer.url,
       cluster: { leaseTtl: '5s', idleReturn: '1s', flushInterval: '100ms' },
-      customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: CAP_NANO / 1e9, unit: 'USD', period: 'month' }] }],
+      customers: [
+        { id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: CAP_NANO / 1e9, unit: 'USD', period: 'month' }] },
+        // Room for a thousand calls: one node's lease covers a run of calls without asking Redis each time.
+        { id: 'roomy', keys: [ROOMY_KEY], budgets: [{ limit: (CALL_NANO * 1000) / 1e9, unit: 'USD', period: 'month' }] },
+      ],
     });
   });
 
@@ -80,13 +85,29 @@ describeWithRedis('three nodes sharing one budget through Redis', () => {
     for (const v of views) {
       expect(v).toMatchObject({ enabled: true, redis_up: true, redis_down_policy: 'closed', reconcile_backlog: 0 });
       expect(v.decisions).toBeGreaterThan(0);
-      expect(v.lease_hit_rate).toBeGreaterThanOrEqual(0);
+      expect(v.lease_hit_rate).toBeCloseTo(1 - v.shortfalls / v.decisions, 9);
       expect(v.redis_round_trips).toBeGreaterThan(0);
     }
     expect(new Set(views.map((v) => v.node_id)).size).toBe(3);
     expect(views.reduce((s, v) => s + v.shortfalls, 0)).toBeGreaterThan(0);
     // The customer view shows the spend of the whole cluster, not one node's (heard within a second or so).
     await waitFor(async () => (await nodes[0]!.admin('/admin/customers/acme')).budgets[0].used * 1e9 > CAP_NANO - CALL_NANO, 3_000);
+  });
+
+  it('serves a run of calls within a roomy budget from the lease in memory, asking Redis only to grow it', async () => {
+    const node = nodes[0]!;
+    const before = await node.admin('/admin/cluster');
+    const CALLS = 40;
+    for (let i = 0; i < CALLS; i++) expect((await call(node, 0, ROOMY_KEY)).status).toBe(200);
+    const after = await node.admin('/admin/cluster');
+    const decisions = after.decisions - before.decisions;
+    const shortfalls = after.shortfalls - before.shortfalls;
+    expect(decisions).toBe(CALLS);
+    // A lease is sized for a run of calls: at most the first call of the run waits on Redis
+    // (none when the lease was fetched ahead); a node asking on every call would be 0 here.
+    expect(shortfalls).toBeLessThanOrEqual(1);
+    expect(1 - shortfalls / decisions).toBeGreaterThanOrEqual(0.975);
+    expect(after.lease_ops.shortfall - before.lease_ops.shortfall).toBeLessThanOrEqual(1);
   });
 
   it('refuses the next call on every node once the cluster spent the budget', async () => {

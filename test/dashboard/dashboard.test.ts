@@ -14,12 +14,18 @@ import { tempDir } from '../helpers/temp-dir.js';
 // The dashboard end to end in headless Chromium against the real proxy:
 // sign in with the admin token, see budget bars (capped and near-cap
 // marked), open a customer, see the daily chart and the usage table, filter
-// it, download the CSV. Also writes docs/dashboard.png for the README.
+// it, download the CSV. The proxy's clock starts at NOW (TOLLGATE_CLOCK_START)
+// and the history is seeded relative to it, so "this month" and "the last 30
+// days" are the same whatever day the suite runs. Screenshots go to a temp
+// directory; UPDATE_SCREENSHOTS=1 writes docs/dashboard.png for the README.
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
+const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
+  ? fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url))
+  : join(tempDir('tollgate-screens-'), 'dashboard.png');
 const DAY = 86_400_000;
+const NOW = Date.parse('2026-06-17T12:00:00Z');
 
 if (!haveChromium && process.env.CI) {
   // In CI the browser test must run: a missing Chromium is a failure, not a skip.
@@ -34,11 +40,11 @@ let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 let browser: Browser;
 const requestedUrls: string[] = [];
+let seededJune = 0; // USD billed in the seeded rows of NOW's month
 
 /** Thirty days of history for three customers, billed at cost × 1.3, written through the real ledger. */
-async function seed(dataDir: string): Promise<void> {
+async function seed(dataDir: string, now: number): Promise<void> {
   const ledger = new Ledger(dataDir, 'UTC', false);
-  const now = Date.now();
   const models = ['gpt-4o-mini', 'gpt-4o', 'claude-haiku-4-5'];
   const agents = ['support-bot', 'researcher', null];
   const appends: Promise<void>[] = [];
@@ -69,10 +75,13 @@ async function seed(dataDir: string): Promise<void> {
   await ledger.close();
 }
 
+/** Dollars as the page writes them: more decimals for small amounts. */
+const usdText = (n: number) => `$${n.toFixed(n === 0 ? 2 : n < 0.01 ? 6 : n < 1 ? 4 : 2)}`;
+
 /** This month's billed spend of a customer in the seeded data, USD. */
 function monthBilled(dataDir: string, customer: string): Promise<number> {
   const ledger = new Ledger(dataDir, 'UTC', false);
-  const agg = ledger.aggregateAt(`c:${customer}`, 'month', Date.now());
+  const agg = ledger.aggregateAt(`c:${customer}`, 'month', NOW);
   return ledger.close().then(() => agg.billed_nano / 1e9);
 }
 
@@ -81,9 +90,10 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     mock = await startMockUpstream({ promptTokens: 40, completionTokens: 20 });
     const dataDir = join(tempDir('tollgate-dashboard-'), 'data');
-    await seed(dataDir);
+    await seed(dataDir, NOW);
     const acme = await monthBilled(dataDir, 'acme');
     const globex = await monthBilled(dataDir, 'globex');
+    seededJune = acme + globex + await monthBilled(dataDir, 'initech');
     tg = await startTollgate({
       dataDir,
       providers: providers(mock.url),
@@ -94,7 +104,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
         { id: 'globex', keys: ['tg-globex-key-1'], budgets: [{ limit: Math.max(0.01, Math.floor(globex * 0.9 * 100) / 100), unit: 'USD', period: 'month' }] },
         { id: 'initech', keys: ['tg-initech-key'], budgets: [{ limit: 500, unit: 'USD', period: 'month' }] },
       ],
-    }, { dataDir, shards: 2 });
+    }, { dataDir, shards: 2, clockStart: NOW });
     // A little live traffic on top of the history.
     const client = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 20 });
@@ -166,6 +176,8 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await page.click('tr[data-customer="acme"] a');
     await page.waitForSelector('#chart[data-ready="true"] canvas');
     expect(await page.getAttribute('#chart', 'data-points')).toBe('30');
+    // The default range is the 30 days ending the proxy's today, not the browser's.
+    expect([await page.inputValue('#filters [name=from]'), await page.inputValue('#filters [name=to]')]).toEqual(['2026-05-19', '2026-06-17']);
     await page.waitForSelector('#usage-table tbody tr');
     expect(await page.locator('#by-model tbody tr').count()).toBe(3);
     expect(await page.textContent('#customer-title')).toBe('acme');
@@ -188,7 +200,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
 
     // CSV download of exactly what the table shows.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
-    expect(download.suggestedFilename()).toMatch(/^usage-acme-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+    expect(download.suggestedFilename()).toBe('usage-acme-2026-05-19-2026-06-17.csv');
     const csv = readFileSync((await download.path())!, 'utf8').trim().split('\n');
     expect(csv[0]).toMatch(/^request_id,ts,customer,agent,tags,endpoint/);
     expect(csv.length - 1).toBe(shown);
@@ -202,9 +214,32 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await page.context().close();
   });
 
-  it('wrote the README screenshot', () => {
-    const png = readFileSync(SCREENSHOT);
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
-    expect(png.length).toBeGreaterThan(20_000);
+  it('totals this month\'s billing in the summary cards and draws a billed bar for each day', async () => {
+    const { customers } = await tg.admin('/admin/customers');
+    const billed = customers.reduce((sum: number, c: any) => sum + c.month.billed, 0);
+    // The seeded June rows (read from the ledger before the proxy started) plus the live calls above.
+    const live = (await tg.admin('/admin/usage?customer=acme&limit=1000')).rows.filter((r: any) => !r.request_id.startsWith('req_seed'));
+    expect(live).toHaveLength(3);
+    expect(billed).toBeCloseTo(seededJune + live.reduce((sum: number, r: any) => sum + r.billed, 0), 9);
+    const page = await newPage();
+    await signIn(page);
+    await page.waitForSelector('#customer-table tbody tr');
+    const cards = Object.fromEntries(await page.$$eval('#customer-summary .card', (cs) => cs.map((c) => [c.querySelector('.card-label')!.textContent, c.querySelector('.card-value')!.textContent])));
+    expect(cards).toMatchObject({ Customers: '3', Capped: '1', 'Near cap': '1', 'Billed this month': usdText(billed) });
+
+    await page.click('tr[data-customer="initech"] a');
+    await page.waitForSelector('#chart[data-ready="true"] canvas');
+    // Pixels of the billed series' blue, over the whole plot: thirty bars of seeded spend, not an empty frame.
+    const blue = await page.$eval('#chart canvas', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 40 && d[i + 2]! > 180 && d[i]! < 90 && d[i + 1]! < 140) n++;
+      return { n, area: canvas.width * canvas.height };
+    });
+    expect(blue.n / blue.area).toBeGreaterThan(0.1);
+    await page.screenshot({ path: SCREENSHOT.replace('dashboard.png', 'dashboard-initech.png'), fullPage: false });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, expectedCostUsd, providers, sleep } from '../helpers/fixtures.js';
 
 // Monitoring mode against the real proxy with two shards: apps that call the
@@ -55,7 +55,7 @@ beforeAll(async () => {
       { id: 'resold', keys: [RESOLD_KEY], markup: 1.3, budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
     ],
     appKeys: [APP_KEY],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
 });
 
 afterAll(async () => {
@@ -69,7 +69,7 @@ describe('monitoring mode', () => {
     expect(auth.status).toBe(200);
     expect(auth.body).toMatchObject({ allowed: true, model: 'gpt-4o-mini' });
     expect(auth.body.reservation_id).toMatch(/^rsv_[01]_/);
-    expect(Date.parse(auth.body.expires_at)).toBeGreaterThan(Date.now());
+    expect(Date.parse(auth.body.expires_at)).toBeGreaterThan(tg.now());
 
     const ev = await post('/v1/usage/events', event({ reservation_id: auth.body.reservation_id, idempotency_key: 'first-event' }), CUSTOMER_KEY, { 'x-tollgate-agent': 'ignored-agent' });
     expect(ev.status).toBe(200);

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { SMTPServer } from 'smtp-server';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { expectedCostUsd, providers, sleep } from '../helpers/fixtures.js';
 
 // Thresholds, degrade, soft caps, velocity caps, loop protection, friendly
@@ -91,7 +91,7 @@ beforeAll(async () => {
       { id: 'friendly', keys: ['tg-friendly-key-1'], budgets: [{ limit: 1, unit: 'requests', period: 'day' }],
         refusal: { mode: 'message', topUpUrl: 'https://pay.example.com/topup?customer={customer}' } },
     ],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {
@@ -215,7 +215,7 @@ describe('alert durability', () => {
       providers: providers(mock.url),
       alerts: { channels: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook`, secret: SECRET }] },
       customers: [{ id: 'durable', keys: ['tg-durable-key-1'], budgets: [{ limit: 3, unit: 'requests', period: 'day', thresholds: [{ at: 0.5, action: 'warn', notify: ['ops'] }] }] }],
-    });
+    }, { clockStart: TEST_CLOCK });
     const c = new OpenAI({ apiKey: 'tg-durable-key-1', baseURL: `${dir.url}/v1`, maxRetries: 0 });
     await c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'a' }] });
     await c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'b' }] });

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetTable } from '../../src/budget/budget-table.js';
-import type { BudgetRef } from '../../src/budget/budget-ref.js';
+import { limitToCounter, type BudgetRef } from '../../src/budget/budget-ref.js';
 import { SpendAnomaly } from '../../src/alerts/spend-anomaly.js';
-import { degradeTarget } from '../../src/policy/degrade.js';
-import { limitToCounter } from '../../src/budget/budget-ref.js';
 
 const ref = (thresholds: BudgetRef['thresholds'] = []): BudgetRef => ({
   slot: 0, kind: 'money', unit: 'USD', rate: 1, period: 'month', limit: 100, burst: 0, thresholds, key: 'k',
@@ -47,22 +45,5 @@ describe('spend anomaly', () => {
     for (let i = 0; i < 10; i++) { spend(t, 0.01); now += 60_000; a.sample(t, [r], now); }
     spend(t, 5);
     expect(a.sample(t, [r], now + 60_000)).toEqual([]);
-  });
-});
-
-describe('degrade and block thresholds', () => {
-  it('names the degrade model once spend reaches its threshold, the highest reached winning', () => {
-    const r = ref([{ at: 0.5, action: 'degrade', model: 'small', notify: [] }, { at: 0.9, action: 'degrade', model: 'tiny', notify: [] }]);
-    const t = tableWith(r);
-    expect(degradeTarget(t, [r])).toBeUndefined();
-    spend(t, 50);
-    expect(degradeTarget(t, [r])?.model).toBe('small');
-    spend(t, 40);
-    expect(degradeTarget(t, [r])?.model).toBe('tiny');
-  });
-
-  it('puts the hard stop at a block threshold below limit + burst', () => {
-    expect(limitToCounter({ kind: 'money', limit: 100, burst: 0.1, thresholds: [] }).cap).toBe(110_000_000_000n);
-    expect(limitToCounter({ kind: 'money', limit: 100, burst: 0.1, thresholds: [{ at: 0.95, action: 'block', notify: [] }] }).cap).toBe(95_000_000_000n);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { expectedCostUsd, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
       { id: 'marked', plan: 'resale', keys: ['tg-marked-key-1'] },
       { id: 'custom', plan: 'resale', keys: ['tg-custom-key-1'], prices: { 'gpt-4o-mini': { input: 1, output: 4 } } },
     ],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { Agent, Client, request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate } from '../helpers/tollgate-process.js';
+import { launch, startTollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 // SIGTERM while hundreds of calls are in flight, half of them streaming:
@@ -53,7 +53,7 @@ async function ledgerIds(configFile: string, dataDir: string): Promise<Set<strin
 describe('SIGTERM under load', () => {
   it('completes 300 in-flight calls (150 streaming) with 0 client errors, records every one, and exits 0', async () => {
     mock.reset({ keepBehavior: true });
-    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '30s' });
+    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '30s' }, { clockStart: TEST_CLOCK });
     const N = 300;
     const agent = new Agent({ connections: N + 10 });
     const probe = new Client(tg.url); // a keep-alive connection opened before SIGTERM
@@ -105,7 +105,7 @@ describe('SIGTERM under load', () => {
   it('after the grace period cancels what is left, records it, and still exits 0', async () => {
     mock.setBehavior({ latencyMs: 10_000 });
     try {
-      const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '1s' });
+      const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '1s' }, { clockStart: TEST_CLOCK });
       const N = 20;
       const calls = Array.from({ length: N }, async (_, i) => {
         const r = await request(`${tg.url}/v1/chat/completions`, {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 import { isProtocolError, rawRequest } from './raw-http.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1_000_000, unit: 'USD', period: 'month' }] }],
     appKeys: [APP_KEY],
     limits: { maxBodyBytes: 256 * 1024, maxHeaderBytes: 8 * 1024, maxUrlBytes: 2048 },
-  });
+  }, { clockStart: TEST_CLOCK });
   agent = new Agent({ connections: 4, headersTimeout: 30_000, bodyTimeout: 30_000 });
 });
 

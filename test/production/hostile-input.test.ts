@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { isProtocolError, rawRequest } from './raw-http.js';
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1000, unit: 'USD', period: 'month' }] }],
     limits: { maxBodyBytes: 64 * 1024, maxHeaderBytes: 8 * 1024, maxUrlBytes: 2048, bodyTimeout: '2s', clientStallTimeout: '3s' },
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { request } from 'undici';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, sleep } from '../helpers/fixtures.js';
 import { isProtocolError } from './raw-http.js';
 
@@ -95,7 +95,7 @@ beforeAll(async () => {
     ],
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1000, unit: 'USD', period: 'month' }] }],
     limits: { maxUpstreamBodyBytes: 16 * 1024 * 1024 },
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { ADMIN_TOKEN, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { ADMIN_TOKEN, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 import { parsePrometheus, histogramQuantile, bucketOf, type Sample } from './prometheus-parse.js';
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
     defaultPlan: 'open',
     plans: [{ name: 'open', budgets: [{ limit: 1000, unit: 'USD', period: 'month' }] }],
     metrics: { customerSeries: { top: 2, include: ['acme'] } },
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
   // Load over many connections so both shards serve calls.
   const agent = new Agent({ connections: 16 });
   let next = 0;
@@ -133,7 +133,7 @@ describe('/metrics', () => {
   });
 
   it('asks for a bearer token when metrics.token is set', async () => {
-    const locked = await startTollgate({ providers: providers(mock.url), metrics: { token: 'scrape-token-0123' } }, { shards: 1 });
+    const locked = await startTollgate({ providers: providers(mock.url), metrics: { token: 'scrape-token-0123' } }, { clockStart: TEST_CLOCK, shards: 1 });
     try {
       expect((await scrape(locked.url)).status).toBe(401);
       expect((await scrape(locked.url, ADMIN_TOKEN)).status).toBe(401);

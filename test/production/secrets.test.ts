@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { ADMIN_TOKEN, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { ADMIN_TOKEN, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { ANTHROPIC_UPSTREAM_KEY, APP_KEY, CUSTOMER_KEY, OPENAI_UPSTREAM_KEY, OTHER_KEY, providers } from '../helpers/fixtures.js';
 
 // Secrets stay secret: client keys only as hashes, provider keys never
@@ -28,7 +28,7 @@ beforeAll(async () => {
       { id: 'beta', keyHashes: [sha(OTHER_KEY)], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
     ],
     appKeys: [APP_KEY],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {
@@ -109,7 +109,7 @@ describe('admin API hardening', () => {
   });
 
   it('locks an address out with 429 after too many wrong admin tokens, even for the right token', async () => {
-    const one = await startTollgate({ providers: providers(mock.url), limits: { adminAuthFailuresPerMinute: 5 } }, { shards: 1 });
+    const one = await startTollgate({ providers: providers(mock.url), limits: { adminAuthFailuresPerMinute: 5 } }, { clockStart: TEST_CLOCK, shards: 1 });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {

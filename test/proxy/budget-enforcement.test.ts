@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, expectedCostUsd, providers } from '../helpers/fixtures.js';
 
 // A budget worth ten calls against a hundred in flight at once: the shared
@@ -26,7 +26,7 @@ beforeAll(async () => {
     ],
     appKeys: [APP_KEY],
     defaultPlan: 'starter',
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {
@@ -75,7 +75,7 @@ describe('budget enforcement under concurrency', () => {
     expect(body.error.type).toBe('budget_exceeded');
     expect(body.error.code).toBe('budget_exceeded');
     expect(body.error.scope).toMatchObject({ customer: 'acme', agent: null, unit: 'USD', period: 'month' });
-    expect(body.error.scope.resets_at).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
+    expect(body.error.scope.resets_at).toBe('2031-07-01T00:00:00.000Z'); // the month of TEST_CLOCK
     expect(body.error.message).toMatch(/budget exceeded: customer "acme" has used/);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 // kill -9 under load, then restart on the same data directory: every call
@@ -25,7 +25,7 @@ describe('crash safety', () => {
     tg = await startTollgate({
       providers: providers(mock.url),
       customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1000, unit: 'USD', period: 'month' }, { limit: 10_000_000, unit: 'requests', period: 'total' }] }],
-    });
+    }, { clockStart: TEST_CLOCK });
     const completed: string[] = [];
     let stop = false;
     const client = async (i: number) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { launch, startTollgate } from '../helpers/tollgate-process.js';
+import { launch, startTollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -18,7 +18,7 @@ describe('SIGTERM', () => {
     const tg = await startTollgate({
       providers: providers(mock.url),
       customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-    });
+    }, { clockStart: TEST_CLOCK });
     const ids: string[] = [];
     const calls = Array.from({ length: 40 }, async (_, i) => {
       const r = await request(`${tg.url}/v1/chat/completions`, {
@@ -30,7 +30,9 @@ describe('SIGTERM', () => {
       ids.push(r.headers['x-tollgate-request-id'] as string);
       return { status: r.statusCode, complete: i % 2 === 0 ? text.includes('[DONE]') : text.endsWith('}') };
     });
-    await sleep(200); // all 40 are now waiting on the upstream
+    // SIGTERM once all 40 are waiting on the upstream (a fixed sleep raced a loaded machine).
+    for (let i = 0; i < 100 && mock.stats().requests < 40; i++) await sleep(20);
+    expect(mock.stats().requests).toBe(40);
     const exit = tg.stop();
     await sleep(50);
     const readyz = await fetch(`${tg.url}/readyz`).then((r) => r.status, () => 'refused');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, OTHER_KEY, providers } from '../helpers/fixtures.js';
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -16,7 +16,7 @@ beforeAll(async () => {
     ],
     appKeys: [APP_KEY],
     limits: { maxBodyBytes: 4096 },
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

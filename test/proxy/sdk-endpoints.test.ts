@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { ANTHROPIC_UPSTREAM_KEY, CUSTOMER_KEY, OPENAI_UPSTREAM_KEY, expectedCostUsd, providers } from '../helpers/fixtures.js';
 
 // The official SDKs, changed only in base URL, against the real proxy
@@ -18,7 +18,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-  });
+  }, { clockStart: TEST_CLOCK });
   openai = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: CUSTOMER_KEY, baseURL: tg.url, maxRetries: 0 });
 });

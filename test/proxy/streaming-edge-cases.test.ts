@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -12,7 +12,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

@@ -3,12 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI } from '../helpers/tollgate-process.js';
-import { DAY, previousMonth, seedLedger, usageRow } from './seed-ledger.js';
+import { DAY, REPORT_NOW, previousMonth, seedLedger, usageRow } from './seed-ledger.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
 
 // `tollgate report` run as users run it (the built CLI), on a seeded ledger.
 
-const prev = previousMonth();
+const prev = previousMonth(REPORT_NOW);
 let dir: string;
 let config: string;
 const ROWS = 30_000;

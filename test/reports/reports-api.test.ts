@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
 import { sleep } from '../helpers/fixtures.js';
-import { DAY, previousMonth, seedLedger, usageRow } from './seed-ledger.js';
+import { DAY, REPORT_NOW, previousMonth, seedLedger, usageRow } from './seed-ledger.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
 
 // Billing reports over the admin API of the real proxy, on a ledger seeded
 // through the real write path: a full previous month for two customers
 // (one billed at cost × 1.3), a bulk customer for exports, and rows old
-// enough for retention to delete.
+// enough for retention to delete. The proxy's clock starts at REPORT_NOW, and
+// every row is placed relative to it.
 
 let tg: Tollgate;
-const prev = previousMonth();
+const prev = previousMonth(REPORT_NOW);
 const acme: UsageRecord[] = [];
-const OLD_TS = Date.now() - 150 * DAY;
+const OLD_TS = REPORT_NOW - 150 * DAY;
 const BULK = 12_000;
 
 beforeAll(async () => {
@@ -26,14 +27,14 @@ beforeAll(async () => {
   rows.push(...acme);
   for (let i = 0; i < 10; i++) rows.push(usageRow({ customer: 'beta', ts: prev.start + i * DAY, cost_nano: 2_000_000, billed_nano: 2_000_000 }));
   for (let i = 0; i < 40; i++) rows.push(usageRow({ customer: 'acme', ts: OLD_TS + i }));
-  const bulkStart = Date.now() - 2 * DAY;
+  const bulkStart = REPORT_NOW - 2 * DAY;
   for (let i = 0; i < BULK; i++) rows.push(usageRow({ customer: 'bulk', ts: bulkStart + i, agent: i % 2 ? 'even' : 'odd', decision: i % 10 ? 'allowed' : 'blocked' }));
   const dataDir = await seedLedger(rows);
   tg = await startTollgate({
     dataDir,
     retention: { usageRows: '90d', every: '1h', batchSize: 25 },
     customers: [{ id: 'acme', keys: ['tg-acme-key-1'], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-  }, { dataDir, shards: 2 });
+  }, { dataDir, shards: 2, clockStart: REPORT_NOW });
 });
 
 afterAll(async () => {
@@ -89,6 +90,13 @@ describe('billing reports', () => {
     expect(r.customers.find((c: any) => c.customer === 'bulk')).toBeUndefined(); // nothing that month
   });
 
+  it('reports the month of the proxy\'s clock when no month is given', async () => {
+    const r = await tg.admin('/admin/reports/customers');
+    expect([r.from, r.to]).toEqual(['2026-06-01', '2026-06-30']);
+    expect(r.customers.map((c: any) => c.customer)).toEqual(['bulk']);
+    expect(r.customers[0]).toMatchObject({ calls: BULK - BULK / 10, blocked: BULK / 10 });
+  });
+
   it('lists a customer\'s rows with filters, page by page, and exports the same rows as CSV', async () => {
     const page1 = await tg.admin('/admin/reports/usage?customer=bulk&agent=even&decision=allowed&limit=1000');
     expect(page1.rows).toHaveLength(1000);
@@ -108,10 +116,13 @@ describe('billing reports', () => {
   });
 
   it('streams the full usage export with every row once', async () => {
-    const r = await fetch(`${tg.url}/admin/usage?format=csv`, { headers: { authorization: 'Bearer test-admin-token-123' } });
+    // From the previous month on: older rows are retention's, which may delete them between the two reads.
+    const from = new Date(prev.start).toISOString();
+    const r = await fetch(`${tg.url}/admin/usage?format=csv&from=${from}`, { headers: { authorization: 'Bearer test-admin-token-123' } });
     expect(r.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = (await r.text()).trim().split('\n');
-    const { rows } = await tg.admin('/admin/usage?limit=100000');
+    const { rows } = await tg.admin(`/admin/usage?limit=100000&from=${from}`);
+    expect(rows).toHaveLength(acme.length + 10 + BULK);
     expect(lines.length - 1).toBe(rows.length);
     expect(lines[1]!.split(',')[0]).toBe(rows[0].request_id);
   });

@@ -33,8 +33,15 @@ export async function seedLedger(rows: UsageRecord[], dataDir = join(tempDir('to
   return dataDir;
 }
 
+/**
+ * The instant report tests pretend it is: the proxy they start runs its
+ * clock from here (TOLLGATE_CLOCK_START), and rows are seeded relative to it,
+ * so which month a row falls in never depends on the day the suite runs.
+ */
+export const REPORT_NOW = Date.parse('2026-06-17T12:00:00Z');
+
 /** YYYY-MM of the month before the one containing `now` (UTC). */
-export function previousMonth(now = Date.now()): { month: string; start: number; days: number } {
+export function previousMonth(now: number): { month: string; start: number; days: number } {
   const d = new Date(now);
   const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1);
   const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { sleep } from '../helpers/fixtures.js';
 import { answered, chat, customer, hammer, openaiProvider } from './helpers.js';
 
@@ -11,6 +11,7 @@ import { answered, chat, customer, hammer, openaiProvider } from './helpers.js';
 let dead: Awaited<ReturnType<typeof startMockUpstream>>;
 let limited: Awaited<ReturnType<typeof startMockUpstream>>;
 let backup: Awaited<ReturnType<typeof startMockUpstream>>;
+let slow: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 const SHARDS = 2;
 
@@ -18,24 +19,27 @@ beforeAll(async () => {
   dead = await startMockUpstream({ completionTokens: 4 });
   limited = await startMockUpstream({ completionTokens: 4 });
   backup = await startMockUpstream({ completionTokens: 4 });
+  slow = await startMockUpstream({ completionTokens: 4, latencyMs: 40 });
   tg = await startTollgate({
     providers: [
       openaiProvider('dead', dead.url, { breaker: { failures: 3, cooldown: '1s' } }),
       openaiProvider('limited', limited.url, { breaker: { failures: 100, cooldown: '30s' } }),
       openaiProvider('backup', backup.url),
+      openaiProvider('slow', slow.url),
     ],
     routes: [
       { model: 'br', targets: [{ provider: 'dead', model: 'gpt-4o-mini' }, { provider: 'backup', model: 'gpt-4o-mini', priority: 1 }] },
       { model: 'rl', targets: [{ provider: 'limited', model: 'gpt-4o-mini' }, { provider: 'backup', model: 'gpt-4o-mini', priority: 1 }] },
       { model: 'solo', targets: [{ provider: 'dead', model: 'gpt-4o' }] },
+      { model: 'slow', targets: [{ provider: 'slow', model: 'gpt-4o-mini' }] },
     ],
     customers: [customer],
-  }, { shards: SHARDS });
+  }, { clockStart: TEST_CLOCK, shards: SHARDS });
 });
 
 afterAll(async () => {
   await tg?.stop();
-  await Promise.all([dead?.close(), limited?.close(), backup?.close()]);
+  await Promise.all([dead?.close(), limited?.close(), backup?.close(), slow?.close()]);
 });
 
 beforeEach(() => {
@@ -86,6 +90,7 @@ describe('circuit breaker', () => {
     dead.setBehavior({ fail: null });
     await sleep(1100); // past the cooldown: the next call on each shard is the probe
     await hammer(20, 2, () => chat(tg.url, 'br'));
+    const warmup = dead.stats().requests;
     dead.reset({ keepBehavior: true });
     backup.reset({ keepBehavior: true });
     const results = await hammer(100, 4, () => chat(tg.url, 'br'));
@@ -96,7 +101,18 @@ describe('circuit breaker', () => {
     const t = view.providers.find((p: any) => p.name === 'dead').targets.find((x: any) => x.target === 'dead/gpt-4o-mini');
     expect(t.state).toBe('healthy');
     expect(t.cooling_down_until).toBeNull();
-    expect(t.latency_ms.p50).toBeGreaterThanOrEqual(0);
+    // Every success since recovery is a latency sample; the failures before it are not.
+    expect(t.latency_ms.samples).toBe(warmup + 100);
+  });
+
+  it('reports a target\'s latency as the time to its answer', async () => {
+    // The slow mock answers after 40 ms: every sample, so p50 and p99, is at least that.
+    const results = await hammer(20, 2, () => chat(tg.url, 'slow'));
+    expect(results.every((r) => answered(r, false))).toBe(true);
+    const view = await tg.admin('/admin/providers');
+    const t = view.providers.find((p: any) => p.name === 'slow').targets[0];
+    expect(t.latency_ms.samples).toBe(20);
+    expect(t.latency_ms.p50).toBeGreaterThanOrEqual(40);
     expect(t.latency_ms.p99).toBeGreaterThanOrEqual(t.latency_ms.p50);
   });
 

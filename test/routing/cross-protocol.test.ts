@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, expectedCostUsd } from '../helpers/fixtures.js';
 import { anthropicProvider, customer, openaiProvider, storedRows } from './helpers.js';
 
@@ -36,7 +36,7 @@ beforeAll(async () => {
       ] },
     ],
     customers: [customer],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
   openai = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0 });
   anthropic = new Anthropic({ apiKey: CUSTOMER_KEY, baseURL: tg.url, maxRetries: 0 });
 });

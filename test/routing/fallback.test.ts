@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { answered, chat, customer, hammer, openaiProvider, storedRows } from './helpers.js';
 
 // Two real mock upstreams on two ports make two providers: tier 0 fails,
@@ -44,7 +44,7 @@ beforeAll(async () => {
       ] },
     ],
     customers: [customer],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { ADMIN_TOKEN, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { ADMIN_TOKEN, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, sleep } from '../helpers/fixtures.js';
 import { answered, chat, customer, hammer, openaiProvider } from './helpers.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
     providers: [openaiProvider('a', a.url), openaiProvider('b', b.url)],
     routes: route('a'),
     customers: [customer],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
   base = parse(readFileSync(tg.configFile, 'utf8'));
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { answered, chat, customer, hammer, openaiProvider } from './helpers.js';
 
 let a: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -14,7 +14,7 @@ beforeAll(async () => {
     providers: [openaiProvider('a', a.url), openaiProvider('b', b.url)],
     routes: [{ model: 'w', targets: [{ provider: 'a', model: 'gpt-4o-mini', weight: 3 }, { provider: 'b', model: 'gpt-4o-mini', weight: 1 }] }],
     customers: [customer],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
 });
 
 afterAll(async () => {
