@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, OTHER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 // Scopes created on first use — made-up x-tollgate-agent values, made-up
@@ -51,7 +51,7 @@ const count = (xs: { status: number }[], status: number) => xs.filter((x) => x.s
 describe('dynamic scopes under attack', () => {
   it('caps made-up agents and app-key customers per limit, and configured customers are still served', async () => {
     mock.reset({ keepBehavior: true });
-    const tg = await startTollgate(config(mock.url, { dynamicScopesPerCustomer: 40, dynamicCustomers: 40 }));
+    const tg = await startTollgate(config(mock.url, { dynamicScopesPerCustomer: 40, dynamicCustomers: 40 }), { clockStart: TEST_CLOCK });
     try {
       const agents = await flood(400, 20, (i) => call(tg, CUSTOMER_KEY, { 'x-tollgate-agent': `made-up-${i}` }));
       expect(count(agents, 200)).toBe(40);
@@ -82,7 +82,7 @@ describe('dynamic scopes under attack', () => {
   }, 120_000);
 
   it('reclaims idle agent scopes, and a reclaimed agent keeps what it spent', async () => {
-    const tg = await startTollgate({ ...config(mock.url, { dynamicScopesPerCustomer: 3, dynamicScopeIdle: '2s' }), reservationTtl: '2s', monitoring: { reservationTtl: '2s' } });
+    const tg = await startTollgate({ ...config(mock.url, { dynamicScopesPerCustomer: 3, dynamicScopeIdle: '2s' }), reservationTtl: '2s', monitoring: { reservationTtl: '2s' } }, { clockStart: TEST_CLOCK });
     try {
       const h = (agent: string) => ({ 'x-tollgate-agent': agent });
       expect((await call(tg, CUSTOMER_KEY, h('a1'))).status).toBe(200);

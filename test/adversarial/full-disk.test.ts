@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, rmSync, unlinkSync, writeFi
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { CLI, launch, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { CLI, launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -93,7 +93,7 @@ describe('a full ledger disk', () => {
       providers: providers(mock.url), customers, shutdownGrace: '5s',
       ledger: { minFreeBytes: 1024 * 1024 },
       alerts: { channels: [{ name: 'ops', type: 'webhook', url: hookUrl }] },
-    }, { dataDir });
+    }, { clockStart: TEST_CLOCK, dataDir });
     try {
       expect((await chat(tg)).status).toBe(200);
       const filler = fill(mountPoint);
@@ -124,7 +124,7 @@ describe('a full ledger disk', () => {
     const dataDir = join(mountPoint, 'b');
     mkdirSync(dataDir, { recursive: true });
     // No free-space margin: the commit itself is what fails.
-    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '5s', ledger: { minFreeBytes: 0, commitTimeout: '20s' } }, { dataDir, shards: 1 });
+    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '5s', ledger: { minFreeBytes: 0, commitTimeout: '20s' } }, { clockStart: TEST_CLOCK, dataDir, shards: 1 });
     let filler = '';
     try {
       expect((await chat(tg)).status).toBe(200);
@@ -168,7 +168,7 @@ describe('a full ledger disk', () => {
     if (!mounted) return t.skip();
     const dataDir = join(mountPoint, 'c');
     mkdirSync(dataDir, { recursive: true });
-    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '3s', ledger: { minFreeBytes: 0, commitTimeout: '2s' } }, { dataDir, shards: 1 });
+    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '3s', ledger: { minFreeBytes: 0, commitTimeout: '2s' } }, { clockStart: TEST_CLOCK, dataDir, shards: 1 });
     const filler = fill(mountPoint);
     try {
       const [a, s] = await Promise.all([chat(tg), chat(tg, true)]);
@@ -213,7 +213,7 @@ describe('a full ledger disk', () => {
     if (!mounted) return t.skip();
     const dataDir = join(mountPoint, 'd');
     mkdirSync(dataDir, { recursive: true });
-    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '2s', ledger: { minFreeBytes: 0, commitTimeout: '60s' } }, { dataDir, shards: 1 });
+    const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '2s', ledger: { minFreeBytes: 0, commitTimeout: '60s' } }, { clockStart: TEST_CLOCK, dataDir, shards: 1 });
     const filler = fill(mountPoint);
     try {
       mock.reset({ keepBehavior: true });

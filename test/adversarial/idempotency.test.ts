@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, OTHER_KEY, providers } from '../helpers/fixtures.js';
 
 // Attack: one idempotency key sent many times at once, each copy on its own
@@ -48,7 +48,7 @@ beforeAll(async () => {
       { id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
       { id: 'beta', keys: [OTHER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
     ],
-  }, { shards: 2 });
+  }, { clockStart: TEST_CLOCK, shards: 2 });
 });
 
 afterAll(async () => {
@@ -125,7 +125,7 @@ describe('a full idempotency claim table', () => {
       providers: providers(mock.url),
       maxIdempotencyClaims: 8, // one bucket of eight
       customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
-    }, { shards: 2 });
+    }, { clockStart: TEST_CLOCK, shards: 2 });
     try {
       mock.reset({ keepBehavior: true });
       // Every copy must arrive while the first eight are still with the provider.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { APP_KEY, CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 import { rawRequest } from '../production/raw-http.js';
 
@@ -26,7 +26,7 @@ beforeAll(async () => {
       { id: 'other', budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
     ],
     appKeys: [APP_KEY],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

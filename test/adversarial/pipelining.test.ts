@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { rawRequest } from '../production/raw-http.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] }],
-  }, { shards: 1 });
+  }, { clockStart: TEST_CLOCK, shards: 1 });
 });
 
 afterAll(async () => {

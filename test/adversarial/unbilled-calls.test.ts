@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 
 // Issue 11 item 4: every call that reached the provider leaves a charged
@@ -17,7 +17,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1000, unit: 'USD', period: 'month' }] }],
-  }, { shards: 1 });
+  }, { clockStart: TEST_CLOCK, shards: 1 });
 });
 
 afterAll(async () => {

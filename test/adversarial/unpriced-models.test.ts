@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 import { chat, hammer } from '../routing/helpers.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: LIMIT, unit: 'USD', period: 'month' }] }],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

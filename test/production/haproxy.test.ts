@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { rawRequest } from './raw-http.js';
@@ -113,7 +113,7 @@ suite('the shipped HAProxy config', () => {
     if (!HAPROXY) throw new Error('haproxy not found (apt-get install haproxy); CI requires these tests to run');
     mock = await startMockUpstream({ completionTokens: 4 });
     const config = { providers: providers(mock.url), customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] }] };
-    replicas.push(await startTollgate(config, { shards: 1 }), await startTollgate(config, { shards: 1 }));
+    replicas.push(await startTollgate(config, { clockStart: TEST_CLOCK, shards: 1 }), await startTollgate(config, { clockStart: TEST_CLOCK, shards: 1 }));
     const dir = tempDir('tollgate-haproxy-');
     socket = join(dir, 'stats.sock');
     lbPort = await freePort();

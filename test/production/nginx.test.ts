@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { rawRequest } from './raw-http.js';
@@ -46,7 +46,7 @@ suite('the example nginx config', () => {
   beforeAll(async () => {
     if (!NGINX) throw new Error('nginx not found (apt-get install nginx-light); CI requires these tests to run');
     mock = await startMockUpstream({ completionTokens: 4 });
-    tg = await startTollgate({ providers: providers(mock.url), customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] }] }, { shards: 1 });
+    tg = await startTollgate({ providers: providers(mock.url), customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] }] }, { clockStart: TEST_CLOCK, shards: 1 });
     const dir = tempDir('tollgate-nginx-');
     port = await freePort();
     // Only the addresses change: one replica, a test port.

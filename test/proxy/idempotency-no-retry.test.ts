@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 
 // Issue 12 item 5: the SDKs retry a 409 unless told not to. A reused
@@ -17,7 +17,7 @@ beforeAll(async () => {
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] }],
-  });
+  }, { clockStart: TEST_CLOCK });
 });
 
 afterAll(async () => {

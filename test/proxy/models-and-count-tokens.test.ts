@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers } from '../helpers/fixtures.js';
 
 // The endpoints the SDKs call besides the model calls: models.list,
@@ -23,8 +23,8 @@ beforeAll(async () => {
       { model: 'counted', targets: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }] },
     ],
     customers,
-  }, { shards: 1 });
-  bare = await startTollgate({ providers: providers(mock.url), customers }, { shards: 1 });
+  }, { clockStart: TEST_CLOCK, shards: 1 });
+  bare = await startTollgate({ providers: providers(mock.url), customers }, { clockStart: TEST_CLOCK, shards: 1 });
 });
 
 afterAll(async () => {
