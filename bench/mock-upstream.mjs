@@ -77,7 +77,8 @@
 //   'max_output_tokens', stream ends with `response.incomplete`), as the real
 //   APIs do. A tool-call answer reports N completion tokens too.
 //
-//   OpenAI chat:   prompt_tokens = P, completion_tokens = N, total = P + N,
+//   OpenAI chat:   prompt_tokens = P, completion_tokens = N × n (the request's
+//                  `n`, 1..128: one choice is sent, all are billed), total = P + N×n,
 //                  prompt_tokens_details.cached_tokens = cachedTokens
 //   Responses:     input_tokens = P, output_tokens = N, total = P + N,
 //                  input_tokens_details.cached_tokens = cachedTokens
@@ -290,6 +291,15 @@ export function computePromptTokens(path, body, promptTokens = null) {
     else c = textChars(body.messages);
   }
   return Math.ceil(c / 4);
+}
+
+/**
+ * Choices a chat request asks for (`n`, 1..128). The mock answers one choice
+ * but reports completion tokens for all of them, as the provider bills them.
+ */
+function choicesOf(body) {
+  const n = body.n;
+  return Number.isInteger(n) && n > 1 && n <= 128 ? n : 1;
 }
 
 function completionCount(completionTokens, body) {
@@ -788,7 +798,7 @@ class MockServer {
       message = `{"role":"assistant","content":"${answerText(N)}","refusal":null,"annotations":[]}`;
       finish = N < beh.completionTokens ? 'length' : 'stop';
     }
-    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N, beh.cachedTokens)}`;
+    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N * choicesOf(body), beh.cachedTokens)}`;
     this.sendJson(ctx, `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"message":${message},"logprobs":null,"finish_reason":"${finish}"}]${usage},"service_tier":"default","system_fingerprint":null}`);
   }
 
@@ -821,7 +831,7 @@ class MockServer {
       }
     }
     tail += `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finish}"}]${un}}\n\n`;
-    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N, beh.cachedTokens)}}\n\n`;
+    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N * choicesOf(body), beh.cachedTokens)}}\n\n`;
     tail += 'data: [DONE]\n\n';
     frames[frames.length - 1] += tail;
     this.startStream(ctx, frames, 'data: {"id":"' + id + '","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n');

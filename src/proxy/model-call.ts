@@ -226,14 +226,14 @@ class ModelCall {
     let clamped: number | undefined;
     if (refs.length && scope.clampMaxTokens) {
       const promptCost = costOf(price, { ...zeroUsage(), promptTokens }).pico;
-      const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, this.ts, ctx.clock);
+      const afford = Math.floor(affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, this.ts, ctx.clock) / call.choices);
       if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
     }
     this.resale = scope.resale;
-    const estimateUsage: CallUsage = { promptTokens, completionTokens: maxOut, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+    const estimateUsage: CallUsage = { promptTokens, completionTokens: maxOut * call.choices, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
     const estimate: CallAmounts = {
       billedPico: billedPico(scope.resale, [call.model, first.model], costOf(price, estimateUsage).pico, estimateUsage),
-      tokens: promptTokens + maxOut,
+      tokens: promptTokens + maxOut * call.choices,
       requests: 1,
     };
     const admitted = admit(ctx, scope, estimate, this.ts);
