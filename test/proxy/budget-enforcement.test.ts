@@ -38,8 +38,8 @@ describe('budget enforcement under concurrency', () => {
   it('100 calls in flight on a budget worth 10: spend ends within one call of the cap and no hold leaks', async () => {
     const client = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0 });
     const before = mock.stats().requests;
-    // A prompt of ~40 tokens in the proxy's estimate (chars/4) keeps the estimate near the real cost.
-    const content = 'x'.repeat(120);
+    // A prompt the proxy estimates at exactly the mock's 40 tokens keeps the estimate at the real cost.
+    const content = 'word '.repeat(25).trim();
     const results = await Promise.allSettled(
       Array.from({ length: 100 }, () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], max_tokens: OUT })),
     );
