@@ -27,7 +27,9 @@
 //   completionTokens  words in the answer: "tok0 tok1 ... tok{N-1}" (16),
 //                     capped by the request's max_tokens /
 //                     max_completion_tokens / max_output_tokens (smallest wins)
-//   promptTokens      null = computed (see below), else this fixed number
+//   promptTokens      null = computed (see below), else this fixed number;
+//                     'tokenizer' = counted like a provider would (tiktoken,
+//                     message overheads, media rules): bench/mock-prompt-tokens.mjs
 //   cachedTokens      OpenAI prompt_tokens_details.cached_tokens /
 //                     Responses input_tokens_details.cached_tokens /
 //                     Anthropic cache_read_input_tokens (0)
@@ -136,6 +138,7 @@ import uWS from 'uWebSockets.js';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
+import { tokenizerPromptTokens } from './mock-prompt-tokens.mjs';
 
 const HOST = '127.0.0.1';
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -212,6 +215,8 @@ export function validateBehaviorPatch(patch) {
         if (!isNonNegInt(v)) throw new TypeError(`${key} must be an integer >= 0`);
         break;
       case 'promptTokens':
+        if (v === 'tokenizer') break; // realistic counting, see bench/mock-prompt-tokens.mjs
+      // falls through
       case 'failCount':
         if (v === undefined) v = null;
         if (v !== null && !isNonNegInt(v)) throw new TypeError(`${key} must be null or an integer >= 0`);
@@ -282,6 +287,7 @@ export function textChars(v) {
 
 /** Prompt tokens the mock reports for a request body of the given endpoint. */
 export function computePromptTokens(path, body, promptTokens = null) {
+  if (promptTokens === 'tokenizer') return tokenizerPromptTokens(path, body);
   if (promptTokens !== null && promptTokens !== undefined) return promptTokens;
   let c = 0;
   if (body !== null && typeof body === 'object') {

@@ -52,21 +52,24 @@ function tokenIds(v: unknown[]): number {
   return n;
 }
 
+// Structure is charged as if serialised as JSON (how tool schemas and
+// arguments reach the model): a token for a string's quotes, a key's colon,
+// an array's brackets and separators, a literal.
 function walk(model: string, v: unknown, depth: number): number {
   if (depth > MAX_DEPTH) throw new EstimateTooDeep(`request body nests deeper than ${MAX_DEPTH} levels`);
-  if (typeof v === 'string') return textQuarterTokens(v);
-  if (typeof v === 'number') return numberQuarters(v);
+  if (typeof v === 'string') return textQuarterTokens(v) + Q;
+  if (typeof v === 'number') return numberQuarters(v) + Q;
   if (Array.isArray(v)) {
-    let q = 0;
+    let q = Q;
     for (let i = 0; i < v.length; i++) q += walk(model, v[i], depth + 1);
     return q;
   }
-  if (!v || typeof v !== 'object') return 0; // booleans and null: part of the template overhead
+  if (!v || typeof v !== 'object') return Q; // true, false, null
   const o = v as Record<string, unknown>;
   const media = mediaTokens(model, o);
   if (media !== undefined) return media * Q + OBJECT_OVERHEAD;
   let q = OBJECT_OVERHEAD;
-  for (const k in o) q += textQuarterTokens(k) + walk(model, o[k], depth + 1);
+  for (const k in o) q += textQuarterTokens(k) + Q + walk(model, o[k], depth + 1);
   return q;
 }
 
