@@ -13,7 +13,8 @@
 //   gpt-4o-mini bills the same image at 2,833 + 5,667 per tile.
 //   Patch models (gpt-4.1-mini/-nano, o4-mini): 32 px patches, at most
 //   1,536, × 1.62 / 2.46 / 1.72; bounded here by 1,536 × 2.5 = 3,840.
-//   The bound is the largest of the formulas that can apply to the model.
+//   The bound is the formula of the model's family; a name we do not
+//   recognise (a route alias) gets the largest of them.
 // - Anthropic: tokens ≈ width × height / 750 after resizing to a long edge
 //   of at most 1,568 px and ~1.15 megapixels, so at most ~1,600 per image.
 // - Audio (OpenAI input_audio): 10 tokens per second of audio; WAV duration
@@ -51,16 +52,29 @@ function patchTokens(w: number, h: number): number {
   return Math.ceil(patches * 2.5);
 }
 
+type ImageFamily = 'tile' | 'mini' | 'patch' | 'unknown';
+
+/** Which of OpenAI's image rules a model name follows; an unknown name (a route alias) gets the largest of them. */
+function imageFamily(model: string): ImageFamily {
+  const m = model.slice(model.lastIndexOf('/') + 1);
+  if (/^gpt-4o-mini/.test(m)) return 'mini';
+  if (/^(gpt-4\.1-(mini|nano)|o4-mini|gpt-5-(mini|nano))/.test(m)) return 'patch';
+  if (/^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-4-turbo|gpt-5|o1|o3|computer-use)/.test(m)) return 'tile';
+  return 'unknown';
+}
+
 /** Tokens of an OpenAI image (chat image_url, Responses input_image). `url` may be a data: URL. */
 export function openaiImageTokens(model: string, url: unknown, detail: unknown): number {
   const dims = typeof url === 'string' ? dataUrlImageSize(url) : undefined;
   if (dims === 'unparseable') return undefinedImageAsText(url as string);
-  const mini = /gpt-4o-mini/.test(model);
-  const base = mini ? 2_833 : 85, perTile = mini ? 5_667 : 170;
+  const family = imageFamily(model);
   const t = dims ? tiles(dims.w, dims.h) : OPENAI_TILE_MAX;
-  const tile = detail === 'low' ? base : base + perTile * t;
-  const patch = dims ? patchTokens(dims.w, dims.h) : PATCH_MAX_TOKENS;
-  return Math.max(tile, patch);
+  const tile = (base: number, perTile: number) => (detail === 'low' ? base : base + perTile * t);
+  let bound = 0;
+  if (family === 'tile' || family === 'unknown') bound = Math.max(bound, tile(85, 170));
+  if (family === 'mini' || family === 'unknown') bound = Math.max(bound, tile(2_833, 5_667));
+  if (family === 'patch' || family === 'unknown') bound = Math.max(bound, dims ? patchTokens(dims.w, dims.h) : PATCH_MAX_TOKENS);
+  return bound;
 }
 
 /** Tokens of an Anthropic image block's source. */
@@ -68,7 +82,7 @@ export function anthropicImageTokens(source: unknown): number {
   const s = source as { type?: unknown; data?: unknown; media_type?: unknown } | null;
   if (s && typeof s === 'object' && s.type === 'base64' && typeof s.data === 'string') {
     const dims = base64ImageSize(s.data);
-    if (!dims) return base64Bytes(s.data);
+    if (!dims) return s.data.startsWith('/9j/') ? ANTHROPIC_IMAGE_MAX : base64Bytes(s.data);
     let { w, h } = dims;
     const long = Math.max(w, h);
     if (long > 1568) { w = (w * 1568) / long; h = (h * 1568) / long; }
@@ -113,7 +127,10 @@ function dataUrlImageSize(url: string): { w: number; h: number } | undefined | '
   if (!url.startsWith('data:')) return undefined;
   const comma = url.indexOf(',');
   if (comma < 0 || !url.slice(0, comma).endsWith(';base64')) return 'unparseable';
-  return base64ImageSize(url, comma + 1) ?? 'unparseable';
+  const size = base64ImageSize(url, comma + 1);
+  if (size) return size;
+  // A JPEG whose frame header lies past the bytes read (large EXIF): an image all the same, at the maximum.
+  return url.startsWith('/9j/', comma + 1) ? undefined : 'unparseable';
 }
 
 function base64ImageSize(s: string, offset = 0): { w: number; h: number } | undefined {
