@@ -42,3 +42,11 @@ describe('prompt estimate', () => {
     expect(call.promptTokensEstimate).toBeGreaterThan(50_000);
   });
 });
+
+describe('prompt estimate on mixed token arrays', () => {
+  it('counts text mixed into a token-id array as text', () => {
+    const text = 'lorem ipsum dolor sit amet '.repeat(4_000);
+    const call = parseCall('embeddings', { model: 'text-embedding-3-small', input: [[1, 2], text] });
+    expect(call.promptTokensEstimate).toBeGreaterThan(text.length / 6);
+  });
+});

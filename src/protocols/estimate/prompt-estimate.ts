@@ -35,7 +35,7 @@ export function promptTokenBound(model: string, body: Record<string, unknown>): 
     if (CONTROL.has(k)) continue;
     const v = body[k];
     // Pre-tokenized input (embeddings, legacy completions): one token per id.
-    if ((k === 'input' || k === 'prompt') && Array.isArray(v) && isTokenIds(v)) q += tokenIds(v) * Q;
+    if ((k === 'input' || k === 'prompt') && Array.isArray(v) && isTokenIds(v)) q += tokenIds(model, v);
     else q += walk(model, v, 0);
   }
   return Math.ceil(q / Q) + REQUEST_OVERHEAD;
@@ -46,10 +46,15 @@ function isTokenIds(v: unknown[]): boolean {
   return typeof first === 'number' || (Array.isArray(first) && typeof first[0] === 'number');
 }
 
-function tokenIds(v: unknown[]): number {
-  let n = 0;
-  for (const x of v) n += Array.isArray(x) ? x.length : 1;
-  return n;
+/** Quarter tokens of a token-id array; anything but an id in it (a provider would refuse the mix) counts as usual. */
+function tokenIds(model: string, v: unknown[]): number {
+  let q = 0;
+  for (const x of v) {
+    if (typeof x === 'number') q += Q;
+    else if (Array.isArray(x)) for (const y of x) q += typeof y === 'number' ? Q : walk(model, y, 2);
+    else q += walk(model, x, 1);
+  }
+  return q;
 }
 
 // Structure is charged as if serialised as JSON (how tool schemas and
