@@ -11,9 +11,10 @@ import { SINGLE_TOKEN_WORDS } from './single-token-words.js';
 // three digits, punctuation runs, whitespace runs) and encodes each alone,
 // so every such boundary costs a whole token here. Inside a run each
 // character costs what the worst inputs we could build cost per character:
-//   - a letter word that is one token in both vocabularies (a list of
-//     ~2,100 frequent words, verified against the tokenizers in a test):
-//     1 token, with its leading space;
+//   - a letter word that is one token in both vocabularies in its form
+//     (lowercase or capitalised, after a space or not; ~34,000 words read
+//     from the o200k vocabulary, verified against both tokenizers in a
+//     test): 1 token, with its leading space;
 //   - any other letter continuing a common English bigram: 1/2 token, else 1
 //     (random letters reach ~0.55 tokens per letter, rare ones ~1);
 //   - a repeat of the same punctuation, whitespace or letter: 1/2;
@@ -42,9 +43,17 @@ const bigram = new Uint8Array(26 * 26);
 for (const pair of COMMON_BIGRAMS.split(' ')) bigram[(pair.charCodeAt(0) - 97) * 26 + pair.charCodeAt(1) - 97] = 1;
 
 // Open-addressing table of the single-token words: hash → index into WORDS (+1), checked char by char on a hit.
-const WORDS = SINGLE_TOKEN_WORDS;
-const SLOTS = 8192;
-const slots = new Uint16Array(SLOTS);
+const WORDS: string[] = [];
+const FORMS: number[] = [];
+for (const [mask, list] of Object.entries(SINGLE_TOKEN_WORDS)) {
+  for (const w of list.split(' ')) {
+    WORDS.push(w);
+    FORMS.push(Number(mask));
+  }
+}
+let SLOTS = 1;
+while (SLOTS < WORDS.length * 2) SLOTS *= 2;
+const slots = new Uint32Array(SLOTS);
 const MAX_WORD = 16;
 const wordHash = (h: number, c: number) => Math.imul(h ^ c, 0x01000193) >>> 0;
 for (let w = 0; w < WORDS.length; w++) {
@@ -56,13 +65,15 @@ for (let w = 0; w < WORDS.length; w++) {
   slots[s] = w + 1;
 }
 
-function isWord(str: string, start: number, len: number, h: number): boolean {
+/** True when s[start, start+len) is a listed word in `form` (1 "word", 2 " word", 4 "Word", 8 " Word"). */
+function isWord(str: string, start: number, len: number, h: number, form: number): boolean {
   for (let s = h & (SLOTS - 1); slots[s]; s = (s + 1) & (SLOTS - 1)) {
-    const word = WORDS[slots[s]! - 1]!;
+    const w = slots[s]! - 1;
+    const word = WORDS[w]!;
     if (word.length !== len) continue;
     let i = 0;
     while (i < len && (str.charCodeAt(start + i) | 32) === word.charCodeAt(i)) i++;
-    if (i === len) return true;
+    if (i === len) return (FORMS[w]! & form) !== 0;
   }
   return false;
 }
@@ -78,7 +89,7 @@ export function textQuarterTokens(s: string): number {
   let spaces = 0; // length of the whitespace run that ends at prev
   let digits = 0; // length of the digit run that ends at prev
   // The letter run in progress (a pretoken: [A-Z]?[a-z]+ or [A-Z]+).
-  let runStart = -1, runLen = 0, runCost = 0, runHash = 0, runWordShape = false;
+  let runStart = -1, runLen = 0, runCost = 0, runHash = 0, runWordShape = false, runForm = 0;
   const n = s.length;
   for (let i = 0; i <= n; i++) {
     const c = i < n ? s.charCodeAt(i) : 0;
@@ -86,7 +97,9 @@ export function textQuarterTokens(s: string): number {
     const upper = c >= 65 && c <= 90;
     if (runLen && !(lower || (upper && (prevCode < 97)))) {
       // The run ends (a non-letter, or lowercase→uppercase, where o200k starts a new pretoken).
-      if (runWordShape && runLen <= MAX_WORD && isWord(s, runStart, runLen, runHash)) q += Q;
+      // A listed word only when a non-letter follows: cl100k does not split camelCase ("OwOw" is one
+      // pretoken there) and a non-ASCII letter continues the word in both.
+      if (runWordShape && runLen <= MAX_WORD && !upper && c < 128 && isWord(s, runStart, runLen, runHash, runForm)) q += Q;
       else q += runCost;
       runLen = 0;
     }
@@ -101,6 +114,7 @@ export function textQuarterTokens(s: string): number {
         // A listed word is one token alone or after a space; any other prefix (o200k glues one
         // punctuation or tab character to the word: "'definitions", "\tword") changes its split.
         runWordShape = prev === NONE || prev === DIGIT || prevCode === 32 || prevCode === 10 || prevCode === 13;
+        runForm = (prevCode === 32 ? 2 : 1) << (upper ? 2 : 0);
         // After one space (paid for as the start of " word") the letter continues that pretoken.
         const runAfterSpace = prev === SPACE && spaces === 1;
         // The space's token start moves into the run: a listed word costs one token with its space.
@@ -109,9 +123,10 @@ export function textQuarterTokens(s: string): number {
       } else {
         runLen++;
         runHash = wordHash(runHash, c | 32);
-        if (upper) runWordShape = false; // only "word" and "Word" are in the list
+        if (upper) runWordShape = false; // only "word" and "Word" forms are listed
         const p = prevCode | 32, l = c | 32;
-        runCost += c === prevCode || bigram[(p - 97) * 26 + l - 97] ? HALF : Q;
+        // Bigram statistics hold for lowercase; capitals after capitals cost a token each ("WILe": W|IL|e).
+        runCost += c === prevCode || (!upper && bigram[(p - 97) * 26 + l - 97]) ? HALF : Q;
       }
       prev = LETTER;
     } else if (c >= 48 && c <= 57) {
