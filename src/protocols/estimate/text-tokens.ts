@@ -125,8 +125,9 @@ export function textQuarterTokens(s: string): number {
         runHash = wordHash(runHash, c | 32);
         if (upper) runWordShape = false; // only "word" and "Word" forms are listed
         const p = prevCode | 32, l = c | 32;
-        // Bigram statistics hold for lowercase; capitals after capitals cost a token each ("WILe": W|IL|e).
-        runCost += c === prevCode || (!upper && bigram[(p - 97) * 26 + l - 97]) ? HALF : Q;
+        // Bigram statistics hold between lowercase letters; a letter after a capital costs a token
+        // ("WILe": W|IL|e; cl100k keeps "OwOwP" whole and splits it in five).
+        runCost += c === prevCode || (prevCode >= 97 && bigram[(p - 97) * 26 + l - 97]) ? HALF : Q;
       }
       prev = LETTER;
     } else if (c >= 48 && c <= 57) {
@@ -145,7 +146,7 @@ export function textQuarterTokens(s: string): number {
       prev = c === 32 ? SPACE : WS;
     } else if (c < 128) {
       // punctuation and control characters
-      q += prev === PUNCT && c === prevCode ? HALF : Q;
+      q += prev === PUNCT && c === prevCode && c > 32 ? HALF : Q; // control characters do not merge
       prev = PUNCT;
     } else {
       // non-ASCII: UTF-8 bytes; a valid surrogate pair is 4 bytes, a lone surrogate becomes U+FFFD (3)
