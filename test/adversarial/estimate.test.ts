@@ -24,7 +24,8 @@ const N_CALL_USD = expectedCostUsd('gpt-4o-mini', { prompt: 10, completion: OUT 
 const N_LIMIT = N_CALL_USD * 2.5;
 
 beforeAll(async () => {
-  mock = await startMockUpstream({ completionTokens: OUT, latencyMs: 300 });
+  // The mock counts prompts like the provider (tiktoken): chars/4 is not what a provider bills.
+  mock = await startMockUpstream({ promptTokens: 'tokenizer', completionTokens: OUT, latencyMs: 300 });
   tg = await startTollgate({
     providers: providers(mock.url),
     customers: [
