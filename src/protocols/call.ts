@@ -1,4 +1,4 @@
-import { EstimateTooDeep, promptTokenBound } from './estimate/prompt-estimate.js';
+import { EstimateTooDeep, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
 // ledger need from a request body, and how to rewrite it for the upstream.
@@ -24,6 +24,11 @@ export interface ParsedCall {
   promptTokensEstimate: number;
   /** Answers generated per call (`n`, `best_of`): output is reserved per choice, the prompt once. */
   choices: number;
+  /**
+   * The bound for the model that will answer (a route target, a degrade model): the same
+   * as promptTokensEstimate unless the body holds images, which models bill differently.
+   */
+  promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
   wantsStreamUsage: boolean;
   body: Record<string, unknown>;
@@ -86,13 +91,15 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     if (v > choices) choices = v;
   }
 
-  let promptTokensEstimate: number;
+  let estimate: { tokens: number; modelDependent: boolean };
   try {
-    promptTokensEstimate = promptTokenBound(model, body);
+    estimate = promptEstimate(model, body);
   } catch (err) {
     if (err instanceof EstimateTooDeep) throw new BadRequest(err.message);
     throw err;
   }
+  const promptTokensEstimate = estimate.tokens;
+  const promptTokensFor = (m: string) => (estimate.modelDependent && m !== model ? promptTokenBound(m, body) : promptTokensEstimate);
 
   const so = body.stream_options as { include_usage?: unknown } | undefined;
   return {
@@ -103,6 +110,7 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     maxOutputTokens,
     promptTokensEstimate,
     choices,
+    promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
     body,
   };

@@ -221,7 +221,7 @@ class ModelCall {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const promptTokens = call.promptTokensEstimate;
+    const promptTokens = call.promptTokensFor(first.model);
     let maxOut = call.maxOutputTokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
     let clamped: number | undefined;
     if (refs.length && scope.clampMaxTokens) {

@@ -15,7 +15,8 @@ import { expectedCostUsd, providers } from '../helpers/fixtures.js';
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 
-const KEYS = { b64: 'tg-adv-b64-key-01', ids: 'tg-adv-ids-key-01', n: 'tg-adv-n-key-0001' };
+const KEYS = { b64: 'tg-adv-b64-key-01', ids: 'tg-adv-ids-key-01', n: 'tg-adv-n-key-0001', img: 'tg-adv-img-key-01' };
+const IMG_LIMIT = 60_000; // tokens
 const B64_LIMIT = 1;
 const IDS_LIMIT = 0.0001;
 const OUT = 16;
@@ -32,7 +33,10 @@ beforeAll(async () => {
       { id: 'b64', keys: [KEYS.b64], budgets: [{ limit: B64_LIMIT, unit: 'USD', period: 'month' }] },
       { id: 'ids', keys: [KEYS.ids], budgets: [{ limit: IDS_LIMIT, unit: 'USD', period: 'month' }] },
       { id: 'n', keys: [KEYS.n], budgets: [{ limit: N_LIMIT, unit: 'USD', period: 'month' }] },
+      { id: 'img', keys: [KEYS.img], budgets: [{ limit: IMG_LIMIT, unit: 'tokens', period: 'month' }] },
     ],
+    // A route that serves a model name with another model, which bills images 33× more tokens.
+    routes: [{ model: 'gpt-4o-2024-08-06', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] }],
   });
 });
 
@@ -91,6 +95,25 @@ describe('prompt estimate under attack', () => {
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
     const spent = await ledger('n', statuses);
     expect(spent).toBeLessThanOrEqual(N_LIMIT + 1e-12);
+  });
+
+  it('prices images for the model that answers: parallel image calls routed to gpt-4o-mini stay within a token budget', async () => {
+    const png = Buffer.alloc(33);
+    png.writeUInt32BE(0x89504e47, 0);
+    png.writeUInt32BE(0x0d0a1a0a, 4);
+    png.writeUInt32BE(13, 8);
+    png.write('IHDR', 12, 'latin1');
+    png.writeUInt32BE(1024, 16);
+    png.writeUInt32BE(1024, 20);
+    const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}`, detail: 'high' } };
+    const statuses = await Promise.all(Array.from({ length: 10 }, () =>
+      post(KEYS.img, '/v1/chat/completions', { model: 'gpt-4o-2024-08-06', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, image] }], max_tokens: OUT })));
+    expect(statuses.every((s) => s === 200 || s === 402)).toBe(true);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    await ledger('img', statuses);
+    const { rows } = await tg.admin('/admin/usage?customer=img&limit=1000');
+    const tokens = rows.reduce((s: number, r: any) => s + r.prompt_tokens + r.completion_tokens, 0);
+    expect(tokens).toBeLessThanOrEqual(IMG_LIMIT);
   });
 
   it('refuses n above 128 with a 400 that names the field', async () => {

@@ -100,3 +100,14 @@ describe('media in a request', () => {
     expect(call.promptTokensEstimate).toBeLessThan(400);
   });
 });
+
+describe('media priced for the model that answers', () => {
+  it('re-prices images for a target model that bills them differently, and nothing else', () => {
+    const image = { type: 'image_url', image_url: { url: dataUrl(png(1024, 1024)), detail: 'high' } };
+    const call = parseCall('chat', { model: 'gpt-4o', messages: [{ role: 'user', content: [image] }] });
+    expect(call.promptTokensFor('gpt-4o')).toBe(call.promptTokensEstimate);
+    expect(call.promptTokensFor('gpt-4o-mini') - call.promptTokensEstimate).toBe(2_833 + 5_667 * 4 - (85 + 170 * 4));
+    const text = parseCall('chat', { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    expect(text.promptTokensFor('gpt-4o-mini')).toBe(text.promptTokensEstimate);
+  });
+});

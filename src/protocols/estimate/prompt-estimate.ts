@@ -29,6 +29,16 @@ const CONTROL = new Set([
   'container', 'mcp_servers', 'context_management', 'reasoning',
 ]);
 
+// Set while walking a body that holds an OpenAI image, whose tokens depend on the model.
+let modelDependent = false;
+
+/** The bound, and whether it depends on the model (OpenAI images: another model may bill them differently). */
+export function promptEstimate(model: string, body: Record<string, unknown>): { tokens: number; modelDependent: boolean } {
+  modelDependent = false;
+  const tokens = promptTokenBound(model, body);
+  return { tokens, modelDependent };
+}
+
 export function promptTokenBound(model: string, body: Record<string, unknown>): number {
   let q = 0;
   for (const k in body) {
@@ -87,12 +97,14 @@ function numberQuarters(n: number): number {
 function mediaTokens(model: string, o: Record<string, any>): number | undefined {
   switch (o.type) {
     case 'image_url': {
+      modelDependent = true;
       // OpenAI chat: { image_url: { url, detail } } (or a bare string)
       const iu = o.image_url;
       const url = typeof iu === 'string' ? iu : iu?.url;
       return openaiImageTokens(model, url, iu?.detail) + textLen(typeof iu === 'string' || url?.startsWith?.('data:') ? '' : url);
     }
     case 'input_image':
+      modelDependent = true;
       // Responses: { image_url, file_id, detail }
       return openaiImageTokens(model, o.image_url, o.detail) + textLen(typeof o.image_url === 'string' && o.image_url.startsWith('data:') ? '' : o.image_url);
     case 'image':
