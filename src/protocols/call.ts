@@ -1,4 +1,4 @@
-import { EstimateTooDeep, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
+import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
 // ledger need from a request body, and how to rewrite it for the upstream.
@@ -26,7 +26,8 @@ export interface ParsedCall {
   choices: number;
   /**
    * The bound for the model that will answer (a route target, a degrade model): the same
-   * as promptTokensEstimate unless the body holds images, which models bill differently.
+   * as promptTokensEstimate unless the body holds images, which models bill differently,
+   * or the model's tokenizer is of the other kind (OpenAI's, verified, or not).
    */
   promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
@@ -99,7 +100,9 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     throw err;
   }
   const promptTokensEstimate = estimate.tokens;
-  const promptTokensFor = (m: string) => (estimate.modelDependent && m !== model ? promptTokenBound(m, body) : promptTokensEstimate);
+  // Another model changes the bound when the body holds images, or when its tokenizer is of the other kind.
+  const promptTokensFor = (m: string) =>
+    m !== model && (estimate.modelDependent || openaiTokenizer(m) !== openaiTokenizer(model)) ? promptTokenBound(m, body) : promptTokensEstimate;
 
   const so = body.stream_options as { include_usage?: unknown } | undefined;
   return {

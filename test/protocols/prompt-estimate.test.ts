@@ -50,3 +50,14 @@ describe('prompt estimate on mixed token arrays', () => {
     expect(call.promptTokensEstimate).toBeGreaterThan(text.length / 6);
   });
 });
+
+describe('prompt estimate by tokenizer kind', () => {
+  it("is more cautious for a model whose tokenizer is not OpenAI's, also when a route sends the call there", () => {
+    const messages = [{ role: 'user', content: ' nevertheless'.repeat(200) }];
+    const gpt = parseCall('chat', { model: 'gpt-4o', messages });
+    const claude = parseCall('chat', { model: 'claude-haiku-4-5', messages });
+    expect(claude.promptTokensEstimate).toBeGreaterThan(gpt.promptTokensEstimate + 400);
+    expect(gpt.promptTokensFor('claude-haiku-4-5')).toBe(claude.promptTokensEstimate);
+    expect(gpt.promptTokensFor('gpt-4o-mini')).toBe(gpt.promptTokensEstimate);
+  });
+});

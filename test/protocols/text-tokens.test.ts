@@ -94,3 +94,12 @@ describe('text token bound', () => {
     expect(ratio).toBeLessThan(1.8);
   });
 });
+
+describe('text token bound for tokenizers we cannot check', () => {
+  it('counts only short listed words as one token', () => {
+    const long = ' nevertheless'.repeat(100);
+    expect(textTokens(long)).toBe(100);
+    expect(textTokens(long, 6)).toBeGreaterThanOrEqual(300);
+    expect(textTokens(' the'.repeat(100), 6)).toBe(100);
+  });
+});

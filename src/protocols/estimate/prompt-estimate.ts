@@ -1,5 +1,5 @@
 import { anthropicImageTokens, audioTokens, fileTokens, FILE_REFERENCE_TOKENS, openaiImageTokens } from './media-tokens.js';
-import { textQuarterTokens } from './text-tokens.js';
+import { MAX_WORD, MAX_WORD_UNVERIFIED, textQuarterTokens as textQuarters } from './text-tokens.js';
 
 // An upper bound of the prompt tokens a provider bills for a request body,
 // for the pure, in-memory reservation. Everything the provider may put in
@@ -39,7 +39,17 @@ export function promptEstimate(model: string, body: Record<string, unknown>): { 
   return { tokens, modelDependent };
 }
 
+// Longest single-token word for this body's model (see text-tokens.ts).
+let maxWord = MAX_WORD;
+const textQuarterTokens = (s: string) => textQuarters(s, maxWord);
+
+/** Models whose tokenizer is o200k_base or cl100k_base, against which the word list is verified. */
+export function openaiTokenizer(model: string): boolean {
+  return /^(ft:)?(gpt-|o\d|chatgpt-|text-embedding-|codex|davinci|babbage)/.test(model.slice(model.lastIndexOf('/') + 1));
+}
+
 export function promptTokenBound(model: string, body: Record<string, unknown>): number {
+  maxWord = openaiTokenizer(model) ? MAX_WORD : MAX_WORD_UNVERIFIED;
   let q = 0;
   for (const k in body) {
     if (CONTROL.has(k)) continue;

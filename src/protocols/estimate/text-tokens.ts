@@ -54,7 +54,14 @@ for (const [mask, list] of Object.entries(SINGLE_TOKEN_WORDS)) {
 let SLOTS = 1;
 while (SLOTS < WORDS.length * 2) SLOTS *= 2;
 const slots = new Uint32Array(SLOTS);
-const MAX_WORD = 16;
+/** Longest listed word counted as one token: all of them for OpenAI's tokenizers (verified). */
+export const MAX_WORD = 16;
+/**
+ * For tokenizers we cannot check (Anthropic's), only short listed words count as one token:
+ * any vocabulary of tens of thousands of tokens has the common short words, not necessarily
+ * the long ones. Longer words pay by the letter rules.
+ */
+export const MAX_WORD_UNVERIFIED = 6;
 const wordHash = (h: number, c: number) => Math.imul(h ^ c, 0x01000193) >>> 0;
 for (let w = 0; w < WORDS.length; w++) {
   const word = WORDS[w]!;
@@ -82,7 +89,7 @@ function isWord(str: string, start: number, len: number, h: number, form: number
 const NONE = 0, LETTER = 1, DIGIT = 2, SPACE = 3, WS = 4, PUNCT = 5, WIDE = 6;
 
 /** Upper bound of the tokens of `s`, in quarter tokens (add strings up, then divide by 4 rounding up). */
-export function textQuarterTokens(s: string): number {
+export function textQuarterTokens(s: string, maxWord = MAX_WORD): number {
   let q = 0;
   let prev = NONE;
   let prevCode = 0;
@@ -99,7 +106,7 @@ export function textQuarterTokens(s: string): number {
       // The run ends (a non-letter, or lowercase→uppercase, where o200k starts a new pretoken).
       // A listed word only when a non-letter follows: cl100k does not split camelCase ("OwOw" is one
       // pretoken there) and a non-ASCII letter continues the word in both.
-      if (runWordShape && runLen <= MAX_WORD && !upper && c < 128 && isWord(s, runStart, runLen, runHash, runForm)) q += Q;
+      if (runWordShape && runLen <= maxWord && !upper && c < 128 && isWord(s, runStart, runLen, runHash, runForm)) q += Q;
       else q += runCost;
       runLen = 0;
     }
@@ -163,6 +170,6 @@ export function textQuarterTokens(s: string): number {
 }
 
 /** Upper bound of the tokens of one string. */
-export function textTokens(s: string): number {
-  return Math.ceil(textQuarterTokens(s) / Q);
+export function textTokens(s: string, maxWord = MAX_WORD): number {
+  return Math.ceil(textQuarterTokens(s, maxWord) / Q);
 }
