@@ -27,7 +27,9 @@
 //   completionTokens  words in the answer: "tok0 tok1 ... tok{N-1}" (16),
 //                     capped by the request's max_tokens /
 //                     max_completion_tokens / max_output_tokens (smallest wins)
-//   promptTokens      null = computed (see below), else this fixed number
+//   promptTokens      null = computed (see below), else this fixed number;
+//                     'tokenizer' = counted like a provider would (tiktoken,
+//                     message overheads, media rules): bench/mock-prompt-tokens.mjs
 //   cachedTokens      OpenAI prompt_tokens_details.cached_tokens /
 //                     Responses input_tokens_details.cached_tokens /
 //                     Anthropic cache_read_input_tokens (0)
@@ -84,7 +86,8 @@
 //   'max_output_tokens', stream ends with `response.incomplete`), as the real
 //   APIs do. A tool-call answer reports N completion tokens too.
 //
-//   OpenAI chat:   prompt_tokens = P, completion_tokens = N, total = P + N,
+//   OpenAI chat:   prompt_tokens = P, completion_tokens = N × n (the request's
+//                  `n`, 1..128: one choice is sent, all are billed), total = P + N×n,
 //                  prompt_tokens_details.cached_tokens = cachedTokens
 //   Responses:     input_tokens = P, output_tokens = N, total = P + N,
 //                  input_tokens_details.cached_tokens = cachedTokens
@@ -142,6 +145,7 @@ import uWS from 'uWebSockets.js';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
+import { tokenizerPromptTokens } from './mock-prompt-tokens.mjs';
 
 const HOST = '127.0.0.1';
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -220,6 +224,8 @@ export function validateBehaviorPatch(patch) {
         if (!isNonNegInt(v)) throw new TypeError(`${key} must be an integer >= 0`);
         break;
       case 'promptTokens':
+        if (v === 'tokenizer') break; // realistic counting, see bench/mock-prompt-tokens.mjs
+      // falls through
       case 'failCount':
         if (v === undefined) v = null;
         if (v !== null && !isNonNegInt(v)) throw new TypeError(`${key} must be null or an integer >= 0`);
@@ -295,6 +301,7 @@ export function textChars(v) {
 
 /** Prompt tokens the mock reports for a request body of the given endpoint. */
 export function computePromptTokens(path, body, promptTokens = null) {
+  if (promptTokens === 'tokenizer') return tokenizerPromptTokens(path, body);
   if (promptTokens !== null && promptTokens !== undefined) return promptTokens;
   let c = 0;
   if (body !== null && typeof body === 'object') {
@@ -304,6 +311,15 @@ export function computePromptTokens(path, body, promptTokens = null) {
     else c = textChars(body.messages);
   }
   return Math.ceil(c / 4);
+}
+
+/**
+ * Choices a chat request asks for (`n`, 1..128). The mock answers one choice
+ * but reports completion tokens for all of them, as the provider bills them.
+ */
+function choicesOf(body) {
+  const n = body.n;
+  return Number.isInteger(n) && n > 1 && n <= 128 ? n : 1;
 }
 
 function completionCount(completionTokens, body) {
@@ -803,7 +819,7 @@ class MockServer {
       message = `{"role":"assistant","content":"${answerText(N)}","refusal":null,"annotations":[]}`;
       finish = N < beh.completionTokens ? 'length' : 'stop';
     }
-    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N, beh.cachedTokens, beh.usageOverride)}`;
+    const usage = beh.omitUsage ? '' : `,"usage":${oaiUsage(P, N * choicesOf(body), beh.cachedTokens, beh.usageOverride)}`;
     this.sendJson(ctx, `{"id":"${id}","object":"chat.completion","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"message":${message},"logprobs":null,"finish_reason":"${finish}"}]${usage},"service_tier":"default","system_fingerprint":null}`);
   }
 
@@ -836,7 +852,7 @@ class MockServer {
       }
     }
     tail += `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finish}"}]${un}}\n\n`;
-    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N, beh.cachedTokens, beh.usageOverride)}}\n\n`;
+    if (includeUsage && !beh.omitUsage) tail += `${head}],"usage":${oaiUsage(P, N * choicesOf(body), beh.cachedTokens, beh.usageOverride)}}\n\n`;
     if (!beh.omitTerminal) tail += 'data: [DONE]\n\n';
     frames[frames.length - 1] += tail;
     this.startStream(ctx, frames, 'data: {"id":"' + id + '","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n');

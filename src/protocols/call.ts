@@ -1,3 +1,5 @@
+import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
+
 // Protocol-neutral view of a model call: what the decision, routing and
 // ledger need from a request body, and how to rewrite it for the upstream.
 
@@ -18,8 +20,16 @@ export interface ParsedCall {
   stream: boolean;
   /** Output cap the client asked for, if any. */
   maxOutputTokens: number | undefined;
-  /** Fast prompt-size estimate, in tokens, for the decision. */
+  /** Upper bound of the prompt tokens the provider bills (src/protocols/estimate/), for the decision. */
   promptTokensEstimate: number;
+  /** Answers generated per call (`n`, `best_of`): output is reserved per choice, the prompt once. */
+  choices: number;
+  /**
+   * The bound for the model that will answer (a route target, a degrade model): the same
+   * as promptTokensEstimate unless the body holds images, which models bill differently,
+   * or the model's tokenizer is of the other kind (OpenAI's, verified, or not).
+   */
+  promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
   wantsStreamUsage: boolean;
   body: Record<string, unknown>;
@@ -40,7 +50,8 @@ export class BadRequest extends Error {
   readonly code = 'TG_BAD_REQUEST';
 }
 
-const MAX_DEPTH = 64;
+/** Most choices one call may ask for (OpenAI's own limit for `n`); keeps output × choices far from overflow. */
+export const MAX_CHOICES = 128;
 
 export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequest('request body must be a JSON object');
@@ -71,6 +82,28 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     throw new BadRequest('"input" is required');
   }
 
+  let choices = 1;
+  for (const field of ['n', 'best_of'] as const) {
+    const v = body[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CHOICES) {
+      throw new BadRequest(`"${field}" must be an integer from 1 to ${MAX_CHOICES}`);
+    }
+    if (v > choices) choices = v;
+  }
+
+  let estimate: { tokens: number; modelDependent: boolean };
+  try {
+    estimate = promptEstimate(model, body);
+  } catch (err) {
+    if (err instanceof EstimateTooDeep) throw new BadRequest(err.message);
+    throw err;
+  }
+  const promptTokensEstimate = estimate.tokens;
+  // Another model changes the bound when the body holds images, or when its tokenizer is of the other kind.
+  const promptTokensFor = (m: string) =>
+    m !== model && (estimate.modelDependent || openaiTokenizer(m) !== openaiTokenizer(model)) ? promptTokenBound(m, body) : promptTokensEstimate;
+
   const so = body.stream_options as { include_usage?: unknown } | undefined;
   return {
     endpoint,
@@ -78,34 +111,12 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     model,
     stream,
     maxOutputTokens,
-    promptTokensEstimate: Math.ceil(textSize(body, 0) / 4) + 8,
+    promptTokensEstimate,
+    choices,
+    promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
     body,
   };
-}
-
-/**
- * Characters of prompt-like text in the body. Large base64 payloads (images,
- * audio) count as a flat amount rather than their byte size, which would
- * otherwise make the estimate refuse calls the budget can afford.
- */
-function textSize(v: unknown, depth: number): number {
-  if (depth > MAX_DEPTH) throw new BadRequest(`request body nests deeper than ${MAX_DEPTH} levels`);
-  if (typeof v === 'string') return v.length > 20_000 && /^(data:|[A-Za-z0-9+/=]{200})/.test(v) ? 4_000 : v.length;
-  if (Array.isArray(v)) {
-    let n = 0;
-    for (const x of v) n += textSize(x, depth + 1);
-    return n;
-  }
-  if (v && typeof v === 'object') {
-    let n = 0;
-    for (const k in v as Record<string, unknown>) {
-      if (k === 'model' || k === 'stream' || k === 'max_tokens') continue;
-      n += textSize((v as Record<string, unknown>)[k], depth + 1);
-    }
-    return n;
-  }
-  return 0;
 }
 
 /** The body sent upstream: the physical model, the output cap, and usage reporting for streams. */

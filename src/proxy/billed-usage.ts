@@ -11,7 +11,8 @@ import type { CountResult } from '../tokenize/worker.js';
 //   raises the count) plus one token per id of token-id arrays; when the
 //   request carries media (images, audio, files: text counting cannot see
 //   them) at least the call's own estimate. A count that failed or ran out
-//   of time falls back to UTF-8 bytes, an upper bound by construction.
+//   of time falls back to UTF-8 bytes, an upper bound by construction, or to
+//   the call's estimate when that is lower (it is an upper bound too).
 // - completion: tiktoken on the generated text; when that text was not all
 //   kept, or the count fell back, the bytes received from the upstream
 //   (tokens never outnumber bytes).
@@ -49,8 +50,7 @@ export type Count = (texts: string[]) => Promise<CountResult>;
 /** Output tokens a call may produce: the cap sent upstream times the choices asked for. */
 export function outputCeiling(call: ParsedCall, cap: number | undefined): number | undefined {
   if (cap === undefined) return undefined;
-  const n = call.body.n;
-  return cap * (typeof n === 'number' && Number.isInteger(n) && n > 1 ? n : 1);
+  return cap * call.choices;
 }
 
 /** Problems of a report that parsed but cannot be true for this call. */
@@ -68,6 +68,8 @@ export async function ownCount(count: Count, call: ParsedCall, relayed: Relayed)
   const r = await count([parts.text, relayed.textComplete ? relayed.text : '']);
   let prompt = r.counts[0]! + parts.tokenIds;
   if (parts.media) prompt = Math.max(prompt, call.promptTokensEstimate);
+  // A count that fell back to bytes is an upper bound; so is the estimate, which is usually far tighter.
+  else if (!r.exact) prompt = Math.min(prompt, call.promptTokensEstimate);
   const completion = relayed.textComplete ? r.counts[1]! : Math.max(r.counts[1]!, relayed.bytes);
   return { usage: { promptTokens: prompt, completionTokens: completion, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 }, exact: r.exact && relayed.textComplete };
 }

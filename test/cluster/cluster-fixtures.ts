@@ -8,8 +8,8 @@ import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-pr
 
 export const PROMPT = 40;
 export const OUT = 20;
-/** 'user' (4 chars) + 124 chars → the proxy estimates ceil(128 / 4) + 8 = 40 prompt tokens, as the mock reports. */
-export const CONTENT = 'x'.repeat(124);
+/** Twenty one-token words: the proxy's prompt estimate (an upper bound) is 40 tokens, what the mock reports. */
+export const CONTENT = 'word '.repeat(20).trim();
 export const CALL_USD = expectedCostUsd('gpt-4o-mini', { prompt: PROMPT, completion: OUT });
 export const CALL_NANO = Math.round(CALL_USD * 1e9);
 

@@ -11,8 +11,10 @@ import { errorParts, parseArguments, sse, type RequestOptions, type StreamTransl
 // Answer: message text and tool_calls → content blocks, finish_reason →
 // stop_reason, usage → Anthropic usage (cached tokens as cache reads,
 // input_tokens without them). Streams: chat chunks → the Anthropic event
-// sequence; input tokens arrive only with the final usage chunk, so they
-// are sent on message_delta (the SDKs take them from there).
+// sequence; the upstream's input tokens arrive only with the final usage
+// chunk, so message_start carries the proxy's prompt estimate (LangChain's
+// ChatAnthropic reads input tokens only there) and message_delta the
+// upstream's count (the SDKs take it from there).
 
 type Obj = Record<string, any>;
 
@@ -157,12 +159,20 @@ class MessagesEventsFromChat implements StreamTranslator {
   #stop = 'end_turn';
   #usage: Obj | undefined;
 
+  constructor(private readonly promptTokens: number) {}
+
   #start(j: Obj): string {
     this.#started = true;
     return sse({
       type: 'message_start',
-      message: { id: `msg_${j.id ?? 'translated'}`, type: 'message', role: 'assistant', model: j.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } },
+      message: { id: `msg_${j.id ?? 'translated'}`, type: 'message', role: 'assistant', model: j.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.#startInputTokens(j), output_tokens: 0 } },
     }, 'message_start');
+  }
+
+  /** The upstream's prompt count when the first chunk already has it, else the estimate. */
+  #startInputTokens(j: Obj): number {
+    const n = openaiChatUsage(j.usage);
+    return n ? Math.max(0, n.promptTokens - n.cachedTokens) : this.promptTokens;
   }
 
   #close(): string {
@@ -232,7 +242,7 @@ export const messagesOverChat: Translation = {
   upstreamEndpoint: 'chat',
   request,
   answer,
-  stream: () => new MessagesEventsFromChat(),
+  stream: (call) => new MessagesEventsFromChat(call.promptTokensEstimate),
   error: (body) => {
     const e = errorParts(body);
     return { type: 'error', error: { type: e.type, message: e.message } };
