@@ -1,6 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { Exchange } from '../http/exchange.js';
-import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { toPublicRow } from '../store/usage-record.js';
 import { agentScopeKey, customerScopeKey } from '../store/aggregates.js';
@@ -30,12 +29,12 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
     const ex = guard(res, req);
     if (!ex) return;
     const id = decodeParam(req.getParameter(0));
-    if (id === null) return void ex.json(400, errorBody('openai', 'invalid_request_error', 'customer id: malformed percent-encoding'));
+    if (id === null) return void ex.fail('openai', 'invalid_request_error', 'customer id: malformed percent-encoding');
     const agent = new URLSearchParams(req.getQuery() ?? '').get('agent');
     const now = Date.now();
     const known = ctx.keys.customer(id) !== undefined;
     if (!known && ctx.ledger.aggregateAt(customerScopeKey(id), 'total', now).calls === 0 && ctx.ledger.aggregateAt(customerScopeKey(id), 'total', now).blocked === 0) {
-      ex.json(404, errorBody('openai', 'not_found_error', `no customer "${id}": not configured and never seen`));
+      ex.fail('openai', 'not_found_error', `no customer "${id}": not configured and never seen`);
       return;
     }
     void (async () => {
@@ -46,7 +45,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
         const totals = ctx.ledger.aggregateAt(agent ? agentScopeKey(id, agent) : customerScopeKey(id), 'month', now);
         ex.json(200, { ...view, month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 } });
       } catch (err) {
-        ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message));
+        ex.fail('openai', 'overloaded_error', (err as Error).message);
       }
     })();
   });
@@ -58,7 +57,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
     const csv = qs.get('format') === 'csv';
     const parsed = parseUsageRequest(qs, csv);
     if (typeof parsed === 'string') {
-      ex.json(400, errorBody('openai', 'invalid_request_error', parsed));
+      ex.fail('openai', 'invalid_request_error', parsed);
       return;
     }
     if (!csv) {
@@ -81,14 +80,14 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   app.get('/admin/stats', (res, req) => {
     const ex = guard(res, req);
     if (!ex) return;
-    deps.collectStats().then((s) => ex.json(200, s), (err) => ex.json(500, errorBody('openai', 'internal_error', String(err))));
+    deps.collectStats().then((s) => ex.json(200, s), (err) => ex.fail('openai', 'internal_error', String(err)));
   });
 
   app.get('/admin/pricing/:model', (res, req) => {
     const ex = guard(res, req);
     if (!ex) return;
     const model = decodeParam(req.getParameter(0));
-    if (model === null) return void ex.json(400, errorBody('openai', 'invalid_request_error', 'model: malformed percent-encoding'));
+    if (model === null) return void ex.fail('openai', 'invalid_request_error', 'model: malformed percent-encoding');
     const q = new URLSearchParams(req.getQuery() ?? '');
     const customer = q.get('customer');
     void (async () => {
@@ -97,7 +96,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
         const r = pricingResponse(ctx.prices, model, { provider: q.get('provider') ?? undefined, priceAs: q.get('priceAs') ?? undefined }, ctx.unknownPrice, scope?.resale);
         ex.json(r.status, customer && r.status === 200 ? { ...r.body, customer } : r.body);
       } catch (err) {
-        ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message));
+        ex.fail('openai', 'overloaded_error', (err as Error).message);
       }
     })();
   });

@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Exchange } from '../http/exchange.js';
-import { errorBody } from '../http/errors.js';
 import { ADMIN_SECURITY_HEADERS } from '../http/security-headers.js';
 import { isAdmin } from './admin-auth.js';
 import type { AuthFailureLimiter } from './auth-failure-limiter.js';
@@ -31,19 +30,19 @@ export function makeGuard(o: GuardOptions): Guard {
     const token = o.token();
     if (!token) {
       if (o.openWithoutToken) return ex;
-      ex.json(404, errorBody('openai', 'not_found_error', o.disabled));
+      ex.fail('openai', 'not_found_error', o.disabled);
       return undefined;
     }
     const address = Buffer.from(res.getRemoteAddressAsText()).toString();
     const now = Date.now();
     const wait = o.limiter.blockedFor(address, now);
     if (wait) {
-      ex.json(429, errorBody('openai', 'rate_limit_exceeded', `too many failed token attempts from this address; retry in ${wait} s`), { 'retry-after': String(wait) });
+      ex.fail('openai', 'rate_limit_exceeded', `too many failed token attempts from this address; retry in ${wait} s`, undefined, { 'retry-after': String(wait) });
       return undefined;
     }
     if (!isAdmin(req.getHeader('authorization'), token)) {
       o.limiter.fail(address, now);
-      ex.json(401, errorBody('openai', 'authentication_error', o.hint));
+      ex.fail('openai', 'authentication_error', o.hint);
       return undefined;
     }
     return ex;

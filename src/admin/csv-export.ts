@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { errorBody } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { rowMatches, type ExportSpec } from '../store/row-export.js';
@@ -27,7 +26,7 @@ export function exportCsv(ex: Exchange, ctx: ShardContext, spec: Omit<ExportSpec
     return;
   }
   if (readers >= MAX_READERS) {
-    ex.json(503, errorBody('openai', 'overloaded_error', `${MAX_READERS} exports are already running on this shard; retry shortly`), { 'retry-after': '5' });
+    ex.fail('openai', 'overloaded_error', `${MAX_READERS} exports are already running on this shard; retry shortly`, undefined, { 'retry-after': '5' });
     return;
   }
   relayReader(ex, ctx, full, headers);
@@ -85,7 +84,7 @@ function relayReader(ex: Exchange, ctx: ShardContext, spec: ExportSpec, headers:
     }
     ctx.log('error', 'CSV export reader failed', { code, signal, stderr: stderr.slice(0, 2000) });
     // Before any byte: a proper error. After: cut the connection, so a truncated file never looks complete.
-    if (!ex.started) ex.json(500, errorBody('openai', 'internal_error', 'the CSV export failed; see the server log'));
+    if (!ex.started) ex.fail('openai', 'internal_error', 'the CSV export failed; see the server log');
     else ex.close();
   });
 }

@@ -1,7 +1,7 @@
 import type { PriceExplanation, PriceMatch, PriceTable } from '../pricing/price-table.js';
 import type { ResaleTerms } from '../pricing/resale.js';
 import { billedPico } from '../pricing/resale.js';
-import { errorBody } from '../http/errors.js';
+import { errorBody, errorStatus } from '../http/errors.js';
 
 // GET /admin/pricing/:model[?customer=ID]: the provider's price for a model
 // and what a customer pays for it (markup or custom price list), per 1M tokens.
@@ -54,6 +54,6 @@ export function pricingResponse(
 ): { status: 200 | 404; body: Record<string, unknown> } {
   const x = prices.explain(model, opts.provider || undefined, opts.priceAs || undefined);
   const view = priceView(model, x.match ?? unknownPrice, resale);
-  if (!view) return { status: 404, body: { ...(errorBody('openai', 'not_found_error', `no price for model "${model}": ${x.detail}`) as object), resolution: resolution(x) } };
+  if (!view) return { status: errorStatus('not_found_error'), body: { ...(errorBody('openai', 'not_found_error', `no price for model "${model}": ${x.detail}`) as object), resolution: resolution(x) } };
   return { status: 200, body: { ...view, resolution: resolution(x) } };
 }

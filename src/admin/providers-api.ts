@@ -1,5 +1,4 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import type { TargetHealthView } from '../routing/target-health.js';
 import type { ReloadOutcome } from '../server/routing-control.js';
@@ -43,7 +42,7 @@ export function mountProviders(app: TemplatedApp, deps: ProvidersDeps): void {
           targets: byProvider.get(p.name) ?? [],
         })),
       });
-    }, (err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
+    }, (err) => ex.fail('openai', 'overloaded_error', (err as Error).message));
   });
 
   app.post('/admin/reload', (res, req) => {
@@ -51,7 +50,7 @@ export function mountProviders(app: TemplatedApp, deps: ProvidersDeps): void {
     if (!ex) return;
     deps.reload().then((outcome) => {
       if (outcome.ok) ex.json(200, outcome);
-      else ex.json(400, errorBody('openai', 'invalid_config', `config rejected, the running config stays: ${outcome.problems.join('; ')}`, { problems: outcome.problems }));
-    }, (err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
+      else ex.fail('openai', 'invalid_config', `config rejected, the running config stays: ${outcome.problems.join('; ')}`, { problems: outcome.problems });
+    }, (err) => ex.fail('openai', 'overloaded_error', (err as Error).message));
   });
 }

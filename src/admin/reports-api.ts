@@ -1,6 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Exchange } from '../http/exchange.js';
-import { errorBody } from '../http/errors.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { toPublicRow } from '../store/usage-record.js';
 import { exportCsv } from './csv-export.js';
@@ -24,7 +23,7 @@ const DIMS: readonly Dim[] = ['model', 'agent', 'tag'];
 
 export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): void {
   const ix = ctx.ledger.reports;
-  const bad = (ex: Exchange, message: string) => ex.json(400, errorBody('openai', 'invalid_request_error', message));
+  const bad = (ex: Exchange, message: string) => ex.fail('openai', 'invalid_request_error', message);
   const today = () => ix.day(Date.now());
   const range = (qs: URLSearchParams, span: 'month' | 'days') => parseRange(qs, today(), (t) => ix.day(t), span);
   /** The customer named by `customer=`, if configured or ever seen; otherwise answers 400/404. */
@@ -35,7 +34,7 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
       return undefined;
     }
     if (!ctx.keys.customer(id) && !ix.customer(id)) {
-      ex.json(404, errorBody('openai', 'not_found_error', `no customer "${id.slice(0, 200)}": not configured and never seen`));
+      ex.fail('openai', 'not_found_error', `no customer "${id.slice(0, 200)}": not configured and never seen`);
       return undefined;
     }
     return id;
@@ -66,7 +65,7 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     if (!ex) return;
     const q = parseCustomerListQuery(new URLSearchParams(req.getQuery() ?? ''));
     if (typeof q === 'string') return bad(ex, q);
-    listCustomers(ctx, q).then((list) => ex.json(200, list), (err) => ex.json(503, errorBody('openai', 'overloaded_error', (err as Error).message)));
+    listCustomers(ctx, q).then((list) => ex.json(200, list), (err) => ex.fail('openai', 'overloaded_error', (err as Error).message));
   });
 
   app.get('/admin/reports/daily', (res, req) => {

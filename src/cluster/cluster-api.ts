@@ -1,6 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
-import { errorBody } from '../http/errors.js';
 import type { Guard } from '../admin/admin-guard.js';
 import { clusterView, type ClusterCounters } from './cluster-stats.js';
 
@@ -23,8 +22,8 @@ export function mountClusterAdmin(app: TemplatedApp, deps: ClusterApiDeps): void
       return;
     }
     Promise.all([deps.counters(), deps.decisions()]).then(
-      ([c, decisions]) => (c ? ex.json(200, clusterView(c, decisions)) : ex.json(503, errorBody('openai', 'overloaded_error', 'cluster state unavailable'))),
-      (err) => ex.json(503, errorBody('openai', 'overloaded_error', `cluster state unavailable: ${(err as Error).message}`)),
+      ([c, decisions]) => (c ? ex.json(200, clusterView(c, decisions)) : ex.fail('openai', 'overloaded_error', 'cluster state unavailable')),
+      (err) => ex.fail('openai', 'overloaded_error', `cluster state unavailable: ${(err as Error).message}`),
     );
   });
 }

@@ -1,39 +1,152 @@
 import type { Protocol } from '../protocols/call.js';
 
-// Every refusal or failure Tollgate itself produces: one code, one status.
-// Bodies follow the calling protocol so each SDK raises its own error type.
+// Every refusal or failure Tollgate itself produces: one code, its status,
+// when it happens and what a client should do. Answers are built only from
+// this registry (errorBody, Exchange.fail, errorStatus), so a code cannot
+// leak out unregistered and its status cannot drift between call sites.
+// docs/errors.md lists every code; test/http/error-registry.test.ts fails
+// when one is missing there.
+
+export interface ErrorSpec {
+  /** HTTP status of an answer carrying this code (a 4xx or 5xx). */
+  status: number;
+  /** When Tollgate answers with it. */
+  when: string;
+  /** What a client should do about it. */
+  action: string;
+}
 
 export const ERRORS = {
-  budget_exceeded: 402,           // never 429: SDKs would retry it
-  rate_limit_exceeded: 429,
-  authentication_error: 401,
-  permission_error: 403,
-  invalid_request_error: 400,
-  model_not_priced: 400,
-  request_too_large: 413,
-  request_timeout: 408,           // the body did not arrive within limits.bodyTimeout
-  uri_too_long: 414,
-  request_header_too_large: 431,
-  not_found_error: 404,
-  model_not_found: 404,
-  method_not_allowed: 405,
-  idempotency_key_reused: 409,
-  scope_limit_exceeded: 403,      // too many agent scopes / app-key customers (limits.dynamic*); retrying does not help
-  upstream_error: 502,
-  upstream_timeout: 504,
-  overloaded_error: 503,
-  budget_unavailable: 503,        // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
-  ledger_unavailable: 503,        // the usage ledger cannot commit (disk full, write error): calls are not admitted
-  internal_error: 500,
-} as const;
+  budget_exceeded: {
+    status: 402, // never 429: SDKs would retry it
+    when: 'a budget in scope cannot hold the call\'s estimate; `scope` says which budget, its limit, use and reset time',
+    action: 'do not retry as is (SDKs do not): wait for `scope.resets_at`, send a cheaper call (smaller `max_tokens`, cheaper model), or ask the operator to raise the limit',
+  },
+  rate_limit_exceeded: {
+    status: 429,
+    when: 'a `rateLimit` window is full, the loop guard refused a repeated call (`code: loop_detected`), or too many failed admin-token attempts came from one address',
+    action: 'retry after the `retry-after` header',
+  },
+  loop_detected: {
+    status: 429,
+    when: 'the loop guard saw this exact request more than `loop.maxRepeats` times within its window from one scope; sent as `code` on a `rate_limit_exceeded` answer',
+    action: 'stop the loop in the agent; retrying the same call after `retry-after` meets the same guard',
+  },
+  authentication_error: {
+    status: 401,
+    when: 'no API key, an unknown key, or a wrong admin token',
+    action: 'send a valid key (`Authorization: Bearer <key>` or `x-api-key`); do not retry unchanged',
+  },
+  permission_error: {
+    status: 403,
+    when: 'a customer key sends `x-tollgate-customer` for another customer',
+    action: 'use the customer\'s own key, or an app key with `x-tollgate-customer`',
+  },
+  invalid_request_error: {
+    status: 400,
+    when: 'malformed JSON, invalid UTF-8, wrong types or ranges, bad identity headers, a route with no target able to serve the request',
+    action: 'fix the request as the message says; do not retry unchanged',
+  },
+  model_not_priced: {
+    status: 400,
+    when: '`unknownModel: refuse` and the price table has no price for the model',
+    action: 'use a priced model, or ask the operator to add it to pricing/overrides.json',
+  },
+  request_too_large: {
+    status: 413,
+    when: 'the body is larger than `limits.maxBodyBytes` (the connection is closed)',
+    action: 'send a smaller request',
+  },
+  request_timeout: {
+    status: 408, // the body did not arrive within limits.bodyTimeout
+    when: 'the body did not arrive within `limits.bodyTimeout` (the connection is closed)',
+    action: 'retry on a new connection; send the body promptly',
+  },
+  uri_too_long: {
+    status: 414,
+    when: 'the URL is longer than `limits.maxUrlBytes`',
+    action: 'shorten the URL',
+  },
+  request_header_too_large: {
+    status: 431,
+    when: 'the headers are larger than `limits.maxHeaderBytes`',
+    action: 'send fewer or smaller headers',
+  },
+  not_found_error: {
+    status: 404,
+    when: 'an unknown endpoint, an unknown customer or price in the admin API, metrics disabled, or (count_tokens) no route for the model',
+    action: 'check the path, the id or the model name',
+  },
+  model_not_found: {
+    status: 404,
+    when: 'no route or provider here serves the model',
+    action: 'use a model this proxy serves (`GET /v1/models`)',
+  },
+  method_not_allowed: {
+    status: 405,
+    when: 'a known path with the wrong method',
+    action: 'use the documented method',
+  },
+  idempotency_key_reused: {
+    status: 409,
+    when: 'the idempotency key was already used by a charged call, or a call with it is still in flight (`x-should-retry: false`)',
+    action: 'the first call stands (see `original_request_id`); use a new key for a new call, or retry after the one in flight finishes',
+  },
+  invalid_config: {
+    status: 400,
+    when: '`POST /admin/reload` read a config that fails validation; the running config stays (`problems` lists each path and problem)',
+    action: 'fix the config file as `problems` says and reload again',
+  },
+  scope_limit_exceeded: {
+    status: 403, // retrying does not help: the cap is on live scopes, not on rate
+    when: 'a customer already has `limits.dynamicScopesPerCustomer` live agent scopes it does not list in the config, or `limits.dynamicCustomers` app-key customers are live',
+    action: 'reuse existing agent ids (or list the agent in the config); idle scopes are reclaimed after `limits.dynamicScopeIdle`',
+  },
+  ledger_unavailable: {
+    status: 503,
+    when: 'the usage ledger cannot commit (disk full or failing): no call is admitted, and a call whose row could not be committed in `ledger.commitTimeout` gets this instead of its answer',
+    action: 'retry after `retry-after` (on another instance if there is one); the same idempotency key is never charged twice',
+  },
+  upstream_error: {
+    status: 502,
+    when: 'no target answered (connection refused, reset, provider refused the proxy\'s own key, an answer that failed part-way); also the code of the OpenAI stream-error event',
+    action: 'retry with backoff; the message names each target and why it failed',
+  },
+  api_error: {
+    status: 502,
+    when: 'an upstream failure in Anthropic\'s shape: the Anthropic stream-error event, or an upstream error body that could not be translated',
+    action: 'retry with backoff; what was generated before a stream failed is billed',
+  },
+  upstream_timeout: {
+    status: 504,
+    when: 'every target timed out, or the call was cancelled (total timeout, shutdown)',
+    action: 'retry with backoff, or lower `max_tokens` so the answer finishes in time',
+  },
+  overloaded_error: {
+    status: 503,
+    when: 'the proxy is draining, too many calls or exports are in flight, every target is cooling down, or a shard or the store did not answer',
+    action: 'retry after `retry-after` (or shortly), on another instance if draining',
+  },
+  budget_unavailable: {
+    status: 503, // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
+    when: 'in a cluster, Redis is unreachable and this node\'s lease of the budget is used up (`redisDown: closed`); nothing was reserved',
+    action: 'retry after `retry-after`; nothing was charged',
+  },
+  internal_error: {
+    status: 500,
+    when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',
+    action: 'retry once; report the `x-tollgate-request-id` to the operator if it persists',
+  },
+} as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorType = keyof typeof ERRORS;
 
-export function errorStatus(type: ErrorType): number {
-  return ERRORS[type];
+/** The status of an answer carrying `type` (its literal type, so result types can keep their status unions). */
+export function errorStatus<T extends ErrorType>(type: T): (typeof ERRORS)[T]['status'] {
+  return ERRORS[type].status;
 }
 
-export function errorBody(protocol: Protocol, type: ErrorType | string, message: string, extra: Record<string, unknown> = {}): unknown {
+export function errorBody(protocol: Protocol, type: ErrorType, message: string, extra: Record<string, unknown> = {}): unknown {
   return protocol === 'anthropic'
     ? { type: 'error', error: { type, message, ...extra } }
     : { error: { type, code: type, message, ...extra } };

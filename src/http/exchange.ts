@@ -1,5 +1,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import type { Protocol } from '../protocols/call.js';
 import { newRequestId } from '../proxy/request-id.js';
+import { errorBody, errorStatus, type ErrorType } from './errors.js';
 import { headerBytes, statusBytes } from './status-text.js';
 
 export type Headers = Record<string, string>;
@@ -80,6 +82,11 @@ export class Exchange {
 
   json(status: number, body: unknown, headers: Headers = {}): void {
     this.send(status, { 'content-type': 'application/json', ...headers }, JSON.stringify(body));
+  }
+
+  /** Sends an error answer: its status is the registry's for `type` (errors.ts), its body in `protocol`'s shape. */
+  fail(protocol: Protocol, type: ErrorType, message: string, extra?: Record<string, unknown>, headers: Headers = {}): void {
+    this.json(errorStatus(type), errorBody(protocol, type, message, extra), headers);
   }
 
   /** Base headers, and a request id when the answer brings none: every answer carries x-tollgate-request-id. */

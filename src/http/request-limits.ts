@@ -9,20 +9,21 @@ export interface HeadLimits {
   maxUrlBytes: number;
 }
 
-export type HeadBreach = { status: 414 | 431; type: 'uri_too_long' | 'request_header_too_large'; message: string };
+/** The status is the registry's for `type` (errors.ts). */
+export type HeadBreach = { type: 'uri_too_long' | 'request_header_too_large'; message: string };
 
 /** Checks the request line and headers; must run before the handler's first await (uWS invalidates `req`). */
 export function checkRequestHead(req: HttpRequest, limits: HeadLimits): HeadBreach | null {
   const url = req.getUrl().length + (req.getQuery()?.length ?? 0) + 1;
   if (url > limits.maxUrlBytes) {
-    return { status: 414, type: 'uri_too_long', message: `request URL is longer than the ${limits.maxUrlBytes}-byte limit` };
+    return { type: 'uri_too_long', message: `request URL is longer than the ${limits.maxUrlBytes}-byte limit` };
   }
   let bytes = 0;
   req.forEach((k, v) => {
     bytes += k.length + v.length + 4; // "k: v\r\n"
   });
   if (bytes > limits.maxHeaderBytes) {
-    return { status: 431, type: 'request_header_too_large', message: `request headers are larger than the ${limits.maxHeaderBytes}-byte limit` };
+    return { type: 'request_header_too_large', message: `request headers are larger than the ${limits.maxHeaderBytes}-byte limit` };
   }
   return null;
 }

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { newRequestId } from '../proxy/request-id.js';
+import { errorBody } from './errors.js';
 
 // uWebSockets.js aborts the whole process (C++ terminate) when a route
 // handler throws: one malformed URL reaching a stray decodeURIComponent would
@@ -8,7 +9,7 @@ import { newRequestId } from '../proxy/request-id.js';
 
 const METHODS = ['get', 'post', 'put', 'del', 'patch', 'options', 'head', 'any', 'connect', 'trace'] as const;
 
-const BODY = JSON.stringify({ error: { type: 'internal_error', code: 'internal_error', message: 'internal error in the proxy' } });
+const BODY = JSON.stringify(errorBody('openai', 'internal_error', 'internal error in the proxy'));
 
 export function guardHandlers(app: TemplatedApp, onError: (err: unknown, method: string, url: string) => void): TemplatedApp {
   for (const m of METHODS) {

@@ -13,7 +13,8 @@ export interface Caller {
   tags: Record<string, string>;
 }
 
-export type Identified = { ok: true; caller: Caller } | { ok: false; status: 400 | 401 | 403; type: string; message: string };
+/** A refusal carries its error code only: the status is the registry's (src/http/errors.ts). */
+export type Identified = { ok: true; caller: Caller } | { ok: false; type: 'invalid_request_error' | 'authentication_error' | 'permission_error'; message: string };
 
 const ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const TAG_KEY = /^[A-Za-z0-9._-]{1,64}$/;
@@ -65,11 +66,11 @@ export class KeyDirectory {
 
   identify(h: IdentityHeaders): Identified {
     const bad = badIdentityHeader(h);
-    if (bad) return { ok: false, status: 400, type: 'invalid_request_error', message: bad };
+    if (bad) return { ok: false, type: 'invalid_request_error', message: bad };
     const key = h.apiKey || (h.authorization.startsWith('Bearer ') ? h.authorization.slice(7).trim() : '');
-    if (!key) return { ok: false, status: 401, type: 'authentication_error', message: 'missing API key: send Authorization: Bearer <key> or x-api-key: <key>' };
+    if (!key) return { ok: false, type: 'authentication_error', message: 'missing API key: send Authorization: Bearer <key> or x-api-key: <key>' };
     const owner = this.#recent.get(key) ?? this.#verify(key);
-    if (!owner) return { ok: false, status: 401, type: 'authentication_error', message: 'invalid API key' };
+    if (!owner) return { ok: false, type: 'authentication_error', message: 'invalid API key' };
 
     let customer: CustomerConfig | undefined;
     let customerId: string;
@@ -77,22 +78,22 @@ export class KeyDirectory {
       customer = owner.customer;
       customerId = customer.id;
       if (h.customer && h.customer !== customerId) {
-        return { ok: false, status: 403, type: 'permission_error', message: 'this key belongs to one customer and cannot act for another (x-tollgate-customer is for app keys)' };
+        return { ok: false, type: 'permission_error', message: 'this key belongs to one customer and cannot act for another (x-tollgate-customer is for app keys)' };
       }
     } else {
-      if (!h.customer) return { ok: false, status: 400, type: 'invalid_request_error', message: 'an app key must name the customer it acts for in the x-tollgate-customer header' };
-      if (!ID.test(h.customer)) return { ok: false, status: 400, type: 'invalid_request_error', message: 'x-tollgate-customer must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
+      if (!h.customer) return { ok: false, type: 'invalid_request_error', message: 'an app key must name the customer it acts for in the x-tollgate-customer header' };
+      if (!ID.test(h.customer)) return { ok: false, type: 'invalid_request_error', message: 'x-tollgate-customer must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
       customerId = h.customer;
       customer = this.#customers.get(customerId);
     }
 
     let agent: string | null = null;
     if (h.agent) {
-      if (!ID.test(h.agent)) return { ok: false, status: 400, type: 'invalid_request_error', message: 'x-tollgate-agent must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
+      if (!ID.test(h.agent)) return { ok: false, type: 'invalid_request_error', message: 'x-tollgate-agent must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
       agent = h.agent;
     }
     const tags = parseTags(h.tags);
-    if (typeof tags === 'string') return { ok: false, status: 400, type: 'invalid_request_error', message: tags };
+    if (typeof tags === 'string') return { ok: false, type: 'invalid_request_error', message: tags };
 
     return {
       ok: true,

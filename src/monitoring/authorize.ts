@@ -1,6 +1,6 @@
 import { affordableOutputTokens } from '../budget/decide.js';
 import type { CallAmounts } from '../budget/budget-ref.js';
-import { errorBody } from '../http/errors.js';
+import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import type { Caller } from '../identity/key-directory.js';
 import { degradeTarget } from '../policy/degrade.js';
 import { zeroUsage } from '../protocols/call.js';
@@ -40,7 +40,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
   }
   const price = reportedPrice(ctx, model) ?? ctx.unknownPrice;
   if (!price && ctx.config.unknownModel === 'refuse') {
-    return refuse(400, 'model_not_priced', `model "${model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
+    return refuse('model_not_priced', `model "${model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
   }
 
   const promptTokens = body.estimated_prompt_tokens ?? 0;
@@ -66,9 +66,9 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
     const row = baseRow(requestId, now, caller, AUTHORIZE_PATH, body.model, null);
     row.decision = 'blocked';
     row.reason = refused.reason;
-    row.status = refused.status;
+    row.status = errorStatus(refused.type);
     await ctx.ledger.append(row);
-    return refuse(refused.status, refused.type, refused.message, refused.extra, { 'x-tollgate-request-id': requestId, ...refused.headers });
+    return refuse(refused.type, refused.message, refused.extra, { 'x-tollgate-request-id': requestId, ...refused.headers });
   }
 
   const id = newReservationId(ctx.shard, now);
@@ -86,6 +86,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
   };
 }
 
-export function refuse(status: number, type: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Answer {
-  return { status, body: errorBody('openai', type, message, extra), headers };
+/** A refusal answer: the status is the registry's for `type`. */
+export function refuse(type: ErrorType, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Answer {
+  return { status: errorStatus(type), body: errorBody('openai', type, message, extra), headers };
 }

@@ -1,7 +1,7 @@
 import { LedgerUnavailableError } from '../store/ledger.js';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Exchange } from '../http/exchange.js';
-import { errorBody } from '../http/errors.js';
+import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import { BodyTooLarge, readBody } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
 import type { Caller } from '../identity/key-directory.js';
@@ -64,7 +64,7 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
       const breach = checkRequestHead(req, ctx.config.limits);
       if (breach) {
         ex.closeConnection = true;
-        ex.json(breach.status, errorBody('openai', breach.type, breach.message));
+        ex.fail('openai', breach.type, breach.message);
         return;
       }
       // uWS invalidates `req` at the first await: copy what we need now.
@@ -75,38 +75,38 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
       const body = readBody(res, MAX_BODY, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout);
       body.catch(() => {});
       if (ctx.draining) {
-        ex.json(503, errorBody('openai', 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
+        ex.fail('openai', 'overloaded_error', 'the proxy is shutting down; retry on another instance', undefined, { 'retry-after': '1' });
         return;
       }
       if (!ctx.ledger.accepting) {
-        ex.json(503, errorBody('openai', 'ledger_unavailable', 'this proxy cannot record usage right now (its ledger disk is full or failing); nothing was reserved or charged, retry later'), { 'retry-after': '5' });
+        ex.fail('openai', 'ledger_unavailable', 'this proxy cannot record usage right now (its ledger disk is full or failing); nothing was reserved or charged, retry later', undefined, { 'retry-after': '5' });
         return;
       }
       const send = (a: Answer) => {
         ctx.metrics.count(path, a.status, a.status === 200 ? 'allowed' : 'refused');
         ex.json(a.status, a.body, a.headers);
       };
-      const fail = (status: number, type: string, message: string) => send({ status, body: errorBody('openai', type, message) });
+      const fail = (type: ErrorType, message: string) => send({ status: errorStatus(type), body: errorBody('openai', type, message) });
       ctx.inFlight++;
       void (async () => {
         const who = ctx.keys.identify(h);
-        if (!who.ok) return fail(who.status, who.type, who.message);
+        if (!who.ok) return fail(who.type, who.message);
         let raw: Buffer;
         try {
           raw = await body;
         } catch (err) {
-          if (err instanceof BodyTooLarge) return fail(413, 'request_too_large', `request body is larger than the ${MAX_BODY}-byte limit`);
+          if (err instanceof BodyTooLarge) return fail('request_too_large', `request body is larger than the ${MAX_BODY}-byte limit`);
           throw err;
         }
         if (ex.aborted) return;
         const parsed = parse(raw);
-        if (typeof parsed === 'string') return fail(400, 'invalid_request_error', parsed);
+        if (typeof parsed === 'string') return fail('invalid_request_error', parsed);
         send(await handle(who.caller, parsed, Date.now()));
       })().catch((err) => {
-        if (err instanceof ShardLinkTimeout) return fail(503, 'overloaded_error', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
-        if (err instanceof LedgerUnavailableError) return fail(503, 'ledger_unavailable', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
+        if (err instanceof ShardLinkTimeout) return fail('overloaded_error', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
+        if (err instanceof LedgerUnavailableError) return fail('ledger_unavailable', `${err.message}; retry with the same idempotency_key, it is never charged twice`);
         ctx.log('error', 'monitoring call failed', { path, error: String((err as Error)?.stack ?? err) });
-        fail(500, 'internal_error', 'internal error in the proxy');
+        fail('internal_error', 'internal error in the proxy');
       }).finally(() => {
         ctx.inFlight--;
         ctx.callFinished();

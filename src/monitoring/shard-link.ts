@@ -1,5 +1,6 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { ThreadRpc } from '../server/thread-rpc.js';
+import { errorBody, errorStatus } from '../http/errors.js';
 
 // Request/answer between the shards of one server, for monitoring calls
 // that must run on the shard owning a reservation. Shards are worker
@@ -54,7 +55,7 @@ export class ShardLink {
     }
     this.handle(m.op).then(
       (answer) => this.#channel.postMessage({ k: 'res', id: m.id, to: m.from, answer } satisfies Wire),
-      (err) => this.#channel.postMessage({ k: 'res', id: m.id, to: m.from, answer: { status: 500, body: { error: { type: 'internal_error', code: 'internal_error', message: String((err as Error)?.message ?? err) } } } } satisfies Wire),
+      (err) => this.#channel.postMessage({ k: 'res', id: m.id, to: m.from, answer: { status: errorStatus('internal_error'), body: errorBody('openai', 'internal_error', String((err as Error)?.message ?? err)) } } satisfies Wire),
     );
   }
 

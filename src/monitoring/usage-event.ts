@@ -43,11 +43,11 @@ export class UsageEvents {
     // claim comes first and the ledger check after it, so a copy that gets
     // the claim once the first one released it finds the committed row.
     const claim = ctx.claimIdempotencyKey(caller.customer, body.idempotency_key);
-    if (claim === 'full') return refuse(503, 'overloaded_error', 'too many events and calls with an idempotency key are in flight; retry with the same idempotency_key, it is never charged twice', {}, { 'retry-after': '1' });
+    if (claim === 'full') return refuse('overloaded_error', 'too many events and calls with an idempotency key are in flight; retry with the same idempotency_key, it is never charged twice', {}, { 'retry-after': '1' });
     if (claim === 'in_flight') {
       const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
       if (prior) return this.#repeat(caller, body, now, this.#replay(prior));
-      return refuse(409, 'idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`, {}, { ...NO_RETRY });
+      return refuse('idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`, {}, { ...NO_RETRY });
     }
     const p = (async () => {
       const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);

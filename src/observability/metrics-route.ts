@@ -1,6 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
-import { errorBody } from '../http/errors.js';
 import type { Guard } from '../admin/admin-guard.js';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 
@@ -20,12 +19,12 @@ export function mountMetrics(app: TemplatedApp, deps: MetricsRouteDeps): void {
     const ex = deps.guard(res, req);
     if (!ex) return;
     if (!metrics.enabled) {
-      ex.json(404, errorBody('openai', 'not_found_error', 'metrics are disabled (metrics.enabled: false)'));
+      ex.fail('openai', 'not_found_error', 'metrics are disabled (metrics.enabled: false)');
       return;
     }
     deps.collectText().then(
       (text) => ex.send(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }, text),
-      (err) => ex.json(503, errorBody('openai', 'overloaded_error', `metrics unavailable: ${(err as Error).message}`)),
+      (err) => ex.fail('openai', 'overloaded_error', `metrics unavailable: ${(err as Error).message}`),
     );
   });
 }

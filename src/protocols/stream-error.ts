@@ -1,3 +1,4 @@
+import type { ErrorType } from '../http/errors.js';
 import type { EndpointId } from './call.js';
 
 // The SSE event that tells a streaming client its answer failed part-way
@@ -8,10 +9,10 @@ import type { EndpointId } from './call.js';
 export function streamErrorEvent(endpoint: EndpointId, message: string): string {
   switch (endpoint) {
     case 'messages':
-      return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error', message } })}\n\n`;
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'api_error' satisfies ErrorType, message } })}\n\n`;
     case 'responses':
-      return `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'upstream_error', message, param: null })}\n\n`;
+      return `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'upstream_error' satisfies ErrorType, message, param: null })}\n\n`;
     default:
-      return `data: ${JSON.stringify({ error: { type: 'upstream_error', code: 'upstream_error', message } })}\n\n`;
+      return `data: ${JSON.stringify({ error: { type: 'upstream_error' satisfies ErrorType, code: 'upstream_error', message } })}\n\n`;
   }
 }

@@ -12,7 +12,7 @@ import type { ShardContext } from './shard-context.js';
 export interface AdmissionRefusal {
   /** Why, for the row's reason. */
   reason: string;
-  status: number;
+  /** The status is the registry's for `type` (errors.ts). */
   type: ErrorType;
   message: string;
   extra: Record<string, unknown>;
@@ -24,7 +24,7 @@ export interface AdmissionRefusal {
 export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<Admission, { ok: true }>, now: number): AdmissionRefusal {
   if (a.why === 'budget_unavailable') {
     return {
-      reason: a.why, status: 503, type: 'budget_unavailable', extra: {}, headers: { 'retry-after': '1' },
+      reason: a.why, type: 'budget_unavailable', extra: {}, headers: { 'retry-after': '1' },
       message: "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; nothing was reserved or charged, retry shortly",
     };
   }
@@ -33,7 +33,7 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
     const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
     const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
     return {
-      reason: a.why, status: 429, type: 'rate_limit_exceeded', headers: { 'retry-after': String(retry) },
+      reason: a.why, type: 'rate_limit_exceeded', headers: { 'retry-after': String(retry) },
       message: `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`,
       extra: { limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source } },
     };
@@ -41,5 +41,5 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
   const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, now);
   const message = refusalMessage(rs);
   ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: message });
-  return { reason: a.why, status: 402, type: 'budget_exceeded', message, extra: { scope: rs }, headers: {}, scope: rs };
+  return { reason: a.why, type: 'budget_exceeded', message, extra: { scope: rs }, headers: {}, scope: rs };
 }

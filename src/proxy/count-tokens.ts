@@ -1,5 +1,5 @@
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { errorBody } from '../http/errors.js';
+import { errorStatus, type ErrorType } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import { BodyTimeout, BodyTooLarge, readBody } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
@@ -26,14 +26,14 @@ const PATH = '/v1/messages/count_tokens';
 export function mountCountTokens(app: TemplatedApp, { ctx, exchange }: CountTokensDeps): void {
   app.post(PATH, (res, req) => {
     const ex = exchange(res);
-    const fail = (status: number, type: string, message: string) => {
-      ctx.metrics.count('count_tokens', status, 'refused');
-      ex.json(status, errorBody('anthropic', type, message));
+    const fail = (type: ErrorType, message: string) => {
+      ctx.metrics.count('count_tokens', errorStatus(type), 'refused');
+      ex.fail('anthropic', type, message);
     };
     const breach = checkRequestHead(req, ctx.config.limits);
     if (breach) {
       ex.closeConnection = true;
-      return fail(breach.status, breach.type, breach.message);
+      return fail(breach.type, breach.message);
     }
     const who = ctx.keys.identify({
       authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
@@ -42,25 +42,25 @@ export function mountCountTokens(app: TemplatedApp, { ctx, exchange }: CountToke
     const client = { anthropicVersion: req.getHeader('anthropic-version'), anthropicBeta: req.getHeader('anthropic-beta'), accept: 'application/json' };
     const body = readBody(res, ctx.config.limits.maxBodyBytes, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout);
     body.catch(() => {});
-    if (!who.ok) return fail(who.status, who.type, who.message);
+    if (!who.ok) return fail(who.type, who.message);
     void (async () => {
       let parsed: Record<string, unknown>;
       try {
         const json: unknown = JSON.parse(utf8Text(await body));
-        if (!json || typeof json !== 'object' || Array.isArray(json)) return fail(400, 'invalid_request_error', 'request body must be a JSON object');
+        if (!json || typeof json !== 'object' || Array.isArray(json)) return fail('invalid_request_error', 'request body must be a JSON object');
         parsed = json as Record<string, unknown>;
       } catch (err) {
-        if (err instanceof BodyTooLarge) return fail(413, 'request_too_large', err.message);
-        if (err instanceof BodyTimeout) return fail(408, 'request_timeout', err.message);
-        if (err instanceof InvalidUtf8) return fail(400, 'invalid_request_error', err.message);
-        return fail(400, 'invalid_request_error', 'request body is not valid JSON');
+        if (err instanceof BodyTooLarge) return fail('request_too_large', err.message);
+        if (err instanceof BodyTimeout) return fail('request_timeout', err.message);
+        if (err instanceof InvalidUtf8) return fail('invalid_request_error', err.message);
+        return fail('invalid_request_error', 'request body is not valid JSON');
       }
       if (ex.aborted) return;
-      if (typeof parsed.model !== 'string' || !parsed.model) return fail(400, 'invalid_request_error', 'model: a non-empty string is required');
+      if (typeof parsed.model !== 'string' || !parsed.model) return fail('invalid_request_error', 'model: a non-empty string is required');
       const plan = ctx.routes.plan(parsed.model, 'messages', Date.now());
-      if (!plan.ok) return fail(plan.status, plan.status === 404 ? 'not_found_error' : 'invalid_request_error', plan.message);
+      if (!plan.ok) return fail(plan.status === 404 ? 'not_found_error' : 'invalid_request_error', plan.message);
       const target = [...plan.targets, ...plan.skipped.map((s) => s.target)].find((t) => t.provider.type === 'anthropic');
-      if (!target) return fail(400, 'invalid_request_error', `model "${parsed.model}" is not served by an Anthropic provider here, and only Anthropic counts tokens`);
+      if (!target) return fail('invalid_request_error', `model "${parsed.model}" is not served by an Anthropic provider here, and only Anthropic counts tokens`);
       const out = Buffer.from(JSON.stringify({ ...parsed, model: target.model }));
       const { pool, basePath } = ctx.pools.get(target.provider);
       try {
@@ -70,14 +70,14 @@ export function mountCountTokens(app: TemplatedApp, { ctx, exchange }: CountToke
         if (r.statusCode === 401 || r.statusCode === 403) {
           // The provider refused Tollgate's own key: the operator's problem, not the client's key.
           ctx.log('error', 'count_tokens: the provider refused the configured API key', { provider: target.provider.name, status: r.statusCode });
-          return fail(502, 'upstream_error', `the provider refused the proxy's credentials (HTTP ${r.statusCode})`);
+          return fail('upstream_error', `the provider refused the proxy's credentials (HTTP ${r.statusCode})`);
         }
         ctx.metrics.count('count_tokens', r.statusCode, 'free');
         ex.send(r.statusCode, { 'content-type': String(r.headers['content-type'] ?? 'application/json') }, text);
       } catch (err) {
         ctx.log('warn', 'count_tokens upstream failed', { provider: target.provider.name, error: describeError(err) });
-        fail(502, 'upstream_error', `the provider could not be reached: ${describeError(err)}`);
+        fail('upstream_error', `the provider could not be reached: ${describeError(err)}`);
       }
-    })().catch((err) => fail(500, 'internal_error', `internal error in the proxy: ${(err as Error).message}`));
+    })().catch((err) => fail('internal_error', `internal error in the proxy: ${(err as Error).message}`));
   });
 }

@@ -3,7 +3,7 @@ import { streamErrorEvent } from '../protocols/stream-error.js';
 import { releaseHolds } from '../budget/decide.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
-import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
+import { errorStatus, type ErrorType } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import { callLine } from '../observability/logger.js';
 import { ENDPOINTS, type EndpointId, type ParsedCall } from '../protocols/call.js';
@@ -107,7 +107,7 @@ class ModelCall implements CallRun {
   refuse(type: ErrorType, message: string, extra?: Record<string, unknown>, headers: Record<string, string> = {}): void {
     const status = errorStatus(type);
     this.count(status, 'refused');
-    this.ex.json(status, errorBody(this.protocol, type, message, extra), { 'x-tollgate-request-id': this.requestId, ...headers });
+    this.ex.fail(this.protocol, type, message, extra, { 'x-tollgate-request-id': this.requestId, ...headers });
   }
 
   #refuseIntake(r: IntakeRefusal): void {
@@ -143,7 +143,7 @@ class ModelCall implements CallRun {
   async run(bodyPromise: Promise<Buffer>): Promise<void> {
     const { ctx, ex, h } = this;
     const who = ctx.keys.identify(h);
-    if (!who.ok) return this.refuse(who.type as ErrorType, who.message);
+    if (!who.ok) return this.refuse(who.type, who.message);
     const caller = (this.caller = who.caller);
 
     const read = await readCall(this.endpoint, bodyPromise);
@@ -185,9 +185,9 @@ class ModelCall implements CallRun {
       const row = this.#row(call, idemKey);
       row.decision = 'blocked';
       row.reason = 'loop_detected';
-      row.status = 429;
+      row.status = errorStatus('rate_limit_exceeded');
       await ctx.ledger.append(row);
-      return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' }, { 'retry-after': loop.retryAfter });
+      return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' satisfies ErrorType }, { 'retry-after': loop.retryAfter });
     }
 
     let model = call.model;
@@ -238,7 +238,7 @@ class ModelCall implements CallRun {
     const row = this.#row(call, idemKey);
     row.decision = 'blocked';
     row.reason = r.reason;
-    row.status = friendly ? 200 : r.status;
+    row.status = friendly ? 200 : errorStatus(r.type);
     await this.ctx.ledger.append(row);
     if (friendly) return this.#answerSelf(call, friendlyRefusal(r.scope!, caller.customer, scope.refusal.topUpUrl));
     return this.refuse(r.type, r.message, r.extra, r.headers);
@@ -258,7 +258,7 @@ class ModelCall implements CallRun {
     const retry = Math.max(1, Math.ceil((soonest - now) / 1000));
     const row: RoutedRow = this.#row(call, idemKey);
     row.attempts = plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` }));
-    row.status = 503;
+    row.status = errorStatus('overloaded_error');
     row.reason = `no_target_available: ${attemptSummary(row.attempts)}`.slice(0, 500);
     await this.ctx.ledger.append(row);
     return this.refuse('overloaded_error', `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retry} s`, undefined, { 'retry-after': String(retry) });

@@ -1,5 +1,4 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { errorBody } from '../http/errors.js';
 import type { Exchange } from '../http/exchange.js';
 import { decodeParam } from '../http/url-param.js';
 import { priceView } from '../admin/pricing-api.js';
@@ -44,8 +43,8 @@ export function mountModels(app: TemplatedApp, deps: ModelsDeps): void {
       // No agent: prices are per customer and plan, and a listing must not create agent scopes.
       customer: req.getHeader('x-tollgate-customer'), agent: '', tags: '',
     });
-    if (!who.ok) return void ex.json(who.status, errorBody(protocol, who.type, who.message));
-    if (id === null) return void ex.json(400, errorBody(protocol, 'invalid_request_error', 'model id: malformed percent-encoding'));
+    if (!who.ok) return void ex.fail(protocol, who.type, who.message);
+    if (id === null) return void ex.fail(protocol, 'invalid_request_error', 'model id: malformed percent-encoding');
     const caller = who.caller;
     const created = Math.floor(Date.now() / 1000);
     void (async () => {
@@ -66,9 +65,9 @@ export function mountModels(app: TemplatedApp, deps: ModelsDeps): void {
         return;
       }
       const e = list.find((m) => m.id === id);
-      if (!e) ex.json(404, errorBody(protocol, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist or is not served here`));
+      if (!e) ex.fail(protocol, 'model_not_found', `The model '${id.slice(0, 200)}' does not exist or is not served here`);
       else ex.json(200, view(e));
-    })().catch((err) => ex.json(503, errorBody(protocol, 'overloaded_error', (err as Error).message)));
+    })().catch((err) => ex.fail(protocol, 'overloaded_error', (err as Error).message));
   };
   app.get('/v1/models', (res, req) => answer(res, req, undefined));
   app.get('/v1/models/:id', (res, req) => answer(res, req, decodeParam(req.getParameter(0))));

@@ -4,7 +4,6 @@ import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
 import { Exchange, closeStalledWrites } from '../http/exchange.js';
-import { errorBody } from '../http/errors.js';
 import { readBody, sweepSlowBodies } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
 import { guardHandlers } from '../http/safe-handlers.js';
@@ -167,7 +166,7 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     const breach = checkRequestHead(req, config.limits);
     if (breach) {
       ex.closeConnection = true;
-      ex.json(breach.status, errorBody(ENDPOINTS[endpoint].protocol, breach.type, breach.message));
+      ex.fail(ENDPOINTS[endpoint].protocol, breach.type, breach.message);
       return;
     }
     // uWS invalidates `req` at the first await: copy what we need now.
@@ -185,11 +184,11 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     const declared = Number(req.getHeader(H.contentLength) || 0);
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
-      ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance'), { 'retry-after': '1' });
+      ex.fail(ENDPOINTS[endpoint].protocol, 'overloaded_error', 'the proxy is shutting down; retry on another instance', undefined, { 'retry-after': '1' });
       return;
     }
     if (!ledgerHealth.accepting) {
-      ex.json(503, errorBody(ENDPOINTS[endpoint].protocol, 'ledger_unavailable', LEDGER_DOWN), { 'retry-after': '5' });
+      ex.fail(ENDPOINTS[endpoint].protocol, 'ledger_unavailable', LEDGER_DOWN, undefined, { 'retry-after': '5' });
       ctx.metrics.count(endpoint, 503, 'ledger_unavailable');
       return;
     }
@@ -219,8 +218,8 @@ app.any('/*', (res, req) => {
   const known = Object.values(ENDPOINTS).some((e) => e.path === url) || url === '/v1/models' || url.startsWith('/v1/models/') || url === '/v1/messages/count_tokens';
   // Anthropic SDKs call /v1/messages*: answer them in their error shape.
   const protocol = url.startsWith('/v1/messages') ? 'anthropic' : 'openai';
-  if (known) ex.json(405, errorBody(protocol, 'method_not_allowed', `${method} is not allowed on ${url}`));
-  else ex.json(404, errorBody(protocol, 'not_found_error', `no such endpoint: ${method} ${url.slice(0, 200)}`));
+  if (known) ex.fail(protocol, 'method_not_allowed', `${method} is not allowed on ${url}`);
+  else ex.fail(protocol, 'not_found_error', `no such endpoint: ${method} ${url.slice(0, 200)}`);
 });
 
 let listenSocket: uws.us_listen_socket | null = null;

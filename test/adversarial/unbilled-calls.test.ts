@@ -58,11 +58,22 @@ async function chat(body: Record<string, unknown>): Promise<{ status: number; id
   return { status: r.statusCode, id: String(r.headers['x-tollgate-request-id']), text: await r.body.text() };
 }
 
-/** Sends a call and hangs up after `afterMs`; resolves with the request id (sent with the headers, which may never come). */
+/**
+ * Sends a call and hangs up `afterMs` after the mock provider received it (so
+ * the call was forwarded however slowly a loaded machine uploads the body);
+ * resolves with the request id (sent with the headers, which may never come).
+ */
 async function hangUp(body: Record<string, unknown>, afterMs: number, onChunk?: (received: string, abort: () => void) => void): Promise<string> {
   const ac = new AbortController();
   const before = new Set(((await tg.admin('/admin/usage?customer=acme&limit=100000')).rows as any[]).map((x) => x.request_id));
-  const timer = setTimeout(() => ac.abort(), afterMs);
+  const seen = mock.stats().requests;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = setInterval(() => {
+    if (mock.stats().requests > seen) {
+      clearInterval(poll);
+      timer = setTimeout(() => ac.abort(), afterMs);
+    }
+  }, 5);
   try {
     const r = await request(`${tg.url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'gpt-4o-mini', ...body }), signal: ac.signal });
     let received = '';
@@ -73,6 +84,7 @@ async function hangUp(body: Record<string, unknown>, afterMs: number, onChunk?: 
   } catch {
     /* aborted */
   } finally {
+    clearInterval(poll);
     clearTimeout(timer);
   }
   // The request id went out only with the headers: find the new row instead.

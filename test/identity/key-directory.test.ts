@@ -38,11 +38,11 @@ describe('key directory', () => {
     const d = directory();
     expect(d.identify(bearer('tg-acme-1')).ok).toBe(true);
     for (let i = 0; i < 3; i++) {
-      expect(d.identify(bearer('tg-acme-1x'))).toMatchObject({ ok: false, status: 401 });
-      expect(d.identify(bearer('tg-acme-'))).toMatchObject({ ok: false, status: 401 });
+      expect(d.identify(bearer('tg-acme-1x'))).toMatchObject({ ok: false, type: 'authentication_error' });
+      expect(d.identify(bearer('tg-acme-'))).toMatchObject({ ok: false, type: 'authentication_error' });
     }
     expect(d.identify(bearer('tg-app-key', 'someone')).ok).toBe(true);
-    expect(d.identify(bearer('tg-app-key'))).toMatchObject({ ok: false, status: 400 });
-    expect(d.identify(bearer('tg-acme-1', 'beta'))).toMatchObject({ ok: false, status: 403 });
+    expect(d.identify(bearer('tg-app-key'))).toMatchObject({ ok: false, type: 'invalid_request_error' });
+    expect(d.identify(bearer('tg-acme-1', 'beta'))).toMatchObject({ ok: false, type: 'permission_error' });
   });
 });
