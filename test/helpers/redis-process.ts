@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, it } from 'vitest';
+import { freePort } from './local-servers.js';
 
 // A private redis-server per test file: its own free port, no persistence
 // (--save "" --appendonly no), never the shared one on 6379. `stop` then
@@ -105,13 +105,3 @@ export async function startRedis(): Promise<RedisProcess> {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}

@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-pr
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { rawRequest } from './raw-http.js';
+import { findBinary, freePort } from '../helpers/local-servers.js';
 
 // The shipped deploy/haproxy.cfg against a real HAProxy (Debian's haproxy)
 // and two real Tollgate replicas: its health checks must mark the replicas
@@ -16,23 +17,10 @@ import { rawRequest } from './raw-http.js';
 // are served, and identity headers with bytes Tollgate's parser would strip
 // are refused at the balancer. Under CI=true a missing haproxy fails.
 
-const HAPROXY = (() => {
-  const w = spawnSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy'], { encoding: 'utf8' });
-  return w.status === 0 ? w.stdout.trim().split('\n')[0]! : null;
-})();
+const HAPROXY = findBinary('haproxy');
 
 const SHIPPED = fileURLToPath(new URL('../../deploy/haproxy.cfg', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The shipped config with test addresses: only the bind, the server addresses, a stats socket and maxconn (within this machine's file limit) change. */
 function adapt(cfg: string, lbPort: number, replicas: number[], socket: string): string {

@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,29 +8,17 @@ import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-pr
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { rawRequest } from './raw-http.js';
+import { findBinary, freePort } from '../helpers/local-servers.js';
 
 // The example deploy/nginx.conf against a real nginx (Debian's nginx-light)
 // and a real Tollgate: with proxy_http_version 1.1 even an HTTP/1.0 client
 // is served, and identity headers with bytes Tollgate's parser would strip
 // are refused. Under CI=true a missing nginx fails.
 
-const NGINX = (() => {
-  const w = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' });
-  return w.status === 0 ? w.stdout.trim().split('\n')[0]! : null;
-})();
+const NGINX = findBinary('nginx');
 
 const SHIPPED = fileURLToPath(new URL('../../deploy/nginx.conf', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 const suite = NGINX || process.env.CI === 'true' ? describe : describe.skip;
 if (!NGINX && process.env.CI !== 'true') console.warn('skipping the nginx suite: nginx not found (apt-get install nginx-light)');
