@@ -3,7 +3,7 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type CollectionResult, type MetricProducer, type InstrumentType, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/schema.js';
-import { toOtlpMetrics } from './otlp-metrics.js';
+import { ResetWatch, toOtlpMetrics } from './otlp-metrics.js';
 import type { PromJson } from './shard-instruments.js';
 
 // `otel:` pushes the /metrics families to an OTLP/HTTP receiver (JSON over
@@ -30,12 +30,16 @@ export class OtelExport {
   static start(config: OtelConfig, collect: () => Promise<PromJson>, log: (msg: string) => void, version = '0.0.0'): OtelExport {
     const timeout = Math.min(config.interval, 10_000);
     const exporter = new LoggingExporter(new OTLPMetricExporter({ url: metricsUrl(config.endpoint), headers: { ...config.headers }, timeoutMillis: timeout }), config.endpoint, log);
-    const started = hrTime();
+    let started = hrTime();
+    const resets = new ResetWatch();
     const producer: MetricProducer = {
       async collect(): Promise<CollectionResult> {
         const scope = { name: 'tollgate', version };
         try {
-          const metrics = toOtlpMetrics(await collect(), started, hrTime());
+          const families = await collect();
+          const now = hrTime();
+          let metrics = toOtlpMetrics(families, started, now);
+          if (resets.reset(metrics)) metrics = toOtlpMetrics(families, (started = now), now);
           return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [{ scope, metrics }] }, errors: [] };
         } catch (err) {
           return { resourceMetrics: { resource: resourceFromAttributes({}), scopeMetrics: [] }, errors: [err] };

@@ -73,3 +73,28 @@ function unitOf(name: string): string {
   if (/_bytes(_total)?$/.test(name)) return 'By';
   return '';
 }
+
+/**
+ * Cumulative series only go down when a shard was restarted (its counters
+ * begin again at zero, and the process sums shards). OTLP says so with a new
+ * start time; without it a backend would read a negative rate.
+ */
+export class ResetWatch {
+  readonly #last = new Map<string, number>();
+
+  /** True when any counter or histogram count is lower than in the previous call; remembers this call's values. */
+  reset(metrics: MetricData[]): boolean {
+    let down = false;
+    for (const m of metrics) {
+      if (m.dataPointType !== DataPointType.SUM && m.dataPointType !== DataPointType.HISTOGRAM) continue;
+      for (const p of m.dataPoints) {
+        const key = `${m.descriptor.name}${JSON.stringify(p.attributes)}`;
+        const v = typeof p.value === 'number' ? p.value : (p.value as Histogram).count;
+        const last = this.#last.get(key);
+        if (last !== undefined && v < last) down = true;
+        this.#last.set(key, v);
+      }
+    }
+    return down;
+  }
+}
