@@ -27,14 +27,14 @@ export class OtelExport {
   }
 
   /** `collect`: the process's metric families, as /metrics would render them now. */
-  static start(config: OtelConfig, collect: () => Promise<PromJson>, log: (msg: string) => void, version = '0.0.0'): OtelExport {
+  static start(config: OtelConfig, collect: () => Promise<PromJson>, log: (msg: string) => void): OtelExport {
     const timeout = Math.min(config.interval, 10_000);
     const exporter = new LoggingExporter(new OTLPMetricExporter({ url: metricsUrl(config.endpoint), headers: { ...config.headers }, timeoutMillis: timeout }), config.endpoint, log);
     let started = hrTime();
     const resets = new ResetWatch();
     const producer: MetricProducer = {
       async collect(): Promise<CollectionResult> {
-        const scope = { name: 'tollgate', version };
+        const scope = { name: 'tollgate' };
         try {
           const families = await collect();
           const now = hrTime();
@@ -47,7 +47,7 @@ export class OtelExport {
       },
     };
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: config.interval, exportTimeoutMillis: timeout, metricProducers: [producer] });
-    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'tollgate', 'service.version': version }), readers: [reader] });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'tollgate' }), readers: [reader] });
     return new OtelExport(provider, log);
   }
 
