@@ -10,6 +10,7 @@ import { pricingResponse } from './pricing-api.js';
 import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
 import { exportCsv } from './csv-export.js';
+import { mountOpenApi } from './openapi-route.js';
 
 // Admin API (docs/interface.md), bearer adminToken through the admin guard. Reads come straight from LMDB
 // (memory-mapped, synchronous) and the shared budget table.
@@ -102,6 +103,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   });
 
   mountReports(app, { ctx, guard });
+  mountOpenApi(app, { guard });
 }
 
 /** Streams every matching row as CSV with bounded memory; large exports run in a reader process (csv-export.ts). */

@@ -254,6 +254,14 @@ export const configSchema = z.object({
       include: z.array(z.string()).max(1000).default([]),
     }).strict().default({}),
   }).strict().default({}),
+  // Push the /metrics families over OTLP/HTTP (JSON) to a collector every `interval`; unset: off.
+  otel: z.object({
+    // The receiver's base URL (http://collector:4318); /v1/metrics is added unless the path already ends with it.
+    endpoint: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'an http:// or https:// URL'),
+    interval: duration.refine((ms) => ms >= 100, 'at least 100ms').default(15_000),
+    // Sent with every export (e.g. an API key of a hosted collector); values may use ${ENV} substitution.
+    headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP header name'), z.string().regex(/^[^\r\n\0]*$/, 'a header value without line breaks')).default({}),
+  }).strict().optional(),
   // IANA zone whose calendar days/weeks/months budgets follow.
   timezone: z.string().default('UTC'),
   // Units of each currency per 1 USD (e.g. GBP: 0.79). USD is always 1.

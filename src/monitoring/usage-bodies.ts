@@ -1,109 +1,77 @@
+import { z } from 'zod';
 import { reservationShard } from './reservation-id.js';
 
-// The three monitoring-mode request bodies (docs/interface.md), validated into
-// typed values or a message naming the bad field.
+// The three monitoring-mode request bodies (docs/interface.md): one zod
+// schema each, which both validates a request (into a typed value or a
+// message naming the bad field) and is the body schema GET /admin/openapi.json
+// publishes, so the document cannot drift from what is accepted. Unknown
+// fields are ignored; null counts as absent.
 
-export interface AuthorizeBody {
-  model: string;
-  max_tokens?: number;
-  estimated_prompt_tokens?: number;
-}
+const absentIsUndefined = (v: unknown) => (v === null ? undefined : v);
 
-export interface EventBody {
-  model: string;
-  prompt_tokens: number;        // every input token, cached ones included (OpenAI's meaning)
-  completion_tokens: number;
-  cached_tokens: number;        // of prompt_tokens, read from a prompt cache
-  cache_write_tokens: number;   // of prompt_tokens, written to a prompt cache
-  reservation_id?: string;
-  idempotency_key: string;
-  provider?: string;            // configured provider name or a provider type: a pricing hint
-  latency_ms?: number;
-}
+/** A string of 1 to `max` characters. */
+const text = (max: number, requiredMessage = 'required') => {
+  const message = `a string of 1 to ${max} characters`;
+  return z.preprocess(absentIsUndefined, z.string({ required_error: requiredMessage, invalid_type_error: message }).min(1, message).max(max, message));
+};
 
-export interface ReleaseBody { reservation_id: string }
+/** A whole number >= 0 (a token count, a duration in ms). */
+const count = () => z.preprocess(absentIsUndefined, z.number({
+  errorMap: (issue, ctx) => ({ message: issue.code === 'invalid_type' && ctx.data === undefined ? 'required' : `a whole number >= 0 (got ${JSON.stringify(ctx.data).slice(0, 30)})` }),
+}).int().nonnegative().max(Number.MAX_SAFE_INTEGER));
 
-type Obj = Record<string, unknown>;
+const reservationId = (required: boolean) => text(64).superRefine((id, ctx) => {
+  if (typeof id === 'string' && reservationShard(id) === undefined) ctx.addIssue({ code: 'custom', message: `"${id}" is not a reservation id this proxy issued` });
+}).describe('The `reservation_id` an /authorize answer returned (rsv_<shard>_<id>).');
 
-function object(raw: Buffer): Obj | string {
+const optional = <T extends z.ZodTypeAny>(s: T) => z.preprocess(absentIsUndefined, s.optional());
+
+export const authorizeBodySchema = z.object({
+  model: text(200).describe('The model the app is about to call (priced from the table, routed names included).'),
+  max_tokens: optional(count()).describe('Output cap of the coming call, at least 1; default: the table\'s max or defaultMaxOutputTokens.'),
+  estimated_prompt_tokens: optional(count()).describe('Prompt size the app expects; default: 0 (only the output is held).'),
+}).superRefine((b, ctx) => {
+  if (b.max_tokens === 0) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'at least 1' });
+}).describe('POST /v1/usage/authorize: hold the worst-case cost of a call the app makes itself.');
+
+export const eventBodySchema = z.object({
+  model: text(200).describe('The model that answered.'),
+  prompt_tokens: count().describe('Every input token, cached ones included (OpenAI\'s meaning).'),
+  completion_tokens: count(),
+  cached_tokens: optional(count()).default(0).describe('Of prompt_tokens, read from a prompt cache.'),
+  cache_write_tokens: optional(count()).default(0).describe('Of prompt_tokens, written to a prompt cache.'),
+  latency_ms: optional(count()),
+  idempotency_key: text(255, 'required, so a retried event is never charged twice').describe('Unique per call: a retried event with the same key is charged once.'),
+  reservation_id: optional(reservationId(false)),
+  provider: optional(text(100)).describe('A configured provider name or a provider type: a pricing hint.'),
+}).superRefine((b, ctx) => {
+  if (b.cached_tokens + b.cache_write_tokens > b.prompt_tokens) {
+    ctx.addIssue({ code: 'custom', path: ['cached_tokens + cache_write_tokens'], message: 'part of prompt_tokens, so at most prompt_tokens' });
+  }
+}).describe('POST /v1/usage/events: what a call used; settles its reservation, or charges directly without one. cached_tokens + cache_write_tokens may not exceed prompt_tokens.');
+
+export const releaseBodySchema = z.object({
+  reservation_id: reservationId(true),
+}).describe('POST /v1/usage/release: the call never happened; its hold is returned.');
+
+export type AuthorizeBody = z.infer<typeof authorizeBodySchema>;
+export type EventBody = z.infer<typeof eventBodySchema>;
+export type ReleaseBody = z.infer<typeof releaseBodySchema>;
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: Buffer): T | string {
   let v: unknown;
   try {
     v = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     return `request body is not valid JSON: ${(err as Error).message}`;
   }
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : 'request body must be a JSON object';
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return 'request body must be a JSON object';
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  return `${issue.path.join('.')}: ${issue.message}`;
 }
 
-function str(o: Obj, name: string, required: boolean, max = 200): string | undefined | { error: string } {
-  const v = o[name];
-  if (v === undefined || v === null) return required ? { error: `${name}: required` } : undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) return { error: `${name}: a string of 1 to ${max} characters` };
-  return v;
-}
-
-function count(o: Obj, name: string, required: boolean): number | undefined | { error: string } {
-  const v = o[name];
-  if (v === undefined || v === null) return required ? { error: `${name}: required` } : undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return { error: `${name}: a whole number >= 0 (got ${JSON.stringify(v).slice(0, 30)})` };
-  return v;
-}
-
-const failed = (...vs: unknown[]): string | undefined => {
-  for (const v of vs) if (v && typeof v === 'object' && 'error' in v) return (v as { error: string }).error;
-  return undefined;
-};
-
-function reservationId(o: Obj, required: boolean): string | undefined | { error: string } {
-  const id = str(o, 'reservation_id', required, 64);
-  if (typeof id === 'string' && reservationShard(id) === undefined) return { error: `reservation_id: "${id}" is not a reservation id this proxy issued` };
-  return id;
-}
-
-export function parseAuthorize(raw: Buffer): AuthorizeBody | string {
-  const o = object(raw);
-  if (typeof o === 'string') return o;
-  const model = str(o, 'model', true);
-  const max = count(o, 'max_tokens', false);
-  const est = count(o, 'estimated_prompt_tokens', false);
-  const err = failed(model, max, est);
-  if (err) return err;
-  if (max === 0) return 'max_tokens: at least 1';
-  return { model: model as string, max_tokens: max as number | undefined, estimated_prompt_tokens: est as number | undefined };
-}
-
-export function parseEvent(raw: Buffer): EventBody | string {
-  const o = object(raw);
-  if (typeof o === 'string') return o;
-  const model = str(o, 'model', true);
-  const prompt = count(o, 'prompt_tokens', true);
-  const completion = count(o, 'completion_tokens', true);
-  const cached = count(o, 'cached_tokens', false);
-  const cacheWrite = count(o, 'cache_write_tokens', false);
-  const latency = count(o, 'latency_ms', false);
-  const key = str(o, 'idempotency_key', true, 255);
-  const rid = reservationId(o, false);
-  const provider = str(o, 'provider', false, 100);
-  const err = failed(model, prompt, completion, cached, cacheWrite, latency, key, rid, provider);
-  if (err) return err === 'idempotency_key: required' ? 'idempotency_key: required, so a retried event is never charged twice' : err;
-  if ((cached ?? 0) as number + ((cacheWrite ?? 0) as number) > (prompt as number)) return 'cached_tokens + cache_write_tokens: part of prompt_tokens, so at most prompt_tokens';
-  return {
-    model: model as string,
-    prompt_tokens: prompt as number,
-    completion_tokens: completion as number,
-    cached_tokens: (cached as number | undefined) ?? 0,
-    cache_write_tokens: (cacheWrite as number | undefined) ?? 0,
-    reservation_id: rid as string | undefined,
-    idempotency_key: key as string,
-    provider: provider as string | undefined,
-    latency_ms: latency as number | undefined,
-  };
-}
-
-export function parseRelease(raw: Buffer): ReleaseBody | string {
-  const o = object(raw);
-  if (typeof o === 'string') return o;
-  const rid = reservationId(o, true);
-  const err = failed(rid);
-  return err ?? { reservation_id: rid as string };
-}
+export const parseAuthorize = (raw: Buffer): AuthorizeBody | string => parse(authorizeBodySchema, raw);
+export const parseEvent = (raw: Buffer): EventBody | string => parse(eventBodySchema, raw);
+export const parseRelease = (raw: Buffer): ReleaseBody | string => parse(releaseBodySchema, raw);

@@ -57,7 +57,13 @@ export class ProcessMetrics {
   }
 }
 
-export async function renderPrometheus(shards: ShardPromSnapshot[], customers: CustomerSeriesOptions, process: ProcessMetrics): Promise<string> {
+/**
+ * Every metric family of the process, as one registry: the shards' registries
+ * summed, the cross-shard series, and `extra` (the process's, the ledger's).
+ * /metrics renders it as text; the OTLP export reads it as JSON, so both carry
+ * the same families.
+ */
+export function metricsRegistry(shards: ShardPromSnapshot[], customers: CustomerSeriesOptions, extra: Registry[]): Registry {
   const summed = AggregatorRegistry.aggregate(shards.map((s) => s.prom));
   const cluster = new Registry();
   const registers = [cluster];
@@ -84,7 +90,7 @@ export async function renderPrometheus(shards: ShardPromSnapshot[], customers: C
   for (const [id, u] of series.named) publish(id, u);
   if (series.other.calls > 0) publish('__other__', series.other);
 
-  return Registry.merge([summed as Registry, cluster, process.registry]).metrics();
+  return Registry.merge([summed as Registry, cluster, ...extra]);
 }
 
 function sum<T>(list: T[], f: (x: T) => number): number {

@@ -55,21 +55,4 @@ export class LedgerWatch {
       this.onChange(state);
     }
   }
-
-  /** Prometheus lines for /metrics (the supervisor appends them to the merged registry text). */
-  metricsText(): string {
-    const s = this.state;
-    return [
-      '# HELP tollgate_ledger_healthy 1 while the usage ledger can record calls; 0 while calls are refused (disk below ledger.minFreeBytes, or rows held after a failed commit).',
-      '# TYPE tollgate_ledger_healthy gauge',
-      `tollgate_ledger_healthy ${s.accepting ? 1 : 0}`,
-      '# HELP tollgate_ledger_held_rows Usage rows held in memory because their commit failed; written when the disk accepts them.',
-      '# TYPE tollgate_ledger_held_rows gauge',
-      `tollgate_ledger_held_rows ${s.heldRows}`,
-      '# HELP tollgate_ledger_free_bytes Free bytes on the data directory\'s filesystem (for the process user).',
-      '# TYPE tollgate_ledger_free_bytes gauge',
-      `tollgate_ledger_free_bytes ${s.freeBytes ?? 'NaN'}`,
-      '',
-    ].join('\n');
-  }
 }

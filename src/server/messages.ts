@@ -19,7 +19,7 @@ export type ShardToMain =
   | { t: 'resolve'; id: number; customer: string; agent: string | null }
   | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
-  | { t: 'drained'; shard: number; unwritten?: number } // unwritten: usage rows its ledger could not commit (logged as JSON)
+  | { t: 'drained'; shard: number; unwritten?: number; final?: MetricsSnapshot } // unwritten: usage rows its ledger could not commit (logged as JSON); final: its last metrics (for the OTLP export's last push)
   | { t: 'policy-event'; kind: 'budget_refused' | 'loop_detected' | 'invalid_usage'; slot?: number; customer: string; agent: string | null; detail: string }
   // Routing (routing-control.ts): health gathering for /admin/providers, config reload.
   | { t: 'routing-health-collect'; id: number }

@@ -271,5 +271,8 @@ async function drain(): Promise<void> {
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.
   (app as unknown as { close(): void }).close(); // present in the binding, missing from its .d.ts
-  send({ t: 'drained', shard: data.shard, unwritten });
+  // With an OTLP export, the supervisor pushes once more after every shard is gone: it needs their final counts.
+  if (ledger.commitSamples.length) ctx.metrics.recordCommits(ledger.commitSamples.splice(0));
+  const final = config.otel ? await ctx.metrics.snapshot({ reservationsOpen: ctx.book.size, inFlight: ctx.inFlight }, true).catch(() => undefined) : undefined;
+  send({ t: 'drained', shard: data.shard, unwritten, final });
 }

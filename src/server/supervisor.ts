@@ -22,7 +22,9 @@ import { ThreadRpc } from './thread-rpc.js';
 const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
 import type { ShardData } from './shard.js';
-import { ProcessMetrics, renderPrometheus } from '../observability/prometheus-text.js';
+import { ProcessMetrics, metricsRegistry } from '../observability/prometheus-text.js';
+import { ledgerGauges } from '../observability/ledger-gauges.js';
+import { OtelExport } from '../observability/otel-export.js';
 
 // The main thread: owns the budget table and slot allocation, starts one
 // shard per core on the same port, restarts a shard that dies (returning
@@ -34,8 +36,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** `rpc`: the supervisor's requests to this shard (metrics snapshots); closed when the shard exits. */
-interface ShardHandle { worker: Worker; ready: boolean; drained: boolean; rpc: ThreadRpc<MainToShard> }
+/** `rpc`: the supervisor's requests to this shard (metrics snapshots); closed when the shard exits. `final`: its last snapshot, sent with `drained`. */
+interface ShardHandle { worker: Worker; ready: boolean; drained: boolean; rpc: ThreadRpc<MainToShard>; final?: MetricsSnapshot }
 
 export interface ServerOptions {
   /** The file the config came from: SIGHUP and POST /admin/reload re-read it. */
@@ -87,6 +89,18 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
+  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
+  // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
+  const gather = async (detail: boolean): Promise<MetricsSnapshot[]> => {
+    const asks = handles.filter((h) => h && (!h.drained || h.final)).map((h) => h.drained ? Promise.resolve(h.final!) :
+      h.rpc.request<MetricsSnapshot>((id) => ({ t: 'snapshot-request', id, detail }), { timeoutMs: SNAPSHOT_WAIT_MS, what: 'a shard (metrics snapshot)' }));
+    const results = await Promise.allSettled(asks);
+    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  };
+  // The families of /metrics and of the OTLP export: one registry, read as text or as JSON.
+  const registryOf = (snapshots: MetricsSnapshot[]) =>
+    metricsRegistry(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, [processMetrics.registry, ledgerMetrics]);
+  let otel: OtelExport | undefined;
   let unwritten = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
@@ -128,17 +142,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             }
             break;
           case 'collect': {
-            // Every live shard's snapshot; one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
             const prometheus = m.format === 'prometheus';
-            const asks = handles.filter((h) => h && !h.drained).map((h) =>
-              h.rpc.request<MetricsSnapshot>((id) => ({ t: 'snapshot-request', id, detail: prometheus }), { timeoutMs: SNAPSHOT_WAIT_MS, what: 'a shard (metrics snapshot)' }));
-            void Promise.allSettled(asks).then((results) => {
-              const snapshots = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+            void gather(prometheus).then((snapshots) => {
               const stats = mergeSnapshots(snapshots);
               const reply = (text?: string) => post({ t: 'collected', id: m.id, stats, text });
               if (!prometheus) return reply();
-              renderPrometheus(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
-                .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+              registryOf(snapshots).metrics()
+                .then((text) => reply(text), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
             });
             break;
           }
@@ -147,6 +157,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'drained':
             handle.drained = true;
+            handle.final = m.final;
             unwritten += m.unwritten ?? 0;
             break;
           case 'policy-event':
@@ -195,6 +206,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   }
 
   if (options.configFile) process.on('SIGHUP', onHangup);
+  if (config.otel) {
+    otel = OtelExport.start(config.otel, () => gather(true).then((s) => registryOf(s).getMetricsAsJSON()), log);
+    log(`info: exporting metrics over OTLP/HTTP to ${config.otel.endpoint} every ${config.otel.interval}ms`);
+  }
 
   const stop = () => {
     stopped ??= (async () => {
@@ -212,6 +227,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       }, 50);
       await Promise.all(exits);
       clearInterval(poll);
+      // Every call has finished: the last export carries them (the shards' final snapshots), bounded.
+      await otel?.shutdown();
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
       await leases?.close();
       processMetrics.stop();
