@@ -16,7 +16,7 @@ export const json = (description: string, schema: JsonSchema) => ({ description,
 export function errors(protocol: Protocol, statuses: number[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const status of statuses) {
-    const types = Object.entries(ERRORS).filter(([, s]) => s === status).map(([t]) => t);
+    const types = Object.entries(ERRORS).filter(([, s]) => s.status === status).map(([t]) => t);
     out[String(status)] = json(types.length ? types.join(', ') : 'error', ref(protocol === 'anthropic' ? 'AnthropicError' : 'Error'));
   }
   return out;
@@ -89,7 +89,7 @@ export function proxyBody(endpoint: EndpointId | 'count_tokens'): JsonSchema {
   };
 }
 
-const PROXY_STATUSES = [...new Set(Object.values(ERRORS))].filter((s) => s >= 400).sort();
+const PROXY_STATUSES = [...new Set(Object.values(ERRORS).map((e) => e.status as number))].filter((s) => s >= 400).sort();
 
 export function proxyPaths(): Record<string, PathItem> {
   const paths: Record<string, PathItem> = {};
