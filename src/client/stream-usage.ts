@@ -1,3 +1,4 @@
+import { tokensOfChars } from './prompt-estimate.js';
 import { anthropicUsage, chatUsage, responsesUsage, type Used } from './usage.js';
 
 // Follows a provider stream as the caller reads it: the usage the provider
@@ -73,8 +74,9 @@ export function anthropicStreamMeter(): StreamMeter {
       }
       return true;
     },
-    // message_start's output_tokens is a placeholder (1): before message_delta, only the input side is known.
-    reported: () => (used && !finalOutput ? { ...used, completion: 0 } : used),
+    // message_start's output_tokens is a placeholder (1): before message_delta only the input side is
+    // known, and the output is estimated from the text, as for a stream without usage.
+    reported: () => (used && !finalOutput ? { ...used, completion: Math.max(used.completion, tokensOfChars(chars)) } : used),
     generatedChars: () => chars,
   };
 }

@@ -1,6 +1,7 @@
 import { anthropicMessages } from './endpoints.js';
 import { meteredCall, type Invoke } from './metered-call.js';
 import { overlay } from './overlay.js';
+import { surfaceTollgateErrors } from './helper-errors.js';
 import type { TollgateApi } from './tollgate-api.js';
 import { controlsOf } from './wrap-openai.js';
 
@@ -16,6 +17,7 @@ export function wrapAnthropic<T extends object>(client: T, api: TollgateApi, con
     messages: () => overlay(c.messages, {
       _client: () => self,
       create: () => ((body: Record<string, any>, options: unknown) => meteredCall(api, anthropicMessages, ((b, o) => c.messages.create(b, o)) as Invoke, body, options)),
+      stream: (proxy: any) => (body: unknown, options: unknown) => surfaceTollgateErrors(c.messages.stream.call(proxy, body, options)),
     }, 'proxy'),
     withOptions: () => (opts: unknown) => rewrap(c.withOptions(opts)),
     ...controlsOf(controls),

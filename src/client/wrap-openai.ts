@@ -1,6 +1,7 @@
 import { chatCompletions, embeddings, responses, type Endpoint } from './endpoints.js';
 import { meteredCall, type Invoke } from './metered-call.js';
 import { overlay } from './overlay.js';
+import { surfaceTollgateErrors } from './helper-errors.js';
 import type { TollgateApi } from './tollgate-api.js';
 
 // An OpenAI client whose model calls go through Tollgate first:
@@ -10,11 +11,11 @@ import type { TollgateApi } from './tollgate-api.js';
 
 export function wrapOpenAI<T extends object>(client: T, api: TollgateApi, controls: object, rewrap: (c: T) => T): T {
   let self: any;
-  const metered = (resource: any, ep: Endpoint, extra: Record<string, (p: any) => unknown> = {}) =>
+  const metered = (resource: any, ep: Endpoint) =>
     overlay(resource, {
       _client: () => self,
       create: () => ((body: Record<string, any>, options: unknown) => meteredCall(api, ep, ((b, o) => resource.create(b, o)) as Invoke, body, options)),
-      ...extra,
+      ...(typeof resource.stream === 'function' ? { stream: (proxy: any) => (body: unknown, options: unknown) => surfaceTollgateErrors(resource.stream.call(proxy, body, options)) } : {}),
     }, 'proxy');
   const c = client as any;
   self = overlay(client, {

@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { BudgetExceededError, TollgateUnavailableError, wrap } from 'tollgate/client';
+import { startMockUpstream } from '../../bench/mock-upstream.mjs';
+import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { expectedCostUsd } from '../helpers/fixtures.js';
+
+// tollgate/client, imported through the package's own "exports", wrapping
+// the official SDKs that call the mock provider directly, against the real
+// Tollgate process in monitoring mode.
+
+let mock: Awaited<ReturnType<typeof startMockUpstream>>;
+let tg: Tollgate;
+
+const QUESTION = 'How many tokens does this question take?';   // 41 chars: 11 prompt tokens at the mock
+const P = Math.ceil(QUESTION.length / 4);
+const N = 10;                                                     // max_tokens: the mock answers exactly N
+const GPT = 'gpt-4o-mini';
+const CLAUDE = 'claude-haiku-4-5';
+const GPT_CALL = expectedCostUsd(GPT, { prompt: P, completion: N });
+const CLAUDE_CALL = expectedCostUsd(CLAUDE, { prompt: P, completion: N });
+const AGENT = 'wrapped-app';
+const messages = [{ role: 'user' as const, content: QUESTION }];
+
+const KEYS = {
+  openai: 'tg-client-openai-1', anthropic: 'tg-client-claude-1', open: 'tg-client-roomy-01',
+  degrade: 'tg-client-degrade1', abandon: 'tg-client-abandon1',
+};
+
+const openai = (key: string, over: Record<string, unknown> = {}) =>
+  wrap(new OpenAI({ apiKey: 'sk-direct', baseURL: `${mock.url}/v1`, maxRetries: 0 }), { url: tg.url, key, agent: AGENT, ...over });
+const anthropic = (key: string, over: Record<string, unknown> = {}) =>
+  wrap(new Anthropic({ apiKey: 'sk-direct', baseURL: mock.url, maxRetries: 0 }), { url: tg.url, key, agent: AGENT, ...over });
+
+const providerCalls = () => mock.stats().requests as number;
+const rows = async (customer: string) => (await tg.admin(`/admin/usage?customer=${customer}`)).rows as any[];
+const charged = async (customer: string) => (await rows(customer)).filter((r) => r.decision === 'allowed');
+const usd = async (customer: string) => (await tg.admin(`/admin/customers/${customer}?agent=${AGENT}`)).budgets.find((b: any) => b.unit === 'USD');
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ completionTokens: 16 });
+  tg = await startTollgate({
+    providers: [],
+    customers: [
+      { id: 'oa', keys: [KEYS.openai], budgets: [{ limit: GPT_CALL * 3.5, unit: 'USD', period: 'month' }] },
+      { id: 'an', keys: [KEYS.anthropic], budgets: [{ limit: CLAUDE_CALL * 3.5, unit: 'USD', period: 'month' }] },
+      { id: 'roomy', keys: [KEYS.open], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
+      { id: 'abandon', keys: [KEYS.abandon], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
+      { id: 'degrader', keys: [KEYS.degrade], budgets: [{ limit: GPT_CALL * 4, unit: 'USD', period: 'month', thresholds: [{ at: 0.2, action: 'degrade', model: 'gpt-4.1-nano', notify: [] }] }] },
+    ],
+  }, { shards: 2 });
+});
+
+afterAll(async () => {
+  await tg?.stop();
+  await mock?.close();
+});
+
+beforeEach(() => mock.reset());
+
+describe('tollgate/client wrapping the OpenAI SDK', () => {
+  it('serves three calls (plain, streamed, .stream() helper) on a budget worth 3.5, then refuses three without calling the provider', async () => {
+    const client = openai(KEYS.openai);
+
+    const plain = await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    expect(plain.usage).toMatchObject({ prompt_tokens: P, completion_tokens: N });
+
+    const stream = await client.chat.completions.create({ model: GPT, max_tokens: N, messages, stream: true });
+    const chunks: any[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    // The wrapper asked for usage; the caller did not, so it never sees the usage-only chunk.
+    expect(mock.stats().lastBody.stream_options).toEqual({ include_usage: true });
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+
+    const helper = client.chat.completions.stream({ model: GPT, max_tokens: N, messages });
+    const final = await helper.finalChatCompletion();
+    expect(final.choices[0]!.message.content).toMatch(/^tok0/);
+    expect(providerCalls()).toBe(3);
+
+    for (let i = 0; i < 3; i++) {
+      const attempt = i === 2
+        ? client.chat.completions.stream({ model: GPT, max_tokens: N, messages }).finalChatCompletion()
+        : client.chat.completions.create({ model: GPT, max_tokens: N, messages, stream: i === 1 });
+      const refused: any = await attempt.then(() => undefined, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(BudgetExceededError);
+      expect(refused.status).toBe(402);
+      expect(refused.scope).toMatchObject({ customer: 'oa' });
+    }
+    expect(providerCalls()).toBe(3);
+
+    const ok = await charged('oa');
+    expect(ok).toHaveLength(3);
+    for (const r of ok) expect(r).toMatchObject({ agent: AGENT, endpoint: '/v1/usage/events', model: GPT, prompt_tokens: P, completion_tokens: N, usage_source: 'reported' });
+    const budget = await usd('oa');
+    expect(budget.used).toBeCloseTo(3 * GPT_CALL, 9);
+    expect(budget.reserved).toBe(0);
+  });
+
+  it('passes the usage chunk through when the caller asked for it', async () => {
+    const client = openai(KEYS.open);
+    const stream = await client.chat.completions.create({ model: GPT, max_tokens: N, messages, stream: true, stream_options: { include_usage: true } });
+    const chunks: any[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: P, completion_tokens: N } });
+  });
+
+  it('meters responses (streamed and not) and embeddings', async () => {
+    const client = openai(KEYS.open, { agent: 'shapes' });
+    const before = (await charged('roomy')).length;
+    const r = await client.responses.create({ model: GPT, input: QUESTION, max_output_tokens: N });
+    expect(r.usage?.output_tokens).toBe(N);
+    const rs = client.responses.stream({ model: GPT, input: QUESTION, max_output_tokens: N });
+    await rs.finalResponse();
+    const e = await client.embeddings.create({ model: 'text-embedding-3-small', input: QUESTION });
+    expect(e.data.length).toBe(1);
+    const after = (await charged('roomy')).filter((x) => x.agent === 'shapes');
+    expect(after.length - 0).toBe(3);
+    expect(after.map((x) => [x.prompt_tokens, x.completion_tokens])).toEqual(expect.arrayContaining([[P, N], [P, N], [P, 0]]));
+    expect(before).toBeGreaterThanOrEqual(0);
+  });
+
+  it('swaps the model when a degrade threshold applies, as the proxy does', async () => {
+    const client = openai(KEYS.degrade);
+    await client.chat.completions.create({ model: GPT, max_tokens: N, messages });   // spends 25%: past the 20% threshold
+    const second = await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    expect(second.model).toBe('gpt-4.1-nano');
+    expect(mock.stats().byModel).toEqual({ [GPT]: 1, 'gpt-4.1-nano': 1 });
+    expect((await charged('degrader')).map((r) => r.model).sort()).toEqual([GPT, 'gpt-4.1-nano'].sort());
+  });
+
+  it('charges what an abandoned stream generated and leaves nothing reserved', async () => {
+    const client = openai(KEYS.abandon, { agent: 'quitter' });
+    const stream = await client.chat.completions.create({ model: GPT, max_tokens: N, messages, stream: true });
+    let seen = 0;
+    for await (const _ of stream) if (++seen === 2) break;
+    const [row] = (await charged('abandon')).filter((r) => r.agent === 'quitter');
+    // No usage chunk arrived: the prompt estimate plus ceil(generated chars / 4).
+    expect(row).toMatchObject({ prompt_tokens: P });
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(N);
+    const b = (await tg.admin('/admin/customers/abandon?agent=quitter')).budgets.find((x: any) => x.unit === 'USD');
+    expect(b.reserved).toBe(0);
+  });
+
+  it('releases the hold when the provider fails, and charges nothing', async () => {
+    const client = openai(KEYS.abandon, { agent: 'failing' });
+    mock.setBehavior({ fail: '500', failCount: 1 });
+    await expect(client.chat.completions.create({ model: GPT, max_tokens: N, messages })).rejects.toMatchObject({ status: 500 });
+    expect((await charged('abandon')).filter((r) => r.agent === 'failing')).toHaveLength(0);
+    const b = (await tg.admin('/admin/customers/abandon?agent=failing')).budgets.find((x: any) => x.unit === 'USD');
+    expect(b.reserved).toBe(0);
+  });
+
+  it('reports the budgets in scope with getStatus()', async () => {
+    const status = await openai(KEYS.openai).getStatus();
+    expect(status).toMatchObject({ customer: 'oa', agent: AGENT });
+    expect(status.budgets[0]).toMatchObject({ unit: 'USD', period: 'month' });
+    expect(status.budgets[0]!.limit).toBeCloseTo(GPT_CALL * 3.5, 9);
+  });
+
+  it('fails closed when Tollgate is unreachable: no provider call', async () => {
+    const client = wrap(new OpenAI({ apiKey: 'sk-direct', baseURL: `${mock.url}/v1`, maxRetries: 0 }), { url: `http://127.0.0.1:${await closedPort()}`, key: KEYS.open });
+    await expect(client.chat.completions.create({ model: GPT, max_tokens: N, messages })).rejects.toBeInstanceOf(TollgateUnavailableError);
+    await expect(client.chat.completions.create({ model: GPT, max_tokens: N, messages, stream: true })).rejects.toBeInstanceOf(TollgateUnavailableError);
+    expect(providerCalls()).toBe(0);
+  });
+
+  it('fails open when asked: calls the provider and reports best effort', async () => {
+    const lost: unknown[] = [];
+    const client = wrap(new OpenAI({ apiKey: 'sk-direct', baseURL: `${mock.url}/v1`, maxRetries: 0 }), {
+      url: `http://127.0.0.1:${await closedPort()}`, key: KEYS.open, failMode: 'open', onReportError: (_err, event) => lost.push(event),
+    });
+    const answer = await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    expect(answer.usage?.completion_tokens).toBe(N);
+    expect(providerCalls()).toBe(1);
+    await expect.poll(() => lost.length, { timeout: 10_000 }).toBe(1);
+    expect(lost[0]).toMatchObject({ model: GPT, prompt_tokens: P, completion_tokens: N });
+  });
+});
+
+describe('tollgate/client wrapping the Anthropic SDK', () => {
+  it('serves three calls (plain, streamed, .stream() helper) on a budget worth 3.5, then refuses three without calling the provider', async () => {
+    const client = anthropic(KEYS.anthropic);
+
+    const plain = await client.messages.create({ model: CLAUDE, max_tokens: N, messages });
+    expect(plain.usage).toMatchObject({ input_tokens: P, output_tokens: N });
+
+    const stream = await client.messages.create({ model: CLAUDE, max_tokens: N, messages, stream: true });
+    const types: string[] = [];
+    for await (const ev of stream) types.push(ev.type);
+    expect(types).toContain('message_stop');
+
+    const final = await client.messages.stream({ model: CLAUDE, max_tokens: N, messages }).finalMessage();
+    expect(final.usage.output_tokens).toBe(N);
+    expect(providerCalls()).toBe(3);
+
+    for (let i = 0; i < 3; i++) {
+      const attempt = i === 2
+        ? client.messages.stream({ model: CLAUDE, max_tokens: N, messages }).finalMessage()
+        : client.messages.create({ model: CLAUDE, max_tokens: N, messages, stream: i === 1 });
+      const refused = await attempt.then(() => undefined, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(BudgetExceededError);
+      expect((refused as BudgetExceededError).scope).toMatchObject({ customer: 'an' });
+    }
+    expect(providerCalls()).toBe(3);
+
+    const ok = await charged('an');
+    expect(ok).toHaveLength(3);
+    for (const r of ok) expect(r).toMatchObject({ agent: AGENT, model: CLAUDE, prompt_tokens: P, completion_tokens: N, usage_source: 'reported' });
+    const budget = await usd('an');
+    expect(budget.used).toBeCloseTo(3 * CLAUDE_CALL, 9);
+    expect(budget.reserved).toBe(0);
+  });
+
+  it('charges an abandoned stream its reported input and the text it generated', async () => {
+    // Paced frames: the helper reads ahead of its caller, so without a pause the whole answer is in before the break.
+    mock.setBehavior({ chunkDelayMs: 30 });
+    const client = anthropic(KEYS.abandon, { agent: 'claude-quitter' });
+    const stream = client.messages.stream({ model: CLAUDE, max_tokens: N, messages });
+    let deltas = 0;
+    for await (const ev of stream) if (ev.type === 'content_block_delta' && ++deltas === 2) break;
+    await expect.poll(async () => (await charged('abandon')).filter((r) => r.agent === 'claude-quitter').length).toBe(1);
+    const [row] = (await charged('abandon')).filter((r) => r.agent === 'claude-quitter');
+    expect(row.prompt_tokens).toBe(P);
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(N);
+  });
+
+  it('fails closed when Tollgate is unreachable: no provider call', async () => {
+    const client = wrap(new Anthropic({ apiKey: 'sk-direct', baseURL: mock.url, maxRetries: 0 }), { url: `http://127.0.0.1:${await closedPort()}`, key: KEYS.open });
+    await expect(client.messages.create({ model: CLAUDE, max_tokens: N, messages })).rejects.toBeInstanceOf(TollgateUnavailableError);
+    expect(providerCalls()).toBe(0);
+  });
+});
+
+describe('tollgate/client as a module', () => {
+  it('imports nothing outside its folder and no Node-only server packages', () => {
+    const dir = new URL('../../src/client/', import.meta.url);
+    for (const f of readdirSync(dir)) {
+      const src = readFileSync(new URL(f, dir), 'utf8');
+      for (const m of src.matchAll(/from '([^']+)'/g)) expect(`${f}: ${m[1]}`).toMatch(/: \.\/[a-z-]+\.js$/);
+    }
+  });
+});
