@@ -113,7 +113,7 @@ export class TollgateApi {
       } catch (err) {
         last = err;
         if (err instanceof TollgateRefusedError && err.status !== 409) break;   // a bad event stays bad
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        if (attempt < REPORT_ATTEMPTS - 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
     this.options.onReportError?.(last, event);

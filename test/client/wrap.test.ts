@@ -170,6 +170,12 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
     expect(status.budgets[0]!.limit).toBeCloseTo(GPT_CALL * 3.5, 9);
   });
 
+  it('refuses a status request without a valid key', async () => {
+    const r = await fetch(`${tg.url}/v1/usage/status`, { headers: { authorization: 'Bearer not-a-key' } });
+    expect(r.status).toBe(401);
+    expect((await r.json()).error.type).toBe('authentication_error');
+  });
+
   it('fails closed when Tollgate is unreachable: no provider call', async () => {
     const client = wrap(new OpenAI({ apiKey: 'sk-direct', baseURL: `${mock.url}/v1`, maxRetries: 0 }), { url: `http://127.0.0.1:${await closedPort()}`, key: KEYS.open });
     await expect(client.chat.completions.create({ model: GPT, max_tokens: N, messages })).rejects.toBeInstanceOf(TollgateUnavailableError);
