@@ -28,7 +28,11 @@ export const chatCompletions: Endpoint = {
   maxTokens: (b) => num(b.max_completion_tokens) ?? num(b.max_tokens),
   prepare(b, model, clampTo) {
     const body: Body = { ...b, model };
-    if (clampTo !== undefined) body[b.max_completion_tokens !== undefined || b.max_tokens === undefined ? 'max_completion_tokens' : 'max_tokens'] = clampTo;
+    if (clampTo !== undefined) {
+      // Lower every cap the caller set (the provider honours the smaller), or add the current one.
+      const caps = ['max_completion_tokens', 'max_tokens'].filter((k) => b[k] !== undefined);
+      for (const k of caps.length ? caps : ['max_completion_tokens']) body[k] = clampTo;
+    }
     if (!b.stream) return { body };
     const asked = b.stream_options?.include_usage === true;
     if (!asked) body.stream_options = { ...b.stream_options, include_usage: true };

@@ -27,7 +27,7 @@ const messages = [{ role: 'user' as const, content: QUESTION }];
 
 const KEYS = {
   openai: 'tg-client-openai-1', anthropic: 'tg-client-claude-1', open: 'tg-client-roomy-01',
-  degrade: 'tg-client-degrade1', abandon: 'tg-client-abandon1',
+  degrade: 'tg-client-degrade1', abandon: 'tg-client-abandon1', clamp: 'tg-client-clamp-01',
 };
 
 const openai = (key: string, over: Record<string, unknown> = {}) =>
@@ -57,6 +57,7 @@ beforeAll(async () => {
       { id: 'an', keys: [KEYS.anthropic], budgets: [{ limit: CLAUDE_CALL * 3.5, unit: 'USD', period: 'month' }] },
       { id: 'roomy', keys: [KEYS.open], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
       { id: 'abandon', keys: [KEYS.abandon], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
+      { id: 'clamped', keys: [KEYS.clamp], clampMaxTokens: true, budgets: [{ limit: GPT_CALL * 1.5, unit: 'USD', period: 'month' }] },
       { id: 'degrader', keys: [KEYS.degrade], budgets: [{ limit: GPT_CALL * 4, unit: 'USD', period: 'month', thresholds: [{ at: 0.2, action: 'degrade', model: 'gpt-4.1-nano', notify: [] }] }] },
     ],
   }, { shards: 2 });
@@ -118,17 +119,14 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
 
   it('meters responses (streamed and not) and embeddings', async () => {
     const client = openai(KEYS.open, { agent: 'shapes' });
-    const before = (await charged('roomy')).length;
     const r = await client.responses.create({ model: GPT, input: QUESTION, max_output_tokens: N });
     expect(r.usage?.output_tokens).toBe(N);
-    const rs = client.responses.stream({ model: GPT, input: QUESTION, max_output_tokens: N });
-    await rs.finalResponse();
+    await client.responses.stream({ model: GPT, input: QUESTION, max_output_tokens: N }).finalResponse();
     const e = await client.embeddings.create({ model: 'text-embedding-3-small', input: QUESTION });
     expect(e.data.length).toBe(1);
-    const after = (await charged('roomy')).filter((x) => x.agent === 'shapes');
-    expect(after.length - 0).toBe(3);
-    expect(after.map((x) => [x.prompt_tokens, x.completion_tokens])).toEqual(expect.arrayContaining([[P, N], [P, N], [P, 0]]));
-    expect(before).toBeGreaterThanOrEqual(0);
+    expect(providerCalls()).toBe(3);
+    const rowsOf = (await charged('roomy')).filter((x) => x.agent === 'shapes');
+    expect(rowsOf.map((x) => [x.model, x.prompt_tokens, x.completion_tokens]).sort()).toEqual([[GPT, P, N], [GPT, P, N], ['text-embedding-3-small', P, 0]].sort());
   });
 
   it('swaps the model when a degrade threshold applies, as the proxy does', async () => {
@@ -138,6 +136,34 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
     expect(second.model).toBe('gpt-4.1-nano');
     expect(mock.stats().byModel).toEqual({ [GPT]: 1, 'gpt-4.1-nano': 1 });
     expect((await charged('degrader')).map((r) => r.model).sort()).toEqual([GPT, 'gpt-4.1-nano'].sort());
+  });
+
+  it('sends the smaller max_tokens the budget can still pay for when the scope clamps', async () => {
+    const client = openai(KEYS.clamp);
+    await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    const second = await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    const sent = mock.stats().lastBody.max_tokens;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(N);
+    expect(second.usage?.completion_tokens).toBe(sent);
+    const budget = (await tg.admin(`/admin/customers/clamped?agent=${AGENT}`)).budgets[0];
+    expect(budget.used).toBeLessThanOrEqual(GPT_CALL * 1.5 + 1e-12);
+    expect(budget.reserved).toBe(0);
+  });
+
+  it('charges a .stream() helper the caller breaks out of, and leaves nothing reserved', async () => {
+    mock.setBehavior({ chunkDelayMs: 30 });
+    const client = openai(KEYS.abandon, { agent: 'helper-quitter' });
+    const helper = client.chat.completions.stream({ model: GPT, max_tokens: N, messages });
+    let seen = 0;
+    for await (const _ of helper) if (++seen === 2) break;
+    await expect.poll(async () => (await charged('abandon')).filter((r) => r.agent === 'helper-quitter').length).toBe(1);
+    const [row] = (await charged('abandon')).filter((r) => r.agent === 'helper-quitter');
+    expect(row.prompt_tokens).toBe(P);
+    expect(row.completion_tokens).toBeGreaterThan(0);
+    expect(row.completion_tokens).toBeLessThan(N);
+    const b = (await tg.admin('/admin/customers/abandon?agent=helper-quitter')).budgets.find((x: any) => x.unit === 'USD');
+    expect(b.reserved).toBe(0);
   });
 
   it('charges what an abandoned stream generated and leaves nothing reserved', async () => {
@@ -228,6 +254,15 @@ describe('tollgate/client wrapping the Anthropic SDK', () => {
     const budget = await usd('an');
     expect(budget.used).toBeCloseTo(3 * CLAUDE_CALL, 9);
     expect(budget.reserved).toBe(0);
+  });
+
+  it('counts cache reads and writes into the prompt, as the events endpoint expects', async () => {
+    mock.setBehavior({ cachedTokens: 4, cacheWriteTokens: 2 });
+    const client = anthropic(KEYS.open, { agent: 'cacher' });
+    const m = await client.messages.create({ model: CLAUDE, max_tokens: N, messages });
+    expect(m.usage).toMatchObject({ input_tokens: P - 6, cache_read_input_tokens: 4, cache_creation_input_tokens: 2 });
+    const [row] = (await charged('roomy')).filter((r) => r.agent === 'cacher');
+    expect(row).toMatchObject({ prompt_tokens: P, completion_tokens: N, cached_tokens: 4 });
   });
 
   it('charges an abandoned stream its reported input and the text it generated', async () => {
