@@ -119,7 +119,9 @@ export function meteredCall(api: TollgateApi, ep: Endpoint, invoke: Invoke, body
 
   // The raw Response is the caller's to read: a JSON answer is read from a
   // clone; a stream cannot be followed, so its hold is charged in full.
+  let rawTaken = false;
   const raw = async (): Promise<Response> => {
+    rawTaken = true;
     const { inner, charge, meter } = await started;
     if (!charge) return inner.asResponse();
     let res: Response;
@@ -138,5 +140,12 @@ export function meteredCall(api: TollgateApi, ep: Endpoint, invoke: Invoke, body
     return res;
   };
 
-  return new GatedCall(answer, raw);
+  const call = new GatedCall(answer, raw);
+  // The provider is called whether or not the caller awaits: read and charge
+  // the answer anyway, unless the caller took the raw Response (asResponse(),
+  // always called before the authorization comes back) to read it itself.
+  started.then(() => {
+    if (!rawTaken) call.withResponse().catch(() => {});
+  }, () => {});
+  return call;
 }

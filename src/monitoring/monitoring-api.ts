@@ -122,6 +122,12 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
   });
   app.get(STATUS_PATH, (res, req) => {
     const ex = exchange(res);
+    const breach = checkRequestHead(req, ctx.config.limits);
+    if (breach) {
+      ex.closeConnection = true;
+      ex.json(breach.status, errorBody('openai', breach.type, breach.message));
+      return;
+    }
     const h = {
       authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
       customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),

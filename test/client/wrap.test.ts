@@ -180,6 +180,22 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
     expect(b.reserved).toBe(0);
   });
 
+  it('charges a call whose promise is never awaited', async () => {
+    const client = openai(KEYS.abandon, { agent: 'fire-and-forget' });
+    void client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    await expect.poll(async () => (await charged('abandon')).filter((r) => r.agent === 'fire-and-forget').length).toBe(1);
+    const [row] = (await charged('abandon')).filter((r) => r.agent === 'fire-and-forget');
+    expect(row).toMatchObject({ prompt_tokens: P, completion_tokens: N });
+  });
+
+  it('reads the raw answer of asResponse() from a clone and still charges it', async () => {
+    const client = openai(KEYS.abandon, { agent: 'raw-reader' });
+    const res = await client.chat.completions.create({ model: GPT, max_tokens: N, messages }).asResponse();
+    expect((await res.json()).usage.completion_tokens).toBe(N);
+    const [row] = (await charged('abandon')).filter((r) => r.agent === 'raw-reader');
+    expect(row).toMatchObject({ prompt_tokens: P, completion_tokens: N });
+  });
+
   it('releases the hold when the provider fails, and charges nothing', async () => {
     const client = openai(KEYS.abandon, { agent: 'failing' });
     mock.setBehavior({ fail: '500', failCount: 1 });
