@@ -10,6 +10,7 @@ export interface RefusalScope {
 /** Tollgate refused the call before the provider was called (402, 429, 400...). */
 export class TollgateRefusedError extends Error {
   override readonly name: string = 'TollgateRefusedError';
+  readonly code: string = 'TOLLGATE_REFUSED';
   constructor(
     message: string,
     /** HTTP status of Tollgate's answer. */
@@ -28,6 +29,7 @@ export class TollgateRefusedError extends Error {
 /** A budget in scope has no room for this call: the provider was not called. */
 export class BudgetExceededError extends TollgateRefusedError {
   override readonly name = 'BudgetExceededError';
+  override readonly code = 'TOLLGATE_BUDGET_EXCEEDED';
   constructor(message: string, error: Record<string, unknown>, readonly scope: RefusalScope | undefined) {
     super(message, 402, 'budget_exceeded', error);
   }
@@ -36,6 +38,7 @@ export class BudgetExceededError extends TollgateRefusedError {
 /** Tollgate could not be reached or failed (network, timeout, 5xx) and the wrapper fails closed. */
 export class TollgateUnavailableError extends Error {
   override readonly name = 'TollgateUnavailableError';
+  readonly code = 'TOLLGATE_UNAVAILABLE';
   constructor(message: string, readonly status?: number, options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -72,12 +72,27 @@ export interface Status {
 
 const REPORT_ATTEMPTS = 4;
 
+/** The first problem with wrap()'s options, named by the option, or undefined. */
+export function invalidOption(o: TollgateOptions): string | undefined {
+  if (!o || typeof o !== 'object') return 'options: required ({ url, key })';
+  if (typeof o.url !== 'string' || !/^https?:\/\/[^/]/.test(o.url)) return `url: an http(s) URL of the Tollgate server (got ${JSON.stringify(o.url)})`;
+  if (typeof o.key !== 'string' || o.key.length === 0) return 'key: required (a Tollgate client key, or an app key with `customer`)';
+  for (const k of ['customer', 'agent', 'session'] as const) {
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) return `${k}: a non-empty string (got ${JSON.stringify(o[k])})`;
+  }
+  if (o.failMode !== undefined && o.failMode !== 'closed' && o.failMode !== 'open') return `failMode: 'closed' or 'open' (got ${JSON.stringify(o.failMode)})`;
+  if (o.timeoutMs !== undefined && !(Number.isFinite(o.timeoutMs) && o.timeoutMs > 0)) return `timeoutMs: a number of milliseconds > 0 (got ${JSON.stringify(o.timeoutMs)})`;
+  if (o.tags !== undefined && (typeof o.tags !== 'object' || o.tags === null || Object.values(o.tags).some((v) => typeof v !== 'string'))) return 'tags: an object of string values';
+  return undefined;
+}
+
 export class TollgateApi {
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #timeout: number;
   constructor(readonly options: TollgateOptions) {
-    if (!options?.url || !options.key) throw new TypeError('tollgate/client: `url` and `key` are required');
+    const bad = invalidOption(options);
+    if (bad) throw new TypeError(`tollgate/client: ${bad}`);
     this.#base = options.url.replace(/\/+$/, '');
     this.#timeout = options.timeoutMs ?? 5000;
     const tags = { ...options.tags, ...(options.session ? { session: options.session } : {}) };
