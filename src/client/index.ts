@@ -13,13 +13,19 @@ export type { BudgetStatus, Status, TollgateOptions, UsageEvent } from './tollga
 export interface TollgateControls {
   /** The budgets in scope of this key (and agent), with their live counters. */
   getStatus(): Promise<Status>;
+  /**
+   * Sends the usage reports that failed while Tollgate was unreachable (they
+   * are also retried every 5 s in the background); resolves with how many
+   * still wait. Call it before the app exits.
+   */
+  flushReports(): Promise<number>;
 }
 
 export type Wrapped<T> = T & TollgateControls;
 
 export function wrap<T extends object>(client: T, options: TollgateOptions): Wrapped<T> {
   const api = new TollgateApi(options);
-  const controls: TollgateControls = { getStatus: () => api.status() };
+  const controls: TollgateControls = { getStatus: () => api.status(), flushReports: () => api.flushReports() };
   const again = (c: T) => wrap(c, options);
   const c = client as any;
   if (c?.chat?.completions && typeof c.chat.completions.create === 'function') return wrapOpenAI(client, api, controls, again) as Wrapped<T>;

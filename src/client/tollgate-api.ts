@@ -1,4 +1,5 @@
 import { BudgetExceededError, TollgateRefusedError, TollgateUnavailableError } from './errors.js';
+import { ReportOutbox, type SendOutcome } from './report-outbox.js';
 
 // The monitoring-mode API of a Tollgate server (docs/monitoring-mode.md),
 // over the global fetch: nothing here may pull server code into a user's app.
@@ -24,8 +25,12 @@ export interface TollgateOptions {
   failMode?: 'closed' | 'open';
   /** Per request to Tollgate, in ms (default 5000). */
   timeoutMs?: number;
-  /** Called when a usage report could not be delivered after its retries. */
-  onReportError?: (err: unknown, event: UsageEvent) => void;
+  /**
+   * Called when a usage report could not be delivered after its retries: it
+   * is then kept and sent again in the background (see flushReports()), unless
+   * Tollgate refused it as malformed or the queue was full (`dropped`).
+   */
+  onReportError?: (err: unknown, event: UsageEvent, dropped: boolean) => void;
 }
 
 export interface Authorization {
@@ -72,6 +77,8 @@ export interface Status {
 
 const REPORT_ATTEMPTS = 4;
 
+interface Attempt { outcome: SendOutcome; err?: unknown }
+
 /** The first problem with wrap()'s options, named by the option, or undefined. */
 export function invalidOption(o: TollgateOptions): string | undefined {
   if (!o || typeof o !== 'object') return 'options: required ({ url, key })';
@@ -90,6 +97,10 @@ export class TollgateApi {
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #timeout: number;
+  readonly #outbox = new ReportOutbox(
+    async (event) => (await this.#attempt(event)).outcome,
+    (event) => this.options.onReportError?.(new Error('usage report given up: Tollgate refused it, or too many were waiting'), event, true),
+  );
   constructor(readonly options: TollgateOptions) {
     const bad = invalidOption(options);
     if (bad) throw new TypeError(`tollgate/client: ${bad}`);
@@ -116,23 +127,36 @@ export class TollgateApi {
 
   /**
    * Charges what a call used. Retried with the same idempotency key (Tollgate
-   * charges it once); after the last attempt the error goes to onReportError
-   * and is swallowed: the provider's answer is the caller's either way.
+   * charges it once); if Tollgate stays unreachable the event goes to the
+   * outbox and is sent later. Never throws: the provider's answer is the
+   * caller's either way.
    */
   async report(event: UsageEvent): Promise<boolean> {
-    let last: unknown;
+    let last: Attempt = { outcome: 'retry' };
     for (let attempt = 0; attempt < REPORT_ATTEMPTS; attempt++) {
-      try {
-        await this.#call('POST', '/v1/usage/events', event);
-        return true;
-      } catch (err) {
-        last = err;
-        if (err instanceof TollgateRefusedError && err.status !== 409) break;   // a bad event stays bad
-        if (attempt < REPORT_ATTEMPTS - 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-      }
+      last = await this.#attempt(event);
+      if (last.outcome === 'sent') return true;
+      if (last.outcome === 'drop') break;
+      if (attempt < REPORT_ATTEMPTS - 1) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
-    this.options.onReportError?.(last, event);
+    if (last.outcome === 'retry') this.#outbox.keep(event);
+    this.options.onReportError?.(last.err, event, last.outcome === 'drop');
     return false;
+  }
+
+  /** Sends the reports that are waiting; resolves with how many still wait (Tollgate still unreachable). */
+  flushReports(): Promise<number> {
+    return this.#outbox.flush();
+  }
+
+  /** One attempt: sent, to retry (Tollgate unavailable; 409 while a copy is being charged), or to drop (refused as malformed). */
+  async #attempt(event: UsageEvent): Promise<Attempt> {
+    try {
+      await this.#call('POST', '/v1/usage/events', event);
+      return { outcome: 'sent' };
+    } catch (err) {
+      return { outcome: err instanceof TollgateRefusedError && err.status !== 409 ? 'drop' : 'retry', err };
+    }
   }
 
   /** Returns a hold; best effort (an unreleased hold expires by itself). */

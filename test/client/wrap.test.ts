@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { BudgetExceededError, TollgateUnavailableError, wrap } from 'tollgate/client';
@@ -27,7 +28,7 @@ const messages = [{ role: 'user' as const, content: QUESTION }];
 
 const KEYS = {
   openai: 'tg-client-openai-1', anthropic: 'tg-client-claude-1', open: 'tg-client-roomy-01',
-  degrade: 'tg-client-degrade1', abandon: 'tg-client-abandon1', clamp: 'tg-client-clamp-01',
+  degrade: 'tg-client-degrade1', abandon: 'tg-client-abandon1', clamp: 'tg-client-clamp-01', late: 'tg-client-late-001',
 };
 
 const openai = (key: string, over: Record<string, unknown> = {}) =>
@@ -57,6 +58,7 @@ beforeAll(async () => {
       { id: 'an', keys: [KEYS.anthropic], budgets: [{ limit: CLAUDE_CALL * 3.5, unit: 'USD', period: 'month' }] },
       { id: 'roomy', keys: [KEYS.open], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
       { id: 'abandon', keys: [KEYS.abandon], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
+      { id: 'late', keys: [KEYS.late], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] },
       { id: 'clamped', keys: [KEYS.clamp], clampMaxTokens: true, budgets: [{ limit: GPT_CALL * 1.5, unit: 'USD', period: 'month' }] },
       { id: 'degrader', keys: [KEYS.degrade], budgets: [{ limit: GPT_CALL * 4, unit: 'USD', period: 'month', thresholds: [{ at: 0.2, action: 'degrade', model: 'gpt-4.1-nano', notify: [] }] }] },
     ],
@@ -235,6 +237,86 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
     expect(providerCalls()).toBe(1);
     await expect.poll(() => lost.length, { timeout: 10_000 }).toBe(1);
     expect(lost[0]).toMatchObject({ model: GPT, prompt_tokens: P, completion_tokens: N });
+    expect(await client.flushReports()).toBe(1);   // still unreachable: kept for later
+  });
+});
+
+/**
+ * A front for Tollgate whose events path can fail: 'down' answers 503 without
+ * forwarding; 'lose-answer' forwards (Tollgate charges) and still answers 503,
+ * as when the answer is lost on the way back.
+ */
+async function flakyFront(): Promise<{ url: string; events: { mode: 'up' | 'down' | 'lose-answer' }; forwardedEvents: () => number; close(): Promise<void> }> {
+  const events: { mode: 'up' | 'down' | 'lose-answer' } = { mode: 'up' };
+  let forwarded = 0;
+  const server: Server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const isEvent = req.url === '/v1/usage/events';
+    if (isEvent && events.mode === 'down') {
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'overloaded_error', message: 'down' } }));
+      return;
+    }
+    if (isEvent) forwarded++;
+    const headers: Record<string, string> = {};
+    for (const h of ['authorization', 'content-type', 'x-tollgate-agent', 'x-tollgate-tags']) if (req.headers[h]) headers[h] = String(req.headers[h]);
+    const r = await fetch(tg.url + req.url, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
+    const text = await r.text();
+    if (isEvent && events.mode === 'lose-answer') {
+      events.mode = 'down';   // one lost answer, then Tollgate is down
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'overloaded_error', message: 'lost' } }));
+    } else res.writeHead(r.status, { 'content-type': 'application/json' }).end(text);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    events,
+    forwardedEvents: () => forwarded,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe('tollgate/client when usage reports fail', () => {
+  let front: Awaited<ReturnType<typeof flakyFront>>;
+  beforeAll(async () => {
+    front = await flakyFront();
+  });
+  afterAll(() => front?.close());
+
+  const lateClient = (agent: string, failures: boolean[]) => wrap(new OpenAI({ apiKey: 'sk-direct', baseURL: `${mock.url}/v1`, maxRetries: 0 }), {
+    url: front.url, key: KEYS.late, agent, onReportError: (_err, _event, dropped) => failures.push(dropped),
+  });
+  const lateRows = async (agent: string) => (await charged('late')).filter((r) => r.agent === agent);
+
+  it('keeps a report Tollgate could not take and charges it when Tollgate is back', async () => {
+    const failures: boolean[] = [];
+    const client = lateClient('kept', failures);
+    front.events.mode = 'down';
+    const answer = await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    expect(answer.usage?.completion_tokens).toBe(N);
+    expect(failures).toEqual([false]);             // kept, not dropped
+    expect(await lateRows('kept')).toHaveLength(0);
+
+    front.events.mode = 'up';
+    expect(await client.flushReports()).toBe(0);
+    const rows = await lateRows('kept');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ prompt_tokens: P, completion_tokens: N, decision: 'allowed' });
+  });
+
+  it('charges once a report whose first answer was lost and that was sent again', async () => {
+    const client = lateClient('lost-answer', []);
+    front.events.mode = 'lose-answer';             // charged, the answer lost, then down
+    await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    front.events.mode = 'up';
+    const before = front.forwardedEvents();
+    expect(await client.flushReports()).toBe(0);
+    expect(await client.flushReports()).toBe(0);
+    expect(front.forwardedEvents() - before).toBe(1);
+    expect(await lateRows('lost-answer')).toHaveLength(1);
+    const b = (await tg.admin('/admin/customers/late?agent=lost-answer')).budgets.find((x: any) => x.unit === 'USD');
+    expect(b.used).toBeCloseTo(2 * GPT_CALL, 9);   // this call and the one above, each once
+    expect(b.reserved).toBe(0);
   });
 });
 
