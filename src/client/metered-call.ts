@@ -98,7 +98,14 @@ export function meteredCall(api: TollgateApi, ep: Endpoint, invoke: Invoke, body
     const model = auth?.model ?? body.model;
     const { body: sent, meter } = ep.prepare(body, model, auth?.max_tokens);
     const charge = new Charge(api, ep.provider, model, auth, promptEstimate, auth?.max_tokens ?? maxTokens);
-    return { inner: invoke(sent, options), charge, meter };
+    let inner: ApiPromiseLike;
+    try {
+      inner = invoke(sent, options);
+    } catch (err) {
+      await charge.release();   // the SDK refused the call before sending it
+      throw err;
+    }
+    return { inner, charge, meter };
   })();
   started.catch(() => {});   // surfaced through whichever of then / withResponse / asResponse the caller uses
 
