@@ -131,6 +131,13 @@ describe('tollgate/client wrapping the OpenAI SDK', () => {
     expect(rowsOf.map((x) => [x.model, x.prompt_tokens, x.completion_tokens]).sort()).toEqual([[GPT, P, N], [GPT, P, N], ['text-embedding-3-small', P, 0]].sort());
   });
 
+  it('records the session and tags on the charged row', async () => {
+    const client = openai(KEYS.open, { agent: 'tagged', session: 'sess-42', tags: { team: 'search' } });
+    await client.chat.completions.create({ model: GPT, max_tokens: N, messages });
+    const [row] = (await charged('roomy')).filter((r) => r.agent === 'tagged');
+    expect(row.tags).toMatchObject({ session: 'sess-42', team: 'search' });
+  });
+
   it('swaps the model when a degrade threshold applies, as the proxy does', async () => {
     const client = openai(KEYS.degrade);
     await client.chat.completions.create({ model: GPT, max_tokens: N, messages });   // spends 25%: past the 20% threshold
