@@ -1,6 +1,7 @@
 import { AUTHORIZE_PATH } from '../monitoring/authorize.js';
 import { RELEASE_PATH } from '../monitoring/monitoring-api.js';
 import { EVENTS_PATH } from '../monitoring/usage-event.js';
+import { STATUS_PATH } from '../monitoring/usage-status.js';
 import { ADMIN_SECURITY, CALLER_HEADERS, CLIENT_SECURITY, errors, json, pathParam, query, ref, type Operation, type PathItem } from './openapi-paths.js';
 
 // Monitoring, admin and operations routes of GET /admin/openapi.json. Query
@@ -56,6 +57,13 @@ export function adminPaths(): Record<string, PathItem> {
       json('Recorded (or a duplicate of a recorded event: duplicate: true).', obj({ request_id: { type: 'string' }, cost_usd: { type: ['number', 'null'] }, billed: { type: ['number', 'null'] }, duplicate: { type: 'boolean' } }))),
     [RELEASE_PATH]: monitoring('usage_release', 'Return the hold of a call that never happened', 'ReleaseRequest',
       json('Released (or already settled, released or expired).', obj({ released: { type: 'boolean' }, reservation: { type: 'string' } }))),
+    [STATUS_PATH]: {
+      get: {
+        operationId: 'usage_status', tags: ['monitoring'], summary: 'The budgets in scope of the calling key (what `getStatus()` of tollgate/client returns)',
+        security: CLIENT_SECURITY, parameters: CALLER_HEADERS,
+        responses: { '200': json('The caller\'s scope and its budgets.', obj({ customer: { type: 'string' }, agent: { type: ['string', 'null'] }, budgets: { type: 'array', items: obj() } })), ...errors('openai', [400, 401, 403, 500]) },
+      },
+    },
 
     '/admin/customers': admin('list_customers', 'Customers (configured and seen in the ledger), with their budget state', {
       parameters: [query('q', 'Substring of the id, case-insensitive.'), query('offset', 'Default 0.', { type: 'integer', minimum: 0 }), query('limit', 'Default 100.', { type: 'integer', minimum: 0, maximum: 1000 })],

@@ -13,6 +13,7 @@ import { reservationShard } from './reservation-id.js';
 import { ShardLink, ShardLinkTimeout } from './shard-link.js';
 import { parseAuthorize, parseEvent, parseRelease, type EventBody, type ReleaseBody } from './usage-bodies.js';
 import { EVENTS_PATH, UsageEvents } from './usage-event.js';
+import { STATUS_PATH, usageStatus } from './usage-status.js';
 
 // Monitoring mode (docs/interface.md): apps that call the model themselves ask
 // Tollgate first (/authorize), report what the call used (/events) or that
@@ -118,6 +119,28 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
   route(EVENTS_PATH, parseEvent, (caller, body, now) => {
     const home = body.reservation_id ? reservationShard(body.reservation_id)! : hash(`${caller.customer}\u0000${body.idempotency_key}`) % shards;
     return dispatch(home, { op: 'event', caller, body, now });
+  });
+  app.get(STATUS_PATH, (res, req) => {
+    const ex = exchange(res);
+    const breach = checkRequestHead(req, ctx.config.limits);
+    if (breach) {
+      ex.closeConnection = true;
+      ex.fail('openai', breach.type, breach.message);
+      return;
+    }
+    const h = {
+      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
+      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
+    };
+    const who = ctx.keys.identify(h);
+    if (!who.ok) {
+      ex.fail('openai', who.type, who.message);
+      return;
+    }
+    usageStatus(ctx, who.caller, Date.now()).then((a) => ex.json(a.status, a.body, a.headers), (err) => {
+      ctx.log('error', 'usage status failed', { error: String((err as Error)?.stack ?? err) });
+      ex.fail('openai', 'internal_error', 'internal error in the proxy');
+    });
   });
   route(RELEASE_PATH, parseRelease, (caller, body, now) => dispatch(reservationShard(body.reservation_id)!, { op: 'release', caller, body, now }));
 
