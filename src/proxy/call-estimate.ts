@@ -19,9 +19,12 @@ import type { ShardContext } from './shard-context.js';
 //   stream extends it as it outgrows it and is ended at the budget
 //   (stream-hold.ts); a non-streamed answer cannot be cut, so it may pass its
 //   hold by at most (the model's max − the hold) output tokens × price —
-//   times the calls in flight at once. A stream that the forecast does not
-//   fit is held what the budget has left (at least the forecast's minimum):
-//   it can be cut where the budget ends.
+//   times the calls in flight at once.
+//
+// A stream whose hold (forecast or the client's cap) the budget cannot pay
+// for is held what the budget has left, at least reservations.minTokens: it
+// is cut where the budget ends, so a customer with room for 300 tokens still
+// gets a 40-token answer (an Anthropic client always sends max_tokens).
 
 export interface ReservationEstimate {
   estimate: CallAmounts;
@@ -29,11 +32,11 @@ export interface ReservationEstimate {
   clamped: number | undefined;
   /** Output tokens held, all choices. */
   outputHold: number;
-  /** Set when the output hold is a forecast rather than a cap the upstream honours: a stream grows it as it goes. */
-  forecast?: ForecastHold;
+  /** Set when the output held is less than the upstream may produce (a forecast, or a stream held what the budget has left): a stream grows it as it goes. */
+  growable?: GrowableHold;
 }
 
-export interface ForecastHold {
+export interface GrowableHold {
   /** The most output the call can produce (the model's max × choices): no hold need go past it. */
   ceiling: number;
   /** What `outputTokens` more output costs, in every budget dimension. */
@@ -49,24 +52,27 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
   const promptCost = () => costOf(price, { ...zeroUsage(), promptTokens }).pico;
   let maxOut = call.maxOutputTokens ?? modelMax;
   let clamped: number | undefined;
-  let forecast: ForecastHold | undefined;
+  let growable: GrowableHold | undefined;
   if (refs.length && scope.clampMaxTokens) {
     const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock);
     if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
-  } else if (call.maxOutputTokens === undefined) {
-    maxOut = ctx.forecast.hold(customer, call.model, modelMax);
+  } else {
+    const ceiling = call.maxOutputTokens ?? modelMax;
+    if (call.maxOutputTokens === undefined) maxOut = ctx.forecast.hold(customer, call.model, modelMax);
     if (call.stream && refs.length) {
       const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock);
       const perChoice = Math.floor(afford / choices);
       if (perChoice < maxOut) maxOut = Math.max(Math.min(maxOut, ctx.config.reservations.minTokens), perChoice);
     }
-    forecast = {
-      ceiling: modelMax * choices,
-      amountsFor: (outputTokens) => {
-        const usage: CallUsage = { ...zeroUsage(), completionTokens: outputTokens };
-        return { billedPico: billedPico(scope.resale, [call.model, firstModel], costOf(price, usage).pico, usage), tokens: outputTokens, requests: 0 };
-      },
-    };
+    if (maxOut < ceiling) {
+      growable = {
+        ceiling: ceiling * choices,
+        amountsFor: (outputTokens) => {
+          const usage: CallUsage = { ...zeroUsage(), completionTokens: outputTokens };
+          return { billedPico: billedPico(scope.resale, [call.model, firstModel], costOf(price, usage).pico, usage), tokens: outputTokens, requests: 0 };
+        },
+      };
+    }
   }
   const outputHold = outputCeiling(call, maxOut)!;
   const estimateUsage: CallUsage = { promptTokens, completionTokens: outputHold, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
@@ -78,6 +84,6 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
     },
     clamped,
     outputHold,
-    ...(forecast ? { forecast } : {}),
+    ...(growable ? { growable } : {}),
   };
 }
