@@ -21,13 +21,17 @@ const ONE_EVENT = 8;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 
-const customers = ['chat', 'sdkstream', 'anthropic', 'responses', 'json', 'clamp', 'parallel'] as const;
+const customers = ['chat', 'sdkstream', 'anthropic', 'responses', 'json', 'clamp', 'parallel', 'via-chat', 'via-messages'] as const;
 const key = (c: string) => `tg-${c}-key-1`;
 
 beforeAll(async () => {
   mock = await startMockUpstream({ completionTokens: 2000, chunkDelayMs: 2 });
   tg = await startTollgate({
     providers: providers(mock.url),
+    routes: [
+      { model: 'gpt-only', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
+      { model: 'claude-only', targets: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }] },
+    ],
     customers: customers.map((id) => ({
       id, keys: [key(id)], budgets: [{ limit: LIMIT, unit: 'tokens', period: 'month' }], ...(id === 'clamp' ? { clampMaxTokens: true } : {}),
     })),
@@ -115,6 +119,23 @@ describe('a stream that would run past the budget', () => {
     expect(last.response.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect((await budget('responses')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
     await allBilled('responses', 1);
+  });
+
+  it('ends an Anthropic client\'s stream served by an OpenAI target with stop_reason max_tokens', async () => {
+    const anthropic = new Anthropic({ apiKey: key('via-chat'), baseURL: tg.url, maxRetries: 0 });
+    const msg = await anthropic.messages.stream({ model: 'gpt-only', max_tokens: 4096, messages: [{ role: 'user', content: 'write a very long story' }] }).finalMessage();
+    expect(msg.stop_reason).toBe('max_tokens');
+    expect((await rows('via-chat'))[0].reason).toMatch(/^budget_cut/);
+    expect((await budget('via-chat')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
+    await allBilled('via-chat', 1);
+  });
+
+  it('ends an OpenAI client\'s stream served by an Anthropic target with finish_reason length', async () => {
+    const final = await openai('via-messages').chat.completions.stream({ ...ask, model: 'claude-only' }).finalChatCompletion();
+    expect(final.choices[0]!.finish_reason).toBe('length');
+    expect((await rows('via-messages'))[0].reason).toMatch(/^budget_cut/);
+    expect((await budget('via-messages')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
+    await allBilled('via-messages', 1);
   });
 
   it('keeps parallel streams of one customer within the budget together', async () => {
