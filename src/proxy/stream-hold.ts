@@ -16,6 +16,9 @@ import type { ShardContext } from './shard-context.js';
 // the event that crossed it (a tokenizer's count of text split at event
 // edges only counts high).
 //
+// In cluster mode a hold that cannot grow on this node's lease asks for more
+// once per hold size, as admission does; the lease is still the limit.
+//
 // A reservation that already expired (its holds released by the TTL sweep)
 // is never grown: its extra hold would never be given back.
 
@@ -24,6 +27,7 @@ const MIN_STEP = 64;
 export class StreamHold {
   #counted = 0;
   #countedChars = 0;
+  #askedAt = -1;
 
   constructor(
     private readonly ctx: ShardContext,
@@ -60,7 +64,8 @@ export class StreamHold {
       this.#counted = Math.max(this.#counted, bytes);
     }
     while (this.#counted >= this.held - this.#lowWater() && this.held < this.growable.ceiling) {
-      if (!this.#grow()) break;
+      if (this.#grow()) continue;
+      if (!(await this.#moreLease())) break;
     }
     return this.#counted <= this.held || this.held >= this.growable.ceiling;
   }
@@ -72,6 +77,18 @@ export class StreamHold {
 
   #step(): number {
     return Math.max(MIN_STEP, Math.ceil(this.held / 2));
+  }
+
+  /**
+   * Cluster mode: this node's lease may be what ran short, not the budget.
+   * Asks Redis for more once per hold size (never per event), as admission does.
+   */
+  async #moreLease(): Promise<boolean> {
+    const ask = this.ctx.onBudgetShortfall;
+    if (!ask || this.#askedAt === this.held || this.reservation.state !== 'held') return false;
+    this.#askedAt = this.held;
+    const refs = this.reservation.holds.map((h) => h.ref);
+    return (await ask(refs, this.growable.amountsFor(this.#step()))) === 'retry';
   }
 
   #grow(): boolean {
