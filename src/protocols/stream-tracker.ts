@@ -27,6 +27,7 @@ export class StreamTracker {
   #created: number | undefined;
   #choices = 1;
   #response: Record<string, unknown> | undefined;
+  #output: Record<string, any>[] = [];
   #openBlock: number | undefined;
 
   constructor(readonly endpoint: EndpointId, private readonly clientWantsUsage: boolean, maxTextChars = 4 * 1024 * 1024) {
@@ -88,6 +89,16 @@ export class StreamTracker {
   #responses(type: string, j: Record<string, any>): EventVerdict {
     if (type === 'response.output_text.delta' || type === 'response.function_call_arguments.delta') {
       this.#addText(j.delta);
+      this.#outputDelta(type, j);
+      return FORWARD;
+    }
+    if (type === 'response.output_item.added' || type === 'response.output_item.done') {
+      if (Number.isInteger(j.output_index) && j.output_index >= 0 && j.output_index < 1024 && j.item && typeof j.item === 'object') this.#output[j.output_index] = j.item;
+      return FORWARD;
+    }
+    if (type === 'response.content_part.added') {
+      const content = this.#output[j.output_index]?.content;
+      if (Array.isArray(content) && Number.isInteger(j.content_index) && j.content_index >= 0 && j.content_index < 1024 && j.part) content[j.content_index] = j.part;
       return FORWARD;
     }
     if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
@@ -103,6 +114,19 @@ export class StreamTracker {
       if (typeof j.response.model === 'string') this.model = j.response.model;
     }
     return FORWARD;
+  }
+
+  /** The output so far, kept (within the text cap) so a cut Responses stream can end with it: the SDK's stream helper takes the final event's output. */
+  #outputDelta(type: string, j: Record<string, any>): void {
+    if (!this.textComplete || typeof j.delta !== 'string') return;
+    const item = this.#output[j.output_index];
+    if (!item) return;
+    if (type === 'response.function_call_arguments.delta') {
+      if (typeof item.arguments === 'string') item.arguments += j.delta;
+      return;
+    }
+    const part = Array.isArray(item.content) ? item.content[j.content_index] : undefined;
+    if (part && typeof part.text === 'string') part.text += j.delta;
   }
 
   #messages(type: string, j: Record<string, any>): EventVerdict {
@@ -177,7 +201,7 @@ export class StreamTracker {
           ...(this.#response ?? { id: 'resp_tollgate', object: 'response', created_at: Math.floor(Date.now() / 1000), model: this.model ?? '' }),
           status: 'incomplete',
           incomplete_details: { reason: 'max_output_tokens' },
-          output: [],
+          output: this.#output.filter(Boolean).map((item) => (item.status === 'in_progress' ? { ...item, status: 'incomplete' } : item)),
           usage: { input_tokens: usage.promptTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: usage.completionTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: total },
         };
         return [data({ type: 'response.incomplete', response }, 'response.incomplete')];

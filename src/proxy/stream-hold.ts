@@ -27,6 +27,9 @@ const MIN_STEP = 64;
 export class StreamHold {
   #counted = 0;
   #countedChars = 0;
+  /** Chars of the text seen, and UTF-8 bytes of it not yet counted. */
+  #seenChars = 0;
+  #pendingBytes = 0;
   #askedAt = -1;
 
   constructor(
@@ -49,17 +52,21 @@ export class StreamHold {
    * grow: the stream must end now.
    */
   keepUp(text: string, complete: boolean, bytes: number): boolean | Promise<boolean> {
-    const fresh = text.length - this.#countedChars;
-    const upper = complete ? this.#counted + (fresh > 0 ? Buffer.byteLength(text.slice(this.#countedChars)) : 0) : bytes;
+    if (text.length > this.#seenChars) {
+      this.#pendingBytes += Buffer.byteLength(text.slice(this.#seenChars));
+      this.#seenChars = text.length;
+    }
+    const upper = complete ? this.#counted + this.#pendingBytes : bytes;
     // Most events end here, without a promise: the relay awaits only when a count is due.
     if (upper < this.held - this.#lowWater()) return true;
-    return this.#recount(text, complete, bytes, fresh);
+    return this.#recount(text, complete, bytes);
   }
 
-  async #recount(text: string, complete: boolean, bytes: number, fresh: number): Promise<boolean> {
+  async #recount(text: string, complete: boolean, bytes: number): Promise<boolean> {
     if (complete) {
-      if (fresh > 0) this.#counted += await this.countTokens(text.slice(this.#countedChars));
+      if (text.length > this.#countedChars) this.#counted += await this.countTokens(text.slice(this.#countedChars));
       this.#countedChars = text.length;
+      this.#pendingBytes = 0;
     } else {
       this.#counted = Math.max(this.#counted, bytes);
     }

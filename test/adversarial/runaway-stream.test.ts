@@ -21,7 +21,7 @@ const ONE_EVENT = 8;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 
-const customers = ['chat', 'sdkstream', 'anthropic', 'responses', 'json', 'clamp', 'parallel', 'via-chat', 'via-messages'] as const;
+const customers = ['chat', 'sdkstream', 'anthropic', 'responses', 'json', 'clamp', 'parallel', 'via-chat', 'via-messages', 'responses-helper'] as const;
 const key = (c: string) => `tg-${c}-key-1`;
 
 beforeAll(async () => {
@@ -119,6 +119,13 @@ describe('a stream that would run past the budget', () => {
     expect(last.response.incomplete_details).toEqual({ reason: 'max_output_tokens' });
     expect((await budget('responses')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
     await allBilled('responses', 1);
+  });
+
+  it('ends a Responses stream so that the SDK\'s stream helper finishes with the text generated', async () => {
+    const final = await openai('responses-helper').responses.stream({ model: 'gpt-4o-mini', input: 'write a very long story' }).finalResponse();
+    expect(final.output_text).toMatch(/^tok0 tok1 /);
+    expect((await budget('responses-helper')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
+    await allBilled('responses-helper', 1);
   });
 
   it('ends an Anthropic client\'s stream served by an OpenAI target with stop_reason max_tokens', async () => {
