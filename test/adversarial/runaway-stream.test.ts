@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
-import { providers, sleep } from '../helpers/fixtures.js';
+import { listPrice, providers, sleep } from '../helpers/fixtures.js';
 
 // A customer with a 500-token budget asks for an answer that would run to
 // 2,000 tokens, without max_tokens (or, on Anthropic, with a max_tokens far
@@ -22,6 +22,8 @@ let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 
 const customers = ['chat', 'sdkstream', 'anthropic', 'responses', 'json', 'clamp', 'parallel', 'via-chat', 'via-messages', 'responses-helper'] as const;
+/** A money budget worth about 500 output tokens of gpt-4o-mini. */
+const USD_LIMIT = 500 * listPrice('gpt-4o-mini').output / 1e12;
 const key = (c: string) => `tg-${c}-key-1`;
 
 beforeAll(async () => {
@@ -32,9 +34,9 @@ beforeAll(async () => {
       { model: 'gpt-only', targets: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
       { model: 'claude-only', targets: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }] },
     ],
-    customers: customers.map((id) => ({
+    customers: [...customers.map((id) => ({
       id, keys: [key(id)], budgets: [{ limit: LIMIT, unit: 'tokens', period: 'month' }], ...(id === 'clamp' ? { clampMaxTokens: true } : {}),
-    })),
+    })), { id: 'usd', keys: [key('usd')], budgets: [{ limit: USD_LIMIT, unit: 'USD', period: 'month' }] }],
   }, { clockStart: TEST_CLOCK });
 });
 
@@ -143,6 +145,16 @@ describe('a stream that would run past the budget', () => {
     expect((await rows('via-messages'))[0].reason).toMatch(/^budget_cut/);
     expect((await budget('via-messages')).used).toBeLessThanOrEqual(LIMIT + ONE_EVENT);
     await allBilled('via-messages', 1);
+  });
+
+  it('ends at a money budget too, within one event\'s cost of it', async () => {
+    const final = await openai('usd').chat.completions.stream({ ...ask }).finalChatCompletion();
+    expect(final.choices[0]!.finish_reason).toBe('length');
+    const b = await budget('usd');
+    const eventUsd = ONE_EVENT * listPrice('gpt-4o-mini').output / 1e12;
+    expect(b.used).toBeLessThanOrEqual(USD_LIMIT + eventUsd);
+    expect(b.used).toBeGreaterThan(USD_LIMIT * 0.9);
+    await allBilled('usd', 1);
   });
 
   it('keeps parallel streams of one customer within the budget together', async () => {
