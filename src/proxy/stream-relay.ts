@@ -13,10 +13,12 @@ import { describeError } from './upstream-request.js';
 // row is committed, so a client that saw the end of its answer is in the
 // ledger. A stream that ends early (client gone, upstream cut, no terminal
 // event) aborts the upstream request and is billed for what was generated
-// (counted, at most the bytes received; never nothing). A stream held on a
-// forecast grows its hold as it goes (stream-hold.ts); when the budget cannot
-// hold more it is ended at the budget with the protocol's own "cap reached"
-// ending, billed for what was generated, the row flagged `budget_cut`.
+// (counted, at most the bytes received; never nothing). A stream held less
+// than it may produce (a forecast, or what the budget had left) grows its
+// hold as it goes (stream-hold.ts); when the budget cannot hold more it is
+// ended there with the protocol's own "cap reached" ending, billed for what
+// was generated, the row flagged `budget_cut`. That choice is not an
+// upstream fault: no health mark, no error event.
 
 export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
