@@ -66,3 +66,23 @@ export function settleHolds(table: BudgetTable, holds: readonly Hold[], actual: 
 export function releaseHolds(table: BudgetTable, holds: readonly Hold[], shard: number): void {
   for (const h of holds) table.release(h.ref.slot, h.amount, shard);
 }
+
+/**
+ * Grows a call's holds by `extra` on every budget or on none of them (a
+ * stream that outgrew its hold). The holds are raised in place, so settle
+ * and release later return the whole amount.
+ */
+export function extendHolds(table: BudgetTable, holds: Hold[], extra: CallAmounts, shard: number, now: number, clock: PeriodClock): boolean {
+  const added: bigint[] = [];
+  for (const h of holds) {
+    table.rollover(h.ref.slot, clock.window(h.ref.period, now).start);
+    const amount = counterAmount(h.ref, extra, true);
+    if (amount > 0n && !table.tryReserve(h.ref.slot, amount, shard)) {
+      for (let i = 0; i < added.length; i++) table.release(holds[i]!.ref.slot, added[i]!, shard);
+      return false;
+    }
+    added.push(amount);
+  }
+  for (let i = 0; i < holds.length; i++) holds[i]!.amount += added[i]!;
+  return true;
+}

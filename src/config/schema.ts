@@ -275,6 +275,18 @@ export const configSchema = z.object({
   unknownModelPrice: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
   // Output tokens assumed when a request sets no max and the table has no max.
   defaultMaxOutputTokens: z.number().int().positive().default(4096),
+  // Output held for a call that sets no output cap: a percentile of the recent
+  // completions of the same customer and model × margin, clamped to
+  // [minTokens, the model's max]; defaultTokens until minSamples were seen
+  // (docs/interface.md, "Reservations").
+  reservations: z.object({
+    percentile: z.number().min(1).max(100).default(95),
+    margin: z.number().min(1).max(10).default(1.25),
+    defaultTokens: z.number().int().positive().default(256),
+    minTokens: z.number().int().positive().default(16),
+    minSamples: z.number().int().positive().max(64).default(8),
+    maxKeys: z.number().int().positive().max(1_000_000).default(10_000),
+  }).strict().default({}),
   // A reservation never settled (stuck call, lost worker) is released after this.
   reservationTtl: duration.default(15 * 60_000),
   // SIGTERM: how long in-flight calls may take before they are cancelled.

@@ -1,3 +1,4 @@
+import { counterToUnit } from '../budget/budget-ref.js';
 import type { ErrorType } from '../http/errors.js';
 import type { Caller } from '../identity/key-directory.js';
 import type { Admission } from './admission.js';
@@ -21,7 +22,10 @@ export interface AdmissionRefusal {
   scope?: RefusalScope;
 }
 
-export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<Admission, { ok: true }>, now: number): AdmissionRefusal {
+/** What the refused call would have held, so the refusal explains itself. */
+export interface HeldEstimate { promptTokens: number; outputTokens: number; forecast: boolean }
+
+export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<Admission, { ok: true }>, now: number, held?: HeldEstimate): AdmissionRefusal {
   if (a.why === 'budget_unavailable') {
     return {
       reason: a.why, type: 'budget_unavailable', extra: {}, headers: { 'retry-after': '1' },
@@ -39,7 +43,13 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
     };
   }
   const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, now);
-  const message = refusalMessage(rs);
+  let message = refusalMessage(rs);
+  if (held) {
+    const ref = a.decision.ref;
+    const amount = counterToUnit(ref, a.decision.needed);
+    const output = `${held.outputTokens} output tokens${held.forecast ? ' (forecast from recent answers; set max_tokens to hold less)' : ''}`;
+    message += `; this call needs an estimated ${held.promptTokens} prompt + ${output} = ${ref.kind === 'money' ? `${+amount.toFixed(9)} ${ref.unit}` : `${amount} ${ref.unit}`} held`;
+  }
   ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: message });
   return { reason: a.why, type: 'budget_exceeded', message, extra: { scope: rs }, headers: {}, scope: rs };
 }

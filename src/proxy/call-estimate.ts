@@ -4,38 +4,87 @@ import type { ResolvedScope } from '../policy/scope-policy.js';
 import type { PriceMatch } from '../pricing/price-table.js';
 import { billedPico } from '../pricing/resale.js';
 import { zeroUsage, type CallUsage, type ParsedCall } from '../protocols/call.js';
+import { outputCeiling } from './billed-usage.js';
 import { costOf } from './call-pricing.js';
 import type { ShardContext } from './shard-context.js';
 
 // What a call reserves before it is forwarded: its prompt estimate plus the
-// most output it may produce per choice (n, best_of) (the client's cap, else the model's, lowered to
-// what the tightest budget can still pay for when the scope clamps), priced
-// on the first planned target and resold on the scope's terms.
+// output it may produce, priced on the first planned target and resold on the
+// scope's terms. The output held, per choice:
+//
+// - the client's cap (max_tokens and kin) when it sets one;
+// - with clampMaxTokens, that cap (else the model's max) lowered to what the
+//   tightest budget can still pay for, and sent upstream: zero overshoot;
+// - otherwise a forecast of what such calls use (output-forecast.ts). A
+//   stream extends it as it outgrows it and is ended at the budget
+//   (stream-hold.ts); a non-streamed answer cannot be cut, so it may pass its
+//   hold by at most (the model's max − the hold) output tokens × price —
+//   times the calls in flight at once.
+//
+// A stream whose hold (forecast or the client's cap) the budget cannot pay
+// for is held what the budget has left, at least reservations.minTokens: it
+// is cut where the budget ends, so a customer with room for 300 tokens still
+// gets a 40-token answer (an Anthropic client always sends max_tokens).
 
 export interface ReservationEstimate {
   estimate: CallAmounts;
   /** The lowered output cap, when the budget clamped it (sent upstream). */
   clamped: number | undefined;
+  /** Output tokens held, all choices. */
+  outputHold: number;
+  /** Set when the output held is less than the upstream may produce (a forecast, or a stream held what the budget has left): a stream grows it as it goes. */
+  growable?: GrowableHold;
 }
 
-export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall, firstModel: string, price: PriceMatch | undefined, now: number): ReservationEstimate {
+export interface GrowableHold {
+  /** The most output the call can produce (the model's max × choices): no hold need go past it. */
+  ceiling: number;
+  /** What `outputTokens` more output costs, in every budget dimension. */
+  amountsFor(outputTokens: number): CallAmounts;
+}
+
+export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall, firstModel: string, price: PriceMatch | undefined, now: number, customer: string): ReservationEstimate {
   const refs = scope.refs;
   const promptTokens = call.promptTokensFor(firstModel);
-  let maxOut = call.maxOutputTokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+  const modelMax = price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+  const choices = call.choices; // n, best_of: every choice may run to the cap
+  const outputPico = price?.entry.output ?? 0;
+  const promptCost = () => costOf(price, { ...zeroUsage(), promptTokens }).pico;
+  let maxOut = call.maxOutputTokens ?? modelMax;
   let clamped: number | undefined;
+  let growable: GrowableHold | undefined;
   if (refs.length && scope.clampMaxTokens) {
-    const promptCost = costOf(price, { ...zeroUsage(), promptTokens }).pico;
-    // Every choice may run to the cap: what the budget affords is shared among them.
-    const afford = Math.floor(affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, now, ctx.clock) / call.choices);
+    // What the budget affords is shared among the choices.
+    const afford = Math.floor(affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock) / choices);
     if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
+  } else {
+    const ceiling = call.maxOutputTokens ?? modelMax;
+    if (call.maxOutputTokens === undefined) maxOut = ctx.forecast.hold(customer, call.model, modelMax);
+    if (call.stream && refs.length) {
+      const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock);
+      const perChoice = Math.floor(afford / choices);
+      if (perChoice < maxOut) maxOut = Math.max(Math.min(maxOut, ctx.config.reservations.minTokens), perChoice);
+    }
+    if (maxOut < ceiling) {
+      growable = {
+        ceiling: ceiling * choices,
+        amountsFor: (outputTokens) => {
+          const usage: CallUsage = { ...zeroUsage(), completionTokens: outputTokens };
+          return { billedPico: billedPico(scope.resale, [call.model, firstModel], costOf(price, usage).pico, usage), tokens: outputTokens, requests: 0 };
+        },
+      };
+    }
   }
-  const estimateUsage: CallUsage = { promptTokens, completionTokens: maxOut * call.choices, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+  const outputHold = outputCeiling(call, maxOut)!;
+  const estimateUsage: CallUsage = { promptTokens, completionTokens: outputHold, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
   return {
     estimate: {
       billedPico: billedPico(scope.resale, [call.model, firstModel], costOf(price, estimateUsage).pico, estimateUsage),
-      tokens: promptTokens + maxOut * call.choices,
+      tokens: promptTokens + outputHold,
       requests: 1,
     },
     clamped,
+    outputHold,
+    ...(growable ? { growable } : {}),
   };
 }

@@ -1,4 +1,6 @@
+import type { Reservation } from '../budget/reservations.js';
 import type { Exchange } from '../http/exchange.js';
+import type { GrowableHold } from './call-estimate.js';
 import type { ParsedCall, Protocol } from '../protocols/call.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Target } from '../routing/route-table.js';
@@ -13,6 +15,11 @@ export interface CallRun {
   readonly requestId: string;
   /** The client's protocol (error shapes). */
   readonly protocol: Protocol;
+  /** The call's budget holds, once admitted. */
+  readonly reservation: Reservation | undefined;
+  /** Output tokens held (all choices), and how a stream may grow that hold when it is a forecast. */
+  readonly outputHold: number;
+  readonly growableHold: GrowableHold | undefined;
   /** Records what the client got: metrics and the call's log line. */
   count(status: number, decision: string): void;
   /**

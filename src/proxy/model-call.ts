@@ -29,7 +29,7 @@ import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 import { claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
-import { reservationEstimate } from './call-estimate.js';
+import { reservationEstimate, type GrowableHold } from './call-estimate.js';
 import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
@@ -94,6 +94,9 @@ class ModelCall implements CallRun {
   reservation: Reservation | undefined;
   /** The output cap the budget lowered the call to, if it did. */
   clamped: number | undefined;
+  /** Output tokens held (all choices), and how a stream may grow that hold (when it is less than the upstream may produce). */
+  outputHold = 0;
+  growableHold: GrowableHold | undefined;
   /** What the client got, for the call's log line. */
   status: number | undefined;
   decision = 'none';
@@ -207,8 +210,10 @@ class ModelCall implements CallRun {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const { estimate, clamped } = reservationEstimate(ctx, scope, call, first.model, price, this.ts);
+    const { estimate, clamped, outputHold, growable } = reservationEstimate(ctx, scope, call, first.model, price, this.ts, caller.customer);
     this.clamped = clamped;
+    this.outputHold = outputHold;
+    this.growableHold = growable;
     this.resale = scope.resale;
     const admitted = admit(ctx, scope, estimate, this.ts);
     const admission = admitted instanceof Promise ? await admitted : admitted;
@@ -233,7 +238,7 @@ class ModelCall implements CallRun {
 
   /** Records the blocked call and answers the refusal the admission chose. */
   async #refuseAdmission(call: ParsedCall, caller: Caller, idemKey: string | null, scope: ResolvedScope, a: Exclude<Admission, { ok: true }>): Promise<void> {
-    const r = admissionRefusal(this.ctx, caller, a, this.ts);
+    const r = admissionRefusal(this.ctx, caller, a, this.ts, { promptTokens: call.promptTokensEstimate, outputTokens: this.outputHold, forecast: call.maxOutputTokens === undefined && this.clamped === undefined });
     const friendly = r.scope && scope.refusal.mode === 'message';
     const row = this.#row(call, idemKey);
     row.decision = 'blocked';

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import { PeriodClock } from '../budget/periods.js';
 import { ReservationBook } from '../budget/reservations.js';
+import { OutputForecast } from '../budget/output-forecast.js';
 import { KeyDirectory } from '../identity/key-directory.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { PriceTable } from '../pricing/price-table.js';
@@ -26,6 +27,8 @@ export class ShardContext {
   readonly routes: RouteTable;
   readonly clock: PeriodClock;
   readonly book: ReservationBook;
+  /** Output held for calls without a cap, from recent completions (per shard). */
+  readonly forecast: OutputForecast;
   readonly pools = new UpstreamPools();
   readonly tokens = new TokenCounter(1);
   readonly metrics: ShardMetrics;
@@ -63,6 +66,7 @@ export class ShardContext {
     this.routes = new RouteTable(config);
     this.clock = new PeriodClock(config.timezone);
     this.book = new ReservationBook(table, shard, config.reservationTtl);
+    this.forecast = new OutputForecast(config.reservations);
     this.logger = createLogger({ level: config.logLevel, base: { shard } });
     this.metrics = new ShardMetrics(shard, {
       inFlight: () => this.inFlight,

@@ -2,6 +2,7 @@ import type { ParsedCall } from '../protocols/call.js';
 import { SseSplitter } from '../protocols/sse.js';
 import { streamErrorEvent } from '../protocols/stream-error.js';
 import { StreamTracker } from '../protocols/stream-tracker.js';
+import { StreamHold } from './stream-hold.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import type { CallRun } from './call-run.js';
 import type { Answer } from './upstream-attempts.js';
@@ -12,7 +13,12 @@ import { describeError } from './upstream-request.js';
 // row is committed, so a client that saw the end of its answer is in the
 // ledger. A stream that ends early (client gone, upstream cut, no terminal
 // event) aborts the upstream request and is billed for what was generated
-// (counted, at most the bytes received; never nothing).
+// (counted, at most the bytes received; never nothing). A stream held less
+// than it may produce (a forecast, or what the budget had left) grows its
+// hold as it goes (stream-hold.ts); when the budget cannot hold more it is
+// ended there with the protocol's own "cap reached" ending, billed for what
+// was generated, the row flagged `budget_cut`. That choice is not an
+// upstream fault: no health mark, no error event.
 
 export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
@@ -31,6 +37,10 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   let cutReason: string | null = null;
   let cutDetail = '';
   let bytes = 0;
+  let budgetCut = false;
+  const hold = c.growableHold && c.reservation
+    ? new StreamHold(ctx, c.reservation, c.growableHold, c.outputHold, async (text) => (await ctx.tokens.count(target.model, [text])).counts[0]!)
+    : undefined;
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
     for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
@@ -38,17 +48,24 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       let out = '';
       for (const raw of splitter.push(chunk)) {
         const v = tracker.inspect(raw);
+        // Past the budget cut, the rest of what arrived is counted (the provider generated it) but not relayed.
+        if (budgetCut) continue;
         if (v.terminal) terminated = true;
         const ev = translator ? translator.push(raw) : v.forward ? raw : '';
-        if (!ev) continue;
-        if (held || v.terminal) held += ev;
-        else out += ev;
+        if (ev) {
+          if (held || v.terminal) held += ev;
+          else out += ev;
+        }
+        if (hold && !terminated) {
+          const ok = hold.keepUp(tracker.text, tracker.textComplete, bytes);
+          if (!(ok instanceof Promise ? await ok : ok)) budgetCut = true;
+        }
       }
       if (out) {
         const wait = ex.write(out);
         if (wait) await wait;
       }
-      if (ex.aborted) break;
+      if (ex.aborted || budgetCut) break;
     }
   } catch (err) {
     if (!ex.aborted) {
@@ -57,8 +74,9 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     }
   }
   // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
-  if (ex.aborted || cutReason) up.abort(new Error(ex.aborted ? 'client disconnected' : 'stream abandoned'));
-  if (!terminated && !cutReason && !ex.aborted) cutReason = 'upstream_stream_ended_without_terminal_event';
+  if (ex.aborted || cutReason || budgetCut) up.abort(new Error(ex.aborted ? 'client disconnected' : budgetCut ? 'budget reached' : 'stream abandoned'));
+  if (budgetCut && !ex.aborted) cutReason = null;
+  if (!terminated && !cutReason && !ex.aborted && !budgetCut) cutReason = 'upstream_stream_ended_without_terminal_event';
   if (cutReason) {
     ctx.routes.health.failedLate(target, Date.now(), cutReason);
     ctx.metrics.recordUpstreamError(target.id, 'stream_cut');
@@ -73,9 +91,14 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     row.reason = 'client_disconnected';
   } else {
     row.status = 200;
+    if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
     if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
   }
   await ctx.ledger.append(row);
   c.count(row.status, 'allowed');
+  // Cut at the budget: the client gets the end its SDK knows for an answer that reached its cap, after the row is committed.
+  if (budgetCut && !ex.aborted) {
+    for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held += translator ? translator.push(raw) : raw;
+  }
   ex.end(held);
 }

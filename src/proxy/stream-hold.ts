@@ -1,0 +1,112 @@
+import { extendHolds } from '../budget/decide.js';
+import type { Reservation } from '../budget/reservations.js';
+import type { GrowableHold } from './call-estimate.js';
+import type { ShardContext } from './shard-context.js';
+
+// Keeps a streamed answer's output hold ahead of what it has generated, for
+// calls held less than the upstream may produce (a forecast, or what the
+// budget had left). After each event the output so far is bounded from above
+// — tokens counted so far plus the UTF-8 bytes of the text since (a token is
+// at least one byte) — and only when that bound nears the hold is the new
+// text counted with the tokenizer. When the count nears the hold, the hold
+// grows on every budget at once (extendHolds: by half the hold, else by the
+// most that still fits); once the output has passed a hold that cannot grow,
+// the relay ends the stream cleanly at the budget. The output billed then
+// exceeds what was held by at most what arrived in the same upstream read as
+// the event that crossed it (a tokenizer's count of text split at event
+// edges only counts high).
+//
+// In cluster mode a hold that cannot grow on this node's lease asks for more
+// once per hold size, as admission does; the lease is still the limit.
+//
+// A reservation that already expired (its holds released by the TTL sweep)
+// is never grown: its extra hold would never be given back.
+
+const MIN_STEP = 64;
+
+export class StreamHold {
+  #counted = 0;
+  #countedChars = 0;
+  /** Chars of the text seen, and UTF-8 bytes of it not yet counted. */
+  #seenChars = 0;
+  #pendingBytes = 0;
+  #askedAt = -1;
+
+  constructor(
+    private readonly ctx: ShardContext,
+    private readonly reservation: Reservation,
+    private readonly growable: GrowableHold,
+    /** Output tokens held now, all choices. */
+    private held: number,
+    private readonly countTokens: (text: string) => Promise<number>,
+  ) {}
+
+  get heldTokens(): number {
+    return this.held;
+  }
+
+  /**
+   * Called after each upstream chunk with the generated text kept so far
+   * (`complete` false once it stopped being kept; `bytes` received then
+   * bound the output). False when the output has passed a hold that cannot
+   * grow: the stream must end now.
+   */
+  keepUp(text: string, complete: boolean, bytes: number): boolean | Promise<boolean> {
+    if (text.length > this.#seenChars) {
+      this.#pendingBytes += Buffer.byteLength(text.slice(this.#seenChars));
+      this.#seenChars = text.length;
+    }
+    const upper = complete ? this.#counted + this.#pendingBytes : bytes;
+    // Most events end here, without a promise: the relay awaits only when a count is due.
+    if (upper < this.held - this.#lowWater()) return true;
+    return this.#recount(text, complete, bytes);
+  }
+
+  async #recount(text: string, complete: boolean, bytes: number): Promise<boolean> {
+    if (complete) {
+      if (text.length > this.#countedChars) this.#counted += await this.countTokens(text.slice(this.#countedChars));
+      this.#countedChars = text.length;
+      this.#pendingBytes = 0;
+    } else {
+      this.#counted = Math.max(this.#counted, bytes);
+    }
+    while (this.#counted >= this.held - this.#lowWater() && this.held < this.growable.ceiling) {
+      if (this.#grow()) continue;
+      if (!(await this.#moreLease())) break;
+    }
+    return this.#counted <= this.held || this.held >= this.growable.ceiling;
+  }
+
+  /** Grow early, while a good part of the hold is still unused, so a fast stream rarely waits on the tokenizer at the edge. */
+  #lowWater(): number {
+    return Math.floor(this.#step() / 4);
+  }
+
+  #step(): number {
+    return Math.max(MIN_STEP, Math.ceil(this.held / 2));
+  }
+
+  /**
+   * Cluster mode: this node's lease may be what ran short, not the budget.
+   * Asks Redis for more once per hold size (never per event), as admission does.
+   */
+  async #moreLease(): Promise<boolean> {
+    const ask = this.ctx.onBudgetShortfall;
+    if (!ask || this.#askedAt === this.held || this.reservation.state !== 'held') return false;
+    this.#askedAt = this.held;
+    const refs = this.reservation.holds.map((h) => h.ref);
+    return (await ask(refs, this.growable.amountsFor(this.#step()))) === 'retry';
+  }
+
+  #grow(): boolean {
+    if (this.reservation.state !== 'held') return false;
+    const now = Date.now();
+    for (let k = Math.min(this.#step(), this.growable.ceiling - this.held); k >= 1; k = Math.floor(k / 2)) {
+      if (extendHolds(this.ctx.table, this.reservation.holds, this.growable.amountsFor(k), this.ctx.shard, now, this.ctx.clock)) {
+        this.held += k;
+        return true;
+      }
+    }
+    return false;
+  }
+}
