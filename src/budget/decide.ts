@@ -21,7 +21,7 @@ export function decide(
 ): Decision {
   const holds: Hold[] = [];
   for (const ref of refs) {
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const amount = counterAmount(ref, estimate, true);
     if (!table.tryReserve(ref.slot, amount, shard)) {
       for (const h of holds) table.release(h.ref.slot, h.amount, shard);
@@ -47,7 +47,7 @@ export function affordableOutputTokens(
 ): number {
   let best = Infinity;
   for (const ref of refs) {
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const room = table.cap(ref.slot) - table.committed(ref.slot);
     if (ref.kind === 'tokens') {
       best = Math.min(best, Number(room) - prompt.tokens);

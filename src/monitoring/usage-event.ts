@@ -131,7 +131,7 @@ export class UsageEvents {
   /** The call happened without a live hold: its actual amounts count in full, past the cap if need be. */
   #chargeUnreserved(scope: ResolvedScope, actual: CallAmounts, now: number): readonly BudgetRef[] {
     const { ctx } = this;
-    for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now).start);
+    for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now, ref.timeZone).start);
     settleHolds(ctx.table, scope.refs.map((ref) => ({ ref, amount: 0n })), actual, ctx.shard, true);
     if (scope.rates.length) settleRates(ctx.policyTables.windows, scope.rates.map((ref) => ({ ref, amount: 0 })), actual, now);
     return scope.refs;

@@ -16,7 +16,7 @@ export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[], cl
   let best: { model: string; ref: BudgetRef; at: number } | undefined;
   for (const ref of refs) {
     if (!ref.thresholds.length) continue;
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const s = table.read(ref.slot);
     if (s.limit <= 0n) continue;
     const used = Number(s.committed) / Number(s.limit);

@@ -19,7 +19,7 @@ export interface RefusalScope {
 
 export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodClock, now: number): RefusalScope {
   const s = table.read(ref.slot);
-  const w = clock.window(ref.period, now);
+  const w = clock.window(ref.period, now, ref.timeZone);
   const remaining = s.cap > s.committed ? s.cap - s.committed : 0n;
   return {
     customer: ref.scope.customer,
@@ -36,7 +36,7 @@ export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodCl
 
 const round = (n: number) => Math.round(n * 1e9) / 1e9;
 
-const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
+const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', quarter: 'quarterly', year: 'yearly', total: 'total' };
 
 export function refusalMessage(s: RefusalScope): string {
   const who = s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;

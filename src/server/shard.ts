@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
+import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { Exchange, closeStalledWrites } from '../http/exchange.js';
 import { errorBody } from '../http/errors.js';
 import { readBody, sweepSlowBodies } from '../http/read-body.js';
@@ -69,7 +70,7 @@ const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
 const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
-  health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+  zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import hdr from 'hdr-histogram-js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
+import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
@@ -46,7 +47,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
