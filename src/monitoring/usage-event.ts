@@ -1,3 +1,4 @@
+import { SHADOW_REASON } from '../store/usage-record.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import { settleHolds } from '../budget/decide.js';
 import type { Caller } from '../identity/key-directory.js';
@@ -112,6 +113,10 @@ export class UsageEvents {
     row.status = 200;
     row.latency_ms = body.latency_ms ?? (hold ? now - hold.openedAt : 0);
     if (outcome !== 'settled' && outcome !== 'none') row.reason = `reservation_${outcome}`;
+    if (hold?.shadowExceeded) {
+      row.shadow_exceeded = true;
+      row.reason = row.reason ? `${SHADOW_REASON}; ${row.reason}` : SHADOW_REASON;
+    }
     await ctx.ledger.append(row);
 
     const remaining = tightestRemaining(refs, ctx.table);
