@@ -156,6 +156,20 @@ export class BudgetTable {
     Atomics.sub(a, b + F_RESERVED0 + shard, held);
   }
 
+  /**
+   * Drift repair: sets this node's settled spend to `value` only if it is
+   * still `expected` (no settle landed since it was read), moving committed
+   * by the same difference so committed == spent + Σ reserved holds.
+   * Returns whether it applied.
+   */
+  repairSpent(slot: number, expected: bigint, value: bigint): boolean {
+    const a = this.#a;
+    const b = slot * this.stride;
+    if (Atomics.compareExchange(a, b + F_SPENT, expected, value) !== expected) return false;
+    Atomics.add(a, b + F_COMMITTED, value - expected);
+    return true;
+  }
+
   /** Returns every hold a (dead) shard had. Only the supervisor calls this. */
   dropShard(shard: number, slotsInUse: number): void {
     const a = this.#a;

@@ -31,6 +31,7 @@ import { ScopeResolver } from './scope-resolver.js';
 import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
+import { mountBudgetDrift } from '../admin/budget-drift-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -119,6 +120,10 @@ port.on('message', (m: MainToShard) => {
     case 'collected':
       toMain.reply(m.id, { stats: m.stats, text: m.text });
       break;
+    case 'budget-drift-report':
+      if (m.report) toMain.reply(m.id, m.report);
+      else toMain.fail(m.id, new Error(m.error ?? 'drift check failed'));
+      break;
     case 'drain':
       void drain();
       break;
@@ -203,6 +208,11 @@ mountCountTokens(app, { ctx, exchange });
 
 mountAdmin(app, { ctx, guard: adminGuard, collectStats });
 mountClusterAdmin(app, { config, guard: adminGuard, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
+mountBudgetDrift(app, {
+  guard: adminGuard,
+  // Summing a month of rows can take a while on a big ledger: a generous timeout.
+  check: (repair, all) => toMain.request((id) => ({ t: 'budget-drift', id, repair, all }), { timeoutMs: 120_000, what: 'the supervisor (budget drift check)' }),
+});
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
 mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));

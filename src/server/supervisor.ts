@@ -6,6 +6,7 @@ import hdr from 'hdr-histogram-js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
 import { budgetTimeZones } from '../budget/scope-budgets.js';
+import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
@@ -59,6 +60,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
   }, () => ledgerHealth.accepting);
+  // Counters against the ledger, on request (GET /admin/budgets/drift).
+  const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
@@ -139,7 +142,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
               const reply = (text?: string) => post({ t: 'collected', id: m.id, stats, text });
               if (!prometheus) return reply();
               renderPrometheus(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, processMetrics)
-                .then((text) => reply(text + ledgerWatch.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
+                .then((text) => reply(text + ledgerWatch.metricsText() + drift.metricsText()), (err) => { log(`metrics: ${err}`); reply(`# error rendering metrics: ${String(err).replace(/\n/g, ' ')}\n`); });
             });
             break;
           }
@@ -161,6 +164,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'reload-request':
             post({ t: 'reload-result', id: m.id, outcome: routing.reload() });
+            break;
+          case 'budget-drift':
+            drift.check({ repair: m.repair, all: m.all }).then(
+              (report) => post({ t: 'budget-drift-report', id: m.id, report }),
+              (err) => post({ t: 'budget-drift-report', id: m.id, error: String((err as Error)?.message ?? err) }),
+            );
             break;
         }
       });

@@ -354,6 +354,7 @@ export class Ledger {
 
   /** Sums a scope's rows with from <= ts < to, as the aggregates would (the drift check's reference). */
   sumRows(customer: string, agent: string | null, from: number, to: number): Aggregate {
+    this.#root.resetReadTxn(); // rows other threads committed in this event turn count too
     const agg = emptyAggregate();
     for (const row of this.rows({ customer, from, to })) if (agent === null || row.agent === agent) addRow(agg, row);
     return agg;
