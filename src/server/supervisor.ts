@@ -61,7 +61,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
   }, () => ledgerHealth.accepting);
   // Counters against the ledger, on request (GET /admin/budgets/drift).
-  const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting });
+  const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.

@@ -17,6 +17,10 @@ import { spentIn } from '../server/slot-registry.js';
 // a wrong value. Repair is one compare-exchange on spent (BudgetTable
 // .repairSpent): a settle racing it wins and the budget is reported busy.
 //
+// With retention.usageRows shorter than a budget's period, rows of the
+// period may be gone: such a budget is reported `unverifiable`, never
+// repaired down to a partial sum.
+//
 // Cost: one read per row of each budget's current period, on the main
 // thread (~1 s per million rows), so it runs when asked for, not on a timer.
 // Cluster mode compares this node's counter with this node's ledger; Redis's
@@ -37,7 +41,8 @@ export interface DriftEntry {
   /** counter − ledger, in the budget's unit. */
   drift: number;
   rows: number;
-  status: 'ok' | 'drift' | 'repaired' | 'busy';
+  /** unverifiable: retention (retention.usageRows) may have deleted rows of this period, so their sum proves nothing. */
+  status: 'ok' | 'drift' | 'repaired' | 'busy' | 'unverifiable';
 }
 
 export interface DriftReport {
@@ -46,6 +51,7 @@ export interface DriftReport {
   drifted: number;
   repaired: number;
   busy: number;
+  unverifiable: number;
   /** Budgets whose counter differs from the ledger (all of them with `all`). */
   budgets: DriftEntry[];
 }
@@ -56,6 +62,8 @@ export interface DriftSources {
   refs: () => readonly (BudgetRef | undefined)[];
   /** Rows held after failed commits are missing from the ledger: no repair then. */
   ledgerAccepting: () => boolean;
+  /** retention.usageRows in ms: rows older than now − this may be gone. */
+  rowsKeptMs?: number;
 }
 
 const SETTLE_WAIT_MS = 250;
@@ -79,7 +87,8 @@ export class BudgetDrift {
     const before = live.map((ref) => table.spent(ref.slot));
     await sleep(SETTLE_WAIT_MS);
     const repair = opts.repair && this.src.ledgerAccepting();
-    const report: DriftReport = { checked_at: new Date(now()).toISOString(), checked: live.length, drifted: 0, repaired: 0, busy: 0, budgets: [] };
+    const report: DriftReport = { checked_at: new Date(now()).toISOString(), checked: live.length, drifted: 0, repaired: 0, busy: 0, unverifiable: 0, budgets: [] };
+    const keptFrom = this.src.rowsKeptMs === undefined ? -Infinity : now() - this.src.rowsKeptMs;
     // Every unit checked has a series, 0 when none of its budgets is left drifting.
     const maxByUnit = new Map<string, number>(live.map((r) => [r.unit, 0]));
     live.forEach((ref, i) => {
@@ -92,13 +101,15 @@ export class BudgetDrift {
       // Money in another currency rounds per call (counter) but once per sum (ledger): up to 1 nano-unit per row apart.
       const tolerance = ref.kind === 'money' && ref.rate !== 1 ? BigInt(agg.calls) : 0n;
       let status: DriftEntry['status'] = 'ok';
-      if (counter !== before[i]) status = 'busy';
+      if (start < keptFrom) status = 'unverifiable';
+      else if (counter !== before[i]) status = 'busy';
       else if (drift > tolerance || drift < -tolerance) status = repair && table.repairSpent(ref.slot, counter, expected) ? 'repaired' : repair ? 'busy' : 'drift';
       const driftUnits = counterToUnit(ref, drift);
       if (status === 'drift' || status === 'repaired') report.drifted++;
       if (status === 'drift') maxByUnit.set(ref.unit, Math.max(maxByUnit.get(ref.unit)!, Math.abs(driftUnits)));
       if (status === 'repaired') report.repaired++;
       if (status === 'busy') report.busy++;
+      if (status === 'unverifiable') report.unverifiable++;
       if (status !== 'ok' || opts.all) {
         report.budgets.push({
           customer: ref.scope.customer, agent: ref.scope.agent, source: ref.scope.source, unit: ref.unit, period: ref.period,
