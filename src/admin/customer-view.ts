@@ -15,6 +15,8 @@ export function customerView(id: string, agent: string | null, refs: readonly Bu
       return {
         unit: ref.unit,
         period: ref.period,
+        time_zone: ref.timeZone,
+        enforce: ref.enforce !== false,
         source: ref.scope.source,
         agent: ref.scope.agent,
         limit: ref.limit,

@@ -45,10 +45,11 @@ export function refusalMessage(s: RefusalScope): string {
   return `budget exceeded: ${who} has used ${s.used} of its ${PERIOD_WORD[s.period]} ${s.source} budget of ${what} (${s.remaining} remaining, not enough for this call)${resets}`;
 }
 
-/** The budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
+/** The enforcing budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
 export function tightestRemaining(refs: readonly BudgetRef[], table: BudgetTable): { value: number; unit: string } | undefined {
   let best: { value: number; unit: string; frac: number } | undefined;
   for (const ref of refs) {
+    if (ref.enforce === false) continue; // a shadow budget never stops a call: its room is no news to the client
     const s = table.read(ref.slot);
     const remaining = s.limit > s.committed ? s.limit - s.committed : 0n;
     const frac = s.limit > 0n ? Number(remaining) / Number(s.limit) : 0;

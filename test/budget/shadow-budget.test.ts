@@ -70,7 +70,7 @@ describe('a shadow budget', () => {
     ]);
     // Its counter keeps counting past the limit.
     const budget = (await tg.admin('/admin/customers/watched')).budgets[0];
-    expect(budget).toMatchObject({ period: 'month', unit: 'requests', limit: 2, used: 4, remaining: 0 });
+    expect(budget).toMatchObject({ period: 'month', unit: 'requests', enforce: false, limit: 2, used: 4, remaining: 0 });
   });
 
   it('flags a monitored call its authorization would have been refused for', async () => {
@@ -84,6 +84,11 @@ describe('a shadow budget', () => {
     expect(ev.status).toBe(200);
     const { rows } = await tg.admin('/admin/usage?customer=watched');
     expect(rows.at(-1)).toMatchObject({ endpoint: '/v1/usage/events', decision: 'allowed', reason: 'shadow_budget_exceeded' });
+  });
+
+  it('leaves a shadow budget out of x-tollgate-budget-remaining', async () => {
+    const r = await client('tg-watched-key-1').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }).withResponse();
+    expect(r.response.headers.get('x-tollgate-budget-remaining')).toMatch(/ USD$/);
   });
 
   it('refuses nothing where the same limit enforced refuses the third call', async () => {
@@ -101,10 +106,10 @@ describe('a shadow budget', () => {
 
   it('counts flagged calls in /metrics and the daily report', async () => {
     const metrics = await (await fetch(`${tg.url}/metrics`)).text();
-    expect(metrics).toMatch(/tollgate_shadow_budget_exceeded_total\{unit="requests",period="month"\} 3\b/);
+    expect(metrics).toMatch(/tollgate_shadow_budget_exceeded_total\{unit="requests",period="month"\} 4\b/);
     const day = new Date(tg.now()).toISOString().slice(0, 10);
     const report = await tg.admin(`/admin/reports/daily?customer=watched&from=${day}&to=${day}`);
-    expect(report.days[0]).toMatchObject({ date: day, calls: 5, blocked: 0, shadow_exceeded: 3 });
+    expect(report.days[0]).toMatchObject({ date: day, calls: 6, blocked: 0, shadow_exceeded: 4 });
   });
 
   it('notifies through its thresholds as an enforcing budget would', async () => {
