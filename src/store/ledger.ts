@@ -102,6 +102,13 @@ export class Ledger {
     this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
     this.#zones = [timeZone, ...new Set((options.zones ?? []).filter((z) => z !== timeZone))];
     const now = Date.now();
+    // A writer (it names its zones) forgets zones no longer configured: if one comes back, its
+    // aggregates missed the rows in between, so its periods must count from its return.
+    if (options.zones) {
+      for (const { key } of this.#aggregates.getRange({ start: [ZONES_SINCE, ''], end: [ZONES_SINCE, '\uffff'] })) {
+        if (!this.#zones.includes(key[1])) this.#aggregates.removeSync(key);
+      }
+    }
     for (const zone of this.#zones) {
       const key: [string, string] = [ZONES_SINCE, zone];
       const since = (this.#aggregates.get(key) as unknown as { since: number } | undefined)?.since;

@@ -52,3 +52,20 @@ describe('aggregates per time zone', () => {
     expect(ledger.periodTotal('c', null, 'quarter', now).billed_nano).toBe(8);
   });
 });
+
+describe('a zone dropped from the config and added back', () => {
+  it('counts its periods from its return, since its aggregates missed the rows in between', async () => {
+    const dir = join(tempDir('tollgate-zones-'), 'data');
+    ledger = new Ledger(dir, 'UTC', false, {}, { zones: [IN] });
+    const now = Date.now();
+    await ledger.append(usageRow({ ts: now, customer: 'c', billed_nano: 1 }));
+    await ledger.close();
+    ledger = new Ledger(dir, 'UTC', false, {}, { zones: [] }); // Kolkata no longer used
+    await ledger.append(usageRow({ ts: now + 1, customer: 'c', billed_nano: 2 }));
+    await ledger.close();
+    ledger = new Ledger(dir, 'UTC', false, {}, { zones: [IN] });
+    expect(ledger.aggregateAt('c:c', 'year', now + 1, IN).billed_nano).toBe(1); // missed the row in between
+    expect(ledger.keepsAggregate('year', now + 1, IN)).toBe(false);
+    expect(ledger.periodTotal('c', null, 'year', now + 1, IN).billed_nano).toBe(3);
+  });
+});
