@@ -86,6 +86,13 @@ describe('a shadow budget', () => {
     expect(rows.at(-1)).toMatchObject({ endpoint: '/v1/usage/events', decision: 'allowed', reason: 'shadow_budget_exceeded' });
   });
 
+  it('says in /balance that a shadow budget is not enforced', async () => {
+    const r = await client('tg-watched-key-1').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '/balance' }] });
+    const lines = r.choices[0]!.message.content!.split('\n');
+    expect(lines.find((l) => l.includes('requests'))).toContain('[watched, not enforced]');
+    expect(lines.find((l) => l.includes('USD'))).not.toContain('not enforced');
+  });
+
   it('leaves a shadow budget out of x-tollgate-budget-remaining', async () => {
     const r = await client('tg-watched-key-1').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 }).withResponse();
     expect(r.response.headers.get('x-tollgate-budget-remaining')).toMatch(/ USD$/);
