@@ -133,7 +133,8 @@ async function main() {
       const { readFileSync } = await import('node:fs');
       const { Ledger } = await import('./store/ledger.js');
       const { replayUnwrittenRows } = await import('./store/ledger-replay.js');
-      const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports);
+      const { budgetTimeZones } = await import('./budget/scope-budgets.js');
+      const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config) });
       const r = await replayUnwrittenRows(ledger, readFileSync(file === '-' ? 0 : file, 'utf8').split('\n'));
       await ledger.close();
       process.stdout.write(`replayed ${r.replayed} rows into ${config.dataDir}; ${r.present} already in the ledger; ${r.invalid} unreadable\n`);

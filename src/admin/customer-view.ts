@@ -9,12 +9,14 @@ export function customerView(id: string, agent: string | null, refs: readonly Bu
     id,
     agent,
     budgets: refs.map((ref) => {
-      table.rollover(ref.slot, clock.window(ref.period, now).start);
+      table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
       const s = table.read(ref.slot);
       const room = s.limit > s.committed ? s.limit - s.committed : 0n;
       return {
         unit: ref.unit,
         period: ref.period,
+        time_zone: ref.timeZone,
+        enforce: ref.enforce !== false,
         source: ref.scope.source,
         agent: ref.scope.agent,
         limit: ref.limit,
@@ -22,7 +24,7 @@ export function customerView(id: string, agent: string | null, refs: readonly Bu
         used: round(counterToUnit(ref, s.spent)),
         reserved: round(counterToUnit(ref, s.reserved)),
         remaining: round(counterToUnit(ref, room)),
-        resets_at: ref.period === 'total' ? null : new Date(clock.window(ref.period, now).end).toISOString(),
+        resets_at: ref.period === 'total' ? null : new Date(clock.window(ref.period, now, ref.timeZone).end).toISOString(),
         thresholds: ref.thresholds.map((t) => ({ at: t.at, action: t.action, ...(t.model ? { model: t.model } : {}), notify: t.notify, reached: s.limit > 0n && Number(s.committed) >= t.at * Number(s.limit) })),
       };
     }),

@@ -109,6 +109,18 @@ export function adminPaths(): Record<string, PathItem> {
         responses: { '200': json('Applied.', obj({ ok: { const: true } })), ...errors('openai', ADMIN_ERRORS) },
       },
     },
+    '/admin/budgets/drift': admin('budget_drift', 'Every live budget counter against the ledger\'s sum for its period (drift = counter − ledger, in the budget\'s unit)', {
+      parameters: [query('all', '`true`: list every budget checked, not only the ones that differ.', { type: 'boolean' })],
+      ok: json('The check.', obj({ checked_at: { type: 'string', format: 'date-time' }, checked: { type: 'integer' }, drifted: { type: 'integer' }, repaired: { type: 'integer' }, busy: { type: 'integer' }, budgets: { type: 'array', items: obj() } })),
+    }),
+    '/admin/budgets/drift/repair': {
+      post: {
+        operationId: 'budget_drift_repair', tags: ['admin'], security: ADMIN_SECURITY,
+        summary: 'The drift check, and each drifted counter set to the ledger\'s sum (compare-and-set)',
+        parameters: [query('all', '`true`: list every budget checked.', { type: 'boolean' })],
+        responses: { '200': json('The check, with `repaired` budgets.', obj()), ...errors('openai', ADMIN_ERRORS) },
+      },
+    },
     '/admin/cluster': admin('cluster', 'Redis lease state of this node (several nodes sharing budgets)'),
     '/admin/openapi.json': admin('openapi', 'This document', { ok: json('An OpenAPI 3.1 document.', obj({ openapi: { type: 'string' } })) }),
 

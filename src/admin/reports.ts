@@ -16,9 +16,10 @@ export interface PublicCounters {
   billed: number;     // charged to the customer, USD
   margin_usd: number; // billed − cost
   markup: number | null; // billed ÷ cost; null when nothing was spent
+  shadow_exceeded: number; // served calls a shadow budget (enforce: false) would have refused
 }
 
-export const COUNTER_COLUMNS = ['calls', 'blocked', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cost_usd', 'billed', 'margin_usd', 'markup'] as const;
+export const COUNTER_COLUMNS = ['calls', 'blocked', 'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cost_usd', 'billed', 'margin_usd', 'markup', 'shadow_exceeded'] as const;
 
 const usd = (nano: number): number => nano / 1e9;
 
@@ -33,6 +34,7 @@ export function toPublic(c: ReportCounters): PublicCounters {
     billed: usd(c.billed_nano),
     margin_usd: usd(c.billed_nano - c.cost_nano),
     markup: c.cost_nano > 0 ? Math.round((c.billed_nano / c.cost_nano) * 10_000) / 10_000 : null,
+    shadow_exceeded: c.shadow_exceeded,
   };
 }
 

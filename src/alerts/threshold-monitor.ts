@@ -44,12 +44,12 @@ export class ThresholdMonitor {
     const work: Promise<unknown>[] = [];
     for (const ref of this.refs()) {
       if (!ref || !ref.thresholds.length) continue;
-      const w = this.#clock.window(ref.period, now);
+      const w = this.#clock.window(ref.period, now, ref.timeZone);
       this.table.rollover(ref.slot, w.start);
       const s = this.table.read(ref.slot);
       if (s.limit <= 0n) continue;
       const used = Number(s.committed) / Number(s.limit);
-      const period = periodKey(ref.period, w, this.#clock.timeZone);
+      const period = periodKey(ref.period, w, ref.timeZone);
       for (const t of ref.thresholds) {
         const stateKey = `${ref.key}|${t.at}`;
         if (used >= t.at) {
@@ -65,8 +65,8 @@ export class ThresholdMonitor {
 
   /** A call was refused on this budget: a `block` threshold notifies now if it has not yet. */
   async refused(ref: BudgetRef, now: number): Promise<void> {
-    const w = this.#clock.window(ref.period, now);
-    const period = periodKey(ref.period, w, this.#clock.timeZone);
+    const w = this.#clock.window(ref.period, now, ref.timeZone);
+    const period = periodKey(ref.period, w, ref.timeZone);
     const s = this.table.read(ref.slot);
     for (const t of ref.thresholds) {
       if (t.action === 'block' && !this.outbox.hasFired(`${ref.key}|${t.at}|${period}|crossed`)) await this.#crossed(ref, t, period, s.spent, now);

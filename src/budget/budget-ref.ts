@@ -24,6 +24,10 @@ export interface BudgetRef {
   unit: string;      // USD, GBP, ..., tokens, requests
   rate: number;      // units of `unit` per USD (money only; 1 for USD)
   period: PeriodKind;
+  /** IANA zone of the period's boundaries (customer's, plan's, else global). */
+  timeZone: string;
+  /** False: a shadow budget, tracked and alerted on but never refusing. */
+  enforce: boolean;
   limit: number;     // as configured, in `unit`
   burst: number;
   thresholds: ThresholdRef[];

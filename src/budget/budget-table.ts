@@ -124,6 +124,22 @@ export class BudgetTable {
     return true;
   }
 
+  /**
+   * Reserves without the cap check: a shadow budget (`enforce: false`) keeps
+   * counting a call it would have refused, so its thresholds still see it.
+   */
+  forceReserve(slot: number, amount: bigint, shard: number): void {
+    const a = this.#a;
+    const b = slot * this.stride;
+    Atomics.add(a, b + F_COMMITTED, amount);
+    Atomics.add(a, b + F_RESERVED0 + shard, amount);
+  }
+
+  /** Cluster: other nodes' settled spend this period (see setBase). */
+  base(slot: number): bigint {
+    return Atomics.load(this.#a, slot * this.stride + F_BASE);
+  }
+
   /** Replaces a hold with the actual amount. `held` is 0n when the hold already expired. */
   settle(slot: number, held: bigint, actual: bigint, shard: number): void {
     const a = this.#a;
@@ -138,6 +154,20 @@ export class BudgetTable {
     const b = slot * this.stride;
     Atomics.sub(a, b + F_COMMITTED, held);
     Atomics.sub(a, b + F_RESERVED0 + shard, held);
+  }
+
+  /**
+   * Drift repair: sets this node's settled spend to `value` only if it is
+   * still `expected` (no settle landed since it was read), moving committed
+   * by the same difference so committed == spent + Σ reserved holds.
+   * Returns whether it applied.
+   */
+  repairSpent(slot: number, expected: bigint, value: bigint): boolean {
+    const a = this.#a;
+    const b = slot * this.stride;
+    if (Atomics.compareExchange(a, b + F_SPENT, expected, value) !== expected) return false;
+    Atomics.add(a, b + F_COMMITTED, value - expected);
+    return true;
   }
 
   /** Returns every hold a (dead) shard had. Only the supervisor calls this. */

@@ -1,6 +1,6 @@
 import type { BudgetTable } from './budget-table.js';
 import type { PeriodClock } from './periods.js';
-import { counterAmount, type BudgetRef, type CallAmounts } from './budget-ref.js';
+import { counterAmount, limitToCounter, type BudgetRef, type CallAmounts } from './budget-ref.js';
 
 // The enforcement decision: pure, in-memory, no I/O. It reserves the call's
 // estimated amount on every budget in scope or on none of them.
@@ -8,7 +8,8 @@ import { counterAmount, type BudgetRef, type CallAmounts } from './budget-ref.js
 export interface Hold { ref: BudgetRef; amount: bigint }
 
 export type Decision =
-  | { allow: true; holds: Hold[] }
+  /** `shadow`: the first shadow budget (enforce: false) that would have refused this call; it was reserved anyway. */
+  | { allow: true; holds: Hold[]; shadow?: BudgetRef }
   | { allow: false; deny: 'budget_exceeded'; ref: BudgetRef; needed: bigint };
 
 export function decide(
@@ -20,16 +21,31 @@ export function decide(
   clock: PeriodClock,
 ): Decision {
   const holds: Hold[] = [];
+  let shadow: BudgetRef | undefined;
   for (const ref of refs) {
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const amount = counterAmount(ref, estimate, true);
-    if (!table.tryReserve(ref.slot, amount, shard)) {
+    if (ref.enforce === false) {
+      if (shadowRefuses(table, ref, amount)) shadow ??= ref;
+      table.forceReserve(ref.slot, amount, shard);
+    } else if (!table.tryReserve(ref.slot, amount, shard)) {
       for (const h of holds) table.release(h.ref.slot, h.amount, shard);
       return { allow: false, deny: 'budget_exceeded', ref, needed: amount };
     }
     holds.push({ ref, amount });
   }
-  return { allow: true, holds };
+  return shadow ? { allow: true, holds, shadow } : { allow: true, holds };
+}
+
+/**
+ * Whether a shadow budget would refuse `amount`, by the same rule as
+ * tryReserve. A leased slot's cap is this node's lease, not the budget, so
+ * there the budget's own cap is compared with the whole cluster's
+ * commitments as this node knows them (its own plus the others' settled).
+ */
+function shadowRefuses(table: BudgetTable, ref: BudgetRef, amount: bigint): boolean {
+  if (!table.leased) return table.committed(ref.slot) + amount > table.cap(ref.slot);
+  return table.committed(ref.slot) + table.base(ref.slot) + amount > limitToCounter(ref).cap;
 }
 
 /**
@@ -47,7 +63,8 @@ export function affordableOutputTokens(
 ): number {
   let best = Infinity;
   for (const ref of refs) {
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    if (ref.enforce === false) continue; // a shadow budget never limits the call
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const room = table.cap(ref.slot) - table.committed(ref.slot);
     if (ref.kind === 'tokens') {
       best = Math.min(best, Number(room) - prompt.tokens);

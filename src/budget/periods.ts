@@ -1,7 +1,12 @@
-// Calendar periods for budgets, aligned to midnight in a configured time zone.
-// Weeks start on Monday (ISO 8601). `total` never resets.
+// Calendar periods for budgets, aligned to midnight in an IANA time zone
+// (per budget: its customer's or plan's `timeZone`, else the global one).
+// Weeks start on Monday (ISO 8601); quarters on Jan/Apr/Jul/Oct 1. `total`
+// never resets. Boundaries are local midnights converted with the zone's
+// offset at that instant, so a DST change inside a period moves nothing.
 
-export type PeriodKind = 'day' | 'week' | 'month' | 'total';
+export type PeriodKind = 'day' | 'week' | 'month' | 'quarter' | 'year' | 'total';
+
+export const PERIOD_KINDS: readonly PeriodKind[] = ['day', 'week', 'month', 'quarter', 'year', 'total'];
 
 export interface PeriodWindow { start: number; end: number }
 
@@ -16,20 +21,42 @@ export function periodWindow(kind: PeriodKind, now: number, timeZone = 'UTC'): P
   } else if (kind === 'week') {
     sd = d - ((dow + 6) % 7);
     ed = sd + 7;
-  } else {
+  } else if (kind === 'month') {
     sd = 1;
     em = m + 1;
+    ed = 1;
+  } else if (kind === 'quarter') {
+    sm = m - (m % 3);
+    sd = 1;
+    em = sm + 3;
+    ed = 1;
+  } else {
+    sm = 0;
+    sd = 1;
+    ey = y + 1;
+    em = 0;
     ed = 1;
   }
   return { start: localMidnight(sy, sm, sd, timeZone), end: localMidnight(ey, em, ed, timeZone) };
 }
 
-/** A stable key for ledger aggregates: `day:2026-11-23`, `week:2026-11-23`, `month:2026-11`, `total`. */
+/**
+ * A stable key for ledger aggregates: `day:2026-11-23`, `week:2026-11-23`,
+ * `month:2026-11`, `quarter:2026-Q4`, `year:2026`, `total` — the local date
+ * of the window's start in `timeZone`.
+ */
 export function periodKey(kind: PeriodKind, w: PeriodWindow, timeZone = 'UTC'): string {
   if (kind === 'total') return 'total';
   const p = timeZone === 'UTC' ? utcParts(w.start) : zonedParts(w.start, timeZone);
+  if (kind === 'year') return `year:${p.y}`;
+  if (kind === 'quarter') return `quarter:${p.y}-Q${Math.floor(p.m / 3) + 1}`;
   const ym = `${p.y}-${String(p.m + 1).padStart(2, '0')}`;
   return kind === 'month' ? `month:${ym}` : `${kind}:${ym}-${String(p.d).padStart(2, '0')}`;
+}
+
+/** Throws RangeError for a name Intl does not know; config validation calls it once per zone. */
+export function checkTimeZone(timeZone: string): void {
+  new Intl.DateTimeFormat('en-US', { timeZone });
 }
 
 interface Parts { y: number; m: number; d: number; dow: number }
@@ -85,28 +112,34 @@ function localMidnight(y: number, m: number, d: number, timeZone: string): numbe
 }
 
 /**
- * Caches the current window per kind so the hot path does date math only
- * when a period boundary passes.
+ * Caches the current window per (zone, kind) so the hot path does date math
+ * only when a period boundary passes. `timeZone` is the default zone (the
+ * global one); a budget with its own zone passes it.
  */
 export class PeriodClock {
-  #cache = new Map<PeriodKind, PeriodWindow>();
-  #keys = new Map<PeriodKind, { w: PeriodWindow; key: string }>();
+  #cache = new Map<string, Map<PeriodKind, PeriodWindow>>();
+  #keys = new Map<string, Map<PeriodKind, { w: PeriodWindow; key: string }>>();
   constructor(readonly timeZone = 'UTC') {}
-  window(kind: PeriodKind, now: number): PeriodWindow {
-    const w = this.#cache.get(kind);
+
+  window(kind: PeriodKind, now: number, timeZone = this.timeZone): PeriodWindow {
+    let zone = this.#cache.get(timeZone);
+    if (!zone) this.#cache.set(timeZone, (zone = new Map()));
+    const w = zone.get(kind);
     if (w && now >= w.start && now < w.end) return w;
-    const fresh = periodWindow(kind, now, this.timeZone);
-    this.#cache.set(kind, fresh);
+    const fresh = periodWindow(kind, now, timeZone);
+    zone.set(kind, fresh);
     return fresh;
   }
 
   /** periodKey() of the window containing `now`, formatted once per window (the ledger asks for every row). */
-  key(kind: PeriodKind, now: number): string {
-    const w = this.window(kind, now);
-    const k = this.#keys.get(kind);
+  key(kind: PeriodKind, now: number, timeZone = this.timeZone): string {
+    const w = this.window(kind, now, timeZone);
+    let zone = this.#keys.get(timeZone);
+    if (!zone) this.#keys.set(timeZone, (zone = new Map()));
+    const k = zone.get(kind);
     if (k && k.w === w) return k.key;
-    const key = periodKey(kind, w, this.timeZone);
-    this.#keys.set(kind, { w, key });
+    const key = periodKey(kind, w, timeZone);
+    zone.set(kind, { w, key });
     return key;
   }
 }

@@ -14,6 +14,7 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
   const customer = config.customers.find((c) => c.id === customerId);
   const planName = customer ? customer.plan : config.defaultPlan;
   const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+  const timeZone = customer?.timeZone ?? plan?.timeZone ?? globalTimeZone(config);
   const out: ScopeBudget[] = [];
   const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {
     const scopeAgent = source === 'agent' ? agent : null;
@@ -27,6 +28,8 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
         unit: b.unit,
         rate: b.unit === 'USD' || unitKind(b.unit) !== 'money' ? 1 : config.exchangeRates[b.unit]!,
         period: b.period,
+        timeZone,
+        enforce: b.enforce,
         limit: b.limit,
         burst: b.burst,
         scope: { customer: customerId, agent: scopeAgent, source, plan: planName },
@@ -41,4 +44,17 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     budgets.forEach((b, i) => add(b, 'agent', i));
   }
   return out;
+}
+
+/** The global zone: `timeZone`, else `timezone` (both spellings are accepted). */
+export function globalTimeZone(config: Pick<Config, 'timezone' | 'timeZone'>): string {
+  return config.timeZone ?? config.timezone;
+}
+
+/** Every zone a budget may follow besides the global one: the ledger keeps aggregates for each. */
+export function budgetTimeZones(config: Pick<Config, 'customers' | 'plans'>): string[] {
+  const zones = new Set<string>();
+  for (const p of config.plans) if (p.timeZone) zones.add(p.timeZone);
+  for (const c of config.customers) if (c.timeZone) zones.add(c.timeZone);
+  return [...zones];
 }

@@ -1,7 +1,7 @@
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
-import { PeriodClock, periodKey } from '../budget/periods.js';
-import type { Aggregate } from '../store/aggregates.js';
+import { PeriodClock } from '../budget/periods.js';
+import { aggregatePeriodKey, type Aggregate } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
 import { spentIn } from '../server/slot-registry.js';
 import type { LeaseClock } from './lease-clock.js';
@@ -58,8 +58,8 @@ export class LeaseSteps {
   }
 
   periodAt(ref: BudgetRef, now: number): Period {
-    const w = this.#clock.window(ref.period, now);
-    return { start: w.start, end: w.end, key: periodKey(ref.period, w, this.#clock.timeZone) };
+    const w = this.#clock.window(ref.period, now, ref.timeZone);
+    return { start: w.start, end: w.end, key: aggregatePeriodKey(ref.period, w, ref.timeZone, this.#clock.timeZone) };
   }
 
   /** This node's settled spend on the budget in `period`, from its own ledger. */
@@ -88,8 +88,8 @@ export class LeaseSteps {
   /** Moves the lease into the current period when one ended: the old period's spend is reported and its lease handed back. */
   roll(lease: Lease, now: number): void {
     const at = Math.max(now, this.table.periodStart(lease.slot));
-    if (this.#clock.window(lease.ref.period, at).start === lease.period.start) return;
-    this.table.rollover(lease.slot, this.#clock.window(lease.ref.period, at).start);
+    if (this.#clock.window(lease.ref.period, at, lease.ref.timeZone).start === lease.period.start) return;
+    this.table.rollover(lease.slot, this.#clock.window(lease.ref.period, at, lease.ref.timeZone).start);
     const old = lease.period;
     void this.sync(lease, 'final', () => ({ want: 0n, floor: 0n }), old).catch(() => null);
     const next = this.periodAt(lease.ref, at);

@@ -1,5 +1,6 @@
 import type { Config, BudgetConfig } from './schema.js';
 import { hashKey } from '../identity/key-hash.js';
+import { checkTimeZone } from '../budget/periods.js';
 
 /** Cross-field rules the schema cannot express. Returns `path: problem` lines. */
 export function checkReferences(c: Config): string[] {
@@ -67,11 +68,17 @@ export function checkReferences(c: Config): string[] {
     if (!channels.has(n)) problems.push(`alerts.anomaly.notify[${k}]: unknown alert channel "${n}"`);
   });
 
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: c.timezone });
-  } catch {
-    problems.push(`timezone: unknown time zone "${c.timezone}"`);
-  }
+  const zone = (path: string, timeZone: string | undefined) => {
+    if (timeZone === undefined) return;
+    try {
+      checkTimeZone(timeZone);
+    } catch {
+      problems.push(`${path}: unknown time zone "${timeZone}" (an IANA name such as America/New_York)`);
+    }
+  };
+  zone(c.timeZone !== undefined ? 'timeZone' : 'timezone', c.timezone);
+  c.plans.forEach((p, i) => zone(`plans[${i}].timeZone`, p.timeZone));
+  c.customers.forEach((cu, i) => zone(`customers[${i}].timeZone`, cu.timeZone));
   return problems;
 }
 

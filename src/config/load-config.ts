@@ -45,6 +45,8 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
     }
     throw new ConfigError(file, problems);
   }
+  // One global zone for the rest of the code: `timeZone` (as customers and plans spell it) wins over `timezone`.
+  if (result.data.timeZone !== undefined) result.data.timezone = result.data.timeZone;
   problems.push(...checkReferences(result.data));
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(result.data);

@@ -21,7 +21,10 @@ const currencyOrUnit = z.string().regex(/^([A-Z]{3}|tokens|requests)$/, 'a 3-let
 export const budgetSchema = z.object({
   limit: z.number().positive(),
   unit: currencyOrUnit,
-  period: z.enum(['day', 'week', 'month', 'total']),
+  period: z.enum(['day', 'week', 'month', 'quarter', 'year', 'total']),
+  // Shadow budget: false never refuses; a call it would have refused is served and
+  // flagged (reason shadow_budget_exceeded), and its thresholds notify as usual.
+  enforce: z.boolean().default(true),
   // Soft cap: the hard stop sits at limit × (1 + burst).
   burst: z.number().min(0).max(10).default(0),
   // Each threshold acts once spend (settled + reserved) reaches `at` × limit in the
@@ -99,12 +102,15 @@ const customerSchema = z.object({
   agents: z.array(agentSchema).default([]),
   // Budgets every agent scope of this customer gets unless listed in `agents`.
   agentDefaults: agentDefaults.optional(),
+  // IANA zone of this customer's calendar periods (default: the plan's, else the global timeZone).
+  timeZone: z.string().optional(),
   ...scopeOptions,
 }).strict();
 
 const planSchema = z.object({
   name: z.string().min(1),
   agentDefaults: agentDefaults.optional(),
+  timeZone: z.string().optional(),
   ...scopeOptions,
 }).strict();
 
@@ -264,6 +270,8 @@ export const configSchema = z.object({
   }).strict().optional(),
   // IANA zone whose calendar days/weeks/months budgets follow.
   timezone: z.string().default('UTC'),
+  // Same as `timezone` (the spelling customers and plans use); wins when both are given.
+  timeZone: z.string().optional(),
   // Units of each currency per 1 USD (e.g. GBP: 0.79). USD is always 1.
   exchangeRates: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().positive()).default({}),
   // Path of the price table (default: the bundled pricing/models.json); reloaded when it changes.

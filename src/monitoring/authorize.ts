@@ -72,7 +72,9 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
   }
 
   const id = newReservationId(ctx.shard, now);
-  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now);
+  const shadow = verdict.decision.shadow;
+  if (shadow) ctx.metrics.prom.shadowExceeded.inc({ unit: shadow.unit, period: shadow.period });
+  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now, !!shadow);
   return {
     status: 200,
     body: {

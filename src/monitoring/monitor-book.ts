@@ -25,6 +25,8 @@ export interface MonitorHold {
   readonly reservation: Reservation;
   readonly rateHolds: RateHold[];
   ratesOpen: boolean; // window holds not yet settled or returned
+  /** A shadow budget would have refused the authorization: the event's row is flagged. */
+  shadowExceeded: boolean;
 }
 
 export class MonitorBook {
@@ -35,9 +37,9 @@ export class MonitorBook {
     this.#book = new ReservationBook(table, shard, ttlMs);
   }
 
-  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number): MonitorHold {
+  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number, shadowExceeded = false): MonitorHold {
     const reservation = this.#book.open(id, holds, now);
-    const h: MonitorHold = { id, caller, model, openedAt: now, expiresAt: reservation.expiresAt, reservation, rateHolds, ratesOpen: rateHolds.length > 0 };
+    const h: MonitorHold = { id, caller, model, openedAt: now, expiresAt: reservation.expiresAt, reservation, rateHolds, ratesOpen: rateHolds.length > 0, shadowExceeded };
     this.#holds.set(id, h);
     return h;
   }

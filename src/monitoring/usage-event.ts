@@ -1,3 +1,4 @@
+import { SHADOW_REASON } from '../store/usage-record.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import { settleHolds } from '../budget/decide.js';
 import type { Caller } from '../identity/key-directory.js';
@@ -112,6 +113,10 @@ export class UsageEvents {
     row.status = 200;
     row.latency_ms = body.latency_ms ?? (hold ? now - hold.openedAt : 0);
     if (outcome !== 'settled' && outcome !== 'none') row.reason = `reservation_${outcome}`;
+    if (hold?.shadowExceeded) {
+      row.shadow_exceeded = true;
+      row.reason = row.reason ? `${SHADOW_REASON}; ${row.reason}` : SHADOW_REASON;
+    }
     await ctx.ledger.append(row);
 
     const remaining = tightestRemaining(refs, ctx.table);
@@ -131,7 +136,7 @@ export class UsageEvents {
   /** The call happened without a live hold: its actual amounts count in full, past the cap if need be. */
   #chargeUnreserved(scope: ResolvedScope, actual: CallAmounts, now: number): readonly BudgetRef[] {
     const { ctx } = this;
-    for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now).start);
+    for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now, ref.timeZone).start);
     settleHolds(ctx.table, scope.refs.map((ref) => ({ ref, amount: 0n })), actual, ctx.shard, true);
     if (scope.rates.length) settleRates(ctx.policyTables.windows, scope.rates.map((ref) => ({ ref, amount: 0 })), actual, now);
     return scope.refs;

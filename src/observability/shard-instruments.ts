@@ -44,6 +44,7 @@ export class ShardInstruments {
   readonly upstreamErrors: Counter<'provider' | 'target' | 'kind'>;
   readonly invalidUsage: Counter<'provider'>;
   readonly usageFallbacks: Counter<'source'>;
+  readonly shadowExceeded: Counter<'unit' | 'period'>;
   readonly ledgerCommit: Histogram;
   readonly #targets = new BoundedLabels(200);
   readonly #targetLabels = new Map<string, { provider: string; target: string }>();
@@ -92,6 +93,12 @@ export class ShardInstruments {
       name: 'tollgate_usage_counted_total',
       help: 'Calls billed from Tollgate\'s own count instead of the provider\'s usage (source tokenizer: exact count; estimate: an upper bound).',
       labelNames: ['source'],
+      registers,
+    });
+    this.shadowExceeded = new Counter({
+      name: 'tollgate_shadow_budget_exceeded_total',
+      help: 'Calls a shadow budget (enforce: false) would have refused and that were served, by the budget\'s unit and period.',
+      labelNames: ['unit', 'period'],
       registers,
     });
     this.ledgerCommit = new Histogram({

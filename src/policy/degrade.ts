@@ -8,6 +8,8 @@ import type { PeriodClock } from '../budget/periods.js';
  * `degrade` threshold. With several, the highest threshold reached wins (it
  * is the one meant for tighter times).
  *
+ * Shadow budgets (enforce: false) are skipped.
+ *
  * Each slot is rolled to the current period before it is read: this runs
  * before the reservation (which would roll it too), so without it the first
  * call of a new period would be judged on the last period's spend.
@@ -15,8 +17,9 @@ import type { PeriodClock } from '../budget/periods.js';
 export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[], clock: PeriodClock, now: number): { model: string; ref: BudgetRef; at: number } | undefined {
   let best: { model: string; ref: BudgetRef; at: number } | undefined;
   for (const ref of refs) {
-    if (!ref.thresholds.length) continue;
-    table.rollover(ref.slot, clock.window(ref.period, now).start);
+    // A shadow budget only watches: its degrade thresholds notify but never change the model.
+    if (!ref.thresholds.length || ref.enforce === false) continue;
+    table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const s = table.read(ref.slot);
     if (s.limit <= 0n) continue;
     const used = Number(s.committed) / Number(s.limit);

@@ -8,7 +8,7 @@ import type { Exchange } from '../http/exchange.js';
 import { callLine } from '../observability/logger.js';
 import { ENDPOINTS, type EndpointId, type ParsedCall } from '../protocols/call.js';
 import type { RoutedPlan, Target } from '../routing/route-table.js';
-import type { UsageRecord } from '../store/usage-record.js';
+import { SHADOW_REASON, type UsageRecord } from '../store/usage-record.js';
 import type { Caller } from '../identity/key-directory.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Relayed } from './billed-usage.js';
@@ -91,6 +91,8 @@ class ModelCall implements CallRun {
   rateHolds: RateHold[] = [];
   resale: ResaleTerms = AT_COST;
   degradedFrom: string | null = null;
+  /** A shadow budget would have refused this call (it was served): flagged on its row. */
+  shadowExceeded = false;
   reservation: Reservation | undefined;
   /** The output cap the budget lowered the call to, if it did. */
   clamped: number | undefined;
@@ -227,6 +229,10 @@ class ModelCall implements CallRun {
     if (!admission.ok) return this.#refuseAdmission(call, caller, idemKey, scope, admission);
     this.rateHolds = admission.velocity.holds;
     this.degradedFrom = degradedFrom;
+    if (admission.decision.shadow) {
+      this.shadowExceeded = true;
+      ctx.metrics.prom.shadowExceeded.inc({ unit: admission.decision.shadow.unit, period: admission.decision.shadow.period });
+    }
     const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts));
     try {
       await this.#forward(call, plan, refs, clamped, idemKey);
@@ -302,7 +308,7 @@ class ModelCall implements CallRun {
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
         if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
-        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
+        row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`).slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
       }
@@ -327,7 +333,7 @@ class ModelCall implements CallRun {
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {
     row.status = 499;
-    row.reason = reason;
+    row.reason = withShadow(row, reason);
     row.latency_ms = Math.round(performance.now() - this.t0);
     await this.ctx.ledger.append(row);
   }
@@ -335,8 +341,20 @@ class ModelCall implements CallRun {
   #row(call: ParsedCall, idemKey: string | null): UsageRecord {
     const row = baseRow(this.requestId, this.ts, this.caller!, ENDPOINTS[this.endpoint].path, call.model, idemKey);
     if (this.degradedFrom) row.reason = `degraded from ${this.degradedFrom}`;
+    if (this.shadowExceeded) {
+      row.shadow_exceeded = true;
+      row.reason = withShadow(row, row.reason);
+    }
     row.latency_ms = Math.round(performance.now() - this.t0);
     this.row = row;
     return row;
   }
+}
+
+/** A row a shadow budget flagged keeps its flag first in `reason`, whatever else the call's end adds. */
+export function withShadow(row: UsageRecord, reason: string): string;
+export function withShadow(row: UsageRecord, reason: string | null): string | null;
+export function withShadow(row: UsageRecord, reason: string | null): string | null {
+  if (!row.shadow_exceeded) return reason;
+  return reason ? `${SHADOW_REASON}; ${reason}` : SHADOW_REASON;
 }

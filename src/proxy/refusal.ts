@@ -19,7 +19,7 @@ export interface RefusalScope {
 
 export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodClock, now: number): RefusalScope {
   const s = table.read(ref.slot);
-  const w = clock.window(ref.period, now);
+  const w = clock.window(ref.period, now, ref.timeZone);
   const remaining = s.cap > s.committed ? s.cap - s.committed : 0n;
   return {
     customer: ref.scope.customer,
@@ -36,7 +36,7 @@ export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodCl
 
 const round = (n: number) => Math.round(n * 1e9) / 1e9;
 
-const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
+const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', quarter: 'quarterly', year: 'yearly', total: 'total' };
 
 export function refusalMessage(s: RefusalScope): string {
   const who = s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;
@@ -45,10 +45,11 @@ export function refusalMessage(s: RefusalScope): string {
   return `budget exceeded: ${who} has used ${s.used} of its ${PERIOD_WORD[s.period]} ${s.source} budget of ${what} (${s.remaining} remaining, not enough for this call)${resets}`;
 }
 
-/** The budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
+/** The enforcing budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
 export function tightestRemaining(refs: readonly BudgetRef[], table: BudgetTable): { value: number; unit: string } | undefined {
   let best: { value: number; unit: string; frac: number } | undefined;
   for (const ref of refs) {
+    if (ref.enforce === false) continue; // a shadow budget never stops a call: its room is no news to the client
     const s = table.read(ref.slot);
     const remaining = s.limit > s.committed ? s.limit - s.committed : 0n;
     const frac = s.limit > 0n ? Number(remaining) / Number(s.limit) : 0;

@@ -13,13 +13,13 @@ export function friendlyRefusal(s: RefusalScope, customer: string, topUpUrl: str
   return text;
 }
 
-interface BudgetLine { unit: string; period: string; source: string; limit: number; used: number; reserved: number; remaining: number; resets_at: string | null }
+interface BudgetLine { unit: string; period: string; source: string; limit: number; used: number; reserved: number; remaining: number; resets_at: string | null; enforce?: boolean }
 
 export function balanceText(caller: Caller, budgets: BudgetLine[]): string {
   const who = caller.agent ? `${caller.customer} / ${caller.agent}` : caller.customer;
   if (!budgets.length) return `Balance for ${who}: no budget limits apply.`;
   const fmt = (unit: string, n: number) => (unit === 'tokens' || unit === 'requests' ? `${Math.round(n)} ${unit}` : `${n.toFixed(4)} ${unit}`);
   const lines = budgets.map((b) =>
-    `- ${b.source} ${b.period === 'total' ? 'total' : `${b.period}ly`.replace('dayly', 'daily')} budget: used ${fmt(b.unit, b.used)} of ${fmt(b.unit, b.limit)}, ${fmt(b.unit, b.remaining)} remaining${b.resets_at ? ` (resets ${b.resets_at})` : ''}`);
+    `- ${b.source} ${b.period === 'total' ? 'total' : `${b.period}ly`.replace('dayly', 'daily')} budget: used ${fmt(b.unit, b.used)} of ${fmt(b.unit, b.limit)}, ${fmt(b.unit, b.remaining)} remaining${b.resets_at ? ` (resets ${b.resets_at})` : ''}${b.enforce === false ? ' [watched, not enforced]' : ''}`);
   return `Balance for ${who}:\n${lines.join('\n')}`;
 }

@@ -4,6 +4,7 @@ import type { TargetHealthView, TargetSnapshot } from '../routing/target-health.
 import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
+import type { DriftReport } from '../store/budget-drift.js';
 
 // Messages between the supervisor (main thread) and shard workers. Every
 // request carrying an `id` is answered by the message of the same id and is
@@ -27,7 +28,9 @@ export type ShardToMain =
   | { t: 'reload-request'; id: number }
   // Cluster (src/cluster/): a call found this node's lease short; /admin/cluster.
   | { t: 'shortfall'; id: number; needs: { slot: number; amount: bigint }[] }
-  | { t: 'cluster-stats'; id: number };
+  | { t: 'cluster-stats'; id: number }
+  // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
+  | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
 
 export type MainToShard =
   | { t: 'routing-health-request'; id: number }
@@ -39,4 +42,5 @@ export type MainToShard =
   | { t: 'collected'; id: number; stats: ClusterStats; text?: string }
   | { t: 'drain' }
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
-  | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null };
+  | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
+  | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string };

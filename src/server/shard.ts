@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
+import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { Exchange, closeStalledWrites } from '../http/exchange.js';
 import { readBody, sweepSlowBodies } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
@@ -29,6 +30,7 @@ import { ScopeResolver } from './scope-resolver.js';
 import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
+import { mountBudgetDrift } from '../admin/budget-drift-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -68,7 +70,7 @@ const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
 const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
-  health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+  zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };
@@ -116,6 +118,10 @@ port.on('message', (m: MainToShard) => {
       break;
     case 'collected':
       toMain.reply(m.id, { stats: m.stats, text: m.text });
+      break;
+    case 'budget-drift-report':
+      if (m.report) toMain.reply(m.id, m.report);
+      else toMain.fail(m.id, new Error(m.error ?? 'drift check failed'));
       break;
     case 'drain':
       void drain();
@@ -201,6 +207,11 @@ mountCountTokens(app, { ctx, exchange });
 
 mountAdmin(app, { ctx, guard: adminGuard, collectStats });
 mountClusterAdmin(app, { config, guard: adminGuard, counters: () => cluster?.stats() ?? Promise.resolve(null), decisions: () => collectStats().then((s) => s.decision.count) });
+mountBudgetDrift(app, {
+  guard: adminGuard,
+  // Summing a month of rows can take a while on a big ledger: a generous timeout.
+  check: (repair, all) => toMain.request((id) => ({ t: 'budget-drift', id, repair, all }), { timeoutMs: 120_000, what: 'the supervisor (budget drift check)' }),
+});
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
 mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));

@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 import hdr from 'hdr-histogram-js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
+import { budgetTimeZones } from '../budget/scope-budgets.js';
+import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
@@ -24,6 +26,7 @@ import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
 import type { ShardData } from './shard.js';
 import { ProcessMetrics, metricsRegistry } from '../observability/prometheus-text.js';
 import { ledgerGauges } from '../observability/ledger-gauges.js';
+import { driftGauges } from '../observability/drift-gauges.js';
 import { OtelExport } from '../observability/otel-export.js';
 
 // The main thread: owns the budget table and slot allocation, starts one
@@ -48,7 +51,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
@@ -60,6 +63,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
   }, () => ledgerHealth.accepting);
+  // Counters against the ledger, on request (GET /admin/budgets/drift).
+  const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
@@ -90,6 +95,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const handles: ShardHandle[] = [];
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
   const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
+  const driftMetrics = driftGauges(() => drift.last);
   // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
   const gather = async (detail: boolean): Promise<MetricsSnapshot[]> => {
     const asks = handles.filter((h) => h && (!h.drained || h.final)).map((h) => h.drained ? Promise.resolve(h.final!) :
@@ -99,7 +105,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   };
   // The families of /metrics and of the OTLP export: one registry, read as text or as JSON.
   const registryOf = (snapshots: MetricsSnapshot[]) =>
-    metricsRegistry(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, [processMetrics.registry, ledgerMetrics]);
+    metricsRegistry(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, [processMetrics.registry, ledgerMetrics, driftMetrics]);
   let otel: OtelExport | undefined;
   let unwritten = 0;
   let stopping = false;
@@ -171,6 +177,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'reload-request':
             post({ t: 'reload-result', id: m.id, outcome: routing.reload() });
+            break;
+          case 'budget-drift':
+            drift.check({ repair: m.repair, all: m.all }).then(
+              (report) => post({ t: 'budget-drift-report', id: m.id, report }),
+              (err) => post({ t: 'budget-drift-report', id: m.id, error: String((err as Error)?.message ?? err) }),
+            );
             break;
         }
       });

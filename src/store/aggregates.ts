@@ -1,3 +1,5 @@
+import { periodKey, type PeriodKind, type PeriodWindow } from '../budget/periods.js';
+
 // Running totals per scope and period, updated in the same transaction as the
 // usage rows they summarise, so budget state rebuilt from them after a crash
 // equals the ledger.
@@ -18,4 +20,15 @@ export function customerScopeKey(customer: string): string {
 
 export function agentScopeKey(customer: string, agent: string): string {
   return `a:${customer}\u0000${agent}`;
+}
+
+/**
+ * The aggregate key of a period in `timeZone`. The ledger's global zone keeps
+ * the bare key (`month:2026-11`, as ledgers always did); another zone's
+ * periods are prefixed with the zone (`Asia/Kolkata|month:2026-11`), since
+ * its months start at other instants. `total` is the same in every zone.
+ */
+export function aggregatePeriodKey(kind: PeriodKind, w: PeriodWindow, timeZone: string, globalZone: string): string {
+  const key = periodKey(kind, w, timeZone);
+  return kind === 'total' || timeZone === globalZone ? key : `${timeZone}|${key}`;
 }

@@ -1,13 +1,16 @@
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PeriodClock, type PeriodKind } from '../budget/periods.js';
-import { agentScopeKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
+import { PERIOD_KINDS, PeriodClock, type PeriodKind } from '../budget/periods.js';
+import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 import type { LedgerHealth } from './ledger-health.js';
 
-const PERIODS: PeriodKind[] = ['day', 'week', 'month', 'total'];
+/** Kinds whose global-zone aggregates every ledger has kept; quarter, year and other zones came later (see `#since`). */
+const LEGACY_KINDS: ReadonlySet<PeriodKind> = new Set(['day', 'week', 'month', 'total']);
+/** Key in the aggregates db under which the time a zone's aggregates started is kept: [ZONES_SINCE, zone]. */
+const ZONES_SINCE = '\u0000zones-since';
 
 /** A row's commit failed (disk full, I/O error) and was not retried successfully within the commit timeout. */
 export class LedgerUnavailableError extends Error {
@@ -20,6 +23,12 @@ export interface LedgerOptions {
   /** How long an append waits for its failed commit to be retried before its promise rejects (the row stays held). */
   commitTimeoutMs?: number;
   log?: (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Time zones budgets use besides the global one (customers' and plans'
+   * `timeZone`): every row also adds to its scope's aggregates for these
+   * zones' periods, so a slot of such a budget is seeded exactly.
+   */
+  zones?: readonly string[];
 }
 
 /** Rows held in memory after failed commits, at most; older ones beyond this are written to the log and dropped. */
@@ -48,6 +57,10 @@ export class Ledger {
   readonly #aggregates: Database<Aggregate, [string, string]>;
   readonly #idempotency: Database<IdempotencyRecord, [string, string]>;
   readonly #clock: PeriodClock;
+  /** The global zone first, then every other zone budgets use. */
+  readonly #zones: string[];
+  /** Per zone: since when this ledger keeps all six period kinds' aggregates for it (ms). */
+  readonly #since = new Map<string, number>();
   /** Billing-report indexes, written in the same transaction as the rows. */
   readonly reports: ReportIndexes;
   #pending: UsageRecord[] = [];
@@ -87,6 +100,21 @@ export class Ledger {
     this.#idempotency = this.#root.openDB({ name: 'idempotency', ...RECORDS });
     this.#clock = new PeriodClock(timeZone);
     this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
+    this.#zones = [timeZone, ...new Set((options.zones ?? []).filter((z) => z !== timeZone))];
+    const now = Date.now();
+    // A writer (it names its zones) forgets zones no longer configured: if one comes back, its
+    // aggregates missed the rows in between, so its periods must count from its return.
+    if (options.zones) {
+      for (const { key } of this.#aggregates.getRange({ start: [ZONES_SINCE, ''], end: [ZONES_SINCE, '\uffff'] })) {
+        if (!this.#zones.includes(key[1])) this.#aggregates.removeSync(key);
+      }
+    }
+    for (const zone of this.#zones) {
+      const key: [string, string] = [ZONES_SINCE, zone];
+      const since = (this.#aggregates.get(key) as unknown as { since: number } | undefined)?.since;
+      if (since === undefined) this.#aggregates.putSync(key, { since: now } as unknown as Aggregate);
+      this.#since.set(zone, since ?? now);
+    }
   }
 
   append(row: UsageRecord): Promise<void> {
@@ -265,9 +293,16 @@ export class Ledger {
    * one month, so the period keys are formatted per day, not per row.
    */
   #aggregateDeltas(rows: readonly UsageRecord[]): { scope: string; period: string; agg: Aggregate }[] {
+    const deltas: { scope: string; period: string; agg: Aggregate }[] = [];
+    for (const zone of this.#zones) this.#zoneDeltas(rows, zone, deltas);
+    return deltas;
+  }
+
+  #zoneDeltas(rows: readonly UsageRecord[], zone: string, deltas: { scope: string; period: string; agg: Aggregate }[]): void {
+    const global = zone === this.#zones[0];
     const days = new Map<number, { ts: number; customers: Map<string, { all: Aggregate; agents: Map<string, Aggregate> }> }>();
     for (const row of rows) {
-      const start = this.#clock.window('day', row.ts).start;
+      const start = this.#clock.window('day', row.ts, zone).start;
       let day = days.get(start);
       if (!day) days.set(start, (day = { ts: row.ts, customers: new Map() }));
       let c = day.customers.get(row.customer);
@@ -279,9 +314,10 @@ export class Ledger {
         addRow(a, row);
       }
     }
-    const deltas: { scope: string; period: string; agg: Aggregate }[] = [];
+    // `total` is zone-free: only the global pass adds to it.
+    const kinds = global ? PERIOD_KINDS : PERIOD_KINDS.filter((k) => k !== 'total');
     for (const { ts, customers } of days.values()) {
-      const periods = PERIODS.map((kind) => this.#clock.key(kind, ts));
+      const periods = kinds.map((kind) => global ? this.#clock.key(kind, ts) : `${zone}|${this.#clock.key(kind, ts, zone)}`);
       for (const [customer, c] of customers) {
         for (const period of periods) deltas.push({ scope: customerScopeKey(customer), period, agg: c.all });
         for (const [agent, agg] of c.agents) {
@@ -289,16 +325,46 @@ export class Ledger {
         }
       }
     }
-    return deltas;
   }
 
   aggregate(scope: string, period: string): Aggregate {
     return this.#aggregates.get([scope, period]) ?? emptyAggregate();
   }
 
-  /** Aggregate for the period of `kind` containing `now`. */
-  aggregateAt(scope: string, kind: PeriodKind, now: number): Aggregate {
-    return this.aggregate(scope, this.#clock.key(kind, now));
+  /** Aggregate for the period of `kind` containing `now` (in the global zone unless `timeZone` is given). */
+  aggregateAt(scope: string, kind: PeriodKind, now: number, timeZone = this.#zones[0]!): Aggregate {
+    return this.aggregate(scope, aggregatePeriodKey(kind, this.#clock.window(kind, now, timeZone), timeZone, this.#zones[0]!));
+  }
+
+  /**
+   * What a budget's counter should hold for the period of `kind` containing
+   * `now` in `timeZone`: the scope's aggregate when this ledger kept that
+   * aggregate for the whole period, else the sum of the scope's rows in the
+   * period (exact, but one read per row: only at slot creation, and only for
+   * periods that began before this build or this zone's first use — a
+   * quarter or year after an upgrade, a zone just added to the config).
+   * Rows deleted by retention are then missing from the sum.
+   */
+  periodTotal(customer: string, agent: string | null, kind: PeriodKind, now: number, timeZone = this.#zones[0]!): Aggregate {
+    const scope = agent ? agentScopeKey(customer, agent) : customerScopeKey(customer);
+    if (this.keepsAggregate(kind, now, timeZone)) return this.aggregateAt(scope, kind, now, timeZone);
+    const w = this.#clock.window(kind, now, timeZone);
+    return this.sumRows(customer, agent, w.start, w.end);
+  }
+
+  /** Whether the aggregate of this period covers every row in it (see periodTotal). */
+  keepsAggregate(kind: PeriodKind, now: number, timeZone: string): boolean {
+    if (kind === 'total' || (timeZone === this.#zones[0] && LEGACY_KINDS.has(kind))) return true;
+    const since = this.#since.get(timeZone);
+    return since !== undefined && this.#clock.window(kind, now, timeZone).start >= since;
+  }
+
+  /** Sums a scope's rows with from <= ts < to, as the aggregates would (the drift check's reference). */
+  sumRows(customer: string, agent: string | null, from: number, to: number): Aggregate {
+    this.#root.resetReadTxn(); // rows other threads committed in this event turn count too
+    const agg = emptyAggregate();
+    for (const row of this.rows({ customer, from, to })) if (agent === null || row.agent === agent) addRow(agg, row);
+    return agg;
   }
 
   /**

@@ -25,9 +25,11 @@ export interface ReportCounters {
   cached_tokens: number;
   cost_nano: number;         // what the providers charge
   billed_nano: number;       // what the customer is charged
+  shadow_exceeded: number;   // served calls a shadow budget would have refused
 }
 
-type Packed = [number, number, number, number, number, number, number];
+/** The 8th field (shadow_exceeded) came later: entries written before have 7, read as 0. */
+type Packed = [number, number, number, number, number, number, number, number?];
 type DayKey = [string, Dimension | 'tagn', string, string];
 
 export const NO_AGENT = '(none)';
@@ -35,7 +37,7 @@ export const OTHER = '(other)';
 const DEFAULT_MAX_TAG_VALUES = 1000;
 
 export const emptyCounters = (): ReportCounters => ({
-  calls: 0, blocked: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cost_nano: 0, billed_nano: 0,
+  calls: 0, blocked: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cost_nano: 0, billed_nano: 0, shadow_exceeded: 0,
 });
 
 export function addCounters(into: ReportCounters, c: ReportCounters): ReportCounters {
@@ -46,12 +48,13 @@ export function addCounters(into: ReportCounters, c: ReportCounters): ReportCoun
   into.cached_tokens += c.cached_tokens;
   into.cost_nano += c.cost_nano;
   into.billed_nano += c.billed_nano;
+  into.shadow_exceeded += c.shadow_exceeded;
   return into;
 }
 
-const pack = (c: ReportCounters): Packed => [c.calls, c.blocked, c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_nano, c.billed_nano];
+const pack = (c: ReportCounters): Packed => [c.calls, c.blocked, c.prompt_tokens, c.completion_tokens, c.cached_tokens, c.cost_nano, c.billed_nano, c.shadow_exceeded];
 const unpack = (p: Packed): ReportCounters => ({
-  calls: p[0], blocked: p[1], prompt_tokens: p[2], completion_tokens: p[3], cached_tokens: p[4], cost_nano: p[5], billed_nano: p[6],
+  calls: p[0], blocked: p[1], prompt_tokens: p[2], completion_tokens: p[3], cached_tokens: p[4], cost_nano: p[5], billed_nano: p[6], shadow_exceeded: p[7] ?? 0,
 });
 
 /** Adds one row to counters. */
@@ -63,6 +66,7 @@ function addRow(c: ReportCounters, row: UsageRecord): void {
     c.cached_tokens += row.cached_tokens;
     c.cost_nano += row.cost_nano;
     c.billed_nano += row.billed_nano;
+    if (row.shadow_exceeded) c.shadow_exceeded += 1;
   } else {
     c.blocked += 1;
   }

@@ -1,6 +1,9 @@
 // A usage row as stored: integer money (nano-USD), ms timestamps. Converted
 // to the public shape (docs/interface.md: cost_usd, ISO ts) only at the edges.
 
+/** `reason` of a served call a shadow budget (enforce: false) would have refused. */
+export const SHADOW_REASON = 'shadow_budget_exceeded';
+
 export interface UsageRecord {
   request_id: string;
   ts: number;
@@ -24,6 +27,8 @@ export interface UsageRecord {
   idempotency_key: string | null;
   price_source: string | null; // table id the price came from, 'unknown' when unpriced
   usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | null;
+  /** A shadow budget (enforce: false) would have refused this call; it was served. Reports count these. */
+  shadow_exceeded?: boolean;
   /** Targets tried before the one that answered (or all of them, when none did). */
   attempts?: { target: string; error: string }[];
 }

@@ -23,7 +23,8 @@ describe('config validation', () => {
     ['unknown-plan', 'customers[0].plan: unknown plan "gold"'],
     ['duplicate-key', 'customers[1].keys[0]: key already used by customers[0].keys[0]'],
     ['unknown-field', 'listen.backlog: unknown field (check its spelling and docs/interface.md)'],
-    ['bad-period', `customers[0].budgets[0].period: Invalid enum value. Expected 'day' | 'week' | 'month' | 'total', received 'fortnight' (got "fortnight")`],
+    ['bad-period', `customers[0].budgets[0].period: Invalid enum value. Expected 'day' | 'week' | 'month' | 'quarter' | 'year' | 'total', received 'fortnight' (got "fortnight")`],
+    ['bad-time-zone', 'customers[0].timeZone: unknown time zone "Mars/Olympus_Mons" (an IANA name such as America/New_York)'],
     ['missing-env', 'adminToken: environment variable TOLLGATE_TEST_SURELY_UNSET_VAR is not set (use ${TOLLGATE_TEST_SURELY_UNSET_VAR:-default} for a default)'],
   ];
   for (const [name, expected] of cases) {

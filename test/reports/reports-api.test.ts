@@ -53,8 +53,8 @@ describe('billing reports', () => {
     expect(r.days[0].cost_usd).toBeCloseTo(0.006, 12);
     expect(r.days[0].billed).toBeCloseTo(0.0078, 12);
     const csv = (await tg.adminText(`/admin/reports/daily?customer=acme&from=${from}&to=${to}&format=csv`)).trim().split('\n');
-    expect(csv[0]).toBe('date,calls,blocked,prompt_tokens,completion_tokens,cached_tokens,cost_usd,billed,margin_usd,markup');
-    expect(csv[1]).toBe(`${prev.month}-01,2,1,400,140,0,0.006,0.0078,0.0018,1.3`);
+    expect(csv[0]).toBe('date,calls,blocked,prompt_tokens,completion_tokens,cached_tokens,cost_usd,billed,margin_usd,markup,shadow_exceeded');
+    expect(csv[1]).toBe(`${prev.month}-01,2,1,400,140,0,0.006,0.0078,0.0018,1.3,0`);
     expect(csv).toHaveLength(4);
   });
 
@@ -74,7 +74,7 @@ describe('billing reports', () => {
     expect(r.by_tag.map((t: any) => t.tag).sort()).toEqual(['team=a', 'team=b']);
 
     const csv = (await tg.adminText(`/admin/reports/monthly?customer=acme&month=${prev.month}&format=csv`)).trim().split('\n');
-    expect(csv[0]).toBe('customer,from,to,section,key,calls,blocked,prompt_tokens,completion_tokens,cached_tokens,cost_usd,billed,margin_usd,markup');
+    expect(csv[0]).toBe('customer,from,to,section,key,calls,blocked,prompt_tokens,completion_tokens,cached_tokens,cost_usd,billed,margin_usd,markup,shadow_exceeded');
     expect(csv.filter((l) => l.split(',')[3] === 'model')).toHaveLength(2);
     expect(csv.filter((l) => l.split(',')[3] === 'day')).toHaveLength(prev.days);
 
