@@ -419,7 +419,7 @@ export class Ledger {
 
   /** Re-rate adjustments of rows timed in [from, to), oldest row first. */
   *adjustments(q: { from?: number; to?: number }): Generator<PriceAdjustment> {
-    for (const { value } of this.#adjustments.getRange({ start: [q.from ?? 0, '', 0], end: [q.to ?? Number.MAX_SAFE_INTEGER, '', 0] })) yield value;
+    for (const { value } of this.#adjustments.getRange({ start: [q.from ?? 0, '', 0, ''], end: [q.to ?? Number.MAX_SAFE_INTEGER, '', 0, ''] })) yield value;
   }
 
   /** Number of rows a query would return (a key count, no row is decoded): the CLI's progress bar. */

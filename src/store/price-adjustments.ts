@@ -2,7 +2,7 @@
 // changed (src/admin/rerate.ts). Rows keep the figures they were first
 // charged at (`original_*` on the row); this log keeps every step, with who
 // ran it, why, and when. Stored in the ledger's `adjustments` db, keyed by
-// [row ts, request id, adjusted at], so one period's adjustments are a range.
+// [row ts, request id, adjusted at, re-rate id], so one period's adjustments are a range.
 
 import { nanoToUsd } from './usage-record.js';
 
@@ -26,9 +26,9 @@ export interface PriceAdjustment {
   ts: number;
 }
 
-export type AdjustmentKey = [number, string, number];
+export type AdjustmentKey = [number, string, number, string];
 
-export const adjustmentKey = (a: PriceAdjustment): AdjustmentKey => [a.row_ts, a.request_id, a.ts];
+export const adjustmentKey = (a: PriceAdjustment): AdjustmentKey => [a.row_ts, a.request_id, a.ts, a.rerate_id];
 
 /** The public shape (GET /admin/rerate/adjustments): USD and ISO times, like usage rows. */
 export function toPublicAdjustment(a: PriceAdjustment) {
