@@ -1,6 +1,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { BodyTooLarge, readBody } from '../http/read-body.js';
 import { scopePolicy } from '../policy/scope-policy.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { toPublicAdjustment, type PriceAdjustment } from '../store/price-adjustments.js';
 import { nanoToUsd } from '../store/usage-record.js';
@@ -39,12 +40,14 @@ export function mountRerate(app: TemplatedApp, deps: { ctx: ShardContext; guard:
       if (typeof request === 'string') return ex.fail('openai', 'invalid_request_error', request);
       const providers = new Map(ctx.config.providers.map((p) => [p.name, p.type]));
       let counters = 0;
+      const refs = new Map<string, readonly BudgetRef[]>();
       const r = await rerate({
         ledger: ctx.ledger,
         prices: ctx.prices,
         resaleOf: (customer, agent) => scopePolicy(ctx.config, customer, agent).resale,
         providerType: (name) => (name ? providers.get(name) : undefined),
-        onApplied: async (applied) => { counters += await moveLiveCounters(ctx, applied); },
+        prepare: (planned) => bindScopes(ctx, planned, refs),
+        onApplied: (applied) => { counters += moveLiveCounters(ctx, applied, refs); },
       }, request);
       ctx.log('info', 'usage re-rated', { rerate_id: r.rerate_id, actor: request.actor, reason: request.reason, adjusted: r.adjusted, billed_delta_nano: r.billed_delta_nano });
       if (ex.aborted) return;
@@ -101,33 +104,46 @@ export function mountRerate(app: TemplatedApp, deps: { ctx: ShardContext; guard:
   });
 }
 
+const scopeKey = (a: PriceAdjustment) => `${a.customer}\u0000${a.agent ?? ''}`;
+
+/**
+ * Resolves the budget counters of every scope in a batch BEFORE the batch commits: a counter
+ * created now is seeded from the ledger's aggregates, and must be seeded from the ones the
+ * deltas have not reached yet, or moveLiveCounters would count them twice.
+ */
+async function bindScopes(ctx: ShardContext, planned: readonly PriceAdjustment[], bound: Map<string, readonly BudgetRef[]>): Promise<void> {
+  for (const a of planned) {
+    const k = scopeKey(a);
+    if (bound.has(k)) continue;
+    try {
+      const r = ctx.scopes.get(a.customer, a.agent);
+      bound.set(k, (r instanceof Promise ? await r : r).refs);
+    } catch (err) {
+      bound.set(k, []);
+      ctx.log('warn', 're-rate: budget counters of a scope not moved (its scope could not be resolved); they follow on the next restart, which seeds them from the ledger', { customer: a.customer, agent: a.agent, error: (err as Error).message });
+    }
+  }
+}
+
 /**
  * Moves the live money counters whose current period holds adjusted rows by the billed deltas.
  * Returns how many counters moved.
  */
-async function moveLiveCounters(ctx: ShardContext, applied: readonly PriceAdjustment[]): Promise<number> {
-  const byScope = new Map<string, { customer: string; agent: string | null; rows: PriceAdjustment[] }>();
+function moveLiveCounters(ctx: ShardContext, applied: readonly PriceAdjustment[], bound: ReadonlyMap<string, readonly BudgetRef[]>): number {
+  const byScope = new Map<string, PriceAdjustment[]>();
   for (const a of applied) {
-    const k = `${a.customer}\u0000${a.agent ?? ''}`;
-    let s = byScope.get(k);
-    if (!s) byScope.set(k, (s = { customer: a.customer, agent: a.agent, rows: [] }));
-    s.rows.push(a);
+    const k = scopeKey(a);
+    let rows = byScope.get(k);
+    if (!rows) byScope.set(k, (rows = []));
+    rows.push(a);
   }
   const deltas = new Map<number, bigint>();
-  for (const s of byScope.values()) {
-    let refs;
-    try {
-      const r = ctx.scopes.get(s.customer, s.agent);
-      refs = (r instanceof Promise ? await r : r).refs;
-    } catch (err) {
-      ctx.log('warn', 're-rate: budget counters of a scope not moved (its scope could not be resolved); they follow on the next restart, which seeds them from the ledger', { customer: s.customer, agent: s.agent, error: (err as Error).message });
-      continue;
-    }
-    for (const ref of refs) {
+  for (const [k, rows] of byScope) {
+    for (const ref of bound.get(k) ?? []) {
       if (ref.kind !== 'money') continue;
       const start = ctx.table.periodStart(ref.slot);
       let nano = 0;
-      for (const a of s.rows) if (ctx.clock.window(ref.period, a.row_ts).start === start) nano += a.new_billed_nano - a.old_billed_nano;
+      for (const a of rows) if (ctx.clock.window(ref.period, a.row_ts).start === start) nano += a.new_billed_nano - a.old_billed_nano;
       if (nano) deltas.set(ref.slot, (deltas.get(ref.slot) ?? 0n) + BigInt(Math.round(nano * ref.rate)));
     }
   }

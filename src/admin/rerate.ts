@@ -29,6 +29,8 @@ export interface RerateDeps {
   resaleOf: (customer: string, agent: string | null) => ResaleTerms;
   /** Provider name on a row → its configured type (lookup hint for rows charged by the unknownModel rule). */
   providerType: (provider: string | null) => string | undefined;
+  /** Called with each batch before it is committed (e.g. to bind the budget counters its rows' scopes use). */
+  prepare?: (planned: readonly PriceAdjustment[]) => Promise<void> | void;
   /** Called with each committed batch, e.g. to move live budget counters of the current period. */
   onApplied?: (applied: readonly PriceAdjustment[]) => Promise<void> | void;
   now?: () => number;
@@ -122,6 +124,7 @@ export async function rerate(deps: RerateDeps, req: RerateRequest): Promise<Rera
         reason: req.reason, actor: req.actor, rerate_id: result.rerate_id, ts,
       });
     }
+    if (planned.length) await deps.prepare?.(planned);
     const applied = await deps.ledger.applyAdjustments(planned);
     if (applied.length < planned.length) skip('changed_meanwhile', planned.length - applied.length);
     for (const a of applied) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { ADMIN_TOKEN, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
+import { ADMIN_TOKEN, launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -166,5 +166,22 @@ describe('re-rating after a price correction', () => {
     expect((await tg.admin(`/admin/rerate/adjustments?from=${from}&to=${to}`)).adjustments).toHaveLength(1);
     const view = await tg.admin('/admin/customers/dated');
     expect(view.budgets[0].used).toBeCloseTo(usd(Math.round(costNano(BASE.input) * MARKUP) + Math.round(costNano(RIGHT_INPUT) * MARKUP)), 9);
+  });
+
+  it('moves a budget counter first used after a restart once, not twice', async () => {
+    await tg.stop();
+    tg = await launch(tg.configFile, tg.dataDir);
+    const input = 2_000_000;
+    writeTable(cut, input);
+    await waitForSchedule(input);
+    // No call since the restart: the re-rate is the first to use this customer's counter.
+    const r = await post('/admin/rerate', { ...range(), reason: 'the July input price is $2, a second correction' });
+    expect(r.body).toMatchObject({ adjusted: 1, budget_counters_moved: 1 });
+    const billed = Math.round(costNano(BASE.input) * MARKUP) + Math.round(costNano(input) * MARKUP);
+    const view = await tg.admin('/admin/customers/dated');
+    expect(view.month.billed).toBeCloseTo(usd(billed), 9);
+    expect(view.budgets[0].used).toBeCloseTo(usd(billed), 9);
+    const b = await rowOf(after);
+    expect(b.original_cost_usd).toBeCloseTo(usd(costNano(WRONG_INPUT)), 12); // the first figures, not the last
   });
 });
