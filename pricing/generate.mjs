@@ -269,7 +269,7 @@ const OVERRIDE_META_FIELDS = ['provider', 'mode', 'max_input_tokens', 'max_outpu
 /** Convert one override (USD per 1M tokens / USD per unit) into entry fields (pico-USD). */
 export function convertOverride(id, o) {
   if (typeof o.reason !== 'string' || o.reason.trim().length < 10) throw new Error(`overrides.json: models["${id}"] needs a "reason" string`);
-  const known = new Set([...OVERRIDE_TOKEN_FIELDS, ...OVERRIDE_UNIT_FIELDS, ...OVERRIDE_META_FIELDS, 'tiers']);
+  const known = new Set([...OVERRIDE_TOKEN_FIELDS, ...OVERRIDE_UNIT_FIELDS, ...OVERRIDE_META_FIELDS, 'tiers', 'changes']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Error(`overrides.json: models["${id}"] has unknown field "${k}"`);
   const out = {};
   const conv = (val, fn, what) => {
@@ -290,6 +290,7 @@ export function convertOverride(id, o) {
       })
       .sort((a, b) => a.above - b.above);
   }
+  if (o.changes !== undefined) out.changes = convertChanges(id, o.changes, conv);
   for (const f of ['provider', 'mode', 'max_input_tokens', 'max_output_tokens']) if (o[f] !== undefined) out[f] = o[f];
   if (o.free !== undefined) {
     if (o.free !== true) throw new Error(`overrides.json: models["${id}"].free must be true (omit it otherwise)`);
@@ -298,6 +299,44 @@ export function convertOverride(id, o) {
   out.source = o.source ?? 'override';
   if (!['override', 'genai-prices', 'litellm'].includes(out.source)) throw new Error(`overrides.json: models["${id}"].source must be "override" or "genai-prices"`);
   return out;
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Dated price changes (`changes: [{ effective_from, reason, input?, ... }]`): each overrides the
+ * fields it gives from its instant on. Converted like the entry's own prices; `effective_from`
+ * is written as a UTC ISO instant so models.json compares and sorts them as text too.
+ */
+function convertChanges(id, changes, conv) {
+  if (!Array.isArray(changes) || changes.length === 0) throw new Error(`overrides.json: models["${id}"].changes must be a non-empty array`);
+  let prev = -Infinity;
+  return changes.map((c, i) => {
+    const at = `models["${id}"].changes[${i}]`;
+    if (!c || typeof c !== 'object') throw new Error(`overrides.json: ${at} must be an object`);
+    for (const k of Object.keys(c)) {
+      if (![...OVERRIDE_TOKEN_FIELDS, ...OVERRIDE_UNIT_FIELDS, 'tiers', 'effective_from', 'reason'].includes(k)) throw new Error(`overrides.json: ${at} has unknown field "${k}"`);
+    }
+    if (typeof c.effective_from !== 'string' || !ISO_INSTANT.test(c.effective_from)) throw new Error(`overrides.json: ${at}.effective_from must be an ISO instant with a zone (2026-12-01T00:00:00Z)`);
+    const t = Date.parse(c.effective_from);
+    if (!(t > prev)) throw new Error(`overrides.json: ${at}.effective_from must be later than the change before it`);
+    prev = t;
+    if (typeof c.reason !== 'string' || c.reason.trim().length < 10) throw new Error(`overrides.json: ${at} needs a "reason" string`);
+    const out = { effective_from: new Date(t).toISOString() };
+    for (const f of OVERRIDE_TOKEN_FIELDS) if (c[f] !== undefined) out[f] = conv(c[f], usdPerMtokToPico, `changes[${i}].${f}`);
+    for (const f of OVERRIDE_UNIT_FIELDS) if (c[f] !== undefined) out[f] = conv(c[f], usdToPico, `changes[${i}].${f}`);
+    if (c.tiers !== undefined) {
+      if (!Array.isArray(c.tiers)) throw new Error(`overrides.json: ${at}.tiers must be an array`);
+      out.tiers = c.tiers.map((tr, j) => {
+        if (!Number.isInteger(tr.above) || tr.above <= 0) throw new Error(`overrides.json: ${at}.tiers[${j}].above must be a positive integer`);
+        const tt = { above: tr.above };
+        for (const f of TIER_FIELDS) if (tr[f] !== undefined) tt[f] = conv(tr[f], usdPerMtokToPico, `changes[${i}].tiers[${j}].${f}`);
+        return tt;
+      }).sort((a, b) => a.above - b.above);
+    }
+    if (Object.keys(out).length === 1) throw new Error(`overrides.json: ${at} changes no price`);
+    return out;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

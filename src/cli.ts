@@ -15,6 +15,7 @@ const USAGE = `usage:
   tollgate check --config FILE  validate a config file and exit
   tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)
   tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)
+  tollgate rerate --from T --to T --reason TEXT [--customer ID] [--model M]   re-rate a period after a price correction (asks the running proxy)
 
 environment:
   TOLLGATE_CLOCK_START=ISO-TIME  for tests and demos only: the clock reads this instant at start
@@ -124,6 +125,11 @@ async function main() {
     case 'report': {
       const { runReport } = await import('./cli-report.js');
       process.exitCode = await runReport(rest);
+      return;
+    }
+    case 'rerate': {
+      const { runRerate } = await import('./cli-rerate.js');
+      process.exitCode = await runRerate(rest);
       return;
     }
     case 'ledger': {

@@ -9,6 +9,7 @@ import { customerView } from './customer-view.js';
 import { pricingResponse } from './pricing-api.js';
 import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
+import { mountRerate } from './rerate-api.js';
 import { exportCsv } from './csv-export.js';
 import { mountOpenApi } from './openapi-route.js';
 
@@ -104,6 +105,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
 
   mountReports(app, { ctx, guard });
   mountOpenApi(app, { guard });
+  mountRerate(app, { ctx, guard });
 }
 
 /** Streams every matching row as CSV with bounded memory; large exports run in a reader process (csv-export.ts). */

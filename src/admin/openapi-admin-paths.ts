@@ -121,6 +121,20 @@ export function adminPaths(): Record<string, PathItem> {
         responses: { '200': json('The check, with `repaired` budgets.', obj()), ...errors('openai', ADMIN_ERRORS) },
       },
     },
+    '/admin/rerate': {
+      post: {
+        operationId: 'rerate', tags: ['admin'], security: ADMIN_SECURITY,
+        summary: 'Re-price the rows of a period with the current price table (after a price correction); every change is kept in the adjustments log',
+        requestBody: { required: true, content: { 'application/json': { schema: obj({
+          from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, reason: { type: 'string' },
+          customer: { type: 'string' }, model: { type: 'string' }, actor: { type: 'string' },
+        }) } } },
+        responses: { '200': json('What was re-rated (a repeat changes nothing).', obj({ rerate_id: { type: 'string' }, adjusted: { type: 'integer' } })), ...errors('openai', [400, 401, 413, 429, 503]) },
+      },
+    },
+    '/admin/rerate/adjustments': admin('rerate_adjustments', 'The adjustments log: each re-rated row\'s old and new cost and billed, reason and actor', {
+      parameters: [query('from', 'ISO time (of the adjusted rows).'), query('to', 'ISO time.'), query('customer', 'Only this customer.'), query('rerate_id', 'Only this re-rate.'), query('limit', 'At most this many entries.', { type: 'integer', minimum: 1 })],
+    }),
     '/admin/cluster': admin('cluster', 'Redis lease state of this node (several nodes sharing budgets)'),
     '/admin/openapi.json': admin('openapi', 'This document', { ok: json('An OpenAPI 3.1 document.', obj({ openapi: { type: 'string' } })) }),
 

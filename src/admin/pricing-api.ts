@@ -1,4 +1,4 @@
-import type { PriceExplanation, PriceMatch, PriceTable } from '../pricing/price-table.js';
+import type { PriceEntry, PriceExplanation, PriceMatch, PriceTable } from '../pricing/price-table.js';
 import type { ResaleTerms } from '../pricing/resale.js';
 import { billedPico } from '../pricing/resale.js';
 import { errorBody, errorStatus } from '../http/errors.js';
@@ -8,10 +8,8 @@ import { errorBody, errorStatus } from '../http/errors.js';
 
 const perMillion = (pico: number | undefined) => (pico === undefined ? null : pico / 1e6);
 
-export function priceView(model: string, match: PriceMatch | undefined, resale: ResaleTerms | undefined) {
-  if (!match) return undefined;
-  const e = match.entry;
-  const provider = {
+function providerPrice(e: PriceEntry) {
+  return {
     input: perMillion(e.input),
     output: perMillion(e.output),
     cached_input: perMillion(e.cache_read),
@@ -21,6 +19,12 @@ export function priceView(model: string, match: PriceMatch | undefined, resale: 
     per_second: e.per_second === undefined ? null : e.per_second / 1e12,
     tiers: (e.tiers ?? []).map((t) => ({ above_prompt_tokens: t.above, input: perMillion(t.input), output: perMillion(t.output) })),
   };
+}
+
+export function priceView(model: string, match: PriceMatch | undefined, resale: ResaleTerms | undefined) {
+  if (!match) return undefined;
+  const e = match.entry;
+  const provider = providerPrice(e);
   const customer = resale
     ? {
         markup: resale.prices[model] || resale.prices[match.id] ? null : resale.markup,
@@ -50,10 +54,28 @@ const resolution = (x: PriceExplanation) => ({
  */
 export function pricingResponse(
   prices: PriceTable, model: string, opts: { provider?: string; priceAs?: string },
-  unknownPrice: PriceMatch | undefined, resale: ResaleTerms | undefined,
+  unknownPrice: PriceMatch | undefined, resale: ResaleTerms | undefined, now: number = Date.now(),
 ): { status: 200 | 404; body: Record<string, unknown> } {
-  const x = prices.explain(model, opts.provider || undefined, opts.priceAs || undefined);
+  const x = prices.explain(model, opts.provider || undefined, opts.priceAs || undefined, now);
   const view = priceView(model, x.match ?? unknownPrice, resale);
   if (!view) return { status: errorStatus('not_found_error'), body: { ...(errorBody('openai', 'not_found_error', `no price for model "${model}": ${x.detail}`) as object), resolution: resolution(x) } };
-  return { status: 200, body: { ...view, resolution: resolution(x) } };
+  const schedule = x.match ? priceSchedule(prices, x.match.id, now) : undefined;
+  return { status: 200, body: { ...view, ...(schedule ? { price_schedule: schedule } : {}), resolution: resolution(x) } };
+}
+
+/**
+ * An entry's dated price changes (`changes` in models.json), oldest first: the provider price
+ * from each instant, and whether it is past, in force now, or scheduled. `provider_price` above
+ * is the one in force now. Undefined for an entry without changes.
+ */
+export function priceSchedule(prices: PriceTable, id: string, now: number) {
+  const versions = prices.schedule(id);
+  if (!versions || versions.length < 2) return undefined;
+  let current = 0;
+  versions.forEach((v, i) => { if (v.from <= now) current = i; });
+  return versions.map((v, i) => ({
+    effective_from: Number.isFinite(v.from) ? new Date(v.from).toISOString() : null,
+    status: i < current ? 'past' : i === current ? 'in_force' : 'scheduled',
+    provider_price: providerPrice(v.entry),
+  }));
 }

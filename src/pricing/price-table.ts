@@ -49,6 +49,21 @@ export interface PriceEntry {
    * far more often a missing price than a free model, and serving it would bill nothing.
    */
   free?: boolean;
+  /**
+   * Dated price changes, sorted by `effective_from` (an ISO instant): each overrides the price
+   * fields it gives from that instant on. The entry's own fields are the price before the first
+   * change. A call is priced at the version in force at its timestamp (`lookup(..., at)`).
+   */
+  changes?: PriceChange[];
+}
+
+/** One dated change of an entry's prices (pico-USD, like the entry). */
+export type PriceChange = { effective_from: string; tiers?: PriceTier[] } & Partial<Record<PriceField, number>>;
+
+/** A price entry as in force from `from` (ms; -Infinity for the entry's undated base price). */
+export interface PriceVersion {
+  from: number;
+  entry: PriceEntry;
 }
 
 export interface PriceTableData {
@@ -83,6 +98,8 @@ export interface PriceExplanation {
   /** Human-readable: what was tried and why it was (not) used. */
   detail: string;
 }
+
+type PriceField = (typeof PRICE_FIELDS)[number];
 
 const PRICE_FIELDS = [
   'input',
@@ -250,7 +267,9 @@ export class PriceTable {
   private readonly lower: Map<string, { id: string; via: 'exact' | 'alias' }>;
   /** family -> newest dated id (for `-latest`). */
   private readonly newestDated: Map<string, { id: string; key: string }>;
-  private readonly memo = new Map<string, PriceMatch | null>();
+  private readonly memo = new Map<string, Resolved | null>();
+  /** id -> its price versions, for entries with dated changes only. */
+  private readonly schedules = new Map<string, Schedule>();
 
   constructor(data: PriceTableData) {
     if (!data || typeof data !== 'object') throw new TypeError('price table: data must be an object');
@@ -261,6 +280,7 @@ export class PriceTable {
       const e = data.models[id];
       validateEntry(id, e);
       this.models.set(id, e);
+      if (e.changes?.length) this.schedules.set(id, buildSchedule(e));
     }
     this.aliases = new Map();
     for (const [alias, target] of Object.entries(data.aliases ?? {})) {
@@ -306,23 +326,38 @@ export class PriceTable {
    * An entry whose prices are all $0 is not returned unless it is marked `free` (never silently
    * free): the caller treats the model as unpriced. `explain()` says why.
    */
-  lookup(model: string, providerHint?: string, priceAs?: string): PriceMatch | undefined {
-    const r = this.resolveMemo(model, providerHint, priceAs);
-    return r && isBillable(r.entry) ? r : undefined;
+  lookup(model: string, providerHint?: string, priceAs?: string, at: number = Date.now()): PriceMatch | undefined {
+    const res = this.resolveMemo(model, providerHint, priceAs);
+    if (!res) return undefined;
+    const r = inForce(res, at);
+    return isBillable(r.entry) ? r : undefined;
   }
 
-  /** How `model` resolves (what `lookup` returns, and why when it returns nothing). */
-  explain(model: string, providerHint?: string, priceAs?: string): PriceExplanation {
+  /**
+   * The versions of an entry's price, oldest first: its base price (from -Infinity) and one per
+   * dated change, each the full entry as in force from that instant. One version for an entry
+   * without changes; undefined for an unknown id.
+   */
+  schedule(id: string): PriceVersion[] | undefined {
+    const s = this.schedules.get(id);
+    if (s) return s.versions.map((entry, i) => ({ from: i === 0 ? -Infinity : s.from[i - 1]!, entry }));
+    const e = this.models.get(id);
+    return e ? [{ from: -Infinity, entry: e }] : undefined;
+  }
+
+  /** How `model` resolves at `at` (what `lookup` returns, and why when it returns nothing). */
+  explain(model: string, providerHint?: string, priceAs?: string, at: number = Date.now()): PriceExplanation {
     const base: PriceExplanation = { model, detail: '' };
     if (providerHint) base.providerHint = providerHint;
     if (priceAs) base.priceAs = priceAs;
-    const r = this.resolveMemo(model, providerHint, priceAs);
+    const res = this.resolveMemo(model, providerHint, priceAs);
+    const r = res && inForce(res, at);
     const asked = priceAs ? `priceAs "${priceAs}" (for "${model}")` : `"${model}"`;
     if (!r) {
       const ftForm = prefixForms((priceAs ?? model).trim()).find((f) => fineTuneBase(f) !== undefined);
       const ft = ftForm === undefined ? undefined : fineTuneBase(ftForm);
       if (ft !== undefined) {
-        const plain = this.resolveMemo(ft, providerHint);
+        const plain = this.resolveMemo(ft, providerHint)?.base;
         return {
           ...base,
           unpriced: 'no_fine_tune_rate',
@@ -344,7 +379,7 @@ export class PriceTable {
     return out;
   }
 
-  private resolveMemo(model: string, providerHint: string | undefined, priceAs?: string): PriceMatch | undefined {
+  private resolveMemo(model: string, providerHint: string | undefined, priceAs?: string): Resolved | undefined {
     if (typeof model !== 'string' || model.length === 0) return undefined;
     if (priceAs !== undefined && (typeof priceAs !== 'string' || priceAs.length === 0)) priceAs = undefined;
     const key = `${providerHint ?? ''}\u0000${priceAs ?? ''}\u0000${model}`;
@@ -357,9 +392,16 @@ export class PriceTable {
     } else {
       r = this.resolve(model.trim(), providerHint);
     }
+    const res = r && this.resolved(r);
     if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(key, r ?? null);
-    return r;
+    this.memo.set(key, res ?? null);
+    return res;
+  }
+
+  private resolved(r: PriceMatch): Resolved {
+    const s = this.schedules.get(r.id);
+    if (!s) return { base: r };
+    return { base: r, from: s.from, versions: s.versions.map((entry) => ({ id: r.id, entry, via: r.via })) };
   }
 
   private match(id: string, via: PriceMatch['via']): PriceMatch {
@@ -446,6 +488,44 @@ export class PriceTable {
   }
 }
 
+/** A resolved id, with one match per price version when its entry has dated changes. */
+interface Resolved {
+  base: PriceMatch;
+  /** Switch instants (ms), ascending; versions[i + 1] is in force from from[i]. */
+  from?: readonly number[];
+  versions?: readonly PriceMatch[];
+}
+
+interface Schedule {
+  from: number[];
+  /** versions[0]: the base price; versions[i + 1]: after change i. None carries `changes`. */
+  versions: PriceEntry[];
+}
+
+/**
+ * The match in force at `at`. Calls are nearly always at or after the latest change, so the
+ * backward walk usually stops at its first comparison.
+ */
+function inForce(r: Resolved, at: number): PriceMatch {
+  const from = r.from;
+  if (!from) return r.base;
+  let i = from.length;
+  while (i > 0 && at < from[i - 1]!) i--;
+  return r.versions![i]!;
+}
+
+function buildSchedule(e: PriceEntry): Schedule {
+  const { changes, ...base } = e;
+  const versions: PriceEntry[] = [base];
+  const from: number[] = [];
+  for (const c of changes ?? []) {
+    const { effective_from, ...fields } = c;
+    from.push(Date.parse(effective_from));
+    versions.push({ ...versions[versions.length - 1]!, ...fields });
+  }
+  return { from, versions };
+}
+
 const VIA_TEXT: Record<PriceMatch['via'], string> = {
   exact: 'exact id',
   alias: 'alias',
@@ -459,19 +539,35 @@ function validateEntry(id: string, e: PriceEntry): void {
   if (!e || typeof e !== 'object') throw new TypeError(`price table: models["${id}"] is not an object`);
   if (typeof e.provider !== 'string' || typeof e.mode !== 'string') throw new TypeError(`price table: models["${id}"] needs provider and mode`);
   if (e.free !== undefined && typeof e.free !== 'boolean') throw new TypeError(`price table: models["${id}"].free must be a boolean`);
+  validatePrices(`models["${id}"]`, e);
+  if (e.changes !== undefined) {
+    if (!Array.isArray(e.changes)) throw new TypeError(`price table: models["${id}"].changes must be an array`);
+    let prev = -Infinity;
+    e.changes.forEach((c, i) => {
+      const at = `models["${id}"].changes[${i}]`;
+      const t = typeof c?.effective_from === 'string' ? Date.parse(c.effective_from) : NaN;
+      if (!Number.isFinite(t)) throw new TypeError(`price table: ${at}.effective_from must be an ISO instant, got ${String(c?.effective_from)}`);
+      if (t <= prev) throw new TypeError(`price table: ${at}: changes must be sorted by effective_from, each later than the one before`);
+      prev = t;
+      validatePrices(at, c);
+    });
+  }
+}
+
+function validatePrices(at: string, e: Partial<Record<PriceField, number>> & { tiers?: PriceTier[] }): void {
   for (const f of PRICE_FIELDS) {
     const v = e[f];
-    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`price table: models["${id}"].${f} must be a non-negative integer (pico-USD), got ${String(v)}`);
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`price table: ${at}.${f} must be a non-negative integer (pico-USD), got ${String(v)}`);
   }
   if (e.tiers !== undefined) {
-    if (!Array.isArray(e.tiers)) throw new TypeError(`price table: models["${id}"].tiers must be an array`);
+    if (!Array.isArray(e.tiers)) throw new TypeError(`price table: ${at}.tiers must be an array`);
     let prev = -1;
     for (const t of e.tiers) {
-      if (!Number.isSafeInteger(t.above) || t.above <= prev) throw new TypeError(`price table: models["${id}"].tiers must be sorted by "above"`);
+      if (!Number.isSafeInteger(t.above) || t.above <= prev) throw new TypeError(`price table: ${at}.tiers must be sorted by "above"`);
       prev = t.above;
       for (const f of TIER_FIELDS) {
         const v = t[f];
-        if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`price table: models["${id}"].tiers[].${f} must be a non-negative integer`);
+        if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw new TypeError(`price table: ${at}.tiers[].${f} must be a non-negative integer`);
       }
     }
   }

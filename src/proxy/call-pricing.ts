@@ -6,9 +6,12 @@ import type { CallUsage } from '../protocols/call.js';
 
 export interface Priced { pico: number; source: string }
 
-/** `priceAs` (a provider's or target's) prices a deployment name such as an Azure one as the model it serves. */
-export function priceOf(prices: PriceTable, model: string, providerType: string, fallback?: PriceMatch, priceAs?: string): PriceMatch | undefined {
-  return prices.lookup(model, providerType, priceAs) ?? fallback;
+/**
+ * `priceAs` (a provider's or target's) prices a deployment name such as an Azure one as the model it serves.
+ * `at` is the call's timestamp: the price in force then (an entry's dated `changes`), now when omitted.
+ */
+export function priceOf(prices: PriceTable, model: string, providerType: string, fallback?: PriceMatch, priceAs?: string, at?: number): PriceMatch | undefined {
+  return prices.lookup(model, providerType, priceAs, at) ?? fallback;
 }
 
 /** The configured price for models the table does not know (`unknownModel: default`). */

@@ -28,6 +28,7 @@ export function meterUsage(ctx: ShardContext, row: UsageRecord, match: PriceMatc
   row.completion_tokens = usage.completionTokens;
   row.cached_tokens = usage.cachedTokens;
   row.cache_write_tokens = usage.cacheWriteTokens + usage.cacheWrite1hTokens;
+  row.cache_write_1h_tokens = usage.cacheWrite1hTokens; // the split a re-rate needs to price the row again
   row.cost_nano = picoToNano(cost.pico);
   row.billed_nano = picoToNano(billed);
   row.price_source = cost.source;

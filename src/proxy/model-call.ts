@@ -206,7 +206,7 @@ class ModelCall implements CallRun {
     if (!plan.ok) return this.refuse(plan.status === 404 ? 'model_not_found' : 'invalid_request_error', plan.message);
     if (!plan.targets.length) return this.#noTarget(call, plan, idemKey);
     const first = plan.targets[0]!;
-    const price = priceOf(ctx.prices, first.model, first.provider.type, ctx.unknownPrice, first.priceAs);
+    const price = priceOf(ctx.prices, first.model, first.provider.type, ctx.unknownPrice, first.priceAs, this.ts);
     if (!price && ctx.config.unknownModel === 'refuse') {
       return this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
     }

@@ -59,8 +59,8 @@ function flagInvalidUsage(s: SettleState, row: UsageRecord, target: Target, deta
 
 function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
   const { ctx } = s;
-  let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
-  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs);
+  let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type, undefined, undefined, row.ts) : undefined;
+  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs, row.ts);
   row.model = answeredModel ?? target.model;
   const { actual } = meterUsage(ctx, row, match, usage, s.resale, [row.model_requested, answeredModel, target.model]);
   if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());

@@ -6,6 +6,7 @@ import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, ty
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 import type { LedgerHealth } from './ledger-health.js';
+import { adjustmentKey, type AdjustmentKey, type PriceAdjustment } from './price-adjustments.js';
 
 /** Kinds whose global-zone aggregates every ledger has kept; quarter, year and other zones came later (see `#since`). */
 const LEGACY_KINDS: ReadonlySet<PeriodKind> = new Set(['day', 'week', 'month', 'total']);
@@ -56,6 +57,7 @@ export class Ledger {
   readonly #byCustomer: Database<Buffer, [string, number, string]>;
   readonly #aggregates: Database<Aggregate, [string, string]>;
   readonly #idempotency: Database<IdempotencyRecord, [string, string]>;
+  readonly #adjustments: Database<PriceAdjustment, AdjustmentKey>;
   readonly #clock: PeriodClock;
   /** The global zone first, then every other zone budgets use. */
   readonly #zones: string[];
@@ -98,6 +100,7 @@ export class Ledger {
     this.#byCustomer = this.#root.openDB({ name: 'usage_by_customer', encoding: 'binary' });
     this.#aggregates = this.#root.openDB({ name: 'aggregates', ...RECORDS });
     this.#idempotency = this.#root.openDB({ name: 'idempotency', ...RECORDS });
+    this.#adjustments = this.#root.openDB({ name: 'adjustments', ...RECORDS });
     this.#clock = new PeriodClock(timeZone);
     this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
     this.#zones = [timeZone, ...new Set((options.zones ?? []).filter((z) => z !== timeZone))];
@@ -327,6 +330,19 @@ export class Ledger {
     }
   }
 
+  /** Every aggregate period key a row at `ts` adds to: each kind in the global zone, each kind but `total` in every other zone in use. */
+  #periodKeysAt(ts: number): string[] {
+    const keys: string[] = [];
+    for (const zone of this.#zones) {
+      const global = zone === this.#zones[0];
+      for (const kind of PERIOD_KINDS) {
+        if (global) keys.push(this.#clock.key(kind, ts));
+        else if (kind !== 'total') keys.push(`${zone}|${this.#clock.key(kind, ts, zone)}`);
+      }
+    }
+    return keys;
+  }
+
   aggregate(scope: string, period: string): Aggregate {
     return this.#aggregates.get([scope, period]) ?? emptyAggregate();
   }
@@ -434,6 +450,55 @@ export class Ledger {
     }
     if (doomed.length) await this.#root.transaction(() => { for (const k of doomed) this.#idempotency.remove(k); });
     return { deleted: doomed.length, next: seen === max ? last : undefined };
+  }
+
+  /**
+   * Re-rating: in one transaction, each adjusted row gets its new figures (keeping the first ones
+   * as `original_*`), its audit entry, and the same deltas on its aggregates and report-index
+   * entries, so rows, reports and budgets seeded from aggregates agree. An adjustment whose row
+   * changed since it was read (another re-rate got there first) or is gone is skipped. Returns
+   * the adjustments applied.
+   */
+  async applyAdjustments(adjustments: readonly PriceAdjustment[]): Promise<PriceAdjustment[]> {
+    const applied: PriceAdjustment[] = [];
+    if (!adjustments.length) return applied;
+    await this.#root.transaction(() => {
+      applied.length = 0;
+      for (const a of adjustments) {
+        const key: [number, string] = [a.row_ts, a.request_id];
+        const row = this.#usage.get(key);
+        if (!row || row.decision !== 'allowed' || row.cost_nano !== a.old_cost_nano || row.billed_nano !== a.old_billed_nano) continue;
+        const dCost = a.new_cost_nano - a.old_cost_nano;
+        const dBilled = a.new_billed_nano - a.old_billed_nano;
+        this.#usage.put(key, {
+          ...row,
+          original_cost_nano: row.original_cost_nano ?? row.cost_nano,
+          original_billed_nano: row.original_billed_nano ?? row.billed_nano,
+          cost_nano: a.new_cost_nano,
+          billed_nano: a.new_billed_nano,
+          price_source: a.new_price_source,
+        });
+        this.#adjustments.put(adjustmentKey(a), a);
+        const scopes = [customerScopeKey(row.customer), ...(row.agent ? [agentScopeKey(row.customer, row.agent)] : [])];
+        for (const scope of scopes) {
+          for (const period of this.#periodKeysAt(row.ts)) {
+            const k: [string, string] = [scope, period];
+            const cur = this.#aggregates.get(k) ?? emptyAggregate();
+            cur.cost_nano += dCost;
+            cur.billed_nano += dBilled;
+            this.#aggregates.put(k, cur);
+          }
+        }
+        this.reports.adjust(row, dCost, dBilled);
+        applied.push(a);
+      }
+    });
+    return applied;
+  }
+
+  /** Re-rate adjustments of rows timed in [from, to), oldest row first. */
+  *adjustments(q: { from?: number; to?: number }): Generator<PriceAdjustment> {
+    for (const { value } of this.#adjustments.getRange({ start: [q.from ?? 0, '', 0, ''], end: [q.to ?? Number.MAX_SAFE_INTEGER, '', 0, ''] })) yield value;
   }
 
   /** Number of rows a query would return (a key count, no row is decoded): the CLI's progress bar. */

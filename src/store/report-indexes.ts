@@ -161,6 +161,23 @@ export class ReportIndexes {
     }
   }
 
+  /**
+   * A re-rated row's money moves by (dCost, dBilled): every entry it was counted under moves by as
+   * much. Call inside the ledger's write transaction. A tag value that was folded into
+   * "name=(other)" when the row was counted has no entry of its own: the fold is adjusted.
+   */
+  adjust(row: UsageRecord, dCost: number, dBilled: number): void {
+    const c = { ...emptyCounters(), cost_nano: dCost, billed_nano: dBilled };
+    const day = this.day(row.ts);
+    this.#add([row.customer, 'all', day, ''], c);
+    this.#add([row.customer, 'model', day, row.model ?? row.model_requested ?? '(unknown)'], c);
+    this.#add([row.customer, 'agent', day, row.agent ?? NO_AGENT], c);
+    for (const k in row.tags) {
+      const key: DayKey = [row.customer, 'tag', day, `${k}=${row.tags[k]}`];
+      this.#add(this.#days.get(key) === undefined ? [row.customer, 'tag', day, `${k}=${OTHER}`] : key, c);
+    }
+  }
+
   #add(key: DayKey, c: ReportCounters): void {
     const cur = this.#days.get(key);
     this.#days.put(key, cur ? pack(addCounters(unpack(cur), c)) : pack(c));

@@ -18,6 +18,8 @@ export interface UsageRecord {
   completion_tokens: number;
   cached_tokens: number;
   cache_write_tokens: number;
+  /** The 1-hour part of cache_write_tokens (absent on rows written before re-rating existed: split unknown). */
+  cache_write_1h_tokens?: number;
   cost_nano: number;   // what the provider charges, nano-USD
   billed_nano: number; // what the customer is charged, nano-USD
   decision: 'allowed' | 'blocked';
@@ -31,6 +33,9 @@ export interface UsageRecord {
   shadow_exceeded?: boolean;
   /** Targets tried before the one that answered (or all of them, when none did). */
   attempts?: { target: string; error: string }[];
+  /** Set by the first re-rate that changes the row (src/admin/rerate.ts): the figures the call was charged at. */
+  original_cost_nano?: number;
+  original_billed_nano?: number;
 }
 
 export interface PublicUsageRow {
@@ -40,6 +45,9 @@ export interface PublicUsageRow {
   cost_usd: number; billed: number; decision: string; reason: string | null; status: number;
   latency_ms: number; idempotency_key: string | null; price_source: string | null; usage_source: string | null;
   attempts: { target: string; error: string }[];
+  /** Only on re-rated rows: what the call was charged at before (cost_usd / billed are the corrected figures). */
+  original_cost_usd?: number;
+  original_billed?: number;
 }
 
 export const nanoToUsd = (n: number): number => n / 1e9;
@@ -69,6 +77,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     price_source: r.price_source,
     usage_source: r.usage_source,
     attempts: r.attempts ?? [],
+    ...(r.original_cost_nano !== undefined ? { original_cost_usd: nanoToUsd(r.original_cost_nano), original_billed: nanoToUsd(r.original_billed_nano ?? 0) } : {}),
   };
 }
 
