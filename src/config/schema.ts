@@ -38,6 +38,12 @@ export const budgetSchema = z.object({
   }).strict()).default([]),
 }).strict();
 
+// A cap on each session (x-tollgate-session) for its whole lifetime: no period, no burst.
+export const sessionBudgetSchema = z.object({
+  limit: z.number().positive(),
+  unit: currencyOrUnit,
+}).strict();
+
 const refusal = z.object({
   mode: z.enum(['error', 'message']).default('error'),
   topUpUrl: z.string().optional(),
@@ -68,6 +74,8 @@ const customPrice = z.object({
 
 const scopeOptions = {
   budgets: z.array(budgetSchema).default([]),
+  // Each applies to every session of the customer; a plan's and the customer's both apply.
+  sessionBudgets: z.array(sessionBudgetSchema).max(4, 'at most 4 session budgets per plan or customer').default([]),
   // Billed = provider cost × markup (1.3 = 30% margin); budgets count the billed amount.
   markup: z.number().min(0).max(100).optional(),
   prices: z.record(customPrice).optional(),
@@ -242,6 +250,10 @@ export const configSchema = z.object({
     // A dynamic scope with no call for this long releases its slots (its spend stays in the ledger
     // and is re-read on its next call). The longer of this, reservationTtl and monitoring.reservationTtl applies.
     dynamicScopeIdle: duration.default(3_600_000),
+    // Sessions (x-tollgate-session) with session budgets tracked at once, across all shards. Memory:
+    // 8 × (3 + 2 × session budgets) bytes each, allocated at start only when some plan or customer
+    // has sessionBudgets (1M with one session budget: 40.5 MB). Past it, new sessions get 503 session_limit_exceeded.
+    sessions: z.number().int().min(8).max(16_000_000).default(1_000_000),
   }).strict().default({}),
   // GET /metrics (Prometheus text).
   metrics: z.object({
@@ -267,6 +279,8 @@ export const configSchema = z.object({
   unknownModelPrice: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional(),
   // Output tokens assumed when a request sets no max and the table has no max.
   defaultMaxOutputTokens: z.number().int().positive().default(4096),
+  // A session ends this long after its last call: its session budgets start over if its id is used again.
+  sessionTtl: duration.refine((v) => v >= 1000, 'at least 1s').default(24 * 3_600_000),
   // A reservation never settled (stuck call, lost worker) is released after this.
   reservationTtl: duration.default(15 * 60_000),
   // SIGTERM: how long in-flight calls may take before they are cancelled.
@@ -311,6 +325,7 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type SessionBudgetConfig = z.infer<typeof sessionBudgetSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;

@@ -24,6 +24,7 @@ export const ERRORS = {
   overloaded_error: 503,
   budget_unavailable: 503,        // cluster: Redis unreachable and this node's lease used up (redisDown: closed)
   ledger_unavailable: 503,        // the usage ledger cannot commit (disk full, write error): calls are not admitted
+  session_limit_exceeded: 503,    // limits.sessions live sessions with session budgets: a new one waits for idle ones to end
   internal_error: 500,
 } as const;
 

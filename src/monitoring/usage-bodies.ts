@@ -1,4 +1,5 @@
 import { reservationShard } from './reservation-id.js';
+import { badSessionId } from '../identity/key-directory.js';
 
 // The three monitoring-mode request bodies (docs/interface.md), validated into
 // typed values or a message naming the bad field.
@@ -7,6 +8,8 @@ export interface AuthorizeBody {
   model: string;
   max_tokens?: number;
   estimated_prompt_tokens?: number;
+  /** The session the call belongs to (as x-tollgate-session, which it overrides). */
+  session?: string;
 }
 
 export interface EventBody {
@@ -19,6 +22,7 @@ export interface EventBody {
   idempotency_key: string;
   provider?: string;            // configured provider name or a provider type: a pricing hint
   latency_ms?: number;
+  session?: string;             // without a reservation_id: the session to charge (a reservation keeps its own)
 }
 
 export interface ReleaseBody { reservation_id: string }
@@ -54,6 +58,14 @@ const failed = (...vs: unknown[]): string | undefined => {
   return undefined;
 };
 
+function session(o: Obj): string | undefined | { error: string } {
+  const v = o.session;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length === 0) return { error: 'session: a string of 1 to 128 visible ASCII characters' };
+  const bad = badSessionId(v, 'session');
+  return bad ? { error: bad } : v;
+}
+
 function reservationId(o: Obj, required: boolean): string | undefined | { error: string } {
   const id = str(o, 'reservation_id', required, 64);
   if (typeof id === 'string' && reservationShard(id) === undefined) return { error: `reservation_id: "${id}" is not a reservation id this proxy issued` };
@@ -66,10 +78,11 @@ export function parseAuthorize(raw: Buffer): AuthorizeBody | string {
   const model = str(o, 'model', true);
   const max = count(o, 'max_tokens', false);
   const est = count(o, 'estimated_prompt_tokens', false);
-  const err = failed(model, max, est);
+  const sid = session(o);
+  const err = failed(model, max, est, sid);
   if (err) return err;
   if (max === 0) return 'max_tokens: at least 1';
-  return { model: model as string, max_tokens: max as number | undefined, estimated_prompt_tokens: est as number | undefined };
+  return { model: model as string, max_tokens: max as number | undefined, estimated_prompt_tokens: est as number | undefined, ...(sid ? { session: sid as string } : {}) };
 }
 
 export function parseEvent(raw: Buffer): EventBody | string {
@@ -84,7 +97,8 @@ export function parseEvent(raw: Buffer): EventBody | string {
   const key = str(o, 'idempotency_key', true, 255);
   const rid = reservationId(o, false);
   const provider = str(o, 'provider', false, 100);
-  const err = failed(model, prompt, completion, cached, cacheWrite, latency, key, rid, provider);
+  const sid = session(o);
+  const err = failed(model, prompt, completion, cached, cacheWrite, latency, key, rid, provider, sid);
   if (err) return err === 'idempotency_key: required' ? 'idempotency_key: required, so a retried event is never charged twice' : err;
   if ((cached ?? 0) as number + ((cacheWrite ?? 0) as number) > (prompt as number)) return 'cached_tokens + cache_write_tokens: part of prompt_tokens, so at most prompt_tokens';
   return {
@@ -97,6 +111,7 @@ export function parseEvent(raw: Buffer): EventBody | string {
     idempotency_key: key as string,
     provider: provider as string | undefined,
     latency_ms: latency as number | undefined,
+    ...(sid ? { session: sid as string } : {}),
   };
 }
 

@@ -1,0 +1,22 @@
+import { createHash } from 'node:crypto';
+
+// The session table's key for a (customer, session) pair: the first 64 bits
+// of SHA-256 over both. An unkeyed but cryptographic hash, so a client cannot
+// craft a session id whose key lands on another customer's session (that
+// takes ~2^64 tries); two honest sessions share a key with odds of about
+// n / 2^64 per new session (n live sessions: ~5e-14 at a million).
+
+export interface SessionKey {
+  /** The 64-bit key, never 0 (empty) or -1 (being reclaimed). */
+  key: bigint;
+  /** Low and high 32 bits: the two candidate buckets. */
+  lo: number;
+  hi: number;
+}
+
+export function sessionKey(customer: string, session: string): SessionKey {
+  const d = createHash('sha256').update(customer).update('\u0000').update(session).digest();
+  let key = d.readBigInt64LE(0);
+  if (key === 0n || key === -1n) key = 1n;
+  return { key, lo: Number(BigInt.asUintN(32, key)), hi: Number(BigInt.asUintN(32, key >> 32n)) };
+}
