@@ -83,12 +83,16 @@ export class SessionTable {
     const b1 = k.lo % this.buckets;
     const b2 = k.hi % this.buckets;
     const found = this.#find(k.key, b1, b2);
-    if (found >= 0 && this.pin(found, k.key, now)) return found;
+    if (found >= 0 && !this.#reusable(found * this.stride, now, t) && this.pin(found, k.key, now)) return found;
     this.#lock(b1, b2, shard);
     try {
       // Under the lock nobody reclaims in these buckets: a match found now pins for sure.
       const again = this.#find(k.key, b1, b2);
-      if (again >= 0 && this.pin(again, k.key, now)) return again;
+      if (again >= 0) {
+        // The same id after its session ended is a new session: fresh counters.
+        if (this.#reusable(again * this.stride, now, t) && this.#reclaim(again, k.key, now, t)) return again;
+        if (this.pin(again, k.key, now)) return again;
+      }
       return this.#insert(k.key, b1, b2, now, t);
     } finally {
       this.#unlock(b1, b2);
@@ -190,26 +194,37 @@ export class SessionTable {
           const b = e * this.stride;
           const old = Atomics.load(a, b + F_KEY);
           if (pass === EMPTY ? old !== EMPTY : old === EMPTY || !this.#reusable(b, now, t)) continue;
-          if (Atomics.compareExchange(a, b + F_KEY, old, BUSY) !== old) continue;
-          // A call pinned the old session between our check and the swap: it stays.
-          // Pins older than ttl + staleMs are a dead shard's: wiped below. (A live
-          // call pinning such a session in this very instant sees the swapped key
-          // in pin() and backs off; its pin count may then be off by one on the
-          // new session: a race that needs a dead shard's pins, a day of idleness
-          // and the same microsecond, accepted instead of per-shard pin counters.)
-          if (old !== EMPTY && Atomics.load(a, b + F_PINS) !== 0n && !this.#stale(b, now, t)) {
-            Atomics.store(a, b + F_KEY, old);
-            continue;
-          }
-          for (let f = b + F_BUDGET0; f < b + this.stride; f++) Atomics.store(a, f, 0n);
-          Atomics.store(a, b + F_LAST, BigInt(now));
-          Atomics.store(a, b + F_PINS, 1n);
-          Atomics.store(a, b + F_KEY, key);
-          return e;
+          if (this.#reclaim(e, key, now, t)) return e;
         }
       }
     }
     return -1;
+  }
+
+  /**
+   * Gives entry `e` (empty or reusable, bucket locked) to `key` with zero
+   * counters, pinned once. False when a call pinned the old session first.
+   */
+  #reclaim(e: number, key: bigint, now: number, t: SessionTiming): boolean {
+    const a = this.#a;
+    const b = e * this.stride;
+    const old = Atomics.load(a, b + F_KEY);
+    if (old === BUSY || Atomics.compareExchange(a, b + F_KEY, old, BUSY) !== old) return false;
+    // A call pinned the old session between our check and the swap: it stays.
+    // Pins older than ttl + staleMs are a dead shard's: wiped below. (A live
+    // call pinning such a session in this very instant sees the swapped key
+    // in pin() and backs off; its pin count may then be off by one on the
+    // new session: a race that needs a dead shard's pins, a day of idleness
+    // and the same microsecond, accepted instead of per-shard pin counters.)
+    if (old !== EMPTY && Atomics.load(a, b + F_PINS) !== 0n && !this.#stale(b, now, t)) {
+      Atomics.store(a, b + F_KEY, old);
+      return false;
+    }
+    for (let f = b + F_BUDGET0; f < b + this.stride; f++) Atomics.store(a, f, 0n);
+    Atomics.store(a, b + F_LAST, BigInt(now));
+    Atomics.store(a, b + F_PINS, 1n);
+    Atomics.store(a, b + F_KEY, key);
+    return true;
   }
 
   #free(bucket: number, now: number, t: SessionTiming): number {
