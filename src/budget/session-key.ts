@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 // The session table's key for a (customer, session) pair: the first 64 bits
 // of SHA-256 over both. An unkeyed but cryptographic hash, so a client cannot
@@ -14,9 +14,21 @@ export interface SessionKey {
   hi: number;
 }
 
+// SHA-256 costs a few µs; a session usually makes several calls, so each
+// thread keeps the keys of its most recent sessions (bounded, oldest out).
+const RECENT = 4096;
+const recent = new Map<string, SessionKey>();
+
 export function sessionKey(customer: string, session: string): SessionKey {
-  const d = createHash('sha256').update(customer).update('\u0000').update(session).digest();
+  const name = `${customer}\u0000${session}`;
+  const hit = recent.get(name);
+  if (hit) return hit;
+  // crypto.hash (Node >= 20.12) skips the Hash object; createHash otherwise.
+  const d = typeof hash === 'function' ? hash('sha256', name, 'buffer') : createHash('sha256').update(name).digest();
   let key = d.readBigInt64LE(0);
   if (key === 0n || key === -1n) key = 1n;
-  return { key, lo: Number(BigInt.asUintN(32, key)), hi: Number(BigInt.asUintN(32, key >> 32n)) };
+  const k = { key, lo: Number(BigInt.asUintN(32, key)), hi: Number(BigInt.asUintN(32, key >> 32n)) };
+  if (recent.size >= RECENT) recent.delete(recent.keys().next().value!);
+  recent.set(name, k);
+  return k;
 }

@@ -250,10 +250,12 @@ export const configSchema = z.object({
     // A dynamic scope with no call for this long releases its slots (its spend stays in the ledger
     // and is re-read on its next call). The longer of this, reservationTtl and monitoring.reservationTtl applies.
     dynamicScopeIdle: duration.default(3_600_000),
-    // Sessions (x-tollgate-session) with session budgets tracked at once, across all shards. Memory:
-    // 8 × (3 + 2 × session budgets) bytes each, allocated at start only when some plan or customer
-    // has sessionBudgets (1M with one session budget: 40.5 MB). Past it, new sessions get 503 session_limit_exceeded.
-    sessions: z.number().int().min(8).max(16_000_000).default(1_000_000),
+    // Sessions (x-tollgate-session) with session budgets tracked at once, across all shards (rounded up
+    // to a multiple of 16). Memory: 8 × (3 + 2 × session budgets) + 0.25 bytes each, allocated at start
+    // only when some plan or customer has sessionBudgets (1M with one session budget: 40.25 MB). A new
+    // session whose two buckets hold only live sessions gets 503 session_limit_exceeded (~1 % of entries
+    // stay free when that starts: size it a little above the live sessions you expect).
+    sessions: z.number().int().min(16).max(16_000_000).default(1_000_000),
   }).strict().default({}),
   // GET /metrics (Prometheus text).
   metrics: z.object({

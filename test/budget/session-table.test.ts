@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionTable } from '../../src/budget/session-table.js';
+import { BUCKET, SessionTable } from '../../src/budget/session-table.js';
 import { sessionKey } from '../../src/budget/session-key.js';
 import { chargeSession, releaseSessionHold, reserveSession, settleSessionHold, type SessionBudgetRef } from '../../src/budget/session-budgets.js';
 
@@ -67,52 +67,52 @@ describe('session table', () => {
   });
 
   it('refuses a new session when its buckets hold only live sessions, and reuses expired entries', () => {
-    const t = SessionTable.create(8, 1); // one bucket: every key lands in it
+    const t = SessionTable.create(BUCKET, 1); // one bucket: every key lands in it
     const refs = [requests(5)];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < BUCKET; i++) {
       const v = reserveSession(t, refs, call(`s${i}`), est(), NOW, T, 0);
       if (!v.ok) throw new Error(`session ${i} refused`);
       settleSessionHold(v.hold!, est(), false, NOW);
     }
-    expect(reserveSession(t, refs, call('s8'), est(), NOW + 1, T, 0)).toEqual({ ok: false, why: 'session_limit_exceeded', capacity: 8 });
-    expect(t.live(NOW + 1, T)).toBe(8);
+    expect(reserveSession(t, refs, call('extra'), est(), NOW + 1, T, 0)).toEqual({ ok: false, why: 'session_limit_exceeded', capacity: BUCKET });
+    expect(t.live(NOW + 1, T)).toBe(BUCKET);
     const later = NOW + T.ttlMs + 1;
     expect(t.live(later, T)).toBe(0);
-    const v = reserveSession(t, refs, call('s8'), est(), later, T, 0);
+    const v = reserveSession(t, refs, call('extra'), est(), later, T, 0);
     expect(v.ok).toBe(true);
     // The entry it took starts at zero, not at the old session's spend.
     expect(t.read((v as { hold: { entry: number } }).hold.entry, 0)).toEqual({ committed: 1n, spent: 0n });
   });
 
   it('never reuses an entry a call still holds, until its holds are a dead shard\'s', () => {
-    const t = SessionTable.create(8, 1);
+    const t = SessionTable.create(BUCKET, 1);
     const refs = [requests(5)];
     const held = reserveSession(t, refs, call('held'), est(), NOW, T, 1); // never settled: shard 1 "died"
     if (!held.ok) throw new Error('expected admitted');
-    for (let i = 0; i < 7; i++) expect(reserveSession(t, refs, call(`s${i}`), est(), NOW, T, 0).ok).toBe(true);
-    for (let i = 0; i < 7; i++) {
-      // Release the other seven: only `held` stays pinned.
+    for (let i = 0; i < BUCKET - 1; i++) expect(reserveSession(t, refs, call(`s${i}`), est(), NOW, T, 0).ok).toBe(true);
+    for (let i = 0; i < BUCKET - 1; i++) {
+      // Release the others: only `held` stays pinned.
       const e = t.acquire(sessionKey('acme', `s${i}`), NOW, T, 0);
       t.unpin(e, NOW);
       t.unpin(e, NOW);
     }
     const afterTtl = NOW + T.ttlMs + 1;
-    for (let i = 0; i < 7; i++) expect(reserveSession(t, refs, call(`n${i}`), est(), afterTtl, T, 0).ok).toBe(true);
-    expect(reserveSession(t, refs, call('n7'), est(), afterTtl, T, 0)).toMatchObject({ ok: false, why: 'session_limit_exceeded' });
-    expect(reserveSession(t, refs, call('n7'), est(), NOW + T.ttlMs + T.staleMs + 1, T, 0).ok).toBe(true);
+    for (let i = 0; i < BUCKET - 1; i++) expect(reserveSession(t, refs, call(`n${i}`), est(), afterTtl, T, 0).ok).toBe(true);
+    expect(reserveSession(t, refs, call('last'), est(), afterTtl, T, 0)).toMatchObject({ ok: false, why: 'session_limit_exceeded' });
+    expect(reserveSession(t, refs, call('last'), est(), NOW + T.ttlMs + T.staleMs + 1, T, 0).ok).toBe(true);
   });
 
   it('charges a late settle only while the entry still belongs to the session', () => {
-    const t = SessionTable.create(8, 1);
+    const t = SessionTable.create(BUCKET, 1);
     const refs = [requests(5)];
     const v = reserveSession(t, refs, call('old'), est(), NOW, T, 0);
     if (!v.ok) throw new Error('expected admitted');
     releaseSessionHold(v.hold!, NOW); // the hold expired (reservation TTL)
     settleSessionHold(v.hold!, est(), true, NOW + 1); // late answer: charged in full
     expect(t.read(v.hold!.entry, 0)).toEqual({ committed: 1n, spent: 1n });
-    for (let i = 0; i < 8; i++) reserveSession(t, refs, call(`new${i}`), est(), NOW + 2 * T.ttlMs, T, 0);
+    for (let i = 0; i < BUCKET; i++) reserveSession(t, refs, call(`new${i}`), est(), NOW + 2 * T.ttlMs, T, 0);
     settleSessionHold(v.hold!, est(), true, NOW + 2 * T.ttlMs); // even later: the entry is another session's now
-    const spent = Array.from({ length: 8 }, (_, e) => t.read(e, 0).spent).reduce((s, x) => s + x, 0n);
+    const spent = Array.from({ length: BUCKET }, (_, e) => t.read(e, 0).spent).reduce((s, x) => s + x, 0n);
     expect(spent).toBe(0n);
   });
 
@@ -123,9 +123,9 @@ describe('session table', () => {
     expect(reserveSession(t, refs, call('s'), est(1), NOW, T, 0)).toMatchObject({ ok: false, used: 80n, remaining: 0n });
   });
 
-  it('holds 40.5 bytes per session with one session budget', () => {
-    expect(SessionTable.bytes(1_000_000, 1)).toBe(40_500_000);
-    expect(SessionTable.bytes(1_000_000, 3)).toBe(72_500_000);
+  it('holds 40.25 bytes per session with one session budget', () => {
+    expect(SessionTable.bytes(1_000_000, 1)).toBe(40_250_000);
+    expect(SessionTable.bytes(1_000_000, 3)).toBe(72_250_000);
   });
 
   it('gives one entry per session and never overshoots when two threads race on the same sessions', async () => {
