@@ -87,6 +87,27 @@ describe('session budgets', () => {
     }
   });
 
+  it('settles streamed calls on their session, so the session stops at the same place', async () => {
+    mock.reset({ keepBehavior: true });
+    const tg = await startTollgate(config(mock.url), { clockStart: TEST_CLOCK });
+    try {
+      const client = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0, defaultHeaders: { 'x-tollgate-session': 'stream-1' } });
+      for (let i = 0; i < 3; i++) {
+        const stream = await client.chat.completions.create({ ...BODY, stream: true });
+        for await (const _ of stream) { /* drain */ }
+      }
+      const refused = await client.chat.completions.create({ ...BODY, stream: true }).then(() => null, (err) => err);
+      expect(refused?.status).toBe(402);
+      expect(refused.error.scope).toMatchObject({ session: 'stream-1', period: 'session' });
+      expect(refused.error.scope.used).toBeCloseTo(3 * ONE_CALL, 9);
+      expect(mock.stats().requests).toBe(3);
+      const { rows } = await tg.admin('/admin/usage?customer=acme&limit=100');
+      expect(rows.map((r: any) => r.session)).toEqual(['stream-1', 'stream-1', 'stream-1', 'stream-1']);
+    } finally {
+      expect(await tg.stop()).toBe(0);
+    }
+  });
+
   it('refuses a session over its plan budget in the friendly message mode, through the OpenAI SDK', async () => {
     mock.reset({ keepBehavior: true });
     const tg = await startTollgate(config(mock.url), { clockStart: TEST_CLOCK });
