@@ -35,6 +35,8 @@ const F_KEY = 0;
 const F_LAST = 1;
 const F_PINS = 2;
 const F_BUDGET0 = 3;
+/** Which 32-bit word of a BigInt64 holds its low half (1 only on big-endian hosts). */
+const LOW_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 const EMPTY = 0n;
 const BUSY = -1n;
 
@@ -185,12 +187,11 @@ export class SessionTable {
   }
 
   #findIn(k: SessionKey, bucket: number): number {
-    // Little-endian: the low word of entry e's key is word 2 × (e × stride).
     const lo = k.lo | 0;
     const w = this.#w;
     const step = 2 * this.stride;
     const first = bucket * BUCKET;
-    for (let e = first, i = first * step; e < first + BUCKET; e++, i += step) {
+    for (let e = first, i = first * step + LOW_WORD; e < first + BUCKET; e++, i += step) {
       if (Atomics.load(w, i) === lo && Atomics.load(this.#a, e * this.stride + F_KEY) === k.key) return e;
     }
     return -1;
