@@ -116,7 +116,7 @@ export class SessionTable {
     }
     this.#touch(b, now);
     // Re-read after the touch: a reclaimer that judged the entry stale by an
-    // older `last` has swapped the key by now, and we back off (see #insert).
+    // older `last` has swapped the key by now, and we back off (see #reclaim).
     if (Atomics.load(a, b + F_KEY) !== key) {
       Atomics.sub(a, b + F_PINS, 1n);
       return false;
