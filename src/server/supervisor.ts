@@ -16,6 +16,7 @@ import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import { SessionTable } from '../budget/session-table.js';
 import { sessionColumns } from '../budget/session-budgets.js';
+import { replaySessions } from './session-replay.js';
 import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
@@ -55,6 +56,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
   const columns = sessionColumns(config);
   const sessions = SessionTable.create(columns ? config.limits.sessions : 0, columns);
+  if (columns) {
+    const r = replaySessions(sessions, config, ledger, Date.now(), shards);
+    if (r.rows) log(`info: session budgets rebuilt from the ledger: ${r.sessions} sessions, ${r.rows} rows in ${r.ms} ms`);
+  }
   const authFailuresSab = AuthFailureLimiter.createBuffer(); // admin/metrics token guesses, counted across shards
   const registry = new SlotRegistry(config, table, ledger, windows, {
     perCustomer: config.limits.dynamicScopesPerCustomer,

@@ -111,6 +111,31 @@ describe('sessions under attack', () => {
     }
   });
 
+  it('does not give a session its budget back when the proxy restarts', async () => {
+    mock.reset({ keepBehavior: true });
+    const s = { 'x-tollgate-session': 'survivor' };
+    const first = await startTollgate(config(mock.url), { clockStart: TEST_CLOCK, shards: 2 });
+    let resumeAt: number;
+    try {
+      for (let i = 0; i < 2; i++) expect((await call(first, s)).status).toBe(200);
+      expect((await call(first, { 'x-tollgate-session': 'other' })).status).toBe(200);
+      resumeAt = first.now() + 1_000;
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    const second = await startTollgate(config(mock.url), { clockStart: resumeAt, shards: 2, dataDir: first.dataDir });
+    try {
+      expect(second.logs()).toMatch(/session budgets rebuilt from the ledger: 2 sessions, 3 rows/);
+      expect((await call(second, s)).status).toBe(200);
+      const refused = await call(second, s);
+      expect(refused.status).toBe(402);
+      expect(refused.body.error.scope).toMatchObject({ session: 'survivor', used: 3, limit: 3 });
+      expect(mock.stats().requests).toBe(4);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+
   it('caps each session of app-key customers by the default plan, per customer', async () => {
     mock.reset({ keepBehavior: true });
     const tg = await startTollgate(config(mock.url), { clockStart: TEST_CLOCK, shards: 2 });
