@@ -277,6 +277,7 @@
         el('td', { text: r.ts.replace('T', ' ').slice(0, 19) }),
         el('td', { class: 'mono', text: r.request_id.slice(0, 14) + '…', title: r.request_id }),
         el('td', { text: r.agent || '—' }),
+        el('td', { class: 'mono', text: r.session ? (r.session.length > 16 ? r.session.slice(0, 16) + '…' : r.session) : '—', title: r.session || '' }),
         el('td', { text: r.model || r.model_requested || '—' }),
         el('td', { class: 'num', text: int(r.prompt_tokens) }),
         el('td', { class: 'num', text: int(r.completion_tokens) }),

@@ -50,7 +50,7 @@ export function unitKind(unit: string): UnitKind {
 }
 
 /** Counter units: nano-units of the currency for money, whole tokens or requests otherwise. */
-export function counterAmount(ref: BudgetRef, a: CallAmounts, roundUp = false): bigint {
+export function counterAmount(ref: Pick<BudgetRef, 'kind' | 'rate'>, a: CallAmounts, roundUp = false): bigint {
   if (ref.kind === 'tokens') return BigInt(Math.max(0, Math.ceil(a.tokens)));
   if (ref.kind === 'requests') return BigInt(a.requests);
   const nano = (a.billedPico / 1000) * ref.rate;

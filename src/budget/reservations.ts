@@ -1,6 +1,7 @@
 import type { BudgetTable } from './budget-table.js';
 import { releaseHolds, settleHolds, type Hold } from './decide.js';
 import type { CallAmounts } from './budget-ref.js';
+import { releaseSessionHold, settleSessionHold, type SessionHold } from './session-budgets.js';
 
 // A shard's open reservations. Settle and release are idempotent per
 // reservation; one never settled is released when its TTL passes, so a stuck
@@ -10,7 +11,8 @@ type State = 'held' | 'expired' | 'settled' | 'released';
 
 export class Reservation {
   state: State = 'held';
-  constructor(readonly id: string, readonly holds: Hold[], readonly expiresAt: number) {}
+  /** `session`: the hold on the call's session budgets, settled and released with the others. */
+  constructor(readonly id: string, readonly holds: Hold[], readonly expiresAt: number, readonly session?: SessionHold) {}
 }
 
 export class ReservationBook {
@@ -18,8 +20,8 @@ export class ReservationBook {
 
   constructor(private readonly table: BudgetTable, private readonly shard: number, private readonly ttlMs: number) {}
 
-  open(id: string, holds: Hold[], now: number): Reservation {
-    const r = new Reservation(id, holds, now + this.ttlMs);
+  open(id: string, holds: Hold[], now: number, session?: SessionHold): Reservation {
+    const r = new Reservation(id, holds, now + this.ttlMs, session);
     this.#open.set(id, r);
     return r;
   }
@@ -29,17 +31,21 @@ export class ReservationBook {
   }
 
   /** Charges the actual amounts. Returns false if it was already settled or released. */
-  settle(r: Reservation, actual: CallAmounts): boolean {
+  settle(r: Reservation, actual: CallAmounts, now = Date.now()): boolean {
     if (r.state === 'settled' || r.state === 'released') return false;
     settleHolds(this.table, r.holds, actual, this.shard, r.state === 'expired');
+    if (r.session) settleSessionHold(r.session, actual, r.state === 'expired', now);
     r.state = 'settled';
     this.#open.delete(r.id);
     return true;
   }
 
-  release(r: Reservation): boolean {
+  release(r: Reservation, now = Date.now()): boolean {
     if (r.state !== 'held' && r.state !== 'expired') return false;
-    if (r.state === 'held') releaseHolds(this.table, r.holds, this.shard);
+    if (r.state === 'held') {
+      releaseHolds(this.table, r.holds, this.shard);
+      if (r.session) releaseSessionHold(r.session, now);
+    }
     r.state = 'released';
     this.#open.delete(r.id);
     return true;
@@ -51,6 +57,7 @@ export class ReservationBook {
     for (const r of this.#open.values()) {
       if (r.state === 'held' && r.expiresAt <= now) {
         releaseHolds(this.table, r.holds, this.shard);
+        if (r.session) releaseSessionHold(r.session, now);
         r.state = 'expired';
         n++;
       }

@@ -23,6 +23,7 @@ export function checkReferences(c: Config): string[] {
     if (plans.has(p.name)) problems.push(`plans[${i}].name: duplicate plan "${p.name}"`);
     plans.add(p.name);
     checkBudgets(p.budgets, `plans[${i}].budgets`, c, problems);
+    checkRates(p.sessionBudgets, `plans[${i}].sessionBudgets`, c, problems);
   });
   if (c.defaultPlan !== undefined && !plans.has(c.defaultPlan)) problems.push(`defaultPlan: unknown plan "${c.defaultPlan}"`);
 
@@ -39,6 +40,7 @@ export function checkReferences(c: Config): string[] {
     ids.add(cu.id);
     if (cu.plan !== undefined && !plans.has(cu.plan)) problems.push(`${at}.plan: unknown plan "${cu.plan}"`);
     checkBudgets(cu.budgets, `${at}.budgets`, c, problems);
+    checkRates(cu.sessionBudgets, `${at}.sessionBudgets`, c, problems);
     cu.agents.forEach((a, j) => checkBudgets(a.budgets, `${at}.agents[${j}].budgets`, c, problems));
     cu.keys.forEach((k, j) => claimKey(hashKey(k), `${at}.keys[${j}]`));
     cu.keyHashes.forEach((h, j) => claimKey(h.slice(7), `${at}.keyHashes[${j}]`));
@@ -82,11 +84,17 @@ export function checkReferences(c: Config): string[] {
   return problems;
 }
 
-function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, problems: string[]) {
+function checkRates(budgets: { unit: string }[], at: string, c: Config, problems: string[]) {
   budgets.forEach((b, i) => {
     if (/^[A-Z]{3}$/.test(b.unit) && b.unit !== 'USD' && c.exchangeRates[b.unit] === undefined) {
       problems.push(`${at}[${i}].unit: no exchange rate for ${b.unit} (add exchangeRates.${b.unit}: units per 1 USD)`);
     }
+  });
+}
+
+function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, problems: string[]) {
+  checkRates(budgets, at, c, problems);
+  budgets.forEach((b, i) => {
     b.thresholds.forEach((t, j) => {
       if (t.action === 'degrade' && !t.model) problems.push(`${at}[${i}].thresholds[${j}].model: a degrade threshold needs the model to degrade to`);
     });

@@ -107,6 +107,11 @@ export const ERRORS = {
     when: 'the usage ledger cannot commit (disk full or failing): no call is admitted, and a call whose row could not be committed in `ledger.commitTimeout` gets this instead of its answer',
     action: 'retry after `retry-after` (on another instance if there is one); the same idempotency key is never charged twice',
   },
+  session_limit_exceeded: {
+    status: 503,
+    when: '`limits.sessions` sessions with session budgets are live: a new session waits for idle ones to end (`sessionTtl` after their last call)',
+    action: 'retry after `retry-after`, or reuse a live session id; the operator can raise `limits.sessions`',
+  },
   upstream_error: {
     status: 502,
     when: 'no target answered (connection refused, reset, provider refused the proxy\'s own key, an answer that failed part-way); also the code of the OpenAI stream-error event',

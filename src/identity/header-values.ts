@@ -17,6 +17,7 @@ export interface IdentityHeaders {
   customer: string;
   agent: string;
   tags: string;
+  session?: string;
   idempotencyKey?: string;
 }
 
@@ -24,6 +25,7 @@ const TOKEN_HEADERS: [keyof IdentityHeaders, string][] = [
   ['apiKey', 'x-api-key'],
   ['customer', 'x-tollgate-customer'],
   ['agent', 'x-tollgate-agent'],
+  ['session', 'x-tollgate-session'],
   ['idempotencyKey', 'idempotency-key'],
 ];
 

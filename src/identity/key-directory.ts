@@ -10,6 +10,8 @@ export interface Caller {
   known: boolean;          // configured customer (false: first seen via an app key)
   plan: string | undefined;
   agent: string | null;
+  /** x-tollgate-session: the session the call belongs to (session budgets, usage rows), or null. */
+  session: string | null;
   tags: Record<string, string>;
 }
 
@@ -92,6 +94,12 @@ export class KeyDirectory {
       if (!ID.test(h.agent)) return { ok: false, type: 'invalid_request_error', message: 'x-tollgate-agent must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
       agent = h.agent;
     }
+    let session: string | null = null;
+    if (h.session) {
+      const bad = badSessionId(h.session, 'x-tollgate-session');
+      if (bad) return { ok: false, type: 'invalid_request_error', message: bad };
+      session = h.session;
+    }
     const tags = parseTags(h.tags);
     if (typeof tags === 'string') return { ok: false, type: 'invalid_request_error', message: tags };
 
@@ -102,10 +110,24 @@ export class KeyDirectory {
         known: customer !== undefined,
         plan: customer ? customer.plan : this.config.defaultPlan,
         agent,
+        session,
         tags,
       },
     };
   }
+}
+
+/**
+ * A session id is any 1-128 characters of visible ASCII (0x21-0x7E), so
+ * UUIDs, ULIDs and base64 ids pass as they are. Returns what is wrong, or null.
+ */
+export function badSessionId(v: string, name: string): string | null {
+  if (v.length > 128) return `${name}: at most 128 characters (got ${v.length})`;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return `${name}: character ${i} (code ${c}) is not visible ASCII; a session id is 1-128 characters of 0x21-0x7E`;
+  }
+  return null;
 }
 
 /** `k=v,k=v` → object, or an error message. */

@@ -15,6 +15,7 @@ import { reportedPrice } from './reported-price.js';
 import type { AuthorizeBody } from './usage-bodies.js';
 import type { Answer } from './answer.js';
 import { admit } from '../proxy/admission.js';
+import { sessionCall } from '../budget/session-budgets.js';
 import { billedPico } from '../pricing/resale.js';
 
 // POST /v1/usage/authorize: the enforcement decision of a proxied call —
@@ -26,7 +27,9 @@ import { billedPico } from '../pricing/resale.js';
 
 export const AUTHORIZE_PATH = '/v1/usage/authorize';
 
-export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Caller, body: AuthorizeBody, now: number): Promise<Answer> {
+export async function authorize(ctx: ShardContext, book: MonitorBook, asker: Caller, body: AuthorizeBody, now: number): Promise<Answer> {
+  // A body's `session` wins over the header; the hold (and the event that settles it) keeps it.
+  const caller: Caller = body.session ? { ...asker, session: body.session } : asker;
   const r = ctx.scopes.get(caller.customer, caller.agent);
   const scope = r instanceof Promise ? await r : r;
   const refs = scope.refs;
@@ -57,7 +60,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
     tokens: promptTokens + maxOut,
     requests: 1,
   };
-  const verdict = await admit(ctx, scope, estimate, now);
+  const verdict = await admit(ctx, scope, estimate, now, sessionCall(caller.customer, caller.session));
 
   if (!verdict.ok) {
     // The same refusal a proxied call gets (admission-refusal.ts), in the OpenAI shape.
@@ -74,7 +77,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, caller: Ca
   const id = newReservationId(ctx.shard, now);
   const shadow = verdict.decision.shadow;
   if (shadow) ctx.metrics.prom.shadowExceeded.inc({ unit: shadow.unit, period: shadow.period });
-  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now, !!shadow);
+  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now, !!shadow, verdict.session);
   return {
     status: 200,
     body: {

@@ -1,6 +1,7 @@
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { CallAmounts } from '../budget/budget-ref.js';
 import type { Hold } from '../budget/decide.js';
+import type { SessionHold } from '../budget/session-budgets.js';
 import { ReservationBook, type Reservation } from '../budget/reservations.js';
 import type { Caller } from '../identity/key-directory.js';
 import type { RateWindows } from '../policy/rate-windows.js';
@@ -37,8 +38,8 @@ export class MonitorBook {
     this.#book = new ReservationBook(table, shard, ttlMs);
   }
 
-  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number, shadowExceeded = false): MonitorHold {
-    const reservation = this.#book.open(id, holds, now);
+  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number, shadowExceeded = false, session?: SessionHold): MonitorHold {
+    const reservation = this.#book.open(id, holds, now, session);
     const h: MonitorHold = { id, caller, model, openedAt: now, expiresAt: reservation.expiresAt, reservation, rateHolds, ratesOpen: rateHolds.length > 0, shadowExceeded };
     this.#holds.set(id, h);
     return h;
@@ -55,7 +56,7 @@ export class MonitorBook {
    */
   settle(h: MonitorHold, actual: CallAmounts, now: number): MonitorState {
     const before = h.reservation.state;
-    if (!this.#book.settle(h.reservation, actual)) return before;
+    if (!this.#book.settle(h.reservation, actual, now)) return before;
     if (h.ratesOpen) settleRates(this.windows, h.rateHolds, actual, now);
     else settleRates(this.windows, h.rateHolds.map((r) => ({ ref: r.ref, amount: 0 })), actual, now);
     h.ratesOpen = false;
@@ -65,7 +66,7 @@ export class MonitorBook {
   /** Returns the holds. Returns the state it was in; only 'held' had anything to return. */
   release(h: MonitorHold, now: number): MonitorState {
     const before = h.reservation.state;
-    if (this.#book.release(h.reservation)) this.#returnRates(h, now);
+    if (this.#book.release(h.reservation, now)) this.#returnRates(h, now);
     return before;
   }
 

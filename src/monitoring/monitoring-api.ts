@@ -72,6 +72,7 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
       const h = {
         authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
         customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
+        session: req.getHeader('x-tollgate-session'),
       };
       const body = readBody(res, MAX_BODY, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout);
       body.catch(() => {});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { badSessionId } from '../identity/key-directory.js';
 import { reservationShard } from './reservation-id.js';
 
 // The three monitoring-mode request bodies (docs/interface.md): one zod
@@ -26,10 +27,17 @@ const reservationId = (required: boolean) => text(64).superRefine((id, ctx) => {
 
 const optional = <T extends z.ZodTypeAny>(s: T) => z.preprocess(absentIsUndefined, s.optional());
 
+/** A session id, validated as the x-tollgate-session header is (visible ASCII, 1 to 128 characters). */
+const sessionId = () => z.string({ invalid_type_error: 'a string of 1 to 128 visible ASCII characters' }).superRefine((v, ctx) => {
+  const bad = v.length === 0 ? 'a string of 1 to 128 visible ASCII characters' : badSessionId(v, 'session');
+  if (bad) ctx.addIssue({ code: 'custom', message: bad.replace(/^session: /, '') });
+});
+
 export const authorizeBodySchema = z.object({
   model: text(200).describe('The model the app is about to call (priced from the table, routed names included).'),
   max_tokens: optional(count()).describe('Output cap of the coming call, at least 1; default: the table\'s max or defaultMaxOutputTokens.'),
   estimated_prompt_tokens: optional(count()).describe('Prompt size the app expects; default: 0 (only the output is held).'),
+  session: optional(sessionId()).describe('The session the call belongs to (as x-tollgate-session, which it overrides).'),
 }).superRefine((b, ctx) => {
   if (b.max_tokens === 0) ctx.addIssue({ code: 'custom', path: ['max_tokens'], message: 'at least 1' });
 }).describe('POST /v1/usage/authorize: hold the worst-case cost of a call the app makes itself.');
@@ -44,6 +52,7 @@ export const eventBodySchema = z.object({
   idempotency_key: text(255, 'required, so a retried event is never charged twice').describe('Unique per call: a retried event with the same key is charged once.'),
   reservation_id: optional(reservationId(false)),
   provider: optional(text(100)).describe('A configured provider name or a provider type: a pricing hint.'),
+  session: optional(sessionId()).describe('Without a reservation_id: the session to charge (a reservation keeps its own).'),
 }).superRefine((b, ctx) => {
   if (b.cached_tokens + b.cache_write_tokens > b.prompt_tokens) {
     ctx.addIssue({ code: 'custom', path: ['cached_tokens + cache_write_tokens'], message: 'part of prompt_tokens, so at most prompt_tokens' });

@@ -1,6 +1,7 @@
 import { SHADOW_REASON } from '../store/usage-record.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import { settleHolds } from '../budget/decide.js';
+import { chargeSession, sessionCall } from '../budget/session-budgets.js';
 import type { Caller } from '../identity/key-directory.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
 import { settleRates } from '../policy/velocity.js';
@@ -78,7 +79,8 @@ export class UsageEvents {
     const found = body.reservation_id ? book.get(body.reservation_id) : undefined;
     // Another customer's reservation is as good as unknown (and says nothing about it).
     const hold = found && found.caller.customer === caller.customer ? found : undefined;
-    const who = hold ? hold.caller : caller;
+    // A reservation keeps the session it was authorized in; without one, the body's `session` wins over the header.
+    const who = hold ? hold.caller : body.session ? { ...caller, session: body.session } : caller;
 
     const r = ctx.scopes.get(who.customer, who.agent);
     const scope = r instanceof Promise ? await r : r;
@@ -103,10 +105,10 @@ export class UsageEvents {
       const before = book.settle(hold, actual, now);
       outcome = before === 'held' ? 'settled' : before === 'expired' ? 'expired' : before === 'settled' ? 'already_settled' : 'released';
       refs = hold.reservation.holds.map((h) => h.ref);
-      if (outcome === 'already_settled' || outcome === 'released') refs = this.#chargeUnreserved(scope, actual, now);
+      if (outcome === 'already_settled' || outcome === 'released') refs = this.#chargeUnreserved(scope, actual, now, who);
     } else {
       outcome = body.reservation_id ? 'unknown' : 'none';
-      refs = this.#chargeUnreserved(scope, actual, now);
+      refs = this.#chargeUnreserved(scope, actual, now, who);
     }
 
     row.usage_source = 'reported';
@@ -134,8 +136,10 @@ export class UsageEvents {
   }
 
   /** The call happened without a live hold: its actual amounts count in full, past the cap if need be. */
-  #chargeUnreserved(scope: ResolvedScope, actual: CallAmounts, now: number): readonly BudgetRef[] {
+  #chargeUnreserved(scope: ResolvedScope, actual: CallAmounts, now: number, who: Caller): readonly BudgetRef[] {
     const { ctx } = this;
+    const session = sessionCall(who.customer, who.session);
+    if (session) chargeSession(ctx.sessions, scope.sessions, session, actual, now, ctx.sessionTiming, ctx.shard);
     for (const ref of scope.refs) ctx.table.rollover(ref.slot, ctx.clock.window(ref.period, now, ref.timeZone).start);
     settleHolds(ctx.table, scope.refs.map((ref) => ({ ref, amount: 0n })), actual, ctx.shard, true);
     if (scope.rates.length) settleRates(ctx.policyTables.windows, scope.rates.map((ref) => ({ ref, amount: 0 })), actual, now);

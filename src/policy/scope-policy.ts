@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
+import { sessionBudgetRefs, type SessionBudgetRef } from '../budget/session-budgets.js';
 import { perMillionToPico, type ResaleTerms } from '../pricing/resale.js';
 
 // Everything that governs calls in a (customer, agent) scope besides the
@@ -25,6 +26,8 @@ export interface ScopePolicy {
   refusal: { mode: 'error' | 'message'; topUpUrl?: string };
   clampMaxTokens: boolean;
   resale: ResaleTerms;
+  /** Caps on each session of the customer (x-tollgate-session); counted in the session table. */
+  sessions: SessionBudgetRef[];
 }
 
 /** A scope as shards use it: its budget counters, its window counters, its policy. */
@@ -35,6 +38,7 @@ export interface ResolvedScope {
   refusal: ScopePolicy['refusal'];
   clampMaxTokens: boolean;
   resale: ResaleTerms;
+  sessions: SessionBudgetRef[];
 }
 
 type RateConfig = NonNullable<Config['plans'][number]['rateLimit']>;
@@ -82,6 +86,7 @@ export function scopePolicy(config: Config, customerId: string, agent: string | 
     loop: loop ? { maxRepeats: loop.maxRepeats, windowMs: loop.window } : null,
     refusal: { mode: refusal.mode, topUpUrl: refusal.topUpUrl },
     clampMaxTokens: customer?.clampMaxTokens ?? plan?.clampMaxTokens ?? false,
+    sessions: sessionBudgetRefs(config, customerId),
     resale: {
       markup: customer?.markup ?? plan?.markup ?? 1,
       prices: Object.fromEntries(Object.entries({ ...plan?.prices, ...customer?.prices }).map(([model, p]) => [model, {

@@ -4,6 +4,7 @@ import type { Caller } from '../identity/key-directory.js';
 import type { Admission } from './admission.js';
 import { refusalMessage, refusalScope, type RefusalScope } from './refusal.js';
 import type { ShardContext } from './shard-context.js';
+import { sessionLimitMessage, sessionRefusalMessage, sessionRefusalScope } from './session-refusal.js';
 
 // What an admission refusal answers and records, whoever asked: a proxied
 // call and a monitoring-mode authorize meet the same statuses, bodies and
@@ -41,6 +42,13 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
       message: `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`,
       extra: { limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source } },
     };
+  }
+  if (a.why === 'session_limit_exceeded') {
+    return { reason: a.why, type: 'session_limit_exceeded', extra: {}, headers: { 'retry-after': '5' }, message: sessionLimitMessage(a.session.capacity) };
+  }
+  if (a.why === 'session_budget_exceeded') {
+    const rs = sessionRefusalScope(caller, a.session);
+    return { reason: a.why, type: 'budget_exceeded', message: sessionRefusalMessage(rs, ctx.sessionTiming.ttlMs), extra: { scope: rs }, headers: {}, scope: rs };
   }
   const rs = refusalScope(a.decision.ref, ctx.table, ctx.clock, now);
   let message = refusalMessage(rs);

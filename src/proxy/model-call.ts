@@ -1,6 +1,7 @@
 import { LedgerUnavailableError } from '../store/ledger.js';
 import { streamErrorEvent } from '../protocols/stream-error.js';
 import { releaseHolds } from '../budget/decide.js';
+import { releaseSessionHold, sessionCall } from '../budget/session-budgets.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { Reservation } from '../budget/reservations.js';
 import { errorStatus, type ErrorType } from '../http/errors.js';
@@ -51,6 +52,7 @@ export interface CallHeaders {
   apiKey: string;
   customer: string;
   agent: string;
+  session: string;
   tags: string;
   idempotencyKey: string;
   anthropicVersion: string;
@@ -217,12 +219,13 @@ class ModelCall implements CallRun {
     this.outputHold = outputHold;
     this.growableHold = growable;
     this.resale = scope.resale;
-    const admitted = admit(ctx, scope, estimate, this.ts);
+    const admitted = admit(ctx, scope, estimate, this.ts, sessionCall(caller.customer, caller.session));
     const admission = admitted instanceof Promise ? await admitted : admitted;
     if (this.ex.aborted) {
       if (admission.ok) {
         releaseRates(ctx.policyTables.windows, admission.velocity.holds, this.ts);
         releaseHolds(ctx.table, admission.decision.holds, ctx.shard);
+        if (admission.session) releaseSessionHold(admission.session, Date.now());
       }
       return;
     }
@@ -233,7 +236,7 @@ class ModelCall implements CallRun {
       this.shadowExceeded = true;
       ctx.metrics.prom.shadowExceeded.inc({ unit: admission.decision.shadow.unit, period: admission.decision.shadow.period });
     }
-    const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts));
+    const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts, admission.session));
     try {
       await this.#forward(call, plan, refs, clamped, idemKey);
     } finally {

@@ -8,6 +8,8 @@ import type { PeriodClock } from '../budget/periods.js';
 export interface RefusalScope {
   customer: string;
   agent: string | null;
+  /** Session refusals only (`period: "session"`). */
+  session?: string;
   source: string;
   unit: string;
   period: string;

@@ -3,7 +3,7 @@ import type { RefusalScope } from './refusal.js';
 
 // The words of answers the proxy gives itself.
 
-const PERIOD: Record<string, string> = { day: 'today', week: 'this week', month: 'this month', total: 'in total' };
+const PERIOD: Record<string, string> = { day: 'today', week: 'this week', month: 'this month', total: 'in total', session: 'in this session' };
 
 export function friendlyRefusal(s: RefusalScope, customer: string, topUpUrl: string | undefined): string {
   const amount = (n: number) => (s.unit === 'tokens' || s.unit === 'requests' ? `${n} ${s.unit}` : `${n.toFixed(2)} ${s.unit}`);

@@ -16,6 +16,7 @@ import { unknownModelFallback } from './call-pricing.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import type { LoopGuard } from '../policy/loop-guard.js';
+import { SessionTable, type SessionTiming } from '../budget/session-table.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
@@ -36,6 +37,9 @@ export class ShardContext {
   inFlight = 0;
   draining = false;
   readonly unknownPrice: ReturnType<typeof unknownModelFallback>;
+  /** Session budget counters shared by the shards (empty when no session budget is configured). */
+  readonly sessions: SessionTable;
+  readonly sessionTiming: SessionTiming;
   /** Sends a message to the supervisor (set by the shard). */
   emit: (m: ShardToMain) => void = () => {};
   /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
@@ -58,8 +62,11 @@ export class ShardContext {
     readonly ledger: Ledger,
     public prices: PriceTable,
     readonly scopes: ScopeResolver,
-    readonly policyTables: { windows: RateWindows; loops: LoopGuard; claims: IdempotencyClaims },
+    readonly policyTables: { windows: RateWindows; loops: LoopGuard; claims: IdempotencyClaims; sessions?: SessionTable },
   ) {
+    this.sessions = policyTables.sessions ?? SessionTable.create(0, 0);
+    // A live shard returns every hold within its reservation TTL (+ the 1 s sweep): older pins are a dead shard's.
+    this.sessionTiming = { ttlMs: config.sessionTtl, staleMs: Math.max(config.reservationTtl, config.monitoring.reservationTtl) + 5_000 };
     this.#claimHoldMs = claimHoldMs(config);
     this.keys = new KeyDirectory(config);
     this.unknownPrice = unknownModelFallback(config.unknownModel === 'default' ? config.unknownModelPrice : undefined);

@@ -8,6 +8,7 @@ export function baseRow(requestId: string, ts: number, caller: Caller, endpoint:
     ts,
     customer: caller.customer,
     agent: caller.agent,
+    session: caller.session ?? null,
     tags: caller.tags,
     endpoint,
     model_requested: modelRequested,

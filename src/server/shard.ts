@@ -34,6 +34,7 @@ import { mountBudgetDrift } from '../admin/budget-drift-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
+import { SessionTable } from '../budget/session-table.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
 import { flushLogger } from '../observability/logger.js';
@@ -58,6 +59,10 @@ export interface ShardData {
   ledgerHealthSab: SharedArrayBuffer;
   /** Generations of dynamic scopes (slot-registry.ts): a cached scope is stale once its generation moves. */
   scopeGensSab: SharedArrayBuffer;
+  /** Session budget counters (session-table.ts), shared by every shard. */
+  sessionsSab: SharedArrayBuffer;
+  sessionCapacity: number;
+  sessionColumns: number;
 }
 
 const data = workerData as ShardData;
@@ -73,7 +78,7 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
   zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
-const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab) };
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
@@ -158,6 +163,7 @@ const H = {
   apiKey: Buffer.from('x-api-key'),
   customer: Buffer.from('x-tollgate-customer'),
   agent: Buffer.from('x-tollgate-agent'),
+  session: Buffer.from('x-tollgate-session'),
   tags: Buffer.from('x-tollgate-tags'),
   idempotencyKey: Buffer.from('idempotency-key'),
   anthropicVersion: Buffer.from('anthropic-version'),
@@ -181,6 +187,7 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
       apiKey: req.getHeader(H.apiKey),
       customer: req.getHeader(H.customer),
       agent: req.getHeader(H.agent),
+      session: req.getHeader(H.session),
       tags: req.getHeader(H.tags),
       idempotencyKey: req.getHeader(H.idempotencyKey),
       anthropicVersion: req.getHeader(H.anthropicVersion),

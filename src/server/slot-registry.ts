@@ -183,7 +183,7 @@ export class SlotRegistry {
     });
     const refs = this.resolve(customer, agent, now);
     if (dynamic) dynamic.seen = this.#sample(dynamic);
-    return { refs, rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale, ...(dynamic ? { handle: { ...dynamic.handle } } : {}) };
+    return { refs, rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale, sessions: policy.sessions, ...(dynamic ? { handle: { ...dynamic.handle } } : {}) };
   }
 
   resolve(customer: string, agent: string | null, now = Date.now()): BudgetRef[] {

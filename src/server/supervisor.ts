@@ -16,6 +16,9 @@ import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
+import { SessionTable } from '../budget/session-table.js';
+import { sessionColumns } from '../budget/session-budgets.js';
+import { replaySessions } from './session-replay.js';
 import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
@@ -55,6 +58,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
+  // Session budget counters: allocated only when some plan or customer has sessionBudgets.
+  const columns = sessionColumns(config);
+  const sessions = SessionTable.create(columns ? config.limits.sessions : 0, columns);
+  if (columns) {
+    const r = replaySessions(sessions, config, ledger, Date.now(), shards);
+    if (r.rows) log(`info: session budgets rebuilt from the ledger: ${r.sessions} sessions, ${r.rows} rows in ${r.ms} ms`);
+  }
   const authFailuresSab = AuthFailureLimiter.createBuffer(); // admin/metrics token guesses, counted across shards
   const registry = new SlotRegistry(config, table, ledger, windows, {
     perCustomer: config.limits.dynamicScopesPerCustomer,
@@ -120,7 +130,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
@@ -195,6 +205,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
         // Its in-flight calls are gone: return their holds, then replace it.
         table.dropShard(i, registry.used);
         claims.dropShard(i);
+        sessions.dropShard(i);
         ledgerHealth.clearThread(i + 1);
         log(`shard ${i} exited (code ${code}); restarting`);
         if (!handle.ready) rejectReady(new Error(`shard ${i} exited during start-up (code ${code})`));

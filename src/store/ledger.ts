@@ -594,6 +594,6 @@ function addRow(agg: Aggregate, row: UsageRecord): void {
 }
 
 /** A call the customer paid for: a retry with its idempotency key must not be charged again. */
-function isCharged(row: UsageRecord): boolean {
+export function isCharged(row: UsageRecord): boolean {
   return row.decision === 'allowed' && (row.billed_nano > 0 || (row.status >= 200 && row.status < 300));
 }

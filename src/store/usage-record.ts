@@ -9,6 +9,8 @@ export interface UsageRecord {
   ts: number;
   customer: string;
   agent: string | null;
+  /** x-tollgate-session (or a monitoring body's `session`); absent on rows written before sessions existed. */
+  session?: string | null;
   tags: Record<string, string>;
   endpoint: string;
   model_requested: string | null;
@@ -39,7 +41,7 @@ export interface UsageRecord {
 }
 
 export interface PublicUsageRow {
-  request_id: string; ts: string; customer: string; agent: string | null; tags: Record<string, string>;
+  request_id: string; ts: string; customer: string; agent: string | null; session: string | null; tags: Record<string, string>;
   endpoint: string; model_requested: string | null; model: string | null; provider: string | null;
   prompt_tokens: number; completion_tokens: number; cached_tokens: number; cache_write_tokens: number;
   cost_usd: number; billed: number; decision: string; reason: string | null; status: number;
@@ -58,6 +60,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     ts: new Date(r.ts).toISOString(),
     customer: r.customer,
     agent: r.agent,
+    session: r.session ?? null,
     tags: r.tags,
     endpoint: r.endpoint,
     model_requested: r.model_requested,
@@ -85,6 +88,7 @@ export const CSV_COLUMNS = [
   'request_id', 'ts', 'customer', 'agent', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cost_usd', 'billed',
   'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
+  'session', // last: columns are only ever appended, so scripts reading by position keep working
 ] as const;
 
 export function csvLine(values: readonly unknown[]): string {

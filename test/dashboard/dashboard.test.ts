@@ -187,7 +187,8 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await page.selectOption('#filters select[name=model]', 'gpt-4o');
     await page.selectOption('#filters select[name=decision]', 'allowed');
     await page.click('#filters button[type=submit]');
-    await expect.poll(() => page.$$eval('#usage-table tbody tr td:nth-child(4)', (tds) => [...new Set(tds.map((t) => t.textContent))])).toEqual(['gpt-4o']);
+    // Columns: time, request, agent, session, model, ...
+    await expect.poll(() => page.$$eval('#usage-table tbody tr td:nth-child(5)', (tds) => [...new Set(tds.map((t) => t.textContent))])).toEqual(['gpt-4o']);
     // Page through the table (100 rows a page) to its end.
     while (await page.isVisible('#usage-more')) {
       const before = await page.locator('#usage-table tbody tr').count();
