@@ -7,13 +7,13 @@ import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Target } from '../routing/route-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import { billedUsage, outputCeiling, type Relayed } from './billed-usage.js';
-import { priceOf } from './call-pricing.js';
+import { costOf, priceOf } from './call-pricing.js';
 import { meterUsage } from './metering.js';
 import type { ShardContext } from './shard-context.js';
 
 // The end of a call that reached the provider: decide the usage to bill
 // (billed-usage.ts), price it on the model that answered (the answer's own
-// model name first, else the target's), replace the hold with the actual
+// model name when it costs at least the target's, else the target's), replace the hold with the actual
 // amounts on every budget and velocity window, and fill the row.
 
 export interface SettleState {
@@ -57,8 +57,11 @@ function flagInvalidUsage(s: SettleState, row: UsageRecord, target: Target, deta
 
 function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
   const { ctx } = s;
-  let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
-  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs);
+  const targetMatch = priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs);
+  const answered: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type) : undefined;
+  // The answer's model name comes from the upstream (or is a client's name echoed back by a gateway):
+  // it may raise the price (a dearer snapshot of an alias), never lower it below the target we sent to.
+  const match = answered && costOf(answered, usage).pico >= costOf(targetMatch, usage).pico ? answered : targetMatch;
   row.model = answeredModel ?? target.model;
   const { actual } = meterUsage(ctx, row, match, usage, s.resale, [row.model_requested, answeredModel, target.model]);
   if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());
