@@ -94,6 +94,8 @@ class ModelCall implements CallRun {
   reservation: Reservation | undefined;
   /** The output cap the budget lowered the call to, if it did. */
   clamped: number | undefined;
+  /** Attempts that reached a provider and failed unanswered before the one that ended the call: billed with it. */
+  failedAttempts: Target[] = [];
   /** What the client got, for the call's log line. */
   status: number | undefined;
   decision = 'none';
@@ -290,14 +292,17 @@ class ModelCall implements CallRun {
       if (result.attempts.length) row.attempts = result.attempts;
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
+      this.failedAttempts = result.sentFailed;
       if (result.kind === 'aborted') {
         if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
         return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
-        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
-        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
+        // No answer at all: the last attempt that reached a provider is billed as the unanswered call, the others with it.
+        const unanswered = result.unanswered ?? this.failedAttempts.pop();
+        if (unanswered) await billUnanswered(this, row, call, unanswered);
+        row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${unanswered ? `; billed_prompt_unanswered${row.reason ? `; ${row.reason}` : ''}` : ''}`.slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
       }
@@ -305,7 +310,16 @@ class ModelCall implements CallRun {
       row.provider = answer.target.provider.name;
       row.model = answer.target.model;
       if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
-      if (answer.head.status < 200 || answer.head.status >= 300) return await relayError(this, answer, row);
+      if (answer.head.status < 200 || answer.head.status >= 300) {
+        // An error answer is not charged, but an earlier attempt that reached a provider unanswered is.
+        const unanswered = this.failedAttempts.pop();
+        if (unanswered) {
+          await billUnanswered(this, row, call, unanswered);
+          row.provider = answer.target.provider.name;
+          row.model = answer.target.model;
+        }
+        return await relayError(this, answer, row);
+      }
       if (answer.first !== undefined) {
         relaying = true;
         return await relayStream(this, call, answer, row);
