@@ -1,3 +1,4 @@
+import { storedContext } from './estimate/stored-context.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
@@ -32,6 +33,8 @@ export interface ParsedCall {
   promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
   wantsStreamUsage: boolean;
+  /** The field by which the provider adds input the body does not hold (estimate/stored-context.ts), if any. */
+  storedContext: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -117,6 +120,7 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     choices,
     promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
+    storedContext: storedContext(body),
     body,
   };
 }

@@ -13,6 +13,7 @@ import type { Caller } from '../identity/key-directory.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Relayed } from './billed-usage.js';
 import { priceOf } from './call-pricing.js';
+import type { PriceMatch } from '../pricing/price-table.js';
 import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
 import type { ShardContext } from './shard-context.js';
@@ -80,6 +81,20 @@ export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint:
     ctx.callFinished();
     call.logLine();
   }
+}
+
+/** Most input one model call reads when the price table does not know the model's context window. */
+export const UNKNOWN_CONTEXT_WINDOW = 1_000_000;
+
+/**
+ * A call whose prompt the provider completes from what it stores or fetches
+ * (estimate/stored-context.ts) is reserved for the model's whole context
+ * window: the body bounds none of that input.
+ */
+function withStoredContext(call: ParsedCall, price: PriceMatch | undefined): ParsedCall {
+  if (!call.storedContext) return call;
+  const window = price?.entry.max_input_tokens ?? UNKNOWN_CONTEXT_WINDOW;
+  return { ...call, promptTokensFor: (m) => Math.max(call.promptTokensFor(m), window) };
 }
 
 class ModelCall implements CallRun {
@@ -209,7 +224,7 @@ class ModelCall implements CallRun {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const { estimate, clamped } = reservationEstimate(ctx, scope, call, first.model, price, this.ts);
+    const { estimate, clamped } = reservationEstimate(ctx, scope, withStoredContext(call, price), first.model, price, this.ts);
     this.clamped = clamped;
     this.resale = scope.resale;
     const admitted = admit(ctx, scope, estimate, this.ts);
