@@ -33,6 +33,11 @@ export interface ParsedCall {
   promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
   wantsStreamUsage: boolean;
+  /**
+   * Upper bound of a chat call's predicted output (`prediction`): the provider bills the tokens
+   * of it that it rejects as completion tokens, beyond the output cap. 0 without one.
+   */
+  predictionTokens: number;
   /** The field by which the provider adds input the body does not hold (estimate/stored-context.ts), if any. */
   storedContext: string | undefined;
   body: Record<string, unknown>;
@@ -121,6 +126,7 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
     storedContext: storedContext(body),
+    predictionTokens: body.prediction != null && typeof body.prediction === 'object' ? promptTokenBound(model, { prediction: body.prediction }) : 0,
     body,
   };
 }

@@ -47,10 +47,10 @@ export interface BilledUsage {
 
 export type Count = (texts: string[]) => Promise<CountResult>;
 
-/** Output tokens a call may produce: the cap sent upstream times the choices asked for. */
+/** Output tokens a call may be billed: the cap sent upstream, plus a predicted output the provider may reject, times the choices asked for. */
 export function outputCeiling(call: ParsedCall, cap: number | undefined): number | undefined {
   if (cap === undefined) return undefined;
-  return cap * call.choices;
+  return (cap + call.predictionTokens) * call.choices;
 }
 
 /** Problems of a report that parsed but cannot be true for this call. */
