@@ -97,6 +97,26 @@ function withStoredContext(call: ParsedCall, price: PriceMatch | undefined): Par
   return { ...call, promptTokensFor: (m) => Math.max(call.promptTokensFor(m), window) };
 }
 
+/**
+ * The planned target whose reservation is the largest. A call may be served by any target
+ * of its plan (fallback after a failure, or a first target of the other protocol that cannot
+ * take the request: the client can steer that), so it is reserved, and clamped, at the
+ * dearest. Undefined for a plan of one target.
+ */
+function dearestTarget(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall, targets: readonly Target[], now: number): { target: Target; price: PriceMatch | undefined } | undefined {
+  if (targets.length < 2) return undefined;
+  const unclamped = { ...scope, clampMaxTokens: false };
+  let best: { target: Target; price: PriceMatch | undefined; pico: number; tokens: number } | undefined;
+  for (const t of targets) {
+    const price = priceOf(ctx.prices, t.model, t.provider.type, ctx.unknownPrice, t.priceAs);
+    const { estimate } = reservationEstimate(ctx, unclamped, withStoredContext(call, price), t.model, price, now);
+    if (!best || estimate.billedPico > best.pico || (estimate.billedPico === best.pico && estimate.tokens > best.tokens)) {
+      best = { target: t, price, pico: estimate.billedPico, tokens: estimate.tokens };
+    }
+  }
+  return best;
+}
+
 class ModelCall implements CallRun {
   readonly requestId: string;
   readonly ts = Date.now();
@@ -224,7 +244,8 @@ class ModelCall implements CallRun {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const { estimate, clamped } = reservationEstimate(ctx, scope, withStoredContext(call, price), first.model, price, this.ts);
+    const dear = dearestTarget(ctx, scope, call, plan.targets, this.ts) ?? { target: first, price };
+    const { estimate, clamped } = reservationEstimate(ctx, scope, withStoredContext(call, dear.price), dear.target.model, dear.price, this.ts);
     this.clamped = clamped;
     this.resale = scope.resale;
     const admitted = admit(ctx, scope, estimate, this.ts);
