@@ -19,6 +19,7 @@ let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
 
 const KEY = 'tg-adv-prevresp-01';
+const QUIET_KEY = 'tg-adv-prevresp-02';
 const STORED = 20_000;
 const OUT = 16;
 const CALL_USD = expectedCostUsd('gpt-4o-mini', { prompt: STORED, completion: OUT });
@@ -29,7 +30,10 @@ beforeAll(async () => {
   mock = await startMockUpstream({ promptTokens: STORED, completionTokens: OUT, latencyMs: 200 });
   tg = await startTollgate({
     providers: providers(mock.url),
-    customers: [{ id: 'prev', keys: [KEY], budgets: [{ limit: LIMIT, unit: 'USD', period: 'month' }] }],
+    customers: [
+      { id: 'prev', keys: [KEY], budgets: [{ limit: LIMIT, unit: 'USD', period: 'month' }] },
+      { id: 'quiet', keys: [QUIET_KEY], budgets: [{ limit: 10, unit: 'USD', period: 'month' }] },
+    ],
   }, { clockStart: TEST_CLOCK, shards: 2 });
 });
 
@@ -70,5 +74,27 @@ describe('input the provider adds to the body', () => {
     expect(storedContext({ tools: [{ type: 'web_search_20250305', name: 'web_search' }] })).toBe('tools[].type web_search_20250305');
     expect(storedContext({ tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe('tools[].type file_search');
     expect(storedContext({ messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'f' } }], prompt: 'legacy text prompt' })).toBeUndefined();
+  });
+});
+
+describe('a stored-prompt call whose answer reports no usage', () => {
+  it('is billed the context window it reserved, not the few words of its body', async () => {
+    mock.setBehavior({ omitUsage: true });
+    try {
+      const r = await request(`${tg.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${QUIET_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', previous_response_id: 'resp_stored_conversation', input: 'and then?', max_output_tokens: OUT }),
+      });
+      await r.body.text();
+      const id = String(r.headers['x-tollgate-request-id']);
+      expect(r.statusCode).toBe(200);
+      const { rows } = await tg.admin('/admin/usage?customer=quiet&limit=1000');
+      const row = rows.find((x: any) => x.request_id === id);
+      expect(row.reason ?? '').not.toMatch(/invalid/);
+      expect(row.prompt_tokens).toBeGreaterThanOrEqual(STORED);
+    } finally {
+      mock.setBehavior({ omitUsage: false });
+    }
   });
 });
