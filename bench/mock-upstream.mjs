@@ -54,6 +54,9 @@
 //                     impossible or malformed numbers (null)
 //   omitTerminal      OpenAI chat streams end cleanly without `data: [DONE]`
 //                     (false)
+//   answerModel       null = answers name the request's model; else this
+//                     string is the `model` every answer names (an upstream
+//                     that answers with, or claims, another model) (null)
 //
 // Per-request overrides (headers): `x-mock-fail: <mode>` applies a failure
 // mode to that request only (does not consume failCount);
@@ -167,6 +170,7 @@ export const DEFAULT_BEHAVIOR = Object.freeze({
   toolCall: true,
   usageOverride: null,
   omitTerminal: false,
+  answerModel: null,
 });
 
 const MODELS = Object.freeze([
@@ -189,6 +193,12 @@ const STATUS = {
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
+
+/** The model an answer names: the request's, unless `answerModel` says otherwise. */
+function answerModelOf(beh, body, dflt) {
+  if (beh.answerModel !== null && beh.answerModel !== undefined) return beh.answerModel;
+  return typeof body.model === 'string' ? body.model : dflt;
+}
 
 const CT_JSON = 'application/json';
 const CT_SSE = 'text/event-stream; charset=utf-8';
@@ -249,6 +259,10 @@ export function validateBehaviorPatch(patch) {
       case 'omitTerminal':
       case 'toolCall':
         if (typeof v !== 'boolean') throw new TypeError(`${key} must be a boolean`);
+        break;
+      case 'answerModel':
+        if (v === undefined || v === '') v = null;
+        if (v !== null && typeof v !== 'string') throw new TypeError('answerModel must be null or a string');
         break;
       case 'requireKey':
         if (v === undefined || v === '') v = null;
@@ -806,7 +820,7 @@ class MockServer {
 
   chat(ctx) {
     const body = ctx.body, beh = ctx.beh;
-    const model = typeof body.model === 'string' ? body.model : 'mock-model';
+    const model = answerModelOf(beh, body, 'mock-model');
     const P = computePromptTokens('/v1/chat/completions', body, beh.promptTokens);
     const N = completionCount(beh.completionTokens, body);
     const created = (Date.now() / 1000) | 0;
@@ -825,7 +839,7 @@ class MockServer {
 
   chatStream(ctx) {
     const body = ctx.body, beh = ctx.beh;
-    const model = typeof body.model === 'string' ? body.model : 'mock-model';
+    const model = answerModelOf(beh, body, 'mock-model');
     const P = computePromptTokens('/v1/chat/completions', body, beh.promptTokens);
     const N = completionCount(beh.completionTokens, body);
     const created = (Date.now() / 1000) | 0;
@@ -873,7 +887,7 @@ class MockServer {
       instructions: body.instructions ?? null,
       max_output_tokens: body.max_output_tokens ?? null,
       max_tool_calls: null,
-      model: typeof body.model === 'string' ? body.model : 'mock-model',
+      model: answerModelOf(ctx.beh, body, 'mock-model'),
       output,
       parallel_tool_calls: body.parallel_tool_calls ?? true,
       previous_response_id: body.previous_response_id ?? null,
@@ -996,7 +1010,7 @@ class MockServer {
       const vec = embeddingVector(items[i], dims);
       data[i] = { object: 'embedding', index: i, embedding: b64 ? float32Base64(vec) : vec };
     }
-    const out = { object: 'list', data, model: typeof body.model === 'string' ? body.model : 'mock-embedding' };
+    const out = { object: 'list', data, model: answerModelOf(beh, body, 'mock-embedding') };
     if (!beh.omitUsage) {
       const P = computePromptTokens('/v1/embeddings', body, beh.promptTokens);
       out.usage = { prompt_tokens: P, total_tokens: P };
@@ -1038,7 +1052,7 @@ class MockServer {
 
   messages(ctx) {
     const body = ctx.body, beh = ctx.beh;
-    const model = typeof body.model === 'string' ? body.model : 'mock-model';
+    const model = answerModelOf(beh, body, 'mock-model');
     const P = computePromptTokens('/v1/messages', body, beh.promptTokens);
     const N = completionCount(beh.completionTokens, body);
     let content, stop;
@@ -1055,7 +1069,7 @@ class MockServer {
 
   messagesStream(ctx) {
     const body = ctx.body, beh = ctx.beh;
-    const model = typeof body.model === 'string' ? body.model : 'mock-model';
+    const model = answerModelOf(beh, body, 'mock-model');
     const P = computePromptTokens('/v1/messages', body, beh.promptTokens);
     const N = completionCount(beh.completionTokens, body);
     const startUsage = beh.omitUsage ? '' : `,"usage":${this.anthropicUsage(P, 1, beh)}`;

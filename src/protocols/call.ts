@@ -1,3 +1,4 @@
+import { storedContext } from './estimate/stored-context.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
@@ -32,6 +33,13 @@ export interface ParsedCall {
   promptTokensFor(model: string): number;
   /** Client asked for the usage chunk in an OpenAI chat stream. */
   wantsStreamUsage: boolean;
+  /**
+   * Upper bound of a chat call's predicted output (`prediction`): the provider bills the tokens
+   * of it that it rejects as completion tokens, beyond the output cap. 0 without one.
+   */
+  predictionTokens: number;
+  /** The field by which the provider adds input the body does not hold (estimate/stored-context.ts), if any. */
+  storedContext: string | undefined;
   body: Record<string, unknown>;
 }
 
@@ -63,14 +71,16 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
   if (typeof stream !== 'boolean') throw new BadRequest('"stream" must be a boolean');
   if (endpoint === 'embeddings' && stream) throw new BadRequest('embeddings cannot be streamed');
 
+  // Chat takes two caps; which one a provider (or a compatible server) obeys when both differ is
+  // not ours to know, so the larger is reserved and a clamp lowers both (upstreamBody).
   let maxOutputTokens: number | undefined;
-  const maxField = endpoint === 'responses' ? 'max_output_tokens' : endpoint === 'chat' && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
-  const max = body[maxField];
-  if (max !== undefined && max !== null) {
+  for (const maxField of outputCapFields(endpoint)) {
+    const max = body[maxField];
+    if (max === undefined || max === null) continue;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) {
       throw new BadRequest(`"${maxField}" must be a positive integer`);
     }
-    maxOutputTokens = max;
+    maxOutputTokens = Math.max(maxOutputTokens ?? 0, max);
   }
 
   if (endpoint === 'chat' && !Array.isArray(body.messages)) throw new BadRequest('"messages" is required and must be an array');
@@ -115,16 +125,27 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     choices,
     promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
+    storedContext: storedContext(body),
+    predictionTokens: body.prediction != null && typeof body.prediction === 'object' ? promptTokenBound(model, { prediction: body.prediction }) : 0,
     body,
   };
+}
+
+/** The body fields that cap a call's output, the one written when the client sent none first. */
+function outputCapFields(endpoint: EndpointId): readonly string[] {
+  if (endpoint === 'responses') return ['max_output_tokens'];
+  if (endpoint === 'chat') return ['max_tokens', 'max_completion_tokens'];
+  return ['max_tokens'];
 }
 
 /** The body sent upstream: the physical model, the output cap, and usage reporting for streams. */
 export function upstreamBody(call: ParsedCall, model: string, maxOutputTokens: number | undefined): string {
   const b: Record<string, unknown> = { ...call.body, model };
   if (maxOutputTokens !== undefined && maxOutputTokens !== call.maxOutputTokens) {
-    const field = call.endpoint === 'responses' ? 'max_output_tokens' : call.endpoint === 'chat' && call.body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
-    b[field] = maxOutputTokens;
+    const fields = outputCapFields(call.endpoint);
+    const present = fields.filter((f) => call.body[f] !== undefined && call.body[f] !== null);
+    // Every cap the client sent is lowered (else the other one could still run to its own value).
+    for (const f of present.length ? present : [fields[0]!]) b[f] = maxOutputTokens;
   }
   if (call.endpoint === 'chat' && call.stream) {
     const so = (call.body.stream_options && typeof call.body.stream_options === 'object') ? call.body.stream_options : {};

@@ -12,7 +12,9 @@ import type { CountResult } from '../tokenize/worker.js';
 //   request carries media (images, audio, files: text counting cannot see
 //   them) at least the call's own estimate. A count that failed or ran out
 //   of time falls back to UTF-8 bytes, an upper bound by construction, or to
-//   the call's estimate when that is lower (it is an upper bound too).
+//   the call's estimate when that is lower (it is an upper bound too). A
+//   call whose provider adds stored input (estimate/stored-context.ts) is
+//   billed the model's context window: its body bounds none of that input.
 // - completion: tiktoken on the generated text; when that text was not all
 //   kept, or the count fell back, the bytes received from the upstream
 //   (tokens never outnumber bytes).
@@ -47,10 +49,10 @@ export interface BilledUsage {
 
 export type Count = (texts: string[]) => Promise<CountResult>;
 
-/** Output tokens a call may produce: the cap sent upstream times the choices asked for. */
+/** Output tokens a call may be billed: the cap sent upstream, plus a predicted output the provider may reject, times the choices asked for. */
 export function outputCeiling(call: ParsedCall, cap: number | undefined): number | undefined {
   if (cap === undefined) return undefined;
-  return cap * call.choices;
+  return (cap + call.predictionTokens) * call.choices;
 }
 
 /** Problems of a report that parsed but cannot be true for this call. */
@@ -83,6 +85,11 @@ export async function billedUsage(count: Count, call: ParsedCall, reported: Repo
   const problems = reported ? [...reported.problems, ...impossible(reported, limits)] : [];
   if (reported && !problems.length && complete) return { usage: strip(reported), source: 'provider' };
   const own = await ownCount(count, call, relayed);
+  // Input the provider added from stored state (previous_response_id, ...) is not in the body: the context window bounds it.
+  if (call.storedContext && limits.maxPrompt !== undefined && own.usage.promptTokens < limits.maxPrompt) {
+    own.usage.promptTokens = limits.maxPrompt;
+    own.exact = false;
+  }
   const source = own.exact ? 'tokenizer' : 'estimate';
   if (!reported) return { usage: own.usage, source };
   const bad = new Set(problems.map((p) => p.field));

@@ -14,6 +14,7 @@ import type { Caller } from '../identity/key-directory.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Relayed } from './billed-usage.js';
 import { priceOf } from './call-pricing.js';
+import type { PriceMatch } from '../pricing/price-table.js';
 import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
 import type { ShardContext } from './shard-context.js';
@@ -84,6 +85,40 @@ export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint:
   }
 }
 
+/** Most input one model call reads when the price table does not know the model's context window. */
+export const UNKNOWN_CONTEXT_WINDOW = 1_000_000;
+
+/**
+ * A call whose prompt the provider completes from what it stores or fetches
+ * (estimate/stored-context.ts) is reserved for the model's whole context
+ * window: the body bounds none of that input.
+ */
+function withStoredContext(call: ParsedCall, price: PriceMatch | undefined): ParsedCall {
+  if (!call.storedContext) return call;
+  const window = price?.entry.max_input_tokens ?? UNKNOWN_CONTEXT_WINDOW;
+  return { ...call, promptTokensFor: (m) => Math.max(call.promptTokensFor(m), window) };
+}
+
+/**
+ * The planned target whose reservation is the largest. A call may be served by any target
+ * of its plan (fallback after a failure, or a first target of the other protocol that cannot
+ * take the request: the client can steer that), so it is reserved, and clamped, at the
+ * dearest. Undefined for a plan of one target.
+ */
+function dearestTarget(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall, targets: readonly Target[], now: number, customer: string): { target: Target; price: PriceMatch | undefined } | undefined {
+  if (targets.length < 2) return undefined;
+  const unclamped = { ...scope, clampMaxTokens: false };
+  let best: { target: Target; price: PriceMatch | undefined; pico: number; tokens: number } | undefined;
+  for (const t of targets) {
+    const price = priceOf(ctx.prices, t.model, t.provider.type, ctx.unknownPrice, t.priceAs, now);
+    const { estimate } = reservationEstimate(ctx, unclamped, withStoredContext(call, price), t.model, price, now, customer);
+    if (!best || estimate.billedPico > best.pico || (estimate.billedPico === best.pico && estimate.tokens > best.tokens)) {
+      best = { target: t, price, pico: estimate.billedPico, tokens: estimate.tokens };
+    }
+  }
+  return best;
+}
+
 class ModelCall implements CallRun {
   readonly requestId: string;
   readonly ts = Date.now();
@@ -101,6 +136,8 @@ class ModelCall implements CallRun {
   /** Output tokens held (all choices), and how a stream may grow that hold (when it is less than the upstream may produce). */
   outputHold = 0;
   growableHold: GrowableHold | undefined;
+  /** Attempts that reached a provider and failed unanswered before the one that ended the call: billed with it. */
+  failedAttempts: Target[] = [];
   /** What the client got, for the call's log line. */
   status: number | undefined;
   decision = 'none';
@@ -214,7 +251,8 @@ class ModelCall implements CallRun {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const { estimate, clamped, outputHold, growable } = reservationEstimate(ctx, scope, call, first.model, price, this.ts, caller.customer);
+    const dear = dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer) ?? { target: first, price };
+    const { estimate, clamped, outputHold, growable } = reservationEstimate(ctx, scope, withStoredContext(call, dear.price), dear.target.model, dear.price, this.ts, caller.customer);
     this.clamped = clamped;
     this.outputHold = outputHold;
     this.growableHold = growable;
@@ -304,14 +342,17 @@ class ModelCall implements CallRun {
       if (result.attempts.length) row.attempts = result.attempts;
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
+      this.failedAttempts = result.sentFailed;
       if (result.kind === 'aborted') {
         if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
         return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
-        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
-        row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`).slice(0, 500);
+        // No answer at all: the last attempt that reached a provider is billed as the unanswered call, the others with it.
+        const unanswered = result.unanswered ?? this.failedAttempts.pop();
+        if (unanswered) await billUnanswered(this, row, call, unanswered);
+        row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${unanswered ? `; billed_prompt_unanswered${row.reason ? `; ${row.reason}` : ''}` : ''}`).slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
       }
@@ -319,7 +360,16 @@ class ModelCall implements CallRun {
       row.provider = answer.target.provider.name;
       row.model = answer.target.model;
       if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
-      if (answer.head.status < 200 || answer.head.status >= 300) return await relayError(this, answer, row);
+      if (answer.head.status < 200 || answer.head.status >= 300) {
+        // An error answer is not charged, but an earlier attempt that reached a provider unanswered is.
+        const unanswered = this.failedAttempts.pop();
+        if (unanswered) {
+          await billUnanswered(this, row, call, unanswered);
+          row.provider = answer.target.provider.name;
+          row.model = answer.target.model;
+        }
+        return await relayError(this, answer, row);
+      }
       if (answer.first !== undefined) {
         relaying = true;
         return await relayStream(this, call, answer, row);

@@ -6,14 +6,15 @@ import type { CallUsage, ParsedCall } from '../protocols/call.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Target } from '../routing/route-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
-import { billedUsage, outputCeiling, type Relayed } from './billed-usage.js';
-import { priceOf } from './call-pricing.js';
+import { billedUsage, outputCeiling, ownCount, type Relayed } from './billed-usage.js';
+import { billedPico } from '../pricing/resale.js';
+import { costOf, picoToNano, priceOf } from './call-pricing.js';
 import { meterUsage } from './metering.js';
 import type { ShardContext } from './shard-context.js';
 
 // The end of a call that reached the provider: decide the usage to bill
 // (billed-usage.ts), price it on the model that answered (the answer's own
-// model name first, else the target's), replace the hold with the actual
+// model name when it costs at least the target's, else the target's), replace the hold with the actual
 // amounts on every budget and velocity window, and fill the row.
 
 export interface SettleState {
@@ -26,6 +27,8 @@ export interface SettleState {
   readonly resale: ResaleTerms;
   /** The output cap the budget lowered the call to, if it did. */
   readonly clamped: number | undefined;
+  /** Earlier attempts that reached a provider and failed unanswered (upstream-attempts.ts `sentFailed`): their prompts are billed with the call. */
+  readonly failedAttempts?: readonly Target[];
 }
 
 /** Returns the call's cost in nano-USD. */
@@ -40,7 +43,32 @@ export async function billCall(s: SettleState, row: UsageRecord, call: ParsedCal
   if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
   // What uncapped calls really use, for the next ones' holds (a capped, clamped or cut answer says nothing about that).
   if (complete && call.maxOutputTokens === undefined && s.clamped === undefined) ctx.forecast.record(row.customer, call.model, billed.usage.completionTokens / outputCeiling(call, 1)!);
-  return settleUsage(s, row, target, answeredModel, billed.usage);
+  const extra = s.failedAttempts?.length ? await unansweredPrompts(s, row, call, s.failedAttempts) : undefined;
+  return settleUsage(s, row, target, answeredModel, billed.usage, extra);
+}
+
+interface ExtraCharge { pico: number; billedPico: number; tokens: number }
+
+/**
+ * Prompts of attempts that reached a provider and got no answer before the
+ * call moved on: the provider may have run (and charged) them, so each is
+ * billed at its own target's price, counted like an unanswered call's prompt.
+ */
+async function unansweredPrompts(s: SettleState, row: UsageRecord, call: ParsedCall, targets: readonly Target[]): Promise<ExtraCharge> {
+  const { ctx } = s;
+  const extra: ExtraCharge = { pico: 0, billedPico: 0, tokens: 0 };
+  const notes: string[] = [];
+  for (const t of targets) {
+    const own = await ownCount((texts) => ctx.tokens.count(t.model, texts), call, { text: '', textComplete: true, bytes: 0 });
+    const usage = { ...own.usage, completionTokens: 0 };
+    const pico = costOf(priceOf(ctx.prices, t.model, t.provider.type, ctx.unknownPrice, t.priceAs, row.ts), usage).pico;
+    extra.pico += pico;
+    extra.billedPico += billedPico(s.resale, [row.model_requested, t.model], pico, usage);
+    extra.tokens += usage.promptTokens;
+    notes.push(`${t.id} ${usage.promptTokens} prompt tokens`);
+  }
+  row.reason = [row.reason, `billed_prompt_unanswered: ${notes.join(', ')}`].filter(Boolean).join('; ').slice(0, 500);
+  return extra;
 }
 
 /** A request that may have reached the provider but got no answer (client gone, timeout): the provider may charge its prompt, so it is billed. */
@@ -57,12 +85,23 @@ function flagInvalidUsage(s: SettleState, row: UsageRecord, target: Target, deta
   ctx.emit({ t: 'policy-event', kind: 'invalid_usage', customer: row.customer, agent: row.agent, detail: `${target.id} reported ${detail} for request ${s.requestId}; billed from Tollgate's own count` });
 }
 
-function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage): number {
+function settleUsage(s: SettleState, row: UsageRecord, target: Target, answeredModel: string | undefined, usage: CallUsage, extra: ExtraCharge | undefined): number {
   const { ctx } = s;
-  let match: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type, undefined, undefined, row.ts) : undefined;
-  match ??= priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs, row.ts);
+  const targetMatch = priceOf(ctx.prices, target.model, target.provider.type, ctx.unknownPrice, target.priceAs, row.ts);
+  const answered: PriceMatch | undefined = answeredModel ? priceOf(ctx.prices, answeredModel, target.provider.type, undefined, undefined, row.ts) : undefined;
+  // The answer's model name comes from the upstream (or is a client's name echoed back by a gateway):
+  // it may raise the price (a dearer snapshot of an alias), never lower it below the target we sent to.
+  const match = answered && costOf(answered, usage).pico >= costOf(targetMatch, usage).pico ? answered : targetMatch;
   row.model = answeredModel ?? target.model;
   const { actual } = meterUsage(ctx, row, match, usage, s.resale, [row.model_requested, answeredModel, target.model]);
+  if (extra) {
+    const nano = picoToNano(extra.pico);
+    row.cost_nano += nano;
+    row.billed_nano += picoToNano(extra.billedPico);
+    actual.billedPico += extra.billedPico;
+    actual.tokens += extra.tokens;
+    ctx.metrics.recordSpend(row.customer, nano, extra.tokens, 0);
+  }
   if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());
   row.latency_ms = Math.round(performance.now() - s.t0);
   return row.cost_nano;

@@ -58,10 +58,16 @@ export interface Answer {
   first?: Buffer | null;
 }
 
+/**
+ * `sentFailed`: targets whose attempt failed after its connection was made
+ * (timeout, reset, a broken or oversized answer), before the call was
+ * cancelled. The request may have reached the provider, who then charges its
+ * prompt, so the call bills them (settle.ts). A connect failure sent nothing.
+ */
 export type AttemptsResult =
-  | { kind: 'answer'; answer: Answer; attempts: AttemptRecord[] }
-  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[]; unanswered?: Target }
-  | { kind: 'aborted'; attempts: AttemptRecord[]; unanswered?: Target };
+  | { kind: 'answer'; answer: Answer; attempts: AttemptRecord[]; sentFailed: Target[] }
+  | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[]; unanswered?: Target; sentFailed: Target[] }
+  | { kind: 'aborted'; attempts: AttemptRecord[]; unanswered?: Target; sentFailed: Target[] };
 
 export interface AttemptControl {
   /** The attempt in flight; its `reason` is set when the call is cancelled (client gone, total timeout, shutdown). */
@@ -82,6 +88,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
   let timeouts = 0;
   /** The target whose request was in flight when the call was cancelled: it may have reached the provider, who then charges. */
   let unanswered: Target | undefined;
+  const sentFailed: Target[] = [];
   const cancelled = () => control.clientGone() || current.reason !== undefined;
 
   for (const target of plan.targets) {
@@ -137,7 +144,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
         answer.body = await up.readAll().catch(() => Buffer.alloc(0));
       }
       health.succeeded(target, probe, headMs);
-      return { kind: 'answer', answer, attempts };
+      return { kind: 'answer', answer, attempts, sentFailed };
     } catch (err) {
       if (cancelled()) {
         health.abandoned(target, probe);
@@ -148,9 +155,10 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
       const kind = failureKind(e?.code ?? e?.cause?.code);
       const error = describeError(err);
       attempts.push({ target: target.id, error });
+      if (kind !== 'connect') sentFailed.push(target);
       if (kind === 'other') {
         health.abandoned(target, probe);
-        return { kind: 'none', type: 'upstream_error', message: `the upstream answer failed: ${error}`, attempts };
+        return { kind: 'none', type: 'upstream_error', message: `the upstream answer failed: ${error}`, attempts, sentFailed };
       }
       if (kind === 'timeout') timeouts++;
       health.failed(target, probe, now(), error);
@@ -158,20 +166,20 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     }
   }
 
-  if (control.clientGone()) return { kind: 'aborted', attempts, ...(unanswered ? { unanswered } : {}) };
-  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts, ...(unanswered ? { unanswered } : {}) };
+  if (control.clientGone()) return { kind: 'aborted', attempts, sentFailed, ...(unanswered ? { unanswered } : {}) };
+  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts, sentFailed, ...(unanswered ? { unanswered } : {}) };
   // Every retry used up on error answers: the last one goes back as the upstream wrote it.
-  if (passThrough) return { kind: 'answer', answer: passThrough, attempts };
+  if (passThrough) return { kind: 'answer', answer: passThrough, attempts, sentFailed };
   const list = attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
   if (tried === 0 && untranslatable !== undefined && soonest === Infinity) {
-    return { kind: 'none', type: 'invalid_request_error', message: `no target of "${plan.logical}" can serve this request: ${untranslatable}`, attempts };
+    return { kind: 'none', type: 'invalid_request_error', message: `no target of "${plan.logical}" can serve this request: ${untranslatable}`, attempts, sentFailed };
   }
   if (tried === 0) {
     const retryAfterSec = Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - now()) / 1000)) : 1;
-    return { kind: 'none', type: 'overloaded_error', message: `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retryAfterSec} s (${list})`, retryAfterSec, attempts };
+    return { kind: 'none', type: 'overloaded_error', message: `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retryAfterSec} s (${list})`, retryAfterSec, attempts, sentFailed };
   }
-  if (timeouts === tried) return { kind: 'none', type: 'upstream_timeout', message: `no upstream answered in time: ${list}`, attempts };
-  return { kind: 'none', type: 'upstream_error', message: `no upstream answered: ${list}`, attempts };
+  if (timeouts === tried) return { kind: 'none', type: 'upstream_timeout', message: `no upstream answered in time: ${list}`, attempts, sentFailed };
+  return { kind: 'none', type: 'upstream_error', message: `no upstream answered: ${list}`, attempts, sentFailed };
 }
 
 /** `target: error; ...` for the row's reason. */
