@@ -35,6 +35,7 @@ import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
 import { relayStream } from './stream-relay.js';
 import { billCall, billUnanswered } from './settle.js';
+import { relayUnitAnswer, settleUnits, unitQuote, unitReservation, type UnitQuote } from './unit-call.js';
 
 // One proxied model call, as it runs: intake (key, body, parse, idempotency
 // claim: call-intake.ts) → self-answers and the loop guard (loop-check.ts)
@@ -56,6 +57,8 @@ export interface CallHeaders {
   anthropicVersion: string;
   anthropicBeta: string;
   accept: string;
+  /** multipart/form-data with its boundary, for audio uploads. */
+  contentType: string;
 }
 
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
@@ -98,6 +101,8 @@ class ModelCall implements CallRun {
   status: number | undefined;
   decision = 'none';
   row: UsageRecord | undefined;
+  /** What a unit-billed call (images, speech, audio) reserved on its first target. */
+  unit: Extract<UnitQuote, { ok: true }> | undefined;
 
   constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, private h: CallHeaders) {
     this.requestId = newRequestId(this.ts);
@@ -146,7 +151,7 @@ class ModelCall implements CallRun {
     if (!who.ok) return this.refuse(who.type, who.message);
     const caller = (this.caller = who.caller);
 
-    const read = await readCall(this.endpoint, bodyPromise);
+    const read = await readCall(this.endpoint, bodyPromise, h.contentType);
     if (!read.ok && read.refusal.closeConnection) return this.#refuseIntake(read.refusal);
     if (ex.aborted) return;
     if (!read.ok) return this.#refuseIntake(read.refusal);
@@ -202,12 +207,17 @@ class ModelCall implements CallRun {
     if (!plan.targets.length) return this.#noTarget(call, plan, idemKey);
     const first = plan.targets[0]!;
     const price = priceOf(ctx.prices, first.model, first.provider.type, ctx.unknownPrice, first.priceAs);
-    if (!price && ctx.config.unknownModel === 'refuse') {
+    if (call.media) {
+      // Billed per unit: no unknownModel rule applies, as it would let the call through at $0.
+      const quote = unitQuote(ctx, first, call.media);
+      if (!quote.ok) return this.refuse(quote.type, quote.message);
+      this.unit = quote;
+    } else if (!price && ctx.config.unknownModel === 'refuse') {
       return this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const { estimate, clamped } = reservationEstimate(ctx, scope, call, first.model, price, this.ts);
+    const { estimate, clamped } = this.unit ? { estimate: unitReservation(scope.resale, call, this.unit), clamped: undefined } : reservationEstimate(ctx, scope, call, first.model, price, this.ts);
     this.clamped = clamped;
     this.resale = scope.resale;
     const admitted = admit(ctx, scope, estimate, this.ts);
@@ -234,7 +244,8 @@ class ModelCall implements CallRun {
   /** Records the blocked call and answers the refusal the admission chose. */
   async #refuseAdmission(call: ParsedCall, caller: Caller, idemKey: string | null, scope: ResolvedScope, a: Exclude<Admission, { ok: true }>): Promise<void> {
     const r = admissionRefusal(this.ctx, caller, a, this.ts);
-    const friendly = r.scope && scope.refusal.mode === 'message';
+    // Only chat-shaped endpoints can carry a refusal written as an answer.
+    const friendly = r.scope && scope.refusal.mode === 'message' && !call.media;
     const row = this.#row(call, idemKey);
     row.decision = 'blocked';
     row.reason = r.reason;
@@ -291,12 +302,12 @@ class ModelCall implements CallRun {
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
       if (result.kind === 'aborted') {
-        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
+        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
         return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
       if (result.kind === 'none') {
         row.status = errorStatus(result.type);
-        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
+        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
         row.reason = `upstream_failed: ${attemptSummary(result.attempts)}${result.unanswered ? '; billed_prompt_unanswered' : ''}`.slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
@@ -306,6 +317,7 @@ class ModelCall implements CallRun {
       row.model = answer.target.model;
       if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
       if (answer.head.status < 200 || answer.head.status >= 300) return await relayError(this, answer, row);
+      if (this.unit) return await relayUnitAnswer(this, call, this.#unitOn(call, answer.target), answer, row, refs);
       if (answer.first !== undefined) {
         relaying = true;
         return await relayStream(this, call, answer, row);
@@ -318,6 +330,18 @@ class ModelCall implements CallRun {
 
   bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
     return billCall(this, row, call, target, answeredModel, reported, relayed, complete);
+  }
+
+  /** The quote on the target that answered (a fallback may price differently); the first target's when it has none. */
+  #unitOn(call: ParsedCall, target: Target): Extract<UnitQuote, { ok: true }> {
+    const q = unitQuote(this.ctx, target, call.media!);
+    return q.ok ? q : this.unit!;
+  }
+
+  /** A request that may have reached the provider but got no answer: billed what it reserved (the provider may charge it all). */
+  async #billUnanswered(row: UsageRecord, call: ParsedCall, target: Target): Promise<void> {
+    if (!this.unit) return billUnanswered(this, row, call, target);
+    settleUnits(this, row, target, this.#unitOn(call, target).bill);
   }
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {

@@ -23,7 +23,10 @@ export interface UsageRecord {
   latency_ms: number;
   idempotency_key: string | null;
   price_source: string | null; // table id the price came from, 'unknown' when unpriced
-  usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | null;
+  usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | 'request' | null;
+  /** Calls billed per unit (images, speech, audio): what was billed, e.g. 3 image, 1000 character, 30 second. */
+  unit?: 'image' | 'character' | 'second';
+  units?: number;
   /** Targets tried before the one that answered (or all of them, when none did). */
   attempts?: { target: string; error: string }[];
 }
@@ -35,6 +38,9 @@ export interface PublicUsageRow {
   cost_usd: number; billed: number; decision: string; reason: string | null; status: number;
   latency_ms: number; idempotency_key: string | null; price_source: string | null; usage_source: string | null;
   attempts: { target: string; error: string }[];
+  /** Present on calls billed per unit only. */
+  unit?: string;
+  units?: number;
 }
 
 export const nanoToUsd = (n: number): number => n / 1e9;
@@ -64,6 +70,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     price_source: r.price_source,
     usage_source: r.usage_source,
     attempts: r.attempts ?? [],
+    ...(r.unit ? { unit: r.unit, units: r.units ?? 0 } : {}),
   };
 }
 
