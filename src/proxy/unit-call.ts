@@ -30,7 +30,7 @@ import type { Answer } from './upstream-attempts.js';
 // - speech: the input's Unicode code points at the per-character price; exact
 //   before the call, so reserved and billed the same.
 // - audio: the seconds measured from the upload (audio-duration.ts), rounded
-//   up to whole seconds. Billed on the provider's reported duration when it is
+//   to the nearest whole second as OpenAI bills them (at least one). Billed on the provider's reported duration when it is
 //   plausible (not above the measured length by more than 10 % + 1 s), else on
 //   the measured one. A file that cannot be measured is refused unless the
 //   answer will state its duration (verbose_json); it then reserves the file
@@ -63,7 +63,8 @@ export type UnitQuote =
   | { ok: true; bill: UnitBill; reservePico: number; model: PriceMatch | undefined }
   | { ok: false; type: ErrorType; message: string };
 
-const wholeSeconds = (s: number) => Math.max(1, Math.ceil(Math.round(s * 1000) / 1000));
+/** OpenAI bills transcription per second, rounded to the nearest second; never less than one. */
+const wholeSeconds = (s: number) => Math.max(1, Math.round(s));
 
 /** The prices for a target's model, looked up by exact id (never a prefix or snapshot of another one). */
 function pricesFor(ctx: ShardContext, target: Target) {

@@ -71,6 +71,23 @@ function mp4(timescale: number, duration: number, version: 0 | 1 = 0, moovFirst 
   return moovFirst ? Buffer.concat([ftyp, moov, mdat]) : Buffer.concat([ftyp, mdat, moov]);
 }
 
+/** A fragmented MP4 (mvhd duration 0): one track at `rate`, fragments of `perFragment` samples of 1024 ticks. */
+function fragmentedMp4(rate: number, fragments: number, perFragment: number, perSampleDurations = false): Buffer {
+  const full = (version: number, flags: number) => u32be((version << 24) | flags);
+  const mvhd = Buffer.concat([full(0, 0), Buffer.alloc(8), u32be(1000), u32be(0), Buffer.alloc(80)]);
+  const tkhd = Buffer.concat([full(0, 3), Buffer.alloc(8), u32be(1), Buffer.alloc(68)]);
+  const mdhd = Buffer.concat([full(0, 0), Buffer.alloc(8), u32be(rate), u32be(0), Buffer.alloc(4)]);
+  const trex = Buffer.concat([full(0, 0), u32be(1), u32be(1), u32be(1024), u32be(0), u32be(0)]);
+  const moov = box('moov', box('mvhd', mvhd), box('trak', box('tkhd', tkhd), box('mdia', box('mdhd', mdhd))), box('mvex', box('trex', trex)));
+  const frag = () => {
+    const trun = perSampleDurations
+      ? Buffer.concat([full(0, 0x100), u32be(perFragment), ...Array.from({ length: perFragment }, () => u32be(1024))])
+      : Buffer.concat([full(0, 0), u32be(perFragment)]);
+    return Buffer.concat([box('moof', box('traf', box('tfhd', Buffer.concat([full(0, 0), u32be(1)])), box('trun', trun))), box('mdat', Buffer.alloc(300))]);
+  };
+  return Buffer.concat([box('ftyp', Buffer.from('iso5\0\0\0\0iso5', 'latin1')), moov, ...Array.from({ length: fragments }, frag)]);
+}
+
 const seconds = (b: Buffer) => {
   const d = audioDuration(b);
   if (!d.ok) throw new Error(d.problem);
@@ -111,9 +128,11 @@ describe('audioDuration', () => {
     expect(seconds(opus(3, 312))).toEqual({ s: 3, f: 'ogg' });
   });
 
-  it('reads M4A/MP4 mvhd duration over timescale, with moov before or after mdat, version 0 or 1', () => {
+  it('reads M4A/MP4 mvhd duration over timescale (moov before or after mdat, version 0 or 1), and a fragmented MP4 from its fragments', () => {
     expect(seconds(mp4(1000, 61_500))).toEqual({ s: 61.5, f: 'mp4' });
     expect(seconds(mp4(44100, 44100 * 4, 1, true))).toEqual({ s: 4, f: 'mp4' });
+    expect(seconds(fragmentedMp4(44100, 3, 100))).toEqual({ s: (300 * 1024) / 44100, f: 'mp4' });
+    expect(seconds(fragmentedMp4(48000, 2, 50, true))).toEqual({ s: (100 * 1024) / 48000, f: 'mp4' });
     const noMoov = mp4(1000, 1000).subarray(0, 40);
     expect(audioDuration(noMoov)).toMatchObject({ ok: false, problem: expect.stringMatching(/moov/) });
   });

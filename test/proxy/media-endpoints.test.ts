@@ -129,8 +129,9 @@ describe('unit-billed endpoints', () => {
       mock.setBehavior({ audioSeconds: null });
     }
     const row = (await rows('misc')).find((x) => x.endpoint === '/v1/audio/transcriptions');
-    expect(row).toMatchObject({ unit: 'second', units: 5, usage_source: 'provider' });
-    expect(row.cost_usd).toBe(0.0005);
+    // OpenAI rounds to the nearest second: 4.2 s bills 4.
+    expect(row).toMatchObject({ unit: 'second', units: 4, usage_source: 'provider' });
+    expect(row.cost_usd).toBe(0.0004);
   });
 
   it('refuses an image model without a per-image price instead of letting it through at $0', async () => {

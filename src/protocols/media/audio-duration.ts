@@ -11,7 +11,9 @@
 // - M4A / MP4: mvhd duration / timescale (exact; 0 = fragmented, unknown).
 // - MP3: walks the frame headers (4 bytes each, hopping frame to frame) and
 //   counts samples: exact for CBR and VBR alike, whatever a Xing/VBRI header
-//   claims. Bytes between frames that are not a frame are skipped.
+//   claims (that frame itself is not counted). Bytes between frames that are
+//   not a frame are skipped. An upper bound by the encoder's delay and
+//   padding (about 50 ms: LAME's tag is not read).
 // Anything else (WebM, AAC ADTS, a truncated header) is not measured.
 
 export type AudioFormat = 'wav' | 'mp3' | 'flac' | 'ogg' | 'mp4';
@@ -105,26 +107,97 @@ function mp4Duration(b: Buffer): AudioDuration {
     ? [b.readUInt32BE(p + 16), Number(b.readBigUInt64BE(p + 20))]
     : [b.readUInt32BE(p + 8), b.readUInt32BE(p + 12)];
   if (!scale) return fail('the MP4 mvhd box has no timescale');
-  return ok(duration / scale, 'mp4');
+  if (duration > 0) return ok(duration / scale, 'mp4');
+  return fragmentedMp4Duration(b, moov);
+}
+
+/**
+ * A fragmented MP4 (Safari's MediaRecorder writes them) states no duration in
+ * mvhd: its samples are listed in moof boxes. Sums every fragment's sample
+ * durations (trun, else tfhd's or trex's default) per track, in the track's
+ * own timescale (mdhd); the longest track is the file's length.
+ */
+function fragmentedMp4Duration(b: Buffer, moov: { start: number; end: number }): AudioDuration {
+  const tracks = new Map<number, { scale: number; defaultDuration: number; total: number }>();
+  for (const trak of boxes(b, moov.start, moov.end, 'trak')) {
+    const tkhd = findBox(b, trak.start, trak.end, 'tkhd');
+    const mdia = findBox(b, trak.start, trak.end, 'mdia');
+    const mdhd = mdia && findBox(b, mdia.start, mdia.end, 'mdhd');
+    if (!tkhd || !mdhd || tkhd.start + 24 > b.length || mdhd.start + 24 > b.length) continue;
+    const id = b.readUInt32BE(tkhd.start + (b[tkhd.start] === 1 ? 20 : 12));
+    const scale = b.readUInt32BE(mdhd.start + (b[mdhd.start] === 1 ? 20 : 12));
+    tracks.set(id, { scale, defaultDuration: 0, total: 0 });
+  }
+  const mvex = findBox(b, moov.start, moov.end, 'mvex');
+  for (const trex of mvex ? boxes(b, mvex.start, mvex.end, 'trex') : []) {
+    const t = trex.start + 12 <= b.length ? tracks.get(b.readUInt32BE(trex.start + 4)) : undefined;
+    if (t) t.defaultDuration = b.readUInt32BE(trex.start + 12);
+  }
+  for (const moof of boxes(b, 0, b.length, 'moof')) {
+    for (const traf of boxes(b, moof.start, moof.end, 'traf')) {
+      const tfhd = findBox(b, traf.start, traf.end, 'tfhd');
+      if (!tfhd || tfhd.start + 8 > b.length) continue;
+      const t = tracks.get(b.readUInt32BE(tfhd.start + 4));
+      if (!t) continue;
+      const hf = b.readUInt32BE(tfhd.start) & 0xffffff;
+      // tfhd optional fields in order: base offset (8), description index (4), default duration (4).
+      let q = tfhd.start + 8 + (hf & 0x01 ? 8 : 0) + (hf & 0x02 ? 4 : 0);
+      const fragDefault = hf & 0x08 && q + 4 <= b.length ? b.readUInt32BE(q) : t.defaultDuration;
+      for (const trun of boxes(b, traf.start, traf.end, 'trun')) {
+        if (trun.start + 8 > b.length) continue;
+        const f = b.readUInt32BE(trun.start) & 0xffffff;
+        const count = b.readUInt32BE(trun.start + 4);
+        if (!(f & 0x100)) {
+          t.total += count * fragDefault;
+          continue;
+        }
+        // Per sample: duration (4), size (4), flags (4), composition offset (4), as the flags say.
+        const stride = 4 * [0x100, 0x200, 0x400, 0x800].filter((bit) => f & bit).length;
+        q = trun.start + 8 + (f & 0x01 ? 4 : 0) + (f & 0x04 ? 4 : 0);
+        for (let i = 0; i < count && q + 4 <= trun.end; i++, q += stride) t.total += b.readUInt32BE(q);
+      }
+    }
+  }
+  let seconds = 0;
+  for (const t of tracks.values()) if (t.scale) seconds = Math.max(seconds, t.total / t.scale);
+  return seconds > 0 ? ok(seconds, 'mp4') : fail('the MP4 file states no duration in mvhd and has no fragments to count');
+}
+
+/** Every box named `type` among the boxes in [from, to). */
+function boxes(b: Buffer, from: number, to: number, type: string): Array<{ start: number; end: number }> {
+  const out: Array<{ start: number; end: number }> = [];
+  for (let p = from; ;) {
+    const next = findBoxAt(b, p, to);
+    if (!next) return out;
+    if (next.type === type) out.push({ start: next.start, end: next.end });
+    p = next.end;
+  }
 }
 
 /** The first box named `type` among the boxes in [from, to): its payload's range. */
 function findBox(b: Buffer, from: number, to: number, type: string): { start: number; end: number } | undefined {
-  for (let p = from; p + 8 <= to;) {
-    let size = b.readUInt32BE(p);
-    let header = 8;
-    if (size === 1) {
-      if (p + 16 > to) return undefined;
-      size = Number(b.readBigUInt64BE(p + 8));
-      header = 16;
-    } else if (size === 0) {
-      size = to - p;
-    }
-    if (size < header) return undefined;
-    if (b.toString('latin1', p + 4, p + 8) === type) return { start: p + header, end: Math.min(p + size, to) };
-    p += size;
+  for (let p = from; ;) {
+    const next = findBoxAt(b, p, to);
+    if (!next) return undefined;
+    if (next.type === type) return next;
+    p = next.end;
   }
-  return undefined;
+}
+
+/** The box whose header starts at p: its type, payload start and end (undefined past `to` or when damaged). */
+function findBoxAt(b: Buffer, p: number, to: number): { type: string; start: number; end: number } | undefined {
+  if (p + 8 > to) return undefined;
+  let size = b.readUInt32BE(p);
+  let header = 8;
+  if (size === 1) {
+    if (p + 16 > to) return undefined;
+    size = Number(b.readBigUInt64BE(p + 8));
+    header = 16;
+  } else if (size === 0) {
+    size = to - p;
+  }
+  if (size < header) return undefined;
+  return { type: b.toString('latin1', p + 4, p + 8), start: p + header, end: Math.min(p + size, to) };
 }
 
 /** Where the audio starts after an ID3v2 tag (0 when there is none). */
@@ -159,11 +232,19 @@ function frameAt(b: Buffer, p: number): Frame | undefined {
   return { length, samples, rate };
 }
 
+function isInfoFrame(b: Buffer, p: number, length: number): boolean {
+  const text = b.toString('latin1', p + 4, Math.min(p + length, p + 48, b.length));
+  return text.includes('Xing') || text.includes('Info') || text.includes('VBRI');
+}
+
 function mp3Duration(b: Buffer, start: number): AudioDuration {
   // Whole samples per sample rate, divided once: no float drift over thousands of frames.
   const samples = new Map<number, number>();
   let frames = 0;
   let p = start;
+  // A Xing/Info/VBRI frame at the start is the encoder's table of contents, not audio.
+  const first = frameAt(b, p);
+  if (first && isInfoFrame(b, p, first.length)) p += first.length;
   while (p + 4 <= b.length) {
     const f = frameAt(b, p);
     // A frame counts only when it is followed by another or ends the file: random bytes are rarely a chain.
