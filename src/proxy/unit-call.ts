@@ -30,12 +30,17 @@ import type { Answer } from './upstream-attempts.js';
 // - speech: the input's Unicode code points at the per-character price; exact
 //   before the call, so reserved and billed the same.
 // - audio: the seconds measured from the upload (audio-duration.ts), rounded
-//   to the nearest whole second as OpenAI bills them (at least one). Billed on the provider's reported duration when it is
-//   plausible (not above the measured length by more than 10 % + 1 s), else on
-//   the measured one. A file that cannot be measured is refused unless the
-//   answer will state its duration (verbose_json); it then reserves the file
-//   size at 6 kbit/s (lower than any usable speech codec) and, if the answer
-//   states none after all, is billed that bound: never $0.
+//   to the nearest whole second as OpenAI bills them (at least one). Billed on
+//   the provider's reported duration when it is plausible: above 0 and within
+//   what the bytes sent could hold (the file at 6 kbit/s, or the measured
+//   length + 10 % + 1 s if more). A report longer than the header states is
+//   believed (the client wrote the header, the provider charges what it
+//   heard) and noted on the row; an implausible one bills the measured length.
+//   A file that cannot be measured is refused unless the answer will state
+//   its duration (verbose_json); it then reserves the file size at 6 kbit/s
+//   (lower than any usable speech codec) and, if the answer states none after
+//   all, is billed that bound: never $0. The overrun past the hold is thus at
+//   most the file's 6 kbit/s length minus the measured one.
 // - token-priced transcription models (gpt-4o-transcribe): the measured
 //   seconds at AUDIO_TOKENS_PER_SECOND plus the model's output cap reserved;
 //   billed on the reported tokens, else on that bound.
@@ -57,6 +62,8 @@ export interface UnitBill {
   source: 'provider' | 'request' | 'estimate';
   /** A reported quantity that was not believed, for the row. */
   invalid?: string;
+  /** A reported quantity that was believed though it disagrees with the request, for the row. */
+  note?: string;
 }
 
 export type UnitQuote =
@@ -140,10 +147,15 @@ export function unitBill(quote: UnitBill, media: MediaRequest, model: PriceMatch
   if (quote.match.entry.per_second) {
     const reported = typeof json.duration === 'number' ? json.duration : json.usage?.type === 'duration' ? json.usage.seconds : undefined;
     if (typeof reported !== 'number') return quote;
-    const bound = media.seconds === undefined ? MAX_SECONDS : media.seconds * 1.1 + 1;
-    if (!(reported > 0 && reported <= bound && reported <= MAX_SECONDS)) return { ...quote, invalid: `reported duration ${String(reported)} s for ${media.seconds ?? 'unmeasured'} s of audio` };
+    // The client writes the container, the provider decodes the audio: a header
+    // can understate what the provider hears and charges, so a longer report is
+    // believed, up to what the bytes sent could hold at all.
+    const physical = Math.min(MAX_SECONDS, Math.max(media.fileBytes / MIN_BYTES_PER_SECOND, (media.seconds ?? 0) * 1.1 + 1));
+    if (!(reported > 0 && reported <= physical)) return { ...quote, invalid: `reported duration ${String(reported)} s for ${media.seconds ?? 'unmeasured'} s of audio in ${media.fileBytes} bytes` };
     const secs = wholeSeconds(reported);
-    return { ...quote, usage: { ...zeroUsage(), seconds: secs }, units: secs, source: 'provider' };
+    const bill: UnitBill = { ...quote, usage: { ...zeroUsage(), seconds: secs }, units: secs, source: 'provider' };
+    if (media.seconds !== undefined && reported > media.seconds * 1.1 + 1) bill.note = `reported duration ${reported} s exceeds the ${media.seconds.toFixed(3)} s the file's header states`;
+    return bill;
   }
   const u = json.usage;
   const input = count(u?.input_tokens);
@@ -163,6 +175,7 @@ export function settleUnits(s: SettleState, row: UsageRecord, target: Target, bi
   row.units = bill.units;
   const { actual } = meterUsage(ctx, row, bill.match, bill.usage, s.resale, [row.model_requested, target.model]);
   row.usage_source = bill.source;
+  if (bill.note) row.reason = [row.reason, bill.note].filter(Boolean).join('; ').slice(0, 500);
   if (bill.invalid) row.reason = [row.reason, `invalid_provider_usage: ${bill.invalid}`].filter(Boolean).join('; ').slice(0, 500);
   if (s.reservation && ctx.book.settle(s.reservation, actual) && s.rateHolds.length) settleRates(ctx.policyTables.windows, s.rateHolds, actual, Date.now());
   row.latency_ms = Math.round(performance.now() - s.t0);
