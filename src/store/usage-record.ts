@@ -78,6 +78,8 @@ export const CSV_COLUMNS = [
   'request_id', 'ts', 'customer', 'agent', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cost_usd', 'billed',
   'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
+  // Appended (never inserted): readers of older exports keep their column positions.
+  'unit', 'units',
 ] as const;
 
 export function csvLine(values: readonly unknown[]): string {
