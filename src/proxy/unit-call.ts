@@ -121,8 +121,19 @@ export function unitQuote(ctx: ShardContext, target: Target, media: MediaRequest
 /** The hold: the quote resold on the scope's terms. */
 export function unitReservation(resale: ResaleTerms, call: ParsedCall, quote: Extract<UnitQuote, { ok: true }>): CallAmounts {
   const u = quote.bill.usage;
-  return { billedPico: billedPico(resale, [call.model, quote.bill.match.id], quote.reservePico, u), tokens: u.promptTokens + u.completionTokens, requests: 1 };
+  return { billedPico: billedPico(resale, resaleNames(u, [call.model, quote.bill.match.id]), quote.reservePico, u), tokens: u.promptTokens + u.completionTokens, requests: 1 };
 }
+
+/**
+ * Custom resale prices are per token: applied to a per-unit quantity they
+ * would bill $0, so a unit bill is resold by the markup only.
+ */
+function resaleNames(u: CallUsage, models: readonly (string | null | undefined)[]): readonly (string | null | undefined)[] {
+  return u.images || u.seconds || u.characters ? [] : models;
+}
+
+/** Image output tokens no answer can exceed per image (gpt-image-1 high 1536x1024 is 6,240). */
+const MAX_IMAGE_TOKENS = 10_000;
 
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
 
@@ -133,8 +144,11 @@ export function unitBill(quote: UnitBill, media: MediaRequest, model: PriceMatch
     const u = json.usage;
     const input = count(u?.input_tokens);
     const output = count(u?.output_tokens);
+    const n = Array.isArray(json.data) ? Math.min(json.data.length, media.n) : media.n;
     if (model?.entry.output && input !== undefined && output !== undefined && output > 0) {
-      const n = Array.isArray(json.data) ? Math.min(json.data.length, media.n) : media.n;
+      if (output > media.n * MAX_IMAGE_TOKENS || input > media.promptBytes + 100_000) {
+        return { ...quote, invalid: `reported image usage input_tokens=${input}, output_tokens=${output} for ${media.n} image(s)` };
+      }
       return { match: model, usage: { ...zeroUsage(), promptTokens: input, completionTokens: output }, unit: 'image', units: n, source: 'provider' };
     }
     if (Array.isArray(json.data) && json.data.length < media.n) {
@@ -173,7 +187,7 @@ export function settleUnits(s: SettleState, row: UsageRecord, target: Target, bi
   row.model = target.model;
   row.unit = bill.unit;
   row.units = bill.units;
-  const { actual } = meterUsage(ctx, row, bill.match, bill.usage, s.resale, [row.model_requested, target.model]);
+  const { actual } = meterUsage(ctx, row, bill.match, bill.usage, s.resale, resaleNames(bill.usage, [row.model_requested, target.model]));
   row.usage_source = bill.source;
   if (bill.note) row.reason = [row.reason, bill.note].filter(Boolean).join('; ').slice(0, 500);
   if (bill.invalid) row.reason = [row.reason, `invalid_provider_usage: ${bill.invalid}`].filter(Boolean).join('; ').slice(0, 500);

@@ -13,7 +13,7 @@ import { wavSilence } from '../helpers/audio-files.js';
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
-const KEYS = { race: 'tg-race-key-0001', liar: 'tg-liar-key-0001', gone: 'tg-gone-key-0001' };
+const KEYS = { race: 'tg-race-key-0001', liar: 'tg-liar-key-0001', gone: 'tg-gone-key-0001', resold: 'tg-resold-key-001' };
 const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${tg.url}/v1`, maxRetries: 0 });
 
 const u32be = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
@@ -33,6 +33,8 @@ beforeAll(async () => {
       { id: 'race', keys: [KEYS.race], budgets: [{ limit: 0.1, unit: 'USD', period: 'month' }] },
       { id: 'liar', keys: [KEYS.liar] },
       { id: 'gone', keys: [KEYS.gone] },
+      // Per-token resale prices for a model billed per image: applied to images they would charge $0.
+      { id: 'resold', keys: [KEYS.resold], markup: 1.5, prices: { 'dall-e-3': { input: 1, output: 1 } }, budgets: [{ limit: 1, unit: 'USD', period: 'month' }] },
     ],
   }, { clockStart: TEST_CLOCK });
 });
@@ -94,10 +96,31 @@ describe('unit-billed calls under attack', () => {
     expect(audioRow.cost_usd).toBe(0.001);
   });
 
+  it('resells an image by the markup when the customer has per-token prices for the model, never at $0', async () => {
+    await client(KEYS.resold).images.generate({ model: 'dall-e-3', prompt: 'resold' });
+    const [row] = await rows('resold');
+    expect(row.cost_usd).toBe(0.04);
+    expect(row.billed).toBeCloseTo(0.06, 12);
+    const usd = (await tg.admin('/admin/customers/resold')).budgets.find((b: any) => b.unit === 'USD');
+    expect(usd.used).toBeCloseTo(0.06, 12);
+  });
+
+  it('refuses a form with two model fields, where the provider could read the other one', async () => {
+    const before = mock.stats().requests;
+    const form = new FormData();
+    form.append('model', 'whisper-1');
+    form.append('model', 'gpt-4o-transcribe');
+    form.append('file', new Blob([wavSilence(1)]), 'a.wav');
+    const r = await fetch(`${tg.url}/v1/audio/transcriptions`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.liar}` }, body: form });
+    expect(r.status).toBe(400);
+    expect((await r.json()).error.message).toMatch(/more than one "model" part/);
+    expect(mock.stats().requests).toBe(before);
+  });
+
   it('leaves no upstream call without a charged row, and no answered unit call at $0', async () => {
     const stats = mock.stats();
     const received = ['/v1/images/generations', '/v1/audio/speech', '/v1/audio/transcriptions'].reduce((s, p) => s + (stats.byPath[p] ?? 0), 0);
-    const all = [...(await rows('race')), ...(await rows('liar')), ...(await rows('gone'))];
+    const all = [...(await rows('race')), ...(await rows('liar')), ...(await rows('gone')), ...(await rows('resold'))];
     const charged = all.filter((x) => x.decision === 'allowed' && x.cost_usd > 0);
     expect(charged).toHaveLength(received);
     expect(all.filter((x) => x.decision === 'allowed' && x.cost_usd === 0)).toEqual([]);

@@ -93,9 +93,15 @@ export function audioForm(raw: Buffer, contentType: string): AudioForm {
   const fields: Record<string, string> = {};
   let file: FormPart | undefined;
   let modelPart: FormPart | undefined;
+  // Fields priced or measured here must mean the same to the provider: one each, plain text.
+  const once = new Set<string>();
   for (const p of parts) {
+    if (p.name === 'file' || p.name === 'model' || p.name === 'response_format') {
+      if (once.has(p.name)) throw new MediaBadRequest(`the form has more than one "${p.name}" part`);
+      once.add(p.name);
+      if (p.name !== 'file' && p.filename !== undefined) throw new MediaBadRequest(`"${p.name}" must be a plain form field, not a file`);
+    }
     if (p.name === 'file') {
-      if (file) throw new MediaBadRequest('the form has more than one "file" part');
       file = p;
     } else if (p.filename === undefined && p.end - p.start <= 4096) {
       fields[p.name] = raw.toString('utf8', p.start, p.end);
