@@ -99,6 +99,15 @@ describe('unit-billed endpoints', () => {
     expect(row.cost_usd).toBe(0.003);
   });
 
+  it('bills a token-priced transcription model by the tokens its answer reports', async () => {
+    const file = await toFile(wavSilence(30), 'speech.wav', { type: 'audio/wav' });
+    await client(KEYS.misc).audio.transcriptions.create({ model: 'gpt-4o-transcribe', file });
+    const row = (await rows('misc')).find((x) => x.model === 'gpt-4o-transcribe');
+    // The mock reports 10 audio tokens a second and 3 output tokens; gpt-4o-transcribe: $6 / 1M in, $10 / 1M out.
+    expect(row).toMatchObject({ unit: 'second', units: 30, usage_source: 'provider', prompt_tokens: 300, completion_tokens: 3 });
+    expect(row.cost_usd).toBeCloseTo((300 * 6 + 3 * 10) / 1e6, 12);
+  });
+
   it('bills a translation by the measured seconds when the provider reports a duration the file cannot have', async () => {
     mock.setBehavior({ audioSeconds: 600 });
     try {
@@ -131,7 +140,7 @@ describe('unit-billed endpoints', () => {
     } finally {
       mock.setBehavior({ audioSeconds: null });
     }
-    const row = (await rows('misc')).find((x) => x.endpoint === '/v1/audio/transcriptions');
+    const row = (await rows('misc')).find((x) => x.endpoint === '/v1/audio/transcriptions' && x.model === 'whisper-1');
     // OpenAI rounds to the nearest second: 4.2 s bills 4.
     expect(row).toMatchObject({ unit: 'second', units: 4, usage_source: 'provider' });
     expect(row.cost_usd).toBe(0.0004);
