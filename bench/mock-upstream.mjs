@@ -57,6 +57,8 @@
 //   answerModel       null = answers name the request's model; else this
 //                     string is the `model` every answer names (an upstream
 //                     that answers with, or claims, another model) (null)
+//   audioSeconds      null = transcriptions report a WAV upload's own length
+//                     (else 1 s); a number = report this duration (null)
 //
 // Per-request overrides (headers): `x-mock-fail: <mode>` applies a failure
 // mode to that request only (does not consume failCount);
@@ -127,6 +129,13 @@
 // Endpoints: POST /v1/chat/completions, POST /v1/responses,
 // POST /v1/embeddings, GET /v1/models, GET /v1/models/:id,
 // POST /v1/messages, POST /v1/messages/count_tokens; anything else -> 404 JSON.
+// Images and audio: POST /v1/images/generations (n images; gpt-image-* models
+// report usage: the prompt's tokens in, 1056 tokens out per image), POST
+// /v1/audio/speech (audio/mpeg bytes, 64 + input length), POST
+// /v1/audio/transcriptions and /translations (multipart; {text} with
+// usage {type:'duration', seconds} (gpt-4o-*: tokens, 10 a second), or
+// verbose_json {duration, text}; the duration is behaviour `audioSeconds`,
+// else a WAV upload's own length, else 1 s).
 // Control (not counted in stats, no latency/failures): GET /__mock/stats,
 // GET|POST /__mock/behavior (POST body = JSON patch, merged), POST
 // /__mock/reset (?keep-behavior=1 to clear stats only).
@@ -171,6 +180,7 @@ export const DEFAULT_BEHAVIOR = Object.freeze({
   usageOverride: null,
   omitTerminal: false,
   answerModel: null,
+  audioSeconds: null,
 });
 
 const MODELS = Object.freeze([
@@ -207,6 +217,7 @@ const TOOL_ARGS_PARTS = ['{"x":', '1}'];
 
 // Route kinds.
 const K_CHAT = 1, K_RESP = 2, K_EMB = 3, K_MODELS = 4, K_MODEL = 5, K_MSG = 6, K_COUNT = 7, K_404 = 8;
+const K_IMAGES = 9, K_SPEECH = 10, K_AUDIO = 11;
 const P_OPENAI = 0, P_ANTHROPIC = 1;
 
 // ---------------------------------------------------------------------------
@@ -240,9 +251,10 @@ export function validateBehaviorPatch(patch) {
         if (v === undefined) v = null;
         if (v !== null && !isNonNegInt(v)) throw new TypeError(`${key} must be null or an integer >= 0`);
         break;
+      case 'audioSeconds':
       case 'retryAfter':
         if (v === undefined) v = null;
-        if (v !== null && !isNonNegNum(v)) throw new TypeError('retryAfter must be null or a number >= 0');
+        if (v !== null && !isNonNegNum(v)) throw new TypeError(`${key} must be null or a number >= 0`);
         break;
       case 'fail':
         if (v === undefined) v = null;
@@ -579,6 +591,14 @@ class MockServer {
         return;
       }
       let str;
+      if (kind === K_AUDIO) {
+        // A multipart upload: binary, kept as bytes.
+        if (len > 0) (chunks ??= []).push(Buffer.from(Buffer.from(ab)));
+        ctx.raw = chunks === null ? Buffer.alloc(0) : Buffer.concat(chunks, size);
+        chunks = null;
+        this.afterBody(ctx, '');
+        return;
+      }
       if (chunks === null) str = len === 0 ? '' : Buffer.from(ab).toString('utf8');
       else {
         if (len > 0) chunks.push(Buffer.from(ab));
@@ -602,7 +622,10 @@ class MockServer {
     const kind = ctx.kind;
     let body = null;
     let bad = false;
-    if (str !== null && kind !== K_404 && kind !== K_MODELS && kind !== K_MODEL) {
+    if (kind === K_AUDIO) {
+      body = audioForm(ctx.raw, ctx.headers['content-type'] ?? '');
+      bad = body === null;
+    } else if (str !== null && kind !== K_404 && kind !== K_MODELS && kind !== K_MODEL) {
       try { body = JSON.parse(str); } catch { bad = true; }
       if (!bad && (body === null || typeof body !== 'object' || Array.isArray(body))) bad = true;
     }
@@ -682,6 +705,9 @@ class MockServer {
       case K_EMB: this.embeddings(ctx); return;
       case K_MODELS: this.models(ctx); return;
       case K_MODEL: this.model(ctx); return;
+      case K_IMAGES: this.images(ctx); return;
+      case K_SPEECH: this.speech(ctx); return;
+      case K_AUDIO: this.audio(ctx); return;
     }
   }
 
@@ -1043,6 +1069,62 @@ class MockServer {
     this.sendJson(ctx, JSON.stringify(this.modelEntry(ctx, id, known ? known[1] : 'mock')));
   }
 
+  // --- images and audio --------------------------------------------------------
+
+  images(ctx) {
+    const body = ctx.body, beh = ctx.beh;
+    const n = isNonNegInt(body.n) && body.n > 0 ? body.n : 1;
+    const b64 = body.response_format === 'b64_json' || String(body.model).startsWith('gpt-image');
+    const data = [];
+    for (let i = 0; i < n; i++) data.push(b64 ? { b64_json: 'iVBORw0KGgo=' } : { url: `https://mock.invalid/image-${this.seq}-${i}.png`, revised_prompt: String(body.prompt ?? '') });
+    const out = { created: (Date.now() / 1000) | 0, data };
+    // GPT image models report tokens: the prompt's, and a fixed 1056 output tokens an image (low quality, 1024x1024).
+    if (String(body.model).startsWith('gpt-image') && !beh.omitUsage) {
+      const P = computePromptTokens('/v1/embeddings', { input: body.prompt ?? '' }, beh.promptTokens);
+      out.usage = { input_tokens: P, output_tokens: 1056 * n, total_tokens: P + 1056 * n, input_tokens_details: { text_tokens: P, image_tokens: 0 } };
+    }
+    this.sendJson(ctx, JSON.stringify(out));
+  }
+
+  speech(ctx) {
+    // Audio bytes: an MP3-ish blob whose length follows the input, so relays can be checked byte for byte.
+    const input = String(ctx.body.input ?? '');
+    const bytes = Buffer.alloc(64 + input.length);
+    bytes.write('ID3', 0, 'latin1');
+    for (let i = 3; i < bytes.length; i++) bytes[i] = (i * 31 + input.length) & 0xff;
+    this.finish(ctx);
+    const res = ctx.res;
+    res.cork(() => {
+      res.writeStatus('200 OK');
+      res.writeHeader('content-type', 'audio/mpeg');
+      res.writeHeader('x-request-id', ctx.rid);
+      res.end(bytes);
+    });
+  }
+
+  audio(ctx) {
+    // The duration: behaviour audioSeconds, else a WAV upload's own (data bytes / byte rate), else 1 s.
+    const form = ctx.body, beh = ctx.beh;
+    const seconds = beh.audioSeconds ?? wavSeconds(form.file) ?? 1;
+    const text = 'mock transcript';
+    const fmt = form.fields.response_format ?? 'json';
+    if (fmt === 'text') {
+      this.finish(ctx);
+      ctx.res.cork(() => ctx.res.writeStatus('200 OK').writeHeader('content-type', 'text/plain').end(text));
+      return;
+    }
+    const tokens = String(form.fields.model).startsWith('gpt-4o');
+    const out = fmt === 'verbose_json'
+      ? { task: ctx.path.endsWith('translations') ? 'translate' : 'transcribe', language: 'english', duration: seconds, text, segments: [] }
+      : { text };
+    if (!beh.omitUsage && fmt !== 'verbose_json') {
+      out.usage = tokens
+        ? { type: 'tokens', input_tokens: Math.ceil(seconds * 10), input_token_details: { text_tokens: 0, audio_tokens: Math.ceil(seconds * 10) }, output_tokens: 3, total_tokens: Math.ceil(seconds * 10) + 3 }
+        : { type: 'duration', seconds: Math.ceil(seconds) };
+    }
+    this.sendJson(ctx, JSON.stringify(out));
+  }
+
   // --- Anthropic messages -----------------------------------------------------
 
   anthropicUsage(P, outTokens, beh) {
@@ -1163,6 +1245,10 @@ class MockServer {
     app.post('/v1/embeddings', route(K_EMB, P_OPENAI));
     app.get('/v1/models', route(K_MODELS, P_OPENAI));
     app.get('/v1/models/:id', route(K_MODEL, P_OPENAI));
+    app.post('/v1/images/generations', route(K_IMAGES, P_OPENAI));
+    app.post('/v1/audio/speech', route(K_SPEECH, P_OPENAI));
+    app.post('/v1/audio/transcriptions', route(K_AUDIO, P_OPENAI));
+    app.post('/v1/audio/translations', route(K_AUDIO, P_OPENAI));
     app.post('/v1/messages', route(K_MSG, P_ANTHROPIC));
     app.post('/v1/messages/count_tokens', route(K_COUNT, P_ANTHROPIC));
     app.any('/__mock/stats', (res, req) => this.control(res, req, 'stats'));
@@ -1218,6 +1304,39 @@ export async function startMockUpstream(opts = {}) {
 
 // ---------------------------------------------------------------------------
 // CLI
+
+/** The fields and the file of a multipart/form-data upload (null when it is not one). */
+function audioForm(raw, contentType) {
+  const m = /boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
+  if (!m) return null;
+  const boundary = m[1] ?? m[2];
+  const fields = {};
+  let file = null;
+  for (const chunk of raw.toString('latin1').split(`--${boundary}`).slice(1)) {
+    if (chunk.startsWith('--')) break;
+    const head = chunk.indexOf('\r\n\r\n');
+    if (head < 0) return null;
+    const name = /name="([^"]*)"/.exec(chunk.slice(0, head))?.[1];
+    const value = chunk.slice(head + 4, chunk.length - 2);
+    if (name === 'file') file = Buffer.from(value, 'latin1');
+    else if (name) fields[name] = Buffer.from(value, 'latin1').toString('utf8');
+  }
+  if (!file || !fields.model) return null;
+  return { model: fields.model, fields, file };
+}
+
+/** A PCM WAV's length in seconds, or null. */
+function wavSeconds(b) {
+  if (b.length < 44 || b.toString('latin1', 0, 4) !== 'RIFF' || b.toString('latin1', 8, 12) !== 'WAVE') return null;
+  let rate = 0;
+  for (let p = 12; p + 8 <= b.length;) {
+    const id = b.toString('latin1', p, p + 4), size = b.readUInt32LE(p + 4);
+    if (id === 'fmt ') rate = b.readUInt32LE(p + 16);
+    if (id === 'data') return rate ? Math.min(size, b.length - p - 8) / rate : null;
+    p += 8 + size + (size & 1);
+  }
+  return null;
+}
 
 function isMain() {
   if (!process.argv[1]) return false;

@@ -71,6 +71,26 @@ const BODY_FIELDS: Record<EndpointId | 'count_tokens', { required: string[]; pro
     properties: { messages: { type: 'array' }, stream: { type: 'boolean', default: false }, max_tokens: MAX_TOKENS },
     docs: 'https://docs.anthropic.com/en/api/messages',
   },
+  images: {
+    required: ['model', 'prompt'],
+    properties: { prompt: { type: 'string', minLength: 1 }, n: { type: 'integer', minimum: 1, default: 1 }, size: { type: 'string', default: '1024x1024' }, quality: { type: 'string' } },
+    docs: 'https://platform.openai.com/docs/api-reference/images/create',
+  },
+  speech: {
+    required: ['model', 'input'],
+    properties: { input: { type: 'string', minLength: 1, description: 'Billed per character (Unicode code point).' }, voice: { type: 'string' } },
+    docs: 'https://platform.openai.com/docs/api-reference/audio/createSpeech',
+  },
+  transcriptions: {
+    required: ['model', 'file'],
+    properties: { file: { type: 'string', contentEncoding: 'binary', description: 'WAV, MP3, FLAC, OGG or M4A/MP4: billed per second of audio, measured from the file.' }, response_format: { type: 'string' } },
+    docs: 'https://platform.openai.com/docs/api-reference/audio/createTranscription',
+  },
+  translations: {
+    required: ['model', 'file'],
+    properties: { file: { type: 'string', contentEncoding: 'binary', description: 'As for transcriptions.' }, response_format: { type: 'string' } },
+    docs: 'https://platform.openai.com/docs/api-reference/audio/createTranslation',
+  },
   count_tokens: {
     required: ['model'],
     properties: { messages: { type: 'array' } },
@@ -94,7 +114,7 @@ const PROXY_STATUSES = [...new Set(Object.values(ERRORS).map((e) => e.status as 
 export function proxyPaths(): Record<string, PathItem> {
   const paths: Record<string, PathItem> = {};
   for (const [id, e] of Object.entries(ENDPOINTS) as [EndpointId, (typeof ENDPOINTS)[EndpointId]][]) {
-    const streams = id !== 'embeddings';
+    const streams = id === 'chat' || id === 'responses' || id === 'messages';
     paths[e.path] = {
       post: {
         operationId: `proxy_${id}`,
@@ -106,7 +126,8 @@ export function proxyPaths(): Record<string, PathItem> {
           header('idempotency-key', 'A call repeated with the same key within idempotencyWindow is not forwarded or charged again.', { type: 'string', maxLength: 255 }),
           ...(e.protocol === 'anthropic' ? [header('anthropic-version', 'Forwarded to the provider.'), header('anthropic-beta', 'Forwarded to the provider.')] : []),
         ],
-        requestBody: { required: true, content: { 'application/json': { schema: proxyBody(id) } } },
+        // Uploads are multipart forms, forwarded untouched.
+        requestBody: { required: true, content: { [id === 'transcriptions' || id === 'translations' ? 'multipart/form-data' : 'application/json']: { schema: proxyBody(id) } } },
         responses: {
           '200': {
             description: 'The provider\'s answer, as the provider sent it (a stream when `stream: true`).',

@@ -49,8 +49,13 @@ export const ERRORS = {
   },
   model_not_priced: {
     status: 400,
-    when: '`unknownModel: refuse` and the price table has no price for the model',
+    when: '`unknownModel: refuse` and the price table has no price for the model; or (images, speech, audio) the table has no per-image, per-character, per-second or token price for it, whatever `unknownModel` says: a unit call is never let through at $0',
     action: 'use a priced model, or ask the operator to add it to pricing/overrides.json',
+  },
+  audio_duration_unknown: {
+    status: 400,
+    when: 'a transcription or translation upload whose duration cannot be read from its container (WAV, MP3, FLAC, Ogg Vorbis/Opus, M4A/MP4 are read) and whose answer would not state it (`response_format` other than `verbose_json`)',
+    action: 'send one of the formats read, or ask for `response_format: verbose_json` so the provider states the duration',
   },
   request_too_large: {
     status: 413,

@@ -1,10 +1,11 @@
 import { storedContext } from './estimate/stored-context.js';
+import type { MediaEndpoint, MediaRequest } from './media/media-call.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
 // ledger need from a request body, and how to rewrite it for the upstream.
 
-export type EndpointId = 'chat' | 'responses' | 'embeddings' | 'messages';
+export type EndpointId = 'chat' | 'responses' | 'embeddings' | 'messages' | MediaEndpoint;
 export type Protocol = 'openai' | 'anthropic';
 
 export const ENDPOINTS: Record<EndpointId, { path: string; protocol: Protocol }> = {
@@ -12,7 +13,14 @@ export const ENDPOINTS: Record<EndpointId, { path: string; protocol: Protocol }>
   responses: { path: '/v1/responses', protocol: 'openai' },
   embeddings: { path: '/v1/embeddings', protocol: 'openai' },
   messages: { path: '/v1/messages', protocol: 'anthropic' },
+  // Billed per image, character or second: src/protocols/media/, src/proxy/unit-call.ts.
+  images: { path: '/v1/images/generations', protocol: 'openai' },
+  speech: { path: '/v1/audio/speech', protocol: 'openai' },
+  transcriptions: { path: '/v1/audio/transcriptions', protocol: 'openai' },
+  translations: { path: '/v1/audio/translations', protocol: 'openai' },
 };
+
+export const isMediaEndpoint = (e: EndpointId): e is MediaEndpoint => e === 'images' || e === 'speech' || e === 'transcriptions' || e === 'translations';
 
 export interface ParsedCall {
   endpoint: EndpointId;
@@ -41,6 +49,10 @@ export interface ParsedCall {
   /** The field by which the provider adds input the body does not hold (estimate/stored-context.ts), if any. */
   storedContext: string | undefined;
   body: Record<string, unknown>;
+  /** Set on the endpoints billed per image, character or second: what the call reserves and bills. */
+  media?: MediaRequest;
+  /** The upstream body when it is not JSON built from `body` (multipart uploads), for a physical model. */
+  upstreamPayload?: (model: string) => { body: Buffer; contentType: string };
 }
 
 /** Normalised usage: promptTokens includes cached reads and cache writes (OpenAI semantics). */
@@ -50,6 +62,10 @@ export interface CallUsage {
   cachedTokens: number;
   cacheWriteTokens: number;
   cacheWrite1hTokens: number;
+  /** Per-unit quantities, for the endpoints billed per image, second of audio or input character. */
+  images?: number;
+  seconds?: number;
+  characters?: number;
 }
 
 export const zeroUsage = (): CallUsage => ({ promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 });

@@ -93,5 +93,7 @@ export function usageFromBody(endpoint: EndpointId, body: Obj): { usage?: Report
       return { usage: openaiResponsesUsage(u), model };
     case 'messages':
       return { usage: anthropicUsage(u), model };
+    default:
+      return {}; // unit-billed endpoints: src/proxy/unit-call.ts reads their answers
   }
 }

@@ -1,7 +1,8 @@
 import type { ErrorType } from '../http/errors.js';
 import { BodyTimeout, BodyTooLarge } from '../http/read-body.js';
 import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
-import { BadRequest, parseCall, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { BadRequest, isMediaEndpoint, parseCall, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { parseMediaCall } from '../protocols/media/media-call.js';
 import type { ShardContext } from './shard-context.js';
 
 // The start of a proxied call, before anything is reserved: who is calling,
@@ -24,7 +25,7 @@ export interface IntakeRefusal {
 export const NO_RETRY = Object.freeze({ 'x-should-retry': 'false' });
 
 /** Waits for the body and parses the call; faults other than the body's limits propagate. */
-export async function readCall(endpoint: EndpointId, body: Promise<Buffer>): Promise<{ ok: true; call: ParsedCall; raw: Buffer } | { ok: false; refusal: IntakeRefusal }> {
+export async function readCall(endpoint: EndpointId, body: Promise<Buffer>, contentType = ''): Promise<{ ok: true; call: ParsedCall; raw: Buffer } | { ok: false; refusal: IntakeRefusal }> {
   let raw: Buffer;
   try {
     raw = await body;
@@ -34,15 +35,18 @@ export async function readCall(endpoint: EndpointId, body: Promise<Buffer>): Pro
     }
     throw err;
   }
-  try {
-    let json: unknown;
+  const json = (): unknown => {
     try {
-      json = JSON.parse(utf8Text(raw));
+      return JSON.parse(utf8Text(raw));
     } catch (err) {
       if (err instanceof InvalidUtf8) throw new BadRequest(err.message);
       throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
     }
-    return { ok: true, call: parseCall(endpoint, json), raw };
+  };
+  try {
+    // Audio uploads are multipart/form-data: not UTF-8, not JSON.
+    if (isMediaEndpoint(endpoint)) return { ok: true, call: parseMediaCall(endpoint, raw, contentType, json), raw };
+    return { ok: true, call: parseCall(endpoint, json()), raw };
   } catch (err) {
     if (err instanceof BadRequest) return { ok: false, refusal: { type: 'invalid_request_error', message: err.message } };
     throw err;

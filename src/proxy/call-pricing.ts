@@ -33,6 +33,9 @@ export function costOf(match: PriceMatch | undefined, usage: CallUsage): Priced 
       cachedTokens: usage.cachedTokens,
       cacheWriteTokens: usage.cacheWriteTokens,
       cacheWrite1hTokens: usage.cacheWrite1hTokens,
+      ...(usage.images ? { images: usage.images } : {}),
+      ...(usage.seconds ? { seconds: usage.seconds } : {}),
+      ...(usage.characters ? { characters: usage.characters } : {}),
     }),
     source: match.id,
   };

@@ -37,6 +37,7 @@ import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
 import { relayStream } from './stream-relay.js';
 import { billCall, billUnanswered } from './settle.js';
+import { relayUnitAnswer, settleUnits, unitQuote, unitReservation, type UnitQuote } from './unit-call.js';
 
 // One proxied model call, as it runs: intake (key, body, parse, idempotency
 // claim: call-intake.ts) → self-answers and the loop guard (loop-check.ts)
@@ -59,6 +60,8 @@ export interface CallHeaders {
   anthropicVersion: string;
   anthropicBeta: string;
   accept: string;
+  /** multipart/form-data with its boundary, for audio uploads. */
+  contentType: string;
 }
 
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
@@ -142,6 +145,8 @@ class ModelCall implements CallRun {
   status: number | undefined;
   decision = 'none';
   row: UsageRecord | undefined;
+  /** What a unit-billed call (images, speech, audio) reserved on its first target. */
+  unit: Extract<UnitQuote, { ok: true }> | undefined;
 
   constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, private h: CallHeaders) {
     this.requestId = newRequestId(this.ts);
@@ -190,7 +195,7 @@ class ModelCall implements CallRun {
     if (!who.ok) return this.refuse(who.type, who.message);
     const caller = (this.caller = who.caller);
 
-    const read = await readCall(this.endpoint, bodyPromise);
+    const read = await readCall(this.endpoint, bodyPromise, h.contentType);
     if (!read.ok && read.refusal.closeConnection) return this.#refuseIntake(read.refusal);
     if (ex.aborted) return;
     if (!read.ok) return this.#refuseIntake(read.refusal);
@@ -246,13 +251,20 @@ class ModelCall implements CallRun {
     if (!plan.targets.length) return this.#noTarget(call, plan, idemKey);
     const first = plan.targets[0]!;
     const price = priceOf(ctx.prices, first.model, first.provider.type, ctx.unknownPrice, first.priceAs, this.ts);
-    if (!price && ctx.config.unknownModel === 'refuse') {
+    if (call.media) {
+      // Billed per unit: no unknownModel rule applies, as it would let the call through at $0.
+      const quote = unitQuote(ctx, first, call.media);
+      if (!quote.ok) return this.refuse(quote.type, quote.message);
+      this.unit = quote;
+    } else if (!price && ctx.config.unknownModel === 'refuse') {
       return this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const dear = dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer) ?? { target: first, price };
-    const { estimate, clamped, outputHold, growable } = reservationEstimate(ctx, scope, withStoredContext(call, dear.price), dear.target.model, dear.price, this.ts, caller.customer);
+    const dear = this.unit ? undefined : dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer);
+    const { estimate, clamped, outputHold, growable } = this.unit
+      ? { estimate: unitReservation(scope.resale, call, this.unit), clamped: undefined, outputHold: 0, growable: undefined }
+      : reservationEstimate(ctx, scope, withStoredContext(call, (dear ?? { price }).price), (dear?.target ?? first).model, (dear ?? { price }).price, this.ts, caller.customer);
     this.clamped = clamped;
     this.outputHold = outputHold;
     this.growableHold = growable;
@@ -286,7 +298,8 @@ class ModelCall implements CallRun {
   /** Records the blocked call and answers the refusal the admission chose. */
   async #refuseAdmission(call: ParsedCall, caller: Caller, idemKey: string | null, scope: ResolvedScope, a: Exclude<Admission, { ok: true }>): Promise<void> {
     const r = admissionRefusal(this.ctx, caller, a, this.ts, { promptTokens: call.promptTokensEstimate, outputTokens: this.outputHold, forecast: call.maxOutputTokens === undefined && this.clamped === undefined });
-    const friendly = r.scope && scope.refusal.mode === 'message';
+    // Only chat-shaped endpoints can carry a refusal written as an answer.
+    const friendly = r.scope && scope.refusal.mode === 'message' && !call.media;
     const row = this.#row(call, idemKey);
     row.decision = 'blocked';
     row.reason = r.reason;
@@ -344,7 +357,7 @@ class ModelCall implements CallRun {
       if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
       this.failedAttempts = result.sentFailed;
       if (result.kind === 'aborted') {
-        if (result.unanswered) await billUnanswered(this, row, call, result.unanswered);
+        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
         return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
       }
       if (result.kind === 'none') {
@@ -370,6 +383,7 @@ class ModelCall implements CallRun {
         }
         return await relayError(this, answer, row);
       }
+      if (this.unit) return await relayUnitAnswer(this, call, this.#unitOn(call, answer.target), answer, row, refs);
       if (answer.first !== undefined) {
         relaying = true;
         return await relayStream(this, call, answer, row);
@@ -382,6 +396,18 @@ class ModelCall implements CallRun {
 
   bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
     return billCall(this, row, call, target, answeredModel, reported, relayed, complete);
+  }
+
+  /** The quote on the target that answered (a fallback may price differently); the first target's when it has none. */
+  #unitOn(call: ParsedCall, target: Target): Extract<UnitQuote, { ok: true }> {
+    const q = unitQuote(this.ctx, target, call.media!);
+    return q.ok ? q : this.unit!;
+  }
+
+  /** A request that may have reached the provider but got no answer: billed what it reserved (the provider may charge it all). */
+  async #billUnanswered(row: UsageRecord, call: ParsedCall, target: Target): Promise<void> {
+    if (!this.unit) return billUnanswered(this, row, call, target);
+    settleUnits(this, row, target, this.#unitOn(call, target).bill);
   }
 
   async #finishAborted(row: UsageRecord, reason: string): Promise<void> {

@@ -42,7 +42,7 @@ export interface AttemptDeps {
   /** Output cap to send a target of the other protocol when the client set none (Anthropic requires one). */
   defaultMaxTokens: (target: Target) => number;
   /** Sends the request; the answer arrives through the returned call. */
-  dispatch: (target: Target, upstreamEndpoint: EndpointId, body: Buffer) => UpstreamCall;
+  dispatch: (target: Target, upstreamEndpoint: EndpointId, body: Buffer, contentType?: string) => UpstreamCall;
 }
 
 export interface Answer {
@@ -95,8 +95,12 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     if (cancelled() || tried >= plan.retry.maxAttempts) break;
     const upstreamEndpoint = upstreamEndpointFor(call.endpoint, target.provider.type)!;
     const translation = translationFor(call.endpoint, upstreamEndpoint);
-    let payload: string;
-    if (translation) {
+    let payload: string | Buffer;
+    let contentType: string | undefined;
+    if (call.upstreamPayload) {
+      // A multipart upload: the client's bytes, only its model field rewritten.
+      ({ body: payload, contentType } = call.upstreamPayload(target.model));
+    } else if (translation) {
       // Anthropic requires an output cap; an OpenAI client may not have sent one.
       const maxTokens = clamped ?? call.maxOutputTokens ?? deps.defaultMaxTokens(target);
       const req = translation.request(call, { model: target.model, maxTokens });
@@ -119,7 +123,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     tried++;
     control.setDeadline(now() + target.timeouts.total);
     const started = deps.elapsed();
-    const up = (current.up = deps.dispatch(target, upstreamEndpoint, Buffer.from(payload)));
+    const up = (current.up = deps.dispatch(target, upstreamEndpoint, typeof payload === 'string' ? Buffer.from(payload) : payload, contentType));
     try {
       const head = await up.head;
       const headMs = deps.elapsed() - started;

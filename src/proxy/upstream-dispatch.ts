@@ -13,14 +13,14 @@ export function upstreamDeps(ctx: ShardContext, client: ClientProtocolHeaders): 
     now: Date.now,
     elapsed: () => performance.now(),
     defaultMaxTokens: (t: Target) => priceOf(ctx.prices, t.model, t.provider.type, undefined, t.priceAs)?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens,
-    dispatch: (target: Target, endpoint: EndpointId, body: Buffer) => {
+    dispatch: (target: Target, endpoint: EndpointId, body: Buffer, contentType?: string) => {
       const { pool, basePath } = ctx.pools.get(target.provider);
       const up = new UpstreamExchange(ctx.config.limits.maxUpstreamBodyBytes);
       // A Buffer body: undici would encode a string itself, and count its length twice.
       pool.dispatch({
         path: upstreamPath(target.provider, basePath, endpoint),
         method: 'POST',
-        headers: upstreamHeaders(target.provider, client, body.length),
+        headers: upstreamHeaders(target.provider, client, body.length, contentType),
         body,
         headersTimeout: target.timeouts.firstByte,
         bodyTimeout: target.timeouts.firstByte,

@@ -17,9 +17,9 @@ export function upstreamPath(provider: ProviderConfig, basePath: string, endpoin
   return provider.type === 'openai' ? basePath + path.slice(3) : basePath + path;
 }
 
-export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, bodyLength: number): Record<string, string> {
+export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, bodyLength: number, contentType = 'application/json'): Record<string, string> {
   const h: Record<string, string> = {
-    'content-type': 'application/json',
+    'content-type': contentType,
     'content-length': String(bodyLength),
     'user-agent': 'tollgate',
     accept: client.accept || 'application/json',

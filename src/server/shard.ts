@@ -169,6 +169,7 @@ const H = {
   anthropicVersion: Buffer.from('anthropic-version'),
   anthropicBeta: Buffer.from('anthropic-beta'),
   accept: Buffer.from('accept'),
+  contentType: Buffer.from('content-type'),
   contentLength: Buffer.from('content-length'),
 };
 
@@ -193,6 +194,7 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
       anthropicVersion: req.getHeader(H.anthropicVersion),
       anthropicBeta: req.getHeader(H.anthropicBeta),
       accept: req.getHeader(H.accept),
+      contentType: req.getHeader(H.contentType),
     };
     const declared = Number(req.getHeader(H.contentLength) || 0);
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);

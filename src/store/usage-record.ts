@@ -30,9 +30,12 @@ export interface UsageRecord {
   latency_ms: number;
   idempotency_key: string | null;
   price_source: string | null; // table id the price came from, 'unknown' when unpriced
-  usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | null;
+  usage_source: 'provider' | 'tokenizer' | 'estimate' | 'reported' | 'request' | null;
   /** A shadow budget (enforce: false) would have refused this call; it was served. Reports count these. */
   shadow_exceeded?: boolean;
+  /** Calls billed per unit (images, speech, audio): what was billed, e.g. 3 image, 1000 character, 30 second. */
+  unit?: 'image' | 'character' | 'second';
+  units?: number;
   /** Targets tried before the one that answered (or all of them, when none did). */
   attempts?: { target: string; error: string }[];
   /** Set by the first re-rate that changes the row (src/admin/rerate.ts): the figures the call was charged at. */
@@ -50,6 +53,9 @@ export interface PublicUsageRow {
   /** Only on re-rated rows: what the call was charged at before (cost_usd / billed are the corrected figures). */
   original_cost_usd?: number;
   original_billed?: number;
+  /** Present on calls billed per unit only. */
+  unit?: string;
+  units?: number;
 }
 
 export const nanoToUsd = (n: number): number => n / 1e9;
@@ -81,6 +87,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     usage_source: r.usage_source,
     attempts: r.attempts ?? [],
     ...(r.original_cost_nano !== undefined ? { original_cost_usd: nanoToUsd(r.original_cost_nano), original_billed: nanoToUsd(r.original_billed_nano ?? 0) } : {}),
+    ...(r.unit ? { unit: r.unit, units: r.units ?? 0 } : {}),
   };
 }
 
@@ -88,7 +95,9 @@ export const CSV_COLUMNS = [
   'request_id', 'ts', 'customer', 'agent', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cost_usd', 'billed',
   'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
-  'session', // last: columns are only ever appended, so scripts reading by position keep working
+  'session',
+  // Appended (never inserted): readers of older exports keep their column positions.
+  'unit', 'units',
 ] as const;
 
 export function csvLine(values: readonly unknown[]): string {

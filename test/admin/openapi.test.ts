@@ -6,7 +6,9 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js'; // the validator's own JSON Schema engine
 import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
 import { ERRORS } from '../../src/http/errors.js';
-import { ENDPOINTS, parseCall, type EndpointId } from '../../src/protocols/call.js';
+import { ENDPOINTS, isMediaEndpoint, parseCall, type EndpointId } from '../../src/protocols/call.js';
+import { parseMediaCall } from '../../src/protocols/media/media-call.js';
+import { wavSilence } from '../helpers/audio-files.js';
 import { parseAuthorize, parseEvent, parseRelease } from '../../src/monitoring/usage-bodies.js';
 
 // GET /admin/openapi.json, from the real process: a valid OpenAPI 3.1
@@ -164,16 +166,38 @@ describe('request schemas in the document', () => {
   }
 
   for (const id of Object.keys(ENDPOINTS) as EndpointId[]) {
-    it(`${ENDPOINTS[id].path}: parseCall accepts the documented required fields and refuses a body missing any of them`, () => {
-      const schema = doc.paths[ENDPOINTS[id].path].post.requestBody.content['application/json'].schema;
+    const upload = id === 'transcriptions' || id === 'translations';
+    it(`${ENDPOINTS[id].path}: its parser accepts the documented required fields and refuses a body missing any of them`, () => {
+      const schema = doc.paths[ENDPOINTS[id].path].post.requestBody.content[upload ? 'multipart/form-data' : 'application/json'].schema;
       expect(schema.additionalProperties).toBe(true);
       expect(schema.externalDocs.url).toMatch(/^https:\/\//);
       const body = minimal(schema);
-      expect(parseCall(id, body).model).toBe('x');
+      if (upload) body.file = wavSilence(1);
+      const parse = (b: Record<string, unknown>) => {
+        if (!isMediaEndpoint(id)) return parseCall(id, b);
+        if (!upload) return parseMediaCall(id, Buffer.from(JSON.stringify(b)), 'application/json', () => b);
+        const form = multipartForm(b);
+        return parseMediaCall(id, form.body, form.contentType, () => undefined);
+      };
+      expect(parse(body).model).toBe('x');
       for (const field of schema.required) {
         const { [field]: _, ...rest } = body;
-        expect(() => parseCall(id, rest), field).toThrow(new RegExp(field));
+        expect(() => parse(rest), field).toThrow(new RegExp(field));
       }
     });
   }
 });
+
+/** A multipart/form-data body of string fields and Buffer files, as an SDK uploads it. */
+function multipartForm(fields: Record<string, unknown>): { body: Buffer; contentType: string } {
+  const boundary = '----tollgate-openapi-test';
+  const parts: Buffer[] = [];
+  for (const [name, v] of Object.entries(fields)) {
+    const file = Buffer.isBuffer(v);
+    parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${name}"${file ? '; filename="a.wav"\r\ncontent-type: audio/wav' : ''}\r\n\r\n`));
+    parts.push(file ? v : Buffer.from(String(v)));
+    parts.push(Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
