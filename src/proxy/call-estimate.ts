@@ -6,6 +6,7 @@ import { billedPico } from '../pricing/resale.js';
 import { zeroUsage, type CallUsage, type ParsedCall } from '../protocols/call.js';
 import { outputCeiling } from './billed-usage.js';
 import { costOf } from './call-pricing.js';
+import { cacheWriteTtl } from '../protocols/estimate/cache-writes.js';
 import type { ShardContext } from './shard-context.js';
 
 // What a call reserves before it is forwarded: its prompt estimate plus the
@@ -76,7 +77,9 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
     }
   }
   const outputHold = outputCeiling(call, maxOut)!;
-  const estimateUsage: CallUsage = { promptTokens, completionTokens: outputHold, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+  // A prompt marked for caching may be billed entirely as cache writes (dearer than input).
+  const ttl = cacheWriteTtl(call.body);
+  const estimateUsage: CallUsage = { promptTokens, completionTokens: outputHold, cachedTokens: 0, cacheWriteTokens: ttl === '5m' ? promptTokens : 0, cacheWrite1hTokens: ttl === '1h' ? promptTokens : 0 };
   return {
     estimate: {
       billedPico: billedPico(scope.resale, [call.model, firstModel], costOf(price, estimateUsage).pico, estimateUsage),

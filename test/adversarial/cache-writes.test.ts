@@ -13,10 +13,9 @@ import { promptEstimate } from '../../src/protocols/estimate/prompt-estimate.js'
 // sized for exactly four calls admits four in parallel and ends at five
 // calls' worth.
 //
-// KNOWN LEAK, not fixed here (the reservation is priced in
-// src/proxy/call-estimate.ts): this test is declared `it.fails` and turns
-// red once the reservation prices a cache_control prompt at the cache-write
-// price; then make it a plain `it`.
+// Failed before the reservation priced a cache_control prompt at the
+// cache-write rate (src/protocols/estimate/cache-writes.ts): the budget
+// ended at $0.0405 against a $0.0325 limit.
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
@@ -49,7 +48,7 @@ afterAll(async () => {
 });
 
 describe('prompts written to the cache', () => {
-  it.fails('keep parallel calls within the budget when the provider bills the whole prompt as cache writes', async () => {
+  it('keeps parallel calls within the budget when the provider bills the whole prompt as cache writes', async () => {
     expect(price.cache_write).toBeGreaterThan(price.input);
     const statuses = await Promise.all(Array.from({ length: 12 }, async () => {
       const r = await request(`${tg.url}/v1/messages`, { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
