@@ -1,5 +1,5 @@
 import { LedgerUnavailableError } from '../store/ledger.js';
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Exchange } from '../http/exchange.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import { BodyTooLarge, readBody } from '../http/read-body.js';
@@ -59,21 +59,29 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
   /** Runs an event or release where it belongs. */
   const dispatch = (home: number, op: Op): Promise<Answer> => (home === ctx.shard || home >= shards ? run(op) : link.call(home, op));
 
+  /**
+   * The request head's limits, then the caller's headers copied (uWS invalidates `req` at the
+   * first await); undefined when the head was refused (answered here).
+   */
+  const callerHead = (ex: Exchange, req: HttpRequest) => {
+    const breach = checkRequestHead(req, ctx.config.limits);
+    if (breach) {
+      ex.closeConnection = true;
+      ex.fail('openai', breach.type, breach.message);
+      return undefined;
+    }
+    return {
+      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
+      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
+      session: req.getHeader('x-tollgate-session'),
+    };
+  };
+
   const route = <B>(path: string, parse: (raw: Buffer) => B | string, handle: (caller: Caller, body: B, now: number) => Promise<Answer>) => {
     app.post(path, (res, req) => {
       const ex = exchange(res);
-      const breach = checkRequestHead(req, ctx.config.limits);
-      if (breach) {
-        ex.closeConnection = true;
-        ex.fail('openai', breach.type, breach.message);
-        return;
-      }
-      // uWS invalidates `req` at the first await: copy what we need now.
-      const h = {
-        authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-        customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
-        session: req.getHeader('x-tollgate-session'),
-      };
+      const h = callerHead(ex, req);
+      if (!h) return;
       const body = readBody(res, MAX_BODY, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout);
       body.catch(() => {});
       if (ctx.draining) {
@@ -123,16 +131,8 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
   });
   app.get(STATUS_PATH, (res, req) => {
     const ex = exchange(res);
-    const breach = checkRequestHead(req, ctx.config.limits);
-    if (breach) {
-      ex.closeConnection = true;
-      ex.fail('openai', breach.type, breach.message);
-      return;
-    }
-    const h = {
-      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
-    };
+    const h = callerHead(ex, req);
+    if (!h) return;
     const who = ctx.keys.identify(h);
     if (!who.ok) {
       ex.fail('openai', who.type, who.message);
