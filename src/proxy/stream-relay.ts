@@ -28,7 +28,8 @@ import { describeError } from './upstream-request.js';
 // call's total timeout and by its output hold (the hold keeps growing, and a
 // budget that cannot hold more ends the drain). A drain that ends before the
 // usage arrives bills at least the output hold, the output reserved for the
-// call. The cost of the rule: the provider finishes the answer and the
+// call; so does one whose output reached the most the call can produce (a
+// runaway upstream is not read past it). The cost of the rule: the provider finishes the answer and the
 // customer pays for all of it, as the provider charges.
 
 export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
@@ -77,7 +78,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
         const wait = ex.write(out);
         if (wait) await wait;
       }
-      if (budgetCut || (ex.aborted && terminated)) break;
+      // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
+      if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
       if (ex.aborted) draining = true;
     }
   } catch (err) {
@@ -103,7 +105,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes, ...(unseen ? { atLeast: unseen } : {}) }, terminated);
   if (ex.aborted) {
     row.status = 499;
-    row.reason = unseen ? `client_disconnected; billed_output_hold: the stream ended before its usage, ${unseen} output tokens billed at least` : 'client_disconnected';
+    // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
+    row.reason = 'client_disconnected';
   } else {
     row.status = 200;
     if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
