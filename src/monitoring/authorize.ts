@@ -47,12 +47,24 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, asker: Cal
   }
 
   const promptTokens = body.estimated_prompt_tokens ?? 0;
-  let maxOut = body.max_tokens ?? price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+  // The output held follows a proxied call's rule (call-estimate.ts): the
+  // app's cap when it gives one; with clampMaxTokens that cap (else the
+  // model's max) lowered to what the budget affords, returned to the app to
+  // send; otherwise a forecast of what the customer's calls to the model use
+  // (the events recorded against such holds feed it). The app's call cannot
+  // be cut, so like a non-streamed proxied answer it may pass a forecast
+  // hold by at most (the model's max − the hold) × the output price.
+  const modelMax = price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
+  let maxOut = body.max_tokens ?? modelMax;
   let clamped: number | undefined;
+  let forecast = false;
   if (refs.length && scope.clampMaxTokens) {
     const promptCost = costOf(price, { ...zeroUsage(), promptTokens }).pico;
     const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost, tokens: promptTokens }, price?.entry.output ?? 0, now, ctx.clock);
     if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
+  } else if (body.max_tokens === undefined) {
+    maxOut = ctx.forecast.hold(caller.customer, body.model, modelMax);
+    forecast = true;
   }
   const estimateUsage = { ...zeroUsage(), promptTokens, completionTokens: maxOut };
   const estimate: CallAmounts = {
@@ -77,7 +89,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, asker: Cal
   const id = newReservationId(ctx.shard, now);
   const shadow = verdict.decision.shadow;
   if (shadow) ctx.metrics.prom.shadowExceeded.inc({ unit: shadow.unit, period: shadow.period });
-  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now, !!shadow, verdict.session);
+  const hold = book.open(id, caller, model, verdict.decision.holds, verdict.velocity.holds, now, !!shadow, verdict.session, forecast ? body.model : undefined);
   return {
     status: 200,
     body: {

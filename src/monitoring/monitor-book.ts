@@ -28,6 +28,8 @@ export interface MonitorHold {
   ratesOpen: boolean; // window holds not yet settled or returned
   /** A shadow budget would have refused the authorization: the event's row is flagged. */
   shadowExceeded: boolean;
+  /** Set when the output held was a forecast (no max_tokens): the model its event's completion is recorded under, for the next holds. */
+  readonly forecastModel?: string;
 }
 
 export class MonitorBook {
@@ -38,9 +40,9 @@ export class MonitorBook {
     this.#book = new ReservationBook(table, shard, ttlMs);
   }
 
-  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number, shadowExceeded = false, session?: SessionHold): MonitorHold {
+  open(id: string, caller: Caller, model: string, holds: Hold[], rateHolds: RateHold[], now: number, shadowExceeded = false, session?: SessionHold, forecastModel?: string): MonitorHold {
     const reservation = this.#book.open(id, holds, now, session);
-    const h: MonitorHold = { id, caller, model, openedAt: now, expiresAt: reservation.expiresAt, reservation, rateHolds, ratesOpen: rateHolds.length > 0, shadowExceeded };
+    const h: MonitorHold = { id, caller, model, openedAt: now, expiresAt: reservation.expiresAt, reservation, rateHolds, ratesOpen: rateHolds.length > 0, shadowExceeded, ...(forecastModel ? { forecastModel } : {}) };
     this.#holds.set(id, h);
     return h;
   }

@@ -104,6 +104,8 @@ export class UsageEvents {
     if (hold) {
       const before = book.settle(hold, actual, now);
       outcome = before === 'held' ? 'settled' : before === 'expired' ? 'expired' : before === 'settled' ? 'already_settled' : 'released';
+      // What an uncapped call used, for the next forecast holds (once per reservation).
+      if (before === 'held' && hold.forecastModel) ctx.forecast.record(hold.caller.customer, hold.forecastModel, body.completion_tokens);
       refs = hold.reservation.holds.map((h) => h.ref);
       if (outcome === 'already_settled' || outcome === 'released') refs = this.#chargeUnreserved(scope, actual, now, who);
     } else {

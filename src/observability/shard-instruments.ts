@@ -44,6 +44,7 @@ export class ShardInstruments {
   readonly upstreamErrors: Counter<'provider' | 'target' | 'kind'>;
   readonly invalidUsage: Counter<'provider'>;
   readonly usageFallbacks: Counter<'source'>;
+  readonly budgetCuts: Counter<string>;
   readonly shadowExceeded: Counter<'unit' | 'period'>;
   readonly ledgerCommit: Histogram;
   readonly #targets = new BoundedLabels(200);
@@ -93,6 +94,11 @@ export class ShardInstruments {
       name: 'tollgate_usage_counted_total',
       help: 'Calls billed from Tollgate\'s own count instead of the provider\'s usage (source tokenizer: exact count; estimate: an upper bound).',
       labelNames: ['source'],
+      registers,
+    });
+    this.budgetCuts = new Counter({
+      name: 'tollgate_budget_cut_total',
+      help: 'Streams ended at the budget with the protocol\'s "cap reached" ending (row reason budget_cut): the output passed a hold no budget could grow.',
       registers,
     });
     this.shadowExceeded = new Counter({

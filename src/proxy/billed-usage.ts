@@ -17,7 +17,8 @@ import type { CountResult } from '../tokenize/worker.js';
 //   billed the model's context window: its body bounds none of that input.
 // - completion: tiktoken on the generated text; when that text was not all
 //   kept, or the count fell back, the bytes received from the upstream
-//   (tokens never outnumber bytes).
+//   (tokens never outnumber bytes); a stream abandoned before its usage at
+//   least its output hold (a reasoning model's hidden tokens are not in it).
 // - a reported field that is missing, negative, not an integer, or beyond
 //   what the call could use (the model's context window, far beyond the
 //   output cap × n) is replaced by our count and the row says so; cache
@@ -31,6 +32,12 @@ export interface Relayed {
   textComplete: boolean;
   /** Answer bytes received from the upstream: the ceiling for output tokens. */
   bytes: number;
+  /**
+   * Output tokens the provider may have charged unseen: an abandoned stream
+   * that ended before its usage may have reasoned (hidden tokens) up to its
+   * output hold, which it is then billed at least.
+   */
+  atLeast?: number;
 }
 
 export interface UsageLimits {
@@ -72,8 +79,9 @@ export async function ownCount(count: Count, call: ParsedCall, relayed: Relayed)
   if (parts.media) prompt = Math.max(prompt, call.promptTokensEstimate);
   // A count that fell back to bytes is an upper bound; so is the estimate, which is usually far tighter.
   else if (!r.exact) prompt = Math.min(prompt, call.promptTokensEstimate);
-  const completion = relayed.textComplete ? r.counts[1]! : Math.max(r.counts[1]!, relayed.bytes);
-  return { usage: { promptTokens: prompt, completionTokens: completion, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 }, exact: r.exact && relayed.textComplete };
+  const counted = relayed.textComplete ? r.counts[1]! : Math.max(r.counts[1]!, relayed.bytes);
+  const completion = Math.max(counted, relayed.atLeast ?? 0);
+  return { usage: { promptTokens: prompt, completionTokens: completion, cachedTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 }, exact: r.exact && relayed.textComplete && completion === counted };
 }
 
 /**

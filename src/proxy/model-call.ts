@@ -339,12 +339,8 @@ class ModelCall implements CallRun {
     };
     // A client that leaves does not cancel a request already sent: the
     // provider charges for it, so its answer is still read (within the total
-    // timeout) and billed. Only a stream being relayed is cut at once, so the
-    // provider stops generating; it is billed for what it generated.
-    let relaying = false;
-    ex.onAbort(() => {
-      if (relaying) cancel('client disconnected');
-    });
+    // timeout) and billed. A stream being relayed is read on to its usage too
+    // (stream-relay.ts: hidden reasoning is billed only there).
     // Each attempt moves the deadline to its own target's total timeout.
     ctx.inFlightCalls.set(cancel, Date.now() + plan.targets[0]!.timeouts.total);
     // Every relay is awaited inside this try: its deadline must stay registered until the answer ends.
@@ -385,7 +381,6 @@ class ModelCall implements CallRun {
       }
       if (this.unit) return await relayUnitAnswer(this, call, this.#unitOn(call, answer.target), answer, row, refs);
       if (answer.first !== undefined) {
-        relaying = true;
         return await relayStream(this, call, answer, row);
       }
       return await relayJson(this, call, answer, row, refs);

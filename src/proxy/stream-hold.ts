@@ -45,6 +45,11 @@ export class StreamHold {
     return this.held;
   }
 
+  /** The output counted has reached the most the call can produce: an abandoned stream's drain need read no further. */
+  get atCeiling(): boolean {
+    return this.held >= this.growable.ceiling && this.#counted >= this.held;
+  }
+
   /**
    * Called after each upstream chunk with the generated text kept so far
    * (`complete` false once it stopped being kept; `bytes` received then

@@ -19,6 +19,18 @@ import { describeError } from './upstream-request.js';
 // ended there with the protocol's own "cap reached" ending, billed for what
 // was generated, the row flagged `budget_cut`. That choice is not an
 // upstream fault: no health mark, no error event.
+//
+// A client that hangs up mid-stream does not stop the upstream: the relay
+// keeps reading it (discarding the bytes) to its terminal event, so the
+// provider's final usage is billed, hidden reasoning included: a reasoning
+// model bills thousands of completion tokens before its first visible word,
+// and no count of the relayed text can see them. The drain is bounded by the
+// call's total timeout and by its output hold (the hold keeps growing, and a
+// budget that cannot hold more ends the drain). A drain that ends before the
+// usage arrives bills at least the output hold, the output reserved for the
+// call; so does one whose output reached the most the call can produce (a
+// runaway upstream is not read past it). The cost of the rule: the provider finishes the answer and the
+// customer pays for all of it, as the provider charges.
 
 export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
@@ -38,6 +50,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   let cutDetail = '';
   let bytes = 0;
   let budgetCut = false;
+  let draining = false;
   const hold = c.growableHold && c.reservation
     ? new StreamHold(ctx, c.reservation, c.growableHold, c.outputHold, async (text) => (await ctx.tokens.count(target.model, [text])).counts[0]!)
     : undefined;
@@ -51,7 +64,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
         // Past the budget cut, the rest of what arrived is counted (the provider generated it) but not relayed.
         if (budgetCut) continue;
         if (v.terminal) terminated = true;
-        const ev = translator ? translator.push(raw) : v.forward ? raw : '';
+        const ev = draining ? '' : translator ? translator.push(raw) : v.forward ? raw : '';
         if (ev) {
           if (held || v.terminal) held += ev;
           else out += ev;
@@ -61,11 +74,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
           if (!(ok instanceof Promise ? await ok : ok)) budgetCut = true;
         }
       }
-      if (out) {
+      if (out && !ex.aborted) {
         const wait = ex.write(out);
         if (wait) await wait;
       }
-      if (ex.aborted || budgetCut) break;
+      // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
+      if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
+      if (ex.aborted) draining = true;
     }
   } catch (err) {
     if (!ex.aborted) {
@@ -84,13 +99,17 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     if (cutDetail) held += streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`);
   }
 
-  // Interrupted (or silent) stream: what was generated is counted ourselves, bounded by the bytes received.
-  await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes }, terminated);
+  // Interrupted (or silent) stream: what was generated is counted ourselves, bounded by the bytes received;
+  // an abandoned stream whose drain did not reach the usage bills at least its output hold (unseen reasoning).
+  const unseen = ex.aborted && !terminated ? (hold?.heldTokens ?? c.outputHold) : 0;
+  await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes, ...(unseen ? { atLeast: unseen } : {}) }, terminated);
   if (ex.aborted) {
     row.status = 499;
+    // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
     row.reason = 'client_disconnected';
   } else {
     row.status = 200;
+    if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
     if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
     if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
   }

@@ -64,9 +64,15 @@ async function allBilled(customer: string, upstreamCalls: number) {
   expect((await budget(customer)).reserved).toBe(0);
 }
 
+/** tollgate_budget_cut_total in /metrics (NaN when the series is missing). */
+async function budgetCuts(): Promise<number> {
+  return Number((await tg.adminText('/metrics')).match(/^tollgate_budget_cut_total (\d+)$/m)?.[1] ?? NaN);
+}
+
 describe('a stream that would run past the budget', () => {
   it('ends at the budget with finish_reason length and the usage chunk, read by the OpenAI SDK', async () => {
     mock.reset({ keepBehavior: true });
+    const cutsBefore = await budgetCuts();
     const stream = await openai('chat').chat.completions.create({ ...ask, stream: true, stream_options: { include_usage: true } });
     let words = 0;
     let finish: string | null = null;
@@ -89,6 +95,11 @@ describe('a stream that would run past the budget', () => {
     await sleep(100);
     expect(mock.stats().aborted).toBe(1);
     await allBilled('chat', 1);
+    // Counted once in /metrics (shards report their counters on an interval).
+    expect(cutsBefore).toBe(0);
+    let cuts = await budgetCuts();
+    for (let i = 0; i < 40 && cuts === 0; i++, cuts = await budgetCuts()) await sleep(100);
+    expect(cuts).toBe(1);
   });
 
   it('ends so that the SDK\'s stream helper finishes with a final completion', async () => {

@@ -25,7 +25,7 @@ async function rows() {
 }
 
 describe('streams that do not end normally', () => {
-  it('a client that disconnects mid-stream cancels the upstream and is charged for what was generated', async () => {
+  it('a client that disconnects mid-stream is charged the usage the provider reports, read on to the end of the stream', async () => {
     const ac = new AbortController();
     const r = await request(`${tg.url}/v1/chat/completions`, {
       method: 'POST',
@@ -43,17 +43,13 @@ describe('streams that do not end normally', () => {
     } catch {
       /* aborted */
     }
-    // The upstream sees the cancellation well before its 400 tokens (4 s) are out.
-    await sleep(800);
-    expect(mock.stats().aborted).toBeGreaterThanOrEqual(1);
+    // The upstream is read on (its 400 tokens take 4 s) to its usage: a reasoning model's hidden tokens are only there.
     let row: any;
-    for (let i = 0; i < 20 && !row; i++) {
+    for (let i = 0; i < 100 && !row; i++) {
       row = (await rows()).find((x) => x.request_id === id);
       if (!row) await sleep(100);
     }
-    expect(row).toMatchObject({ status: 499, reason: 'client_disconnected', usage_source: 'tokenizer' });
-    expect(row.completion_tokens).toBeGreaterThanOrEqual(20);
-    expect(row.completion_tokens).toBeLessThan(400);
+    expect(row).toMatchObject({ status: 499, reason: 'client_disconnected', usage_source: 'provider', completion_tokens: 400 });
     expect(row.cost_usd).toBeGreaterThan(0);
     const view = await tg.admin('/admin/customers/acme');
     expect(view.budgets[0].reserved).toBe(0);
