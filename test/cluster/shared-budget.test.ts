@@ -65,6 +65,7 @@ describeWithRedis('three nodes sharing one budget through Redis', () => {
     // One node, one call at a time: each fetches what it needs, so all that is left is admitted.
     const late = [];
     for (let i = ok.length; i < 10; i++) late.push(await call(nodes[0]!, 0, CUSTOMER_KEY));
+    console.info(`shared budget: ${ok.length} of 10 calls admitted in the burst, ${late.length} more once leases settled`);
     expect(late.map((r) => r.status)).toEqual(late.map(() => 200));
     expect(mock.stats().requests).toBe(10);
 
