@@ -42,11 +42,15 @@ function tcpConnect(port: number): Promise<'connected' | string> {
 
 async function ledgerIds(configFile: string, dataDir: string): Promise<Set<string>> {
   const again = await launch(configFile, dataDir);
+  const signal = new Promise<string | null>((r) => again.proc.once('exit', (_c, sig) => r(sig)));
   try {
     const { rows } = await again.admin('/admin/usage?customer=acme&limit=100000');
     return new Set(rows.map((r: { request_id: string }) => r.request_id));
   } finally {
-    expect(await again.stop()).toBe(0);
+    const code = await again.stop();
+    // Once seen as null (ended by a signal) on a loaded machine and not reproduced since: say which, with the logs.
+    if (code !== 0) console.log(`relaunched proxy exited ${code} (signal ${await signal}):\n${again.logs()}`);
+    expect(code).toBe(0);
   }
 }
 
@@ -103,7 +107,7 @@ describe('SIGTERM under load', () => {
   });
 
   it('after the grace period cancels what is left, records it, and still exits 0', async () => {
-    mock.setBehavior({ latencyMs: 10_000 });
+    mock.setBehavior({ latencyMs: 30_000 });
     try {
       const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '1s' }, { clockStart: TEST_CLOCK });
       const N = 20;
@@ -116,12 +120,18 @@ describe('SIGTERM under load', () => {
         return { id: r.headers['x-tollgate-request-id'] as string, status: r.statusCode, body: await r.body.text() };
       });
       expect(await waitFor(() => mock.stats().inFlight >= N, 10_000)).toBe(true);
+      const signal = new Promise<string | null>((r) => tg.proc.once('exit', (_c, sig) => r(sig)));
       const t0 = Date.now();
       const code = await tg.stop();
       const took = Date.now() - t0;
       const done = await Promise.all(calls);
+      if (code !== 0) console.log(`proxy exited ${code} (signal ${await signal}):\n${tg.logs()}`);
       expect(code).toBe(0);
-      expect(took).toBeLessThan(1000 + 4000);
+      // The upstream would answer only after 30 s, so exiting well before that proves the
+      // grace period cancelled the calls. The 10 s past the 1 s grace covers writing the
+      // cancelled rows and closing the ledger on a loaded 2-core machine (seen at ~6 s);
+      // a shutdown that waited on the upstream would take 30 s.
+      expect(took).toBeLessThan(1000 + 10_000);
       // No upstream head arrived before the cancel: a clear 504 in the OpenAI error shape.
       for (const d of done) {
         expect(d.status).toBe(504);

@@ -70,14 +70,23 @@ describe('circuit breaker', () => {
     const afterOpening = dead.stats().requests;
     expect(afterOpening).toBeLessThanOrEqual(3 * SHARDS + 4);
 
-    const results = await callFor('br', 3200);
-    expect(results.length).toBeGreaterThan(150);
+    // At least 3.2 s and at least 150 client calls: on a loaded machine 150 calls take
+    // longer, so the probe bound below follows the time it really took, not a fixed window.
+    const t0 = Date.now();
+    const results: Awaited<ReturnType<typeof chat>>[] = [];
+    while (Date.now() - t0 < 3200 || results.length < 150) {
+      results.push(...(await callFor('br', 400)));
+      if (Date.now() - t0 > 30_000) break; // a stall, not load: the length check below reports it
+    }
+    const elapsed = Date.now() - t0;
+    expect(results.length).toBeGreaterThanOrEqual(150);
     expect(results.every((r) => answered(r, false))).toBe(true);
     const probes = dead.stats().requests - afterOpening;
-    console.info(`dead target: ${afterOpening} calls while the breakers opened, then ${probes} probes over 3.2 s (cooldown 1 s, ${SHARDS} shards) while ${results.length} client calls all succeeded`);
-    // 3.2 s with a 1 s cooldown: at most one probe per shard per cooldown (≤ 4 windows each).
+    console.info(`dead target: ${afterOpening} calls while the breakers opened, then ${probes} probes over ${elapsed} ms (cooldown 1 s, ${SHARDS} shards) while ${results.length} client calls all succeeded`);
+    // A 1 s cooldown: at most one probe per shard per cooldown window started (≤ 4 each in 3.2 s).
+    const windows = Math.floor(elapsed / 1000) + 1;
     expect(probes).toBeGreaterThanOrEqual(1);
-    expect(probes).toBeLessThanOrEqual(4 * SHARDS);
+    expect(probes).toBeLessThanOrEqual(windows * SHARDS);
 
     const view = await tg.admin('/admin/providers');
     const t = view.providers.find((p: any) => p.name === 'dead').targets.find((x: any) => x.target === 'dead/gpt-4o-mini');
@@ -122,7 +131,9 @@ describe('circuit breaker', () => {
     const reachedEarly = limited.stats().requests;
     const rest = await callFor('rl', 1000);
     expect([...first, ...rest].every((r) => answered(r, false))).toBe(true);
-    expect(rest.length).toBeGreaterThan(30);
+    // Enough calls inside the 2 s cooldown that a breaker ignoring retry-after would send
+    // some of them; not a throughput bound (a loaded machine makes far fewer than an idle one).
+    expect(rest.length).toBeGreaterThanOrEqual(12);
     // Each shard's first 429 opens it for 2 s: only calls already on their way get there, none in the next second.
     expect(reachedEarly).toBeLessThanOrEqual(4 + SHARDS);
     expect(limited.stats().requests).toBe(reachedEarly);
