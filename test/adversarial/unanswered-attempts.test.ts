@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
-import { CUSTOMER_KEY, expectedCostUsd, listPrice, providers, sleep } from '../helpers/fixtures.js';
+import { CUSTOMER_KEY, expectedCostUsd, listPrice, providers } from '../helpers/fixtures.js';
 
 // Issue 11, "then prove it": an attempt that reached the provider and then
 // timed out or was reset may have been generated and charged by the
@@ -57,15 +57,7 @@ async function chat(body: Record<string, unknown>): Promise<{ status: number; id
   return { status: r.statusCode, id: String(r.headers['x-tollgate-request-id']), json: text ? JSON.parse(text) : undefined };
 }
 
-async function rowOf(id: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const rows = (await tg.admin('/admin/usage?customer=acme&limit=100000')).rows as any[];
-    const row = rows.find((x) => x.request_id === id);
-    if (row) return row;
-    await sleep(100);
-  }
-  throw new Error(`no usage row for ${id}`);
-}
+const rowOf = (id: string) => tg.usageRow('acme', id);
 
 describe('an attempt that reached the provider and got no answer', () => {
   /** The least a gpt-4o attempt's prompt costs: it was sent whole, the provider may bill it. */

@@ -31,15 +31,7 @@ afterEach(() => {
 
 const headers = { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' };
 
-async function rowOf(id: string): Promise<any> {
-  for (let i = 0; i < 50; i++) {
-    const rows = (await tg.admin('/admin/usage?customer=acme&limit=100000')).rows as any[];
-    const row = rows.find((x) => x.request_id === id);
-    if (row) return row;
-    await sleep(100);
-  }
-  throw new Error(`no usage row for ${id}`);
-}
+const rowOf = (id: string) => tg.usageRow('acme', id);
 
 /** Every request the mock received since the last reset is one of `rows`, each charged. */
 async function expectEveryUpstreamCallCharged(rows: any[]): Promise<void> {

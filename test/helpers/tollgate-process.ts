@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { tempDir } from './temp-dir.js';
+import { sleep } from './fixtures.js';
 
 // Starts the real, built Tollgate (`node dist/cli.js serve`) as a child
 // process on a free port with a config written to a temp directory.
@@ -27,6 +28,8 @@ export interface Tollgate {
   now(): number;
   admin<T = any>(path: string): Promise<T>;
   adminText(path: string): Promise<string>;
+  /** The usage row of `requestId` (a customer's rows), waiting up to 5 s for its commit; throws if none comes. */
+  usageRow(customer: string, requestId: string): Promise<any>;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
   kill9(): Promise<void>;
@@ -121,6 +124,15 @@ export function launch(configFile: string, dataDir: string, env: Record<string, 
           return r.json();
         },
         adminText: async (path) => (await adminFetch(path)).text(),
+        usageRow: async (customer, requestId) => {
+          for (let i = 0; i < 50; i++) {
+            const r = await adminFetch(`/admin/usage?customer=${encodeURIComponent(customer)}&limit=100000`);
+            const row = ((await r.json()) as { rows: { request_id: string }[] }).rows.find((x) => x.request_id === requestId);
+            if (row) return row;
+            await sleep(100);
+          }
+          throw new Error(`no usage row for ${requestId}`);
+        },
         stop: async () => {
           proc.kill('SIGTERM');
           return exited;

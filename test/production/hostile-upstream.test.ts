@@ -117,15 +117,7 @@ async function call(model: string, stream: boolean, path = '/v1/chat/completions
   return { status: r.statusCode, id: r.headers['x-tollgate-request-id'] as string, text: await r.body.text() };
 }
 
-async function rowOf(id: string) {
-  for (let i = 0; i < 40; i++) {
-    const { rows } = await tg.admin('/admin/usage?customer=acme&limit=100000');
-    const row = rows.find((r: { request_id: string }) => r.request_id === id);
-    if (row) return row;
-    await sleep(100);
-  }
-  throw new Error(`no ledger row for ${id}`);
-}
+const rowOf = (id: string) => tg.usageRow('acme', id);
 
 async function noHoldsLeft() {
   const view = await tg.admin('/admin/customers/acme');
