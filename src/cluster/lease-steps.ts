@@ -3,7 +3,7 @@ import type { BudgetRef } from '../budget/budget-ref.js';
 import { PeriodClock } from '../budget/periods.js';
 import { aggregatePeriodKey, type Aggregate } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
-import { spentIn } from '../server/slot-registry.js';
+import { spentIn } from '../store/aggregates.js';
 import type { LeaseClock } from './lease-clock.js';
 import type { LeaseReply } from './lease-script.js';
 import { startPeriod, usageSignature, type Lease, type LeaseBook, type Period } from './lease-state.js';

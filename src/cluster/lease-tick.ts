@@ -1,6 +1,6 @@
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { Ledger } from '../store/ledger.js';
-import { spentIn } from '../server/slot-registry.js';
+import { spentIn } from '../store/aggregates.js';
 import { tickIntent, type LeaseTiming, type TickIntent } from './lease-policy.js';
 import type { LeaseReply } from './lease-script.js';
 import { usageSignature, type Lease, type LeaseBook } from './lease-state.js';

@@ -1,4 +1,5 @@
 import { storedContext } from './estimate/stored-context.js';
+import { cacheWriteTtl, type CacheWriteTtl } from './estimate/cache-writes.js';
 import type { MediaEndpoint, MediaRequest } from './media/media-call.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
@@ -48,6 +49,8 @@ export interface ParsedCall {
   predictionTokens: number;
   /** The field by which the provider adds input the body does not hold (estimate/stored-context.ts), if any. */
   storedContext: string | undefined;
+  /** The longest prompt-cache write the body asks for (`cache_control`): its prompt may be billed at that rate. */
+  cacheWrite: CacheWriteTtl | undefined;
   body: Record<string, unknown>;
   /** Set on the endpoints billed per image, character or second: what the call reserves and bills. */
   media?: MediaRequest;
@@ -142,6 +145,7 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     promptTokensFor,
     wantsStreamUsage: !!(so && typeof so === 'object' && so.include_usage === true),
     storedContext: storedContext(body),
+    cacheWrite: cacheWriteTtl(body),
     predictionTokens: body.prediction != null && typeof body.prediction === 'object' ? promptTokenBound(model, { prediction: body.prediction }) : 0,
     body,
   };

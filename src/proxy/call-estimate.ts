@@ -6,7 +6,6 @@ import { billedPico } from '../pricing/resale.js';
 import { zeroUsage, type CallUsage, type ParsedCall } from '../protocols/call.js';
 import { outputCeiling } from './billed-usage.js';
 import { costOf } from './call-pricing.js';
-import { cacheWriteTtl } from '../protocols/estimate/cache-writes.js';
 import type { ShardContext } from './shard-context.js';
 
 // What a call reserves before it is forwarded: its prompt estimate plus the
@@ -78,7 +77,7 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
   }
   const outputHold = outputCeiling(call, maxOut)!;
   // A prompt marked for caching may be billed entirely as cache writes (dearer than input).
-  const ttl = cacheWriteTtl(call.body);
+  const ttl = call.cacheWrite;
   const estimateUsage: CallUsage = { promptTokens, completionTokens: outputHold, cachedTokens: 0, cacheWriteTokens: ttl === '5m' ? promptTokens : 0, cacheWrite1hTokens: ttl === '1h' ? promptTokens : 0 };
   return {
     estimate: {

@@ -31,7 +31,7 @@ import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 import { claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
-import { reservationEstimate, type GrowableHold } from './call-estimate.js';
+import { reservationEstimate, type GrowableHold, type ReservationEstimate } from './call-estimate.js';
 import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
@@ -261,10 +261,13 @@ class ModelCall implements CallRun {
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
-    const dear = this.unit ? undefined : dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer);
-    const { estimate, clamped, outputHold, growable } = this.unit
-      ? { estimate: unitReservation(scope.resale, call, this.unit), clamped: undefined, outputHold: 0, growable: undefined }
-      : reservationEstimate(ctx, scope, withStoredContext(call, (dear ?? { price }).price), (dear?.target ?? first).model, (dear ?? { price }).price, this.ts, caller.customer);
+    let reserved: ReservationEstimate;
+    if (this.unit) reserved = { estimate: unitReservation(scope.resale, call, this.unit), clamped: undefined, outputHold: 0 };
+    else {
+      const dear = dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer) ?? { target: first, price };
+      reserved = reservationEstimate(ctx, scope, withStoredContext(call, dear.price), dear.target.model, dear.price, this.ts, caller.customer);
+    }
+    const { estimate, clamped, outputHold, growable } = reserved;
     this.clamped = clamped;
     this.outputHold = outputHold;
     this.growableHold = growable;

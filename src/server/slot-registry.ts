@@ -3,7 +3,7 @@ import type { BudgetTable } from '../budget/budget-table.js';
 import { limitToCounter, type BudgetRef } from '../budget/budget-ref.js';
 import { PeriodClock } from '../budget/periods.js';
 import { scopeBudgets } from '../budget/scope-budgets.js';
-import type { Aggregate } from '../store/aggregates.js';
+import { spentIn } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import { scopePolicy, type ResolvedScope } from '../policy/scope-policy.js';
@@ -318,11 +318,4 @@ export class SlotRegistry {
       else this.#agentsOf.delete(s.customer);
     }
   }
-}
-
-/** A budget's counter value from a ledger aggregate (this node's calls only). */
-export function spentIn(ref: BudgetRef, agg: Aggregate): bigint {
-  if (ref.kind === 'tokens') return BigInt(agg.tokens);
-  if (ref.kind === 'requests') return BigInt(agg.calls);
-  return BigInt(Math.round(agg.billed_nano * ref.rate));
 }

@@ -1,3 +1,4 @@
+import type { BudgetRef } from '../budget/budget-ref.js';
 import { periodKey, type PeriodKind, type PeriodWindow } from '../budget/periods.js';
 
 // Running totals per scope and period, updated in the same transaction as the
@@ -31,4 +32,11 @@ export function agentScopeKey(customer: string, agent: string): string {
 export function aggregatePeriodKey(kind: PeriodKind, w: PeriodWindow, timeZone: string, globalZone: string): string {
   const key = periodKey(kind, w, timeZone);
   return kind === 'total' || timeZone === globalZone ? key : `${timeZone}|${key}`;
+}
+
+/** A budget's counter value from a ledger aggregate (this node's calls only). */
+export function spentIn(ref: Pick<BudgetRef, 'kind' | 'rate'>, agg: Aggregate): bigint {
+  if (ref.kind === 'tokens') return BigInt(agg.tokens);
+  if (ref.kind === 'requests') return BigInt(agg.calls);
+  return BigInt(Math.round(agg.billed_nano * ref.rate));
 }

@@ -2,7 +2,7 @@ import type { BudgetTable } from '../budget/budget-table.js';
 import { counterToUnit, type BudgetRef } from '../budget/budget-ref.js';
 import { periodWindow } from '../budget/periods.js';
 import type { Ledger } from './ledger.js';
-import { spentIn } from '../server/slot-registry.js';
+import { spentIn } from './aggregates.js';
 
 // Counters you can trust: compares every live budget counter's settled spend
 // (holds excluded) with the sum of the ledger's rows for its scope and
