@@ -11,6 +11,8 @@
 // bytes, so that case cannot be refused here; see docs/interface.md
 // ("Identity headers") for what apps passing end-user ids must do.
 
+import type { HttpRequest } from 'uWebSockets.js';
+
 export interface IdentityHeaders {
   authorization: string;
   apiKey: string;
@@ -19,6 +21,28 @@ export interface IdentityHeaders {
   tags: string;
   session?: string;
   idempotencyKey?: string;
+}
+
+// Header names as bytes: uWS reads a Buffer as it is, a string only after converting it to UTF-8 (an allocation per call).
+const NAMES = {
+  authorization: Buffer.from('authorization'),
+  apiKey: Buffer.from('x-api-key'),
+  customer: Buffer.from('x-tollgate-customer'),
+  agent: Buffer.from('x-tollgate-agent'),
+  tags: Buffer.from('x-tollgate-tags'),
+  session: Buffer.from('x-tollgate-session'),
+};
+
+/** The caller's identity headers, copied now: uWS invalidates `req` at the handler's first await. */
+export function readIdentityHeaders(req: HttpRequest): IdentityHeaders & { session: string } {
+  return {
+    authorization: req.getHeader(NAMES.authorization),
+    apiKey: req.getHeader(NAMES.apiKey),
+    customer: req.getHeader(NAMES.customer),
+    agent: req.getHeader(NAMES.agent),
+    tags: req.getHeader(NAMES.tags),
+    session: req.getHeader(NAMES.session),
+  };
 }
 
 const TOKEN_HEADERS: [keyof IdentityHeaders, string][] = [

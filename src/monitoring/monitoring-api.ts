@@ -1,6 +1,7 @@
 import { LedgerUnavailableError } from '../store/ledger.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Exchange } from '../http/exchange.js';
+import { readIdentityHeaders } from '../identity/header-values.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import { BodyTooLarge, readBody } from '../http/read-body.js';
 import { checkRequestHead } from '../http/request-limits.js';
@@ -70,11 +71,7 @@ export function mountMonitoring(app: TemplatedApp, { ctx, exchange, shards, link
       ex.fail('openai', breach.type, breach.message);
       return undefined;
     }
-    return {
-      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
-      session: req.getHeader('x-tollgate-session'),
-    };
+    return readIdentityHeaders(req);
   };
 
   const route = <B>(path: string, parse: (raw: Buffer) => B | string, handle: (caller: Caller, body: B, now: number) => Promise<Answer>) => {

@@ -7,6 +7,7 @@ import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
 import type { ShardContext } from './shard-context.js';
 import { redactSecrets } from './redact-secrets.js';
 import { describeError, upstreamHeaders } from './upstream-request.js';
+import { readIdentityHeaders } from '../identity/header-values.js';
 
 // POST /v1/messages/count_tokens (anthropic `messages.countTokens`): the
 // caller is identified as for a call, the model resolved through its route,
@@ -35,10 +36,8 @@ export function mountCountTokens(app: TemplatedApp, { ctx, exchange }: CountToke
       ex.closeConnection = true;
       return fail(breach.type, breach.message);
     }
-    const who = ctx.keys.identify({
-      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-      customer: req.getHeader('x-tollgate-customer'), agent: req.getHeader('x-tollgate-agent'), tags: req.getHeader('x-tollgate-tags'),
-    });
+    // No session: a count is not a call of one (nothing is reserved or recorded).
+    const who = ctx.keys.identify({ ...readIdentityHeaders(req), session: '' });
     const client = { anthropicVersion: req.getHeader('anthropic-version'), anthropicBeta: req.getHeader('anthropic-beta'), accept: 'application/json' };
     const body = readBody(res, ctx.config.limits.maxBodyBytes, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout);
     body.catch(() => {});

@@ -4,6 +4,7 @@ import { decodeParam } from '../http/url-param.js';
 import { priceView } from '../admin/pricing-api.js';
 import { modelCatalog, type CatalogEntry } from '../routing/model-catalog.js';
 import type { ShardContext } from './shard-context.js';
+import { readIdentityHeaders } from '../identity/header-values.js';
 
 // GET /v1/models (openai `models.list`, anthropic `models.list`) and
 // GET /v1/models/{id} (`models.retrieve`): the models this caller can reach
@@ -38,11 +39,8 @@ export function mountModels(app: TemplatedApp, deps: ModelsDeps): void {
     const ex = deps.exchange(res);
     const anthropic = req.getHeader('anthropic-version') !== '';
     const protocol = anthropic ? 'anthropic' : 'openai';
-    const who = ctx.keys.identify({
-      authorization: req.getHeader('authorization'), apiKey: req.getHeader('x-api-key'),
-      // No agent: prices are per customer and plan, and a listing must not create agent scopes.
-      customer: req.getHeader('x-tollgate-customer'), agent: '', tags: '',
-    });
+    // No agent, tags or session: prices are per customer and plan, and a listing must not create agent scopes.
+    const who = ctx.keys.identify({ ...readIdentityHeaders(req), agent: '', tags: '', session: '' });
     if (!who.ok) return void ex.fail(protocol, who.type, who.message);
     if (id === null) return void ex.fail(protocol, 'invalid_request_error', 'model id: malformed percent-encoding');
     const caller = who.caller;

@@ -12,6 +12,7 @@ import { mountMetrics } from '../observability/metrics-route.js';
 import { ENDPOINTS, type EndpointId } from '../protocols/call.js';
 import { handleModelCall, type CallHeaders } from '../proxy/model-call.js';
 import { ShardContext } from '../proxy/shard-context.js';
+import { readIdentityHeaders } from '../identity/header-values.js';
 import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js';
 import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
@@ -159,12 +160,6 @@ const LEDGER_DOWN = 'this proxy cannot record usage right now (its ledger disk i
 
 // Header names as bytes: uWS reads a Buffer as it is, a string only after converting it to UTF-8 (an allocation per call).
 const H = {
-  authorization: Buffer.from('authorization'),
-  apiKey: Buffer.from('x-api-key'),
-  customer: Buffer.from('x-tollgate-customer'),
-  agent: Buffer.from('x-tollgate-agent'),
-  session: Buffer.from('x-tollgate-session'),
-  tags: Buffer.from('x-tollgate-tags'),
   idempotencyKey: Buffer.from('idempotency-key'),
   anthropicVersion: Buffer.from('anthropic-version'),
   anthropicBeta: Buffer.from('anthropic-beta'),
@@ -184,12 +179,7 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
     }
     // uWS invalidates `req` at the first await: copy what we need now.
     const h: CallHeaders = {
-      authorization: req.getHeader(H.authorization),
-      apiKey: req.getHeader(H.apiKey),
-      customer: req.getHeader(H.customer),
-      agent: req.getHeader(H.agent),
-      session: req.getHeader(H.session),
-      tags: req.getHeader(H.tags),
+      ...readIdentityHeaders(req),
       idempotencyKey: req.getHeader(H.idempotencyKey),
       anthropicVersion: req.getHeader(H.anthropicVersion),
       anthropicBeta: req.getHeader(H.anthropicBeta),
