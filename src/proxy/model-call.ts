@@ -363,7 +363,7 @@ class ModelCall implements CallRun {
         row.status = errorStatus(result.type);
         // No answer at all: the last attempt that reached a provider is billed as the unanswered call, the others with it.
         const unanswered = result.unanswered ?? this.failedAttempts.pop();
-        if (unanswered) await billUnanswered(this, row, call, unanswered);
+        if (unanswered) await this.#billUnanswered(row, call, unanswered);
         row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${unanswered ? `; billed_prompt_unanswered${row.reason ? `; ${row.reason}` : ''}` : ''}`).slice(0, 500);
         await ctx.ledger.append(row);
         return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
@@ -376,7 +376,8 @@ class ModelCall implements CallRun {
         // An error answer is not charged, but an earlier attempt that reached a provider unanswered is.
         const unanswered = this.failedAttempts.pop();
         if (unanswered) {
-          await billUnanswered(this, row, call, unanswered);
+          // Billing sets the row's model to the unanswered target: the row still names the target that answered.
+          await this.#billUnanswered(row, call, unanswered);
           row.provider = answer.target.provider.name;
           row.model = answer.target.model;
         }
