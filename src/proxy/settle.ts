@@ -42,7 +42,7 @@ export async function billCall(s: SettleState, row: UsageRecord, call: ParsedCal
   if (billed.invalid) flagInvalidUsage(s, row, target, billed.invalid);
   if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
   // What uncapped calls really use, for the next ones' holds (a capped, clamped or cut answer says nothing about that).
-  if (complete && call.maxOutputTokens === undefined && s.clamped === undefined) ctx.forecast.record(row.customer, call.model, billed.usage.completionTokens / outputCeiling(call, 1)!);
+  if (complete && call.maxOutputTokens === undefined && s.clamped === undefined) ctx.forecast.record(row.customer, call.model, billed.usage.completionTokens / call.choices);
   const extra = s.failedAttempts?.length ? await unansweredPrompts(s, row, call, s.failedAttempts) : undefined;
   return settleUsage(s, row, target, answeredModel, billed.usage, extra);
 }
