@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
-import { startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
+import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { parsePrometheus } from '../production/prometheus-parse.js';
 import { metricsOf, resourceAttributes, startOtlpReceiver, type Metric } from './otlp-receiver.js';
@@ -58,7 +58,7 @@ describe('OTLP metrics export', () => {
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    tg = await startTollgate(config(receiver.url, '200ms'), { shards: 2 });
+    tg = await startTollgate(config(receiver.url, '200ms'), { clockStart: TEST_CLOCK, shards: 2 });
     await calls(tg, CALLS);
   });
 
@@ -131,7 +131,7 @@ describe('OTLP metrics export on shutdown', () => {
   it('pushes the calls since the last export once more on SIGTERM', async () => {
     const receiver = await startOtlpReceiver();
     // An interval far longer than the test: only the shutdown flush can deliver these calls.
-    const tg = await startTollgate(config(receiver.url, '1h'), { shards: 2 });
+    const tg = await startTollgate(config(receiver.url, '1h'), { clockStart: TEST_CLOCK, shards: 2 });
     try {
       await calls(tg, 3);
       expect(receiver.exports).toHaveLength(0);
@@ -149,7 +149,7 @@ describe('OTLP metrics export on shutdown', () => {
   it('does not hold up shutdown when the receiver is gone', async () => {
     const receiver = await startOtlpReceiver();
     await receiver.close(); // nothing listens on its port any more
-    const tg = await startTollgate(config(receiver.url, '1h'), { shards: 1 });
+    const tg = await startTollgate(config(receiver.url, '1h'), { clockStart: TEST_CLOCK, shards: 1 });
     await calls(tg, 1);
     expect(await tg.stop()).toBe(0);
     expect(tg.logs()).toMatch(/last OTLP metrics export did not finish|OTLP metrics export to http:\/\/127\.0\.0\.1:\d+ failed/);
