@@ -52,6 +52,20 @@ const refusal = z.object({
   topUpUrl: z.string().optional(),
 }).strict();
 
+// A prepaid balance that never resets (docs/interface.md, "Prepaid wallets"): every call
+// reserves from it and settles to it like a budget; credits raise it. lowBalance alerts
+// once each time the balance falls below `below` (in the wallet's currency); a top-up that
+// lifts it back above re-arms the alert.
+export const walletSchema = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter currency code (USD, GBP, ...)').default('USD'),
+  lowBalance: z.array(z.object({
+    below: z.number().positive(),
+    notify: z.array(z.string()).default([]),
+  }).strict()).default([]),
+  // Where a customer buys credit: on the 402 and in the friendly refusal; {customer} is replaced.
+  topUpUrl: z.string().optional(),
+}).strict();
+
 // Velocity caps over sliding windows (the last 60 s / 3600 s), enforced in the decision.
 const rateLimit = z.object({
   requestsPerMinute: z.number().int().positive().optional(),
@@ -86,6 +100,7 @@ const scopeOptions = {
   rateLimit: rateLimit.optional(),
   loopProtection: loopProtection.optional(),
   refusal: refusal.optional(),
+  wallet: walletSchema.optional(),
 };
 
 const keyString = z.string().min(8, 'keys must be at least 8 characters');
@@ -349,6 +364,12 @@ export const configSchema = z.object({
     // Delivery retries back off from 1 s up to this, forever (the outbox is durable).
     maxBackoff: duration.default(5 * 60_000),
   }).strict().default({}),
+  // Signed top-ups from a payment provider (POST /v1/wallet/credits): the HMAC-SHA256 key
+  // of x-tollgate-signature. Unset: the endpoint answers 401 to every request.
+  wallet: z.object({
+    webhookSecret: z.string().min(16, 'at least 16 characters').optional(),
+    maxBodyBytes: z.number().int().positive().max(1024 * 1024).default(16 * 1024),
+  }).strict().default({}),
   // A last user message equal to this is answered by the proxy with the scope's balance ('' disables).
   balanceCommand: z.string().default('/balance'),
 }).strict();
@@ -361,3 +382,4 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type CustomerConfig = z.infer<typeof customerSchema>;
 export type PlanConfig = z.infer<typeof planSchema>;
+export type WalletConfig = z.infer<typeof walletSchema>;

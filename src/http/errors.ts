@@ -142,6 +142,11 @@ export const ERRORS = {
     when: 'in a cluster, Redis is unreachable and this node\'s lease of the budget is used up (`redisDown: closed`); nothing was reserved',
     action: 'retry after `retry-after`; nothing was charged',
   },
+  wallet_not_configured: {
+    status: 409,
+    when: 'a wallet credit or wallet read for a customer that has no `wallet` (on itself or its plan)',
+    action: 'give the customer or its plan `wallet: { currency }`, then credit it',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

@@ -120,6 +120,9 @@ export class SlotRegistry {
     this.#reserved = reserved;
   }
 
+  /** What a wallet's slot starts with (src/wallet/wallet-book.ts sets this): what it was credited. */
+  walletCredited: (ref: Omit<BudgetRef, 'slot'>) => bigint = () => 0n;
+
   /** The shared generation table shards check dynamic scopes against (ScopeResolver). */
   readonly gensSab: SharedArrayBuffer;
 
@@ -199,7 +202,8 @@ export class SlotRegistry {
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now, ref.timeZone);
         const agg = this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
-        const { limit, cap } = limitToCounter(ref);
+        const credited = ref.wallet ? this.walletCredited(ref) : 0n;
+        const { limit, cap } = ref.wallet ? { limit: credited, cap: credited } : limitToCounter(ref);
         this.table.init(slot, { cap, limit, spent: spentIn(full, agg), periodStart: w.start });
         this.#slots.set(key, slot);
         this.refs[slot] = full;
