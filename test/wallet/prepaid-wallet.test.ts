@@ -65,6 +65,7 @@ describe('prepaid wallet on one node (two shards)', () => {
     expect(ok).toBeGreaterThanOrEqual(1);
     expect(ok).toBeLessThanOrEqual(5);
     expect(mock.stats().requests).toBe(ok);
+    console.info(`wallet: ${ok} of 20 parallel calls admitted on a wallet worth 5.5 calls (one node, two shards)`);
   });
 
   it('credits once for a top-up sent twice with one idempotency key (also when both copies race)', async () => {
