@@ -19,8 +19,8 @@ export interface ErrorSpec {
 export const ERRORS = {
   budget_exceeded: {
     status: 402, // never 429: SDKs would retry it
-    when: 'a budget in scope cannot hold the call\'s estimate; `scope` says which budget, its limit, use and reset time',
-    action: 'do not retry as is (SDKs do not): wait for `scope.resets_at`, send a cheaper call (smaller `max_tokens`, cheaper model), or ask the operator to raise the limit',
+    when: 'a budget in scope cannot hold the call\'s estimate; `scope` says which budget, its limit, use and reset time; for a prepaid wallet (`scope.period: prepaid`) the balance cannot cover the call, and `top_up_url` says where to buy credit when one is configured',
+    action: 'do not retry as is (SDKs do not): wait for `scope.resets_at`, send a cheaper call (smaller `max_tokens`, cheaper model), top up the wallet, or ask the operator to raise the limit',
   },
   rate_limit_exceeded: {
     status: 429,
