@@ -77,7 +77,8 @@ function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, customer: st
   } catch {
     return ex.fail('openai', 'invalid_request_error', 'body: not JSON');
   }
-  const request = parseCreditRequest(parsed, customer);
+  // A payment provider only ever adds credit; refunds and adjustments are the operator's.
+  const request = parseCreditRequest(parsed, customer, source === 'webhook' ? ['credit'] : undefined);
   if (typeof request === 'string') return ex.fail('openai', 'invalid_request_error', request);
   answer(ex, deps.credit(request, source));
 }

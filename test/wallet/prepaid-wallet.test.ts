@@ -113,6 +113,23 @@ describe('prepaid wallet on one node (two shards)', () => {
     expect(body.choices[0].message.content).toContain('https://pay.example.com/chatty');
   });
 
+  it('records refunds and adjustments as transactions that move the balance, and refuses a refund beyond it', async () => {
+    const before = await tg.admin('/admin/customers/acme/wallet');
+    const nano = (m: { amount: number }) => Math.round(m.amount * 1e9);
+    const refund = await credit(tg, 'acme', { type: 'refund', amount: 0.25, idempotency_key: 'refund-1', reference: 'ticket 42' });
+    expect(refund.status).toBe(200);
+    expect(nano(refund.body.balance)).toBe(nano(before.balance) - 250_000_000);
+    const adjust = await credit(tg, 'acme', { type: 'adjustment', amount: -0.05, idempotency_key: 'adj-1' });
+    expect(nano(adjust.body.balance)).toBe(nano(before.balance) - 300_000_000);
+    const tooMuch = await credit(tg, 'acme', { type: 'refund', amount: 1000, idempotency_key: 'refund-2' });
+    expect(tooMuch.status).toBe(400);
+    expect(tooMuch.body.error.message).toMatch(/^amount: a refund of 1000 USD is more than the balance/);
+    const after = await tg.admin('/admin/customers/acme/wallet');
+    expect(after.transactions.filter((t: any) => t.type === 'refund')).toMatchObject([{ amount: -0.25, reference: 'ticket 42' }]);
+    expect(after.transactions.filter((t: any) => t.type === 'adjustment')).toMatchObject([{ amount: -0.05 }]);
+    expect(nano(after.credited)).toBe(nano(before.credited) - 300_000_000);
+  });
+
   it('answers 4xx naming the field for bad top-ups, and credits nothing', async () => {
     const before = await tg.admin('/admin/customers/acme/wallet');
     const cases: [unknown, number, RegExp][] = [
