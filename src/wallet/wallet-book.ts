@@ -28,6 +28,8 @@ export interface WalletBookDeps {
   store: WalletTransactions;
   /** The customer's wallet, bound to its slot (resolving the scope, and in cluster mode leasing it); undefined: no wallet. */
   resolveWallet: (customer: string) => Promise<BudgetRef | undefined>;
+  /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor. */
+  audit?: (entry: { actor: string; action: string; target: string; before: unknown; after: unknown }) => Promise<void>;
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
   remote?: { credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> };
 }
@@ -81,13 +83,13 @@ export class WalletBook {
    * against the balance and its write cannot interleave with another's.
    * (Admin writes: a few per second at most, never on a call's path.)
    */
-  credit(req: CreditRequest, source: string, now = Date.now()): Promise<CreditOutcome | WalletFailure> {
-    const run = this.#writes.then(() => this.#credit(req, source, now));
+  credit(req: CreditRequest, actor: string, now = Date.now()): Promise<CreditOutcome | WalletFailure> {
+    const run = this.#writes.then(() => this.#credit(req, actor, now));
     this.#writes = run.catch(() => undefined);
     return run;
   }
 
-  async #credit(req: CreditRequest, source: string, now: number): Promise<CreditOutcome | WalletFailure> {
+  async #credit(req: CreditRequest, actor: string, now: number): Promise<CreditOutcome | WalletFailure> {
     const ref = await this.deps.resolveWallet(req.customer);
     if (!ref) return noWallet(req.customer);
     const converted = toWalletNano(req.amount, req.currency ?? ref.unit, ref.unit, this.deps.config.exchangeRates);
@@ -108,25 +110,35 @@ export class WalletBook {
       idempotency_key: req.idempotencyKey,
       ...(req.reference !== undefined ? { reference: req.reference } : {}),
       ...(req.currency !== undefined && req.currency !== ref.unit ? { original: { amount: req.amount, currency: req.currency } } : {}),
-      source,
+      source: actor,
     };
-    // audit: credits — the one place a wallet is credited (admin API and signed top-ups alike).
+    const before = this.#balance(ref, this.#credited(ref));
     const { remote } = this.deps;
+    let outcome: CreditOutcome;
     if (remote) {
       // Redis decides which copy of a top-up counts, cluster-wide; the local record follows (also for a
       // repeat this node never saw, so a node that crashed between the two writes catches up).
       const r = await remote.credit(ref, req.idempotencyKey, tx.transaction_id, nano);
       if (!r.fresh) tx = { ...tx, transaction_id: r.transactionId, amount_nano: String(r.amountNano) };
       const { tx: stands } = await this.deps.store.record(tx);
-      return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+    } else {
+      const { tx: stands, fresh } = await this.deps.store.record(tx);
+      if (fresh) {
+        const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
+        this.#credits.set(req.customer, credited);
+        this.deps.table.setLimit(ref.slot, credited, credited);
+      }
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credits.get(req.customer) ?? 0n), repeated: !fresh };
     }
-    const { tx: stands, fresh } = await this.deps.store.record(tx);
-    if (fresh) {
-      const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
-      this.#credits.set(req.customer, credited);
-      this.deps.table.setLimit(ref.slot, credited, credited);
+    // audit: credits — one entry per transaction written (a repeat writes none), after its commit.
+    if (!outcome.repeated) {
+      await this.deps.audit?.({
+        actor, action: `wallet.${req.type}`, target: `customer:${req.customer}`,
+        before: { balance: before }, after: { transaction_id: outcome.transaction_id, amount: publicTransaction(tx).amount, currency: ref.unit, reference: req.reference ?? null, balance: outcome.balance },
+      });
     }
-    return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credits.get(req.customer) ?? 0n), repeated: !fresh };
+    return outcome;
   }
 
   async view(customer: string): Promise<WalletView | WalletFailure> {
