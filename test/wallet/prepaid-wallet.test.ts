@@ -17,6 +17,15 @@ const credit = (node: Tollgate, customer: string, body: unknown) =>
     method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
 
+/** One chat call of known cost, with its answer's body. */
+async function chat(key: string): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${tg.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
 /** Σ billed nano of the customer's allowed rows, from the ledger. */
 async function ledgerCharges(node: Tollgate, customer: string): Promise<number> {
   const { rows } = await node.admin(`/admin/usage?customer=${customer}&limit=100000`);
@@ -41,12 +50,8 @@ describe('prepaid wallet on one node (two shards)', () => {
   });
 
   it('refuses a call on an empty wallet with 402, scope.period prepaid and the top-up URL', async () => {
-    const r = await fetch(`${tg.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
-    });
-    const body: any = await r.json();
-    expect(r.status).toBe(402);
+    const { status, body } = await chat(CUSTOMER_KEY);
+    expect(status).toBe(402);
     expect(body.error.type).toBe('budget_exceeded');
     expect(body.error.scope).toMatchObject({ customer: 'acme', period: 'prepaid', source: 'wallet', unit: 'USD', limit: 0, remaining: 0, resets_at: null });
     expect(body.error.top_up_url).toBe('https://pay.example.com/topup?c=acme');
@@ -103,12 +108,8 @@ describe('prepaid wallet on one node (two shards)', () => {
   });
 
   it('refuses in chat (refusal mode message) with the top-up link when the wallet is empty', async () => {
-    const r = await fetch(`${tg.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${OTHER_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
-    });
-    const body: any = await r.json();
-    expect(r.status).toBe(200);
+    const { status, body } = await chat(OTHER_KEY);
+    expect(status).toBe(200);
     expect(body.choices[0].message.content).toMatch(/prepaid AI credit has run out/);
     expect(body.choices[0].message.content).toContain('https://pay.example.com/chatty');
   });
