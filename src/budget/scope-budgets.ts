@@ -1,5 +1,6 @@
-import type { BudgetConfig, Config } from '../config/schema.js';
+import type { BudgetConfig, Config, WalletConfig } from '../config/schema.js';
 import { unitKind, type BudgetRef } from './budget-ref.js';
+import { configCatalog, type Catalog } from '../control/catalog.js';
 
 // Which budgets apply to a (customer, agent) scope: the plan's, the
 // customer's own, and the agent's (its own entry, else the customer's
@@ -10,10 +11,10 @@ export interface ScopeBudget {
   ref: Omit<BudgetRef, 'slot'>;
 }
 
-export function scopeBudgets(config: Config, customerId: string, agent: string | null): ScopeBudget[] {
-  const customer = config.customers.find((c) => c.id === customerId);
-  const planName = customer ? customer.plan : config.defaultPlan;
-  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+export function scopeBudgets(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config)): ScopeBudget[] {
+  const customer = catalog.customer(customerId);
+  const planName = customer ? customer.plan : catalog.defaultPlan;
+  const plan = planName ? catalog.plan(planName) : undefined;
   const timeZone = customer?.timeZone ?? plan?.timeZone ?? globalTimeZone(config);
   const out: ScopeBudget[] = [];
   const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {
@@ -36,6 +37,8 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
       },
     });
   };
+  const wallet = customer?.wallet ?? plan?.wallet;
+  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet, customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl));
   plan?.budgets.forEach((b, i) => add(b, 'plan', i));
   customer?.budgets.forEach((b, i) => add(b, 'customer', i));
   if (agent) {
@@ -44,6 +47,42 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     budgets.forEach((b, i) => add(b, 'agent', i));
   }
   return out;
+}
+
+/**
+ * A prepaid wallet as a budget of period `prepaid`: one counter per customer
+ * (every agent's calls draw on it), limit = what was credited (seeded by the
+ * slot registry from the wallet's transactions, raised by top-ups), spent =
+ * every charge the ledger holds for the customer (its `total` aggregate).
+ */
+function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig, refusalUrl: string | undefined): ScopeBudget {
+  const key = walletKey(customerId, w.currency);
+  const url = w.topUpUrl ?? refusalUrl;
+  return {
+    key,
+    ref: {
+      key,
+      thresholds: [],
+      kind: 'money',
+      unit: w.currency,
+      rate: w.currency === 'USD' ? 1 : config.exchangeRates[w.currency]!,
+      period: 'prepaid',
+      timeZone,
+      enforce: true,
+      limit: 0,
+      burst: 0,
+      scope: { customer: customerId, agent: null, source: 'wallet', plan: planName },
+      wallet: {
+        ...(url ? { topUpUrl: url.replaceAll('{customer}', encodeURIComponent(customerId)) } : {}),
+        lowBalance: w.lowBalance.map((t) => ({ below: t.below, notify: [...t.notify] })),
+      },
+    },
+  };
+}
+
+/** The wallet's counter identity: the same on every node (Redis key) and across restarts. */
+export function walletKey(customerId: string, currency: string): string {
+  return `${customerId}\u0000\u0000wallet\u00000\u0000${currency}\u0000prepaid`;
 }
 
 /** The global zone: `timeZone`, else `timezone` (both spellings are accepted). */

@@ -12,6 +12,8 @@ import { LeaseSteps } from './lease-steps.js';
 import { LeaseTick } from './lease-tick.js';
 import { nodeIdFor } from './node-id.js';
 import { RedisLink, redact, type LeaseLink } from './redis-link.js';
+import { budgetKey, walletCreditsKey } from './redis-keys.js';
+import type { CreditReply } from './credit-script.js';
 import { CONTENDED_MS, ShortfallQueue } from './shortfall-queue.js';
 
 // Main-thread half of cluster mode. For every budget slot this node uses it
@@ -52,6 +54,9 @@ export class LeaseManager {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  /** Called each time Redis comes (back) up: wallets re-send what Redis may have lost (wallet-book.ts). */
+  onRedisUp: () => void = () => {};
+
   /** Without a timer or a connection: start() adds both; unit tests drive tick() on their own clock. */
   constructor({ config, table, ledger, log, link, clock }: LeaseManagerDeps) {
     const c = config.cluster;
@@ -70,6 +75,7 @@ export class LeaseManager {
     // Redis may have restarted empty: every budget says everything again.
     link.onUp = () => {
       for (const l of this.#book.values()) l.dirty = true;
+      this.onRedisUp();
     };
     link.listen(this.#steps.recallChannel, (key) => this.#onRecall(key));
   }
@@ -140,6 +146,29 @@ export class LeaseManager {
     else if (v === 'exhausted') counts.exhausted++;
     else counts.unavailable++;
     return v;
+  }
+
+  /**
+   * A wallet top-up across the cluster: credited once per idempotency key
+   * whichever node each copy reaches (credit-script.ts); this node's lease
+   * then follows the new cap at once, the others' at their next step (a
+   * call that finds its lease short asks Redis, which leases from the new cap).
+   */
+  async credit(ref: Pick<BudgetRef, 'key' | 'slot'>, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> {
+    const prefix = this.#config.cluster.keyPrefix;
+    const reply = await this.#link.credit(budgetKey(prefix, ref, 'total'), walletCreditsKey(prefix, ref), idempotencyKey, transactionId, amountNano);
+    const lease = this.#book.get(ref.slot);
+    if (lease) {
+      lease.exhausted = null;
+      lease.dryUntil = 0;
+      await this.#steps.sync(lease, 'topup', () => ({ grow: true })).catch(() => null);
+    }
+    return reply;
+  }
+
+  /** Whether Redis still holds a wallet's top-ups (keyed by the wallet's counter identity). */
+  knowsCredits(walletKey: string): Promise<boolean> {
+    return this.#link.knows(walletCreditsKey(this.#config.cluster.keyPrefix, { key: walletKey }));
   }
 
   /** One timer beat (every cluster.flushInterval once started). */

@@ -52,6 +52,20 @@ const refusal = z.object({
   topUpUrl: z.string().optional(),
 }).strict();
 
+// A prepaid balance that never resets (docs/interface.md, "Prepaid wallets"): every call
+// reserves from it and settles to it like a budget; credits raise it. lowBalance alerts
+// once each time the balance falls below `below` (in the wallet's currency); a top-up that
+// lifts it back above re-arms the alert.
+export const walletSchema = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter currency code (USD, GBP, ...)').default('USD'),
+  lowBalance: z.array(z.object({
+    below: z.number().positive(),
+    notify: z.array(z.string()).default([]),
+  }).strict()).default([]),
+  // Where a customer buys credit: on the 402 and in the friendly refusal; {customer} is replaced.
+  topUpUrl: z.string().optional(),
+}).strict();
+
 // Velocity caps over sliding windows (the last 60 s / 3600 s), enforced in the decision.
 const rateLimit = z.object({
   requestsPerMinute: z.number().int().positive().optional(),
@@ -91,6 +105,10 @@ const scopeOptions = {
 const keyString = z.string().min(8, 'keys must be at least 8 characters');
 const keyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 lowercase hex digits>');
 
+// Free-form labels an operator attaches to a customer (searched by GET /admin/customers?metadata.k=v).
+const metadataSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'metadata names: 1-64 of A-Z a-z 0-9 . _ -'), z.string().max(256))
+  .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata entries');
+
 const agentSchema = z.object({
   id: z.string().min(1).max(200),
   budgets: z.array(budgetSchema).default([]),
@@ -102,7 +120,7 @@ const agentDefaults = z.object({
   rateLimit: rateLimit.optional(),
 }).strict();
 
-const customerSchema = z.object({
+export const customerSchema = z.object({
   id: z.string().min(1).max(200).regex(/^[^\s/]+$/, 'no spaces or slashes'),
   plan: z.string().optional(),
   keys: z.array(keyString).default([]),
@@ -112,13 +130,18 @@ const customerSchema = z.object({
   agentDefaults: agentDefaults.optional(),
   // IANA zone of this customer's calendar periods (default: the plan's, else the global timeZone).
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
+  metadata: metadataSchema.optional(),
+  // A disabled customer's keys get 403 customer_disabled (its usage and spend stay).
+  disabled: z.boolean().default(false),
   ...scopeOptions,
 }).strict();
 
-const planSchema = z.object({
+export const planSchema = z.object({
   name: z.string().min(1),
   agentDefaults: agentDefaults.optional(),
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
   ...scopeOptions,
 }).strict();
 
@@ -233,6 +256,21 @@ export const configSchema = z.object({
     keyPrefix: z.string().max(100).default('tollgate:'),
   }).strict().default({}),
   adminToken: z.string().optional(),
+  // Named admin tokens (issue 13): `read` may use every GET admin route, `admin` every route.
+  // `adminToken` stays valid as an `admin` token named "admin". Audit entries name the token.
+  adminTokens: z.array(z.object({
+    name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ @ -'),
+    token: z.string().min(16, 'admin tokens must be at least 16 characters'),
+    role: z.enum(['admin', 'read']),
+  }).strict()).default([]),
+  // Runtime control plane (customers, keys, plans written through the admin API; src/control/).
+  control: z.object({
+    // Budget slots kept free for runtime customers beyond what the stored state needs at start
+    // (the budget table is sized once: max(maxBudgetSlots, state + this)). A create past it gets 507 capacity_exhausted.
+    slotHeadroom: z.number().int().min(0).max(4_000_000).default(65_536),
+    // How often shards hand last_used_at of keys to the supervisor (one batched write).
+    lastUsedFlush: duration.default(5_000),
+  }).strict().default({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   limits: z.object({
     maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
@@ -349,6 +387,12 @@ export const configSchema = z.object({
     // Delivery retries back off from 1 s up to this, forever (the outbox is durable).
     maxBackoff: duration.default(5 * 60_000),
   }).strict().default({}),
+  // Signed top-ups from a payment provider (POST /v1/wallet/credits): the HMAC-SHA256 key
+  // of x-tollgate-signature. Unset: the endpoint answers 401 to every request.
+  wallet: z.object({
+    webhookSecret: z.string().min(16, 'at least 16 characters').optional(),
+    maxBodyBytes: z.number().int().positive().max(1024 * 1024).default(16 * 1024),
+  }).strict().default({}),
   // A last user message equal to this is answered by the proxy with the scope's balance ('' disables).
   balanceCommand: z.string().default('/balance'),
 }).strict();
@@ -361,3 +405,4 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type CustomerConfig = z.infer<typeof customerSchema>;
 export type PlanConfig = z.infer<typeof planSchema>;
+export type WalletConfig = z.infer<typeof walletSchema>;

@@ -19,11 +19,16 @@ import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
+import { adminTokens } from '../admin/admin-auth.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
 import { mountModels } from '../proxy/models-api.js';
 import { mountCountTokens } from '../proxy/count-tokens.js';
 import { mountProviders } from '../admin/providers-api.js';
 import { RoutingLink } from './routing-link.js';
+import { ControlLink } from '../control/control-link.js';
+import { ControlStore } from '../control/control-store.js';
+import { mountControl } from '../control/control-api.js';
+import type { ControlSnapshot } from '../control/control-records.js';
 import { mountMonitoring } from '../monitoring/monitoring-api.js';
 import { mountDashboard } from '../dashboard/dashboard-routes.js';
 import { Retention } from '../store/retention.js';
@@ -32,6 +37,7 @@ import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
 import { mountBudgetDrift } from '../admin/budget-drift-api.js';
+import { mountWallets } from '../wallet/wallet-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -64,6 +70,8 @@ export interface ShardData {
   sessionsSab: SharedArrayBuffer;
   sessionCapacity: number;
   sessionColumns: number;
+  /** Runtime customers, plans and keys at spawn (src/control/); later changes arrive as deltas. */
+  control: ControlSnapshot;
 }
 
 const data = workerData as ShardData;
@@ -80,7 +88,9 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
-const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
+const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy, data.control);
+const controlStore = new ControlStore(config.dataDir, config.ledger.sync); // reads: audit log, last_used_at
+const controlLink = new ControlLink(ctx, toMain, config.control.lastUsedFlush);
 ctx.emit = send;
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
@@ -113,6 +123,7 @@ const routingLink = new RoutingLink(ctx, toMain);
 
 port.on('message', (m: MainToShard) => {
   if (routingLink.onMessage(m)) return;
+  if (controlLink.onMessage(m)) return;
   if (cluster?.onMessage(m)) return;
   switch (m.t) {
     case 'snapshot-request':
@@ -129,6 +140,10 @@ port.on('message', (m: MainToShard) => {
       if (m.report) toMain.reply(m.id, m.report);
       else toMain.fail(m.id, new Error(m.error ?? 'drift check failed'));
       break;
+    case 'wallet-answer':
+      if (m.outcome) toMain.reply(m.id, m.outcome);
+      else toMain.fail(m.id, new Error(m.error ?? 'wallet request failed'));
+      break;
     case 'drain':
       void drain();
       break;
@@ -138,13 +153,15 @@ port.on('message', (m: MainToShard) => {
 const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'request handler threw', { method, url, error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
 const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
 // One guard for every admin and metrics route: token, failure limiter across shards, security headers.
+const adminTokenList = adminTokens(config);
+const metricsTokens = config.metrics.token ? [{ name: 'metrics', token: config.metrics.token, role: 'read' as const }] : [];
 const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
 const adminGuard = makeGuard({
-  limiter: authFailures, draining: () => ctx.draining, token: () => config.adminToken,
+  limiter: authFailures, draining: () => ctx.draining, tokens: () => adminTokenList,
   hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',
 });
 const metricsGuard = makeGuard({
-  limiter: authFailures, draining: () => ctx.draining, token: () => config.metrics.token, openWithoutToken: true,
+  limiter: authFailures, draining: () => ctx.draining, tokens: () => metricsTokens, openWithoutToken: true,
   hint: 'metrics: send Authorization: Bearer <metrics.token>', disabled: '',
 });
 
@@ -211,6 +228,12 @@ mountBudgetDrift(app, {
   // Summing a month of rows can take a while on a big ledger: a generous timeout.
   check: (repair, all) => toMain.request((id) => ({ t: 'budget-drift', id, repair, all }), { timeoutMs: 120_000, what: 'the supervisor (budget drift check)' }),
 });
+mountWallets(app, {
+  config, guard: adminGuard, exchange,
+  credit: (request, actor) => toMain.request((id) => ({ t: 'wallet-credit', id, request, actor }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
+  view: (customer) => toMain.request((id) => ({ t: 'wallet-view', id, customer }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
+});
+mountControl(app, { ctx, guard: adminGuard, link: controlLink, store: controlStore });
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
 mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));
@@ -270,6 +293,7 @@ async function drain(): Promise<void> {
     await ctx.whenIdle(5_000);
   }
   monitoring.close();
+  controlLink.close(); // last_used_at of this shard's keys goes up before the supervisor stops listening
   toMain.close('the proxy is shutting down');
   scopes.close();
   await retention?.stop();

@@ -10,7 +10,13 @@ import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
-import { SlotRegistry } from './slot-registry.js';
+import { SlotRegistry, reservedSlots } from './slot-registry.js';
+import { ControlStore } from '../control/control-store.js';
+import { ControlPlane, type ShardApply } from '../control/control-plane.js';
+import { ChangeFeed } from '../control/change-feed.js';
+
+/** A node polls the change feed this often besides pub/sub: a missed message delays a change by at most this. */
+const FEED_POLL_MS = 250;
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -23,6 +29,8 @@ import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
 import { ThreadRpc } from './thread-rpc.js';
+import { WalletTransactions } from '../store/wallet-transactions.js';
+import { WalletBook } from '../wallet/wallet-book.js';
 
 const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
@@ -52,10 +60,17 @@ export interface ServerOptions {
 
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
-  const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
+  // Runtime customers, plans and keys (src/control/): loaded first, since the budget table is sized from them.
+  const controlStore = new ControlStore(config.dataDir, config.ledger.sync);
+  const appliers: ShardApply[] = [];
+  const control = new ControlPlane(config, controlStore, controlStore.load(), () => appliers.filter(Boolean), log);
+  let needed = 0;
+  for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id).budgets;
+  const slots = Math.max(config.maxBudgetSlots, needed + config.control.slotHeadroom);
+  const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
-  const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
+  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
@@ -72,11 +87,36 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     total: config.limits.dynamicScopes,
     // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
-  }, () => ledgerHealth.accepting);
+  }, () => ledgerHealth.accepting, { catalog: control.state.catalog, offsets: control.state.offsets });
+  control.attach(registry);
+  // Many nodes: every node's writes come in order from the Redis change feed; caught up before the shards load the state.
+  if (config.redis) await control.useFeed(new ChangeFeed(config.redis, config.cluster.keyPrefix, config.cluster.redisTimeout, log), FEED_POLL_MS, 2 * config.cluster.redisTimeout);
   // Counters against the ledger, on request (GET /admin/budgets/drift).
   const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
+  // Prepaid wallets: credits in LMDB (and Redis in cluster mode); a wallet is a budget slot of period prepaid.
+  const walletStore = new WalletTransactions(config.dataDir, config.ledger.sync);
+  const wallets = new WalletBook({
+    config, table, ledger, store: walletStore,
+    resolveWallet: async (customer) => {
+      const refs = registry.resolveScope(customer, null).refs;
+      await leases?.adopt(refs);
+      return refs.find((r) => r.wallet);
+    },
+    remote: leases,
+    audit: (entry) => controlStore.audit.append(entry),
+  });
+  registry.walletCredited = (ref) => wallets.creditedFor(ref);
+  if (leases) {
+    // Redis may have come back empty: top-ups it lost are sent again from this node's transactions.
+    const resend = () => void wallets.resendToRedis().then(
+      (n) => n && log(`info: cluster: re-sent ${n} wallet transactions Redis did not know`),
+      (err) => log(`warn: cluster: could not re-send wallet transactions to redis: ${(err as Error)?.message ?? err}`),
+    );
+    leases.onRedisUp = resend;
+    resend();
+  }
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
   const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();
@@ -130,11 +170,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
+      // Control-plane changes reach this shard from spawn on (queued until it listens); it acknowledges each.
+      appliers[i] = (change) => handle.drained ? Promise.resolve() : handle.rpc.request<void>((id) => ({ t: 'control-apply', id, change }), { timeoutMs: 10_000, what: `shard ${i} (control-plane change)` });
       worker.on('message', (m: ShardToMain) => {
         if (leases?.onMessage(m, post)) return;
         switch (m.t) {
@@ -188,6 +230,25 @@ export async function startServer(config: Config, log: (msg: string) => void = (
           case 'reload-request':
             post({ t: 'reload-result', id: m.id, outcome: routing.reload() });
             break;
+          case 'wallet-credit':
+          case 'wallet-view':
+            (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.customer)).then(
+              (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
+              (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
+            );
+            break;
+          case 'control':
+            control.handle(m.actor, m.op).then(
+              (answer) => post({ t: 'control-answer', id: m.id, answer }),
+              (err) => post({ t: 'control-answer', id: m.id, answer: { ok: false, type: 'internal_error', message: `control-plane write failed: ${(err as Error)?.message ?? err}` } }),
+            );
+            break;
+          case 'control-applied':
+            handle.rpc.reply(m.id, undefined);
+            break;
+          case 'keys-used':
+            control.touchKeys(m.used);
+            break;
           case 'budget-drift':
             drift.check({ repair: m.repair, all: m.all }).then(
               (report) => post({ t: 'budget-drift-report', id: m.id, report }),
@@ -224,6 +285,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
     await leases?.close();
+    await control.close();
     await ledger.close();
     throw err;
   }
@@ -257,6 +319,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       processMetrics.stop();
       ledgerWatch.stop();
       await alerting.stop();
+      await walletStore.close();
+      await control.close();
       unwritten += await ledger.close();
       if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
       process.off('unhandledRejection', onRejection);
