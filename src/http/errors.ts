@@ -142,6 +142,11 @@ export const ERRORS = {
     when: 'in a cluster, Redis is unreachable and this node\'s lease of the budget is used up (`redisDown: closed`); nothing was reserved',
     action: 'retry after `retry-after`; nothing was charged',
   },
+  cluster_ledger_unavailable: {
+    status: 503, // ledger.postgres set and the database unreachable: reads do not fall back to this node's rows alone
+    when: 'with `ledger.postgres` set, an admin usage listing, export or report could not read the cluster ledger (PostgreSQL unreachable or failing); calls are still served and their rows ship once it is back',
+    action: 'retry after `retry-after`; `tollgate report --local` reads this node\'s own rows meanwhile',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

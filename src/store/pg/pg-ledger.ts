@@ -49,7 +49,8 @@ const UPSERT_CUSTOMERS = `INSERT INTO tollgate_report_customers (customer, first
   ON CONFLICT (customer) DO UPDATE SET first_ts = LEAST(tollgate_report_customers.first_ts, EXCLUDED.first_ts),
     last_ts = GREATEST(tollgate_report_customers.last_ts, EXCLUDED.last_ts)`;
 
-const SUMS = COUNTER_FIELDS.map((f) => `sum(${f})::text AS ${f}`).join(', ');
+/** Each counter summed over a group (as text: a bigint sum is numeric). */
+const SUMS = COUNTER_FIELDS.map((f) => `sum(d.${f})::text AS ${f}`).join(', ');
 
 export class PgLedger {
   readonly #pool: pg.Pool;
@@ -156,11 +157,9 @@ export class PgLedger {
   /** Rows oldest first (ts, then request_id), in pages: the same order and cursor as the node's ledger.rows(). */
   async *rows(q: UsageQuery): AsyncGenerator<UsageRecord> {
     await this.ready();
-    const from = new Date(q.from ?? 0).toISOString();
-    const to = new Date(Math.min(q.to ?? 8.64e15, 8.64e15)).toISOString();
     let cursor: [string, string] | undefined = q.cursor ? [new Date(q.cursor[0]).toISOString(), q.cursor[1]] : undefined;
     for (;;) {
-      const params: unknown[] = [from, to];
+      const params: unknown[] = timeRange(q);
       let where = 'ts >= $1 AND ts < $2';
       if (q.customer !== undefined) {
         params.push(q.customer);
@@ -181,12 +180,21 @@ export class PgLedger {
     }
   }
 
+  /** Rows a query would list (the CLI's progress bar). */
+  async countRows(q: UsageQuery): Promise<number> {
+    await this.ready();
+    const params: unknown[] = timeRange(q);
+    if (q.customer !== undefined) params.push(q.customer);
+    const res = await this.#withClient((c) => c.query(`SELECT count(*) AS n FROM tollgate_usage WHERE ts >= $1 AND ts < $2${q.customer !== undefined ? ' AND customer = $3' : ''}`, params));
+    return Number(res.rows[0].n);
+  }
+
   /** One customer's report entries over an inclusive day range (every dimension), as a report source. */
   async customerReports(customer: string, fromDay: string, toDay: string): Promise<MemoryReportSource> {
     await this.ready();
     return this.#withClient(async (c) => {
       const days = await c.query(`SELECT dim, day::text AS day, value, ${COUNTER_FIELDS.join(', ')} FROM tollgate_report_days
-        WHERE customer = $1 AND day BETWEEN $2 AND $3 AND dim <> 'tagn'`, [customer, fromDay, toDay]);
+        WHERE customer = $1 AND day BETWEEN $2 AND $3`, [customer, fromDay, toDay]);
       const seen = await c.query('SELECT first_ts, last_ts FROM tollgate_report_customers WHERE customer = $1', [customer]);
       const entries: DayEntry[] = days.rows.map((r) => ({ customer, dim: r.dim as Dimension, day: r.day, value: r.value, c: counters(r) }));
       const customers = seen.rows.map((r) => ({ customer, firstTs: (r.first_ts as Date).getTime(), lastTs: (r.last_ts as Date).getTime() }));
@@ -198,7 +206,7 @@ export class PgLedger {
   async customerTotals(fromDay: string, toDay: string): Promise<MemoryReportSource> {
     await this.ready();
     return this.#withClient(async (c) => {
-      const res = await c.query(`SELECT d.customer, min(rc.first_ts) AS first_ts, min(rc.last_ts) AS last_ts, ${SUMS.replace(/sum\((\w+)\)/g, 'sum(d.$1)')}
+      const res = await c.query(`SELECT d.customer, min(rc.first_ts) AS first_ts, min(rc.last_ts) AS last_ts, ${SUMS}
         FROM tollgate_report_days d JOIN tollgate_report_customers rc ON rc.customer = d.customer
         WHERE d.dim = 'all' AND d.day BETWEEN $1 AND $2 GROUP BY d.customer`, [fromDay, toDay]);
       const entries: DayEntry[] = res.rows.map((r) => ({ customer: r.customer, dim: 'all', day: fromDay, value: '', c: counters(r) }));
@@ -216,6 +224,11 @@ export class PgLedger {
   async close(): Promise<void> {
     await this.#pool.end().catch(() => undefined);
   }
+}
+
+/** [from, to) of a query as timestamptz parameters ('infinity' when open: PostgreSQL's range ends before JavaScript's). */
+function timeRange(q: UsageQuery): [string, string] {
+  return [new Date(q.from ?? 0).toISOString(), q.to === undefined || q.to >= 8.2e15 ? 'infinity' : new Date(q.to).toISOString()];
 }
 
 function counters(r: Record<string, unknown>): ReportCounters {
