@@ -14,8 +14,10 @@ import type { ShipKey } from './ship-cursor.js';
 // not shipped ("late" rows), remembering the ids it shipped in that window.
 // The count of keys in the window is compared with the ids remembered
 // first: the walk happens only when some row is missing. After a restart
-// the memory is empty and the sweep ships the window again; the database
-// skips those rows (ON CONFLICT DO NOTHING) and counts them once.
+// (or a reconnect) the memory is refilled from the database: the ids this
+// node shipped in the window. A row sent twice anyway (a batch whose COMMIT
+// answer was lost) is skipped by the database (ON CONFLICT DO NOTHING) and
+// counted once.
 //
 // Failures (database down, statement error) back off exponentially up to
 // maxBackoffMs and retry the same rows: nothing is lost, nothing doubles,
@@ -31,6 +33,8 @@ export interface ShipSink {
   /** Connects, migrates, and answers the database's ledger id. */
   ready(): Promise<string>;
   ship(rows: readonly UsageRecord[]): Promise<{ inserted: number }>;
+  /** Ids (with their ts) of the rows this node shipped with from <= ts < to. */
+  shippedIds(from: number, to: number): Promise<Map<string, number>>;
 }
 
 export interface CursorStore {
@@ -150,8 +154,13 @@ export class LedgerShipper {
   async #step(): Promise<'more' | 'idle'> {
     if (this.#ledgerId === undefined) {
       const id = await this.#sink.ready();
+      const tail = this.#cursor.get(id);
+      if (tail) {
+        this.#recent.clear();
+        for (const [rid, ts] of await this.#sink.shippedIds(tail[0] - this.#o.lookbackMs, tail[0] + 1)) this.#recent.set(rid, ts);
+      }
       this.#ledgerId = id;
-      this.#tail = this.#cursor.get(id);
+      this.#tail = tail;
       this.#lastSweep = -Infinity; // sweep the window at once: rows committed late before a restart
       if (this.stats.lastError) this.#o.log?.('info', 'cluster ledger: connected; shipping resumes');
     }
@@ -160,7 +169,10 @@ export class LedgerShipper {
       await this.#ship(forward);
       this.#tail = forward[forward.length - 1]!;
       this.#cursor.set(this.#ledgerId, this.#tail);
-      if (forward.length === this.#o.batchRows) return 'more';
+      if (forward.length === this.#o.batchRows) {
+        this.#measureLag(this.#now());
+        return 'more';
+      }
     }
     const now = this.#now();
     if (this.#tail && now - this.#lastSweep >= this.#o.sweepMs) {
@@ -171,12 +183,16 @@ export class LedgerShipper {
       }
       this.#lastSweep = now;
     }
-    if (now - this.#lagAt >= 1_000) {
-      this.#lagAt = now;
-      this.stats.lagRows = this.#tail ? this.#source.countRows({ from: this.#tail[0] + 1 }) : this.#source.countRows({});
-    }
+    this.#measureLag(now, true);
     if (!this.stats.lagRows) this.stats.caughtUpAt = now;
     return 'idle';
+  }
+
+  /** Rows after the cursor: a key count, which grows with the lag, so at most once a second while behind (`caughtUp`: it is small). */
+  #measureLag(now: number, caughtUp = false): void {
+    if (!caughtUp && now - this.#lagAt < 1_000) return;
+    this.#lagAt = now;
+    this.stats.lagRows = this.#tail ? this.#source.countRows({ from: this.#tail[0] + 1 }) : this.#source.countRows({});
   }
 
   /** Keys in the sweep window not yet shipped (at most a batch). */

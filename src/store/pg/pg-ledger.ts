@@ -154,6 +154,15 @@ export class PgLedger {
     ]);
   }
 
+  /** Ids (with their ts) of the rows this node shipped with from <= ts < to: the shipper's memory after a restart. */
+  async shippedIds(from: number, to: number): Promise<Map<string, number>> {
+    await this.ready();
+    const res = await this.#withClient((c) => c.query<{ request_id: string; ms: string }>(
+      'SELECT request_id, (extract(epoch FROM ts) * 1000)::bigint::text AS ms FROM tollgate_usage WHERE ts >= $1 AND ts < $2 AND node = $3',
+      [new Date(from).toISOString(), new Date(to).toISOString(), this.#options.node]));
+    return new Map(res.rows.map((r) => [r.request_id, Number(r.ms)]));
+  }
+
   /** Rows oldest first (ts, then request_id), in pages: the same order and cursor as the node's ledger.rows(). */
   async *rows(q: UsageQuery): AsyncGenerator<UsageRecord> {
     await this.ready();
