@@ -12,11 +12,12 @@
 //    (the shards' side) while the main thread ships (batch 2000, poll every
 //    200 ms, as configured by default); the shipper's lag in rows and in
 //    seconds (now minus the newest shipped row's time) is sampled every 100 ms.
-// 3. Restart: a new shipper (its memory of shipped ids empty) re-sends the
-//    sweep window; how long that takes and how many rows the database skips.
+// 3. Restart: a new shipper over the same cursor learns the sweep window's
+//    shipped ids from the database; how long until it is idle, rows re-sent.
 import { parseArgs } from 'node:util';
 import { execSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -62,6 +63,26 @@ function shipperFor(dir, ledger, batchRows, now) {
   return { shipper, close: async () => { await shipper.stop(); await db.close(); await cursor.close(); } };
 }
 
+/** CPU ms the database server has used so far: the postmaster, its finished children and its live backends (Linux /proc). */
+function pgCpuMs() {
+  try {
+    const pid = readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0].trim();
+    const fields = (p) => readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const own = fields(pid);
+    let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+    for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const f = fields(p);
+        if (f[1] === pid) ticks += Number(f[11]) + Number(f[12]);
+      } catch { /* gone */ }
+    }
+    return ticks * 10; // 100 ticks a second
+  } catch {
+    return NaN;
+  }
+}
+const ownCpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+
 async function drain(shipper) {
   for (;;) if ((await shipper.step()) === 'idle' && shipper.stats.lagRows === 0) return;
 }
@@ -100,13 +121,19 @@ const backlogDir = benchDir('tg-pgship-');
     const dir = benchDir('tg-pgship-cursor-');
     const { shipper, close } = shipperFor(dir, ledger, batch, () => Date.now() + 1e12);
     const t = performance.now();
+    const cpu0 = [ownCpuMs(), pgCpuMs()];
     await drain(shipper);
     const s = (performance.now() - t) / 1000;
+    const cpu = [ownCpuMs() - cpu0[0], pgCpuMs() - cpu0[1]];
     const rows = Number((await admin.query('SELECT count(*) AS n FROM tollgate_usage')).rows[0].n);
-    results.backlog.push({ batch, rows, seconds: +s.toFixed(2), rowsPerSec: Math.round(rows / s) });
+    results.backlog.push({
+      batch, rows, seconds: +s.toFixed(2), rowsPerSec: Math.round(rows / s),
+      // CPU per row is what the machine's load does not distort: rows/s on one free core for each side.
+      cpuUsPerRow: { shipper: +((cpu[0] * 1000) / rows).toFixed(1), postgres: +((cpu[1] * 1000) / rows).toFixed(1) },
+    });
     await close();
   }
-  // 3. Restart: the last cursor stays, the memory of shipped ids is gone; the window is re-sent.
+  // 3. Restart: the last cursor stays, the memory of shipped ids is gone (refilled from the database).
   const dir = benchDir('tg-pgship-cursor-');
   const first = shipperFor(dir, ledger, 2000, () => T0 + BACKLOG * 10);
   await drain(first.shipper);
@@ -153,13 +180,13 @@ for (const rate of values.rates.split(',').map(Number)) {
 const conditions = {
   node: process.version, postgres: pgVersion, cpus: cpus().length, cpu: cpus()[0]?.model,
   commit: (() => { try { return execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim(); } catch { return null; } })(),
-  fsync: 'off (as the tests)', backlog: BACKLOG,
+  fsync: 'off (as the tests)', backlog: BACKLOG, loadAverage: loadavg().map((x) => +x.toFixed(1)),
 };
 if (values.json) console.log(JSON.stringify({ conditions, ...results }, null, 2));
 else {
   console.log(`conditions: ${JSON.stringify(conditions)}`);
-  for (const b of results.backlog) console.log(`backlog ${b.rows} rows, batch ${b.batch}: ${b.seconds} s, ${b.rowsPerSec} rows/s`);
-  console.log(`restart: re-sent the sweep window (${results.restart.windowRows} rows, all skipped by the database, ${results.restart.inserted} inserted) in ${results.restart.seconds} s`);
+  for (const b of results.backlog) console.log(`backlog ${b.rows} rows, batch ${b.batch}: ${b.seconds} s, ${b.rowsPerSec} rows/s; CPU per row: shipper ${b.cpuUsPerRow.shipper} µs, PostgreSQL ${b.cpuUsPerRow.postgres} µs`);
+  console.log(`restart: caught up in ${results.restart.seconds} s (${results.restart.windowRows} rows re-sent, ${results.restart.inserted} inserted; the window's ids come from the database)`);
   for (const l of results.load) {
     console.log(`load ${l.rate} rows/s for ${l.seconds} s: ${l.written} written, ${l.shipped} shipped in ${l.batches} batches; lag rows p50 ${l.lagRows.p50} p99 ${l.lagRows.p99} max ${l.lagRows.max}; commit→database p50 ${l.rowToDatabaseMs.p50} ms p99 ${l.rowToDatabaseMs.p99} ms max ${l.rowToDatabaseMs.max} ms; caught up ${l.catchUpAfterLoadMs} ms after the load stopped`);
   }

@@ -80,6 +80,7 @@ export async function startPostgres(settings = {}) {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dataDir: data,
     get running() {
       return running;
     },
