@@ -1,8 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './bench-process.mjs';
 
 // A private PostgreSQL for a test file or a bench: Debian's binaries
 // (/usr/lib/postgresql/<version>/bin, or $PG_BIN), a fresh cluster in a temp
@@ -36,15 +36,6 @@ function run(bin, args) {
     p.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${bin} ${args.join(' ')} exited with ${code}:\n${out}`))));
   });
 }
-
-const freePort = () => new Promise((resolve, reject) => {
-  const s = createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
 
 /** Starts one; `settings` are extra `-c name=value` server settings. */
 export async function startPostgres(settings = {}) {

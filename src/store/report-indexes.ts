@@ -127,6 +127,24 @@ export function collectReportDelta(rows: Iterable<UsageRecord>, clock: PeriodClo
   return delta;
 }
 
+/** Day entries summed per dimension value (a breakdown). */
+export function sumPerValue(days: Iterable<{ value: string; c: ReportCounters }>): Map<string, ReportCounters> {
+  const out = new Map<string, ReportCounters>();
+  for (const { value, c } of days) {
+    const cur = out.get(value);
+    if (cur) addCounters(cur, c);
+    else out.set(value, c);
+  }
+  return out;
+}
+
+/** Day entries summed (a total). */
+export function sumAll(days: Iterable<{ c: ReportCounters }>): ReportCounters {
+  const t = emptyCounters();
+  for (const { c } of days) addCounters(t, c);
+  return t;
+}
+
 export interface ReportIndexOptions {
   /** Distinct values one tag name may take per customer and day; later ones count under "name=(other)". */
   maxTagValuesPerDay?: number;
@@ -213,19 +231,11 @@ export class ReportIndexes {
 
   /** Totals per value of a dimension over an inclusive day range. */
   breakdown(customer: string, fromDay: string, toDay: string, dim: Exclude<Dimension, 'all'>): Map<string, ReportCounters> {
-    const out = new Map<string, ReportCounters>();
-    for (const { value, c } of this.days(customer, fromDay, toDay, dim)) {
-      const cur = out.get(value);
-      if (cur) addCounters(cur, c);
-      else out.set(value, c);
-    }
-    return out;
+    return sumPerValue(this.days(customer, fromDay, toDay, dim));
   }
 
   totals(customer: string, fromDay: string, toDay: string): ReportCounters {
-    const t = emptyCounters();
-    for (const { c } of this.days(customer, fromDay, toDay)) addCounters(t, c);
-    return t;
+    return sumAll(this.days(customer, fromDay, toDay));
   }
 
   /** Every customer the ledger has a row for, in id order, with its first and last row time. */

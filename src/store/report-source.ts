@@ -1,4 +1,4 @@
-import { addCounters, emptyCounters, type Dimension, type ReportCounters } from './report-indexes.js';
+import { sumAll, sumPerValue, type Dimension, type ReportCounters } from './report-indexes.js';
 
 // What the billing reports (src/admin/reports.ts) read: per-day counters of a
 // customer by dimension, and the customers seen. The node's LMDB report
@@ -42,19 +42,11 @@ export class MemoryReportSource implements ReportSource {
   }
 
   breakdown(customer: string, fromDay: string, toDay: string, dim: Exclude<Dimension, 'all'>): Map<string, ReportCounters> {
-    const out = new Map<string, ReportCounters>();
-    for (const { value, c } of this.days(customer, fromDay, toDay, dim)) {
-      const cur = out.get(value);
-      if (cur) addCounters(cur, c);
-      else out.set(value, c);
-    }
-    return out;
+    return sumPerValue(this.days(customer, fromDay, toDay, dim));
   }
 
   totals(customer: string, fromDay: string, toDay: string): ReportCounters {
-    const t = emptyCounters();
-    for (const { c } of this.days(customer, fromDay, toDay)) addCounters(t, c);
-    return t;
+    return sumAll(this.days(customer, fromDay, toDay));
   }
 
   *customers() {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load-config.js';
-
-function problems(raw: unknown): string[] {
-  try {
-    parseConfig(raw, {});
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('loaded without error');
-}
+import { parseConfig } from '../../src/config/load-config.js';
+import { configProblems as problems } from '../helpers/config-problems.js';
 
 describe('cluster ledger config (ledger.postgres)', () => {
   it('is off by default and ships in batches of 2000, sweeping 15 minutes back every 5 s', () => {

@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describeNeeding } from './local-servers.js';
 import { postgresBinDir, startPostgres as start } from '../../bench/postgres-server.mjs';
 
 // A private PostgreSQL per test file (bench/postgres-server.mjs: Debian's
@@ -20,21 +20,7 @@ export interface PostgresProcess {
 
 export const startPostgres = start as () => Promise<PostgresProcess>;
 
-/** describe() for suites that need a real PostgreSQL; under CI=true a missing server FAILS the suite instead of skipping it. */
+/** describe() for suites that need a real PostgreSQL (local-servers.ts: under CI=true a missing one fails the suite). */
 export function describeWithPostgres(name: string, fn: () => void): void {
-  if (postgresBinDir()) {
-    describe(name, fn);
-    return;
-  }
-  const why = 'PostgreSQL server binaries not found (install them: apt-get install postgresql, or set PG_BIN=/usr/lib/postgresql/N/bin)';
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs PostgreSQL to run', () => {
-        throw new Error(`${why}; CI requires these tests to run`);
-      });
-    });
-  } else {
-    console.warn(`skipping "${name}": ${why}`);
-    describe.skip(`${name} [skipped: ${why}]`, fn);
-  }
+  describeNeeding(postgresBinDir() !== null, 'PostgreSQL server binaries not found (install them: apt-get install postgresql, or set PG_BIN=/usr/lib/postgresql/N/bin)', name, fn);
 }
