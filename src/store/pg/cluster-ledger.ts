@@ -28,8 +28,9 @@ export function startShipping(config: Config, ledger: Ledger, log: (msg: string)
   return {
     shipper,
     async stop(drainMs) {
-      await shipper.stop(drainMs);
-      await db.close();
+      // Bounded: a batch stuck on an unresponsive database must not hold up shutdown (the cursor has not moved for it).
+      const bound = new Promise<void>((r) => setTimeout(r, drainMs + 2_000).unref());
+      await Promise.race([shipper.stop(drainMs).then(() => db.close()), bound]);
       await cursor.close();
     },
   };
