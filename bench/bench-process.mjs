@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 // Child processes a bench runs (mock, passthrough, Tollgate): started from the
@@ -28,4 +29,14 @@ export const stop = (p) => new Promise((r) => {
   p.removeAllListeners('exit');
   p.once('exit', r);
   p.kill('SIGTERM');
+});
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it; released before it is returned). */
+export const freePort = () => new Promise((resolve, reject) => {
+  const s = createServer();
+  s.once('error', reject);
+  s.listen(0, '127.0.0.1', () => {
+    const p = s.address().port;
+    s.close(() => resolve(p));
+  });
 });

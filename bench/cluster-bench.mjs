@@ -14,13 +14,13 @@
 // Starts its own redis-server (--save "" --appendonly no) on a free port.
 import { spawn, spawnSync, execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
+import { freePort } from './bench-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -38,15 +38,6 @@ const nodeCount = Number(values.nodes);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = 'bench-admin-token';
 const KEY = 'tg-bench-key-0001';
-
-const freePort = () => new Promise((resolve, reject) => {
-  const s = createServer();
-  s.once('error', reject);
-  s.listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
 
 function start(cmd, args, readyPattern, opts = {}) {
   const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...opts });

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { Ledger, type UsageQuery } from './store/ledger.js';
-import { csvChunks } from './store/row-export.js';
+import { csvChunks, csvChunksOf } from './store/row-export.js';
+import { ClusterLedgerError, PgLedger } from './store/pg/pg-ledger.js';
+import type { ReportSource } from './store/report-source.js';
 import { customersCsv, dailyCsv, summaryCsv } from './admin/report-csv.js';
 import { dayWindow, isDay, parseRange, type ReportRange } from './admin/report-query.js';
 import { COUNTER_COLUMNS, customersReport, dailyReport, summaryReport, type PublicCounters } from './admin/reports.js';
@@ -21,7 +23,8 @@ export const REPORT_USAGE = `usage:
   tollgate report monthly   --customer ID [--month YYYY-MM] [--format table|json|csv]
   tollgate report customers [--month YYYY-MM | --from DATE --to DATE] [--format table|json|csv]
   tollgate report export    [--customer ID] [--from DATE|ISO] [--to DATE|ISO] [--out FILE] [--progress | --no-progress]
-options for all: --config FILE (default ./tollgate.yaml, else the bundled example), --data-dir DIR`;
+options for all: --config FILE (default ./tollgate.yaml, else the bundled example), --data-dir DIR,
+  --local (with ledger.postgres configured: this node's own ledger instead of the whole cluster's)`;
 
 const BUNDLED = fileURLToPath(new URL('../config/tollgate.example.yaml', import.meta.url));
 
@@ -29,7 +32,7 @@ type Format = 'table' | 'json' | 'csv';
 
 interface ReportFlags {
   config?: string; dataDir?: string; customer?: string; from?: string; to?: string; month?: string;
-  model?: string; agent?: string; tag?: string; format: Format; out?: string; progress?: boolean;
+  model?: string; agent?: string; tag?: string; format: Format; out?: string; progress?: boolean; local?: boolean;
 }
 
 class UsageError extends Error {}
@@ -58,6 +61,7 @@ function parseFlags(args: string[]): ReportFlags {
       case '--out': case '-o': f.out = value(); break;
       case '--progress': f.progress = true; break;
       case '--no-progress': f.progress = false; break;
+      case '--local': f.local = true; break;
       case '--format': {
         const v = value();
         if (v !== 'table' && v !== 'json' && v !== 'csv') throw new UsageError(`--format: table, json or csv (got "${v}")`);
@@ -70,18 +74,20 @@ function parseFlags(args: string[]): ReportFlags {
   return f;
 }
 
-function dataOf(f: ReportFlags): { config: Config; dataDir: string } {
+/** The config, and where to read: the cluster ledger when `ledger.postgres` is set (unless --local), else the node's dataDir. */
+function dataOf(f: ReportFlags): { config: Config; dataDir: string; postgres?: string } {
   const file = f.config ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : BUNDLED);
   const config = loadConfigFile(file);
   const dataDir = f.dataDir ?? config.dataDir;
-  if (!existsSync(join(dataDir, 'tollgate.lmdb'))) throw new UsageError(`no ledger in ${dataDir} (config ${file}); give --data-dir or --config`);
-  return { config, dataDir };
+  const postgres = f.local ? undefined : config.ledger.postgres;
+  if (!postgres && !existsSync(join(dataDir, 'tollgate.lmdb'))) throw new UsageError(`no ledger in ${dataDir} (config ${file}); give --data-dir or --config`);
+  return { config, dataDir, postgres };
 }
 
-function rangeOf(f: ReportFlags, ledger: Ledger, span: 'month' | 'days'): ReportRange {
+function rangeOf(f: ReportFlags, day: (ts: number) => string, span: 'month' | 'days'): ReportRange {
   const qs = new URLSearchParams();
   for (const k of ['from', 'to', 'month'] as const) if (f[k]) qs.set(k, f[k]!);
-  const r = parseRange(qs, ledger.reports.day(Date.now()), (t) => ledger.reports.day(t), span);
+  const r = parseRange(qs, day(Date.now()), day, span);
   if (typeof r === 'string') throw new UsageError(r.replace(/^(from|to|month)/, '--$1'));
   return r;
 }
@@ -89,20 +95,25 @@ function rangeOf(f: ReportFlags, ledger: Ledger, span: 'month' | 'days'): Report
 export async function runReport(args: string[], out: Writable = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
   const [sub, ...rest] = args;
   let ledger: Ledger | undefined;
+  let db: PgLedger | undefined;
   try {
     if (!sub || sub === 'help' || sub === '--help') {
       out.write(REPORT_USAGE + '\n');
       return sub ? 0 : 2;
     }
     const f = parseFlags(rest);
-    const { config, dataDir } = dataOf(f);
+    const { config, dataDir, postgres } = dataOf(f);
+    if (postgres) db = new PgLedger({ url: postgres, timeZone: config.timezone, node: 'cli', poolSize: 1 });
     // The export opens (and re-opens) its own handles; nothing else may keep the map open meanwhile.
     if (sub === 'export') {
-      await exportRows(dataDir, config.timezone, f, out, err);
+      await exportRows(db ?? dataDir, config.timezone, f, out, err);
       return 0;
     }
-    ledger = new Ledger(dataDir, config.timezone, false, config.reports);
-    const ix = ledger.reports;
+    if (!db) ledger = new Ledger(dataDir, config.timezone, false, config.reports);
+    const day = db ? (t: number) => db!.day(t) : (t: number) => ledger!.reports.day(t);
+    /** The counters a report reads: the node's report indexes, or the cluster ledger's for this customer (all: null) and range. */
+    const source = async (customer: string | null, range: ReportRange): Promise<ReportSource> =>
+      !db ? ledger!.reports : customer === null ? db.customerTotals(range.from, range.to) : db.customerReports(customer, range.from, range.to);
     const needCustomer = () => {
       if (!f.customer) throw new UsageError('--customer is required');
       return f.customer;
@@ -111,12 +122,14 @@ export async function runReport(args: string[], out: Writable = process.stdout, 
       case 'daily': {
         const dims = (['model', 'agent', 'tag'] as const).filter((d) => f[d]);
         if (dims.length > 1) throw new UsageError('give one of --model, --agent, --tag');
-        const r = dailyReport(ix, needCustomer(), rangeOf(f, ledger, 'days'), dims[0] ? { dim: dims[0], value: f[dims[0]]! } : undefined);
+        const range = rangeOf(f, day, 'days');
+        const r = dailyReport(await source(needCustomer(), range), needCustomer(), range, dims[0] ? { dim: dims[0], value: f[dims[0]]! } : undefined);
         write(out, f.format, r, () => dailyCsv(r), () => table(['date', ...COUNTER_COLUMNS], r.days.map((d) => [d.date, ...cells(d)])));
         break;
       }
       case 'monthly': {
-        const r = summaryReport(ix, needCustomer(), rangeOf(f, ledger, 'month'));
+        const range = rangeOf(f, day, 'month');
+        const r = summaryReport(await source(needCustomer(), range), needCustomer(), range);
         write(out, f.format, r, () => summaryCsv(r), () => [
           `customer ${r.customer}, ${r.from} to ${r.to}`,
           table(['', ...COUNTER_COLUMNS], [['total', ...cells(r.totals)]]),
@@ -128,7 +141,8 @@ export async function runReport(args: string[], out: Writable = process.stdout, 
         break;
       }
       case 'customers': {
-        const r = customersReport(ix, rangeOf(f, ledger, 'month'));
+        const range = rangeOf(f, day, 'month');
+        const r = customersReport(await source(null, range), range);
         write(out, f.format, r, () => customersCsv(r), () => `${r.from} to ${r.to}\n` + table(['customer', ...COUNTER_COLUMNS], [...r.customers.map((c) => [c.customer, ...cells(c)]), ['(all)', ...cells(r.totals)]]));
         break;
       }
@@ -141,13 +155,14 @@ export async function runReport(args: string[], out: Writable = process.stdout, 
       err.write(`tollgate report: ${e.message}\n${REPORT_USAGE}\n`);
       return 2;
     }
-    if (e instanceof ConfigError) {
-      err.write(`tollgate: ${e.message}\n`);
+    if (e instanceof ConfigError || e instanceof ClusterLedgerError) {
+      err.write(`tollgate: ${e.message}${e instanceof ClusterLedgerError ? ' (--local reads this node\'s own ledger)' : ''}\n`);
       return 1;
     }
     throw e;
   } finally {
     await ledger?.close();
+    await db?.close();
   }
 }
 
@@ -169,7 +184,7 @@ function table(head: readonly string[], rows: string[][]): string {
 }
 
 /** Streams every matching row as CSV with backpressure; memory stays bounded whatever the count (row-export.ts). */
-async function exportRows(dataDir: string, timeZone: string, f: ReportFlags, stdout: Writable, err: NodeJS.WriteStream): Promise<void> {
+async function exportRows(from: string | PgLedger, timeZone: string, f: ReportFlags, stdout: Writable, err: NodeJS.WriteStream): Promise<void> {
   const q: UsageQuery = {};
   if (f.customer) q.customer = f.customer;
   for (const k of ['from', 'to'] as const) {
@@ -187,15 +202,17 @@ async function exportRows(dataDir: string, timeZone: string, f: ReportFlags, std
   const showProgress = f.progress ?? (err.isTTY === true);
   let total = 0;
   if (showProgress) {
-    const counting = new Ledger(dataDir, timeZone, false);
-    total = counting.countRows(q);
-    await counting.close();
+    if (typeof from === 'string') {
+      const counting = new Ledger(from, timeZone, false);
+      total = counting.countRows(q);
+      await counting.close();
+    } else total = await from.countRows(q);
   }
   const out = f.out ? createWriteStream(f.out) : stdout;
   const bar = showProgress ? new ProgressBar(err, total) : undefined;
   let rows = -1; // the header line is not a row
   let bytes = 0;
-  for await (const chunk of csvChunks({ dataDir, timeZone, query: q })) {
+  for await (const chunk of typeof from === 'string' ? csvChunks({ dataDir: from, timeZone, query: q }) : csvChunksOf(from.rows(q))) {
     bytes += chunk.length;
     for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) rows++;
     if (!out.write(chunk)) await once(out, 'drain');

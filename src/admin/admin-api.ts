@@ -11,6 +11,7 @@ import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
 import { mountRerate } from './rerate-api.js';
 import { exportCsv } from './csv-export.js';
+import { failRead, usageRows } from './usage-source.js';
 import { mountOpenApi } from './openapi-route.js';
 
 // Admin API (docs/interface.md), bearer adminToken through the admin guard. Reads come straight from LMDB
@@ -63,17 +64,19 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
       return;
     }
     if (!csv) {
-      const rows = [];
-      let next: string | null = null;
-      for (const row of ctx.ledger.rows(parsed.query)) {
-        if (rows.length === parsed.limit) {
-          const prev = rows[rows.length - 1]!;
-          next = encodeCursor(Date.parse(prev.ts), prev.request_id);
-          break;
+      void (async () => {
+        const rows = [];
+        let next: string | null = null;
+        for await (const row of usageRows(ctx, parsed.query)) {
+          if (rows.length === parsed.limit) {
+            const prev = rows[rows.length - 1]!;
+            next = encodeCursor(Date.parse(prev.ts), prev.request_id);
+            break;
+          }
+          rows.push(toPublicRow(row));
         }
-        rows.push(toPublicRow(row));
-      }
-      ex.json(200, { rows, next_cursor: next });
+        ex.json(200, { rows, next_cursor: next });
+      })().catch((err) => failRead(ex, ctx, err));
       return;
     }
     streamCsv(ex, ctx, parsed.query, parsed.limit);

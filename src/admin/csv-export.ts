@@ -4,6 +4,7 @@ import type { Exchange } from '../http/exchange.js';
 import type { ShardContext } from '../proxy/shard-context.js';
 import { rowMatches, type ExportSpec } from '../store/row-export.js';
 import { CSV_COLUMNS, csvLine, publicRowToCsv, toPublicRow } from '../store/usage-record.js';
+import { failRead, usageRows } from './usage-source.js';
 
 // CSV exports of usage rows. A bounded export (limit ≤ IN_PROCESS_LIMIT)
 // streams from the shard itself; anything larger runs in a reader process
@@ -21,7 +22,8 @@ let readers = 0;
 export function exportCsv(ex: Exchange, ctx: ShardContext, spec: Omit<ExportSpec, 'dataDir' | 'timeZone'>, name: string): void {
   const full: ExportSpec = { ...spec, dataDir: ctx.config.dataDir, timeZone: ctx.clock.timeZone };
   const headers = { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="${name}.csv"` };
-  if (spec.limit !== undefined && spec.limit <= IN_PROCESS_LIMIT) {
+  // The cluster ledger is read in pages over the network: no memory map to keep out of the server.
+  if (ctx.clusterLedger || (spec.limit !== undefined && spec.limit <= IN_PROCESS_LIMIT)) {
     void streamInProcess(ex, ctx, full, headers);
     return;
   }
@@ -33,20 +35,28 @@ export function exportCsv(ex: Exchange, ctx: ShardContext, spec: Omit<ExportSpec
 }
 
 async function streamInProcess(ex: Exchange, ctx: ShardContext, spec: ExportSpec, headers: Record<string, string>): Promise<void> {
-  ex.begin(200, headers);
   let buf = csvLine(CSV_COLUMNS);
   let n = 0;
-  for (const row of ctx.ledger.rows(spec.query)) {
-    if (ex.aborted || n >= (spec.limit ?? Infinity)) break;
-    if (spec.filter && !rowMatches(row, spec.filter)) continue;
-    n++;
-    buf += publicRowToCsv(toPublicRow(row));
-    if (buf.length > 64 * 1024) {
-      const wait = ex.write(buf);
-      buf = '';
-      if (wait) await wait;
+  try {
+    for await (const row of usageRows(ctx, spec.query)) {
+      if (ex.aborted || n >= (spec.limit ?? Infinity)) break;
+      if (spec.filter && !rowMatches(row, spec.filter)) continue;
+      n++;
+      buf += publicRowToCsv(toPublicRow(row));
+      if (buf.length > 64 * 1024) {
+        if (!ex.started) ex.begin(200, headers);
+        const wait = ex.write(buf);
+        buf = '';
+        if (wait) await wait;
+      }
     }
+  } catch (err) {
+    // Before any byte: a proper error. After: cut the connection, so a truncated file never looks complete.
+    if (!ex.started) failRead(ex, ctx, err);
+    else ex.close();
+    return;
   }
+  if (!ex.started) ex.begin(200, headers);
   ex.end(buf);
 }
 

@@ -1,5 +1,6 @@
 import type { ShardContext } from '../proxy/shard-context.js';
-import { customerScopeKey } from '../store/aggregates.js';
+import { customerScopeKey, type Aggregate } from '../store/aggregates.js';
+import { monthRange } from './report-query.js';
 import { customerView } from './customer-view.js';
 
 // GET /admin/customers: every customer (configured or seen in the ledger)
@@ -33,17 +34,31 @@ export function parseCustomerListQuery(qs: URLSearchParams): CustomerListQuery |
   return { q: (qs.get('q') ?? '').toLowerCase(), offset, limit: limit || 100, prefix: qs.get('prefix') ?? '', metadata, cursor: qs.get('cursor') || undefined };
 }
 
-/** Ids of configured customers and of every customer the ledger has seen, sorted. */
-export function customerIds(ctx: ShardContext): string[] {
+/** Ids of configured and runtime customers and of every customer the ledger (the cluster's, with `ledger.postgres`) has seen, sorted. */
+async function customerIds(ctx: ShardContext): Promise<string[]> {
   const ids = new Set<string>();
   for (const c of ctx.control.catalog.customers()) ids.add(c.id);
-  for (const { customer } of ctx.ledger.reports.customers()) ids.add(customer);
+  if (ctx.clusterLedger) for (const id of await ctx.clusterLedger.customerIds()) ids.add(id);
+  else for (const { customer } of ctx.ledger.reports.customers()) ids.add(customer);
   return [...ids].sort();
+}
+
+/** This month's totals of a customer: the cluster's (report days of the month) with `ledger.postgres`, else this node's aggregate. */
+async function monthTotals(ctx: ShardContext, now: number): Promise<(id: string) => Aggregate> {
+  const cl = ctx.clusterLedger;
+  if (!cl) return (id) => ctx.ledger.aggregateAt(customerScopeKey(id), 'month', now);
+  const { from, to } = monthRange(cl.day(now).slice(0, 7));
+  const source = await cl.customerTotals(from, to);
+  return (id) => {
+    const t = source.totals(id, from, to);
+    return { cost_nano: t.cost_nano, billed_nano: t.billed_nano, tokens: t.prompt_tokens + t.completion_tokens, calls: t.calls, blocked: t.blocked };
+  };
 }
 
 export async function listCustomers(ctx: ShardContext, query: CustomerListQuery, now = Date.now()) {
   const catalog = ctx.control.catalog;
-  const all = customerIds(ctx).filter((id) => (!query.q || id.toLowerCase().includes(query.q))
+  const [ids, monthOf] = await Promise.all([customerIds(ctx), monthTotals(ctx, now)]);
+  const all = ids.filter((id) => (!query.q || id.toLowerCase().includes(query.q))
     && (!query.prefix || id.startsWith(query.prefix))
     && (!query.metadata.length || query.metadata.every(([k, v]) => catalog.customer(id)?.metadata?.[k] === v)));
   const from = query.cursor === undefined ? query.offset : sortedIndexAfter(all, query.cursor);
@@ -60,7 +75,7 @@ export async function listCustomers(ctx: ShardContext, query: CustomerListQuery,
       const state: BudgetState = ratio >= 1 ? 'capped' : ratio >= warnAt ? 'near_cap' : 'ok';
       return { ...b, ratio: Math.round(ratio * 10_000) / 10_000, near_cap_at: warnAt, state };
     });
-    const month = ctx.ledger.aggregateAt(customerScopeKey(id), 'month', now);
+    const month = monthOf(id);
     const configured = ctx.keys.customer(id);
     const state: BudgetState = budgets.some((b) => b.state === 'capped') ? 'capped' : budgets.some((b) => b.state === 'near_cap') ? 'near_cap' : 'ok';
     return {

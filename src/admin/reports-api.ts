@@ -8,6 +8,9 @@ import { breakdownCsv, customersCsv, dailyCsv, summaryCsv } from './report-csv.j
 import { parseFormat, parseRange, type ReportRange } from './report-query.js';
 import { breakdownReport, customersReport, dailyReport, summaryReport } from './reports.js';
 import { parseUsageSearch, searchPage } from './usage-search.js';
+import { failRead, usageRows } from './usage-source.js';
+import type { ReportSource } from '../store/report-source.js';
+import { ClusterLedgerError } from '../store/pg/pg-ledger.js';
 
 // Billing reports and the customer list on the admin API (same bearer
 // guard). Reports read the report indexes the ledger keeps as rows are
@@ -26,18 +29,27 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
   const bad = (ex: Exchange, message: string) => ex.fail('openai', 'invalid_request_error', message);
   const today = () => ix.day(Date.now());
   const range = (qs: URLSearchParams, span: 'month' | 'days') => parseRange(qs, today(), (t) => ix.day(t), span);
-  /** The customer named by `customer=`, if configured or ever seen; otherwise answers 400/404. */
+  /**
+   * Runs `report` on the counters of `customer` (every customer: null) over the range: this node's
+   * report indexes, or with `ledger.postgres` the cluster ledger's, read first. A customer neither
+   * configured nor ever seen answers 404.
+   */
+  const withSource = (ex: Exchange, customer: string | null, r: ReportRange, report: (source: ReportSource) => void) => {
+    const run = (source: ReportSource) => {
+      if (customer !== null && !ctx.keys.customer(customer) && !source.customer(customer)) {
+        return void ex.fail('openai', 'not_found_error', `no customer "${customer.slice(0, 200)}": not configured and never seen`);
+      }
+      report(source);
+    };
+    const cl = ctx.clusterLedger;
+    if (!cl) return run(ix);
+    (customer === null ? cl.customerTotals(r.from, r.to) : cl.customerReports(customer, r.from, r.to)).then(run).catch((err) => failRead(ex, ctx, err));
+  };
+  /** The customer named by `customer=`; answers 400 without one. */
   const customerOf = (ex: Exchange, qs: URLSearchParams): string | undefined => {
     const id = qs.get('customer');
-    if (!id) {
-      bad(ex, 'customer: required');
-      return undefined;
-    }
-    if (!ctx.keys.customer(id) && !ix.customer(id)) {
-      ex.fail('openai', 'not_found_error', `no customer "${id.slice(0, 200)}": not configured and never seen`);
-      return undefined;
-    }
-    return id;
+    if (!id) bad(ex, 'customer: required');
+    return id || undefined;
   };
   const answer = (ex: Exchange, t0: number, csv: boolean, name: string, json: () => unknown, text: () => string) => {
     const body = csv ? text() : JSON.stringify(json());
@@ -65,7 +77,7 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     if (!ex) return;
     const q = parseCustomerListQuery(new URLSearchParams(req.getQuery() ?? ''));
     if (typeof q === 'string') return bad(ex, q);
-    listCustomers(ctx, q).then((list) => ex.json(200, list), (err) => ex.fail('openai', 'overloaded_error', (err as Error).message));
+    listCustomers(ctx, q).then((list) => ex.json(200, list), (err) => (err instanceof ClusterLedgerError ? failRead(ex, ctx, err) : ex.fail('openai', 'overloaded_error', (err as Error).message)));
   });
 
   app.get('/admin/reports/daily', (res, req) => {
@@ -76,8 +88,10 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     const given = DIMS.filter((d) => b.qs.get(d));
     if (given.length > 1) return bad(b.ex, `filter by one of ${DIMS.join(', ')} at a time (got ${given.join(' and ')})`);
     const filter = given.length ? { dim: given[0]!, value: b.qs.get(given[0]!)! } : undefined;
-    const r = dailyReport(ix, customer, b.range, filter);
-    answer(b.ex, b.t0, b.csv, `daily-${safe(customer)}-${r.from}-${r.to}`, () => r, () => dailyCsv(r));
+    withSource(b.ex, customer, b.range, (source) => {
+      const r = dailyReport(source, customer, b.range, filter);
+      answer(b.ex, b.t0, b.csv, `daily-${safe(customer)}-${r.from}-${r.to}`, () => r, () => dailyCsv(r));
+    });
   });
 
   const summary = (span: 'month' | 'days') => (res: HttpResponse, req: HttpRequest) => {
@@ -85,8 +99,10 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     if (!b) return;
     const customer = customerOf(b.ex, b.qs);
     if (!customer) return;
-    const r = summaryReport(ix, customer, b.range);
-    answer(b.ex, b.t0, b.csv, `report-${safe(customer)}-${r.from}-${r.to}`, () => r, () => summaryCsv(r));
+    withSource(b.ex, customer, b.range, (source) => {
+      const r = summaryReport(source, customer, b.range);
+      answer(b.ex, b.t0, b.csv, `report-${safe(customer)}-${r.from}-${r.to}`, () => r, () => summaryCsv(r));
+    });
   };
   app.get('/admin/reports/summary', summary('days'));
   app.get('/admin/reports/monthly', summary('month'));
@@ -98,17 +114,21 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     if (!customer) return;
     const by = b.qs.get('by') as Dim | null;
     if (!by || !DIMS.includes(by)) return bad(b.ex, `by: one of ${DIMS.join(', ')} (got "${String(by).slice(0, 20)}")`);
-    const rows = breakdownReport(ix, customer, b.range, by);
-    answer(b.ex, b.t0, b.csv, `by-${by}-${safe(customer)}-${b.range.from}-${b.range.to}`,
-      () => ({ customer, from: b.range.from, to: b.range.to, by, rows: rows.map(({ key, ...c }) => ({ [by]: key, ...c })) }),
-      () => breakdownCsv(by, rows));
+    withSource(b.ex, customer, b.range, (source) => {
+      const rows = breakdownReport(source, customer, b.range, by);
+      answer(b.ex, b.t0, b.csv, `by-${by}-${safe(customer)}-${b.range.from}-${b.range.to}`,
+        () => ({ customer, from: b.range.from, to: b.range.to, by, rows: rows.map(({ key, ...c }) => ({ [by]: key, ...c })) }),
+        () => breakdownCsv(by, rows));
+    });
   });
 
   app.get('/admin/reports/customers', (res, req) => {
     const b = begin(res, req, 'month');
     if (!b) return;
-    const r = customersReport(ix, b.range);
-    answer(b.ex, b.t0, b.csv, `customers-${r.from}-${r.to}`, () => r, () => customersCsv(r));
+    withSource(b.ex, null, b.range, (source) => {
+      const r = customersReport(source, b.range);
+      answer(b.ex, b.t0, b.csv, `customers-${r.from}-${r.to}`, () => r, () => customersCsv(r));
+    });
   });
 
   app.get('/admin/reports/usage', (res, req) => {
@@ -119,8 +139,10 @@ export function mountReports(app: TemplatedApp, { ctx, guard }: ReportDeps): voi
     const s = parseUsageSearch(qs, ctx.clock.timeZone, csv);
     if (typeof s === 'string') return bad(ex, s);
     if (!csv) {
-      const page = searchPage(ctx.ledger, s);
-      ex.json(200, { rows: page.rows.map(toPublicRow), next_cursor: page.next_cursor });
+      searchPage(usageRows(ctx, s.query), s).then(
+        (page) => ex.json(200, { rows: page.rows.map(toPublicRow), next_cursor: page.next_cursor }),
+        (err) => failRead(ex, ctx, err),
+      );
       return;
     }
     exportCsv(ex, ctx, { query: s.query, filter: s.filter, limit: Number.isFinite(s.limit) ? s.limit : undefined }, `usage-${safe(s.query.customer)}`);

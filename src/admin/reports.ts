@@ -1,4 +1,5 @@
-import { addCounters, emptyCounters, type Dimension, type ReportCounters, type ReportIndexes } from '../store/report-indexes.js';
+import { addCounters, emptyCounters, type Dimension, type ReportCounters } from '../store/report-indexes.js';
+import type { ReportSource } from '../store/report-source.js';
 import { eachDay, type ReportRange } from './report-query.js';
 
 // Billing reports built from the report indexes (never from the rows):
@@ -47,7 +48,7 @@ export interface DailyReport {
 }
 
 /** One entry per day of the range (zeros included, so charts have no gaps). */
-export function dailyReport(ix: ReportIndexes, customer: string, range: ReportRange, filter?: { dim: Exclude<Dimension, 'all'>; value: string }): DailyReport {
+export function dailyReport(ix: ReportSource, customer: string, range: ReportRange, filter?: { dim: Exclude<Dimension, 'all'>; value: string }): DailyReport {
   const byDay = new Map<string, ReportCounters>();
   const source = filter ? ix.days(customer, range.from, range.to, filter.dim, filter.value) : ix.days(customer, range.from, range.to);
   for (const { day, c } of source) byDay.set(day, c);
@@ -58,7 +59,7 @@ export function dailyReport(ix: ReportIndexes, customer: string, range: ReportRa
 
 export type BreakdownRow = { key: string } & PublicCounters;
 
-export function breakdownReport(ix: ReportIndexes, customer: string, range: ReportRange, dim: Exclude<Dimension, 'all'>): BreakdownRow[] {
+export function breakdownReport(ix: ReportSource, customer: string, range: ReportRange, dim: Exclude<Dimension, 'all'>): BreakdownRow[] {
   const rows = [...ix.breakdown(customer, range.from, range.to, dim)].map(([key, c]) => ({ key, ...toPublic(c) }));
   // Biggest spend first; then by activity, then by name for a stable order.
   return rows.sort((a, b) => b.billed - a.billed || b.calls + b.blocked - (a.calls + a.blocked) || (a.key < b.key ? -1 : 1));
@@ -76,7 +77,7 @@ export interface SummaryReport {
 }
 
 /** Everything one customer's invoice needs for a period (a month, usually). */
-export function summaryReport(ix: ReportIndexes, customer: string, range: ReportRange): SummaryReport {
+export function summaryReport(ix: ReportSource, customer: string, range: ReportRange): SummaryReport {
   const daily = dailyReport(ix, customer, range);
   const total = emptyCounters();
   for (const { c } of ix.days(customer, range.from, range.to)) addCounters(total, c);
@@ -95,7 +96,7 @@ export function summaryReport(ix: ReportIndexes, customer: string, range: Report
 }
 
 /** Every customer's totals for the range, biggest billed first: the margin per customer. */
-export function customersReport(ix: ReportIndexes, range: ReportRange): { from: string; to: string; customers: ({ customer: string } & PublicCounters)[]; totals: PublicCounters } {
+export function customersReport(ix: ReportSource, range: ReportRange): { from: string; to: string; customers: ({ customer: string } & PublicCounters)[]; totals: PublicCounters } {
   const all = emptyCounters();
   const customers = [];
   for (const { customer, firstTs, lastTs } of ix.customers()) {

@@ -1,4 +1,4 @@
-import type { Ledger, UsageQuery } from '../store/ledger.js';
+import type { UsageQuery } from '../store/ledger.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import { encodeCursor } from './usage-query.js';
 import { rowMatches } from '../store/row-export.js';
@@ -73,12 +73,12 @@ export function parseUsageSearch(qs: URLSearchParams, timeZone: string, csv: boo
   return { query, filter, limit };
 }
 
-/** A JSON page: up to `limit` matching rows, and a cursor when there may be more. */
-export function searchPage(ledger: Ledger, s: UsageSearch): { rows: UsageRecord[]; next_cursor: string | null; scanned: number } {
+/** A JSON page: up to `limit` matching rows of `source` (the query's rows, oldest first), and a cursor when there may be more. */
+export async function searchPage(source: Iterable<UsageRecord> | AsyncIterable<UsageRecord>, s: UsageSearch): Promise<{ rows: UsageRecord[]; next_cursor: string | null; scanned: number }> {
   const rows: UsageRecord[] = [];
   let scanned = 0;
   let last: UsageRecord | undefined;
-  for (const row of ledger.rows(s.query)) {
+  for await (const row of source) {
     if (rows.length === s.limit || scanned === MAX_SCAN) return { rows, next_cursor: encodeCursor(last!.ts, last!.request_id), scanned };
     scanned++;
     last = row;

@@ -218,6 +218,22 @@ export const configSchema = z.object({
     // A call whose usage row failed to commit waits this long for a retry to
     // succeed before its client gets an error (the row stays held and is written when the disk accepts it).
     commitTimeout: duration.default(10_000),
+    // The cluster ledger (src/store/pg/): every node ships its usage rows to this PostgreSQL database behind
+    // its local commit, and usage, reports, the CLI and the dashboard read the whole cluster from it.
+    postgres: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL').optional(),
+    shipping: z.object({
+      // Rows per batch (one transaction each).
+      batchRows: z.number().int().min(1).max(50_000).default(2000),
+      // Pause between looks for new rows once caught up.
+      interval: duration.default(200),
+      // Rows committed late (a call's row has the ts its call started) are looked for this far behind the cursor:
+      // at least the longest call (providers' timeouts.total, 10 minutes by default) plus its retries.
+      lookback: duration.default(15 * 60_000),
+      // How often that window is checked for late rows.
+      sweep: duration.default(5_000),
+      // Longest pause between retries while the database is unreachable.
+      maxBackoff: duration.default(30_000),
+    }).strict().default({}),
   }).strict().default({}),
   // Usage rows older than `usageRows` are deleted in small batches; aggregates
   // and report indexes are kept. Unset: every row is kept.

@@ -177,6 +177,11 @@ export const ERRORS = {
     when: 'a control-plane write would need more budget slots than the budget table (sized at start) holds',
     action: 'restart (the table is sized from the stored state + `control.slotHeadroom`) or raise `maxBudgetSlots`; nothing was written',
   },
+  cluster_ledger_unavailable: {
+    status: 503, // ledger.postgres set and the database unreachable: reads do not fall back to this node's rows alone
+    when: 'with `ledger.postgres` set, an admin usage listing, export or report could not read the cluster ledger (PostgreSQL unreachable or failing); calls are still served and their rows ship once it is back',
+    action: 'retry after `retry-after`; `tollgate report --local` reads this node\'s own rows meanwhile',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

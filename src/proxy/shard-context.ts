@@ -9,6 +9,7 @@ import type { ControlDelta, ControlSnapshot } from '../control/control-records.j
 import { RouteTable } from '../routing/route-table.js';
 import type { PriceTable } from '../pricing/price-table.js';
 import type { Ledger } from '../store/ledger.js';
+import type { PgLedger } from '../store/pg/pg-ledger.js';
 import { TokenCounter } from '../tokenize/token-counter.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { ScopeResolver } from '../server/scope-resolver.js';
@@ -46,6 +47,8 @@ export class ShardContext {
   readonly sessionTiming: SessionTiming;
   /** Sends a message to the supervisor (set by the shard). */
   emit: (m: ShardToMain) => void = () => {};
+  /** With `ledger.postgres`: the cluster ledger, which admin usage listings and reports read instead of this node's LMDB. */
+  clusterLedger?: PgLedger;
   /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
   onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
   /** This shard's live claims in the process-wide table, to release exactly them. */

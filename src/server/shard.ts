@@ -17,6 +17,7 @@ import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js'
 import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
+import { PgLedger } from '../store/pg/pg-ledger.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
 import { adminTokens } from '../admin/admin-auth.js';
@@ -92,6 +93,8 @@ const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(c
 const controlStore = new ControlStore(config.dataDir, config.ledger.sync); // reads: audit log, last_used_at
 const controlLink = new ControlLink(ctx, toMain, config.control.lastUsedFlush);
 ctx.emit = send;
+// The cluster ledger (ledger.postgres): admin listings and reports read every node's rows from it.
+if (config.ledger.postgres) ctx.clusterLedger = new PgLedger({ url: config.ledger.postgres, timeZone: config.timezone, node: `shard-${data.shard}`, statementTimeoutMs: 30_000, log: (level, msg) => ctx.log(level, msg) });
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
@@ -301,6 +304,7 @@ async function drain(): Promise<void> {
   // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.
   await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
   const unwritten = await ledger.close();
+  await ctx.clusterLedger?.close();
   flushLogger(ctx.logger); // the rows it could not write are in the log: make sure they reach it
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.

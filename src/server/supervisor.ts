@@ -39,6 +39,8 @@ import { ProcessMetrics, metricsRegistry } from '../observability/prometheus-tex
 import { ledgerGauges } from '../observability/ledger-gauges.js';
 import { driftGauges } from '../observability/drift-gauges.js';
 import { OtelExport } from '../observability/otel-export.js';
+import { shipGauges } from '../observability/ship-gauges.js';
+import { startShipping } from '../store/pg/cluster-ledger.js';
 
 // The main thread: owns the budget table and slot allocation, starts one
 // shard per core on the same port, restarts a shard that dies (returning
@@ -131,6 +133,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   });
   await ledgerWatch.tick();
   ledgerWatch.start();
+  // The cluster ledger (ledger.postgres): this node's rows shipped behind its commits (src/store/pg/).
+  const shipping = startShipping(config, ledger, log);
   // Idle dynamic scopes give their slots back (slot-registry.ts). Cluster mode keeps them: LeaseManager owns their leases.
   const scopeSweep = config.redis ? undefined : setInterval(() => {
     const freed = registry.sweep();
@@ -146,6 +150,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
   const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
   const driftMetrics = driftGauges(() => drift.last);
+  const shipMetrics = shipping ? [shipGauges(() => shipping.shipper.stats)] : [];
   // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
   const gather = async (detail: boolean): Promise<MetricsSnapshot[]> => {
     const asks = handles.filter((h) => h && (!h.drained || h.final)).map((h) => h.drained ? Promise.resolve(h.final!) :
@@ -155,7 +160,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   };
   // The families of /metrics and of the OTLP export: one registry, read as text or as JSON.
   const registryOf = (snapshots: MetricsSnapshot[]) =>
-    metricsRegistry(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, [processMetrics.registry, ledgerMetrics, driftMetrics]);
+    metricsRegistry(snapshots.flatMap((s) => (s.detail ? [s.detail] : [])), config.metrics.customerSeries, [processMetrics.registry, ledgerMetrics, driftMetrics, ...shipMetrics]);
   let otel: OtelExport | undefined;
   let unwritten = 0;
   let stopping = false;
@@ -286,6 +291,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await alerting.stop();
     await leases?.close();
     await control.close();
+    await shipping?.stop(0);
     await ledger.close();
     throw err;
   }
@@ -321,6 +327,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       await alerting.stop();
       await walletStore.close();
       await control.close();
+      // Every row is committed locally: ship what the database takes in a few seconds; the rest ships after the next start.
+      await shipping?.stop(3_000);
       unwritten += await ledger.close();
       if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
       process.off('unhandledRejection', onRejection);

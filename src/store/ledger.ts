@@ -501,6 +501,17 @@ export class Ledger {
     for (const { value } of this.#adjustments.getRange({ start: [q.from ?? 0, '', 0, ''], end: [q.to ?? Number.MAX_SAFE_INTEGER, '', 0, ''] })) yield value;
   }
 
+  /**
+   * Keys ([ts, request_id]) of rows after `q.cursor` (else from `q.from`) and before `q.to`, oldest
+   * first, at most `limit`, without decoding a row: the cluster ledger's shipper (pg/ledger-shipper.ts)
+   * looks for rows committed late with these.
+   */
+  keys(q: UsageQuery, limit: number): [number, string][] {
+    this.#root.resetReadTxn(); // rows other threads committed since this thread's last read
+    const start: [number, string] = q.cursor ? [q.cursor[0], q.cursor[1] + '\u0000'] : [q.from ?? 0, ''];
+    return [...this.#usage.getKeys({ start, end: [q.to ?? Number.MAX_SAFE_INTEGER, ''], limit })];
+  }
+
   /** Number of rows a query would return (a key count, no row is decoded): the CLI's progress bar. */
   countRows(q: UsageQuery): number {
     const from = q.from ?? 0;

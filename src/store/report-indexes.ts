@@ -94,6 +94,57 @@ function bump(m: Map<string, ReportCounters>, value: string, row: UsageRecord): 
   addRow(c, row);
 }
 
+/**
+ * What a batch of rows adds to the report indexes, per (customer, day in the
+ * clock's zone) and dimension value: the LMDB indexes and the PostgreSQL
+ * cluster ledger (src/store/pg/) count the same way.
+ */
+export function collectReportDelta(rows: Iterable<UsageRecord>, clock: PeriodClock): ReportDelta {
+  const delta: ReportDelta = { days: [], customers: new Map() };
+  // Rows of one batch are nearly always of one day: group per (day, customer), no key built per row.
+  const byDay = new Map<number, Map<string, DayDelta>>();
+  for (const row of rows) {
+    const start = clock.window('day', row.ts).start;
+    let customers = byDay.get(start);
+    if (!customers) byDay.set(start, (customers = new Map()));
+    let d = customers.get(row.customer);
+    if (!d) {
+      d = { customer: row.customer, day: clock.key('day', row.ts).slice(4), all: emptyCounters(), model: new Map(), agent: new Map(), tag: new Map() };
+      customers.set(row.customer, d);
+      delta.days.push(d);
+    }
+    addRow(d.all, row);
+    bump(d.model, row.model ?? row.model_requested ?? '(unknown)', row);
+    bump(d.agent, row.agent ?? NO_AGENT, row);
+    for (const k in row.tags) bump(d.tag, `${k}=${row.tags[k]}`, row);
+    const seen = delta.customers.get(row.customer);
+    if (!seen) delta.customers.set(row.customer, [row.ts, row.ts]);
+    else {
+      if (row.ts < seen[0]) seen[0] = row.ts;
+      if (row.ts > seen[1]) seen[1] = row.ts;
+    }
+  }
+  return delta;
+}
+
+/** Day entries summed per dimension value (a breakdown). */
+export function sumPerValue(days: Iterable<{ value: string; c: ReportCounters }>): Map<string, ReportCounters> {
+  const out = new Map<string, ReportCounters>();
+  for (const { value, c } of days) {
+    const cur = out.get(value);
+    if (cur) addCounters(cur, c);
+    else out.set(value, c);
+  }
+  return out;
+}
+
+/** Day entries summed (a total). */
+export function sumAll(days: Iterable<{ c: ReportCounters }>): ReportCounters {
+  const t = emptyCounters();
+  for (const { c } of days) addCounters(t, c);
+  return t;
+}
+
 export interface ReportIndexOptions {
   /** Distinct values one tag name may take per customer and day; later ones count under "name=(other)". */
   maxTagValuesPerDay?: number;
@@ -116,31 +167,7 @@ export class ReportIndexes {
   }
 
   collect(rows: Iterable<UsageRecord>): ReportDelta {
-    const delta: ReportDelta = { days: [], customers: new Map() };
-    // Rows of one batch are nearly always of one day: group per (day, customer), no key built per row.
-    const byDay = new Map<number, Map<string, DayDelta>>();
-    for (const row of rows) {
-      const start = this.clock.window('day', row.ts).start;
-      let customers = byDay.get(start);
-      if (!customers) byDay.set(start, (customers = new Map()));
-      let d = customers.get(row.customer);
-      if (!d) {
-        d = { customer: row.customer, day: this.day(row.ts), all: emptyCounters(), model: new Map(), agent: new Map(), tag: new Map() };
-        customers.set(row.customer, d);
-        delta.days.push(d);
-      }
-      addRow(d.all, row);
-      bump(d.model, row.model ?? row.model_requested ?? '(unknown)', row);
-      bump(d.agent, row.agent ?? NO_AGENT, row);
-      for (const k in row.tags) bump(d.tag, `${k}=${row.tags[k]}`, row);
-      const seen = delta.customers.get(row.customer);
-      if (!seen) delta.customers.set(row.customer, [row.ts, row.ts]);
-      else {
-        if (row.ts < seen[0]) seen[0] = row.ts;
-        if (row.ts > seen[1]) seen[1] = row.ts;
-      }
-    }
-    return delta;
+    return collectReportDelta(rows, this.clock);
   }
 
   /** Applies a batch's delta. Call inside the ledger's write transaction. */
@@ -204,19 +231,11 @@ export class ReportIndexes {
 
   /** Totals per value of a dimension over an inclusive day range. */
   breakdown(customer: string, fromDay: string, toDay: string, dim: Exclude<Dimension, 'all'>): Map<string, ReportCounters> {
-    const out = new Map<string, ReportCounters>();
-    for (const { value, c } of this.days(customer, fromDay, toDay, dim)) {
-      const cur = out.get(value);
-      if (cur) addCounters(cur, c);
-      else out.set(value, c);
-    }
-    return out;
+    return sumPerValue(this.days(customer, fromDay, toDay, dim));
   }
 
   totals(customer: string, fromDay: string, toDay: string): ReportCounters {
-    const t = emptyCounters();
-    for (const { c } of this.days(customer, fromDay, toDay)) addCounters(t, c);
-    return t;
+    return sumAll(this.days(customer, fromDay, toDay));
   }
 
   /** Every customer the ledger has a row for, in id order, with its first and last row time. */

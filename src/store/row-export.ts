@@ -89,3 +89,17 @@ export async function* csvChunks(spec: ExportSpec, opts: ExportOptions = {}): As
     if (finished) return;
   }
 }
+
+/** CSV of rows read elsewhere (the cluster ledger's pages): a header line, then ~64 KiB chunks. */
+export async function* csvChunksOf(rows: AsyncIterable<UsageRecord>): AsyncGenerator<string> {
+  yield csvLine(CSV_COLUMNS);
+  let buf = '';
+  for await (const row of rows) {
+    buf += publicRowToCsv(toPublicRow(row));
+    if (buf.length >= CHUNK) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { describe, it } from 'vitest';
 import { createServer } from 'node:net';
 
 // What tests that start real servers of their own (redis-server, haproxy,
@@ -20,4 +21,26 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+/**
+ * describe() for suites that need a real server binary (`found`). Without
+ * one: under CI=true the suite FAILS with a test saying what is missing
+ * (`why`); elsewhere it is skipped, with the reason in its name.
+ */
+export function describeNeeding(found: boolean, why: string, name: string, fn: () => void): void {
+  if (found) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it(`needs ${why.split(' not found')[0]} to run`, () => {
+        throw new Error(`${why}; CI requires these tests to run`);
+      });
+    });
+  } else {
+    console.warn(`skipping "${name}": ${why}`);
+    describe.skip(`${name} [skipped: ${why}]`, fn);
+  }
 }

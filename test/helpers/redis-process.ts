@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { describe, it } from 'vitest';
-import { freePort } from './local-servers.js';
+import { describeNeeding, freePort } from './local-servers.js';
 
 // A private redis-server per test file: its own free port, no persistence
 // (--save "" --appendonly no), never the shared one on 6379. `stop` then
@@ -29,27 +28,9 @@ export function redisServerBinary(): string | null {
   return existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : null;
 }
 
-/**
- * describe() for suites that need a real redis-server. Without one: under
- * CI=true the suite FAILS with a test saying what is missing; elsewhere it
- * is skipped, with the reason in its name.
- */
+/** describe() for suites that need a real redis-server (local-servers.ts: under CI=true a missing one fails the suite). */
 export function describeWithRedis(name: string, fn: () => void): void {
-  if (redisServerBinary()) {
-    describe(name, fn);
-    return;
-  }
-  const why = 'redis-server not found (install it: apt-get install redis-server, or set REDIS_SERVER=/path/to/redis-server)';
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs redis-server to run', () => {
-        throw new Error(`${why}; CI requires these tests to run`);
-      });
-    });
-  } else {
-    console.warn(`skipping "${name}": ${why}`);
-    describe.skip(`${name} [skipped: ${why}]`, fn);
-  }
+  describeNeeding(redisServerBinary() !== null, 'redis-server not found (install it: apt-get install redis-server, or set REDIS_SERVER=/path/to/redis-server)', name, fn);
 }
 
 export async function startRedis(): Promise<RedisProcess> {
