@@ -130,6 +130,10 @@ export class SlotRegistry {
   /** Window slots of reclaimed scopes whose buckets have not aged out yet: freed later, or taken back if the scope returns. */
   readonly #agingRates = new Map<string, { slot: number; windowMs: number; lastUse: number }>();
   readonly #dynamic = new Map<string, DynamicScope>();
+  /** Counter keys of each issued key's own budgets and windows, as bound (retireKey frees them). */
+  readonly #keySlots = new Map<string, string[]>();
+  /** Budget slots of revoked keys: still counted against the table until no hold can name them, then freed. */
+  readonly #retired: { slot: number; at: number }[] = [];
   readonly #agentsOf = new Map<string, number>();
   #dynamicCustomers = 0;
   readonly #gens: Int32Array;
@@ -182,8 +186,8 @@ export class SlotRegistry {
    * the table could not hold it beside the dynamic scopes already live.
    */
   checkReserve(delta: { budgets: number; rates: number }): void {
-    if (delta.budgets > 0 && this.#reserved + this.#dynamicSlots + delta.budgets > this.table.capacity) {
-      throw new CapacityError(`the budget table is full: ${this.#reserved} slots reserved for known customers and ${this.#dynamicSlots} in use by dynamic scopes, of ${this.table.capacity}; this change needs ${delta.budgets} more. The table is sized at start (max of maxBudgetSlots and the stored customers' needs + control.slotHeadroom): restart or raise maxBudgetSlots`);
+    if (delta.budgets > 0 && this.#reserved + this.#dynamicSlots + this.#retired.length + delta.budgets > this.table.capacity) {
+      throw new CapacityError(`the budget table is full: ${this.#reserved} slots reserved for known customers, ${this.#dynamicSlots} in use by dynamic scopes and ${this.#retired.length} by keys revoked lately, of ${this.table.capacity}; this change needs ${delta.budgets} more. The table is sized at start (max of maxBudgetSlots and the stored customers' needs + control.slotHeadroom): restart or raise maxBudgetSlots`);
     }
     const rateCap = this.windows?.capacity ?? 0;
     if (delta.rates > 0 && this.#rateReserved + this.#dynamicRateSlots + delta.rates > rateCap) {
@@ -280,6 +284,7 @@ export class SlotRegistry {
         slot = this.#rateFree.pop() ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
         if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
         this.#rateSlots.set(spec.key, slot);
+        if (spec.scope.key) this.#bindKey(spec.scope.key, spec.key);
         if (owner) {
           owner.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
           this.#dynamicRateSlots++;
@@ -297,7 +302,7 @@ export class SlotRegistry {
       let slot = this.#slots.get(key);
       if (slot === undefined) {
         const owner = this.#ownerOf(customer, ref.scope.source === 'agent' ? agent : null);
-        if (owner && this.#dynamicSlots >= this.table.capacity - this.#reserved) {
+        if (owner && this.#dynamicSlots + this.#retired.length >= this.table.capacity - this.#reserved) {
           throw new SlotsExhaustedError(`budget table full for dynamic scopes (${this.table.capacity - this.#reserved} of ${this.table.capacity} slots; the rest are reserved for configured customers); raise maxBudgetSlots or lower limits.dynamicScopesPerCustomer`);
         }
         slot = this.#free.pop() ?? (this.#next < this.table.capacity ? this.#next++ : undefined);
@@ -315,6 +320,7 @@ export class SlotRegistry {
         this.table.init(slot, { cap, limit, spent: ledgerSpent > off ? ledgerSpent - off : 0n, periodStart: w.start });
         this.#slots.set(key, slot);
         this.refs[slot] = full;
+        if (ref.scope.key) this.#bindKey(ref.scope.key, key);
         if (owner) {
           owner.slots.push({ key, slot });
           this.#dynamicSlots++;
@@ -332,6 +338,45 @@ export class SlotRegistry {
       }
       return full;
     });
+  }
+
+  #bindKey(keyId: string, counter: string): void {
+    const list = this.#keySlots.get(keyId);
+    if (list) list.push(counter);
+    else this.#keySlots.set(keyId, [counter]);
+  }
+
+  /**
+   * A key was revoked: its budget slots stop being reserved but stay
+   * counted until no hold can still settle on them (sweep frees them after
+   * `idleMs`, never shorter than a hold's life, once none is held); its
+   * windows age out like a reclaimed scope's. Nothing is refunded: what it
+   * spent is in the customer's counters and the ledger.
+   */
+  retireKey(keyId: string, now: number): void {
+    for (const counter of this.#keySlots.get(keyId) ?? []) {
+      const slot = this.#slots.get(counter);
+      if (slot !== undefined) {
+        this.#slots.delete(counter);
+        this.#retired.push({ slot, at: now });
+        continue;
+      }
+      const rate = this.#rateSlots.get(counter);
+      if (rate === undefined) continue;
+      this.#agingRates.set(counter, { slot: rate, windowMs: 3_600_000, lastUse: now }); // the longest window
+      this.#dynamicRateSlots++; // #freeAgedRates gives it back
+    }
+    this.#keySlots.delete(keyId);
+  }
+
+  #freeRetired(now: number): void {
+    for (let i = this.#retired.length - 1; i >= 0; i--) {
+      const { slot, at } = this.#retired[i]!;
+      if (now - at < this.limits.idleMs || this.table.read(slot).reserved !== 0n) continue;
+      this.#retired.splice(i, 1);
+      this.refs[slot] = undefined;
+      this.#free.push(slot);
+    }
   }
 
   /** The dynamic scope that owns budgets of (customer, agent) — undefined for configured ones. */
@@ -380,6 +425,7 @@ export class SlotRegistry {
   sweep(now = Date.now()): number {
     if (!this.ledgerAccepting()) return 0;
     if (this.#agingRates.size) this.#freeAgedRates(now);
+    if (this.#retired.length) this.#freeRetired(now);
     let freed = 0;
     for (const s of this.#dynamic.values()) {
       const seen = this.#sample(s);
