@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'node:http';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { startTollgate, TEST_CLOCK, type Tollgate } from '../helpers/tollgate-process.js';
 import { providers } from '../helpers/fixtures.js';
+import { freshRequest } from '../helpers/fresh-request.js';
 
 // Issue 13 item 2, real process on two shards: a key issued with its own
 // budgets and rateLimit is a "virtual endpoint" — its calls reserve on the
@@ -32,19 +32,7 @@ afterAll(async () => {
   await mock?.close();
 });
 
-/** One HTTP exchange on a connection of its own: SO_REUSEPORT spreads new connections over the shards. */
-function fresh(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: tg.port, method, path, agent: false, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const fresh = (method: string, path: string, headers: Record<string, string>, body?: unknown) => freshRequest(tg.port, method, path, headers, body);
 
 const admin = (method: string, path: string, body?: unknown) => fresh(method, path, { authorization: `Bearer ${OPS_TOKEN}` }, body);
 const chat = (key: string) => fresh('POST', '/v1/chat/completions', { authorization: `Bearer ${key}` }, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });
