@@ -70,6 +70,11 @@ describe('a key with its own budgets and rateLimit', () => {
     expect((await chat('tg-file-customer-key-1')).status).toBe(200);
     // The key's calls counted for the customer too: 3 + 5 + 1 of its 50.
     expect(await customerUsed(9)).toBe(9);
+    // Usage rows name the issued key that made the call (and only then).
+    const row = await tg.usageRow('file-customer', String(calls.find((c) => c.status === 200)!.headers['x-tollgate-request-id']));
+    expect(row.key_id).toBe(small.key_id);
+    const plain = await tg.usageRow('file-customer', String((await chat('tg-file-customer-key-1')).headers['x-tollgate-request-id']));
+    expect(plain.key_id).toBeUndefined();
   });
 
   it('a key rateLimit of 5 per minute: the 6th call gets 429 naming the key', async () => {
@@ -100,7 +105,7 @@ describe('a key with its own budgets and rateLimit', () => {
     expect(full.body.error.type).toBe('capacity_exhausted');
     const one = await issue({ budgets: [{ limit: 1, unit: 'requests', period: 'day' }] });
     expect((await chat(one.key)).status).toBe(200);
-    const before = await customerUsed(16); // 9 (first case) + 6 (rate-limit case) + this call
+    const before = await customerUsed(17); // 10 (first case) + 6 (rate-limit case) + this call
     expect((await admin('DELETE', `/admin/customers/file-customer/keys/${one.key_id}`)).status).toBe(200);
     expect((await chat(one.key)).status).toBe(401);
     expect(await customerUsed(before)).toBe(before);
