@@ -4,6 +4,7 @@ import type { MainToShard, ShardToMain } from '../server/messages.js';
 import type { ClusterCounters } from './cluster-stats.js';
 import type { ShortfallVerdict } from './lease-policy.js';
 import type { ThreadRpc } from '../server/thread-rpc.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
 
 /**
  * Shard side of cluster mode. When a decision finds this node's lease short,
@@ -28,12 +29,22 @@ export class ClusterClient {
       .catch((): ShortfallVerdict => 'unavailable');
   }
 
+  /** A velocity window's grant was short (window-leases.ts); no answer reads as Redis unreachable. */
+  rateShortfall(short: RateShort, open: boolean): Promise<RateShortfallVerdict> {
+    return this.rpc.request<RateShortfallVerdict>((id) => ({ t: 'window-shortfall', id, short }), { timeoutMs: this.waitMs, what: 'the supervisor (window shortfall)' })
+      .catch((): RateShortfallVerdict => ({ v: 'unavailable', open }));
+  }
+
   stats(): Promise<ClusterCounters | null> {
     return this.rpc.request((id) => ({ t: 'cluster-stats', id }), { timeoutMs: 10_000, what: 'the supervisor (cluster stats)' });
   }
 
   onMessage(m: MainToShard): boolean {
     if (m.t === 'shortfall-answer') {
+      this.rpc.reply(m.id, m.verdict);
+      return true;
+    }
+    if (m.t === 'window-shortfall-answer') {
       this.rpc.reply(m.id, m.verdict);
       return true;
     }

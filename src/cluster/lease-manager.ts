@@ -51,6 +51,8 @@ export class LeaseManager {
   readonly #tick: LeaseTick;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The Redis connection (after start()): the other cluster pieces of the main thread share it. */
+  redis: RedisLink | undefined;
 
   /** Without a timer or a connection: start() adds both; unit tests drive tick() on their own clock. */
   constructor({ config, table, ledger, log, link, clock }: LeaseManagerDeps) {
@@ -77,6 +79,7 @@ export class LeaseManager {
   static async start(config: Config, table: BudgetTable, ledger: Ledger, log: (m: string) => void): Promise<LeaseManager> {
     const link = new RedisLink(config.redis!, config.cluster.redisTimeout, log);
     const m = new LeaseManager({ config, table, ledger, log, link, clock: systemClock });
+    m.redis = link;
     const up = await link.connect(Math.max(2_000, config.cluster.redisTimeout));
     if (!up) {
       log(`cluster: redis ${redact(config.redis!)} unreachable at start; ` + (config.cluster.redisDown === 'open'

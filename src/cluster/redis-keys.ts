@@ -16,3 +16,8 @@ export function budgetKey(prefix: string, ref: Pick<BudgetRef, 'key'>, periodKey
 export function usageKey(prefix: string, scopeKey: string, periodKey: string): string {
   return `${prefix}usage:${join([...scopeKey.split('\u0000'), periodKey])}`;
 }
+
+/** The grant hash of one velocity window (a rate key: scope + metric + window; see window-script.ts). */
+export function windowKey(prefix: string, rateKey: string): string {
+  return `${prefix}window:${join(rateKey.split('\u0000'))}`;
+}

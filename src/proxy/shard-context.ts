@@ -19,6 +19,7 @@ import type { LoopGuard } from '../policy/loop-guard.js';
 import { SessionTable, type SessionTiming } from '../budget/session-table.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
 
 
@@ -44,6 +45,8 @@ export class ShardContext {
   emit: (m: ShardToMain) => void = () => {};
   /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
   onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
+  /** Cluster mode only: this node's grant of a velocity window was short for a call (src/cluster/window-leases.ts). */
+  onRateShortfall?: (short: RateShort) => Promise<RateShortfallVerdict>;
   /** This shard's live claims in the process-wide table, to release exactly them. */
   readonly #claims = new Map<string, Claim>();
   readonly #claimHoldMs: number;

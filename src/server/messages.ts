@@ -4,6 +4,7 @@ import type { TargetHealthView, TargetSnapshot } from '../routing/target-health.
 import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
 import type { DriftReport } from '../store/budget-drift.js';
 
 // Messages between the supervisor (main thread) and shard workers. Every
@@ -29,6 +30,8 @@ export type ShardToMain =
   // Cluster (src/cluster/): a call found this node's lease short; /admin/cluster.
   | { t: 'shortfall'; id: number; needs: { slot: number; amount: bigint }[] }
   | { t: 'cluster-stats'; id: number }
+  // Cluster (src/cluster/window-leases.ts): a call found this node's grant of a velocity window short.
+  | { t: 'window-shortfall'; id: number; short: RateShort }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
 
@@ -43,4 +46,5 @@ export type MainToShard =
   | { t: 'drain' }
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
+  | { t: 'window-shortfall-answer'; id: number; verdict: RateShortfallVerdict }
   | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string };

@@ -79,14 +79,17 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
   zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
-const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets, !!config.redis), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
 ctx.emit = send;
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
 const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
-if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+if (cluster) {
+  ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+  ctx.onRateShortfall = (short) => cluster.rateShortfall(short, config.cluster.redisDown === 'open');
+}
 // `npm run pricing:update` takes effect without a restart.
 const stopWatchingPrices = watchPriceTable(
   (t) => {

@@ -13,6 +13,7 @@ import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
+import { GlobalState } from '../cluster/global-state.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -55,7 +56,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
-  const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
+  const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)), 60, !!config.redis);
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
@@ -77,6 +78,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
+  // …and velocity windows, idempotency claims, alert claims and lockouts are decided once per cluster (src/cluster/).
+  const global = leases ? GlobalState.start(config, leases.redis!, windows, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
   const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();
@@ -137,6 +140,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       const post = (m: MainToShard) => worker.postMessage(m);
       worker.on('message', (m: ShardToMain) => {
         if (leases?.onMessage(m, post)) return;
+        if (global?.onMessage(m, post)) return;
         switch (m.t) {
           case 'ready':
             handle.ready = true;
@@ -223,6 +227,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
+    global?.stop();
     await leases?.close();
     await ledger.close();
     throw err;
@@ -253,6 +258,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has finished: the last export carries them (the shards' final snapshots), bounded.
       await otel?.shutdown();
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
+      global?.stop();
       await leases?.close();
       processMetrics.stop();
       ledgerWatch.stop();

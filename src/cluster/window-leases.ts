@@ -1,0 +1,117 @@
+import type { RateWindows } from '../policy/rate-windows.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { RateRef } from '../policy/scope-policy.js';
+import type { MainToShard, ShardToMain } from '../server/messages.js';
+import type { RedisLink } from './redis-link.js';
+import { windowKey } from './redis-keys.js';
+import { parseWindowGrant, windowArgs } from './window-script.js';
+
+// Main-thread half of global velocity windows (issue 15.1). Like budgets,
+// a window is leased: each bucket of the shared window table carries what
+// Redis granted this node for it, shards admit calls within that grant in
+// memory, and only a call that finds the grant short waits on Redis (one
+// atomic script, window-script.ts). A grant is the call's amount plus a
+// share of what the window has free, so a busy window asks Redis about once
+// per bucket (1 s for per-minute limits) per node, not once per call.
+//
+// Every flushInterval the buckets are reconciled with Redis in the same
+// pipeline as the budget leases: use beyond a grant (tokens settled above
+// their estimate; calls admitted without Redis under redisDown: open) is
+// reported, and the unused grant of a bucket that is over is given back.
+//
+// Bound: for node clocks within one bucket of each other, the calls admitted
+// across all nodes in any whole-bucket window stay within the limit, plus
+// what single-node windows also let through (settles above the estimate),
+// plus under redisDown: open what nodes admitted while Redis was away.
+
+interface Known { ref: RateRef; lastUse: number }
+
+export interface WindowLeaseOptions { keyPrefix: string; open: boolean; ppm: number }
+
+export class WindowLeases {
+  readonly #known = new Map<number, Known>();
+  /** One grant request per window and bucket at a time: calls that come up short meanwhile wait for it. */
+  readonly #asking = new Map<string, Promise<RateShortfallVerdict>>();
+  grants = 0;
+  refusals = 0;
+
+  constructor(private readonly windows: RateWindows, private readonly link: RedisLink, private readonly opts: WindowLeaseOptions) {}
+
+  onMessage(m: ShardToMain, post: (m: MainToShard) => void): boolean {
+    if (m.t !== 'window-shortfall') return false;
+    void this.ask(m.short, Date.now()).then((verdict) => post({ t: 'window-shortfall-answer', id: m.id, verdict }));
+    return true;
+  }
+
+  ask(short: RateShort, now: number): Promise<RateShortfallVerdict> {
+    const { ref, epoch } = short;
+    this.#known.set(ref.slot, { ref, lastUse: now });
+    const k = `${ref.slot}|${epoch}`;
+    const pending = this.#asking.get(k);
+    if (pending) return pending.then((v) => (v.v === 'retry' ? v : this.ask(short, now)));
+    const p = this.#grant(short, now).finally(() => this.#asking.delete(k));
+    this.#asking.set(k, p);
+    return p;
+  }
+
+  async #grant({ ref, epoch, amount }: RateShort, now: number): Promise<RateShortfallVerdict> {
+    const unavailable: RateShortfallVerdict = { v: 'unavailable', open: this.opts.open };
+    if (!this.link.up) return unavailable;
+    const key = windowKey(this.opts.keyPrefix, ref.key);
+    const buckets = this.windows.buckets;
+    // Grants stranded in buckets that are over go back first, in the same round trip, so they serve this call.
+    this.#reconcile(ref.slot, ref, epoch, 0);
+    try {
+      const g = await this.link.command(
+        (p) => p.tgWindow(key, ...windowArgs({ epoch, buckets, limit: ref.limit, need: amount, ppm: this.opts.ppm, now, widthMs: ref.windowMs / buckets })),
+        parseWindowGrant,
+      );
+      if (g.granted <= 0) {
+        this.refusals++;
+        return { v: 'exhausted', retryAfterMs: g.retryAfterMs };
+      }
+      this.grants++;
+      // The bucket moved on while Redis answered: the grant is of no use here, give it back.
+      if (!this.windows.grant(ref.slot, epoch, g.granted)) this.link.write((p) => p.hincrby(key, String(epoch), -g.granted));
+      return { v: 'retry' };
+    } catch {
+      return unavailable;
+    }
+  }
+
+  /** One timer beat: report use beyond grants, give back what finished buckets (every bucket when `final`) did not use. */
+  sync(now: number, final = false): void {
+    if (!this.link.up) return; // kept in the buckets: reported once Redis is back
+    for (const [slot, { ref, lastUse }] of this.#known) {
+      // A call decided with a slightly older `now` may still land in the previous bucket: one bucket of grace.
+      const live = this.#reconcile(slot, ref, this.windows.epochOf(ref.windowMs, now), final ? -1 : 1);
+      if (!live && now - lastUse > ref.windowMs) this.#known.delete(slot);
+    }
+  }
+
+  /**
+   * Queues (for the next pipeline) the report of use beyond grants in every
+   * live bucket, and the return of unused grants of buckets older than
+   * `current - grace` (-1: every bucket). Returns whether the window has a live bucket.
+   */
+  #reconcile(slot: number, ref: RateRef, current: number, grace: number): boolean {
+    const key = windowKey(this.opts.keyPrefix, ref.key);
+    let live = false;
+    for (const epoch of this.windows.epochsOf(slot)) {
+      if (epoch <= current - this.windows.buckets) continue;
+      live = true;
+      // Taken atomically: a call in the bucket either took its share before, or finds nothing left after.
+      const left = this.windows.takeLeft(slot, epoch, epoch < current - grace);
+      if (!left) continue;
+      // Unused grant (left > 0) goes back; use beyond grants (left < 0) is added. A lost return only over-counts.
+      const undo = () => left < 0 && this.windows.putLeft(slot, epoch, left);
+      this.link.command((p) => p.hincrby(key, String(epoch), -left)).catch(undo);
+      this.link.write((p) => p.pexpire(key, 2 * ref.windowMs));
+    }
+    return live;
+  }
+
+  get stats() {
+    return { windows: this.#known.size, grants: this.grants, refusals: this.refusals };
+  }
+}
