@@ -5,6 +5,7 @@ import type { ClusterCounters } from './cluster-stats.js';
 import type { ShortfallVerdict } from './lease-policy.js';
 import type { ThreadRpc } from '../server/thread-rpc.js';
 import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { ClusterClaim } from './idempotency-script.js';
 
 /**
  * Shard side of cluster mode. When a decision finds this node's lease short,
@@ -35,6 +36,17 @@ export class ClusterClient {
       .catch((): RateShortfallVerdict => ({ v: 'unavailable', open }));
   }
 
+  /** Claims an idempotency key for the cluster (idempotency-leases.ts); no answer reads as Redis unreachable. */
+  claimIdempotency(customer: string, key: string, requestId: string): Promise<ClusterClaim> {
+    return this.rpc.request<ClusterClaim>((id) => ({ t: 'idem-claim', id, customer, key, requestId }), { timeoutMs: this.waitMs, what: 'the supervisor (idempotency claim)' })
+      .catch((): ClusterClaim => ({ outcome: 'unavailable' }));
+  }
+
+  /** The call with a cluster claim ended: `chargedRequestId` is its charged row's request id, or ''. */
+  finishIdempotency(customer: string, key: string, requestId: string, chargedRequestId: string): void {
+    this.rpc.post({ t: 'idem-finish', customer, key, requestId, chargedRequestId });
+  }
+
   stats(): Promise<ClusterCounters | null> {
     return this.rpc.request((id) => ({ t: 'cluster-stats', id }), { timeoutMs: 10_000, what: 'the supervisor (cluster stats)' });
   }
@@ -46,6 +58,10 @@ export class ClusterClient {
     }
     if (m.t === 'window-shortfall-answer') {
       this.rpc.reply(m.id, m.verdict);
+      return true;
+    }
+    if (m.t === 'idem-claim-answer') {
+      this.rpc.reply(m.id, m.claim);
       return true;
     }
     if (m.t === 'cluster-stats-answer') {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { defineLeaseScript, leaseArgs, parseLeaseReply, type LeaseReply, type LeaseRequest } from './lease-script.js';
 import { defineWindowScript } from './window-script.js';
+import { defineIdempotencyScript } from './idempotency-script.js';
 
 export type Pipeline = ReturnType<Redis['pipeline']>;
 
@@ -43,6 +44,7 @@ export class RedisLink {
     });
     defineLeaseScript(this.#redis);
     defineWindowScript(this.#redis);
+    defineIdempotencyScript(this.#redis);
     this.#redis.on('ready', () => {
       if (this.#up) return;
       this.#up = true;

@@ -20,6 +20,7 @@ import { SessionTable, type SessionTiming } from '../budget/session-table.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
 
 
@@ -47,6 +48,11 @@ export class ShardContext {
   onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
   /** Cluster mode only: this node's grant of a velocity window was short for a call (src/cluster/window-leases.ts). */
   onRateShortfall?: (short: RateShort) => Promise<RateShortfallVerdict>;
+  /** Cluster mode only: idempotency keys claimed for every node (src/cluster/idempotency-leases.ts). */
+  clusterIdempotency?: {
+    claim(customer: string, key: string, requestId: string): Promise<ClusterClaim>;
+    finish(customer: string, key: string, requestId: string, chargedRequestId: string): void;
+  };
   /** This shard's live claims in the process-wide table, to release exactly them. */
   readonly #claims = new Map<string, Claim>();
   readonly #claimHoldMs: number;

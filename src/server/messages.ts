@@ -5,6 +5,7 @@ import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
 import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import type { DriftReport } from '../store/budget-drift.js';
 
 // Messages between the supervisor (main thread) and shard workers. Every
@@ -32,6 +33,9 @@ export type ShardToMain =
   | { t: 'cluster-stats'; id: number }
   // Cluster (src/cluster/window-leases.ts): a call found this node's grant of a velocity window short.
   | { t: 'window-shortfall'; id: number; short: RateShort }
+  // Cluster (src/cluster/idempotency-leases.ts): a call with an idempotency key claims it for the cluster; its end says whether it charged ('' : no).
+  | { t: 'idem-claim'; id: number; customer: string; key: string; requestId: string }
+  | { t: 'idem-finish'; customer: string; key: string; requestId: string; chargedRequestId: string }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
 
@@ -47,4 +51,5 @@ export type MainToShard =
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
   | { t: 'window-shortfall-answer'; id: number; verdict: RateShortfallVerdict }
+  | { t: 'idem-claim-answer'; id: number; claim: ClusterClaim }
   | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string };
