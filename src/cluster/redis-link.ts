@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { defineLeaseScript, leaseArgs, parseLeaseReply, type LeaseReply, type LeaseRequest } from './lease-script.js';
 import { defineWindowScript } from './window-script.js';
 import { defineIdempotencyScript } from './idempotency-script.js';
+import { defineAlertScript } from './alert-claims.js';
 
 export type Pipeline = ReturnType<Redis['pipeline']>;
 
@@ -45,6 +46,7 @@ export class RedisLink {
     defineLeaseScript(this.#redis);
     defineWindowScript(this.#redis);
     defineIdempotencyScript(this.#redis);
+    defineAlertScript(this.#redis);
     this.#redis.on('ready', () => {
       if (this.#up) return;
       this.#up = true;

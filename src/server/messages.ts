@@ -36,6 +36,8 @@ export type ShardToMain =
   // Cluster (src/cluster/idempotency-leases.ts): a call with an idempotency key claims it for the cluster; its end says whether it charged ('' : no).
   | { t: 'idem-claim'; id: number; customer: string; key: string; requestId: string }
   | { t: 'idem-finish'; customer: string; key: string; requestId: string; chargedRequestId: string }
+  // Cluster (src/cluster/lockouts.ts): a failed admin/metrics token attempt, counted across nodes.
+  | { t: 'auth-failure'; address: string }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
 

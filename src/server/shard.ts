@@ -143,6 +143,7 @@ const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'req
 const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
 // One guard for every admin and metrics route: token, failure limiter across shards, security headers.
 const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
+if (config.redis) authFailures.onFail = (address) => send({ t: 'auth-failure', address });
 const adminGuard = makeGuard({
   limiter: authFailures, draining: () => ctx.draining, token: () => config.adminToken,
   hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',

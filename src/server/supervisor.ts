@@ -79,10 +79,11 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   // …and velocity windows, idempotency claims, alert claims and lockouts are decided once per cluster (src/cluster/).
-  const global = leases ? GlobalState.start(config, leases.redis!, windows, log) : undefined;
+  const global = leases ? GlobalState.start(config, leases.redis!, windows, authFailuresSab, leases.nodeId, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
-  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
+  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log, global?.alerts);
   alerting.start();
+  if (global) global.counters = { leases: () => leases!.snapshot(), alerts: () => alerting.stats };
   // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
   const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
     const free = s.freeBytes === null ? 'unknown' : `${s.freeBytes} bytes free`;
@@ -139,8 +140,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
       worker.on('message', (m: ShardToMain) => {
-        if (leases?.onMessage(m, post)) return;
         if (global?.onMessage(m, post)) return;
+        if (leases?.onMessage(m, post)) return;
         switch (m.t) {
           case 'ready':
             handle.ready = true;
