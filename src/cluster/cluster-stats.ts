@@ -31,8 +31,8 @@ export interface ClusterCounters {
 }
 
 export interface GlobalCounters {
-  /** Windows this node holds grants in; grants Redis made; calls refused because the window was full cluster-wide. */
-  windows: { windows: number; grants: number; refusals: number };
+  /** Windows this node holds grants in; grants Redis made; calls refused because the window was full cluster-wide; how long calls waited for a grant. */
+  windows: { windows: number; grants: number; refusals: number; grant_wait_ms: { count: number; p50: number; p99: number; max: number } };
   /** Charged outcomes waiting for Redis to come back; dropped past the cap. */
   idempotency: { unsent: number; dropped: number };
   /** Outbox: delivered by this node, found delivered by another node, still pending here. */

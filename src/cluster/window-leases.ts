@@ -1,3 +1,4 @@
+import hdr from 'hdr-histogram-js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
 import type { RateRef } from '../policy/scope-policy.js';
@@ -34,12 +35,18 @@ export class WindowLeases {
   readonly #asking = new Map<string, Promise<RateShortfallVerdict>>();
   grants = 0;
   refusals = 0;
+  /** How long calls that found their grant short waited for Redis (µs). */
+  readonly #waits = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
   constructor(private readonly windows: RateWindows, private readonly link: RedisLink, private readonly opts: WindowLeaseOptions) {}
 
   onMessage(m: ShardToMain, post: (m: MainToShard) => void): boolean {
     if (m.t !== 'window-shortfall') return false;
-    void this.ask(m.short, Date.now()).then((verdict) => post({ t: 'window-shortfall-answer', id: m.id, verdict }));
+    const t0 = performance.now();
+    void this.ask(m.short, Date.now()).then((verdict) => {
+      this.#waits.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      post({ t: 'window-shortfall-answer', id: m.id, verdict });
+    });
     return true;
   }
 
@@ -112,6 +119,10 @@ export class WindowLeases {
   }
 
   get stats() {
-    return { windows: this.#known.size, grants: this.grants, refusals: this.refusals };
+    const w = this.#waits;
+    return {
+      windows: this.#known.size, grants: this.grants, refusals: this.refusals,
+      grant_wait_ms: { count: w.totalCount, p50: w.getValueAtPercentile(50) / 1000, p99: w.getValueAtPercentile(99) / 1000, max: w.maxValue / 1000 },
+    };
   }
 }
