@@ -47,6 +47,13 @@ export class ClusterClient {
     this.rpc.post({ t: 'idem-finish', customer, key, requestId, chargedRequestId });
   }
 
+  /** A repeated body (loop-check.ts): the cluster's count this window; 0 when Redis is unreachable (the node's own count decides). */
+  loopHit(fingerprint: string, windowMs: number, now: number, add: number): Promise<number> {
+    const epoch = Math.floor(now / windowMs);
+    return this.rpc.request<number>((id) => ({ t: 'loop-hit', id, fingerprint, windowMs, epoch, add }), { timeoutMs: this.waitMs, what: 'the supervisor (loop count)' })
+      .catch(() => 0);
+  }
+
   stats(): Promise<ClusterCounters | null> {
     return this.rpc.request((id) => ({ t: 'cluster-stats', id }), { timeoutMs: 10_000, what: 'the supervisor (cluster stats)' });
   }
@@ -62,6 +69,10 @@ export class ClusterClient {
     }
     if (m.t === 'idem-claim-answer') {
       this.rpc.reply(m.id, m.claim);
+      return true;
+    }
+    if (m.t === 'loop-hit-answer') {
+      this.rpc.reply(m.id, m.count);
       return true;
     }
     if (m.t === 'cluster-stats-answer') {

@@ -8,11 +8,12 @@ import { IdempotencyLeases } from './idempotency-leases.js';
 import { claimHoldMs } from '../proxy/idempotency-claims.js';
 import { AlertClaims } from './alert-claims.js';
 import { Lockouts } from './lockouts.js';
+import { LoopCounts } from './loop-counts.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
 
 // The main thread's cluster pieces beyond budget leases (issue 15): velocity
-// windows leased from Redis, idempotency claims, alert claims and admin
-// lockouts shared between nodes. All share the lease manager's one Redis
+// windows leased from Redis, loop-guard counts, idempotency claims, alert
+// claims and admin lockouts shared between nodes. All share the lease manager's one Redis
 // connection, so whatever they ask in one event turn is one round trip.
 
 export class GlobalState {
@@ -20,6 +21,7 @@ export class GlobalState {
   readonly idempotency: IdempotencyLeases;
   readonly alerts: AlertClaims;
   readonly lockouts: Lockouts;
+  readonly loops: LoopCounts;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(readonly config: Config, readonly link: RedisLink, windows: RateWindows, nodeId: string, authFailures: SharedArrayBuffer) {
@@ -27,6 +29,7 @@ export class GlobalState {
     this.windows = new WindowLeases(windows, link, { keyPrefix: c.keyPrefix, open: c.redisDown === 'open', ppm: Math.round((c.leaseFraction / 2) * 1e6) });
     // A delivery a node claimed and did not finish (killed mid-send) goes to another node after three lease TTLs.
     this.alerts = new AlertClaims(link, { nodeId, keyPrefix: c.keyPrefix, claimTtlMs: 3 * c.leaseTtl, open: c.redisDown === 'open' });
+    this.loops = new LoopCounts(link, c.keyPrefix);
     this.lockouts = new Lockouts(new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, authFailures), link, c.keyPrefix);
     this.idempotency = new IdempotencyLeases(link, { keyPrefix: c.keyPrefix, holdMs: claimHoldMs(config), windowMs: config.idempotencyWindow });
   }
@@ -51,7 +54,7 @@ export class GlobalState {
       post({ t: 'cluster-stats-answer', id: m.id, counters: { ...leases(), global: { windows: this.windows.stats, idempotency: this.idempotency.stats, alerts: { delivered, delivered_by_other_nodes, pending } } } });
       return true;
     }
-    return this.windows.onMessage(m, post) || this.idempotency.onMessage(m, post) || this.lockouts.onMessage(m, post);
+    return this.windows.onMessage(m, post) || this.idempotency.onMessage(m, post) || this.lockouts.onMessage(m, post) || this.loops.onMessage(m, post);
   }
 
   /** Before the lease manager closes the connection: hand back what the windows hold unused. */

@@ -12,8 +12,9 @@ import { parseWindowGrant, windowArgs } from './window-script.js';
 // Redis granted this node for it, shards admit calls within that grant in
 // memory, and only a call that finds the grant short waits on Redis (one
 // atomic script, window-script.ts). A grant is the call's amount plus a
-// share of what the window has free, so a busy window asks Redis about once
-// per bucket (1 s for per-minute limits) per node, not once per call.
+// share of what the window has free, and what a bucket leaves unused carries
+// into the next, so a busy window far from its limit rarely waits on Redis
+// at all (the carry is written to Redis on the next tick).
 //
 // Every flushInterval the buckets are reconciled with Redis in the same
 // pipeline as the budget leases: use beyond a grant (tokens settled above
@@ -107,6 +108,12 @@ export class WindowLeases {
     for (const epoch of this.windows.epochsOf(slot)) {
       if (epoch <= current - this.windows.buckets) continue;
       live = true;
+      // A grant carried over from the bucket before (rate-windows.ts) moves in Redis too; a lost decrement only over-counts.
+      const carried = this.windows.takeCarried(slot, epoch);
+      if (carried) {
+        this.link.command((p) => p.hincrby(key, String(epoch), carried)).catch(() => this.windows.putCarried(slot, epoch, carried));
+        this.link.write((p) => p.hincrby(key, String(epoch - 1), -carried));
+      }
       // Taken atomically: a call in the bucket either took its share before, or finds nothing left after.
       const left = this.windows.takeLeft(slot, epoch, epoch < current - grace);
       if (!left) continue;

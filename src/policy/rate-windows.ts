@@ -12,11 +12,14 @@
 // short answers SHORT and the call asks the supervisor for more. The count
 // stays this node's own use (the local window). "Left" is one atomic
 // counter, so the supervisor takes back exactly what no call took (swap to
-// 0) and a negative value is use beyond any grant, to report.
+// 0) and a negative value is use beyond any grant, to report. When a bucket
+// starts, what is left in the one before moves into it ("carried", which the
+// supervisor then moves in Redis too), so a busy window far from its limit
+// does not wait on Redis at every bucket boundary.
 
 export interface WindowSpec { slot: number; limit: number; windowMs: number }
 
-const BUCKET_FIELDS = 3; // [epochIndex, count, grant left]
+const BUCKET_FIELDS = 4; // [epochIndex, count, grant left, carried in from the bucket before]
 
 /** tryAdd's answer when the window has room but this node's grant for the bucket does not (leased mode). */
 export const SHORT = -1;
@@ -152,9 +155,40 @@ export class RateWindows {
       if (Atomics.compareExchange(a, b, cur, e) === cur) {
         Atomics.store(a, b + 1, 0n);
         Atomics.store(a, b + 2, 0n);
+        Atomics.store(a, b + 3, 0n);
+        if (this.leased) this.#carry(b, epoch);
         return;
       }
     }
+  }
+
+  /** Moves what is left of the previous bucket's grant into the bucket that just started (leased mode). */
+  #carry(b: number, epoch: number) {
+    const a = this.#i;
+    const p = epoch % this.buckets > 0 ? b - BUCKET_FIELDS : b + (this.buckets - 1) * BUCKET_FIELDS;
+    if (Atomics.load(a, p) !== BigInt(epoch - 1)) return;
+    for (;;) {
+      const left = Atomics.load(a, p + 2);
+      if (left <= 0n) return; // use beyond grants stays with its bucket, to be reported there
+      if (Atomics.compareExchange(a, p + 2, left, 0n) === left) {
+        Atomics.add(a, b + 2, left);
+        Atomics.add(a, b + 3, left);
+        return;
+      }
+    }
+  }
+
+  /** Leased mode, supervisor: takes what was carried into bucket `epoch` from the one before, to move it in Redis too. */
+  takeCarried(slot: number, epoch: number): number {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) !== BigInt(epoch)) return 0;
+    return Number(Atomics.exchange(this.#i, b + 3, 0n));
+  }
+
+  /** Leased mode, supervisor: puts back what takeCarried took when Redis could not be told. */
+  putCarried(slot: number, epoch: number, amount: number): void {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) === BigInt(epoch)) Atomics.add(this.#i, b + 3, BigInt(amount));
   }
 
   #retryAfter(spec: WindowSpec, amount: number, now: number, epoch: number, width: number): number {

@@ -242,7 +242,8 @@ class ModelCall implements CallRun {
       return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
     }
 
-    const loop = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    const looped = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    const loop = looped instanceof Promise ? await looped : looped;
     if (loop) {
       const row = this.#row(call, idemKey);
       row.decision = 'blocked';

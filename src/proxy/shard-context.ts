@@ -53,6 +53,8 @@ export class ShardContext {
     claim(customer: string, key: string, requestId: string): Promise<ClusterClaim>;
     finish(customer: string, key: string, requestId: string, chargedRequestId: string): void;
   };
+  /** Cluster mode only: counts a repeated body's sighting for every node; resolves with the cluster's count this window (src/cluster/loop-counts.ts). */
+  countLoopHit?: (fingerprint: string, windowMs: number, now: number, add: number) => Promise<number>;
   /** This shard's live claims in the process-wide table, to release exactly them. */
   readonly #claims = new Map<string, Claim>();
   readonly #claimHoldMs: number;

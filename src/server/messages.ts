@@ -38,6 +38,8 @@ export type ShardToMain =
   | { t: 'idem-finish'; customer: string; key: string; requestId: string; chargedRequestId: string }
   // Cluster (src/cluster/lockouts.ts): a failed admin/metrics token attempt, counted across nodes.
   | { t: 'auth-failure'; address: string }
+  // Cluster (src/cluster/loop-counts.ts): a body repeated on this node, counted for every node; answered with the cluster's count.
+  | { t: 'loop-hit'; id: number; fingerprint: string; windowMs: number; epoch: number; add: number }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
 
@@ -54,4 +56,5 @@ export type MainToShard =
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
   | { t: 'window-shortfall-answer'; id: number; verdict: RateShortfallVerdict }
   | { t: 'idem-claim-answer'; id: number; claim: ClusterClaim }
+  | { t: 'loop-hit-answer'; id: number; count: number }
   | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string };

@@ -89,6 +89,7 @@ const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.clust
 if (cluster) {
   ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
   ctx.onRateShortfall = (short) => cluster.rateShortfall(short, config.cluster.redisDown === 'open');
+  ctx.countLoopHit = (fp, windowMs, now, add) => cluster.loopHit(fp, windowMs, now, add);
   ctx.clusterIdempotency = { claim: (c, k, r) => cluster.claimIdempotency(c, k, r), finish: (c, k, r, charged) => cluster.finishIdempotency(c, k, r, charged) };
 }
 // `npm run pricing:update` takes effect without a restart.

@@ -16,13 +16,17 @@ let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let nodes: Tollgate[] = [];
 
 const KEY = 'tg-rated-key-1';
+const LOOP_KEY = 'tg-looping-key-1';
 
 function config(redisUrl: string, upstream: string) {
   return {
     providers: providers(upstream),
     redis: redisUrl,
     cluster: { flushInterval: '100ms', leaseTtl: '3s' },
-    customers: [{ id: 'rated', keys: [KEY], rateLimit: { requestsPerMinute: 30 } }],
+    customers: [
+      { id: 'rated', keys: [KEY], rateLimit: { requestsPerMinute: 30 } },
+      { id: 'looping', keys: [LOOP_KEY], loopProtection: { maxRepeats: 6, window: '1m' } },
+    ],
   };
 }
 
@@ -65,6 +69,17 @@ describeWithRedis('global velocity windows on three nodes', () => {
     expect(ok).toBeGreaterThanOrEqual(25);
     expect(ok).toBeLessThanOrEqual(30);
     expect(mock.stats().requests - before).toBe(ok);
+  });
+
+  it('counts a loop\'s repeats across the nodes: 6 allowed repeats stay at most 6 + 2 over three nodes, not 18', async () => {
+    nodes = await startNodes(3, config(redisServer.url, mock.url));
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await call(nodes[i % 3]!, i % 3, LOOP_KEY)).status);
+    const ok = statuses.filter((s) => s === 200).length;
+    console.info(`global loop guard: ${ok} of 30 identical calls over 3 nodes admitted (maxRepeats 6)`);
+    expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
+    expect(ok).toBeGreaterThanOrEqual(6);
+    expect(ok).toBeLessThanOrEqual(8);
   });
 
   it('never lets more than 30 through when a node is killed with -9 half-way', async () => {

@@ -52,3 +52,17 @@ describe('leased velocity windows', () => {
     expect(w.grant(1, w.epochOf(60_000, T0), 5)).toBe(false);
   });
 });
+
+describe('leased velocity windows at a bucket boundary', () => {
+  it('carries what the previous bucket left into the next, and says how much so Redis can follow', () => {
+    const w = RateWindows.create(4, 60, true);
+    const e = w.epochOf(60_000, T0);
+    w.grant(1, e, 5);
+    w.tryAdd(spec, 2, T0);
+    expect(w.tryAdd(spec, 1, T0 + 1_000)).toBe(0); // the next bucket starts with the 3 left over
+    expect(w.takeLeft(1, e, true)).toBe(0);
+    expect(w.takeCarried(1, e + 1)).toBe(3);
+    expect(w.takeCarried(1, e + 1)).toBe(0);
+    expect([w.tryAdd(spec, 1, T0 + 1_000), w.tryAdd(spec, 1, T0 + 1_000), w.tryAdd(spec, 1, T0 + 1_000)]).toEqual([0, 0, SHORT]);
+  });
+});
