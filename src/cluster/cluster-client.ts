@@ -58,27 +58,20 @@ export class ClusterClient {
     return this.rpc.request((id) => ({ t: 'cluster-stats', id }), { timeoutMs: 10_000, what: 'the supervisor (cluster stats)' });
   }
 
+  /** Delivers the supervisor's answers to the requests above; false for any other message. */
   onMessage(m: MainToShard): boolean {
-    if (m.t === 'shortfall-answer') {
-      this.rpc.reply(m.id, m.verdict);
-      return true;
+    switch (m.t) {
+      case 'shortfall-answer':
+      case 'window-shortfall-answer':
+        return this.rpc.reply(m.id, m.verdict), true;
+      case 'idem-claim-answer':
+        return this.rpc.reply(m.id, m.claim), true;
+      case 'loop-hit-answer':
+        return this.rpc.reply(m.id, m.count), true;
+      case 'cluster-stats-answer':
+        return this.rpc.reply(m.id, m.counters), true;
+      default:
+        return false;
     }
-    if (m.t === 'window-shortfall-answer') {
-      this.rpc.reply(m.id, m.verdict);
-      return true;
-    }
-    if (m.t === 'idem-claim-answer') {
-      this.rpc.reply(m.id, m.claim);
-      return true;
-    }
-    if (m.t === 'loop-hit-answer') {
-      this.rpc.reply(m.id, m.count);
-      return true;
-    }
-    if (m.t === 'cluster-stats-answer') {
-      this.rpc.reply(m.id, m.counters);
-      return true;
-    }
-    return false;
   }
 }

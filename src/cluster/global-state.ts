@@ -57,9 +57,13 @@ export class GlobalState {
     return this.windows.onMessage(m, post) || this.idempotency.onMessage(m, post) || this.lockouts.onMessage(m, post) || this.loops.onMessage(m, post);
   }
 
-  /** Before the lease manager closes the connection: hand back what the windows hold unused. */
-  stop(): void {
+  /** Before the lease manager closes the connection: hand back what the windows hold unused (bounded wait). */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    if (!this.link.up) return;
     this.windows.sync(Date.now(), true);
+    // A PING in the same pipeline answers once the returns were applied.
+    const sent = this.link.command((p) => p.ping()).catch(() => undefined);
+    await Promise.race([sent, new Promise((r) => setTimeout(r, 2 * this.config.cluster.redisTimeout).unref())]);
   }
 }

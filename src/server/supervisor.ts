@@ -228,7 +228,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
-    global?.stop();
+    await global?.stop();
     await leases?.close();
     await ledger.close();
     throw err;
@@ -259,7 +259,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has finished: the last export carries them (the shards' final snapshots), bounded.
       await otel?.shutdown();
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
-      global?.stop();
+      await global?.stop();
       await leases?.close();
       processMetrics.stop();
       ledgerWatch.stop();
