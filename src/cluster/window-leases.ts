@@ -39,7 +39,37 @@ export class WindowLeases {
   /** How long calls that found their grant short waited for Redis (µs). */
   readonly #waits = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 
-  constructor(private readonly windows: RateWindows, private readonly link: RedisLink, private readonly opts: WindowLeaseOptions) {}
+  constructor(private readonly windows: RateWindows, private readonly link: RedisLink, private readonly opts: WindowLeaseOptions) {
+    link.whenUp(() => this.#resend(Date.now()));
+  }
+
+  /**
+   * Redis is back. If it lost a window (restarted empty), every node says
+   * again what it holds of each live bucket (what it used plus its grant
+   * left), so the window counts them before granting anyone more; a window
+   * Redis kept is left alone (resending would count it twice).
+   */
+  #resend(now: number): void {
+    const checks: Promise<void>[] = [];
+    for (const [slot, { ref }] of this.#known) {
+      const key = windowKey(this.opts.keyPrefix, ref.key);
+      const current = this.windows.epochOf(ref.windowMs, now);
+      checks.push(this.link.command<number>((p) => p.exists(key)).then((n) => {
+        if (Number(n) > 0) return;
+        for (const epoch of this.windows.epochsOf(slot)) {
+          const held = epoch > current - this.windows.buckets ? this.windows.grantedIn(slot, epoch) : 0;
+          if (held > 0) this.link.write((p) => p.hincrby(key, String(epoch), held));
+        }
+        this.link.write((p) => p.pexpire(key, 2 * ref.windowMs));
+      }, () => {}));
+    }
+    // Until then the timer reports nothing: its first write would make a lost window look kept.
+    this.#resending = Promise.all(checks).then(() => {
+      this.#resending = undefined;
+    });
+  }
+
+  #resending: Promise<void> | undefined;
 
   onMessage(m: ShardToMain, post: (m: MainToShard) => void): boolean {
     if (m.t !== 'window-shortfall') return false;
@@ -89,7 +119,7 @@ export class WindowLeases {
 
   /** One timer beat: report use beyond grants, give back what finished buckets (every bucket when `final`) did not use. */
   sync(now: number, final = false): void {
-    if (!this.link.up) return; // kept in the buckets: reported once Redis is back
+    if (!this.link.up || this.#resending) return; // kept in the buckets: reported once Redis is back
     for (const [slot, { ref, lastUse }] of this.#known) {
       // A call decided with a slightly older `now` may still land in the previous bucket: one bucket of grace.
       const live = this.#reconcile(slot, ref, this.windows.epochOf(ref.windowMs, now), final ? -1 : 1);

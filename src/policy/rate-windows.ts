@@ -178,6 +178,13 @@ export class RateWindows {
     }
   }
 
+  /** Leased mode, supervisor: what this node was granted for bucket `epoch` in all (its use plus what is left, debts netted). */
+  grantedIn(slot: number, epoch: number): number {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) !== BigInt(epoch)) return 0;
+    return Number(Atomics.load(this.#i, b + 1) + Atomics.load(this.#i, b + 2));
+  }
+
   /** Leased mode, supervisor: takes what was carried into bucket `epoch` from the one before, to move it in Redis too. */
   takeCarried(slot: number, epoch: number): number {
     const b = this.#bucket(slot, epoch);
