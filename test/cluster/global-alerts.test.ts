@@ -64,7 +64,7 @@ describeWithRedis('threshold alerts once per cluster', () => {
       alerts: { channels: [{ name: 'ops', type: 'webhook', url: hook.url, secret: 's3cret' }] },
       customers: [customer('watched'), customer('watched2')],
     });
-  });
+  }, 180_000); // three proxies started one after the other on a loaded machine
   afterAll(async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     redis?.disconnect();

@@ -48,7 +48,7 @@ describeWithRedis('idempotency keys across three nodes', () => {
       cluster: { flushInterval: '100ms' },
       customers: [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 100, unit: 'USD', period: 'month' }] }],
     });
-  });
+  }, 180_000); // three proxies started one after the other on a loaded machine
   afterAll(async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     redis?.disconnect();

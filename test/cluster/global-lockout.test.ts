@@ -22,7 +22,7 @@ describeWithRedis('admin lockout across three nodes', () => {
   beforeAll(async () => {
     redisServer = await startRedis();
     nodes = await startNodes(3, { providers: providers('http://127.0.0.1:9/v1'), redis: redisServer.url, limits: { adminAuthFailuresPerMinute: 5 } });
-  });
+  }, 180_000); // three proxies started one after the other on a loaded machine
   afterAll(async () => {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     await redisServer?.stop();

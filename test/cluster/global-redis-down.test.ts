@@ -41,7 +41,7 @@ describeWithRedis('velocity windows and idempotency keys while Redis is unreacha
     mock = await startMockUpstream({ promptTokens: PROMPT, completionTokens: OUT, latencyMs: 5 });
     closed = await startTollgate(config('closed'), { clockStart: TEST_CLOCK, shards: 1 });
     open = await startTollgate(config('open'), { clockStart: TEST_CLOCK, shards: 1 });
-  });
+  }, 180_000); // three proxies started one after the other on a loaded machine
   afterAll(async () => {
     await Promise.allSettled([closed?.stop(), open?.stop()]);
     redis?.disconnect();

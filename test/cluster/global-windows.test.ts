@@ -11,6 +11,9 @@ import { call, OUT, PROMPT, startNodes, type CallResult } from './cluster-fixtur
 // with -9 in the middle of the run (its unused grant is lost for the
 // window, never handed out twice).
 
+/** Each test starts its three nodes (one after the other: up to 45 s each on a loaded machine). */
+const NODES_AND_RUN_MS = 180_000;
+
 let redisServer: RedisProcess;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let nodes: Tollgate[] = [];
@@ -69,7 +72,7 @@ describeWithRedis('global velocity windows on three nodes', () => {
     expect(ok).toBeGreaterThanOrEqual(25);
     expect(ok).toBeLessThanOrEqual(30);
     expect(mock.stats().requests - before).toBe(ok);
-  });
+  }, NODES_AND_RUN_MS);
 
   it('counts a loop\'s repeats across the nodes: 6 allowed repeats stay at most 6 + 2 over three nodes, not 18', async () => {
     nodes = await startNodes(3, config(redisServer.url, mock.url));
@@ -80,7 +83,7 @@ describeWithRedis('global velocity windows on three nodes', () => {
     expect(statuses.filter((s) => s !== 200).every((s) => s === 429)).toBe(true);
     expect(ok).toBeGreaterThanOrEqual(6);
     expect(ok).toBeLessThanOrEqual(8);
-  });
+  }, NODES_AND_RUN_MS);
 
   it('never lets more than 30 through when a node is killed with -9 half-way', async () => {
     await redisServer.restart(0); // a fresh window
@@ -96,5 +99,5 @@ describeWithRedis('global velocity windows on three nodes', () => {
     expect(mock.stats().requests - before).toBe(ok);
     // The survivors keep enforcing together: a dead node's unused grant is lost for the window, nothing more.
     expect(ok).toBeGreaterThanOrEqual(15);
-  });
+  }, NODES_AND_RUN_MS);
 });
