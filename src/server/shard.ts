@@ -88,7 +88,7 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
   zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
-const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets, !!config.redis), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy, data.control);
 const controlStore = new ControlStore(config.dataDir, config.ledger.sync); // reads: audit log, last_used_at
 const controlLink = new ControlLink(ctx, toMain, config.control.lastUsedFlush);
@@ -99,7 +99,12 @@ if (config.ledger.postgres) ctx.clusterLedger = new PgLedger({ url: config.ledge
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
 const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
-if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+if (cluster) {
+  ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+  ctx.onRateShortfall = (short) => cluster.rateShortfall(short, config.cluster.redisDown === 'open');
+  ctx.countLoopHit = (fp, windowMs, now, add) => cluster.loopHit(fp, windowMs, now, add);
+  ctx.clusterIdempotency = { claim: (c, k, r) => cluster.claimIdempotency(c, k, r), finish: (c, k, r, charged) => cluster.finishIdempotency(c, k, r, charged) };
+}
 // `npm run pricing:update` takes effect without a restart.
 const stopWatchingPrices = watchPriceTable(
   (t) => {
@@ -159,6 +164,7 @@ const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining
 const adminTokenList = adminTokens(config);
 const metricsTokens = config.metrics.token ? [{ name: 'metrics', token: config.metrics.token, role: 'read' as const }] : [];
 const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
+if (config.redis) authFailures.onFail = (address) => send({ t: 'auth-failure', address });
 const adminGuard = makeGuard({
   limiter: authFailures, draining: () => ctx.draining, tokens: () => adminTokenList,
   hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',

@@ -19,6 +19,7 @@ import { ChangeFeed } from '../control/change-feed.js';
 const FEED_POLL_MS = 250;
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
+import { GlobalState } from '../cluster/global-state.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -72,7 +73,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
-  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)));
+  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)), 60, !!config.redis);
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
@@ -119,9 +120,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     leases.onRedisUp = resend;
     resend();
   }
+  // …and velocity windows, idempotency claims, alert claims and lockouts are decided once per cluster (src/cluster/).
+  const global = leases ? GlobalState.start(config, leases.redis!, windows, authFailuresSab, leases.nodeId, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
-  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
+  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log, global?.alerts);
   alerting.start();
+  if (global) global.counters = { leases: () => leases!.snapshot(), alerts: () => alerting.stats };
   // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
   const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
     const free = s.freeBytes === null ? 'unknown' : `${s.freeBytes} bytes free`;
@@ -183,6 +187,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Control-plane changes reach this shard from spawn on (queued until it listens); it acknowledges each.
       appliers[i] = (change) => handle.drained ? Promise.resolve() : handle.rpc.request<void>((id) => ({ t: 'control-apply', id, change }), { timeoutMs: 10_000, what: `shard ${i} (control-plane change)` });
       worker.on('message', (m: ShardToMain) => {
+        if (global?.onMessage(m, post)) return;
         if (leases?.onMessage(m, post)) return;
         switch (m.t) {
           case 'ready':
@@ -289,6 +294,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
+    await global?.stop();
     await leases?.close();
     await control.close();
     await shipping?.stop(0);
@@ -321,6 +327,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has finished: the last export carries them (the shards' final snapshots), bounded.
       await otel?.shutdown();
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
+      await global?.stop();
       await leases?.close();
       processMetrics.stop();
       ledgerWatch.stop();
