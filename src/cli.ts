@@ -12,6 +12,9 @@ import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
 const USAGE = `usage:
   tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
   tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
+  tollgate customers list|get|create|update|disable|enable|delete ...   customers of a running node (tollgate customers help)
+  tollgate keys list|create|revoke ...   a customer's API keys on a running node (tollgate keys help)
+  tollgate credits add|show ...   top up and read a customer's prepaid wallet (tollgate credits help)
   tollgate check --config FILE  validate a config file and exit
   tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)
   tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)
@@ -147,12 +150,26 @@ async function main() {
       process.exitCode = r.invalid ? 1 : 0;
       return;
     }
-    case 'keys':
-      if (rest[0] === 'hash' && rest[1]) {
+    case 'keys': {
+      if (rest[0] === 'hash') {
+        if (!rest[1]) return fail(USAGE);
         process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
         return;
       }
-      return fail(USAGE);
+      const { runKeys } = await import('./cli-keys.js');
+      process.exitCode = await runKeys(rest);
+      return;
+    }
+    case 'customers': {
+      const { runCustomers } = await import('./cli-customers.js');
+      process.exitCode = await runCustomers(rest);
+      return;
+    }
+    case 'credits': {
+      const { runCredits } = await import('./cli-credits.js');
+      process.exitCode = await runCredits(rest);
+      return;
+    }
     case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
       return;
