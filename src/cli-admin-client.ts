@@ -26,12 +26,12 @@ export class AdminApiError extends Error {
 }
 
 export function resolveAdminTarget(f: TargetFlags, env: NodeJS.ProcessEnv = process.env): AdminTarget {
-  let url = f.url;
-  let token = f.token ?? env.TOLLGATE_ADMIN_TOKEN;
+  let url = f.url || undefined;
+  let token = f.token || env.TOLLGATE_ADMIN_TOKEN || undefined; // an empty variable is no token
   if (!url || !token) {
     const file = f.config ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : BUNDLED);
     const config = loadConfigFile(file); // a ConfigError names the file and the field
-    token ??= config.adminToken;
+    token ??= config.adminToken || undefined;
     const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
     url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
   }
