@@ -1,5 +1,6 @@
 import type { BudgetConfig, Config } from '../config/schema.js';
 import { unitKind, type BudgetRef } from './budget-ref.js';
+import { configCatalog, type Catalog } from '../control/catalog.js';
 
 // Which budgets apply to a (customer, agent) scope: the plan's, the
 // customer's own, and the agent's (its own entry, else the customer's
@@ -10,10 +11,10 @@ export interface ScopeBudget {
   ref: Omit<BudgetRef, 'slot'>;
 }
 
-export function scopeBudgets(config: Config, customerId: string, agent: string | null): ScopeBudget[] {
-  const customer = config.customers.find((c) => c.id === customerId);
-  const planName = customer ? customer.plan : config.defaultPlan;
-  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+export function scopeBudgets(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config)): ScopeBudget[] {
+  const customer = catalog.customer(customerId);
+  const planName = customer ? customer.plan : catalog.defaultPlan;
+  const plan = planName ? catalog.plan(planName) : undefined;
   const timeZone = customer?.timeZone ?? plan?.timeZone ?? globalTimeZone(config);
   const out: ScopeBudget[] = [];
   const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {

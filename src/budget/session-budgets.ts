@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { counterAmount, limitToCounter, unitKind, type CallAmounts, type UnitKind } from './budget-ref.js';
 import { sessionKey, type SessionKey } from './session-key.js';
 import type { SessionTable, SessionTiming } from './session-table.js';
+import { configCatalog, type Catalog } from '../control/catalog.js';
 
 // Session budgets (`sessionBudgets` on a plan or customer): each session of
 // the customer may spend up to the limit over its lifetime, which ends
@@ -46,10 +47,10 @@ export type SessionVerdict =
   | { ok: false; why: 'session_limit_exceeded'; capacity: number };
 
 /** The plan's session budgets, then the customer's: every one applies. */
-export function sessionBudgetRefs(config: Config, customerId: string): SessionBudgetRef[] {
-  const customer = config.customers.find((c) => c.id === customerId);
-  const planName = customer ? customer.plan : config.defaultPlan;
-  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+export function sessionBudgetRefs(config: Config, customerId: string, catalog: Catalog = configCatalog(config)): SessionBudgetRef[] {
+  const customer = catalog.customer(customerId);
+  const planName = customer ? customer.plan : catalog.defaultPlan;
+  const plan = planName ? catalog.plan(planName) : undefined;
   const out: SessionBudgetRef[] = [];
   const add = (b: { limit: number; unit: string }, source: 'plan' | 'customer') => {
     const kind = unitKind(b.unit);

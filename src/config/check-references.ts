@@ -92,7 +92,7 @@ function checkRates(budgets: { unit: string }[], at: string, c: Config, problems
   });
 }
 
-function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, problems: string[]) {
+export function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, problems: string[]) {
   checkRates(budgets, at, c, problems);
   budgets.forEach((b, i) => {
     b.thresholds.forEach((t, j) => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ZodIssue } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.js';
 import { substituteEnv, type SubstitutionProblem } from './env-substitution.js';
@@ -34,15 +35,7 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
   const problems = envProblems.map((p) => `${p.path}: environment variable ${p.variable} is not set (use \${${p.variable}:-default} for a default)`);
   const result = configSchema.safeParse(substituted);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) problems.push(`${formatPath([...issue.path, k])}: unknown field (check its spelling and docs/interface.md)`);
-        continue;
-      }
-      const path = formatPath(issue.path);
-      const got = describe(valueAt(substituted, issue.path));
-      problems.push(`${path || '(root)'}: ${issue.message}${got ? ` (got ${got})` : ''}`);
-    }
+    problems.push(...describeIssues(result.error.issues, substituted));
     throw new ConfigError(file, problems);
   }
   // One global zone for the rest of the code: `timeZone` (as customers and plans spell it) wins over `timezone`.
@@ -50,6 +43,21 @@ export function parseConfig(raw: unknown, env: Record<string, string | undefined
   problems.push(...checkReferences(result.data));
   if (problems.length) throw new ConfigError(file, problems);
   return deepFreeze(result.data);
+}
+
+/** Zod issues as `path: problem (got value)` lines, the paths prefixed with `prefix` (the config and the admin API share this). */
+export function describeIssues(issues: readonly ZodIssue[], input: unknown, prefix: (string | number)[] = []): string[] {
+  const problems: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) problems.push(`${formatPath([...prefix, ...issue.path, k])}: unknown field (check its spelling and docs/interface.md)`);
+      continue;
+    }
+    const path = formatPath([...prefix, ...issue.path]);
+    const got = describe(valueAt(input, issue.path));
+    problems.push(`${path || '(root)'}: ${issue.message}${got ? ` (got ${got})` : ''}`);
+  }
+  return problems;
 }
 
 function formatPath(path: (string | number)[]): string {

@@ -91,6 +91,16 @@ const scopeOptions = {
 const keyString = z.string().min(8, 'keys must be at least 8 characters');
 const keyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 lowercase hex digits>');
 
+// Prepaid wallet (issue 13): a balance that never resets. The wallets module owns its semantics;
+// here it is only the shape customers, plans and keys accept.
+export const walletSchema = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter currency code (USD, GBP, ...)').default('USD'),
+}).strict();
+
+// Free-form labels an operator attaches to a customer (searched by GET /admin/customers?metadata.k=v).
+const metadataSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'metadata names: 1-64 of A-Z a-z 0-9 . _ -'), z.string().max(256))
+  .refine((m) => Object.keys(m).length <= 32, 'at most 32 metadata entries');
+
 const agentSchema = z.object({
   id: z.string().min(1).max(200),
   budgets: z.array(budgetSchema).default([]),
@@ -102,7 +112,7 @@ const agentDefaults = z.object({
   rateLimit: rateLimit.optional(),
 }).strict();
 
-const customerSchema = z.object({
+export const customerSchema = z.object({
   id: z.string().min(1).max(200).regex(/^[^\s/]+$/, 'no spaces or slashes'),
   plan: z.string().optional(),
   keys: z.array(keyString).default([]),
@@ -112,13 +122,18 @@ const customerSchema = z.object({
   agentDefaults: agentDefaults.optional(),
   // IANA zone of this customer's calendar periods (default: the plan's, else the global timeZone).
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
+  metadata: metadataSchema.optional(),
+  // A disabled customer's keys get 403 customer_disabled (its usage and spend stay).
+  disabled: z.boolean().default(false),
   ...scopeOptions,
 }).strict();
 
-const planSchema = z.object({
+export const planSchema = z.object({
   name: z.string().min(1),
   agentDefaults: agentDefaults.optional(),
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
   ...scopeOptions,
 }).strict();
 
@@ -233,6 +248,21 @@ export const configSchema = z.object({
     keyPrefix: z.string().max(100).default('tollgate:'),
   }).strict().default({}),
   adminToken: z.string().optional(),
+  // Named admin tokens (issue 13): `read` may use every GET admin route, `admin` every route.
+  // `adminToken` stays valid as an `admin` token named "admin". Audit entries name the token.
+  adminTokens: z.array(z.object({
+    name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, '1-64 of A-Z a-z 0-9 . _ @ -'),
+    token: z.string().min(16, 'admin tokens must be at least 16 characters'),
+    role: z.enum(['admin', 'read']),
+  }).strict()).default([]),
+  // Runtime control plane (customers, keys, plans written through the admin API; src/control/).
+  control: z.object({
+    // Budget slots kept free for runtime customers beyond what the stored state needs at start
+    // (the budget table is sized once: max(maxBudgetSlots, state + this)). A create past it gets 507 capacity_exhausted.
+    slotHeadroom: z.number().int().min(0).max(4_000_000).default(65_536),
+    // How often shards hand last_used_at of keys to the supervisor (one batched write).
+    lastUsedFlush: duration.default(5_000),
+  }).strict().default({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   limits: z.object({
     maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
@@ -361,3 +391,4 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type CustomerConfig = z.infer<typeof customerSchema>;
 export type PlanConfig = z.infer<typeof planSchema>;
+export type WalletConfig = z.infer<typeof walletSchema>;

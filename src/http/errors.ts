@@ -142,6 +142,36 @@ export const ERRORS = {
     when: 'in a cluster, Redis is unreachable and this node\'s lease of the budget is used up (`redisDown: closed`); nothing was reserved',
     action: 'retry after `retry-after`; nothing was charged',
   },
+  customer_disabled: {
+    status: 403,
+    when: "the key's customer was disabled through the admin API (`PATCH /admin/customers/:id` with `disabled: true`)",
+    action: 'ask the operator to enable the customer; do not retry unchanged',
+  },
+  model_not_allowed: {
+    status: 403,
+    when: "the issued key's `models` allow-list does not include the model asked for",
+    action: "call one of the key's allowed models, or ask the operator for a key that may call this one",
+  },
+  admin_read_only: {
+    status: 403,
+    when: 'a `read` admin token (`adminTokens[].role: read`) sent a write (any admin route other than GET)',
+    action: 'use an `admin` token for writes',
+  },
+  customer_exists: {
+    status: 409,
+    when: '`POST /admin/customers` with an id that already exists (configured or created earlier)',
+    action: 'use `PATCH /admin/customers/:id`, or another id',
+  },
+  managed_by_config: {
+    status: 409,
+    when: 'an admin API write would change a customer or plan defined in the config file (the file manages them; issuing keys and crediting wallets are allowed)',
+    action: 'edit the config file instead (and restart), or create a runtime customer or plan under another id',
+  },
+  capacity_exhausted: {
+    status: 507,
+    when: 'a control-plane write would need more budget slots than the budget table (sized at start) holds',
+    action: 'restart (the table is sized from the stored state + `control.slotHeadroom`) or raise `maxBudgetSlots`; nothing was written',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

@@ -1,5 +1,7 @@
-import type { Config, CustomerConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { hashKey, sameHash } from './key-hash.js';
+import { configCatalog, type Catalog } from '../control/catalog.js';
+import type { KeyRecord } from '../control/control-records.js';
 import { badIdentityHeader, type IdentityHeaders } from './header-values.js';
 
 // Who is calling: client key → customer, or app key acting for the customer
@@ -13,16 +15,21 @@ export interface Caller {
   /** x-tollgate-session: the session the call belongs to (session budgets, usage rows), or null. */
   session: string | null;
   tags: Record<string, string>;
+  /** Id of the issued key (control plane) that authenticated the call; null for config-file and app keys. */
+  keyId: string | null;
+  /** The issued key's allowed models (globs), when it restricts them. */
+  models: readonly string[] | null;
 }
 
 /** A refusal carries its error code only: the status is the registry's (src/http/errors.ts). */
-export type Identified = { ok: true; caller: Caller } | { ok: false; type: 'invalid_request_error' | 'authentication_error' | 'permission_error'; message: string };
+export type Identified = { ok: true; caller: Caller } | { ok: false; type: 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'customer_disabled'; message: string };
 
 const ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const TAG_KEY = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_TAGS = 16;
 
-interface KeyOwner { hash: string; customer: CustomerConfig | null } // null: app key
+/** customer null: an app key. `issued`: a key the control plane issued (id, expiry, allowed models). */
+interface KeyOwner { hash: string; customer: string | null; issued?: KeyRecord }
 
 /**
  * Keys that authenticated recently, by their raw value, so SHA-256 runs once
@@ -37,20 +44,39 @@ const RECENT_KEYS = 1024;
 export class KeyDirectory {
   readonly #byHash = new Map<string, KeyOwner>();
   readonly #recent = new Map<string, KeyOwner>();
-  readonly #customers = new Map<string, CustomerConfig>();
+  /** Issued keys that authenticated since the last takeUsed(): key_id → ms (last_used_at, written in batches). */
+  #used = new Map<string, number>();
 
-  constructor(private readonly config: Config) {
+  constructor(config: Config, private readonly catalog: Catalog = configCatalog(config)) {
     for (const c of config.customers) {
-      this.#customers.set(c.id, c);
-      for (const k of c.keys) this.#add(hashKey(k), c);
-      for (const h of c.keyHashes) this.#add(h.slice(7), c);
+      for (const k of c.keys) this.#add(hashKey(k), c.id);
+      for (const h of c.keyHashes) this.#add(h.slice(7), c.id);
     }
     for (const k of config.appKeys) this.#add(hashKey(k), null);
     for (const h of config.appKeyHashes) this.#add(h.slice(7), null);
   }
 
-  #add(hash: string, customer: CustomerConfig | null) {
-    this.#byHash.set(hash, { hash, customer });
+  #add(hash: string, customer: string | null, issued?: KeyRecord) {
+    this.#byHash.set(hash, { hash, customer, issued });
+  }
+
+  /** Adds or replaces a key issued through the admin API (only its hash is known). */
+  putKey(k: KeyRecord): void {
+    this.#add(k.hash, k.customer, k);
+    this.#recent.clear(); // a cached owner may carry the key's previous settings
+  }
+
+  /** The key stops authenticating on this shard from the next call on. */
+  removeKey(hash: string): void {
+    this.#byHash.delete(hash);
+    this.#recent.clear();
+  }
+
+  /** last_used_at of issued keys since the previous call (the supervisor writes them in one batch). */
+  takeUsed(): Map<string, number> {
+    const used = this.#used;
+    this.#used = new Map();
+    return used;
   }
 
   #verify(key: string): KeyOwner | undefined {
@@ -62,8 +88,8 @@ export class KeyDirectory {
     return owner;
   }
 
-  customer(id: string): CustomerConfig | undefined {
-    return this.#customers.get(id);
+  customer(id: string) {
+    return this.catalog.customer(id);
   }
 
   identify(h: IdentityHeaders): Identified {
@@ -74,11 +100,13 @@ export class KeyDirectory {
     const owner = this.#recent.get(key) ?? this.#verify(key);
     if (!owner) return { ok: false, type: 'authentication_error', message: 'invalid API key' };
 
-    let customer: CustomerConfig | undefined;
+    const issued = owner.issued;
+    if (issued?.expires_at != null && issued.expires_at <= Date.now()) {
+      return { ok: false, type: 'authentication_error', message: `API key expired at ${new Date(issued.expires_at).toISOString()}` };
+    }
     let customerId: string;
-    if (owner.customer) {
-      customer = owner.customer;
-      customerId = customer.id;
+    if (owner.customer !== null) {
+      customerId = owner.customer;
       if (h.customer && h.customer !== customerId) {
         return { ok: false, type: 'permission_error', message: 'this key belongs to one customer and cannot act for another (x-tollgate-customer is for app keys)' };
       }
@@ -86,8 +114,10 @@ export class KeyDirectory {
       if (!h.customer) return { ok: false, type: 'invalid_request_error', message: 'an app key must name the customer it acts for in the x-tollgate-customer header' };
       if (!ID.test(h.customer)) return { ok: false, type: 'invalid_request_error', message: 'x-tollgate-customer must be 1-128 characters of A-Z a-z 0-9 . _ : @ -' };
       customerId = h.customer;
-      customer = this.#customers.get(customerId);
     }
+    const customer = this.catalog.customer(customerId);
+    if (customer?.disabled) return { ok: false, type: 'customer_disabled', message: `customer "${customerId}" is disabled` };
+    if (issued) this.#used.set(issued.key_id, Date.now());
 
     let agent: string | null = null;
     if (h.agent) {
@@ -108,10 +138,12 @@ export class KeyDirectory {
       caller: {
         customer: customerId,
         known: customer !== undefined,
-        plan: customer ? customer.plan : this.config.defaultPlan,
+        plan: customer ? customer.plan : this.catalog.defaultPlan,
         agent,
         session,
         tags,
+        keyId: issued?.key_id ?? null,
+        models: issued?.models?.length ? issued.models : null,
       },
     };
   }

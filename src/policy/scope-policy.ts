@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { sessionBudgetRefs, type SessionBudgetRef } from '../budget/session-budgets.js';
 import { perMillionToPico, type ResaleTerms } from '../pricing/resale.js';
+import { configCatalog, type Catalog } from '../control/catalog.js';
 
 // Everything that governs calls in a (customer, agent) scope besides the
 // budgets themselves: velocity caps, loop protection, refusal style, clamping.
@@ -52,10 +53,10 @@ const WINDOWS: [keyof RateConfig, RateMetric, number, string][] = [
   ['usdPerHour', 'usd', 3_600_000, 'USD per hour'],
 ];
 
-export function scopePolicy(config: Config, customerId: string, agent: string | null): ScopePolicy {
-  const customer = config.customers.find((c) => c.id === customerId);
-  const planName = customer ? customer.plan : config.defaultPlan;
-  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+export function scopePolicy(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config)): ScopePolicy {
+  const customer = catalog.customer(customerId);
+  const planName = customer ? customer.plan : catalog.defaultPlan;
+  const plan = planName ? catalog.plan(planName) : undefined;
   const rates: RateSpec[] = [];
   const add = (rl: RateConfig | undefined, source: 'customer' | 'plan' | 'agent') => {
     if (!rl) return;
@@ -86,7 +87,7 @@ export function scopePolicy(config: Config, customerId: string, agent: string | 
     loop: loop ? { maxRepeats: loop.maxRepeats, windowMs: loop.window } : null,
     refusal: { mode: refusal.mode, topUpUrl: refusal.topUpUrl },
     clampMaxTokens: customer?.clampMaxTokens ?? plan?.clampMaxTokens ?? false,
-    sessions: sessionBudgetRefs(config, customerId),
+    sessions: sessionBudgetRefs(config, customerId, catalog),
     resale: {
       markup: customer?.markup ?? plan?.markup ?? 1,
       prices: Object.fromEntries(Object.entries({ ...plan?.prices, ...customer?.prices }).map(([model, p]) => [model, {

@@ -19,6 +19,7 @@ import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
+import { adminTokens } from '../admin/admin-auth.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
 import { mountModels } from '../proxy/models-api.js';
 import { mountCountTokens } from '../proxy/count-tokens.js';
@@ -138,13 +139,15 @@ port.on('message', (m: MainToShard) => {
 const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'request handler threw', { method, url, error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
 const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
 // One guard for every admin and metrics route: token, failure limiter across shards, security headers.
+const adminTokenList = adminTokens(config);
+const metricsTokens = config.metrics.token ? [{ name: 'metrics', token: config.metrics.token, role: 'read' as const }] : [];
 const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
 const adminGuard = makeGuard({
-  limiter: authFailures, draining: () => ctx.draining, token: () => config.adminToken,
+  limiter: authFailures, draining: () => ctx.draining, tokens: () => adminTokenList,
   hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',
 });
 const metricsGuard = makeGuard({
-  limiter: authFailures, draining: () => ctx.draining, token: () => config.metrics.token, openWithoutToken: true,
+  limiter: authFailures, draining: () => ctx.draining, tokens: () => metricsTokens, openWithoutToken: true,
   hint: 'metrics: send Authorization: Bearer <metrics.token>', disabled: '',
 });
 

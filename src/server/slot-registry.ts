@@ -8,9 +8,22 @@ import type { Ledger } from '../store/ledger.js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import { scopePolicy, type ResolvedScope } from '../policy/scope-policy.js';
 import type { ScopeHandle } from './messages.js';
+import { LiveCatalog } from '../control/catalog.js';
+import type { SpendOffset } from '../control/control-records.js';
 
 export class SlotsExhaustedError extends Error {
   readonly code = 'TG_SLOTS_EXHAUSTED';
+}
+
+/** A runtime customer or plan change would need more reserved budget slots than the table holds (control plane: 507). */
+export class CapacityError extends Error {
+  readonly code = 'capacity_exhausted';
+}
+
+/** Customers and plans (config and runtime), and the spend offsets of audited resets (src/control/). */
+export interface RegistryControl {
+  catalog: LiveCatalog;
+  offsets: ReadonlyMap<string, SpendOffset>;
 }
 
 /** A customer asked for more dynamic scopes than `limits.*` allow: a 403 naming the limit, not a full table for everyone. */
@@ -74,9 +87,10 @@ export class SlotRegistry {
   #free: number[] = [];
   #rateNext = 0;
   #rateFree: number[] = [];
-  readonly #configured: Map<string, Set<string>>;
-  readonly #reserved: number;
-  readonly #rateReserved: number;
+  #reserved: number;
+  #rateReserved: number;
+  readonly #catalog: LiveCatalog;
+  readonly #offsets: ReadonlyMap<string, SpendOffset>;
   #dynamicSlots = 0;
   #dynamicRateSlots = 0;
   /** Window slots of reclaimed scopes whose buckets have not aged out yet: freed later, or taken back if the scope returns. */
@@ -99,25 +113,76 @@ export class SlotRegistry {
     limits: Partial<DynamicScopeLimits> = {},
     /** False while the ledger cannot commit: reclaiming then could re-seed from aggregates missing held rows. */
     private readonly ledgerAccepting: () => boolean = () => true,
+    control: RegistryControl = { catalog: new LiveCatalog(config), offsets: new Map() },
   ) {
+    this.#catalog = control.catalog;
+    this.#offsets = control.offsets;
     this.#clock = new PeriodClock(config.timezone);
     this.limits = { perCustomer: 1000, customers: 10_000, total: 100_000, idleMs: 3_600_000, ...limits };
     this.gensSab = new SharedArrayBuffer(4 * this.limits.total);
     this.#gens = new Int32Array(this.gensSab);
-    this.#configured = new Map(config.customers.map((c) => [c.id, new Set(c.agents.map((a) => a.id))]));
     let reserved = 0;
     let rateReserved = 0;
-    for (const c of config.customers) {
-      reserved += scopeBudgets(config, c.id, null).length;
-      rateReserved += scopePolicy(config, c.id, null).rates.length;
-      for (const a of c.agents) {
-        reserved += scopeBudgets(config, c.id, a.id).filter((b) => b.ref.scope.source === 'agent').length;
-        rateReserved += scopePolicy(config, c.id, a.id).rates.filter((r) => r.scope.source === 'agent').length;
-      }
+    for (const c of this.#catalog.customers()) {
+      const n = this.reservedFor(c.id);
+      reserved += n.budgets;
+      rateReserved += n.rates;
     }
     this.#rateReserved = rateReserved;
     if (reserved > table.capacity) throw new SlotsExhaustedError(`maxBudgetSlots: the configured customers alone need ${reserved} budget slots, more than the ${table.capacity} configured`);
     this.#reserved = reserved;
+  }
+
+  /** Budget and window slots a known customer (config or runtime) keeps reserved: its own, its plan's, its listed agents'. */
+  reservedFor(customer: string): { budgets: number; rates: number } {
+    const c = this.#catalog.customer(customer);
+    if (!c) return { budgets: 0, rates: 0 };
+    let budgets = scopeBudgets(this.config, c.id, null, this.#catalog).length;
+    let rates = scopePolicy(this.config, c.id, null, this.#catalog).rates.length;
+    for (const a of c.agents) {
+      budgets += scopeBudgets(this.config, c.id, a.id, this.#catalog).filter((b) => b.ref.scope.source === 'agent').length;
+      rates += scopePolicy(this.config, c.id, a.id, this.#catalog).rates.filter((r) => r.scope.source === 'agent').length;
+    }
+    return { budgets, rates };
+  }
+
+  /**
+   * A runtime change moves the reserved count by `delta` (a new customer, a
+   * plan with more budgets...). Refused, before anything is written, when
+   * the table could not hold it beside the dynamic scopes already live.
+   */
+  checkReserve(delta: { budgets: number; rates: number }): void {
+    if (delta.budgets > 0 && this.#reserved + this.#dynamicSlots + delta.budgets > this.table.capacity) {
+      throw new CapacityError(`the budget table is full: ${this.#reserved} slots reserved for known customers and ${this.#dynamicSlots} in use by dynamic scopes, of ${this.table.capacity}; this change needs ${delta.budgets} more. The table is sized at start (max of maxBudgetSlots and the stored customers' needs + control.slotHeadroom): restart or raise maxBudgetSlots`);
+    }
+    const rateCap = this.windows?.capacity ?? 0;
+    if (delta.rates > 0 && this.#rateReserved + this.#dynamicRateSlots + delta.rates > rateCap) {
+      throw new CapacityError(`the velocity window table is full (${rateCap} windows); this change needs ${delta.rates} more: raise maxBudgetSlots and restart`);
+    }
+  }
+
+  reserve(delta: { budgets: number; rates: number }): void {
+    this.#reserved += delta.budgets;
+    this.#rateReserved += delta.rates;
+  }
+
+  /**
+   * Audited reset: every budget counter of the customer's own scope starts
+   * this period again from 0 (holds in flight stay). Returns the spend taken
+   * off, per budget, so a slot seeded later from the ledger subtracts it.
+   */
+  resetSpend(customer: string, now = Date.now()): SpendOffset[] {
+    const out: SpendOffset[] = [];
+    for (const ref of this.resolve(customer, null, now)) {
+      const w = this.#clock.window(ref.period, now, ref.timeZone);
+      this.table.rollover(ref.slot, w.start);
+      const st = this.table.read(ref.slot);
+      const prior = this.#offsets.get(ref.key);
+      const carried = prior && prior.periodStart === w.start ? BigInt(prior.amount) : 0n;
+      this.table.init(ref.slot, { cap: st.cap, limit: st.limit, spent: 0n, periodStart: w.start });
+      out.push({ key: ref.key, periodStart: w.start, amount: String(carried + st.spent) });
+    }
+    return out;
   }
 
   /** The shared generation table shards check dynamic scopes against (ScopeResolver). */
@@ -153,11 +218,12 @@ export class SlotRegistry {
   }
 
   #resolveScope(customer: string, agent: string | null, now: number): ResolvedScope & { handle?: ScopeHandle } {
-    const agents = this.#configured.get(customer);
+    const known = this.#catalog.customer(customer);
     // An app-key customer's own scope is dynamic too; its agents depend on it, so it exists first.
-    if (!agents) this.#claim(customer, null, now);
-    const dynamic = agent !== null && !agents?.has(agent) ? this.#claim(customer, agent, now) : !agents ? this.#dynamic.get(customer) : undefined;
-    const policy = scopePolicy(this.config, customer, agent);
+    if (!known) this.#claim(customer, null, now);
+    const listed = agent !== null && known !== undefined && known.agents.some((a) => a.id === agent);
+    const dynamic = agent !== null && !listed ? this.#claim(customer, agent, now) : !known ? this.#dynamic.get(customer) : undefined;
+    const policy = scopePolicy(this.config, customer, agent, this.#catalog);
     const rates = policy.rates.map((spec) => {
       let slot = this.#rateSlots.get(spec.key);
       const aging = this.#agingRates.get(spec.key);
@@ -187,7 +253,7 @@ export class SlotRegistry {
   }
 
   resolve(customer: string, agent: string | null, now = Date.now()): BudgetRef[] {
-    return scopeBudgets(this.config, customer, agent).map(({ key, ref }) => {
+    return scopeBudgets(this.config, customer, agent, this.#catalog).map(({ key, ref }) => {
       let slot = this.#slots.get(key);
       if (slot === undefined) {
         const owner = this.#ownerOf(customer, ref.scope.source === 'agent' ? agent : null);
@@ -200,7 +266,11 @@ export class SlotRegistry {
         const w = this.#clock.window(ref.period, now, ref.timeZone);
         const agg = this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
         const { limit, cap } = limitToCounter(ref);
-        this.table.init(slot, { cap, limit, spent: spentIn(full, agg), periodStart: w.start });
+        // An audited reset this period took its spend off the counter: the ledger still has it.
+        const offset = this.#offsets.get(key);
+        const ledgerSpent = spentIn(full, agg);
+        const off = offset && offset.periodStart === w.start ? BigInt(offset.amount) : 0n;
+        this.table.init(slot, { cap, limit, spent: ledgerSpent > off ? ledgerSpent - off : 0n, periodStart: w.start });
         this.#slots.set(key, slot);
         this.refs[slot] = full;
         if (owner) {
@@ -209,7 +279,15 @@ export class SlotRegistry {
         }
         return full;
       }
-      return { ...ref, slot };
+      const full = { ...ref, slot };
+      // A limit, burst or threshold changed at run time (plan or customer write): same counter, new cap, spend kept.
+      const was = this.refs[slot];
+      if (was && (was.limit !== ref.limit || was.burst !== ref.burst || was.enforce !== ref.enforce || JSON.stringify(was.thresholds) !== JSON.stringify(ref.thresholds))) {
+        const { limit, cap } = limitToCounter(ref);
+        if (!this.table.leased) this.table.setLimit(slot, cap, limit);
+        this.refs[slot] = full;
+      }
+      return full;
     });
   }
 
