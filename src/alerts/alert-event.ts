@@ -3,13 +3,16 @@
 
 export interface AlertEvent {
   id: string;
-  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage' | 'ledger_unavailable' | 'ledger_recovered';
+  event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage' | 'ledger_unavailable' | 'ledger_recovered' | 'low_balance';
   customer: string;
   agent: string | null;
   budget?: { unit: string; period: string; limit: number; used: number };
   threshold?: number;
   action?: string;
   detail?: string;
+  /** low_balance: the wallet's settled balance (threshold is the `below` it fell under). */
+  balance?: number;
+  top_up_url?: string;
   at: string;
 }
 
@@ -28,6 +31,8 @@ export function alertText(e: AlertEvent): string {
       return `Tollgate: impossible provider usage for ${who}: ${e.detail}.`;
     case 'ledger_unavailable':
       return `Tollgate: the usage ledger cannot record calls; every call is refused (503) until it can: ${e.detail}.`;
+    case 'low_balance':
+      return `Tollgate: the prepaid wallet of ${who} is down to ${e.balance} ${e.budget?.unit}, below ${e.threshold} ${e.budget?.unit}${e.top_up_url ? `; top up: ${e.top_up_url}` : ''}.`;
     case 'ledger_recovered':
       return `Tollgate: the usage ledger records calls again; calls are admitted: ${e.detail}.`;
   }

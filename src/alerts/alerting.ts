@@ -5,6 +5,7 @@ import { Outbox } from './outbox.js';
 import { Deliverer } from './deliverer.js';
 import { ThresholdMonitor, eventId } from './threshold-monitor.js';
 import { SpendAnomaly } from './spend-anomaly.js';
+import { LowBalanceMonitor } from './low-balance.js';
 
 // The supervisor's alerting: threshold crossings, refusals on block
 // thresholds, loop detections and spend spikes become durable outbox
@@ -17,6 +18,8 @@ export class Alerting {
   readonly #deliverer: Deliverer;
   readonly #monitor: ThresholdMonitor;
   readonly #anomaly: SpendAnomaly | undefined;
+  readonly #lowBalance: LowBalanceMonitor;
+  #lowBalanceTimer: NodeJS.Timeout | undefined;
   readonly #generalChannels: string[];
   #anomalyTimer: NodeJS.Timeout | undefined;
 
@@ -25,6 +28,7 @@ export class Alerting {
     this.#deliverer = new Deliverer(config, this.outbox, log);
     this.#monitor = new ThresholdMonitor(config.timezone, table, refs, this.outbox);
     this.#generalChannels = config.alerts.notify ?? config.alerts.channels.map((c) => c.name);
+    this.#lowBalance = new LowBalanceMonitor(table, refs, this.outbox, this.#generalChannels);
     const a = config.alerts.anomaly;
     if (a) this.#anomaly = new SpendAnomaly({ factor: a.factor, windowMs: a.window, baselineMs: a.baseline, minNano: a.minUsd * 1e9 });
   }
@@ -39,6 +43,8 @@ export class Alerting {
       this.log(`alerting: threshold check failed: ${(err as Error)?.message ?? err}`);
     });
     this.#deliverer.start();
+    this.#lowBalanceTimer = setInterval(() => this.#lowBalance.check(Date.now()).catch((err) => this.log(`alerting: low-balance check failed: ${(err as Error)?.message ?? err}`)), 250);
+    this.#lowBalanceTimer.unref();
     if (this.#anomaly) {
       const every = Math.max(1000, Math.min(10_000, this.config.alerts.anomaly!.window / 10));
       this.#anomalyTimer = setInterval(() => this.#sampleAnomalies(Date.now()).catch((err) => this.log(`alerting: anomaly sample failed: ${(err as Error)?.message ?? err}`)), every);
@@ -98,6 +104,7 @@ export class Alerting {
   async stop(): Promise<void> {
     this.#monitor.stop();
     clearInterval(this.#anomalyTimer);
+    clearInterval(this.#lowBalanceTimer);
     await this.#monitor.check(Date.now()).catch((err) => this.log(`alerting: last threshold check failed: ${(err as Error)?.message ?? err}`)); // a crossing made by the last calls still fires
     await this.#deliverer.stop();
     await this.outbox.close();

@@ -6,8 +6,21 @@ export type UnitKind = 'money' | 'tokens' | 'requests';
 export interface BudgetScope {
   customer: string;
   agent: string | null;
-  source: 'customer' | 'plan' | 'agent';
+  source: 'customer' | 'plan' | 'agent' | 'wallet';
   plan?: string;
+}
+
+/**
+ * A prepaid wallet's terms (period `prepaid`). Its limit is not in the
+ * config: it is what was credited, held in the budget table (and in Redis
+ * in cluster mode), so `BudgetRef.limit` is 0 and readers take the limit
+ * from the table (displayLimit).
+ */
+export interface WalletTerms {
+  /** {customer} already replaced. */
+  topUpUrl?: string;
+  /** Balances (in the wallet's currency) whose crossing alerts once. */
+  lowBalance: { below: number; notify: string[] }[];
 }
 
 export interface ThresholdRef {
@@ -34,6 +47,7 @@ export interface BudgetRef {
   /** Stable identity of this counter across restarts and nodes (alerts, Redis). */
   key: string;
   scope: BudgetScope;
+  wallet?: WalletTerms;
 }
 
 /** What a call costs or may cost, in every dimension a budget can count. */
@@ -70,6 +84,11 @@ export function limitToCounter(ref: Pick<BudgetRef, 'kind' | 'limit' | 'burst' |
     limit: BigInt(Math.round(ref.limit * scale)),
     cap: BigInt(Math.round(ref.limit * capFraction * scale)),
   };
+}
+
+/** The limit to show (refusals, views, alerts): a wallet's is what was credited, held in the table. */
+export function displayLimit(ref: Pick<BudgetRef, 'kind' | 'limit' | 'wallet'>, tableLimit: bigint): number {
+  return ref.wallet ? counterToUnit(ref, tableLimit) : ref.limit;
 }
 
 /** Counter value back to the budget's unit, for JSON and CSV. */

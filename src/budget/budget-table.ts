@@ -70,6 +70,11 @@ export class BudgetTable {
     Atomics.store(this.#a, b + F_LIMIT, limit);
   }
 
+  /** Cluster: a wallet's limit to show (what was credited cluster-wide); its cap is this node's lease. */
+  setNominalLimit(slot: number, limit: bigint): void {
+    Atomics.store(this.#a, slot * this.stride + F_LIMIT, limit);
+  }
+
   /**
    * Cluster: moves the cap to `cap` only if it is still `expected` (a
    * rollover may have zeroed it meanwhile). Returns whether it moved.

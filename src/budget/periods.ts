@@ -1,19 +1,26 @@
 // Calendar periods for budgets, aligned to midnight in an IANA time zone
 // (per budget: its customer's or plan's `timeZone`, else the global one).
 // Weeks start on Monday (ISO 8601); quarters on Jan/Apr/Jul/Oct 1. `total`
-// never resets. Boundaries are local midnights converted with the zone's
+// never resets, and neither does `prepaid` (a wallet: docs/interface.md), which counts the
+// same all-time total; it is never a configurable budget period. Boundaries are local midnights converted with the zone's
 // offset at that instant, so a DST change inside a period moves nothing.
 
-export type PeriodKind = 'day' | 'week' | 'month' | 'quarter' | 'year' | 'total';
+export type PeriodKind = 'day' | 'week' | 'month' | 'quarter' | 'year' | 'total' | 'prepaid';
 
+/** The kinds the ledger keeps aggregates for (`prepaid` reads the `total` ones). */
 export const PERIOD_KINDS: readonly PeriodKind[] = ['day', 'week', 'month', 'quarter', 'year', 'total'];
+
+/** A period with no end: `total` budgets and wallets. */
+export function neverResets(kind: PeriodKind): boolean {
+  return kind === 'total' || kind === 'prepaid';
+}
 
 export interface PeriodWindow { start: number; end: number }
 
 const FOREVER = 8.64e15; // the largest Date; `total` ends never
 
 export function periodWindow(kind: PeriodKind, now: number, timeZone = 'UTC'): PeriodWindow {
-  if (kind === 'total') return { start: 0, end: FOREVER };
+  if (neverResets(kind)) return { start: 0, end: FOREVER };
   const { y, m, d, dow } = timeZone === 'UTC' ? utcParts(now) : zonedParts(now, timeZone);
   let sy = y, sm = m, sd = d, ey = y, em = m, ed = d;
   if (kind === 'day') {
@@ -46,7 +53,7 @@ export function periodWindow(kind: PeriodKind, now: number, timeZone = 'UTC'): P
  * of the window's start in `timeZone`.
  */
 export function periodKey(kind: PeriodKind, w: PeriodWindow, timeZone = 'UTC'): string {
-  if (kind === 'total') return 'total';
+  if (neverResets(kind)) return 'total';
   const p = timeZone === 'UTC' ? utcParts(w.start) : zonedParts(w.start, timeZone);
   if (kind === 'year') return `year:${p.y}`;
   if (kind === 'quarter') return `quarter:${p.y}-Q${Math.floor(p.m / 3) + 1}`;

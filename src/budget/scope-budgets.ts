@@ -1,4 +1,4 @@
-import type { BudgetConfig, Config } from '../config/schema.js';
+import type { BudgetConfig, Config, WalletConfig } from '../config/schema.js';
 import { unitKind, type BudgetRef } from './budget-ref.js';
 import { configCatalog, type Catalog } from '../control/catalog.js';
 
@@ -37,6 +37,8 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
       },
     });
   };
+  const wallet = customer?.wallet ?? plan?.wallet;
+  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet));
   plan?.budgets.forEach((b, i) => add(b, 'plan', i));
   customer?.budgets.forEach((b, i) => add(b, 'customer', i));
   if (agent) {
@@ -45,6 +47,44 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     budgets.forEach((b, i) => add(b, 'agent', i));
   }
   return out;
+}
+
+/**
+ * A prepaid wallet as a budget of period `prepaid`: one counter per customer
+ * (every agent's calls draw on it), limit = what was credited (seeded by the
+ * slot registry from the wallet's transactions, raised by top-ups), spent =
+ * every charge the ledger holds for the customer (its `total` aggregate).
+ */
+function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig): ScopeBudget {
+  const key = walletKey(customerId, w.currency);
+  const customer = config.customers.find((c) => c.id === customerId);
+  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
+  const url = w.topUpUrl ?? customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl;
+  return {
+    key,
+    ref: {
+      key,
+      thresholds: [],
+      kind: 'money',
+      unit: w.currency,
+      rate: w.currency === 'USD' ? 1 : config.exchangeRates[w.currency]!,
+      period: 'prepaid',
+      timeZone,
+      enforce: true,
+      limit: 0,
+      burst: 0,
+      scope: { customer: customerId, agent: null, source: 'wallet', plan: planName },
+      wallet: {
+        ...(url ? { topUpUrl: url.replaceAll('{customer}', encodeURIComponent(customerId)) } : {}),
+        lowBalance: w.lowBalance.map((t) => ({ below: t.below, notify: [...t.notify] })),
+      },
+    },
+  };
+}
+
+/** The wallet's counter identity: the same on every node (Redis key) and across restarts. */
+export function walletKey(customerId: string, currency: string): string {
+  return `${customerId}\u0000\u0000wallet\u00000\u0000${currency}\u0000prepaid`;
 }
 
 /** The global zone: `timeZone`, else `timezone` (both spellings are accepted). */

@@ -12,6 +12,8 @@ import { LeaseSteps } from './lease-steps.js';
 import { LeaseTick } from './lease-tick.js';
 import { nodeIdFor } from './node-id.js';
 import { RedisLink, redact, type LeaseLink } from './redis-link.js';
+import { budgetKey, walletCreditsKey } from './redis-keys.js';
+import type { CreditReply } from './credit-script.js';
 import { CONTENDED_MS, ShortfallQueue } from './shortfall-queue.js';
 
 // Main-thread half of cluster mode. For every budget slot this node uses it
@@ -140,6 +142,24 @@ export class LeaseManager {
     else if (v === 'exhausted') counts.exhausted++;
     else counts.unavailable++;
     return v;
+  }
+
+  /**
+   * A wallet top-up across the cluster: credited once per idempotency key
+   * whichever node each copy reaches (credit-script.ts); this node's lease
+   * then follows the new cap at once, the others' at their next step (a
+   * call that finds its lease short asks Redis, which leases from the new cap).
+   */
+  async credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> {
+    const prefix = this.#config.cluster.keyPrefix;
+    const reply = await this.#link.credit(budgetKey(prefix, ref, 'total'), walletCreditsKey(prefix, ref), idempotencyKey, transactionId, amountNano);
+    const lease = this.#book.get(ref.slot);
+    if (lease) {
+      lease.exhausted = null;
+      lease.dryUntil = 0;
+      await this.#steps.sync(lease, 'topup', () => ({ grow: true })).catch(() => null);
+    }
+    return reply;
   }
 
   /** One timer beat (every cluster.flushInterval once started). */

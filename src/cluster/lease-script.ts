@@ -34,6 +34,8 @@ local growMin = tonumber(ARGV[8])
 local ppm = tonumber(ARGV[9])
 local expireAt = tonumber(ARGV[10])
 local recall = ARGV[11]
+-- A wallet (cap -1): the cap is what was credited, kept here by the credit script (credit-script.ts).
+if cap < 0 then cap = tonumber(redis.call('HGET', key, 'cap') or '0') end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Lua numbers are doubles: write integers with %d, never tostring (which gives 1e+15).
@@ -94,7 +96,7 @@ end
 r[node] = math.max(0, target - floor)
 redis.call('HSET', key, 'cap', int(cap), 'g:' .. node, int(target), 's:' .. node, int(mine), 'e:' .. node, int(now + ttl), 'r:' .. node, int(r[node]))
 if expireAt > 0 then redis.call('PEXPIREAT', key, int(expireAt)) end
-return { target, total, mine, others, active, ceiling, now, outstanding, othersRoom }
+return { target, total, mine, others, active, ceiling, now, outstanding, othersRoom, cap }
 `;
 
 declare module 'ioredis' {
@@ -110,6 +112,7 @@ export function defineLeaseScript(redis: Redis): void {
 /** What a node asks of one budget in one period. Amounts are counter units. */
 export interface LeaseRequest {
   node: string;
+  /** The budget's hard cap; -1: a wallet, whose cap (what was credited) Redis keeps. */
   cap: bigint;
   ttlMs: number;
   /** This node's settled spend this period, from its ledger (absolute). */
@@ -149,6 +152,8 @@ export interface LeaseReply {
   outstanding: bigint;
   /** Unused room the other nodes reported (could serve calls here if they gave it back). */
   othersRoom: bigint;
+  /** The cap the step used: for a wallet, what was credited in all. */
+  cap: bigint;
 }
 
 export function leaseArgs(r: LeaseRequest): string[] {
@@ -157,9 +162,9 @@ export function leaseArgs(r: LeaseRequest): string[] {
 
 export function parseLeaseReply(raw: unknown): LeaseReply {
   const a = raw as number[];
-  if (!Array.isArray(a) || a.length !== 9) throw new Error(`unexpected lease script reply: ${JSON.stringify(raw)}`);
+  if (!Array.isArray(a) || a.length !== 10) throw new Error(`unexpected lease script reply: ${JSON.stringify(raw)}`);
   return {
     granted: BigInt(a[0]!), spentTotal: BigInt(a[1]!), mine: BigInt(a[2]!), others: BigInt(a[3]!),
-    active: Number(a[4]), ceiling: BigInt(a[5]!), now: Number(a[6]), outstanding: BigInt(a[7]!), othersRoom: BigInt(a[8]!),
+    active: Number(a[4]), ceiling: BigInt(a[5]!), now: Number(a[6]), outstanding: BigInt(a[7]!), othersRoom: BigInt(a[8]!), cap: BigInt(a[9]!),
   };
 }

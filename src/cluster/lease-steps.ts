@@ -1,6 +1,6 @@
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
-import { PeriodClock } from '../budget/periods.js';
+import { PeriodClock, neverResets } from '../budget/periods.js';
 import { aggregatePeriodKey, type Aggregate } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
 import { spentIn } from '../store/aggregates.js';
@@ -126,7 +126,7 @@ export class LeaseSteps {
       if (kind !== 'shortfall' && kind !== 'acquire' && kind !== 'topup') this.#mirrorUsage(lease, period);
       const reply = await this.link.lease(this.key(lease, period), {
         node: this.settings.nodeId,
-        cap: lease.cap,
+        cap: lease.ref.wallet ? -1n : lease.cap,
         ttlMs: this.settings.ttlMs,
         spent,
         want: step.want ?? -1n,
@@ -134,7 +134,7 @@ export class LeaseSteps {
         need: step.need ?? -1n,
         growPpm: step.grow ? this.settings.growPpm : 0,
         growMin: step.growMin ?? 0n,
-        expireAt: lease.ref.period === 'total' ? 0 : period.end + DAY,
+        expireAt: neverResets(lease.ref.period) ? 0 : period.end + DAY,
         recall: this.recallChannel,
       });
       if (period === lease.period) {
@@ -156,6 +156,11 @@ export class LeaseSteps {
     const start = lease.period.start;
     lease.granted = reply.granted;
     lease.published = reply.mine;
+    if (lease.ref.wallet) {
+      // What was credited, cluster-wide: the wallet's cap and its limit to show.
+      lease.cap = lease.limit = reply.cap;
+      this.table.setNominalLimit(slot, reply.cap);
+    }
     lease.othersSpent = reply.spentTotal - reply.mine;
     if (reply.mine >= spent) lease.dirty = false;
     lease.heldUntil = sentAt + this.settings.ttlMs;
@@ -174,7 +179,7 @@ export class LeaseSteps {
     const agg: Aggregate = this.ledger.aggregate(lease.scopeKey, period.key);
     const key = usageKey(this.settings.keyPrefix, lease.scopeKey, period.key);
     const n = this.settings.nodeId;
-    const expireAt = lease.ref.period === 'total' ? 0 : period.end + DAY;
+    const expireAt = neverResets(lease.ref.period) ? 0 : period.end + DAY;
     if (period === lease.period) {
       lease.mirrored = usageSignature(agg);
       lease.usageStale = false;

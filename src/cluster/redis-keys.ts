@@ -16,3 +16,8 @@ export function budgetKey(prefix: string, ref: Pick<BudgetRef, 'key'>, periodKey
 export function usageKey(prefix: string, scopeKey: string, periodKey: string): string {
   return `${prefix}usage:${join([...scopeKey.split('\u0000'), periodKey])}`;
 }
+
+/** A wallet's idempotency keys → their transactions (credit-script.ts). */
+export function walletCreditsKey(prefix: string, ref: Pick<BudgetRef, 'key'>): string {
+  return `${prefix}wallet-credits:${join(ref.key.split('\u0000'))}`;
+}

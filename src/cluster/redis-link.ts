@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { defineCreditScript, parseCreditReply, type CreditReply } from './credit-script.js';
 import { defineLeaseScript, leaseArgs, parseLeaseReply, type LeaseReply, type LeaseRequest } from './lease-script.js';
 
 /**
@@ -36,6 +37,7 @@ export class RedisLink {
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
     defineLeaseScript(this.#redis);
+    defineCreditScript(this.#redis);
     this.#redis.on('ready', () => {
       if (this.#up) return;
       this.#up = true;
@@ -82,6 +84,12 @@ export class RedisLink {
       this.#pending.push({ key, req, resolve, reject });
       this.#schedule();
     });
+  }
+
+  /** A wallet top-up (credit-script.ts): sent at once, not batched — an admin write, not a call's path. */
+  async credit(budgetKey: string, creditsKey: string, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> {
+    if (!this.#up) throw new Error(`redis unreachable${this.lastError ? `: ${this.lastError}` : ''}`);
+    return parseCreditReply(await this.#redis.tgCredit(budgetKey, creditsKey, idempotencyKey, transactionId, String(amountNano)));
   }
 
   /** A fire-and-forget write (usage counters) riding along with the next batch. */
@@ -159,7 +167,7 @@ export class RedisLink {
  * What the lease manager needs of its Redis connection: RedisLink, or in unit
  * tests a stand-in that answers lease steps without a Redis server.
  */
-export type LeaseLink = Pick<RedisLink, 'up' | 'lease' | 'write' | 'listen' | 'connect' | 'quit' | 'onUp' | 'downSince' | 'lastError' | 'roundTrips' | 'errors'>;
+export type LeaseLink = Pick<RedisLink, 'up' | 'lease' | 'credit' | 'write' | 'listen' | 'connect' | 'quit' | 'onUp' | 'downSince' | 'lastError' | 'roundTrips' | 'errors'>;
 
 /** The URL without its password, for logs and /admin/cluster. */
 export function redact(url: string): string {

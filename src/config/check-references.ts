@@ -1,4 +1,4 @@
-import type { Config, BudgetConfig } from './schema.js';
+import type { Config, BudgetConfig, WalletConfig } from './schema.js';
 import { hashKey } from '../identity/key-hash.js';
 import { checkTimeZone } from '../budget/periods.js';
 
@@ -63,6 +63,15 @@ export function checkReferences(c: Config): string[] {
     checkNotify(cu.budgets, `customers[${i}].budgets`);
     cu.agents.forEach((a, j) => checkNotify(a.budgets, `customers[${i}].agents[${j}].budgets`));
   });
+  const checkWallet = (w: WalletConfig | undefined, at: string) => {
+    if (!w) return;
+    if (w.currency !== 'USD' && c.exchangeRates[w.currency] === undefined) problems.push(`${at}.currency: no exchange rate for ${w.currency} (add exchangeRates.${w.currency}: units per 1 USD)`);
+    w.lowBalance.forEach((t, i) => t.notify.forEach((n, k) => {
+      if (!channels.has(n)) problems.push(`${at}.lowBalance[${i}].notify[${k}]: unknown alert channel "${n}"`);
+    }));
+  };
+  c.plans.forEach((p, i) => checkWallet(p.wallet, `plans[${i}].wallet`));
+  c.customers.forEach((cu, i) => checkWallet(cu.wallet, `customers[${i}].wallet`));
   c.alerts.notify?.forEach((n, k) => {
     if (!channels.has(n)) problems.push(`alerts.notify[${k}]: unknown alert channel "${n}"`);
   });

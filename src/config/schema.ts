@@ -52,6 +52,20 @@ const refusal = z.object({
   topUpUrl: z.string().optional(),
 }).strict();
 
+// A prepaid balance that never resets (docs/interface.md, "Prepaid wallets"): every call
+// reserves from it and settles to it like a budget; credits raise it. lowBalance alerts
+// once each time the balance falls below `below` (in the wallet's currency); a top-up that
+// lifts it back above re-arms the alert.
+export const walletSchema = z.object({
+  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter currency code (USD, GBP, ...)').default('USD'),
+  lowBalance: z.array(z.object({
+    below: z.number().positive(),
+    notify: z.array(z.string()).default([]),
+  }).strict()).default([]),
+  // Where a customer buys credit: on the 402 and in the friendly refusal; {customer} is replaced.
+  topUpUrl: z.string().optional(),
+}).strict();
+
 // Velocity caps over sliding windows (the last 60 s / 3600 s), enforced in the decision.
 const rateLimit = z.object({
   requestsPerMinute: z.number().int().positive().optional(),
@@ -86,16 +100,11 @@ const scopeOptions = {
   rateLimit: rateLimit.optional(),
   loopProtection: loopProtection.optional(),
   refusal: refusal.optional(),
+  wallet: walletSchema.optional(),
 };
 
 const keyString = z.string().min(8, 'keys must be at least 8 characters');
 const keyHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 lowercase hex digits>');
-
-// Prepaid wallet (issue 13): a balance that never resets. The wallets module owns its semantics;
-// here it is only the shape customers, plans and keys accept.
-export const walletSchema = z.object({
-  currency: z.string().regex(/^[A-Z]{3}$/, 'a 3-letter currency code (USD, GBP, ...)').default('USD'),
-}).strict();
 
 // Free-form labels an operator attaches to a customer (searched by GET /admin/customers?metadata.k=v).
 const metadataSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'metadata names: 1-64 of A-Z a-z 0-9 . _ -'), z.string().max(256))
@@ -122,7 +131,6 @@ export const customerSchema = z.object({
   agentDefaults: agentDefaults.optional(),
   // IANA zone of this customer's calendar periods (default: the plan's, else the global timeZone).
   timeZone: z.string().optional(),
-  wallet: walletSchema.optional(),
   metadata: metadataSchema.optional(),
   // A disabled customer's keys get 403 customer_disabled (its usage and spend stay).
   disabled: z.boolean().default(false),
@@ -133,7 +141,6 @@ export const planSchema = z.object({
   name: z.string().min(1),
   agentDefaults: agentDefaults.optional(),
   timeZone: z.string().optional(),
-  wallet: walletSchema.optional(),
   ...scopeOptions,
 }).strict();
 
@@ -378,6 +385,12 @@ export const configSchema = z.object({
     notify: z.array(z.string()).optional(),
     // Delivery retries back off from 1 s up to this, forever (the outbox is durable).
     maxBackoff: duration.default(5 * 60_000),
+  }).strict().default({}),
+  // Signed top-ups from a payment provider (POST /v1/wallet/credits): the HMAC-SHA256 key
+  // of x-tollgate-signature. Unset: the endpoint answers 401 to every request.
+  wallet: z.object({
+    webhookSecret: z.string().min(16, 'at least 16 characters').optional(),
+    maxBodyBytes: z.number().int().positive().max(1024 * 1024).default(16 * 1024),
   }).strict().default({}),
   // A last user message equal to this is answered by the proxy with the scope's balance ('' disables).
   balanceCommand: z.string().default('/balance'),

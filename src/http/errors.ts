@@ -172,6 +172,11 @@ export const ERRORS = {
     when: 'a control-plane write would need more budget slots than the budget table (sized at start) holds',
     action: 'restart (the table is sized from the stored state + `control.slotHeadroom`) or raise `maxBudgetSlots`; nothing was written',
   },
+  wallet_not_configured: {
+    status: 409,
+    when: 'a wallet credit or wallet read for a customer that has no `wallet` (on itself or its plan)',
+    action: 'give the customer or its plan `wallet: { currency }`, then credit it',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

@@ -21,6 +21,8 @@ export interface AdmissionRefusal {
   headers: Record<string, string>;
   /** The budget that refused (budget_exceeded only), for a friendly refusal. */
   scope?: RefusalScope;
+  /** An empty wallet refused: where to buy credit (the wallet's topUpUrl, else the refusal's). */
+  topUpUrl?: string;
 }
 
 /** What the refused call would have held, so the refusal explains itself. */
@@ -59,5 +61,7 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
     message += `; this call needs an estimated ${held.promptTokens} prompt + ${output} = ${ref.kind === 'money' ? `${+amount.toFixed(9)} ${ref.unit}` : `${amount} ${ref.unit}`} held`;
   }
   ctx.emit({ t: 'policy-event', kind: 'budget_refused', slot: a.decision.ref.slot, customer: caller.customer, agent: caller.agent, detail: message });
+  const topUpUrl = a.decision.ref.wallet?.topUpUrl;
+  if (topUpUrl) return { reason: a.why, type: 'budget_exceeded', message, extra: { scope: rs, top_up_url: topUpUrl }, headers: {}, scope: rs, topUpUrl };
   return { reason: a.why, type: 'budget_exceeded', message, extra: { scope: rs }, headers: {}, scope: rs };
 }

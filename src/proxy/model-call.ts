@@ -308,7 +308,7 @@ class ModelCall implements CallRun {
     row.reason = r.reason;
     row.status = friendly ? 200 : errorStatus(r.type);
     await this.ctx.ledger.append(row);
-    if (friendly) return this.#answerSelf(call, friendlyRefusal(r.scope!, caller.customer, scope.refusal.topUpUrl));
+    if (friendly) return this.#answerSelf(call, friendlyRefusal(r.scope!, caller.customer, r.topUpUrl ?? scope.refusal.topUpUrl));
     return this.refuse(r.type, r.message, r.extra, r.headers);
   }
 

@@ -1,7 +1,7 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
-import { counterToUnit } from '../budget/budget-ref.js';
+import { counterToUnit, displayLimit } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
-import type { PeriodClock } from '../budget/periods.js';
+import { neverResets, type PeriodClock } from '../budget/periods.js';
 
 // The `scope` of a budget refusal (docs/interface.md) and the sentence that says it.
 
@@ -29,21 +29,22 @@ export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodCl
     source: ref.scope.source,
     unit: ref.unit,
     period: ref.period,
-    limit: ref.limit,
+    limit: displayLimit(ref, s.limit),
     used: round(counterToUnit(ref, s.spent)),
     remaining: round(counterToUnit(ref, remaining)),
-    resets_at: ref.period === 'total' ? null : new Date(w.end).toISOString(),
+    resets_at: neverResets(ref.period) ? null : new Date(w.end).toISOString(),
   };
 }
 
 const round = (n: number) => Math.round(n * 1e9) / 1e9;
 
-const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', quarter: 'quarterly', year: 'yearly', total: 'total' };
+const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', quarter: 'quarterly', year: 'yearly', total: 'total', prepaid: 'prepaid' };
 
 export function refusalMessage(s: RefusalScope): string {
   const who = s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;
   const what = s.unit === 'tokens' || s.unit === 'requests' ? `${s.limit} ${s.unit}` : `${s.limit} ${s.unit}`;
   const resets = s.resets_at ? `; it resets at ${s.resets_at}` : '';
+  if (s.period === 'prepaid') return `wallet balance too low: ${who} has ${s.remaining} ${s.unit} of prepaid credit left (${s.used} of ${s.limit} ${s.unit} credited used), not enough for this call; top up the wallet`;
   return `budget exceeded: ${who} has used ${s.used} of its ${PERIOD_WORD[s.period]} ${s.source} budget of ${what} (${s.remaining} remaining, not enough for this call)${resets}`;
 }
 

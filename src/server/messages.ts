@@ -5,6 +5,8 @@ import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
 import type { DriftReport } from '../store/budget-drift.js';
+import type { CreditRequest } from '../wallet/credit-request.js';
+import type { CreditOutcome, WalletFailure, WalletView } from '../wallet/wallet-book.js';
 
 // Messages between the supervisor (main thread) and shard workers. Every
 // request carrying an `id` is answered by the message of the same id and is
@@ -30,7 +32,10 @@ export type ShardToMain =
   | { t: 'shortfall'; id: number; needs: { slot: number; amount: bigint }[] }
   | { t: 'cluster-stats'; id: number }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
-  | { t: 'budget-drift'; id: number; repair: boolean; all: boolean };
+  | { t: 'budget-drift'; id: number; repair: boolean; all: boolean }
+  // Prepaid wallets (src/wallet/): a top-up (admin API or signed), a wallet's balance and transactions.
+  | { t: 'wallet-credit'; id: number; request: CreditRequest; source: string }
+  | { t: 'wallet-view'; id: number; customer: string };
 
 export type MainToShard =
   | { t: 'routing-health-request'; id: number }
@@ -43,4 +48,5 @@ export type MainToShard =
   | { t: 'drain' }
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
-  | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string };
+  | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string }
+  | { t: 'wallet-answer'; id: number; outcome?: CreditOutcome | WalletView | WalletFailure; error?: string };

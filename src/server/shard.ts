@@ -33,6 +33,7 @@ import { ThreadRpc } from './thread-rpc.js';
 import { ClusterClient } from '../cluster/cluster-client.js';
 import { mountClusterAdmin } from '../cluster/cluster-api.js';
 import { mountBudgetDrift } from '../admin/budget-drift-api.js';
+import { mountWallets } from '../wallet/wallet-api.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -130,6 +131,10 @@ port.on('message', (m: MainToShard) => {
       if (m.report) toMain.reply(m.id, m.report);
       else toMain.fail(m.id, new Error(m.error ?? 'drift check failed'));
       break;
+    case 'wallet-answer':
+      if (m.outcome) toMain.reply(m.id, m.outcome);
+      else toMain.fail(m.id, new Error(m.error ?? 'wallet request failed'));
+      break;
     case 'drain':
       void drain();
       break;
@@ -213,6 +218,11 @@ mountBudgetDrift(app, {
   guard: adminGuard,
   // Summing a month of rows can take a while on a big ledger: a generous timeout.
   check: (repair, all) => toMain.request((id) => ({ t: 'budget-drift', id, repair, all }), { timeoutMs: 120_000, what: 'the supervisor (budget drift check)' }),
+});
+mountWallets(app, {
+  config, guard: adminGuard, exchange,
+  credit: (request, source) => toMain.request((id) => ({ t: 'wallet-credit', id, request, source }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
+  view: (customer) => toMain.request((id) => ({ t: 'wallet-view', id, customer }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
 });
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });

@@ -185,6 +185,9 @@ export class SlotRegistry {
     return out;
   }
 
+  /** What a wallet's slot starts with (src/wallet/wallet-book.ts sets this): what it was credited. */
+  walletCredited: (ref: Omit<BudgetRef, 'slot'>) => bigint = () => 0n;
+
   /** The shared generation table shards check dynamic scopes against (ScopeResolver). */
   readonly gensSab: SharedArrayBuffer;
 
@@ -265,7 +268,8 @@ export class SlotRegistry {
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now, ref.timeZone);
         const agg = this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
-        const { limit, cap } = limitToCounter(ref);
+        const credited = ref.wallet ? this.walletCredited(ref) : 0n;
+        const { limit, cap } = ref.wallet ? { limit: credited, cap: credited } : limitToCounter(ref);
         // An audited reset this period took its spend off the counter: the ledger still has it.
         const offset = this.#offsets.get(key);
         const ledgerSpent = spentIn(full, agg);

@@ -23,6 +23,8 @@ import { Alerting } from '../alerts/alerting.js';
 import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
 import { ThreadRpc } from './thread-rpc.js';
+import { WalletTransactions } from '../store/wallet-transactions.js';
+import { WalletBook } from '../wallet/wallet-book.js';
 
 const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
@@ -77,6 +79,18 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
+  // Prepaid wallets: credits in LMDB (and Redis in cluster mode); a wallet is a budget slot of period prepaid.
+  const walletStore = new WalletTransactions(config.dataDir);
+  const wallets = new WalletBook({
+    config, table, ledger, store: walletStore,
+    resolveWallet: async (customer) => {
+      const refs = registry.resolveScope(customer, null).refs;
+      await leases?.adopt(refs);
+      return refs.find((r) => r.wallet);
+    },
+    remote: leases,
+  });
+  registry.walletCredited = (ref) => wallets.creditedFor(ref);
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
   const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();
@@ -188,6 +202,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
           case 'reload-request':
             post({ t: 'reload-result', id: m.id, outcome: routing.reload() });
             break;
+          case 'wallet-credit':
+          case 'wallet-view':
+            (m.t === 'wallet-credit' ? wallets.credit(m.request, m.source) : wallets.view(m.customer)).then(
+              (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
+              (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
+            );
+            break;
           case 'budget-drift':
             drift.check({ repair: m.repair, all: m.all }).then(
               (report) => post({ t: 'budget-drift-report', id: m.id, report }),
@@ -257,6 +278,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       processMetrics.stop();
       ledgerWatch.stop();
       await alerting.stop();
+      await walletStore.close();
       unwritten += await ledger.close();
       if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
       process.off('unhandledRejection', onRejection);

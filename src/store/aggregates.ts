@@ -1,5 +1,5 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
-import { periodKey, type PeriodKind, type PeriodWindow } from '../budget/periods.js';
+import { neverResets, periodKey, type PeriodKind, type PeriodWindow } from '../budget/periods.js';
 
 // Running totals per scope and period, updated in the same transaction as the
 // usage rows they summarise, so budget state rebuilt from them after a crash
@@ -31,7 +31,7 @@ export function agentScopeKey(customer: string, agent: string): string {
  */
 export function aggregatePeriodKey(kind: PeriodKind, w: PeriodWindow, timeZone: string, globalZone: string): string {
   const key = periodKey(kind, w, timeZone);
-  return kind === 'total' || timeZone === globalZone ? key : `${timeZone}|${key}`;
+  return neverResets(kind) || timeZone === globalZone ? key : `${timeZone}|${key}`;
 }
 
 /** A budget's counter value from a ledger aggregate (this node's calls only). */

@@ -1,7 +1,7 @@
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PERIOD_KINDS, PeriodClock, type PeriodKind } from '../budget/periods.js';
+import { PERIOD_KINDS, PeriodClock, neverResets, type PeriodKind } from '../budget/periods.js';
 import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
@@ -370,7 +370,7 @@ export class Ledger {
 
   /** Whether the aggregate of this period covers every row in it (see periodTotal). */
   keepsAggregate(kind: PeriodKind, now: number, timeZone: string): boolean {
-    if (kind === 'total' || (timeZone === this.#zones[0] && LEGACY_KINDS.has(kind))) return true;
+    if (neverResets(kind) || (timeZone === this.#zones[0] && LEGACY_KINDS.has(kind))) return true;
     const since = this.#since.get(timeZone);
     return since !== undefined && this.#clock.window(kind, now, timeZone).start >= since;
   }

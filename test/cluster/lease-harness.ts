@@ -95,7 +95,7 @@ export class ScriptedRedis implements LeaseLink {
     this.#s.set(key, mine);
     return {
       granted: target, spentTotal: mine + this.othersSpent, mine, others: this.others, active: 1, ceiling,
-      now: this.clock.now(), outstanding: this.others - this.othersSpent, othersRoom: this.othersRoom,
+      now: this.clock.now(), outstanding: this.others - this.othersSpent, othersRoom: this.othersRoom, cap: req.cap,
     };
   }
 

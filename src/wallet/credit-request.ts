@@ -1,0 +1,66 @@
+// The body of a top-up (POST /admin/customers/:id/credits and the signed
+// POST /v1/wallet/credits): checked field by field, each problem naming its
+// field, and the amount converted to integer nano-units of the wallet's
+// currency. Pure: the exchange rates come in as a parameter.
+
+export interface CreditRequest {
+  customer: string;
+  amount: number;
+  /** The currency `amount` is in; undefined: the wallet's. */
+  currency?: string;
+  idempotencyKey: string;
+  reference?: string;
+}
+
+const MAX_KEY = 200;
+const MAX_REFERENCE = 500;
+/** 10^9 units of any currency: far beyond any top-up, and its nano-units still fit an int64. */
+const MAX_AMOUNT = 1e9;
+const MAX_NANO = 9e18;
+
+/**
+ * Reads a credit body; `customer` comes from the path (admin) or, when
+ * undefined, from the body (the signed endpoint). Returns `field: problem`
+ * on bad input.
+ */
+export function parseCreditRequest(body: unknown, customer?: string): CreditRequest | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: a JSON object { amount, currency?, idempotency_key, reference? }';
+  const b = body as Record<string, unknown>;
+  if (customer === undefined) {
+    if (typeof b.customer !== 'string' || !b.customer) return 'customer: required, the id of the customer whose wallet is credited';
+    customer = b.customer;
+  }
+  const amount = b.amount;
+  if (typeof amount !== 'number' || !Number.isFinite(amount)) return 'amount: required, a finite number (the credit, in `currency`)';
+  if (amount <= 0) return `amount: must be greater than 0 (got ${amount}); a top-up only adds credit`;
+  if (amount > MAX_AMOUNT) return `amount: at most ${MAX_AMOUNT} (got ${amount})`;
+  if (b.currency !== undefined && (typeof b.currency !== 'string' || !/^[A-Z]{3}$/.test(b.currency))) return 'currency: a 3-letter currency code such as USD or GBP';
+  if (typeof b.idempotency_key !== 'string' || !b.idempotency_key) return 'idempotency_key: required, a string unique to this top-up (a repeat with the same key credits once)';
+  if (b.idempotency_key.length > MAX_KEY) return `idempotency_key: at most ${MAX_KEY} characters`;
+  if (b.reference !== undefined && typeof b.reference !== 'string') return 'reference: a string (an order or payment id)';
+  if (typeof b.reference === 'string' && b.reference.length > MAX_REFERENCE) return `reference: at most ${MAX_REFERENCE} characters`;
+  return {
+    customer,
+    amount,
+    ...(b.currency !== undefined ? { currency: b.currency as string } : {}),
+    idempotencyKey: b.idempotency_key,
+    ...(b.reference !== undefined ? { reference: b.reference as string } : {}),
+  };
+}
+
+/**
+ * `amount` of `from` in nano-units of `to`, through USD (`rates`: units per
+ * 1 USD, USD always 1). A string naming `currency` when a rate is missing.
+ * Rounded to the nearest nano-unit: the only float step, at the edge.
+ */
+export function toWalletNano(amount: number, from: string, to: string, rates: Readonly<Record<string, number>>): bigint | string {
+  const rate = (c: string) => (c === 'USD' ? 1 : rates[c]);
+  const rf = rate(from);
+  const rt = rate(to);
+  if (rf === undefined) return `currency: no exchange rate for ${from} (the wallet is in ${to}; add exchangeRates.${from}: units per 1 USD)`;
+  if (rt === undefined) return `currency: no exchange rate for the wallet's currency ${to} (add exchangeRates.${to})`;
+  const nano = from === to ? Math.round(amount * 1e9) : Math.round((amount * 1e9 * rt) / rf);
+  if (nano <= 0) return `amount: ${amount} ${from} is less than one nano-unit of ${to}`;
+  if (nano > MAX_NANO) return `amount: ${amount} ${from} is more than a wallet can hold in ${to}`;
+  return BigInt(nano);
+}

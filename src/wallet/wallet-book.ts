@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { BudgetRef } from '../budget/budget-ref.js';
+import type { BudgetTable } from '../budget/budget-table.js';
+import type { ErrorType } from '../http/errors.js';
+import { customerScopeKey, spentIn } from '../store/aggregates.js';
+import type { Ledger } from '../store/ledger.js';
+import type { WalletTransaction, WalletTransactions } from '../store/wallet-transactions.js';
+import type { CreditReply } from '../cluster/credit-script.js';
+import { toWalletNano, type CreditRequest } from './credit-request.js';
+
+// The supervisor's side of prepaid wallets. A wallet is a budget slot of
+// period `prepaid` (scope-budgets.ts): shards reserve from it and settle to
+// it like any budget, so the atomic guarantee across shards (and, through
+// leases, across nodes) is the budget table's. This book owns what only the
+// supervisor may do: credit it (durably, once per idempotency key), raise
+// its cap, and answer for its balance.
+//
+// Balance = credited − charged. Credited is the sum of the wallet's
+// transactions (single node; in cluster mode Redis's total, credit-script.ts).
+// Charged is the ledger's `total` aggregate of the customer (its rows), so
+// after any restart the balance is rebuilt exactly from what is on disk.
+
+export interface WalletBookDeps {
+  config: Config;
+  table: BudgetTable;
+  ledger: Pick<Ledger, 'aggregate' | 'reports'>;
+  store: WalletTransactions;
+  /** The customer's wallet, bound to its slot (resolving the scope, and in cluster mode leasing it); undefined: no wallet. */
+  resolveWallet: (customer: string) => Promise<BudgetRef | undefined>;
+  /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
+  remote?: { credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> };
+}
+
+export type WalletFailure = { ok: false; type: ErrorType; message: string };
+
+export interface Money { amount: number; currency: string }
+
+export interface CreditOutcome { ok: true; transaction_id: string; balance: Money; repeated: boolean }
+
+export interface WalletView {
+  ok: true;
+  customer: string;
+  balance: Money;
+  credited: Money;
+  charged: Money;
+  reserved: Money;
+  transactions: PublicTransaction[];
+}
+
+export interface PublicTransaction {
+  transaction_id: string;
+  ts: string;
+  type: WalletTransaction['type'];
+  amount: number;
+  currency: string;
+  reference: string | null;
+  /** Debits: calls that day (debits are summarised per day from the ledger). */
+  calls?: number;
+  original?: { amount: number; currency: string };
+}
+
+const nanoToUnits = (n: bigint) => Number(n) / 1e9;
+
+export class WalletBook {
+  /** Σ transactions per customer (single node): what each wallet was credited. */
+  readonly #credited: Map<string, bigint>;
+
+  constructor(private readonly deps: WalletBookDeps) {
+    this.#credited = deps.store.totals();
+  }
+
+  /** What a wallet's counter slot starts with: its cap and limit are what was credited (0 in cluster mode: the lease sets it). */
+  creditedFor(ref: Pick<BudgetRef, 'scope'>): bigint {
+    return this.deps.remote ? 0n : (this.#credited.get(ref.scope.customer) ?? 0n);
+  }
+
+  async credit(req: CreditRequest, source: string, now = Date.now()): Promise<CreditOutcome | WalletFailure> {
+    const ref = await this.deps.resolveWallet(req.customer);
+    if (!ref) return noWallet(req.customer);
+    const nano = toWalletNano(req.amount, req.currency ?? ref.unit, ref.unit, this.deps.config.exchangeRates);
+    if (typeof nano === 'string') return { ok: false, type: 'invalid_request_error', message: nano };
+    let tx: WalletTransaction = {
+      transaction_id: `wtx_${randomBytes(12).toString('hex')}`,
+      customer: req.customer,
+      ts: now,
+      type: 'credit',
+      amount_nano: String(nano),
+      currency: ref.unit,
+      idempotency_key: req.idempotencyKey,
+      ...(req.reference !== undefined ? { reference: req.reference } : {}),
+      ...(req.currency !== undefined && req.currency !== ref.unit ? { original: { amount: req.amount, currency: req.currency } } : {}),
+      source,
+    };
+    // audit: credits — the one place a wallet is credited (admin API and signed top-ups alike).
+    const { remote } = this.deps;
+    if (remote) {
+      // Redis decides which copy of a top-up counts, cluster-wide; the local record follows (also for a
+      // repeat this node never saw, so a node that crashed between the two writes catches up).
+      const r = await remote.credit(ref, req.idempotencyKey, tx.transaction_id, nano);
+      if (!r.fresh) tx = { ...tx, transaction_id: r.transactionId, amount_nano: String(r.amountNano) };
+      const { tx: stands } = await this.deps.store.record(tx);
+      return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+    }
+    const { tx: stands, fresh } = await this.deps.store.record(tx);
+    if (fresh) {
+      const credited = (this.#credited.get(req.customer) ?? 0n) + nano;
+      this.#credited.set(req.customer, credited);
+      this.deps.table.setLimit(ref.slot, credited, credited);
+    }
+    return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credited.get(req.customer) ?? 0n), repeated: !fresh };
+  }
+
+  async view(customer: string): Promise<WalletView | WalletFailure> {
+    const ref = await this.deps.resolveWallet(customer);
+    if (!ref) return noWallet(customer);
+    const s = this.deps.table.read(ref.slot);
+    const credited = this.deps.remote ? s.limit : (this.#credited.get(customer) ?? 0n);
+    const money = (n: bigint): Money => ({ amount: nanoToUnits(n), currency: ref.unit });
+    const transactions: PublicTransaction[] = [];
+    for (const tx of this.deps.store.list(customer)) transactions.push(publicTransaction(tx));
+    // Debits: one per day the ledger charged the customer, in the wallet's currency.
+    for (const d of this.deps.ledger.reports.days(customer, '0000-00-00', '9999-99-99')) {
+      if (!d.c.billed_nano) continue;
+      const amount = -nanoToUnits(spentIn(ref, { ...d.c, tokens: 0 }));
+      transactions.push({ transaction_id: `debit_${d.day}`, ts: `${d.day}T00:00:00.000Z`, type: 'debit', amount, currency: ref.unit, reference: null, calls: d.c.calls });
+    }
+    transactions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+    const charged = this.#charged(ref);
+    return { ok: true, customer, balance: money(credited - charged), credited: money(credited), charged: money(charged), reserved: money(s.reserved), transactions };
+  }
+
+  #balance(ref: BudgetRef, credited: bigint): Money {
+    return { amount: nanoToUnits(credited - this.#charged(ref)), currency: ref.unit };
+  }
+
+  /** Every charge against the wallet: this node's ledger, and in cluster mode the other nodes' settled spend as Redis last said. */
+  #charged(ref: BudgetRef): bigint {
+    const own = spentIn(ref, this.deps.ledger.aggregate(customerScopeKey(ref.scope.customer), 'total'));
+    return this.deps.remote ? own + this.deps.table.base(ref.slot) : own;
+  }
+}
+
+function noWallet(customer: string): WalletFailure {
+  return { ok: false, type: 'wallet_not_configured', message: `customer "${customer.slice(0, 200)}" has no wallet: give it (or its plan) \`wallet: { currency }\`` };
+}
+
+function publicTransaction(tx: WalletTransaction): PublicTransaction {
+  return {
+    transaction_id: tx.transaction_id,
+    ts: new Date(tx.ts).toISOString(),
+    type: tx.type,
+    amount: nanoToUnits(BigInt(tx.amount_nano)),
+    currency: tx.currency,
+    reference: tx.reference ?? null,
+    ...(tx.original ? { original: tx.original } : {}),
+  };
+}
