@@ -214,19 +214,21 @@
       clearErrors($(f));
     }
     newIdempotencyKey();
-    await Promise.all([loadPlanForm(id, listed), loadKeys(id), loadWallet(id)]);
-  };
-
-  async function loadPlanForm(id, listed) {
-    const form = $('#plan-form');
     let view = null;
     try {
       view = await apiJson(`/admin/customers/${enc(id)}`);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
     }
+    // A wallet is a budget of period "prepaid"; without one there is nothing to read or top up.
+    const wallet = !!(view && (view.wallet || (view.budgets || []).some((b) => b.period === 'prepaid')));
+    await Promise.all([loadPlanForm(view, listed), loadKeys(id), wallet ? loadWallet(id) : noWallet()]);
+  };
+
+  function loadPlanForm(view, listed) {
+    const form = $('#plan-form');
     field(form, 'plan').value = (view && view.plan) || (listed && listed.plan) || '';
-    const own = ((view && view.budgets) || []).filter((b) => b.source === 'customer' && !b.agent);
+    const own = ((view && view.budgets) || []).filter((b) => b.source === 'customer' && !b.agent && b.period !== 'prepaid');
     const rows = form.querySelector('.budget-rows');
     rows.replaceChildren();
     for (const b of own) addBudgetRow(rows, b);
@@ -336,14 +338,23 @@
     return `${a} ${m.currency || ''}`.trim();
   };
 
+  function noWallet() {
+    $('#wallet-note').textContent = 'no wallet: give the customer or its plan a wallet currency to sell prepaid credit';
+    $('#wallet-balance').textContent = '—';
+    $('#topup-form').hidden = true;
+    $('#wallet-table').hidden = true;
+  }
+
   async function loadWallet(id) {
+    $('#topup-form').hidden = false;
+    $('#wallet-table').hidden = false;
     const tbody = $('#wallet-table tbody');
     let w = null;
     try {
       w = await apiJson(`/admin/customers/${enc(id)}/wallet`);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      $('#wallet-note').textContent = err.status === 404 ? 'no wallet' : err.message;
+      $('#wallet-note').textContent = err.message;
     }
     if (w) $('#wallet-note').textContent = '';
     $('#wallet-balance').textContent = w ? money(w.balance) : '—';

@@ -3,8 +3,6 @@ import './clock/use-process-clock.js'; // first: shifts Date when TOLLGATE_CLOCK
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
-import { startServer } from './server/supervisor.js';
-import { uwsIsNative } from './server/native-check.js';
 import { hashKey } from './identity/key-hash.js';
 import type { Config } from './config/schema.js';
 import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
@@ -83,6 +81,9 @@ function loadWithFlags(f: Flags): { config: Config; file: string } {
 
 async function serve(args: string[]) {
   const { config, file } = loadWithFlags(parseFlags(args));
+  // Loaded here, not at the top: the admin sub-commands (customers, keys, credits) start fast without the server.
+  const { uwsIsNative } = await import('./server/native-check.js');
+  const { startServer } = await import('./server/supervisor.js');
   if (!uwsIsNative()) {
     process.stderr.write(
       '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +

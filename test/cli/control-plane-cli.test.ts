@@ -49,7 +49,8 @@ beforeAll(async () => {
     providers: providers(mock.url),
     adminTokens: [{ name: 'viewer', token: READ_TOKEN, role: 'read' }],
     plans: [{ name: 'starter', budgets: [{ limit: 5, unit: 'USD', period: 'month' }] }, { name: 'pro', budgets: [{ limit: 50, unit: 'USD', period: 'month' }] }],
-    exchangeRates: { GBP: 1.25 },
+    exchangeRates: { GBP: 0.8 },
+    customers: [{ id: 'credit-co', wallet: { currency: 'USD' } }], // config-file customers may be credited too
   }, { shards: 2, clockStart: TEST_CLOCK });
 });
 
@@ -162,7 +163,6 @@ describe('tollgate keys', () => {
 
 describe('tollgate credits', () => {
   it('tops up once per idempotency key, converts a currency, and shows balance and transactions', async () => {
-    await json(['customers', 'create', 'credit-co', '--wallet', 'USD']);
     const first = await json(['credits', 'add', 'credit-co', '10', '--idempotency-key', 'order-1', '--reference', 'order 1']);
     const repeat = await json(['credits', 'add', 'credit-co', '10', '--idempotency-key', 'order-1', '--reference', 'order 1']);
     expect(repeat.transaction_id).toBe(first.transaction_id);
