@@ -11,7 +11,12 @@ export const NEAR_CAP_DEFAULT = 0.8;
 
 export type BudgetState = 'ok' | 'near_cap' | 'capped';
 
-export interface CustomerListQuery { q: string; offset: number; limit: number }
+/**
+ * q: substring of the id; prefix: start of the id; metadata: every `metadata.<name>=<value>` must match
+ * (customers with metadata: configured or created through the control plane); cursor: the last id of the
+ * previous page (`next_cursor`), an alternative to offset that stays stable while customers are added.
+ */
+export interface CustomerListQuery { q: string; offset: number; limit: number; prefix: string; metadata: [string, string][]; cursor: string | undefined }
 
 export function parseCustomerListQuery(qs: URLSearchParams): CustomerListQuery | string {
   const int = (name: string, def: number, max: number): number | string => {
@@ -24,19 +29,25 @@ export function parseCustomerListQuery(qs: URLSearchParams): CustomerListQuery |
   const limit = int('limit', 100, 1000);
   if (typeof offset === 'string') return offset;
   if (typeof limit === 'string') return limit;
-  return { q: (qs.get('q') ?? '').toLowerCase(), offset, limit: limit || 100 };
+  const metadata = [...qs.entries()].filter(([k]) => k.startsWith('metadata.')).map(([k, v]): [string, string] => [k.slice(9), v]);
+  return { q: (qs.get('q') ?? '').toLowerCase(), offset, limit: limit || 100, prefix: qs.get('prefix') ?? '', metadata, cursor: qs.get('cursor') || undefined };
 }
 
 /** Ids of configured customers and of every customer the ledger has seen, sorted. */
 export function customerIds(ctx: ShardContext): string[] {
-  const ids = new Set<string>(ctx.config.customers.map((c) => c.id));
+  const ids = new Set<string>();
+  for (const c of ctx.control.catalog.customers()) ids.add(c.id);
   for (const { customer } of ctx.ledger.reports.customers()) ids.add(customer);
   return [...ids].sort();
 }
 
 export async function listCustomers(ctx: ShardContext, query: CustomerListQuery, now = Date.now()) {
-  const all = customerIds(ctx).filter((id) => !query.q || id.toLowerCase().includes(query.q));
-  const page = all.slice(query.offset, query.offset + query.limit);
+  const catalog = ctx.control.catalog;
+  const all = customerIds(ctx).filter((id) => (!query.q || id.toLowerCase().includes(query.q))
+    && (!query.prefix || id.startsWith(query.prefix))
+    && (!query.metadata.length || query.metadata.every(([k, v]) => catalog.customer(id)?.metadata?.[k] === v)));
+  const from = query.cursor === undefined ? query.offset : sortedIndexAfter(all, query.cursor);
+  const page = all.slice(from, from + query.limit);
   const customers = await Promise.all(page.map(async (id) => {
     const r = ctx.scopes.get(id, null);
     const scope = r instanceof Promise ? await r : r;
@@ -55,11 +66,25 @@ export async function listCustomers(ctx: ShardContext, query: CustomerListQuery,
     return {
       id,
       plan: configured ? configured.plan ?? null : ctx.config.defaultPlan ?? null,
-      configured: configured !== undefined,
+      configured: catalog.configuredCustomers.has(id),
+      runtime: configured !== undefined && !catalog.configuredCustomers.has(id),
+      disabled: configured?.disabled ?? false,
+      metadata: configured?.metadata ?? {},
       state,
       budgets,
       month: { calls: month.calls, blocked: month.blocked, cost_usd: month.cost_nano / 1e9, billed: month.billed_nano / 1e9, margin_usd: (month.billed_nano - month.cost_nano) / 1e9 },
     };
   }));
-  return { total: all.length, offset: query.offset, limit: query.limit, customers };
+  return { total: all.length, offset: from, limit: query.limit, customers, next_cursor: from + query.limit < all.length ? page[page.length - 1]! : null };
+}
+
+/** Index of the first id after `cursor` in a sorted list. */
+function sortedIndexAfter(ids: string[], cursor: string): number {
+  let lo = 0, hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ids[mid]! <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -44,7 +44,7 @@ export function mountRerate(app: TemplatedApp, deps: { ctx: ShardContext; guard:
       const r = await rerate({
         ledger: ctx.ledger,
         prices: ctx.prices,
-        resaleOf: (customer, agent) => scopePolicy(ctx.config, customer, agent).resale,
+        resaleOf: (customer, agent) => scopePolicy(ctx.config, customer, agent, ctx.control.catalog).resale,
         providerType: (name) => (name ? providers.get(name) : undefined),
         prepare: (planned) => bindScopes(ctx, planned, refs),
         onApplied: (applied) => { counters += moveLiveCounters(ctx, applied, refs); },

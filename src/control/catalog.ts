@@ -49,6 +49,10 @@ export class LiveCatalog implements Catalog {
     this.#plans.set(p.name, p);
   }
 
+  deletePlan(name: string): void {
+    this.#plans.delete(name);
+  }
+
   customers(): IterableIterator<CustomerConfig> {
     return this.#customers.values();
   }

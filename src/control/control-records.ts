@@ -23,6 +23,8 @@ export type ControlDelta =
   | { t: 'customer'; customer: CustomerConfig }
   | { t: 'customer-deleted'; id: string }
   | { t: 'plan'; plan: PlanConfig }
+  /** Only as the undo of a plan created by a write that failed to commit. */
+  | { t: 'plan-deleted'; name: string }
   | { t: 'key'; key: KeyRecord }
   | { t: 'key-revoked'; key_id: string; hash: string; customer: string }
   /** A period's spend was reset (budget slots of the customer moved to 0); shards re-read the scope. */

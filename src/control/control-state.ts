@@ -43,6 +43,7 @@ export class ControlState {
       case 'customer': this.catalog.putCustomer(d.customer); break;
       case 'customer-deleted': this.catalog.deleteCustomer(d.id); break;
       case 'plan': this.catalog.putPlan(d.plan); break;
+      case 'plan-deleted': this.catalog.deletePlan(d.name); break;
       case 'key': this.#putKey(d.key); break;
       case 'key-revoked': {
         this.keys.delete(d.key_id);

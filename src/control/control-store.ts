@@ -63,6 +63,7 @@ export class ControlStore {
         case 'customer': void db.put(['c', d.customer.id], d.customer); break;
         case 'customer-deleted': void db.remove(['c', d.id]); break;
         case 'plan': void db.put(['p', d.plan.name], d.plan); break;
+        case 'plan-deleted': void db.remove(['p', d.name]); break;
         case 'key': void db.put(['k', d.key.key_id], d.key); break;
         case 'key-revoked': void db.remove(['k', d.key_id]); void db.remove(['u', d.key_id]); break;
         case 'spend-reset': for (const o of d.offsets) void db.put(['o', o.key], o); break;

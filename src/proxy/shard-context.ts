@@ -4,6 +4,8 @@ import { PeriodClock } from '../budget/periods.js';
 import { ReservationBook } from '../budget/reservations.js';
 import { OutputForecast } from '../budget/output-forecast.js';
 import { KeyDirectory } from '../identity/key-directory.js';
+import { ControlState } from '../control/control-state.js';
+import type { ControlDelta, ControlSnapshot } from '../control/control-records.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { PriceTable } from '../pricing/price-table.js';
 import type { Ledger } from '../store/ledger.js';
@@ -25,6 +27,8 @@ import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type Idempotency
 /** Everything one shard's request pipeline needs, built once per shard. */
 export class ShardContext {
   readonly keys: KeyDirectory;
+  /** Customers, plans and issued keys (config + runtime), kept current by control-plane deltas (src/control/). */
+  readonly control: ControlState;
   readonly routes: RouteTable;
   readonly clock: PeriodClock;
   readonly book: ReservationBook;
@@ -63,12 +67,15 @@ export class ShardContext {
     public prices: PriceTable,
     readonly scopes: ScopeResolver,
     readonly policyTables: { windows: RateWindows; loops: LoopGuard; claims: IdempotencyClaims; sessions?: SessionTable },
+    control?: ControlSnapshot,
   ) {
     this.sessions = policyTables.sessions ?? SessionTable.create(0, 0);
     // A live shard returns every hold within its reservation TTL (+ the 1 s sweep): older pins are a dead shard's.
     this.sessionTiming = { ttlMs: config.sessionTtl, staleMs: Math.max(config.reservationTtl, config.monitoring.reservationTtl) + 5_000 };
     this.#claimHoldMs = claimHoldMs(config);
-    this.keys = new KeyDirectory(config);
+    this.control = new ControlState(config, control, (d) => this.#onControl(d));
+    this.keys = new KeyDirectory(config, this.control.catalog);
+    for (const k of this.control.keys.values()) this.keys.putKey(k);
     this.unknownPrice = unknownModelFallback(config.unknownModel === 'default' ? config.unknownModelPrice : undefined);
     this.routes = new RouteTable(config);
     this.clock = new PeriodClock(config.timezone);
@@ -82,6 +89,18 @@ export class ShardContext {
     });
   }
 
+
+  /** What a control-plane change means for this shard's derived state (the shared counters need nothing). */
+  #onControl(d: ControlDelta): void {
+    switch (d.t) {
+      case 'customer': this.scopes.invalidate(d.customer.id); break;
+      case 'customer-deleted': this.scopes.invalidate(d.id); break;
+      case 'plan': case 'plan-deleted': this.scopes.invalidate(); break;
+      case 'key': this.keys.putKey(d.key); break;
+      case 'key-revoked': this.keys.removeKey(d.hash); break;
+      case 'spend-reset': break;
+    }
+  }
 
   /** Structured log line (JSON). Never given prompts, completions or keys. */
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {

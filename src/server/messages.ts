@@ -7,6 +7,8 @@ import type { ClusterCounters } from '../cluster/cluster-stats.js';
 import type { DriftReport } from '../store/budget-drift.js';
 import type { CreditRequest } from '../wallet/credit-request.js';
 import type { CreditOutcome, WalletFailure, WalletView } from '../wallet/wallet-book.js';
+import type { ControlAnswer, ControlOp } from '../control/control-plane.js';
+import type { ControlChange } from '../control/control-records.js';
 
 // Messages between the supervisor (main thread) and shard workers. Every
 // request carrying an `id` is answered by the message of the same id and is
@@ -35,7 +37,11 @@ export type ShardToMain =
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean }
   // Prepaid wallets (src/wallet/): a top-up (admin API or signed), a wallet's balance and transactions.
   | { t: 'wallet-credit'; id: number; request: CreditRequest; source: string }
-  | { t: 'wallet-view'; id: number; customer: string };
+  | { t: 'wallet-view'; id: number; customer: string }
+  // Control plane (src/control/): an admin write for the supervisor; a change applied; keys used lately (last_used_at).
+  | { t: 'control'; id: number; actor: string; op: ControlOp }
+  | { t: 'control-applied'; id: number }
+  | { t: 'keys-used'; used: [string, number][] };
 
 export type MainToShard =
   | { t: 'routing-health-request'; id: number }
@@ -49,4 +55,6 @@ export type MainToShard =
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
   | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string }
-  | { t: 'wallet-answer'; id: number; outcome?: CreditOutcome | WalletView | WalletFailure; error?: string };
+  | { t: 'wallet-answer'; id: number; outcome?: CreditOutcome | WalletView | WalletFailure; error?: string }
+  | { t: 'control-answer'; id: number; answer: ControlAnswer }
+  | { t: 'control-apply'; id: number; change: ControlChange };

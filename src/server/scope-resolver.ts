@@ -81,6 +81,18 @@ export class ScopeResolver {
     return n;
   }
 
+  /**
+   * A control-plane change to the customer (or, with no id, to a plan):
+   * its cached scopes are dropped, so the next call resolves them again
+   * under the new budgets and policy (the same counter slots: spend kept).
+   */
+  invalidate(customer?: string): void {
+    if (customer === undefined) return this.#cache.clear();
+    this.#cache.delete(customer);
+    const prefix = `${customer}\u0000`;
+    for (const key of this.#cache.keys()) if (key.startsWith(prefix)) this.#cache.delete(key);
+  }
+
   get size(): number {
     return this.#cache.size;
   }

@@ -25,6 +25,10 @@ import { mountModels } from '../proxy/models-api.js';
 import { mountCountTokens } from '../proxy/count-tokens.js';
 import { mountProviders } from '../admin/providers-api.js';
 import { RoutingLink } from './routing-link.js';
+import { ControlLink } from '../control/control-link.js';
+import { ControlStore } from '../control/control-store.js';
+import { mountControl } from '../control/control-api.js';
+import type { ControlSnapshot } from '../control/control-records.js';
 import { mountMonitoring } from '../monitoring/monitoring-api.js';
 import { mountDashboard } from '../dashboard/dashboard-routes.js';
 import { Retention } from '../store/retention.js';
@@ -66,6 +70,8 @@ export interface ShardData {
   sessionsSab: SharedArrayBuffer;
   sessionCapacity: number;
   sessionColumns: number;
+  /** Runtime customers, plans and keys at spawn (src/control/); later changes arrive as deltas. */
+  control: ControlSnapshot;
 }
 
 const data = workerData as ShardData;
@@ -82,7 +88,9 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
-const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy);
+const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy, data.control);
+const controlStore = new ControlStore(config.dataDir, config.ledger.sync); // reads: audit log, last_used_at
+const controlLink = new ControlLink(ctx, toMain, config.control.lastUsedFlush);
 ctx.emit = send;
 // A target the table cannot price is refused (or billed by the unknownModel rule): say so at startup.
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
@@ -115,6 +123,7 @@ const routingLink = new RoutingLink(ctx, toMain);
 
 port.on('message', (m: MainToShard) => {
   if (routingLink.onMessage(m)) return;
+  if (controlLink.onMessage(m)) return;
   if (cluster?.onMessage(m)) return;
   switch (m.t) {
     case 'snapshot-request':
@@ -224,6 +233,7 @@ mountWallets(app, {
   credit: (request, source) => toMain.request((id) => ({ t: 'wallet-credit', id, request, source }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
   view: (customer) => toMain.request((id) => ({ t: 'wallet-view', id, customer }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
 });
+mountControl(app, { ctx, guard: adminGuard, link: controlLink, store: controlStore });
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });
 const monitoring = mountMonitoring(app, { ctx, exchange, shards: data.shards, linkName: `tollgate-monitoring:${data.port}` });
 mountDashboard(app, exchange, (msg) => ctx.log('warn', msg));
@@ -283,6 +293,7 @@ async function drain(): Promise<void> {
     await ctx.whenIdle(5_000);
   }
   monitoring.close();
+  controlLink.close(); // last_used_at of this shard's keys goes up before the supervisor stops listening
   toMain.close('the proxy is shutting down');
   scopes.close();
   await retention?.stop();

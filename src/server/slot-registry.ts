@@ -42,6 +42,19 @@ export interface DynamicScopeLimits {
   idleMs: number;
 }
 
+/** Budget and window slots one known customer keeps reserved (see SlotRegistry.reservedFor). */
+export function reservedSlots(config: Config, catalog: LiveCatalog, customer: string): { budgets: number; rates: number } {
+  const c = catalog.customer(customer);
+  if (!c) return { budgets: 0, rates: 0 };
+  let budgets = scopeBudgets(config, c.id, null, catalog).length;
+  let rates = scopePolicy(config, c.id, null, catalog).rates.length;
+  for (const a of c.agents) {
+    budgets += scopeBudgets(config, c.id, a.id, catalog).filter((b) => b.ref.scope.source === 'agent').length;
+    rates += scopePolicy(config, c.id, a.id, catalog).rates.filter((r) => r.scope.source === 'agent').length;
+  }
+  return { budgets, rates };
+}
+
 /** A scope created on first use: an agent not in the config, or a customer first seen through an app key. */
 interface DynamicScope {
   key: string;
@@ -135,15 +148,7 @@ export class SlotRegistry {
 
   /** Budget and window slots a known customer (config or runtime) keeps reserved: its own, its plan's, its listed agents'. */
   reservedFor(customer: string): { budgets: number; rates: number } {
-    const c = this.#catalog.customer(customer);
-    if (!c) return { budgets: 0, rates: 0 };
-    let budgets = scopeBudgets(this.config, c.id, null, this.#catalog).length;
-    let rates = scopePolicy(this.config, c.id, null, this.#catalog).rates.length;
-    for (const a of c.agents) {
-      budgets += scopeBudgets(this.config, c.id, a.id, this.#catalog).filter((b) => b.ref.scope.source === 'agent').length;
-      rates += scopePolicy(this.config, c.id, a.id, this.#catalog).rates.filter((r) => r.scope.source === 'agent').length;
-    }
-    return { budgets, rates };
+    return reservedSlots(this.config, this.#catalog, customer);
   }
 
   /**

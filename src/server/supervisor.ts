@@ -10,7 +10,9 @@ import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerWatch } from './ledger-watch.js';
-import { SlotRegistry } from './slot-registry.js';
+import { SlotRegistry, reservedSlots } from './slot-registry.js';
+import { ControlStore } from '../control/control-store.js';
+import { ControlPlane, type ShardApply } from '../control/control-plane.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -54,10 +56,17 @@ export interface ServerOptions {
 
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
-  const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
+  // Runtime customers, plans and keys (src/control/): loaded first, since the budget table is sized from them.
+  const controlStore = new ControlStore(config.dataDir, config.ledger.sync);
+  const appliers: ShardApply[] = [];
+  const control = new ControlPlane(config, controlStore, controlStore.load(), () => appliers.filter(Boolean), log);
+  let needed = 0;
+  for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id).budgets;
+  const slots = Math.max(config.maxBudgetSlots, needed + config.control.slotHeadroom);
+  const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
   const ledgerHealth = LedgerHealth.create(shards + 1);
   const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
-  const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
+  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
@@ -74,7 +83,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     total: config.limits.dynamicScopes,
     // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
-  }, () => ledgerHealth.accepting);
+  }, () => ledgerHealth.accepting, { catalog: control.state.catalog, offsets: control.state.offsets });
+  control.attach(registry);
   // Counters against the ledger, on request (GET /admin/budgets/drift).
   const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
@@ -144,11 +154,13 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets } satisfies ShardData,
+        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
       const post = (m: MainToShard) => worker.postMessage(m);
+      // Control-plane changes reach this shard from spawn on (queued until it listens); it acknowledges each.
+      appliers[i] = (change) => handle.drained ? Promise.resolve() : handle.rpc.request<void>((id) => ({ t: 'control-apply', id, change }), { timeoutMs: 10_000, what: `shard ${i} (control-plane change)` });
       worker.on('message', (m: ShardToMain) => {
         if (leases?.onMessage(m, post)) return;
         switch (m.t) {
@@ -208,6 +220,18 @@ export async function startServer(config: Config, log: (msg: string) => void = (
               (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
               (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
             );
+            break;
+          case 'control':
+            control.handle(m.actor, m.op).then(
+              (answer) => post({ t: 'control-answer', id: m.id, answer }),
+              (err) => post({ t: 'control-answer', id: m.id, answer: { ok: false, type: 'internal_error', message: `control-plane write failed: ${(err as Error)?.message ?? err}` } }),
+            );
+            break;
+          case 'control-applied':
+            handle.rpc.reply(m.id, undefined);
+            break;
+          case 'keys-used':
+            control.touchKeys(m.used);
             break;
           case 'budget-drift':
             drift.check({ repair: m.repair, all: m.all }).then(
