@@ -54,15 +54,10 @@
 
   // ---- errors next to their field ---------------------------------------------
 
-  /** The field an API error names: its `param` (or `path`/`field`), else the "path: problem" prefix of its message. */
-  function fieldOf(error) {
-    let p = error.param ?? error.path ?? error.field;
-    if (Array.isArray(p)) p = p.join('.');
-    if (!p) {
-      const m = /^([A-Za-z_][\w-]*(?:(?:\.[\w-]+)|\[\d+\])*):\s/.exec(error.message || '');
-      p = m && m[1];
-    }
-    return p ? String(p).replace(/\[(\d+)\]/g, '.$1') : null;
+  /** The field a problem names ("budgets[1].unit: ..." → budgets.1.unit), or null. */
+  function fieldOf(message) {
+    const m = /^([A-Za-z_][\w-]*(?:(?:\.[\w-]+)|\[\d+\])*):\s/.exec(message || '');
+    return m ? m[1].replace(/\[(\d+)\]/g, '.$1') : null;
   }
 
   /** The input for `path` in `form`, or for the nearest enclosing path (budgets.0.unit → budgets.0 → budgets). */
@@ -96,22 +91,29 @@
       role = 'read';
       applyRole();
     }
-    const path = fieldOf(err.error);
-    const input = path && inputFor(form, path);
-    if (input && err.status !== 403) {
-      input.setAttribute('aria-invalid', 'true');
-      const holder = input.closest('.budget-row') || input.closest('label') || input;
-      let slot = holder.querySelector(':scope > .field-error');
-      if (!slot) {
-        slot = el('p', { class: 'error field-error added' });
-        holder.after(slot);
-      }
-      slot.dataset.for = path;
-      slot.textContent = err.error.message;
-      return;
-    }
+    // A validation refusal lists every problem ("path: problem"); each goes next to its field.
+    const problems = Array.isArray(err.error.problems) && err.error.problems.length ? err.error.problems : [err.error.message];
+    const unplaced = err.status === 403 ? problems : problems.filter((p) => !placeNextToField(form, p));
+    if (!unplaced.length) return;
     const code = err.error.code || err.error.type;
-    form.querySelector('.form-error').textContent = `${err.status}${code ? ` ${code}` : ''}: ${err.error.message}`;
+    form.querySelector('.form-error').textContent = `${err.status}${code ? ` ${code}` : ''}: ${unplaced.join('; ')}`;
+  }
+
+  /** Puts a "path: problem" message under the input it names; false when the form has no such field. */
+  function placeNextToField(form, problem) {
+    const path = fieldOf(problem);
+    const input = path && inputFor(form, path);
+    if (!input) return false;
+    input.setAttribute('aria-invalid', 'true');
+    const holder = input.closest('.budget-row') || input.closest('label') || input;
+    let slot = holder.querySelector(':scope > .field-error');
+    if (!slot) {
+      slot = el('p', { class: 'error field-error added' });
+      holder.after(slot);
+    }
+    slot.dataset.for = path;
+    slot.textContent = slot.textContent ? `${slot.textContent}; ${problem}` : problem;
+    return true;
   }
 
   /** Runs a form's write with its submit button disabled meanwhile (a double click sends once). */
@@ -397,7 +399,8 @@
 
   function renderAudit() {
     const q = $('#audit-search').value.trim().toLowerCase();
-    const rows = audit.filter((e) => !q || [e.actor, e.action, e.target].some((f) => String(f || '').toLowerCase().includes(q))).reverse(); // newest first
+    // The search covers the change too: a key's entry names its customer in before/after only.
+    const rows = audit.filter((e) => !q || [e.actor, e.action, e.target, JSON.stringify(e.before), JSON.stringify(e.after)].some((f) => String(f || '').toLowerCase().includes(q))).reverse(); // newest first
     $('#audit-table tbody').replaceChildren(...rows.map((e) => el('tr', {},
       el('td', { text: String(e.ts).replace('T', ' ').slice(0, 19) }),
       el('td', { text: e.actor }),
