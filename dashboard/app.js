@@ -114,13 +114,16 @@
   }
 
   function budgetBar(b, large) {
-    const pct = b.limit > 0 ? Math.min(100, (b.used / b.limit) * 100) : 0;
-    const resPct = b.limit > 0 ? Math.min(100 - pct, (b.reserved / b.limit) * 100) : 0;
+    // A prepaid wallet has no fixed limit: what was credited = spent + held + left.
+    const prepaid = b.period === 'prepaid';
+    const limit = prepaid ? b.used + b.reserved + b.remaining : b.limit;
+    const pct = limit > 0 ? Math.min(100, (b.used / limit) * 100) : 0;
+    const resPct = limit > 0 ? Math.min(100 - pct, (b.reserved / limit) * 100) : 0;
     const fill = el('div', { class: 'fill' });
     fill.style.width = `${pct}%`;
     const held = el('div', { class: 'held' });
     held.style.width = `${resPct}%`;
-    const label = `${amount(b.used, b.unit)} / ${amount(b.limit, b.unit)} per ${b.period}`;
+    const label = prepaid ? `${amount(b.remaining, b.unit)} prepaid balance left, ${amount(b.used, b.unit)} spent` : `${amount(b.used, b.unit)} / ${amount(b.limit, b.unit)} per ${b.period}`;
     return el('div', { class: `budget ${large ? 'large' : ''}`, dataset: { state: b.state }, title: `${label} (${b.source}${b.agent ? ' ' + b.agent : ''})` },
       el('div', { class: 'budget-label' }, el('span', { text: label }), b.state !== 'ok' ? el('span', { class: `badge ${b.state}`, text: STATE_TEXT[b.state] }) : null),
       el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct), 'aria-label': label }, fill, held));

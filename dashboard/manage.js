@@ -208,14 +208,17 @@
   let customerId = null;
 
   t.loadManage = async (id, listed) => {
-    customerId = id;
-    $('#new-key').hidden = true;
-    $('#new-key-value').textContent = '';
-    for (const f of ['#plan-form', '#key-form', '#topup-form']) {
-      $(f).reset();
-      clearErrors($(f));
+    if (id !== customerId) {
+      // Another customer: a key still shown belongs to the previous one; half-typed forms too.
+      $('#new-key').hidden = true;
+      $('#new-key-value').textContent = '';
+      for (const f of ['#plan-form', '#key-form', '#topup-form']) {
+        $(f).reset();
+        clearErrors($(f));
+      }
+      newIdempotencyKey();
     }
-    newIdempotencyKey();
+    customerId = id;
     let view = null;
     try {
       view = await apiJson(`/admin/customers/${enc(id)}`);
@@ -255,13 +258,13 @@
       if (!(err instanceof ApiError)) throw err;
       $('#keys-panel .keys-error').textContent = err.message;
     }
-    const when = (v) => (v ? String(v).replace('T', ' ').slice(0, 16) : '—');
+    const when = (v) => (v ? String(v).slice(0, 10) : '—');
     tbody.replaceChildren(...(keys.length ? keys.map((k) => el('tr', { dataset: { keyId: k.key_id } },
       el('td', { class: 'mono', text: k.key_id }),
       el('td', { text: k.name || '—' }),
-      el('td', { text: when(k.created_at) }),
-      el('td', { text: k.expires_at ? when(k.expires_at) : 'never' }),
-      el('td', { text: k.last_used_at ? when(k.last_used_at) : 'never' }),
+      el('td', { text: when(k.created_at), title: k.created_at }),
+      el('td', { text: k.expires_at ? when(k.expires_at) : 'never', title: k.expires_at || '' }),
+      el('td', { text: k.last_used_at ? when(k.last_used_at) : 'never', title: k.last_used_at || '' }),
       el('td', {}, writable(el('button', { type: 'button', class: 'secondary danger revoke write', text: 'Revoke', onclick: (ev) => revoke(ev.currentTarget, k.key_id) })))))
       : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No keys issued through the API.' }))]));
   }
@@ -347,27 +350,32 @@
     $('#wallet-table').hidden = true;
   }
 
+  let walletReads = 0;
+
   async function loadWallet(id) {
     $('#topup-form').hidden = false;
     $('#wallet-table').hidden = false;
     const tbody = $('#wallet-table tbody');
+    // Two top-ups in flight reload twice: only the read started last may draw (it saw both).
+    const read = ++walletReads;
     let w = null;
     try {
       w = await apiJson(`/admin/customers/${enc(id)}/wallet`);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      $('#wallet-note').textContent = err.message;
+      if (read === walletReads) $('#wallet-note').textContent = err.message;
     }
+    if (read !== walletReads) return;
     if (w) $('#wallet-note').textContent = '';
     $('#wallet-balance').textContent = w ? money(w.balance) : '—';
     const txs = (w && w.transactions) || [];
-    tbody.replaceChildren(...(txs.length ? [...txs].reverse().map((x) => el('tr', { class: `tx-${x.type}`, dataset: { tx: x.transaction_id } },
-      el('td', { text: String(x.ts).replace('T', ' ').slice(0, 19) }),
-      el('td', { text: x.type }),
-      el('td', { class: 'num', text: typeof x.amount === 'object' ? money(x.amount) : String(x.amount) }),
-      el('td', { text: x.reference || '—' }),
-      el('td', { class: 'mono', text: x.transaction_id || '' })))
-      : [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No transactions.' }))]));
+    // Newest first; debits are one line per day (with its call count).
+    tbody.replaceChildren(...(txs.length ? [...txs].reverse().map((x) => el('tr', { class: `tx-${x.type}`, dataset: { tx: x.transaction_id }, title: x.transaction_id },
+      el('td', { text: String(x.ts).replace('T', ' ').slice(0, 16) }),
+      el('td', { text: x.calls ? `${x.type} (${x.calls} calls)` : x.type }),
+      el('td', { class: 'num', text: money({ amount: x.amount, currency: x.currency }) }),
+      el('td', { class: 'reason', text: x.original ? `${x.reference || ''} (${money(x.original)})`.trim() : x.reference || '—' })))
+      : [el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No transactions.' }))]));
   }
 
   onSubmit($('#topup-form'), async (form) => {
@@ -378,7 +386,7 @@
     form.reset();
     newIdempotencyKey();
     $('#wallet-balance').textContent = money(r.balance);
-    await loadWallet(customerId);
+    await t.reloadCustomer(); // the wallet's bar above and its transactions
   });
 
   // ---- audit log ------------------------------------------------------------------

@@ -152,7 +152,6 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     expect(after.budgets.find((b: any) => b.source === 'plan').used).toBeCloseTo(spent, 9);
     // The budget bars show the new limit.
     await expect.poll(() => page.locator('#customer-budgets .budget').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/\/ 30 USD per month/)]));
-    await page.screenshot({ path: join(SCREENS, 'dashboard-manage.png'), fullPage: false });
 
     expect(page.errors).toEqual([]);
     await page.context().close();
@@ -213,7 +212,14 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     const wallet = await tg.admin('/admin/customers/wallet-co/wallet');
     expect(wallet.balance).toMatchObject({ amount: 17.5, currency: 'USD' });
     expect(wallet.transactions.filter((x: any) => x.type === 'credit').map((x: any) => x.amount)).toEqual([12.5, 5]);
-    expect(await page.locator('#wallet-table tbody tr.tx-credit').count()).toBe(2);
+    await expect.poll(() => page.locator('#wallet-table tbody tr.tx-credit').count()).toBe(2);
+
+    // A key for a config-file customer is allowed too; the page as the README shows it.
+    await page.fill('#key-form [name=name]', 'billing-service');
+    await page.click('#key-form button[type=submit]');
+    await page.waitForSelector('#new-key:not([hidden])');
+    expect((await tg.admin('/admin/customers/wallet-co/keys')).keys).toHaveLength(1);
+    await page.screenshot({ path: join(SCREENS, 'dashboard-manage.png'), fullPage: false });
 
     // A refused top-up names its field.
     await page.fill('#topup-form [name=amount]', '-3');
