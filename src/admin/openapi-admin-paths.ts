@@ -66,7 +66,7 @@ export function adminPaths(): Record<string, PathItem> {
     },
 
     '/admin/customers': admin('list_customers', 'Customers (configured and seen in the ledger), with their budget state', {
-      parameters: [query('q', 'Substring of the id, case-insensitive.'), query('offset', 'Default 0.', { type: 'integer', minimum: 0 }), query('limit', 'Default 100.', { type: 'integer', minimum: 0, maximum: 1000 })],
+      parameters: [query('q', 'Substring of the id, case-insensitive.'), query('prefix', 'Start of the id.'), query('cursor', 'next_cursor of the previous page (the last id shown).'), query('offset', 'Default 0.', { type: 'integer', minimum: 0 }), query('limit', 'Default 100.', { type: 'integer', minimum: 0, maximum: 1000 })],
     }),
     '/admin/customers/{id}': admin('get_customer', 'Every budget in scope with its live counters, and the month\'s totals', {
       parameters: [pathParam('id', 'The customer id.'), query('agent', 'An agent scope of the customer.')],

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { adminPaths } from './openapi-admin-paths.js';
+import { controlPaths, mergePaths } from './openapi-control-paths.js';
 import { proxyPaths } from './openapi-paths.js';
 import { componentSchemas } from './openapi-schemas.js';
 
@@ -31,7 +32,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: 'admin', description: 'Admin API (adminToken).' },
       { name: 'operations', description: 'Health, readiness, metrics, dashboard.' },
     ],
-    paths: { ...proxyPaths(), ...adminPaths() },
+    paths: mergePaths(proxyPaths(), adminPaths(), controlPaths()),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {

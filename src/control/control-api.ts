@@ -27,15 +27,15 @@ export interface ControlApiDeps {
 export function mountControl(app: TemplatedApp, deps: ControlApiDeps): void {
   const { ctx, guard, link, store } = deps;
 
-  /** Guard, path parameters, body (read at once: uWS drops `req` at the first await), then the write. */
-  const write = (pattern: string, withBody: boolean, build: (params: string[], body: unknown) => ControlOp) => (res: HttpResponse, req: HttpRequest) => {
+  /** Guard, the first `params` path parameters, body (read at once: uWS drops `req` at the first await), then the write. */
+  const write = (params: number, withBody: boolean, build: (params: string[], body: unknown) => ControlOp) => (res: HttpResponse, req: HttpRequest) => {
     const ex = guard(res, req);
     if (!ex) return;
-    const params: string[] = [];
-    for (let i = 0; i < pattern.split('/:').length - 1; i++) {
+    const values: string[] = [];
+    for (let i = 0; i < params; i++) {
       const p = decodeParam(req.getParameter(i));
       if (p === null) return void ex.fail('openai', 'invalid_request_error', 'path: malformed percent-encoding');
-      params.push(p);
+      values.push(p);
     }
     const body = withBody ? readBody(res, MAX_BODY, Number(req.getHeader('content-length') || 0), ctx.config.limits.bodyTimeout) : Promise.resolve(Buffer.alloc(0));
     body.catch(() => {});
@@ -48,20 +48,17 @@ export function mountControl(app: TemplatedApp, deps: ControlApiDeps): void {
         if (err instanceof BodyTooLarge) return ex.fail('openai', 'request_too_large', `request body is larger than the ${MAX_BODY}-byte limit`);
         return ex.fail('openai', 'invalid_request_error', 'body: not JSON');
       }
-      answer(ex, await link.write(ex.actor, build(params, parsed)).catch((err): ControlAnswer => ({ ok: false, type: 'overloaded_error', message: (err as Error).message })));
+      answer(ex, await link.write(ex.actor, build(values, parsed)).catch((err): ControlAnswer => ({ ok: false, type: 'overloaded_error', message: (err as Error).message })));
     })();
   };
 
-  const writes: ['post' | 'patch' | 'del' | 'put', string, boolean, (params: string[], body: unknown) => ControlOp][] = [
-    ['post', '/admin/customers', true, (_, body) => ({ op: 'create-customer', body })],
-    ['patch', '/admin/customers/:id', true, ([id], body) => ({ op: 'patch-customer', id: id!, body })],
-    ['del', '/admin/customers/:id', false, ([id]) => ({ op: 'delete-customer', id: id! })],
-    ['post', '/admin/customers/:id/keys', true, ([customer], body) => ({ op: 'issue-key', customer: customer!, body })],
-    ['del', '/admin/customers/:id/keys/:key_id', false, ([customer, key_id]) => ({ op: 'revoke-key', customer: customer!, key_id: key_id! })],
-    ['put', '/admin/plans/:name', true, ([name], body) => ({ op: 'put-plan', name: name!, body })],
-    ['post', '/admin/customers/:id/budgets/reset', true, ([customer], body) => ({ op: 'reset-spend', customer: customer!, body })],
-  ];
-  for (const [method, path, withBody, build] of writes) app[method](path, write(path, withBody, build));
+  app.post('/admin/customers', write(0, true, (_, body) => ({ op: 'create-customer', body })));
+  app.patch('/admin/customers/:id', write(1, true, ([id], body) => ({ op: 'patch-customer', id: id!, body })));
+  app.del('/admin/customers/:id', write(1, false, ([id]) => ({ op: 'delete-customer', id: id! })));
+  app.post('/admin/customers/:id/keys', write(1, true, ([customer], body) => ({ op: 'issue-key', customer: customer!, body })));
+  app.del('/admin/customers/:id/keys/:key_id', write(2, false, ([customer, keyId]) => ({ op: 'revoke-key', customer: customer!, key_id: keyId! })));
+  app.put('/admin/plans/:name', write(1, true, ([name], body) => ({ op: 'put-plan', name: name!, body })));
+  app.post('/admin/customers/:id/budgets/reset', write(1, true, ([customer], body) => ({ op: 'reset-spend', customer: customer!, body })));
 
   app.get('/admin/customers/:id/keys', (res, req) => {
     const ex = guard(res, req);

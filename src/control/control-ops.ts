@@ -33,9 +33,9 @@ export type Outcome = Planned | Refusal;
 export const KEY_PREFIX = 'tgk_live_';
 
 // The config file's customer shape, without the fields the API manages elsewhere (keys) or on its own (id in the path).
-const customerBody = customerSchema.omit({ keys: true, keyHashes: true });
-const customerPatch = customerBody.omit({ id: true }).partial().strict();
-const planBody = planSchema.omit({ name: true });
+export const customerBody = customerSchema.omit({ keys: true, keyHashes: true });
+export const customerPatch = customerBody.omit({ id: true }).partial().strict();
+export const planBody = planSchema.omit({ name: true });
 const rateLimit = customerSchema.shape.rateLimit;
 
 export const keyBody = z.object({
@@ -47,7 +47,7 @@ export const keyBody = z.object({
   wallet: walletSchema.optional(),
 }).strict();
 
-const resetBody = z.object({ reason: z.string().min(1).max(500) }).strict();
+export const resetBody = z.object({ reason: z.string().min(1).max(500) }).strict();
 
 const refuse = (type: ErrorType, message: string, problems?: string[]): Refusal => ({ ok: false, type, message, ...(problems ? { problems } : {}) });
 

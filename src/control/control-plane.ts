@@ -1,19 +1,23 @@
 import type { Config } from '../config/schema.js';
 import type { ErrorType } from '../http/errors.js';
 import { CapacityError, type SlotRegistry } from '../server/slot-registry.js';
+import { PAGE, type ChangeFeed } from './change-feed.js';
 import type { ControlChange, ControlDelta, ControlSnapshot } from './control-records.js';
 import { ControlState } from './control-state.js';
 import type { ControlStore } from './control-store.js';
 import { createCustomer, deleteCustomer, issueKey, parseReset, patchCustomer, putPlan, revokeKey, type Outcome } from './control-ops.js';
 
 // The supervisor's side of the control plane: the one writer of runtime
-// state on this node. A write is validated against the state (control-ops.ts),
-// staged in memory (so the next write sees it), committed to LMDB with its
-// audit entry and the new global version, then applied on every shard —
-// each acknowledges — and only then answered. Changes reach the shards in
-// version order. A commit that fails is undone in memory and answered 503;
-// nothing is half-written. `publish` (the Redis change feed) sees every
-// committed change; `applyRemote` takes other nodes' changes.
+// state on this node. A write is validated against the state
+// (control-ops.ts) and checked for room in the budget table; it then gets
+// the next version — from this node alone, or from the Redis change feed
+// (change-feed.ts), which orders the writes of every node — and is
+// applied: staged in memory (the next write sees it), committed to LMDB
+// with its audit entry and version, applied on every shard (each
+// acknowledges), and only then answered. Changes are applied in version
+// order, the same path for this node's writes and other nodes'. A commit
+// that fails is undone in memory (single node) and answered 503; nothing is
+// half-written.
 
 /** Admin writes that shards forward to the supervisor (messages.ts `control`). */
 export type ControlOp =
@@ -32,14 +36,17 @@ export type ControlAnswer =
 /** One live shard as the control plane reaches it: apply a change, resolve once the shard applied it. */
 export type ShardApply = (change: ControlChange) => Promise<void>;
 
+type Moved = { budgets: number; rates: number };
+const NONE: Moved = { budgets: 0, rates: 0 };
+
 export class ControlPlane {
   readonly state: ControlState;
   #registry: SlotRegistry | undefined;
-  #version: number;
-  /** Committed changes reach shards (and the feed) one after another, in version order. */
+  #feed: ChangeFeed | undefined;
+  /** Committed changes reach shards one after another, in version order. */
   #tail: Promise<unknown> = Promise.resolve();
-  /** Every committed change of this node (change-feed.ts publishes it). */
-  publish: (change: ControlChange) => Promise<void> = async () => {};
+  #catching: Promise<void> | undefined;
+  #again = false;
 
   constructor(
     private readonly config: Config,
@@ -49,7 +56,6 @@ export class ControlPlane {
     private readonly log: (msg: string) => void,
   ) {
     this.state = new ControlState(config, snapshot);
-    this.#version = this.state.version;
   }
 
   /** The slot registry reads the state's catalog; it is built after the state (its table is sized from it). */
@@ -57,39 +63,42 @@ export class ControlPlane {
     this.#registry = registry;
   }
 
+  /** Many nodes: versions come from the feed, and every node's changes are applied from it. Catches up before returning. */
+  async useFeed(feed: ChangeFeed, pollMs: number, waitMs: number): Promise<void> {
+    this.#feed = feed;
+    await feed.start(() => void this.catchUp().catch((err) => this.log(`warn: control plane: catching up from redis: ${(err as Error)?.message ?? err}`)), pollMs, waitMs);
+    await this.catchUp().catch((err) => this.log(`warn: control plane: cannot catch up from redis at start (${(err as Error)?.message ?? err}); retrying every ${pollMs} ms`));
+  }
+
   get version(): number {
-    return this.#version;
+    return this.state.version;
   }
 
   async handle(actor: string, op: ControlOp, now = Date.now()): Promise<ControlAnswer> {
     const outcome = this.#plan(op, now);
     if (!outcome.ok) return outcome;
-    const change: ControlChange = { version: this.#version + 1, deltas: outcome.deltas };
-    const moved = this.#stage(change.deltas);
+    // Room in the budget table, checked on the state as it would be, then put back: nothing moves before the version is taken.
+    const moved = this.#stage(outcome.deltas, now, true);
+    for (const d of outcome.undo) this.state.applyDelta(d);
     try {
       this.#registry?.checkReserve(moved);
     } catch (err) {
-      this.#unstage(outcome.undo, moved);
       if (err instanceof CapacityError) return { ok: false, type: 'capacity_exhausted', message: err.message };
       throw err;
     }
-    this.#registry?.reserve(moved);
-    this.#version = change.version;
-    this.state.version = change.version;
-    const committed = this.store.commit(change, [{ ts: now, actor, ...outcome.audit }]);
-    const done = this.#tail.then(() => committed).then(
-      () => this.#ship(change),
-      (err: unknown) => {
-        this.#unstage(outcome.undo, moved);
-        throw err;
-      },
-    );
-    this.#tail = done.catch(() => {});
+    const change = { deltas: outcome.deltas, audit: [{ ts: now, actor, ...outcome.audit }] };
     try {
-      await done;
+      if (this.#feed) {
+        const version = await this.#feed.append(change);
+        while (this.state.version < version) await this.catchUp();
+        await this.#tail;
+      } else {
+        await this.#apply({ version: this.state.version + 1, ...change }, outcome.undo);
+      }
     } catch (err) {
       this.log(`error: control plane: ${op.op} not written: ${(err as Error)?.message ?? err}`);
-      return { ok: false, type: 'ledger_unavailable', message: `the change could not be written to the data directory (${(err as Error)?.message ?? err}); nothing was changed, retry later` };
+      const where = this.#feed ? 'to Redis (the change feed every node applies)' : 'to the data directory';
+      return { ok: false, type: 'ledger_unavailable', message: `the change could not be written ${where} (${(err as Error)?.message ?? err}); nothing was changed, retry later` };
     }
     return { ok: true, status: outcome.status, body: outcome.body };
   }
@@ -106,26 +115,80 @@ export class ControlPlane {
       case 'reset-spend': {
         const r = parseReset(state, op.customer, op.body);
         if ('ok' in r) return r;
-        // The shared counters move now (every shard sees them at once); the offsets keep a later re-seed from the ledger honest.
-        const offsets = this.#registry?.resetSpend(op.customer, now) ?? [];
-        const delta: ControlDelta = { t: 'spend-reset', customer: op.customer, offsets };
-        return { ok: true, deltas: [delta], undo: [], audit: { action: 'budget.reset', target: `customer:${op.customer}`, before: { reason: r.reason, spent: offsets }, after: { spent: 0 } }, status: 200, body: { customer: op.customer, reason: r.reason, reset: offsets.map((o) => ({ budget: o.key.split('\u0000').slice(2).join('/'), period_start: new Date(o.periodStart).toISOString() })) } };
+        return { ok: true, deltas: [{ t: 'spend-reset', customer: op.customer }], undo: [], audit: { action: 'budget.reset', target: `customer:${op.customer}`, before: { reason: r.reason }, after: null }, status: 200, body: { customer: op.customer, reason: r.reason, reset: true } };
       }
     }
   }
 
-  /** Applies deltas to the in-memory state; returns how the reserved slot counts moved. */
-  #stage(deltas: ControlDelta[]): { budgets: number; rates: number } {
-    const affected = this.#affected(deltas);
-    const before = this.#reservedFor(affected);
-    for (const d of deltas) this.state.applyDelta(d);
-    const after = this.#reservedFor(affected);
-    return { budgets: after.budgets - before.budgets, rates: after.rates - before.rates };
+  /**
+   * Applies one change in version order: staged now (synchronously, so
+   * the order holds), committed (lmdb-js batches commits issued together),
+   * then shipped to the shards after every earlier change.
+   */
+  #apply(change: ControlChange, undo?: ControlDelta[]): Promise<void> {
+    if (change.version <= this.state.version) return Promise.resolve();
+    const now = Date.now();
+    const moved = this.#stage(change.deltas, now, false);
+    this.#registry?.reserve(moved); // a change from the feed was checked by its writer; ours just now
+    this.state.version = change.version;
+    const committed = this.store.commit(change);
+    const done = this.#tail.then(() => committed).then(
+      () => this.#ship(change),
+      (err: unknown) => {
+        if (undo) {
+          for (const d of undo) this.state.applyDelta(d);
+          this.#registry?.reserve({ budgets: -moved.budgets, rates: -moved.rates });
+          this.state.version = change.version - 1;
+        } else {
+          this.log(`error: control plane: version ${change.version} is applied but not stored here (${(err as Error)?.message ?? err}); a restart catches up from redis`);
+        }
+        throw err;
+      },
+    );
+    this.#tail = done.catch(() => {});
+    return done;
   }
 
-  #unstage(undo: ControlDelta[], moved: { budgets: number; rates: number }): void {
-    for (const d of undo) this.state.applyDelta(d);
-    this.#registry?.reserve({ budgets: -moved.budgets, rates: -moved.rates });
+  /** Reads the feed from this node's version and applies what it finds, in order. One at a time; a request meanwhile runs it again. */
+  catchUp(): Promise<void> {
+    const feed = this.#feed;
+    if (!feed) return Promise.resolve();
+    if (this.#catching) {
+      this.#again = true;
+      return this.#catching;
+    }
+    this.#catching = (async () => {
+      do {
+        this.#again = false;
+        const { changes, oldest } = await feed.since(this.state.version);
+        if (!changes.length) {
+          // Redis lost its data (restarted empty): versions must not start again below ours, or our nodes would ignore them.
+          if ((await feed.version()) < this.state.version) await feed.raise(this.state.version);
+          continue;
+        }
+        if (oldest !== null && oldest > this.state.version + 1) this.log(`error: control plane: this node is at version ${this.state.version} but the change log starts at ${oldest}: changes in between are lost to it (restore its dataDir from another node)`);
+        let last: Promise<void> = Promise.resolve();
+        for (const c of changes) last = this.#apply(c);
+        await last;
+        this.#again ||= changes.length === PAGE; // more after this page
+      } while (this.#again);
+    })().finally(() => {
+      this.#catching = undefined;
+    });
+    return this.#catching;
+  }
+
+  /** Applies deltas to the in-memory state; returns how the reserved slot counts moved. `dryRun`: a reset moves no counter. */
+  #stage(deltas: ControlDelta[], now: number, dryRun: boolean): Moved {
+    const affected = this.#affected(deltas);
+    const before = this.#reservedFor(affected);
+    for (const d of deltas) {
+      // Each node moves its own counters when it applies a reset; what it took off is stored with the change.
+      if (d.t === 'spend-reset' && !dryRun && this.#registry) d.offsets = this.#registry.resetSpend(d.customer, now);
+      this.state.applyDelta(d);
+    }
+    const after = this.#reservedFor(affected);
+    return { budgets: after.budgets - before.budgets, rates: after.rates - before.rates };
   }
 
   /** Customers whose reserved slots a change can move: the ones it names, and every customer on a plan it changes. */
@@ -142,14 +205,13 @@ export class ControlPlane {
     return ids;
   }
 
-  #reservedFor(ids: Set<string>): { budgets: number; rates: number } {
+  #reservedFor(ids: Set<string>): Moved {
+    if (!this.#registry || !ids.size) return NONE;
     let budgets = 0, rates = 0;
-    if (this.#registry) {
-      for (const id of ids) {
-        const n = this.#registry.reservedFor(id);
-        budgets += n.budgets;
-        rates += n.rates;
-      }
+    for (const id of ids) {
+      const n = this.#registry.reservedFor(id);
+      budgets += n.budgets;
+      rates += n.rates;
     }
     return { budgets, rates };
   }
@@ -157,33 +219,15 @@ export class ControlPlane {
   async #ship(change: ControlChange): Promise<void> {
     const results = await Promise.allSettled(this.shards().map((apply) => apply(change)));
     for (const r of results) if (r.status === 'rejected') this.log(`warn: control plane: a shard did not confirm version ${change.version}: ${(r.reason as Error)?.message ?? r.reason} (a restarted shard loads the current state)`);
-    await this.publish(change).catch((err) => this.log(`warn: control plane: change feed: ${(err as Error)?.message ?? err}`));
-  }
-
-  /**
-   * A change another node committed (change-feed.ts), or one this node
-   * missed and reads back by version: stored, staged and shipped like our
-   * own, without an audit entry (the writing node has it).
-   */
-  async applyRemote(change: ControlChange): Promise<boolean> {
-    if (change.version <= this.#version) return false;
-    const moved = this.#stage(change.deltas);
-    this.#registry?.reserve(moved); // the writing node checked capacity; ours may only run fuller
-    this.#version = change.version;
-    this.state.version = change.version;
-    const committed = this.store.commit(change, []);
-    const done = this.#tail.then(() => committed).then(() => this.#shipLocal(change));
-    this.#tail = done.catch(() => {});
-    await done;
-    return true;
-  }
-
-  async #shipLocal(change: ControlChange): Promise<void> {
-    await Promise.allSettled(this.shards().map((apply) => apply(change)));
   }
 
   /** last_used_at from the shards, one batched write. */
   touchKeys(used: [string, number][]): void {
     if (used.length) this.store.touchKeys(used).catch((err) => this.log(`warn: control plane: last_used_at not written: ${(err as Error)?.message ?? err}`));
+  }
+
+  async close(): Promise<void> {
+    await this.#feed?.close();
+    await this.#tail;
   }
 }

@@ -1,4 +1,5 @@
 import type { BudgetConfig, CustomerConfig, PlanConfig, WalletConfig } from '../config/schema.js';
+import type { AuditEntry } from './audit-log.js';
 
 // What the control plane stores and ships between threads and nodes.
 
@@ -27,14 +28,18 @@ export type ControlDelta =
   | { t: 'plan-deleted'; name: string }
   | { t: 'key'; key: KeyRecord }
   | { t: 'key-revoked'; key_id: string; hash: string; customer: string }
-  /** A period's spend was reset (budget slots of the customer moved to 0); shards re-read the scope. */
-  | { t: 'spend-reset'; customer: string; offsets: SpendOffset[] };
+  /**
+   * Audited reset of the customer's spend this period. Each node's supervisor
+   * moves its own counters to 0 when it applies it and fills `offsets` (what
+   * was taken off, per budget) before storing it.
+   */
+  | { t: 'spend-reset'; customer: string; offsets?: SpendOffset[] };
 
 /** Spend taken off a budget counter by an audited reset, for the period that started at periodStart. */
 export interface SpendOffset { key: string; periodStart: number; amount: string }
 
-/** The deltas of one admin write, stamped with the global version it produced. */
-export interface ControlChange { version: number; deltas: ControlDelta[] }
+/** The deltas of one admin write, stamped with the global version it produced, and its audit entries (stored by every node). */
+export interface ControlChange { version: number; deltas: ControlDelta[]; audit?: AuditEntry[] }
 
 /** Everything the stored control state holds, as shards and other nodes load it. */
 export interface ControlSnapshot {

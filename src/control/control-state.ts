@@ -50,7 +50,7 @@ export class ControlState {
         this.keysOf.get(d.customer)?.delete(d.key_id);
         break;
       }
-      case 'spend-reset': for (const o of d.offsets) this.offsets.set(o.key, o); break;
+      case 'spend-reset': for (const o of d.offsets ?? []) this.offsets.set(o.key, o); break;
     }
     this.onDelta(d, this);
   }

@@ -2,7 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CustomerConfig, PlanConfig } from '../config/schema.js';
-import { AuditLog, type AuditEntry } from './audit-log.js';
+import { AuditLog } from './audit-log.js';
 import type { ControlChange, ControlSnapshot, KeyRecord, SpendOffset } from './control-records.js';
 
 // The durable runtime state: customers and plans written through the admin
@@ -48,14 +48,13 @@ export class ControlStore {
   }
 
   /** Writes one change (and its audit entries) in one transaction; resolves once it is durable. */
-  commit(change: ControlChange, audit: AuditEntry[]): Promise<void> {
+  commit(change: ControlChange): Promise<void> {
     return this.#db.transaction(() => {
       this.#apply(change);
-      for (const a of audit) this.audit.put(a);
+      for (const a of change.audit ?? []) this.audit.put(a);
     }).then(() => undefined);
   }
 
-  /** A change another node made (change feed): stored as is, without an audit entry of ours. */
   #apply(change: ControlChange): void {
     const db = this.#db;
     for (const d of change.deltas) {
@@ -66,7 +65,7 @@ export class ControlStore {
         case 'plan-deleted': void db.remove(['p', d.name]); break;
         case 'key': void db.put(['k', d.key.key_id], d.key); break;
         case 'key-revoked': void db.remove(['k', d.key_id]); void db.remove(['u', d.key_id]); break;
-        case 'spend-reset': for (const o of d.offsets) void db.put(['o', o.key], o); break;
+        case 'spend-reset': for (const o of d.offsets ?? []) void db.put(['o', o.key], o); break;
       }
     }
     if (change.version > this.version) void db.put(['v'], change.version);

@@ -1,4 +1,5 @@
 import { LedgerUnavailableError } from '../store/ledger.js';
+import { modelBarred } from '../control/key-models.js';
 import { streamErrorEvent } from '../protocols/stream-error.js';
 import { releaseHolds } from '../budget/decide.js';
 import { releaseSessionHold, sessionCall } from '../budget/session-budgets.js';
@@ -199,6 +200,8 @@ class ModelCall implements CallRun {
     if (!read.ok && read.refusal.closeConnection) return this.#refuseIntake(read.refusal);
     if (ex.aborted) return;
     if (!read.ok) return this.#refuseIntake(read.refusal);
+    const barred = modelBarred(caller, read.call.model);
+    if (barred) return this.refuse('model_not_allowed', barred);
 
     const idemKey = h.idempotencyKey || null;
     if (idemKey) {

@@ -13,6 +13,10 @@ import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry, reservedSlots } from './slot-registry.js';
 import { ControlStore } from '../control/control-store.js';
 import { ControlPlane, type ShardApply } from '../control/control-plane.js';
+import { ChangeFeed } from '../control/change-feed.js';
+
+/** A node polls the change feed this often besides pub/sub: a missed message delays a change by at most this. */
+const FEED_POLL_MS = 250;
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -85,6 +89,8 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
   }, () => ledgerHealth.accepting, { catalog: control.state.catalog, offsets: control.state.offsets });
   control.attach(registry);
+  // Many nodes: every node's writes come in order from the Redis change feed; caught up before the shards load the state.
+  if (config.redis) await control.useFeed(new ChangeFeed(config.redis, config.cluster.keyPrefix, config.cluster.redisTimeout, log), FEED_POLL_MS, 2 * config.cluster.redisTimeout);
   // Counters against the ledger, on request (GET /admin/budgets/drift).
   const drift = new BudgetDrift({ table, ledger, refs: () => registry.refs, ledgerAccepting: () => ledgerHealth.accepting, rowsKeptMs: config.retention.usageRows });
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
@@ -269,6 +275,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
     await leases?.close();
+    await control.close();
     await ledger.close();
     throw err;
   }
@@ -303,6 +310,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       ledgerWatch.stop();
       await alerting.stop();
       await walletStore.close();
+      await control.close();
       unwritten += await ledger.close();
       if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
       process.off('unhandledRejection', onRejection);

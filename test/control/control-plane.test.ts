@@ -159,6 +159,9 @@ describe('control plane on one node', () => {
   it('a disabled customer gets 403; a revoked key 401 on every shard at once', async () => {
     const second = await admin('POST', '/admin/customers/runtime-2/keys', { models: ['gpt-4o-mini'] });
     expect((await chat(second.body.key)).status).toBe(200);
+    const other = await chat(second.body.key, 'gpt-4o');
+    expect(other.status).toBe(403);
+    expect(other.body.error).toMatchObject({ type: 'model_not_allowed', message: expect.stringContaining('gpt-4o-mini') });
     expect((await admin('PATCH', '/admin/customers/runtime-2', { disabled: true })).status).toBe(200);
     const disabled = await Promise.all(Array.from({ length: 20 }, () => chat(second.body.key)));
     expect(disabled.map((c) => c.status)).toEqual(Array(20).fill(403));
