@@ -3,6 +3,7 @@ import { adminPaths } from './openapi-admin-paths.js';
 import { controlPaths, mergePaths } from './openapi-control-paths.js';
 import { proxyPaths } from './openapi-paths.js';
 import { componentSchemas } from './openapi-schemas.js';
+import { walletPaths } from './openapi-wallet-paths.js';
 
 // GET /admin/openapi.json: an OpenAPI 3.1 document of every route Tollgate
 // serves, built from the schemas that validate requests (openapi-schemas.ts)
@@ -32,7 +33,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: 'admin', description: 'Admin API (adminToken).' },
       { name: 'operations', description: 'Health, readiness, metrics, dashboard.' },
     ],
-    paths: mergePaths(proxyPaths(), adminPaths(), controlPaths()),
+    paths: mergePaths(proxyPaths(), adminPaths(), controlPaths(), walletPaths()),
     components: {
       schemas: componentSchemas(),
       securitySchemes: {

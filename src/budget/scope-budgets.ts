@@ -38,7 +38,7 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     });
   };
   const wallet = customer?.wallet ?? plan?.wallet;
-  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet));
+  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet, customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl));
   plan?.budgets.forEach((b, i) => add(b, 'plan', i));
   customer?.budgets.forEach((b, i) => add(b, 'customer', i));
   if (agent) {
@@ -55,11 +55,9 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
  * slot registry from the wallet's transactions, raised by top-ups), spent =
  * every charge the ledger holds for the customer (its `total` aggregate).
  */
-function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig): ScopeBudget {
+function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig, refusalUrl: string | undefined): ScopeBudget {
   const key = walletKey(customerId, w.currency);
-  const customer = config.customers.find((c) => c.id === customerId);
-  const plan = planName ? config.plans.find((p) => p.name === planName) : undefined;
-  const url = w.topUpUrl ?? customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl;
+  const url = w.topUpUrl ?? refusalUrl;
   return {
     key,
     ref: {

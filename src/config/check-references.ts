@@ -63,15 +63,8 @@ export function checkReferences(c: Config): string[] {
     checkNotify(cu.budgets, `customers[${i}].budgets`);
     cu.agents.forEach((a, j) => checkNotify(a.budgets, `customers[${i}].agents[${j}].budgets`));
   });
-  const checkWallet = (w: WalletConfig | undefined, at: string) => {
-    if (!w) return;
-    if (w.currency !== 'USD' && c.exchangeRates[w.currency] === undefined) problems.push(`${at}.currency: no exchange rate for ${w.currency} (add exchangeRates.${w.currency}: units per 1 USD)`);
-    w.lowBalance.forEach((t, i) => t.notify.forEach((n, k) => {
-      if (!channels.has(n)) problems.push(`${at}.lowBalance[${i}].notify[${k}]: unknown alert channel "${n}"`);
-    }));
-  };
-  c.plans.forEach((p, i) => checkWallet(p.wallet, `plans[${i}].wallet`));
-  c.customers.forEach((cu, i) => checkWallet(cu.wallet, `customers[${i}].wallet`));
+  c.plans.forEach((p, i) => checkWallet(p.wallet, `plans[${i}].wallet`, c, problems));
+  c.customers.forEach((cu, i) => checkWallet(cu.wallet, `customers[${i}].wallet`, c, problems));
   c.alerts.notify?.forEach((n, k) => {
     if (!channels.has(n)) problems.push(`alerts.notify[${k}]: unknown alert channel "${n}"`);
   });
@@ -108,4 +101,14 @@ export function checkBudgets(budgets: BudgetConfig[], at: string, c: Config, pro
       if (t.action === 'degrade' && !t.model) problems.push(`${at}[${i}].thresholds[${j}].model: a degrade threshold needs the model to degrade to`);
     });
   });
+}
+
+/** A wallet's currency needs a rate; its low-balance alerts need known channels (config file and admin API alike). */
+export function checkWallet(w: WalletConfig | undefined, at: string, c: Config, problems: string[]): void {
+  if (!w) return;
+  if (w.currency !== 'USD' && c.exchangeRates[w.currency] === undefined) problems.push(`${at}.currency: no exchange rate for ${w.currency} (add exchangeRates.${w.currency}: units per 1 USD)`);
+  const channels = new Set(c.alerts.channels.map((ch) => ch.name));
+  w.lowBalance.forEach((t, i) => t.notify.forEach((n, k) => {
+    if (!channels.has(n)) problems.push(`${at}.lowBalance[${i}].notify[${k}]: unknown alert channel "${n}"`);
+  }));
 }

@@ -100,7 +100,6 @@ const scopeOptions = {
   rateLimit: rateLimit.optional(),
   loopProtection: loopProtection.optional(),
   refusal: refusal.optional(),
-  wallet: walletSchema.optional(),
 };
 
 const keyString = z.string().min(8, 'keys must be at least 8 characters');
@@ -131,6 +130,7 @@ export const customerSchema = z.object({
   agentDefaults: agentDefaults.optional(),
   // IANA zone of this customer's calendar periods (default: the plan's, else the global timeZone).
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
   metadata: metadataSchema.optional(),
   // A disabled customer's keys get 403 customer_disabled (its usage and spend stay).
   disabled: z.boolean().default(false),
@@ -141,6 +141,7 @@ export const planSchema = z.object({
   name: z.string().min(1),
   agentDefaults: agentDefaults.optional(),
   timeZone: z.string().optional(),
+  wallet: walletSchema.optional(),
   ...scopeOptions,
 }).strict();
 

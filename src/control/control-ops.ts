@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { budgetSchema, customerSchema, planSchema, walletSchema, type Config, type CustomerConfig, type PlanConfig } from '../config/schema.js';
 import { describeIssues } from '../config/load-config.js';
-import { checkBudgets } from '../config/check-references.js';
+import { checkBudgets, checkWallet } from '../config/check-references.js';
 import { checkTimeZone } from '../budget/periods.js';
 import { hashKey } from '../identity/key-hash.js';
 import type { ErrorType } from '../http/errors.js';
@@ -67,6 +67,7 @@ function checkScope(config: Config, state: ControlState, s: Partial<CustomerConf
   const problems: string[] = [];
   if (s.plan !== undefined && !state.catalog.plan(s.plan)) problems.push(`plan: unknown plan "${s.plan}"`);
   checkBudgets(s.budgets ?? [], 'budgets', config, problems);
+  checkWallet(s.wallet, 'wallet', config, problems);
   s.agents?.forEach((a, j) => checkBudgets(a.budgets, `agents[${j}].budgets`, config, problems));
   const channels = new Set(config.alerts.channels.map((c) => c.name));
   (s.budgets ?? []).forEach((b, i) => b.thresholds.forEach((t, j) => t.notify.forEach((n, k) => {

@@ -19,8 +19,8 @@ export interface ErrorSpec {
 export const ERRORS = {
   budget_exceeded: {
     status: 402, // never 429: SDKs would retry it
-    when: 'a budget in scope cannot hold the call\'s estimate; `scope` says which budget, its limit, use and reset time',
-    action: 'do not retry as is (SDKs do not): wait for `scope.resets_at`, send a cheaper call (smaller `max_tokens`, cheaper model), or ask the operator to raise the limit',
+    when: 'a budget in scope cannot hold the call\'s estimate; `scope` says which budget, its limit, use and reset time; for a prepaid wallet (`scope.period: prepaid`) the balance cannot cover the call, and `top_up_url` says where to buy credit when one is configured',
+    action: 'do not retry as is (SDKs do not): wait for `scope.resets_at`, send a cheaper call (smaller `max_tokens`, cheaper model), top up the wallet, or ask the operator to raise the limit',
   },
   rate_limit_exceeded: {
     status: 429,
@@ -142,6 +142,11 @@ export const ERRORS = {
     when: 'in a cluster, Redis is unreachable and this node\'s lease of the budget is used up (`redisDown: closed`); nothing was reserved',
     action: 'retry after `retry-after`; nothing was charged',
   },
+  wallet_not_configured: {
+    status: 409,
+    when: 'a wallet credit or wallet read for a customer that has no `wallet` (on itself or its plan)',
+    action: 'give the customer or its plan `wallet: { currency }`, then credit it',
+  },
   customer_disabled: {
     status: 403,
     when: "the key's customer was disabled through the admin API (`PATCH /admin/customers/:id` with `disabled: true`)",
@@ -171,11 +176,6 @@ export const ERRORS = {
     status: 507,
     when: 'a control-plane write would need more budget slots than the budget table (sized at start) holds',
     action: 'restart (the table is sized from the stored state + `control.slotHeadroom`) or raise `maxBudgetSlots`; nothing was written',
-  },
-  wallet_not_configured: {
-    status: 409,
-    when: 'a wallet credit or wallet read for a customer that has no `wallet` (on itself or its plan)',
-    action: 'give the customer or its plan `wallet: { currency }`, then credit it',
   },
   internal_error: {
     status: 500,

@@ -36,7 +36,7 @@ export type ShardToMain =
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean }
   // Prepaid wallets (src/wallet/): a top-up (admin API or signed), a wallet's balance and transactions.
-  | { t: 'wallet-credit'; id: number; request: CreditRequest; source: string }
+  | { t: 'wallet-credit'; id: number; request: CreditRequest; actor: string }
   | { t: 'wallet-view'; id: number; customer: string }
   // Control plane (src/control/): an admin write for the supervisor; a change applied; keys used lately (last_used_at).
   | { t: 'control'; id: number; actor: string; op: ControlOp }

@@ -230,7 +230,7 @@ mountBudgetDrift(app, {
 });
 mountWallets(app, {
   config, guard: adminGuard, exchange,
-  credit: (request, source) => toMain.request((id) => ({ t: 'wallet-credit', id, request, source }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
+  credit: (request, actor) => toMain.request((id) => ({ t: 'wallet-credit', id, request, actor }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
   view: (customer) => toMain.request((id) => ({ t: 'wallet-view', id, customer }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
 });
 mountControl(app, { ctx, guard: adminGuard, link: controlLink, store: controlStore });

@@ -146,6 +146,9 @@ export class SlotRegistry {
     this.#reserved = reserved;
   }
 
+  /** What a wallet's slot starts with (src/wallet/wallet-book.ts sets this): what it was credited. */
+  walletCredited: (ref: Omit<BudgetRef, 'slot'>) => bigint = () => 0n;
+
   /** Budget and window slots a known customer (config or runtime) keeps reserved: its own, its plan's, its listed agents'. */
   reservedFor(customer: string): { budgets: number; rates: number } {
     return reservedSlots(this.config, this.#catalog, customer);
@@ -179,6 +182,7 @@ export class SlotRegistry {
   resetSpend(customer: string, now = Date.now()): SpendOffset[] {
     const out: SpendOffset[] = [];
     for (const ref of this.resolve(customer, null, now)) {
+      if (ref.wallet) continue; // a wallet has no period: its spend is paid for, resetting it would hand out credit
       const w = this.#clock.window(ref.period, now, ref.timeZone);
       this.table.rollover(ref.slot, w.start);
       const st = this.table.read(ref.slot);
@@ -189,9 +193,6 @@ export class SlotRegistry {
     }
     return out;
   }
-
-  /** What a wallet's slot starts with (src/wallet/wallet-book.ts sets this): what it was credited. */
-  walletCredited: (ref: Omit<BudgetRef, 'slot'>) => bigint = () => 0n;
 
   /** The shared generation table shards check dynamic scopes against (ScopeResolver). */
   readonly gensSab: SharedArrayBuffer;
@@ -291,9 +292,10 @@ export class SlotRegistry {
       const full = { ...ref, slot };
       // A limit, burst or threshold changed at run time (plan or customer write): same counter, new cap, spend kept.
       const was = this.refs[slot];
-      if (was && (was.limit !== ref.limit || was.burst !== ref.burst || was.enforce !== ref.enforce || JSON.stringify(was.thresholds) !== JSON.stringify(ref.thresholds))) {
+      if (was && (was.limit !== ref.limit || was.burst !== ref.burst || was.enforce !== ref.enforce || JSON.stringify(was.thresholds) !== JSON.stringify(ref.thresholds) || JSON.stringify(was.wallet) !== JSON.stringify(ref.wallet))) {
         const { limit, cap } = limitToCounter(ref);
-        if (!this.table.leased) this.table.setLimit(slot, cap, limit);
+        // A wallet's limit is what was credited (wallet-book.ts), never the config's: only its terms change here.
+        if (!this.table.leased && !ref.wallet) this.table.setLimit(slot, cap, limit);
         this.refs[slot] = full;
       }
       return full;

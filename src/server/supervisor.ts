@@ -105,6 +105,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       return refs.find((r) => r.wallet);
     },
     remote: leases,
+    audit: (entry) => controlStore.audit.append(entry),
   });
   registry.walletCredited = (ref) => wallets.creditedFor(ref);
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
@@ -222,7 +223,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'wallet-credit':
           case 'wallet-view':
-            (m.t === 'wallet-credit' ? wallets.credit(m.request, m.source) : wallets.view(m.customer)).then(
+            (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.customer)).then(
               (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
               (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
             );

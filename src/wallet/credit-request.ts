@@ -1,10 +1,16 @@
-// The body of a top-up (POST /admin/customers/:id/credits and the signed
-// POST /v1/wallet/credits): checked field by field, each problem naming its
+// The body of a top-up (POST /admin/customers/:id/credits, which also takes
+// refunds and adjustments, and the signed POST /v1/wallet/credits, credits
+// only): checked field by field, each problem naming its
 // field, and the amount converted to integer nano-units of the wallet's
 // currency. Pure: the exchange rates come in as a parameter.
 
+/** credit: adds; refund: takes back (credit returned to the payer); adjustment: a signed correction. */
+export type CreditType = 'credit' | 'refund' | 'adjustment';
+
 export interface CreditRequest {
   customer: string;
+  type: CreditType;
+  /** As sent: positive for credits and refunds, signed for adjustments. */
   amount: number;
   /** The currency `amount` is in; undefined: the wallet's. */
   currency?: string;
@@ -23,17 +29,21 @@ const MAX_NANO = 9e18;
  * undefined, from the body (the signed endpoint). Returns `field: problem`
  * on bad input.
  */
-export function parseCreditRequest(body: unknown, customer?: string): CreditRequest | string {
+export function parseCreditRequest(body: unknown, customer?: string, types: readonly CreditType[] = ['credit', 'refund', 'adjustment']): CreditRequest | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: a JSON object { amount, currency?, idempotency_key, reference? }';
   const b = body as Record<string, unknown>;
   if (customer === undefined) {
     if (typeof b.customer !== 'string' || !b.customer) return 'customer: required, the id of the customer whose wallet is credited';
     customer = b.customer;
   }
+  const type = b.type ?? 'credit';
+  if (typeof type !== 'string' || !(types as readonly string[]).includes(type)) return `type: one of ${types.join(', ')} (got ${JSON.stringify(type)})`;
   const amount = b.amount;
   if (typeof amount !== 'number' || !Number.isFinite(amount)) return 'amount: required, a finite number (the credit, in `currency`)';
-  if (amount <= 0) return `amount: must be greater than 0 (got ${amount}); a top-up only adds credit`;
-  if (amount > MAX_AMOUNT) return `amount: at most ${MAX_AMOUNT} (got ${amount})`;
+  if (type === 'adjustment' ? amount === 0 : amount <= 0) {
+    return type === 'adjustment' ? 'amount: an adjustment must not be 0 (negative takes credit away)' : `amount: must be greater than 0 (got ${amount}); ${type === 'refund' ? 'a refund takes this much back' : 'a top-up only adds credit'}`;
+  }
+  if (Math.abs(amount) > MAX_AMOUNT) return `amount: at most ${MAX_AMOUNT} in size (got ${amount})`;
   if (b.currency !== undefined && (typeof b.currency !== 'string' || !/^[A-Z]{3}$/.test(b.currency))) return 'currency: a 3-letter currency code such as USD or GBP';
   if (typeof b.idempotency_key !== 'string' || !b.idempotency_key) return 'idempotency_key: required, a string unique to this top-up (a repeat with the same key credits once)';
   if (b.idempotency_key.length > MAX_KEY) return `idempotency_key: at most ${MAX_KEY} characters`;
@@ -41,6 +51,7 @@ export function parseCreditRequest(body: unknown, customer?: string): CreditRequ
   if (typeof b.reference === 'string' && b.reference.length > MAX_REFERENCE) return `reference: at most ${MAX_REFERENCE} characters`;
   return {
     customer,
+    type: type as CreditType,
     amount,
     ...(b.currency !== undefined ? { currency: b.currency as string } : {}),
     idempotencyKey: b.idempotency_key,
@@ -59,8 +70,9 @@ export function toWalletNano(amount: number, from: string, to: string, rates: Re
   const rt = rate(to);
   if (rf === undefined) return `currency: no exchange rate for ${from} (the wallet is in ${to}; add exchangeRates.${from}: units per 1 USD)`;
   if (rt === undefined) return `currency: no exchange rate for the wallet's currency ${to} (add exchangeRates.${to})`;
-  const nano = from === to ? Math.round(amount * 1e9) : Math.round((amount * 1e9 * rt) / rf);
+  const size = Math.abs(amount);
+  const nano = from === to ? Math.round(size * 1e9) : Math.round((size * 1e9 * rt) / rf);
   if (nano <= 0) return `amount: ${amount} ${from} is less than one nano-unit of ${to}`;
   if (nano > MAX_NANO) return `amount: ${amount} ${from} is more than a wallet can hold in ${to}`;
-  return BigInt(nano);
+  return amount < 0 ? -BigInt(nano) : BigInt(nano);
 }

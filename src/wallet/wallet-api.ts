@@ -16,11 +16,15 @@ import type { CreditOutcome, WalletFailure, WalletView } from './wallet-book.js'
 //   GET  /admin/customers/:id/wallet    admin token
 //   POST /v1/wallet/credits             signed by a payment provider with wallet.webhookSecret
 
+/** Who a signed top-up is recorded as (transactions and the audit log). */
+export const WEBHOOK_ACTOR = 'webhook';
+
 export interface WalletApiDeps {
   config: Config;
   guard: Guard;
   exchange: (res: HttpResponse) => Exchange;
-  credit: (request: CreditRequest, source: string) => Promise<CreditOutcome | WalletFailure>;
+  /** `actor`: the admin token's name (audit), or `webhook` for a signed top-up. */
+  credit: (request: CreditRequest, actor: string) => Promise<CreditOutcome | WalletFailure>;
   view: (customer: string) => Promise<WalletView | WalletFailure>;
 }
 
@@ -36,7 +40,7 @@ export function mountWallets(app: TemplatedApp, deps: WalletApiDeps): void {
     body.catch(() => {});
     if (customer === null) return void ex.fail('openai', 'invalid_request_error', 'customer id: malformed percent-encoding');
     void body.then(
-      (raw) => creditFrom(ex, deps, raw, customer, 'admin'),
+      (raw) => creditFrom(ex, deps, raw, customer, ex.actor),
       (err) => bodyFailed(ex, err, limit),
     );
   });
@@ -63,23 +67,24 @@ export function mountWallets(app: TemplatedApp, deps: WalletApiDeps): void {
             ? `${SIGNATURE_HEADER}: missing or wrong; send sha256=<hex HMAC-SHA256 of the raw body with wallet.webhookSecret>`
             : 'signed top-ups are disabled: set wallet.webhookSecret in the config');
         }
-        creditFrom(ex, deps, raw, undefined, 'webhook');
+        creditFrom(ex, deps, raw, undefined, WEBHOOK_ACTOR);
       },
       (err) => bodyFailed(ex, err, limit),
     );
   });
 }
 
-function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, customer: string | undefined, source: string): void {
+function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, customer: string | undefined, actor: string): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
   } catch {
     return ex.fail('openai', 'invalid_request_error', 'body: not JSON');
   }
-  const request = parseCreditRequest(parsed, customer);
+  // A payment provider only ever adds credit; refunds and adjustments are the operator's.
+  const request = parseCreditRequest(parsed, customer, actor === WEBHOOK_ACTOR ? ['credit'] : undefined);
   if (typeof request === 'string') return ex.fail('openai', 'invalid_request_error', request);
-  answer(ex, deps.credit(request, source));
+  answer(ex, deps.credit(request, actor));
 }
 
 function answer(ex: Exchange, outcome: Promise<CreditOutcome | WalletView | WalletFailure>): void {

@@ -28,6 +28,8 @@ export interface WalletBookDeps {
   store: WalletTransactions;
   /** The customer's wallet, bound to its slot (resolving the scope, and in cluster mode leasing it); undefined: no wallet. */
   resolveWallet: (customer: string) => Promise<BudgetRef | undefined>;
+  /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor. */
+  audit?: (entry: { actor: string; action: string; target: string; before: unknown; after: unknown }) => Promise<void>;
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
   remote?: { credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> };
 }
@@ -64,58 +66,86 @@ const nanoToUnits = (n: bigint) => Number(n) / 1e9;
 
 export class WalletBook {
   /** Σ transactions per customer (single node): what each wallet was credited. */
-  readonly #credited: Map<string, bigint>;
+  readonly #credits: Map<string, bigint>;
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: WalletBookDeps) {
-    this.#credited = deps.store.totals();
+    this.#credits = deps.store.totals();
   }
 
   /** What a wallet's counter slot starts with: its cap and limit are what was credited (0 in cluster mode: the lease sets it). */
   creditedFor(ref: Pick<BudgetRef, 'scope'>): bigint {
-    return this.deps.remote ? 0n : (this.#credited.get(ref.scope.customer) ?? 0n);
+    return this.deps.remote ? 0n : (this.#credits.get(ref.scope.customer) ?? 0n);
   }
 
-  async credit(req: CreditRequest, source: string, now = Date.now()): Promise<CreditOutcome | WalletFailure> {
+  /**
+   * Credits, refunds and adjustments run one at a time: a refund's check
+   * against the balance and its write cannot interleave with another's.
+   * (Admin writes: a few per second at most, never on a call's path.)
+   */
+  credit(req: CreditRequest, actor: string, now = Date.now()): Promise<CreditOutcome | WalletFailure> {
+    const run = this.#writes.then(() => this.#credit(req, actor, now));
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #credit(req: CreditRequest, actor: string, now: number): Promise<CreditOutcome | WalletFailure> {
     const ref = await this.deps.resolveWallet(req.customer);
     if (!ref) return noWallet(req.customer);
-    const nano = toWalletNano(req.amount, req.currency ?? ref.unit, ref.unit, this.deps.config.exchangeRates);
-    if (typeof nano === 'string') return { ok: false, type: 'invalid_request_error', message: nano };
+    const converted = toWalletNano(req.amount, req.currency ?? ref.unit, ref.unit, this.deps.config.exchangeRates);
+    if (typeof converted === 'string') return { ok: false, type: 'invalid_request_error', message: converted };
+    // A refund gives back credit the customer has not used: never more than the balance.
+    const nano = req.type === 'refund' ? -converted : converted;
+    if (req.type === 'refund' && !this.deps.store.findIdempotent(req.customer, req.idempotencyKey)) {
+      const balance = this.#credited(ref) - this.#charged(ref);
+      if (converted > balance) return { ok: false, type: 'invalid_request_error', message: `amount: a refund of ${nanoToUnits(converted)} ${ref.unit} is more than the balance (${nanoToUnits(balance)} ${ref.unit})` };
+    }
     let tx: WalletTransaction = {
       transaction_id: `wtx_${randomBytes(12).toString('hex')}`,
       customer: req.customer,
       ts: now,
-      type: 'credit',
+      type: req.type,
       amount_nano: String(nano),
       currency: ref.unit,
       idempotency_key: req.idempotencyKey,
       ...(req.reference !== undefined ? { reference: req.reference } : {}),
       ...(req.currency !== undefined && req.currency !== ref.unit ? { original: { amount: req.amount, currency: req.currency } } : {}),
-      source,
+      source: actor,
     };
-    // audit: credits — the one place a wallet is credited (admin API and signed top-ups alike).
+    const before = this.#balance(ref, this.#credited(ref));
     const { remote } = this.deps;
+    let outcome: CreditOutcome;
     if (remote) {
       // Redis decides which copy of a top-up counts, cluster-wide; the local record follows (also for a
       // repeat this node never saw, so a node that crashed between the two writes catches up).
       const r = await remote.credit(ref, req.idempotencyKey, tx.transaction_id, nano);
       if (!r.fresh) tx = { ...tx, transaction_id: r.transactionId, amount_nano: String(r.amountNano) };
       const { tx: stands } = await this.deps.store.record(tx);
-      return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+    } else {
+      const { tx: stands, fresh } = await this.deps.store.record(tx);
+      if (fresh) {
+        const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
+        this.#credits.set(req.customer, credited);
+        this.deps.table.setLimit(ref.slot, credited, credited);
+      }
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credits.get(req.customer) ?? 0n), repeated: !fresh };
     }
-    const { tx: stands, fresh } = await this.deps.store.record(tx);
-    if (fresh) {
-      const credited = (this.#credited.get(req.customer) ?? 0n) + nano;
-      this.#credited.set(req.customer, credited);
-      this.deps.table.setLimit(ref.slot, credited, credited);
+    // audit: credits — one entry per transaction written (a repeat writes none), after its commit.
+    if (!outcome.repeated) {
+      await this.deps.audit?.({
+        actor, action: `wallet.${req.type}`, target: `customer:${req.customer}`,
+        before: { balance: before }, after: { transaction_id: outcome.transaction_id, amount: publicTransaction(tx).amount, currency: ref.unit, reference: req.reference ?? null, balance: outcome.balance },
+      });
     }
-    return { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credited.get(req.customer) ?? 0n), repeated: !fresh };
+    return outcome;
   }
 
   async view(customer: string): Promise<WalletView | WalletFailure> {
     const ref = await this.deps.resolveWallet(customer);
     if (!ref) return noWallet(customer);
     const s = this.deps.table.read(ref.slot);
-    const credited = this.deps.remote ? s.limit : (this.#credited.get(customer) ?? 0n);
+    const credited = this.#credited(ref);
     const money = (n: bigint): Money => ({ amount: nanoToUnits(n), currency: ref.unit });
     const transactions: PublicTransaction[] = [];
     for (const tx of this.deps.store.list(customer)) transactions.push(publicTransaction(tx));
@@ -128,6 +158,11 @@ export class WalletBook {
     transactions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
     const charged = this.#charged(ref);
     return { ok: true, customer, balance: money(credited - charged), credited: money(credited), charged: money(charged), reserved: money(s.reserved), transactions };
+  }
+
+  /** Σ transactions: this book's (single node), or the cluster's as the slot last heard it from Redis. */
+  #credited(ref: BudgetRef): bigint {
+    return this.deps.remote ? this.deps.table.read(ref.slot).limit : (this.#credits.get(ref.scope.customer) ?? 0n);
   }
 
   #balance(ref: BudgetRef, credited: bigint): Money {

@@ -17,6 +17,15 @@ const credit = (node: Tollgate, customer: string, body: unknown) =>
     method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
 
+/** One chat call of known cost, with its answer's body. */
+async function chat(key: string): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${tg.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
 /** Σ billed nano of the customer's allowed rows, from the ledger. */
 async function ledgerCharges(node: Tollgate, customer: string): Promise<number> {
   const { rows } = await node.admin(`/admin/usage?customer=${customer}&limit=100000`);
@@ -41,12 +50,8 @@ describe('prepaid wallet on one node (two shards)', () => {
   });
 
   it('refuses a call on an empty wallet with 402, scope.period prepaid and the top-up URL', async () => {
-    const r = await fetch(`${tg.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
-    });
-    const body: any = await r.json();
-    expect(r.status).toBe(402);
+    const { status, body } = await chat(CUSTOMER_KEY);
+    expect(status).toBe(402);
     expect(body.error.type).toBe('budget_exceeded');
     expect(body.error.scope).toMatchObject({ customer: 'acme', period: 'prepaid', source: 'wallet', unit: 'USD', limit: 0, remaining: 0, resets_at: null });
     expect(body.error.top_up_url).toBe('https://pay.example.com/topup?c=acme');
@@ -65,6 +70,7 @@ describe('prepaid wallet on one node (two shards)', () => {
     expect(ok).toBeGreaterThanOrEqual(1);
     expect(ok).toBeLessThanOrEqual(5);
     expect(mock.stats().requests).toBe(ok);
+    console.info(`wallet: ${ok} of 20 parallel calls admitted on a wallet worth 5.5 calls (one node, two shards)`);
   });
 
   it('credits once for a top-up sent twice with one idempotency key (also when both copies race)', async () => {
@@ -102,14 +108,27 @@ describe('prepaid wallet on one node (two shards)', () => {
   });
 
   it('refuses in chat (refusal mode message) with the top-up link when the wallet is empty', async () => {
-    const r = await fetch(`${tg.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${OTHER_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: CONTENT }], max_tokens: OUT }),
-    });
-    const body: any = await r.json();
-    expect(r.status).toBe(200);
+    const { status, body } = await chat(OTHER_KEY);
+    expect(status).toBe(200);
     expect(body.choices[0].message.content).toMatch(/prepaid AI credit has run out/);
     expect(body.choices[0].message.content).toContain('https://pay.example.com/chatty');
+  });
+
+  it('records refunds and adjustments as transactions that move the balance, and refuses a refund beyond it', async () => {
+    const before = await tg.admin('/admin/customers/acme/wallet');
+    const nano = (m: { amount: number }) => Math.round(m.amount * 1e9);
+    const refund = await credit(tg, 'acme', { type: 'refund', amount: 0.25, idempotency_key: 'refund-1', reference: 'ticket 42' });
+    expect(refund.status).toBe(200);
+    expect(nano(refund.body.balance)).toBe(nano(before.balance) - 250_000_000);
+    const adjust = await credit(tg, 'acme', { type: 'adjustment', amount: -0.05, idempotency_key: 'adj-1' });
+    expect(nano(adjust.body.balance)).toBe(nano(before.balance) - 300_000_000);
+    const tooMuch = await credit(tg, 'acme', { type: 'refund', amount: 1000, idempotency_key: 'refund-2' });
+    expect(tooMuch.status).toBe(400);
+    expect(tooMuch.body.error.message).toMatch(/^amount: a refund of 1000 USD is more than the balance/);
+    const after = await tg.admin('/admin/customers/acme/wallet');
+    expect(after.transactions.filter((t: any) => t.type === 'refund')).toMatchObject([{ amount: -0.25, reference: 'ticket 42' }]);
+    expect(after.transactions.filter((t: any) => t.type === 'adjustment')).toMatchObject([{ amount: -0.05 }]);
+    expect(nano(after.credited)).toBe(nano(before.credited) - 300_000_000);
   });
 
   it('answers 4xx naming the field for bad top-ups, and credits nothing', async () => {
