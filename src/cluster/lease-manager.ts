@@ -54,6 +54,9 @@ export class LeaseManager {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  /** Called each time Redis comes (back) up: wallets re-send what Redis may have lost (wallet-book.ts). */
+  onRedisUp: () => void = () => {};
+
   /** Without a timer or a connection: start() adds both; unit tests drive tick() on their own clock. */
   constructor({ config, table, ledger, log, link, clock }: LeaseManagerDeps) {
     const c = config.cluster;
@@ -72,6 +75,7 @@ export class LeaseManager {
     // Redis may have restarted empty: every budget says everything again.
     link.onUp = () => {
       for (const l of this.#book.values()) l.dirty = true;
+      this.onRedisUp();
     };
     link.listen(this.#steps.recallChannel, (key) => this.#onRecall(key));
   }
@@ -150,7 +154,7 @@ export class LeaseManager {
    * then follows the new cap at once, the others' at their next step (a
    * call that finds its lease short asks Redis, which leases from the new cap).
    */
-  async credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> {
+  async credit(ref: Pick<BudgetRef, 'key' | 'slot'>, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> {
     const prefix = this.#config.cluster.keyPrefix;
     const reply = await this.#link.credit(budgetKey(prefix, ref, 'total'), walletCreditsKey(prefix, ref), idempotencyKey, transactionId, amountNano);
     const lease = this.#book.get(ref.slot);
@@ -160,6 +164,11 @@ export class LeaseManager {
       await this.#steps.sync(lease, 'topup', () => ({ grow: true })).catch(() => null);
     }
     return reply;
+  }
+
+  /** Whether Redis still holds a wallet's top-ups (keyed by the wallet's counter identity). */
+  knowsCredits(walletKey: string): Promise<boolean> {
+    return this.#link.knows(walletCreditsKey(this.#config.cluster.keyPrefix, { key: walletKey }));
   }
 
   /** One timer beat (every cluster.flushInterval once started). */

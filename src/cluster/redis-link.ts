@@ -92,6 +92,12 @@ export class RedisLink {
     return parseCreditReply(await this.#redis.tgCredit(budgetKey, creditsKey, idempotencyKey, transactionId, String(amountNano)));
   }
 
+  /** Whether Redis still knows a wallet's top-ups (after a restart without persistence it does not). */
+  async knows(creditsKey: string): Promise<boolean> {
+    if (!this.#up) throw new Error(`redis unreachable${this.lastError ? `: ${this.lastError}` : ''}`);
+    return (await this.#redis.exists(creditsKey)) === 1;
+  }
+
   /** A fire-and-forget write (usage counters) riding along with the next batch. */
   write(add: (p: ReturnType<Redis['pipeline']>) => void): void {
     this.#writes.push(add);
@@ -167,7 +173,7 @@ export class RedisLink {
  * What the lease manager needs of its Redis connection: RedisLink, or in unit
  * tests a stand-in that answers lease steps without a Redis server.
  */
-export type LeaseLink = Pick<RedisLink, 'up' | 'lease' | 'credit' | 'write' | 'listen' | 'connect' | 'quit' | 'onUp' | 'downSince' | 'lastError' | 'roundTrips' | 'errors'>;
+export type LeaseLink = Pick<RedisLink, 'up' | 'lease' | 'credit' | 'knows' | 'write' | 'listen' | 'connect' | 'quit' | 'onUp' | 'downSince' | 'lastError' | 'roundTrips' | 'errors'>;
 
 /** The URL without its password, for logs and /admin/cluster. */
 export function redact(url: string): string {

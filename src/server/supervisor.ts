@@ -108,6 +108,15 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     audit: (entry) => controlStore.audit.append(entry),
   });
   registry.walletCredited = (ref) => wallets.creditedFor(ref);
+  if (leases) {
+    // Redis may have come back empty: top-ups it lost are sent again from this node's transactions.
+    const resend = () => void wallets.resendToRedis().then(
+      (n) => n && log(`info: cluster: re-sent ${n} wallet transactions Redis did not know`),
+      (err) => log(`warn: cluster: could not re-send wallet transactions to redis: ${(err as Error)?.message ?? err}`),
+    );
+    leases.onRedisUp = resend;
+    resend();
+  }
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
   const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
   alerting.start();

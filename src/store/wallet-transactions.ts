@@ -69,11 +69,15 @@ export class WalletTransactions {
     for (const { value } of this.#db.getRange({ start: ['t', customer], end: ['t', customer, '\uffff'] })) yield value as WalletTransaction;
   }
 
+  /** Every transaction, by customer, oldest first. */
+  *all(): Generator<WalletTransaction> {
+    for (const { value } of this.#db.getRange({ start: ['t'], end: ['t', '\uffff'] })) yield value as WalletTransaction;
+  }
+
   /** Σ amount per customer: what each wallet was credited (start-up; one read per transaction). */
   totals(): Map<string, bigint> {
     const out = new Map<string, bigint>();
-    for (const { value } of this.#db.getRange({ start: ['t'], end: ['t', '\uffff'] })) {
-      const tx = value as WalletTransaction;
+    for (const tx of this.all()) {
       out.set(tx.customer, (out.get(tx.customer) ?? 0n) + BigInt(tx.amount_nano));
     }
     return out;

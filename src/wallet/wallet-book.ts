@@ -4,6 +4,7 @@ import type { BudgetRef } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { ErrorType } from '../http/errors.js';
 import { customerScopeKey, spentIn } from '../store/aggregates.js';
+import { walletKey } from '../budget/scope-budgets.js';
 import type { Ledger } from '../store/ledger.js';
 import type { WalletTransaction, WalletTransactions } from '../store/wallet-transactions.js';
 import type { CreditReply } from '../cluster/credit-script.js';
@@ -31,7 +32,10 @@ export interface WalletBookDeps {
   /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor. */
   audit?: (entry: { actor: string; action: string; target: string; before: unknown; after: unknown }) => Promise<void>;
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
-  remote?: { credit(ref: BudgetRef, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply> };
+  remote?: {
+    credit(ref: Pick<BudgetRef, 'key' | 'slot'>, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply>;
+    knowsCredits(walletKey: string): Promise<boolean>;
+  };
 }
 
 export type WalletFailure = { ok: false; type: ErrorType; message: string };
@@ -139,6 +143,28 @@ export class WalletBook {
       });
     }
     return outcome;
+  }
+
+  /**
+   * Cluster: Redis came (back) up, possibly empty (restarted without
+   * persistence). Each wallet whose top-ups Redis no longer knows gets this
+   * node's transactions again, through the same script (once per
+   * idempotency key, so the nodes' copies of one transaction count once and
+   * a wallet Redis still knows is left alone). Resolves to the number re-sent.
+   */
+  async resendToRedis(): Promise<number> {
+    const remote = this.deps.remote;
+    if (!remote) return 0;
+    const known = new Map<string, boolean>();
+    let sent = 0;
+    for (const tx of this.deps.store.all()) {
+      const key = walletKey(tx.customer, tx.currency);
+      if (!known.has(key)) known.set(key, await remote.knowsCredits(key));
+      if (known.get(key)) continue;
+      await remote.credit({ key, slot: -1 }, tx.idempotency_key, tx.transaction_id, BigInt(tx.amount_nano));
+      sent++;
+    }
+    return sent;
   }
 
   async view(customer: string): Promise<WalletView | WalletFailure> {

@@ -9,7 +9,8 @@ import { call, CALL_NANO, ledgerTotals, OUT, PROMPT, startNodes, waitFor } from 
 // Two nodes on one Redis share one wallet: a top-up on either raises it for
 // both (Redis keeps what was credited), two copies of a top-up racing on
 // both nodes credit once, and 20 parallel calls on a wallet worth 5.5 calls
-// spread over both nodes are admitted at most 5 times.
+// spread over both nodes are admitted at most 5 times. A Redis that restarts
+// empty gets every top-up back from the nodes' own transactions.
 
 let redisServer: RedisProcess;
 let redis: Redis;
@@ -72,5 +73,15 @@ describeWithRedis('a prepaid wallet shared by two nodes through Redis', () => {
   it('a top-up on one node lets the other node serve calls again', async () => {
     expect((await credit(nodes[0]!, { amount: (CALL_NANO * 2) / 1e9, idempotency_key: 'order-2' })).status).toBe(200);
     await waitFor(async () => (await call(nodes[1]!, 1, CUSTOMER_KEY)).status === 200, 5_000, 200);
+  });
+
+  it('puts every top-up back into a Redis that restarted empty, once each, from the nodes\' transactions', async () => {
+    const credited = Math.round(CALL_NANO * 7.5); // order-1 (5.5 calls, recorded on both nodes) and order-2 (2 calls)
+    const [key] = await redis.keys('tollgate:budget:acme|*');
+    expect(await redis.hget(key!, 'cap')).toBe(String(credited));
+    await redisServer.restart(500);
+    await waitFor(async () => (await redis.hget(key!, 'cap').catch(() => null)) === String(credited), 15_000, 200);
+    await new Promise((r) => setTimeout(r, 500)); // a second re-send would show up as a larger cap
+    expect(await redis.hget(key!, 'cap')).toBe(String(credited));
   });
 });
