@@ -116,24 +116,33 @@ async function serve(args: string[]) {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Sub-commands in their own modules, loaded only when asked for; each resolves with the exit code. */
+const MODULE_COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  report: async () => (await import('./cli-report.js')).runReport,
+  rerate: async () => (await import('./cli-rerate.js')).runRerate,
+  customers: async () => (await import('./cli-customers.js')).runCustomers,
+  credits: async () => (await import('./cli-credits.js')).runCredits,
+  keys: async () => (await import('./cli-keys.js')).runKeys, // `keys hash` is answered before
+};
+
 async function main() {
   const [cmd = 'serve', ...rest] = process.argv.slice(2);
+  if (cmd === 'keys' && rest[0] === 'hash') {
+    if (!rest[1]) return fail(USAGE);
+    process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
+    return;
+  }
+  if (Object.hasOwn(MODULE_COMMANDS, cmd)) {
+    const run = await MODULE_COMMANDS[cmd]!();
+    process.exitCode = await run(rest);
+    return;
+  }
   switch (cmd) {
     case 'serve':
       return serve(rest);
     case 'check': {
       const { file } = loadWithFlags(parseFlags(rest));
       process.stdout.write(`${file}: ok\n`);
-      return;
-    }
-    case 'report': {
-      const { runReport } = await import('./cli-report.js');
-      process.exitCode = await runReport(rest);
-      return;
-    }
-    case 'rerate': {
-      const { runRerate } = await import('./cli-rerate.js');
-      process.exitCode = await runRerate(rest);
       return;
     }
     case 'ledger': {
@@ -149,26 +158,6 @@ async function main() {
       await ledger.close();
       process.stdout.write(`replayed ${r.replayed} rows into ${config.dataDir}; ${r.present} already in the ledger; ${r.invalid} unreadable\n`);
       process.exitCode = r.invalid ? 1 : 0;
-      return;
-    }
-    case 'keys': {
-      if (rest[0] === 'hash') {
-        if (!rest[1]) return fail(USAGE);
-        process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
-        return;
-      }
-      const { runKeys } = await import('./cli-keys.js');
-      process.exitCode = await runKeys(rest);
-      return;
-    }
-    case 'customers': {
-      const { runCustomers } = await import('./cli-customers.js');
-      process.exitCode = await runCustomers(rest);
-      return;
-    }
-    case 'credits': {
-      const { runCredits } = await import('./cli-credits.js');
-      process.exitCode = await runCredits(rest);
       return;
     }
     case '--help': case '-h': case 'help':

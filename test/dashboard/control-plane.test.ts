@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveChromium, launchChromium, requireChromiumInCi } from '../helpers/chromium.js';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, TEST_CLOCK, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
@@ -16,18 +17,10 @@ import { tempDir } from '../helpers/temp-dir.js';
 // once), see the audit log; a read token sees it all and can write nothing.
 // UPDATE_SCREENSHOTS=1 writes docs/dashboard-manage.png for the README.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const SCREENS = process.env.UPDATE_SCREENSHOTS ? fileURLToPath(new URL('../../docs/', import.meta.url)) : tempDir('tollgate-screens-');
 const READ_TOKEN = 'test-read-token-456';
 
-if (!haveChromium && process.env.CI) {
-  describe('control-plane pages in Chromium', () => {
-    it('has Chromium to run in', () => {
-      expect.fail(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    });
-  });
-}
+requireChromiumInCi('control-plane pages in Chromium');
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
@@ -50,10 +43,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
         { id: 'wallet-co', wallet: { currency: 'USD' } },
       ],
     }, { shards: 2, clockStart: TEST_CLOCK });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
