@@ -48,6 +48,14 @@ export function checkReferences(c: Config): string[] {
   c.appKeys.forEach((k, j) => claimKey(hashKey(k), `appKeys[${j}]`));
   c.appKeyHashes.forEach((h, j) => claimKey(h.slice(7), `appKeyHashes[${j}]`));
 
+  const tokenNames = new Set(c.adminToken ? ['admin'] : []);
+  const tokens = new Set(c.adminToken ? [c.adminToken] : []);
+  c.adminTokens.forEach((t, i) => {
+    if (tokenNames.has(t.name)) problems.push(`adminTokens[${i}].name: duplicate admin token name "${t.name}"${t.name === 'admin' && c.adminToken ? ' (adminToken is the token named "admin")' : ''}`);
+    if (tokens.has(t.token)) problems.push(`adminTokens[${i}].token: the same token is given twice`);
+    tokenNames.add(t.name);
+    tokens.add(t.token);
+  });
   if (c.unknownModel === 'default' && !c.unknownModelPrice) problems.push('unknownModelPrice: required when unknownModel is "default" (input and output, USD per 1M tokens)');
   const channels = new Set<string>();
   c.alerts.channels.forEach((ch, i) => {

@@ -1,4 +1,5 @@
 import { affordableOutputTokens } from '../budget/decide.js';
+import { modelBarred } from '../control/key-models.js';
 import type { CallAmounts } from '../budget/budget-ref.js';
 import { errorBody, errorStatus, type ErrorType } from '../http/errors.js';
 import type { Caller } from '../identity/key-directory.js';
@@ -30,6 +31,8 @@ export const AUTHORIZE_PATH = '/v1/usage/authorize';
 export async function authorize(ctx: ShardContext, book: MonitorBook, asker: Caller, body: AuthorizeBody, now: number): Promise<Answer> {
   // A body's `session` wins over the header; the hold (and the event that settles it) keeps it.
   const caller: Caller = body.session ? { ...asker, session: body.session } : asker;
+  const barred = modelBarred(caller, body.model);
+  if (barred) return refuse('model_not_allowed', barred);
   const r = ctx.scopes.get(caller.customer, caller.agent);
   const scope = r instanceof Promise ? await r : r;
   const refs = scope.refs;

@@ -105,3 +105,11 @@ describe('control-plane writes', () => {
     expect(new ControlState(config, s.snapshot()).catalog.customer('v')).toBeDefined();
   });
 });
+
+describe('admin tokens in the config', () => {
+  it('refuses duplicate names (adminToken is "admin") and repeated tokens, naming the path', () => {
+    expect(() => parseConfig({ adminToken: 'x'.repeat(16), adminTokens: [{ name: 'admin', token: 'y'.repeat(16), role: 'read' }, { name: 'ops', token: 'y'.repeat(16), role: 'admin' }] }, {}))
+      .toThrow(/adminTokens\[0\]\.name: duplicate admin token name "admin"[\s\S]*adminTokens\[1\]\.token: the same token is given twice/);
+    expect(() => parseConfig({ adminTokens: [{ name: 'ops', token: 'short', role: 'admin' }] }, {})).toThrow(/adminTokens\[0\]\.token: admin tokens must be at least 16 characters/);
+  });
+});

@@ -162,6 +162,8 @@ describe('control plane on one node', () => {
     const other = await chat(second.body.key, 'gpt-4o');
     expect(other.status).toBe(403);
     expect(other.body.error).toMatchObject({ type: 'model_not_allowed', message: expect.stringContaining('gpt-4o-mini') });
+    const monitored = await fresh('POST', '/v1/usage/authorize', { authorization: `Bearer ${second.body.key}` }, { model: 'gpt-4o', max_tokens: 10 });
+    expect([monitored.status, monitored.body.error.type]).toEqual([403, 'model_not_allowed']);
     expect((await admin('PATCH', '/admin/customers/runtime-2', { disabled: true })).status).toBe(200);
     const disabled = await Promise.all(Array.from({ length: 20 }, () => chat(second.body.key)));
     expect(disabled.map((c) => c.status)).toEqual(Array(20).fill(403));
