@@ -19,6 +19,8 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const SCREENS = process.env.UPDATE_SCREENSHOTS ? fileURLToPath(new URL('../../docs/', import.meta.url)) : tempDir('tollgate-screens-');
 const READ_TOKEN = 'test-read-token-456';
+// A write answers once every shard applied it, then the page reloads what it shows: on a loaded machine that takes seconds.
+const POLL = { timeout: 20_000 };
 
 requireChromiumInCi('control-plane pages in Chromium');
 
@@ -90,7 +92,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await fillBudget(page, '#new-customer', 0, '20', 'USD', 'month');
     await page.click('#new-customer button[type=submit]');
     await page.waitForURL(/#\/customer\/dash-co$/);
-    await expect.poll(() => page.inputValue('#plan-form [name=plan]')).toBe('starter');
+    await expect.poll(() => page.inputValue('#plan-form [name=plan]'), POLL).toBe('starter');
     const created = await tg.admin('/admin/customers/dash-co');
     expect(created.budgets.map((b: any) => [b.source, b.limit, b.unit, b.period])).toEqual(expect.arrayContaining([['customer', 20, 'USD', 'month'], ['plan', 5, 'USD', 'month']]));
 
@@ -135,13 +137,13 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await page.fill('#plan-form [name=plan]', 'pro');
     await page.fill('#plan-form .budget-row [name=limit]', '30');
     await page.click('#plan-form button[type=submit]');
-    await expect.poll(() => page.textContent('#plan-form .form-ok')).toBe('Saved.');
+    await expect.poll(() => page.textContent('#plan-form .form-ok'), POLL).toBe('Saved.');
     const after = await tg.admin('/admin/customers/dash-co');
     expect(after.budgets.map((b: any) => [b.source, b.limit])).toEqual(expect.arrayContaining([['customer', 30], ['plan', 500]]));
     expect(after.budgets.find((b: any) => b.source === 'customer').used).toBeCloseTo(spent, 9);
     expect(after.budgets.find((b: any) => b.source === 'plan').used).toBeCloseTo(spent, 9);
     // The budget bars show the new limit.
-    await expect.poll(() => page.locator('#customer-budgets .budget').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/\/ 30 USD per month/)]));
+    await expect.poll(() => page.locator('#customer-budgets .budget').allTextContents(), POLL).toEqual(expect.arrayContaining([expect.stringMatching(/\/ 30 USD per month/)]));
 
     expect(page.errors).toEqual([]);
     await page.context().close();
@@ -154,7 +156,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await page.fill('#new-customer [name=id]', 'bad-co');
     await page.fill('#new-customer [name=plan]', 'no-such-plan');
     await page.click('#new-customer button[type=submit]');
-    await expect.poll(() => page.locator('#new-customer [name=plan]').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(() => page.locator('#new-customer [name=plan]').getAttribute('aria-invalid'), POLL).toBe('true');
     expect(await page.locator('#new-customer .field-error').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/plan/)]));
 
     await page.fill('#new-customer [name=plan]', '');
@@ -164,7 +166,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await fillBudget(page, '#new-customer', 1, '10', 'dollars', 'day');
     await page.click('#new-customer button[type=submit]');
     // The second row's unit is the one marked.
-    await expect.poll(() => page.locator('#new-customer .budget-row').nth(1).locator('[name=unit]').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(() => page.locator('#new-customer .budget-row').nth(1).locator('[name=unit]').getAttribute('aria-invalid'), POLL).toBe('true');
     expect(await page.locator('#new-customer .budget-row').nth(0).locator('[name=unit]').getAttribute('aria-invalid')).toBeNull();
     expect(await page.locator('#new-customer .budget-row').nth(1).locator('.field-error').textContent()).toMatch(/unit|currency/i);
 
@@ -172,7 +174,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await page.fill('#new-customer [name=id]', 'from-file');
     await page.fill('#new-customer .budget-row >> nth=1 >> [name=unit]', 'USD');
     await page.click('#new-customer button[type=submit]');
-    await expect.poll(async () => (await page.locator('#new-customer .field-error, #new-customer .form-error').allTextContents()).join(' ')).toMatch(/exists|managed_by_config|from-file/);
+    await expect.poll(async () => (await page.locator('#new-customer .field-error, #new-customer .form-error').allTextContents()).join(' '), POLL).toMatch(/exists|managed_by_config|from-file/);
 
     const r = await fetch(`${tg.url}/admin/customers/bad-co`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(r.status).toBe(404);
@@ -185,24 +187,24 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await signIn(page);
     await page.goto(`${tg.url}/dashboard#/customer/wallet-co`);
     await page.waitForSelector('#view-customer:not([hidden])');
-    await expect.poll(() => page.textContent('#wallet-balance')).toMatch(/^0(\.00)? USD$/);
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toMatch(/^0(\.00)? USD$/);
 
     await page.fill('#topup-form [name=amount]', '12.50');
     await page.fill('#topup-form [name=reference]', 'invoice 1042');
     await page.dblclick('#topup-form button[type=submit]');
-    await expect.poll(() => page.textContent('#wallet-balance')).toBe('12.50 USD');
-    await expect.poll(() => page.locator('#wallet-table tbody tr.tx-credit').count()).toBe(1);
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('12.50 USD');
+    await expect.poll(() => page.locator('#wallet-table tbody tr.tx-credit').count(), POLL).toBe(1);
 
     // The same top-up submitted twice before the first answer: two requests, one idempotency key, one credit.
     await page.fill('#topup-form [name=amount]', '5');
     const before = page.writes.length;
     await page.$eval('#topup-form', (f) => { (f as HTMLFormElement).requestSubmit(); (f as HTMLFormElement).requestSubmit(); });
-    await expect.poll(() => page.textContent('#wallet-balance')).toBe('17.50 USD');
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('17.50 USD');
     expect(page.writes.slice(before).filter((w) => w === 'POST /admin/customers/wallet-co/credits')).toHaveLength(2);
     const wallet = await tg.admin('/admin/customers/wallet-co/wallet');
     expect(wallet.balance).toMatchObject({ amount: 17.5, currency: 'USD' });
     expect(wallet.transactions.filter((x: any) => x.type === 'credit').map((x: any) => x.amount)).toEqual([12.5, 5]);
-    await expect.poll(() => page.locator('#wallet-table tbody tr.tx-credit').count()).toBe(2);
+    await expect.poll(() => page.locator('#wallet-table tbody tr.tx-credit').count(), POLL).toBe(2);
 
     // A key for a config-file customer is allowed too; the page as the README shows it.
     await page.fill('#key-form [name=name]', 'billing-service');
@@ -214,7 +216,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     // A refused top-up names its field.
     await page.fill('#topup-form [name=amount]', '-3');
     await page.click('#topup-form button[type=submit]');
-    await expect.poll(() => page.locator('#topup-form [name=amount]').getAttribute('aria-invalid')).toBe('true');
+    await expect.poll(() => page.locator('#topup-form [name=amount]').getAttribute('aria-invalid'), POLL).toBe('true');
     expect((await tg.admin('/admin/customers/wallet-co/wallet')).balance.amount).toBe(17.5);
     expect(page.errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([]);
     await page.context().close();
@@ -251,7 +253,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
 
     await page.goto(`${tg.url}/dashboard#/customer/wallet-co`);
     await page.waitForSelector('#view-customer:not([hidden])');
-    await expect.poll(() => page.textContent('#wallet-balance')).toBe('17.50 USD');
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('17.50 USD');
     for (const sel of ['#topup-form button[type=submit]', '#key-form button[type=submit]', '#plan-form button[type=submit]', '#topup-form [name=amount]']) {
       expect(await page.isDisabled(sel), sel).toBe(true);
     }
@@ -262,7 +264,7 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
       (form.elements.namedItem('amount') as HTMLInputElement).value = '1000';
       form.requestSubmit();
     });
-    await expect.poll(() => page.textContent('#topup-form .form-error')).toMatch(/^403/);
+    await expect.poll(() => page.textContent('#topup-form .form-error'), POLL).toMatch(/^403/);
     expect((await tg.admin('/admin/customers/wallet-co/wallet')).balance.amount).toBe(17.5);
 
     // The audit log reads fine.
