@@ -20,7 +20,7 @@ export function walletPaths(): Record<string, PathItem> {
         summary: 'Top up a customer\'s prepaid wallet (idempotent per idempotency_key)',
         parameters: [pathParam('id', 'The customer id.')],
         requestBody: { required: true, content: { 'application/json': { schema: obj(CREDIT, ['amount', 'idempotency_key']) } } },
-        responses: { '200': credited, ...errors('openai', [400, 401, 409, 413, 429, 503]) },
+        responses: { '200': credited, ...errors('openai', [400, 401, 403, 409, 413, 429, 503]) },
       },
     },
     '/admin/customers/{id}/wallet': {

@@ -96,7 +96,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   // Several nodes, one budget: slot caps become leases from Redis (src/cluster/).
   const leases = config.redis ? await LeaseManager.start(config, table, ledger, log) : undefined;
   // Prepaid wallets: credits in LMDB (and Redis in cluster mode); a wallet is a budget slot of period prepaid.
-  const walletStore = new WalletTransactions(config.dataDir);
+  const walletStore = new WalletTransactions(config.dataDir, config.ledger.sync);
   const wallets = new WalletBook({
     config, table, ledger, store: walletStore,
     resolveWallet: async (customer) => {

@@ -38,9 +38,10 @@ export class WalletTransactions {
   readonly #root: RootDatabase;
   readonly #db: Database<unknown, Key>;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, sync = true) {
     mkdirSync(dataDir, { recursive: true });
-    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false });
+    // The ledger's environment, opened with its flags (lmdb-js shares one environment per path in a process).
+    this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
     this.#db = this.#root.openDB({ name: 'wallet_transactions', encoding: 'msgpack' });
   }
 

@@ -26,6 +26,7 @@ describeWithRedis('a prepaid wallet shared by two nodes through Redis', () => {
   beforeAll(async () => {
     redisServer = await startRedis();
     redis = new Redis(redisServer.url);
+    redis.on('error', () => {}); // the restart below drops it for a moment
     mock = await startMockUpstream({ promptTokens: PROMPT, completionTokens: OUT, latencyMs: 100 });
     nodes = await startNodes(2, {
       providers: providers(mock.url),
