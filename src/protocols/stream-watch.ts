@@ -33,6 +33,12 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 
+/** b[at, at + bytes.length) equals `bytes` (short names: a loop beats a native call). */
+function sameBytes(b: Buffer, at: number, bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (b[at + i] !== bytes[i]) return false;
+  return true;
+}
+
 /** Where the value after `"key"` starts (past the colon and blanks), or -1. */
 function valueAt(ev: Buffer, keyEnd: number): number {
   let i = keyEnd;
@@ -54,6 +60,9 @@ export class StreamWatch {
   #kept: Buffer[] = [];
   #keptBytes = 0;
   #textTracker: StreamTracker | undefined;
+  /** Where the triggers are in the events of the last scan(), ascending; the first not behind the event being inspected. */
+  #hits: number[] = [];
+  #nextHit = 0;
 
   /** False when this endpoint's events must all be inspected (use the tracker directly). */
   static covers(endpoint: EndpointId): boolean {
@@ -73,15 +82,29 @@ export class StreamWatch {
     return this.tracker.model;
   }
 
-  /** Whole events just scanned (SseScanner.push): kept for the text. */
-  keep(events: Buffer): void {
+  /**
+   * Whole events just scanned (SseScanner.push), before their inspect() calls:
+   * kept for the text, and searched once for the triggers (one search of the
+   * chunk per trigger, not one per event).
+   */
+  scan(events: Buffer): void {
     if (!events.length) return;
     this.#kept.push(events);
     this.#keptBytes += events.length;
     if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+    const hits: number[] = [];
+    for (const t of this.#triggers) for (let i = events.indexOf(t); i >= 0; i = events.indexOf(t, i + t.length)) hits.push(i);
+    if (this.endpoint === 'chat') {
+      for (let i = events.indexOf(USAGE_KEY); i >= 0; i = events.indexOf(USAGE_KEY, i + 1)) {
+        const v = valueAt(events, i + USAGE_KEY.length);
+        if (v >= 0 && events.indexOf(NULL, v) !== v) hits.push(i);
+      }
+    }
+    this.#hits = hits.sort((x, y) => x - y);
+    this.#nextHit = 0;
   }
 
-  /** The verdict on the event events[start, end). */
+  /** The verdict on the event events[start, end) (in order, after scan(events)). */
   inspect(events: Buffer, start: number, end: number): EventVerdict {
     if (this.#matters(events, start, end)) return this.tracker.inspect(events.toString('utf8', start, end));
     this.tracker.events++;
@@ -89,34 +112,23 @@ export class StreamWatch {
   }
 
   #matters(b: Buffer, start: number, end: number): boolean {
-    const ev = b.subarray(start, end);
-    let hit = false;
-    for (const t of this.#triggers) {
-      if (ev.indexOf(t) >= 0) {
-        hit = true;
-        break;
-      }
-    }
-    if (!hit && this.endpoint === 'chat') {
-      for (let i = ev.indexOf(USAGE_KEY); i >= 0 && !hit; i = ev.indexOf(USAGE_KEY, i + 1)) {
-        const v = valueAt(ev, i + USAGE_KEY.length);
-        hit = v >= 0 && !(ev.indexOf(NULL, v) === v);
-      }
-    }
+    const hits = this.#hits;
+    while (this.#nextHit < hits.length && hits[this.#nextHit]! < start) this.#nextHit++;
+    const hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
     // The last model named wins (as the tracker reads it): an event naming another one than the last is parsed.
-    const m = ev.indexOf(MODEL_KEY);
-    if (m < 0) return hit;
-    const v = valueAt(ev, m + MODEL_KEY.length);
-    if (v < 0 || ev[v] !== QUOTE) return hit;
-    const to = ev.indexOf(QUOTE, v + 1);
-    const name = to < 0 ? undefined : ev.subarray(v + 1, to);
-    if (!name || name.includes(BACKSLASH)) {
+    const m = b.indexOf(MODEL_KEY, start);
+    if (m < 0 || m >= end) return hit;
+    const v = valueAt(b, m + MODEL_KEY.length);
+    if (v < 0 || v >= end || b[v] !== QUOTE) return hit;
+    const known = this.#modelBytes;
+    if (known && b[v + 1 + known.length] === QUOTE && sameBytes(b, v + 1, known)) return hit;
+    const to = b.indexOf(QUOTE, v + 1);
+    if (to < 0 || to >= end || b.subarray(v + 1, to).includes(BACKSLASH)) {
       // An escaped name: the parser reads it, and the next event naming a model is parsed too.
       this.#modelBytes = undefined;
       return true;
     }
-    if (this.#modelBytes?.equals(name)) return hit;
-    this.#modelBytes = Buffer.from(name); // a copy: the chunk it came from is let go
+    this.#modelBytes = Buffer.from(b.subarray(v + 1, to)); // a copy: the chunk it came from is let go
     return true;
   }
 

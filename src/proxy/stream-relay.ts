@@ -65,7 +65,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
-      watch?.keep(events);
+      watch?.scan(events);
       // What goes to the client from this chunk: runs of its events' bytes as they came (translated text when translating).
       const out: (Buffer | string)[] = [];
       let run = 0; // start of the run of forwarded events not yet taken into `out`

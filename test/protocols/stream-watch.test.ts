@@ -51,7 +51,7 @@ function bothWays(endpoint: EndpointId, stream: string, cuts: number[], wantsUsa
   let prev = 0;
   for (const c of [...[...new Set(cuts.map((x) => x % (bytes.length + 1)))].sort((a, b) => a - b), bytes.length]) {
     const events = scanner.push(bytes.subarray(prev, c));
-    watch.keep(events);
+    watch.scan(events);
     for (let s = 0; s < events.length; s = eventEnd(events, s)) verdicts.push(watch.inspect(events, s, eventEnd(events, s)));
     prev = c;
   }
