@@ -6,11 +6,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-export function start(cmd, args, readyPattern) {
+export function start(cmd, args, readyPattern, timeoutMs = 20_000) {
   const p = spawn(process.execPath, [cmd, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
     const on = (d) => {
       out += d;
       if (readyPattern.test(out)) {

@@ -96,7 +96,8 @@ const floor = await start('bench/passthrough.mjs', ['--port', String(passPort), 
 /** A fresh Tollgate of the build at `dir` for one cell. */
 async function tollgate(dir, port) {
   const config = tollgateConfig(benchDir('tollgate-bench-'), port, mockPort);
-  return start(join(dir, 'dist/cli.js'), ['serve', '--config', config], /tollgate listening/);
+  // A loaded machine can take long to start one: the cell waits (its timing starts after).
+  return start(join(dir, 'dist/cli.js'), ['serve', '--config', config], /tollgate listening/, 120_000);
 }
 
 async function stats(port) {
