@@ -195,6 +195,9 @@ export const configSchema = z.object({
     // A call whose usage row failed to commit waits this long for a retry to
     // succeed before its client gets an error (the row stays held and is written when the disk accepts it).
     commitTimeout: duration.default(10_000),
+    // The journal (the durability point, written behind into LMDB) starts a new
+    // segment file past this size; segments LMDB has durably are deleted.
+    journalSegmentBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
   }).strict().default({}),
   // Usage rows older than `usageRows` are deleted in small batches; aggregates
   // and report indexes are kept. Unset: every row is kept.

@@ -109,7 +109,7 @@ export class ShardInstruments {
     });
     this.ledgerCommit = new Histogram({
       name: 'tollgate_ledger_commit_seconds',
-      help: 'LMDB commit time of one batch of usage rows (the client waits for it before the end of its answer).',
+      help: 'Time a shard\'s batch of usage rows waited to be durable in the ledger journal (the client waits for it before the end of its answer).',
       buckets: COMMIT_BUCKETS,
       registers,
     });

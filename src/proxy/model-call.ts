@@ -202,7 +202,7 @@ class ModelCall implements CallRun {
 
     const idemKey = h.idempotencyKey || null;
     if (idemKey) {
-      const refused = claimIdempotency(ctx, caller.customer, idemKey, this.ts);
+      const refused = await claimIdempotency(ctx, caller.customer, idemKey, this.ts);
       if (refused) return this.#refuseIntake(refused);
     }
     try {

@@ -1,5 +1,5 @@
 import '../clock/use-process-clock.js'; // first: the main thread's TOLLGATE_CLOCK_START offset, before anything reads the time
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
@@ -17,6 +17,8 @@ import { loadPriceTable, watchPriceTable } from '../pricing/load-price-table.js'
 import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import { RowBatcher } from '../store/row-batcher.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
 import { AuthFailureLimiter } from '../admin/auth-failure-limiter.js';
@@ -36,7 +38,7 @@ import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import { SessionTable } from '../budget/session-table.js';
-import type { MainToShard, ShardToMain } from './messages.js';
+import type { LedgerDurableMessage, LedgerRowsMessage, MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
 import { flushLogger } from '../observability/logger.js';
 
@@ -58,6 +60,10 @@ export interface ShardData {
   authFailuresSab: SharedArrayBuffer;
   port: number;
   ledgerHealthSab: SharedArrayBuffer;
+  /** This shard's port to the ledger writer thread (rows out, durable acknowledgements in). */
+  ledgerPort: MessagePort;
+  /** The writer's journal and write-behind positions (read-your-writes). */
+  ledgerProgressSab: SharedArrayBuffer;
   /** Generations of dynamic scopes (slot-registry.ts): a cached scope is stale once its generation moves. */
   scopeGensSab: SharedArrayBuffer;
   /** Session budget counters (session-table.ts), shared by every shard. */
@@ -75,8 +81,14 @@ const toMain = new ThreadRpc<ShardToMain>(send);
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
 const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
+// Rows go to the process's ledger writer as one binary batch per event-loop turn; a batch's appends resolve when it is durable.
+const rowBatcher = new RowBatcher((batch, rows, seq) => {
+  data.ledgerPort.postMessage({ t: 'ledger-rows', seq, rows, buf: batch.buffer as ArrayBuffer, bytes: batch.length } satisfies LedgerRowsMessage, [batch.buffer as ArrayBuffer]);
+}, config.ledger.commitTimeout);
+data.ledgerPort.on('message', (m: LedgerDurableMessage) => rowBatcher.acked(m.seq));
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
   zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+  appender: rowBatcher, progress: new LedgerProgress(data.ledgerProgressSab),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
 const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
@@ -277,6 +289,7 @@ async function drain(): Promise<void> {
   // Bounded: a pool still waiting on a stuck upstream request must not keep the process from exiting.
   await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
   const unwritten = await ledger.close();
+  data.ledgerPort.close(); // the writer has acknowledged every batch: the port must not keep this thread alive
   flushLogger(ctx.logger); // the rows it could not write are in the log: make sure they reach it
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.

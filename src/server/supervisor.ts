@@ -9,6 +9,8 @@ import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import { startLedgerWriter } from './ledger-writer-host.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
@@ -53,8 +55,12 @@ export interface ServerOptions {
 export async function startServer(config: Config, log: (msg: string) => void = (m) => process.stderr.write(m + '\n'), options: ServerOptions = {}): Promise<RunningServer> {
   const shards = config.shards || availableParallelism();
   const table = BudgetTable.create(config.maxBudgetSlots, shards, { leased: !!config.redis });
-  const ledgerHealth = LedgerHealth.create(shards + 1);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
+  // Health cells: the supervisor, each shard, then the ledger writer thread.
+  const ledgerHealth = LedgerHealth.create(shards + 2);
+  const ledgerProgress = LedgerProgress.create();
+  // The one writer of usage rows; it replays the journal into LMDB before anything below reads the ledger.
+  const writer = await startLedgerWriter(config, ledgerHealth, shards + 1, ledgerProgress, log);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
@@ -104,7 +110,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
-  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
+  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state, ledgerProgress);
   const driftMetrics = driftGauges(() => drift.last);
   // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
   const gather = async (detail: boolean): Promise<MetricsSnapshot[]> => {
@@ -129,8 +135,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
+      const ledgerPort = writer.connect();
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets } satisfies ShardData,
+        transferList: [ledgerPort],
+        workerData: { config: spawnedWith, shard: i, shards, ledgerPort, ledgerProgressSab: ledgerProgress.sab, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
@@ -224,6 +232,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
     await leases?.close();
+    await writer.close();
     await ledger.close();
     throw err;
   }
@@ -257,6 +266,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       processMetrics.stop();
       ledgerWatch.stop();
       await alerting.stop();
+      unwritten += await writer.close(); // after every shard flushed: it writes everything behind and empties the journal
       unwritten += await ledger.close();
       if (unwritten) log(`error: ${unwritten} usage rows could not be written to the ledger (disk full or write errors); each is in the log as a ledger_unwritten_row JSON line for recovery`);
       process.off('unhandledRejection', onRejection);
