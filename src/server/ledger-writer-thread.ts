@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { Journal } from '../store/journal.js';
 import { JournalWriter } from '../store/journal-writer.js';
-import { Ledger } from '../store/ledger.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerProgress } from '../store/ledger-progress.js';
 import type { LedgerDurableMessage, LedgerRowsMessage, MainToWriter, WriterToMain } from './messages.js';
@@ -31,6 +31,12 @@ const health = new LedgerHealth(data.healthSab, data.healthThread);
 const progress = new LedgerProgress(data.progressSab);
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), log });
 const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log });
+
+// lmdb-js leaves one internal promise per failed commit unobserved; the writer handles that same failure (journal-writer.ts).
+process.on('unhandledRejection', (err) => {
+  if (isLmdbCommitFailure(err)) return;
+  log('error', 'unhandled rejection in the ledger writer', { error: String((err as Error)?.stack ?? err).slice(0, 2000) });
+});
 
 /** A shard's stream of batches: one acknowledgement per group, covering its highest batch in it. */
 function connect(shard: MessagePort): void {

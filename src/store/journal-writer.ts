@@ -1,5 +1,5 @@
 import type { Journal } from './journal.js';
-import type { Ledger } from './ledger.js';
+import { commitErrorCause, type Ledger } from './ledger.js';
 import type { LedgerHealth } from './ledger-health.js';
 import type { LedgerProgress } from './ledger-progress.js';
 import { decodeRows } from './row-codec.js';
@@ -134,6 +134,7 @@ export class JournalWriter {
         for (const g of groups) for (const s of g.subs) rows.push(...decodeRows(s.batch));
         await this.ledger.commitRows(rows);
       } catch (err) {
+        commitErrorCause(err, this.#applyFailing ? undefined : (cause) => this.#log('error', 'ledger commit failure cause', { error: describe(cause) }));
         if (!this.#applyFailing) this.#log('error', 'ledger write-behind into LMDB failed: the rows are safe in the journal; retrying, and new calls are refused until it succeeds', { error: describe(err), rows: rowCount });
         this.#applyFailing = true;
         this.#behind = groups.concat(this.#behind);

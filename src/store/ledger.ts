@@ -187,8 +187,14 @@ export class Ledger {
   #write(rows: readonly UsageRecord[]): void {
     const deltas = this.#aggregateDeltas(rows);
     this.#reports.write(this.#reports.collect(rows));
+    let first = true;
     for (const row of rows) {
-      this.#usage.put([row.ts, row.request_id], row);
+      const put = this.#usage.put([row.ts, row.request_id], row);
+      // Writes in a transaction share its commit promise; unobserved, a failed commit becomes an unhandled rejection.
+      if (first) {
+        first = false;
+        (put as Promise<unknown>)?.catch?.(noop);
+      }
       this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
       if (row.idempotency_key && isCharged(row)) {
         this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
@@ -486,6 +492,12 @@ export class Ledger {
 
 const noop = () => {};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** lmdb-js attaches the cause of a failed commit as a second promise (`commitError`) that rejects unobserved unless handled. */
+export function commitErrorCause(err: unknown, onCause: (cause: unknown) => void = noop): void {
+  const cause = (err as { commitError?: Promise<unknown> })?.commitError;
+  cause?.catch?.(onCause);
+}
 
 /**
  * A failed LMDB commit as lmdb-js reports it. Besides the promises the
