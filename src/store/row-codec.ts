@@ -14,7 +14,8 @@ import type { UsageRecord } from './usage-record.js';
 //   idempotency_key, price_source, usage_source; tags (u32 n, n × (str, str));
 //   then, by flag: session, cache_write_1h_tokens, shadow_exceeded, unit, units, attempts,
 //   original_cost_nano, original_billed_nano, extra (JSON of fields this codec does not know).
-// str: u32 byte length + UTF-8; nullable: length 0xFFFFFFFF is null.
+// str: u32 byte length + UTF-8; nullable: length 0xFFFFFFFF is null (a nullable field
+// left undefined by a hand-built row is stored as null).
 
 const VERSION = 1;
 const NULL = 0xffffffff;
@@ -105,15 +106,15 @@ export class RowBatchEncoder {
     this.#str(r.request_id);
     this.#str(r.customer);
     this.#str(r.endpoint);
-    this.#str(r.agent);
-    this.#str(r.model_requested);
-    this.#str(r.model);
-    this.#str(r.provider);
-    this.#str(r.reason);
-    this.#str(r.idempotency_key);
-    this.#str(r.price_source);
-    this.#str(r.usage_source);
-    const tags = Object.keys(r.tags);
+    this.#str(r.agent ?? null);
+    this.#str(r.model_requested ?? null);
+    this.#str(r.model ?? null);
+    this.#str(r.provider ?? null);
+    this.#str(r.reason ?? null);
+    this.#str(r.idempotency_key ?? null);
+    this.#str(r.price_source ?? null);
+    this.#str(r.usage_source ?? null);
+    const tags = Object.keys(r.tags ?? {});
     this.#u32(tags.length);
     for (const k of tags) {
       this.#str(k);
