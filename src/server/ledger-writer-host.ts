@@ -6,10 +6,10 @@ import type { MainToWriter, WriterToMain } from './messages.js';
 import { ThreadRpc } from './thread-rpc.js';
 import type { WriterData } from './ledger-writer-thread.js';
 
-// The supervisor's handle on the ledger writer thread: starts it (it replays
-// the journal into LMDB before it says ready, so budgets seeded afterwards
-// count every acknowledged row), gives each shard its own port to it, and
-// closes it last, after every shard has flushed.
+// The supervisor's handle on the ledger writer thread: starts it (the
+// supervisor has replayed the journal already, so the thread's start overlaps
+// the shards'), gives each shard its own port to it (batches wait in the port
+// until the thread listens), and closes it last, after every shard has flushed.
 
 export interface LedgerWriterHost {
   /** A port for one shard (transfer it to the shard). */
@@ -18,7 +18,7 @@ export interface LedgerWriterHost {
   close(): Promise<number>;
 }
 
-export async function startLedgerWriter(config: Config, health: LedgerHealth, healthThread: number, progress: LedgerProgress, log: (msg: string) => void): Promise<LedgerWriterHost> {
+export function startLedgerWriter(config: Config, health: LedgerHealth, healthThread: number, progress: LedgerProgress, log: (msg: string) => void): LedgerWriterHost {
   const worker = new Worker(new URL('./ledger-writer-thread.js', import.meta.url), {
     workerData: { config, healthSab: health.sab, healthThread, progressSab: progress.sab } satisfies WriterData,
   });
@@ -42,8 +42,7 @@ export async function startLedgerWriter(config: Config, health: LedgerHealth, he
       process.exit(70);
     });
   });
-  const replayed = await ready;
-  if (replayed) log(`info: ledger journal replayed: ${replayed} rows written into LMDB`);
+  ready.catch(() => {}); // a crash is logged above and ends the process
   return {
     connect() {
       const { port1, port2 } = new MessageChannel();
@@ -51,6 +50,7 @@ export async function startLedgerWriter(config: Config, health: LedgerHealth, he
       return port2;
     },
     async close() {
+      await ready;
       closing = true;
       const unwritten = await rpc.request<number>((id) => ({ t: 'writer-close', id }), { timeoutMs: 30_000, what: 'the ledger writer (close)' });
       await worker.terminate();

@@ -11,6 +11,8 @@ import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { LedgerProgress } from '../store/ledger-progress.js';
 import { startLedgerWriter } from './ledger-writer-host.js';
+import { Journal } from '../store/journal.js';
+import { JournalWriter } from '../store/journal-writer.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry } from './slot-registry.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
@@ -58,9 +60,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   // Health cells: the supervisor, each shard, then the ledger writer thread.
   const ledgerHealth = LedgerHealth.create(shards + 2);
   const ledgerProgress = LedgerProgress.create();
-  // The one writer of usage rows; it replays the journal into LMDB before anything below reads the ledger.
-  const writer = await startLedgerWriter(config, ledgerHealth, shards + 1, ledgerProgress, log);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
+  const ledgerLog = (level: string, msg: string, f?: Record<string, unknown>) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: ledgerLog });
+  // Rows a crash left in the journal (acknowledged, maybe not in LMDB) go into LMDB before anything below reads the ledger.
+  await new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { log: ledgerLog }).recover();
+  // The one writer of usage rows from here on; its thread starts while the shards do.
+  const writer = startLedgerWriter(config, ledgerHealth, shards + 1, ledgerProgress, log);
   const windows = RateWindows.create(Math.max(1024, Math.floor(config.maxBudgetSlots / 4)));
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);

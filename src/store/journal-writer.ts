@@ -52,6 +52,8 @@ export class JournalWriter {
   #applyFailing = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Groups wait for recover(): the journal must be replayed and emptied before anything is appended to it. */
+  #recovered = false;
   /** Rows given up on (logged as `ledger_unwritten_row`): still not in the journal at close. */
   unwritten = 0;
 
@@ -68,6 +70,8 @@ export class JournalWriter {
       this.#log('info', 'ledger journal replayed into LMDB', { groups: groups.length, rows: rows.length, written });
     }
     this.journal.reset();
+    this.#recovered = true;
+    this.#schedule();
     return written;
   }
 
@@ -79,10 +83,13 @@ export class JournalWriter {
     if (this.#closed) throw new Error('the ledger writer is closed');
     this.#queue.push({ batch, rows, durable, applied });
     this.#queuedRows += rows;
-    if (!this.#scheduled && !this.#journalFailing) {
-      this.#scheduled = true;
-      setImmediate(() => this.#group());
-    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#journalFailing || !this.#recovered || !this.#queue.length) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#group());
   }
 
   #group(): void {
