@@ -58,27 +58,26 @@ export class LedgerProgress {
   catchUpSync(timeoutMs: number): boolean {
     const target = Atomics.load(this.#cells, DURABLE);
     const end = Date.now() + timeoutMs;
-    for (;;) {
-      const applied = Atomics.load(this.#cells, APPLIED);
-      if (applied >= target) return true;
-      const left = end - Date.now();
-      if (left <= 0) return false;
-      Atomics.wait(this.#cells, APPLIED, applied, left);
-    }
+    for (let w; (w = this.#behind(target, end)); ) Atomics.wait(this.#cells, APPLIED, w.applied, w.left);
+    return Atomics.load(this.#cells, APPLIED) >= target;
   }
 
   /** catchUpSync without blocking the thread. */
   async catchUp(timeoutMs: number): Promise<boolean> {
     const target = Atomics.load(this.#cells, DURABLE);
     const end = Date.now() + timeoutMs;
-    for (;;) {
-      const applied = Atomics.load(this.#cells, APPLIED);
-      if (applied >= target) return true;
-      const left = end - Date.now();
-      if (left <= 0) return false;
-      const w = (Atomics as unknown as WaitAsync).waitAsync(this.#cells, APPLIED, applied, left);
-      if (w.async) await w.value;
+    for (let w; (w = this.#behind(target, end)); ) {
+      const r = (Atomics as unknown as WaitAsync).waitAsync(this.#cells, APPLIED, w.applied, w.left);
+      if (r.async) await r.value;
     }
+    return Atomics.load(this.#cells, APPLIED) >= target;
+  }
+
+  /** What is still to wait for: undefined once LMDB reached `target` or the time is up. */
+  #behind(target: bigint, end: number): { applied: bigint; left: number } | undefined {
+    const applied = Atomics.load(this.#cells, APPLIED);
+    const left = end - Date.now();
+    return applied >= target || left <= 0 ? undefined : { applied, left };
   }
 }
 

@@ -121,3 +121,20 @@ describe('ledger journal', () => {
     for (const r of rows) expect(b.get(r.ts, r.request_id)).toStrictEqual(r);
   });
 });
+
+describe('read-your-writes', () => {
+  it('waits until LMDB holds the group that was durable when the read began, and gives up at its deadline', async () => {
+    const p = LedgerProgress.create();
+    p.markDurable(2);
+    p.markApplied(1);
+    setTimeout(() => p.markApplied(2), 30);
+    const started = Date.now();
+    expect(await p.catchUp(5_000)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20);
+    p.markDurable(3); // a write-behind that never comes: the read goes ahead after its deadline
+    expect(await p.catchUp(50)).toBe(false);
+    expect(p.catchUpSync(30)).toBe(false);
+    p.markApplied(3);
+    expect(p.catchUpSync(0)).toBe(true);
+  });
+});
