@@ -44,7 +44,8 @@ import { flushLogger } from '../observability/logger.js';
 
 // A shard: one worker thread, one uWS app on the shared port (SO_REUSEPORT
 // spreads connections), one copy of the pipeline. Budget counters are shared
-// through the SharedArrayBuffer; the ledger through LMDB.
+// through the SharedArrayBuffer; usage rows go to the ledger writer thread,
+// reads come from LMDB.
 
 export interface ShardData {
   config: Config;
