@@ -124,7 +124,8 @@ export class JournalWriter {
     this.#behind.push({ seq, subs });
     this.#behindRows += rows;
     this.#updateHealth();
-    void this.#applyBehind();
+    // After this turn: the acknowledgements go out first, the write-behind's decoding and LMDB work after.
+    setImmediate(() => void this.#applyBehind());
   }
 
   /** Writes every group not yet in LMDB in one transaction; more groups that arrive meanwhile go in the next. */
