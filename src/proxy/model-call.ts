@@ -206,7 +206,7 @@ class ModelCall implements CallRun {
     const idemKey = h.idempotencyKey || null;
     let clusterClaim = false;
     if (idemKey) {
-      const refused = claimIdempotency(ctx, caller.customer, idemKey, this.ts);
+      const refused = await claimIdempotency(ctx, caller.customer, idemKey, this.ts);
       if (refused) return this.#refuseIntake(refused);
       if (ctx.clusterIdempotency) {
         const elsewhere = await claimClusterIdempotency(ctx, caller.customer, idemKey, this.requestId);
@@ -222,7 +222,12 @@ class ModelCall implements CallRun {
     } finally {
       if (idemKey) {
         // The row is committed by now: the ledger says whether this call was charged.
-        if (clusterClaim) ctx.clusterIdempotency!.finish(caller.customer, idemKey, this.requestId, ctx.ledger.findIdempotent(caller.customer, idemKey, Date.now(), ctx.config.idempotencyWindow)?.request_id ?? '');
+        if (clusterClaim) {
+          // A failed lookup counts as charged: a repeat is refused rather than possibly charged twice.
+          const charged = await ctx.ledger.findIdempotent(caller.customer, idemKey, Date.now(), ctx.config.idempotencyWindow)
+            .then((r) => r?.request_id ?? '', () => this.requestId);
+          ctx.clusterIdempotency!.finish(caller.customer, idemKey, this.requestId, charged);
+        }
         ctx.releaseIdempotencyKey(caller.customer, idemKey);
       }
     }

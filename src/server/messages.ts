@@ -72,3 +72,23 @@ export type MainToShard =
   | { t: 'wallet-answer'; id: number; outcome?: CreditOutcome | WalletView | WalletFailure; error?: string }
   | { t: 'control-answer'; id: number; answer: ControlAnswer }
   | { t: 'control-apply'; id: number; change: ControlChange };
+
+// The usage-row stream between shards and the process's ledger writer thread
+// (src/server/ledger-writer-thread.ts), over one MessagePort per shard. Not
+// request/reply: batches are numbered per shard and one acknowledgement
+// covers every batch up to its number (group commit), so no per-batch
+// timer or waiter is needed beyond the shard's commit deadline (row-batcher.ts).
+
+/** Shard → writer: one batch of binary rows (row-codec.ts); `buf` is transferred. */
+export interface LedgerRowsMessage { t: 'ledger-rows'; seq: number; rows: number; buf: ArrayBuffer; bytes: number }
+/** Writer → shard: every batch up to `seq` is durable in the journal. */
+export interface LedgerDurableMessage { t: 'ledger-durable'; seq: number }
+
+export type MainToWriter =
+  | { t: 'writer-connect'; port: import('node:worker_threads').MessagePort }
+  | { t: 'writer-close'; id: number };
+
+export type WriterToMain =
+  | { t: 'writer-ready'; replayed: number }
+  | { t: 'writer-log'; level: 'error' | 'warn' | 'info'; msg: string; fields?: Record<string, unknown> }
+  | { t: 'writer-closed'; id: number; unwritten: number };

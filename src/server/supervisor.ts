@@ -9,6 +9,10 @@ import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import { startLedgerWriter } from './ledger-writer-host.js';
+import { Journal } from '../store/journal.js';
+import { JournalWriter } from '../store/journal-writer.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry, reservedSlots } from './slot-registry.js';
 import { ControlStore } from '../control/control-store.js';
@@ -71,8 +75,15 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id).budgets;
   const slots = Math.max(config.maxBudgetSlots, needed + config.control.slotHeadroom);
   const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
-  const ledgerHealth = LedgerHealth.create(shards + 1);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
+  // Health cells: the supervisor, each shard, then the ledger writer thread.
+  const ledgerHealth = LedgerHealth.create(shards + 2);
+  const ledgerProgress = LedgerProgress.create();
+  const ledgerLog = (level: string, msg: string, f?: Record<string, unknown>) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: ledgerLog });
+  // Rows a crash left in the journal (acknowledged, maybe not in LMDB) go into LMDB before anything below reads the ledger.
+  await new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { log: ledgerLog }).recover();
+  // The one writer of usage rows from here on; its thread starts while the shards do.
+  const writer = startLedgerWriter(config, ledgerHealth, shards + 1, ledgerProgress, log);
   const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)), 60, !!config.redis);
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
@@ -152,7 +163,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
-  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
+  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state, ledgerProgress);
   const driftMetrics = driftGauges(() => drift.last);
   const shipMetrics = shipping ? [shipGauges(() => shipping.shipper.stats)] : [];
   // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
@@ -178,8 +189,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
+      const ledgerPort = writer.connect();
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
+        transferList: [ledgerPort],
+        workerData: { config: spawnedWith, shard: i, shards, ledgerPort, ledgerProgressSab: ledgerProgress.sab, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
@@ -297,6 +310,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     await global?.stop();
     await leases?.close();
     await control.close();
+    await writer.close();
     await shipping?.stop(0);
     await ledger.close();
     throw err;
@@ -334,6 +348,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       await alerting.stop();
       await walletStore.close();
       await control.close();
+      unwritten += await writer.close(); // after every shard flushed: it writes everything behind and empties the journal
       // Every row is committed locally: ship what the database takes in a few seconds; the rest ships after the next start.
       await shipping?.stop(3_000);
       unwritten += await ledger.close();
