@@ -1,4 +1,4 @@
-// node bench/cluster-bench.mjs [-- --duration 8 --connections 40 --shards 1 --nodes 3 --json]
+// node bench/cluster-bench.mjs [-- --duration 8 --connections 40 --shards 1 --nodes 3 --windows --json]
 //
 // Many nodes, one budget: what Redis costs the enforcement decision. One
 // run, the same load (autocannon, same connections, same body, budgets far
@@ -10,6 +10,10 @@
 // then for each: the decision's latency percentiles the nodes recorded
 // (GET /admin/stats, merged hdr-histograms) and, with Redis, the Redis round
 // trips per decision and the lease hit rate (GET /admin/cluster).
+// --windows adds, on 1 and N nodes, the same with velocity windows
+// (rateLimit far from its limit): local windows without Redis, global
+// windows (leased from Redis, issue 15.1) with it, and how long the calls
+// that had to ask Redis for a window grant waited.
 //
 // Starts its own redis-server (--save "" --appendonly no) on a free port.
 import { spawn, spawnSync, execSync } from 'node:child_process';
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     shards: { type: 'string', default: '1' },
     nodes: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    windows: { type: 'boolean', default: false },
   },
 });
 const duration = Number(values.duration);
@@ -43,7 +48,7 @@ function start(cmd, args, readyPattern, opts = {}) {
   const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out}`)), 90_000); // a loaded machine
     const on = (d) => {
       out += d;
       const m = readyPattern.exec(out);
@@ -75,7 +80,7 @@ function load(url, conns) {
 
 const admin = (port, path) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
 
-async function startNode(mockPort, redisUrl) {
+async function startNode(mockPort, redisUrl, windows) {
   const dir = benchDir('tollgate-cluster-bench-');
   const config = join(dir, 'tollgate.yaml');
   writeFileSync(config, JSON.stringify({
@@ -88,15 +93,18 @@ async function startNode(mockPort, redisUrl) {
     ...(redisUrl ? { redis: redisUrl } : {}),
     providers: [{ name: 'openai', type: 'openai', baseUrl: `http://127.0.0.1:${mockPort}/v1`, apiKey: 'sk-bench' }],
     plans: [{ name: 'pro', budgets: [{ limit: 1_000_000, unit: 'USD', period: 'month' }] }],
-    customers: [{ id: 'bench', plan: 'pro', keys: [KEY], budgets: [{ limit: 1e12, unit: 'tokens', period: 'day' }, { limit: 1e9, unit: 'requests', period: 'month' }] }],
+    customers: [{
+      id: 'bench', plan: 'pro', keys: [KEY], budgets: [{ limit: 1e12, unit: 'tokens', period: 'day' }, { limit: 1e9, unit: 'requests', period: 'month' }],
+      ...(windows ? { rateLimit: { requestsPerMinute: 1e9, tokensPerMinute: 1e12 } } : {}),
+    }],
   }));
   const { proc, match } = await start(process.execPath, ['dist/cli.js', 'serve', '--config', config], /tollgate listening on http:\/\/[^:]+:(\d+)/);
   return { proc, port: Number(match[1]) };
 }
 
-async function scenario(name, mockPort, redisUrl, n) {
+async function scenario(name, mockPort, redisUrl, n, windows = false) {
   const nodes = [];
-  for (let i = 0; i < n; i++) nodes.push(await startNode(mockPort, redisUrl));
+  for (let i = 0; i < n; i++) nodes.push(await startNode(mockPort, redisUrl, windows));
   try {
     const per = Math.max(1, Math.round(connections / n));
     const runs = await Promise.all(nodes.map((node) => load(`http://127.0.0.1:${node.port}/v1/chat/completions`, per)));
@@ -123,6 +131,10 @@ async function scenario(name, mockPort, redisUrl, n) {
         shortfalls,
         lease_hit_rate: decisions ? 1 - shortfalls / decisions : 1,
         lease_ops: cluster.map((c) => c.lease_ops),
+        ...(windows ? {
+          window_grants: cluster.reduce((s, c) => s + c.global.windows.grants, 0),
+          window_grant_wait_p99_ms: Math.max(...cluster.map((c) => c.global.windows.grant_wait_ms.p99)),
+        } : {}),
       } : {}),
     };
   } finally {
@@ -138,11 +150,14 @@ const { proc: mock } = await start(process.execPath, ['bench/mock-upstream.mjs',
 const redisUrl = `redis://127.0.0.1:${redisPort}`;
 const results = [];
 try {
-  results.push(await scenario('1 node, no redis', mockPort, undefined, 1));
-  results.push({ ...(await scenario('1 node, redis', mockPort, redisUrl, 1)), baseline: '1 node, no redis' });
-  if (nodeCount > 1) {
-    results.push(await scenario(`${nodeCount} nodes, no redis`, mockPort, undefined, nodeCount));
-    results.push({ ...(await scenario(`${nodeCount} nodes, redis`, mockPort, redisUrl, nodeCount)), baseline: `${nodeCount} nodes, no redis` });
+  for (const n of nodeCount > 1 ? [1, nodeCount] : [1]) {
+    const nodes = n === 1 ? '1 node' : `${n} nodes`;
+    results.push(await scenario(`${nodes}, no redis`, mockPort, undefined, n));
+    results.push({ ...(await scenario(`${nodes}, redis`, mockPort, redisUrl, n)), baseline: `${nodes}, no redis` });
+    if (values.windows) {
+      results.push(await scenario(`${nodes}, no redis, local windows`, mockPort, undefined, n, true));
+      results.push({ ...(await scenario(`${nodes}, redis, global windows`, mockPort, redisUrl, n, true)), baseline: `${nodes}, no redis, local windows` });
+    }
   }
 } finally {
   await stop(mock);
@@ -158,11 +173,11 @@ if (values.json) {
 } else {
   console.log(`\nconditions: ${Object.entries(conditions).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   console.log('(load generator, mock, redis and every node share the same cores; budgets far from their caps)\n');
-  console.log('| run | req/s | p99 ms | non-2xx | decisions | decision p50 µs | decision p99 µs | p99 vs same without redis | redis trips/call | lease hit rate |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| run | req/s | p99 ms | non-2xx | decisions | decision p50 µs | decision p99 µs | p99 vs same without redis | redis trips/call | lease hit rate | window grants | window grant wait p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     const trips = r.redis_round_trips_per_call === undefined ? '–' : r.redis_round_trips_per_call.toFixed(4);
     const hit = r.lease_hit_rate === undefined ? '–' : (r.lease_hit_rate * 100).toFixed(2) + '%';
-    console.log(`| ${r.name} | ${r.rps} | ${r.p99_ms} | ${r.non2xx + r.errors} | ${r.decisions} | ${r.decision_p50_us.toFixed(1)} | ${r.decision_p99_us.toFixed(1)} | ${r.baseline ? ratio(r).toFixed(2) + 'x' : '–'} | ${trips} | ${hit} |`);
+    console.log(`| ${r.name} | ${r.rps} | ${r.p99_ms} | ${r.non2xx + r.errors} | ${r.decisions} | ${r.decision_p50_us.toFixed(1)} | ${r.decision_p99_us.toFixed(1)} | ${r.baseline ? ratio(r).toFixed(2) + 'x' : '–'} | ${trips} | ${hit} | ${r.window_grants ?? '–'} | ${r.window_grant_wait_p99_ms?.toFixed(2) ?? '–'} |`);
   }
 }

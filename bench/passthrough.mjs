@@ -1,6 +1,7 @@
 // The floor of what a Node proxy can do: uWebSockets.js in front, undici to
 // the upstream, nothing else (no auth, no budget, no ledger). Tollgate's
 // throughput is reported as a fraction of this, measured in the same run.
+// Whole answers are read whole; an SSE answer is relayed chunk by chunk.
 //
 //   node bench/passthrough.mjs --port 9200 --upstream http://127.0.0.1:9100 --threads 2
 import { Worker, isMainThread, workerData, parentPort } from 'node:worker_threads';
@@ -33,15 +34,25 @@ if (isMainThread) {
       if (!last) return;
       const body = Buffer.concat(chunks);
       pool.request({ path, method, headers, body: method === 'GET' ? undefined : body }).then(async (r) => {
-        const buf = Buffer.from(await r.body.arrayBuffer());
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus(String(r.statusCode));
-          res.writeHeader('content-type', String(r.headers['content-type'] ?? 'application/json'));
-          res.end(buf);
-        });
+        const type = String(r.headers['content-type'] ?? 'application/json');
+        if (!type.includes('text/event-stream')) {
+          const buf = Buffer.from(await r.body.arrayBuffer());
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus(String(r.statusCode));
+            res.writeHeader('content-type', type);
+            res.end(buf);
+          });
+          return;
+        }
+        // A stream is relayed chunk by chunk, as it arrives (no backpressure: the bench's clients read everything).
+        if (!aborted) res.cork(() => res.writeStatus(String(r.statusCode)).writeHeader('content-type', type));
+        for await (const chunk of r.body) if (!aborted) res.cork(() => res.write(chunk));
+        if (!aborted) res.cork(() => res.end());
       }, () => {
         if (!aborted) res.cork(() => res.writeStatus('502').end());
+      }).catch(() => {
+        if (!aborted) res.close();
       });
     });
   });

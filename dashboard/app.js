@@ -47,17 +47,29 @@
 
   class Unauthorized extends Error {}
 
-  async function api(path) {
-    const r = await fetch(path, { headers: { authorization: `Bearer ${token()}` }, cache: 'no-store' });
+  /** A refusal from the admin API: its status, and the error object of its body (code, message, param). */
+  class ApiError extends Error {
+    constructor(status, error) {
+      super(error.message || String(status));
+      this.status = status;
+      this.error = error;
+    }
+  }
+
+  /** An admin API request; `body` (an object) is sent as JSON. */
+  async function api(path, method = 'GET', body = undefined) {
+    const headers = { authorization: `Bearer ${token()}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
     if (r.status === 401) throw new Unauthorized('the admin token was refused');
     if (!r.ok) {
-      let msg = `${r.status}`;
-      try { msg = (await r.json()).error.message; } catch { /* not JSON */ }
-      throw new Error(msg);
+      let error = { message: `${r.status} ${r.statusText}` };
+      try { error = (await r.json()).error || error; } catch { /* not JSON */ }
+      throw new ApiError(r.status, error);
     }
     return r;
   }
-  const apiJson = async (path) => (await api(path)).json();
+  const apiJson = async (path, method, body) => (await api(path, method, body)).json();
 
   /** Downloads an admin CSV through fetch (so the token stays in a header), then saves it. */
   async function download(path, filename) {
@@ -84,6 +96,7 @@
     try {
       await apiJson('/admin/customers?limit=1');
       $('#login-error').textContent = '';
+      await window.tollgate.onSignIn();
       route();
     } catch (err) {
       signOut(err instanceof Unauthorized ? 'That token was refused.' : `Cannot reach the admin API: ${err.message}`);
@@ -94,19 +107,23 @@
   // ---- views ---------------------------------------------------------------
 
   function show(name) {
-    for (const v of ['login', 'customers', 'customer']) $(`#view-${v}`).hidden = v !== name;
+    for (const v of ['login', 'customers', 'customer', 'audit']) $(`#view-${v}`).hidden = v !== name;
     $('#logout').hidden = name === 'login';
+    $('#nav').hidden = name === 'login';
     showError('');
   }
 
   function budgetBar(b, large) {
-    const pct = b.limit > 0 ? Math.min(100, (b.used / b.limit) * 100) : 0;
-    const resPct = b.limit > 0 ? Math.min(100 - pct, (b.reserved / b.limit) * 100) : 0;
+    // A prepaid wallet has no fixed limit: what was credited = spent + held + left.
+    const prepaid = b.period === 'prepaid';
+    const limit = prepaid ? b.used + b.reserved + b.remaining : b.limit;
+    const pct = limit > 0 ? Math.min(100, (b.used / limit) * 100) : 0;
+    const resPct = limit > 0 ? Math.min(100 - pct, (b.reserved / limit) * 100) : 0;
     const fill = el('div', { class: 'fill' });
     fill.style.width = `${pct}%`;
     const held = el('div', { class: 'held' });
     held.style.width = `${resPct}%`;
-    const label = `${amount(b.used, b.unit)} / ${amount(b.limit, b.unit)} per ${b.period}`;
+    const label = prepaid ? `${amount(b.remaining, b.unit)} prepaid balance left, ${amount(b.used, b.unit)} spent` : `${amount(b.used, b.unit)} / ${amount(b.limit, b.unit)} per ${b.period}`;
     return el('div', { class: `budget ${large ? 'large' : ''}`, dataset: { state: b.state }, title: `${label} (${b.source}${b.agent ? ' ' + b.agent : ''})` },
       el('div', { class: 'budget-label' }, el('span', { text: label }), b.state !== 'ok' ? el('span', { class: `badge ${b.state}`, text: STATE_TEXT[b.state] }) : null),
       el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct), 'aria-label': label }, fill, held));
@@ -206,7 +223,7 @@
     breakdown('#by-model', 'Model', summary.by_model.map((m) => [m.model, m]));
     breakdown('#by-agent', 'Agent', summary.by_agent.map((a) => [a.agent, a]));
     breakdown('#by-tag', 'Tag', summary.by_tag.map((g) => [g.tag, g]));
-    await Promise.all([drawChart(id, f, summary), loadUsage(true)]);
+    await Promise.all([drawChart(id, f, summary), loadUsage(true), window.tollgate.loadManage(id, me)]);
   }
 
   function fillSelect(select, values, selected) {
@@ -320,9 +337,17 @@
   function route() {
     if (!token()) return show('login');
     const m = /^#\/customer\/(.+)$/.exec(location.hash);
-    (m ? loadCustomer(decodeURIComponent(m[1])) : loadCustomers()).catch(fail);
+    const page = m ? loadCustomer(decodeURIComponent(m[1])) : location.hash === '#/audit' ? (show('audit'), window.tollgate.loadAudit()) : loadCustomers();
+    page.catch(fail);
   }
 
+  // What manage.js (the control-plane forms, loaded after this file) builds on.
+  window.tollgate = { $, el, api, apiJson, ApiError, Unauthorized, fail, reloadCustomer: () => loadCustomer(current.id) };
+
   window.addEventListener('hashchange', route);
-  route();
+  // After every deferred script has run, so manage.js has added its part of window.tollgate.
+  document.addEventListener('DOMContentLoaded', async () => {
+    if (token()) await window.tollgate.onSignIn().catch(fail);
+    route();
+  });
 })();

@@ -12,6 +12,7 @@ import type { ReportSource } from './store/report-source.js';
 import { customersCsv, dailyCsv, summaryCsv } from './admin/report-csv.js';
 import { dayWindow, isDay, parseRange, type ReportRange } from './admin/report-query.js';
 import { COUNTER_COLUMNS, customersReport, dailyReport, summaryReport, type PublicCounters } from './admin/reports.js';
+import { table } from './cli-table.js';
 
 // `tollgate report`: billing reports and CSV exports read straight from the
 // ledger in the config's dataDir (LMDB allows readers beside a running
@@ -175,13 +176,6 @@ const cells = (c: PublicCounters) => COUNTER_COLUMNS.map((k) => {
   if (v === null) return '';
   return k === 'cost_usd' || k === 'billed' || k === 'margin_usd' ? (v as number).toFixed(6) : String(v);
 });
-
-/** A plain aligned text table: first column left, numbers right. */
-function table(head: readonly string[], rows: string[][]): string {
-  const all = [head as string[], ...rows];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all.map((r) => r.map((c, i) => (i === 0 ? (c ?? '').padEnd(widths[i]!) : (c ?? '').padStart(widths[i]!))).join('  ')).join('\n');
-}
 
 /** Streams every matching row as CSV with backpressure; memory stays bounded whatever the count (row-export.ts). */
 async function exportRows(from: string | PgLedger, timeZone: string, f: ReportFlags, stdout: Writable, err: NodeJS.WriteStream): Promise<void> {

@@ -3,8 +3,6 @@ import './clock/use-process-clock.js'; // first: shifts Date when TOLLGATE_CLOCK
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
-import { startServer } from './server/supervisor.js';
-import { uwsIsNative } from './server/native-check.js';
 import { hashKey } from './identity/key-hash.js';
 import type { Config } from './config/schema.js';
 import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
@@ -12,6 +10,9 @@ import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
 const USAGE = `usage:
   tollgate serve [--config FILE] [--port N] [--host H] [--shards N] [--data-dir DIR]
   tollgate keys hash KEY        print the sha256:... form of a client key for keyHashes
+  tollgate customers list|get|create|update|disable|enable|delete ...   customers of a running node (tollgate customers help)
+  tollgate keys list|create|revoke ...   a customer's API keys on a running node (tollgate keys help)
+  tollgate credits add|show ...   top up and read a customer's prepaid wallet (tollgate credits help)
   tollgate check --config FILE  validate a config file and exit
   tollgate report daily|monthly|customers|export ...   billing reports and CSV export (tollgate report help)
   tollgate ledger replay [--config FILE] LOGFILE   re-enter the ledger_unwritten_row lines a full disk left in a log (- for stdin)
@@ -80,6 +81,9 @@ function loadWithFlags(f: Flags): { config: Config; file: string } {
 
 async function serve(args: string[]) {
   const { config, file } = loadWithFlags(parseFlags(args));
+  // Loaded here, not at the top: the admin sub-commands (customers, keys, credits) start fast without the server.
+  const { uwsIsNative } = await import('./server/native-check.js');
+  const { startServer } = await import('./server/supervisor.js');
   if (!uwsIsNative()) {
     process.stderr.write(
       '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +
@@ -112,24 +116,33 @@ async function serve(args: string[]) {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Sub-commands in their own modules, loaded only when asked for; each resolves with the exit code. */
+const MODULE_COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  report: async () => (await import('./cli-report.js')).runReport,
+  rerate: async () => (await import('./cli-rerate.js')).runRerate,
+  customers: async () => (await import('./cli-customers.js')).runCustomers,
+  credits: async () => (await import('./cli-credits.js')).runCredits,
+  keys: async () => (await import('./cli-keys.js')).runKeys, // `keys hash` is answered before
+};
+
 async function main() {
   const [cmd = 'serve', ...rest] = process.argv.slice(2);
+  if (cmd === 'keys' && rest[0] === 'hash') {
+    if (!rest[1]) return fail(USAGE);
+    process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
+    return;
+  }
+  if (Object.hasOwn(MODULE_COMMANDS, cmd)) {
+    const run = await MODULE_COMMANDS[cmd]!();
+    process.exitCode = await run(rest);
+    return;
+  }
   switch (cmd) {
     case 'serve':
       return serve(rest);
     case 'check': {
       const { file } = loadWithFlags(parseFlags(rest));
       process.stdout.write(`${file}: ok\n`);
-      return;
-    }
-    case 'report': {
-      const { runReport } = await import('./cli-report.js');
-      process.exitCode = await runReport(rest);
-      return;
-    }
-    case 'rerate': {
-      const { runRerate } = await import('./cli-rerate.js');
-      process.exitCode = await runRerate(rest);
       return;
     }
     case 'ledger': {
@@ -147,12 +160,6 @@ async function main() {
       process.exitCode = r.invalid ? 1 : 0;
       return;
     }
-    case 'keys':
-      if (rest[0] === 'hash' && rest[1]) {
-        process.stdout.write(`sha256:${hashKey(rest[1])}\n`);
-        return;
-      }
-      return fail(USAGE);
     case '--help': case '-h': case 'help':
       process.stdout.write(USAGE + '\n');
       return;

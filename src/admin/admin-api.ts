@@ -13,6 +13,7 @@ import { mountRerate } from './rerate-api.js';
 import { exportCsv } from './csv-export.js';
 import { failRead, usageRows } from './usage-source.js';
 import { mountOpenApi } from './openapi-route.js';
+import { mountWhoami } from './whoami-api.js';
 
 // Admin API (docs/interface.md), bearer adminToken through the admin guard. Reads come straight from LMDB
 // (memory-mapped, synchronous) and the shared budget table.
@@ -109,6 +110,7 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
   mountReports(app, { ctx, guard });
   mountOpenApi(app, { guard });
   mountRerate(app, { ctx, guard });
+  mountWhoami(app, { guard, config: () => ctx.config });
 }
 
 /** Streams every matching row as CSV with bounded memory; large exports run in a reader process (csv-export.ts). */

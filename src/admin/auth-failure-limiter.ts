@@ -16,6 +16,10 @@
 // previous window's start (at worst one extra or one early refusal).
 // A spray from more addresses than the table holds evicts the oldest windows;
 // each of those addresses has its own `max` anyway.
+//
+// In a cluster every failure is also counted in Redis (one INCR per failure,
+// src/cluster/lockouts.ts, off the request path): the supervisor raises this
+// node's count to the cluster's, so guesses spread over nodes add up too.
 
 const WINDOW_S = 60;
 const SLOTS = 4096; // power of two
@@ -31,8 +35,27 @@ export class AuthFailureLimiter {
     return new SharedArrayBuffer(SLOTS * FIELDS * 4);
   }
 
+  /** Cluster mode: told of every failure, to count it across nodes. */
+  onFail: (address: string) => void = () => {};
+
   constructor(private readonly max: number, sab: SharedArrayBuffer = AuthFailureLimiter.createBuffer()) {
     this.#t = new Int32Array(sab);
+  }
+
+  /** Raises the address's failures in its current window to `count` (what every node together saw). */
+  raise(address: string, count: number, now: number): void {
+    const sec = toSec(now);
+    const h = hash(address);
+    let i = this.#find(h, sec);
+    if (i < 0) {
+      this.#record(h, sec);
+      i = this.#find(h, sec);
+      if (i < 0) return;
+    }
+    for (;;) {
+      const cur = Atomics.load(this.#t, i + 2);
+      if (cur >= count || Atomics.compareExchange(this.#t, i + 2, cur, count) === cur) return;
+    }
   }
 
   /** Seconds to wait when `address` is locked out, else 0. */
@@ -46,8 +69,11 @@ export class AuthFailureLimiter {
   }
 
   fail(address: string, now: number): void {
-    const sec = toSec(now);
-    const h = hash(address);
+    this.#record(hash(address), toSec(now));
+    this.onFail(address);
+  }
+
+  #record(h: number, sec: number): void {
     for (let round = 0; round < 3; round++) {
       const i = this.#find(h, sec);
       if (i >= 0) {

@@ -81,6 +81,7 @@ export function adminPaths(): Record<string, PathItem> {
       ok: withCsv('A page of rows.', ref('UsagePage')),
     }),
     '/admin/stats': admin('stats', 'Decision latency percentiles and call counts across shards'),
+    '/admin/whoami': admin('whoami', 'The name and role of the admin token presented', { ok: json('The token.', obj({ name: { type: 'string' }, role: { type: 'string', enum: ['admin', 'read'] } })) }),
     '/admin/pricing/{model}': admin('explain_price', 'How a model is priced: the matched table entry, provider and customer price', {
       parameters: [pathParam('model', 'The model id.'), query('provider', 'A provider hint.'), query('priceAs', 'Price as this model.'), query('customer', 'Apply this customer\'s resale prices.')],
     }),

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import { Outbox } from './outbox.js';
-import { Deliverer } from './deliverer.js';
+import { Deliverer, type DeliveryGate } from './deliverer.js';
 import { ThresholdMonitor, eventId } from './threshold-monitor.js';
 import { SpendAnomaly } from './spend-anomaly.js';
 import { LowBalanceMonitor } from './low-balance.js';
@@ -23,9 +23,10 @@ export class Alerting {
   readonly #generalChannels: string[];
   #anomalyTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: Config, private readonly table: BudgetTable, private readonly refs: () => readonly BudgetRef[], private readonly log: (m: string) => void) {
+  /** `gate`: cluster mode, who delivers each outbox entry (src/cluster/alert-claims.ts). */
+  constructor(private readonly config: Config, private readonly table: BudgetTable, private readonly refs: () => readonly BudgetRef[], private readonly log: (m: string) => void, gate?: DeliveryGate) {
     this.outbox = new Outbox(config.dataDir);
-    this.#deliverer = new Deliverer(config, this.outbox, log);
+    this.#deliverer = new Deliverer(config, this.outbox, log, gate);
     this.#monitor = new ThresholdMonitor(config.timezone, table, refs, this.outbox);
     this.#generalChannels = config.alerts.notify ?? config.alerts.channels.map((c) => c.name);
     this.#lowBalance = new LowBalanceMonitor(table, refs, this.outbox, this.#generalChannels);
@@ -98,7 +99,7 @@ export class Alerting {
   }
 
   get stats() {
-    return { thresholds_fired: this.#monitor.fired, delivered: this.#deliverer.delivered, delivery_failures: this.#deliverer.failures, pending: this.outbox.pendingCount() };
+    return { thresholds_fired: this.#monitor.fired, delivered: this.#deliverer.delivered, delivered_by_other_nodes: this.#deliverer.skipped, delivery_failures: this.#deliverer.failures, pending: this.outbox.pendingCount() };
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,21 @@ import { sendWebhook } from './channels/webhook.js';
 import { sendSlack } from './channels/slack.js';
 import { sendEmail } from './channels/email.js';
 
+/** send: this node delivers it; skip: another node did; later: another node is delivering it (or Redis is away). */
+export type GateVerdict = 'send' | 'skip' | 'later';
+
+/**
+ * Cluster mode: who delivers an outbox entry that every node may hold
+ * (src/cluster/alert-claims.ts). Asked before each send; told after.
+ */
+export interface DeliveryGate {
+  claim(deliveryId: string): Promise<GateVerdict>;
+  delivered(deliveryId: string): Promise<void>;
+}
+
+/** How soon an entry another node is delivering is looked at again. */
+const GATE_RETRY_MS = 1_000;
+
 /**
  * Drains the outbox in the background: each delivery is retried with
  * exponential backoff until its channel accepts it. Never on a call's path.
@@ -15,6 +30,8 @@ export class Deliverer {
   readonly #channels: Map<string, Config['alerts']['channels'][number]>;
   delivered = 0;
   failures = 0;
+  /** Entries another node delivered (cluster mode). */
+  skipped = 0;
   /**
    * Alerts about the disk the outbox lives on (ledger_unavailable): they
    * cannot wait for an outbox write that would fail for the same reason, so
@@ -23,7 +40,7 @@ export class Deliverer {
    */
   #inMemory: Delivery[] = [];
 
-  constructor(private readonly config: Config, private readonly outbox: Outbox, private readonly log: (m: string) => void) {
+  constructor(private readonly config: Config, private readonly outbox: Outbox, private readonly log: (m: string) => void, private readonly gate?: DeliveryGate) {
     this.#channels = new Map(config.alerts.channels.map((c) => [c.name, c]));
   }
 
@@ -64,8 +81,22 @@ export class Deliverer {
       await this.outbox.delivered(d.id);
       return;
     }
+    if (this.gate) {
+      const g = await this.gate.claim(d.id);
+      if (g === 'skip') {
+        this.skipped++;
+        await this.outbox.delivered(d.id);
+        return;
+      }
+      if (g === 'later') {
+        await this.outbox.retryLater({ ...d, attempts: d.attempts - 1 }, Date.now() + GATE_RETRY_MS, 'another node is delivering it, or Redis is unreachable (cluster)');
+        return;
+      }
+    }
     try {
       await this.#send(ch, d.event);
+      // The cluster hears it first: an entry removed here but not marked there would be sent again elsewhere.
+      await this.gate?.delivered(d.id);
       await this.outbox.delivered(d.id);
       this.delivered++;
     } catch (err) {

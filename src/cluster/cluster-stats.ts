@@ -26,6 +26,17 @@ export interface ClusterCounters {
   reconcile_backlog: number;
   /** Gauge: age of the oldest spend Redis has not confirmed, ms (0: none). */
   reconcile_backlog_age_ms: number;
+  /** Velocity windows, idempotency keys and alerts decided once per cluster (global-state.ts). */
+  global?: GlobalCounters;
+}
+
+export interface GlobalCounters {
+  /** Windows this node holds grants in; grants Redis made; calls refused because the window was full cluster-wide; how long calls waited for a grant. */
+  windows: { windows: number; grants: number; refusals: number; grant_wait_ms: { count: number; p50: number; p99: number; max: number } };
+  /** Charged outcomes waiting for Redis to come back; dropped past the cap. */
+  idempotency: { unsent: number; dropped: number };
+  /** Outbox: delivered by this node, found delivered by another node, still pending here. */
+  alerts: { delivered: number; delivered_by_other_nodes: number; pending: number };
 }
 
 export interface ClusterView extends ClusterCounters {

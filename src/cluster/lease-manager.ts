@@ -53,6 +53,8 @@ export class LeaseManager {
   readonly #tick: LeaseTick;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The Redis connection (after start()): the other cluster pieces of the main thread share it. */
+  redis: RedisLink | undefined;
 
   /** Called each time Redis comes (back) up: wallets re-send what Redis may have lost (wallet-book.ts). */
   onRedisUp: () => void = () => {};
@@ -83,6 +85,7 @@ export class LeaseManager {
   static async start(config: Config, table: BudgetTable, ledger: Ledger, log: (m: string) => void): Promise<LeaseManager> {
     const link = new RedisLink(config.redis!, config.cluster.redisTimeout, log);
     const m = new LeaseManager({ config, table, ledger, log, link, clock: systemClock });
+    m.redis = link;
     const up = await link.connect(Math.max(2_000, config.cluster.redisTimeout));
     if (!up) {
       log(`cluster: redis ${redact(config.redis!)} unreachable at start; ` + (config.cluster.redisDown === 'open'

@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { defineCreditScript, parseCreditReply, type CreditReply } from './credit-script.js';
 import { defineLeaseScript, leaseArgs, parseLeaseReply, type LeaseReply, type LeaseRequest } from './lease-script.js';
+import { defineWindowScript } from './window-script.js';
+import { defineIdempotencyScript } from './idempotency-script.js';
+import { defineAlertScript } from './alert-claims.js';
+
+export type Pipeline = ReturnType<Redis['pipeline']>;
+
+interface Op { add: (p: Pipeline) => void; resolve: (raw: unknown) => void; reject: (e: Error) => void }
 
 /**
  * The main thread's one connection to Redis. Everything asked of it in one
@@ -13,8 +20,8 @@ import { defineLeaseScript, leaseArgs, parseLeaseReply, type LeaseReply, type Le
 export class RedisLink {
   readonly #redis: Redis;
   #sub: Redis | undefined;
-  #pending: { key: string; req: LeaseRequest; resolve: (r: LeaseReply) => void; reject: (e: Error) => void }[] = [];
-  #writes: ((p: ReturnType<Redis['pipeline']>) => void)[] = [];
+  #pending: Op[] = [];
+  #writes: ((p: Pipeline) => void)[] = [];
   #scheduled = false;
   #up = false;
   #closing = false;
@@ -25,6 +32,7 @@ export class RedisLink {
   /** Called when the connection comes (back) up. */
   onUp: () => void = () => {};
   onDown: () => void = () => {};
+  readonly #upListeners: (() => void)[] = [];
 
   constructor(url: string, timeoutMs: number, private readonly log: (m: string) => void) {
     this.#redis = new Redis(url, {
@@ -38,6 +46,9 @@ export class RedisLink {
     });
     defineLeaseScript(this.#redis);
     defineCreditScript(this.#redis);
+    defineWindowScript(this.#redis);
+    defineIdempotencyScript(this.#redis);
+    defineAlertScript(this.#redis);
     this.#redis.on('ready', () => {
       if (this.#up) return;
       this.#up = true;
@@ -45,11 +56,17 @@ export class RedisLink {
       this.downSince = null;
       this.log(`cluster: redis ${redact(url)} is reachable${was ? ` after ${Date.now() - was} ms` : ''}`);
       this.onUp();
+      for (const f of this.#upListeners) f();
     });
     this.#redis.on('close', () => this.#down('connection closed'));
     this.#redis.on('error', (err: Error) => {
       this.lastError = err.message;
     });
+  }
+
+  /** Besides onUp (the lease manager's): the other cluster pieces reconcile when Redis returns. */
+  whenUp(f: () => void): void {
+    this.#upListeners.push(f);
   }
 
   get up(): boolean {
@@ -80,8 +97,27 @@ export class RedisLink {
 
   /** One lease step on one budget; batched with everything else asked this turn. */
   lease(key: string, req: LeaseRequest): Promise<LeaseReply> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ key, req, resolve, reject });
+    return this.command((p) => p.tgLease(key, ...leaseArgs(req)), parseLeaseReply);
+  }
+
+  /**
+   * Any one command (`add` appends exactly one to the pipeline), batched with
+   * everything else asked this turn; resolves with its reply through `parse`.
+   * Rejects at once while Redis is unreachable.
+   */
+  command<T>(add: (p: Pipeline) => void, parse: (raw: unknown) => T = (raw) => raw as T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({
+        add,
+        resolve: (raw) => {
+          try {
+            resolve(parse(raw));
+          } catch (e) {
+            reject(e as Error);
+          }
+        },
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -99,7 +135,7 @@ export class RedisLink {
   }
 
   /** A fire-and-forget write (usage counters) riding along with the next batch. */
-  write(add: (p: ReturnType<Redis['pipeline']>) => void): void {
+  write(add: (p: Pipeline) => void): void {
     this.#writes.push(add);
     this.#schedule();
   }
@@ -124,7 +160,7 @@ export class RedisLink {
     };
     if (!this.#up) return fail(new Error(`redis unreachable${this.lastError ? `: ${this.lastError}` : ''}`));
     const p = this.#redis.pipeline();
-    for (const op of ops) p.tgLease(op.key, ...leaseArgs(op.req));
+    for (const op of ops) op.add(p);
     for (const w of writes) w(p);
     this.roundTrips++;
     let results: [Error | null, unknown][] | null;
@@ -141,11 +177,7 @@ export class RedisLink {
         op.reject(err);
         return;
       }
-      try {
-        op.resolve(parseLeaseReply(raw));
-      } catch (e) {
-        op.reject(e as Error);
-      }
+      op.resolve(raw);
     });
   }
 

@@ -234,6 +234,9 @@ export const configSchema = z.object({
       // Longest pause between retries while the database is unreachable.
       maxBackoff: duration.default(30_000),
     }).strict().default({}),
+    // The journal (the durability point, written behind into LMDB) starts a new
+    // segment file past this size; segments LMDB has durably are deleted.
+    journalSegmentBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
   }).strict().default({}),
   // Usage rows older than `usageRows` are deleted in small batches; aggregates
   // and report indexes are kept. Unset: every row is kept.

@@ -182,6 +182,16 @@ export const ERRORS = {
     when: 'with `ledger.postgres` set, an admin usage listing, export or report could not read the cluster ledger (PostgreSQL unreachable or failing); calls are still served and their rows ship once it is back',
     action: 'retry after `retry-after`; `tollgate report --local` reads this node\'s own rows meanwhile',
   },
+  rate_limit_unavailable: {
+    status: 503, // cluster: Redis unreachable and this node's grant of a velocity window used up (redisDown: closed)
+    when: 'in a cluster, Redis is unreachable and this node\'s grant of a `rateLimit` window is used up (`redisDown: closed`); nothing was reserved',
+    action: 'retry after `retry-after`; nothing was charged',
+  },
+  idempotency_unavailable: {
+    status: 503, // cluster: Redis unreachable, so no node can tell whether another runs this key (redisDown: closed)
+    when: 'in a cluster, a call carries an `idempotency-key` while Redis is unreachable (`redisDown: closed`): whether another node runs or ran it cannot be checked; nothing was forwarded',
+    action: 'retry with the same key after `retry-after`; it is never charged twice',
+  },
   internal_error: {
     status: 500,
     when: 'a fault inside the proxy (logged with the request id); a model call refused this way was not charged',

@@ -96,15 +96,27 @@ export class Exchange {
     if (b) for (const k in b) this.res.writeHeader(headerBytes(k), b[k]!);
   }
 
-  /** Starts a streamed answer: status and headers now, body by write(). */
-  begin(status: number, headers: Headers): void {
+  /** Status and headers of a begun answer not sent yet: they go out with its first bytes. */
+  #head: { status: number; headers: Headers } | undefined;
+
+  /**
+   * Starts a streamed answer: status and headers, body by write(). `withFirstWrite`:
+   * they are sent with the first write (or the end), in the same socket write.
+   */
+  begin(status: number, headers: Headers, withFirstWrite = false): void {
     if (this.aborted || this.started) return;
     this.started = true;
-    this.res.cork(() => {
-      this.res.writeStatus(statusBytes(status));
-      this.#writeBase(headers);
-      for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
-    });
+    this.#head = { status, headers };
+    if (!withFirstWrite) this.res.cork(() => this.#writeHead());
+  }
+
+  #writeHead(): void {
+    const head = this.#head;
+    if (!head) return;
+    this.#head = undefined;
+    this.res.writeStatus(statusBytes(head.status));
+    this.#writeBase(head.headers);
+    for (const k in head.headers) this.res.writeHeader(headerBytes(k), head.headers[k]!);
   }
 
   /** Writes a chunk; resolves when the socket can take more (backpressure). */
@@ -112,6 +124,7 @@ export class Exchange {
     if (this.aborted || this.ended) return undefined;
     let ok = false;
     this.res.cork(() => {
+      this.#writeHead();
       ok = this.res.write(chunk);
     });
     if (ok) return undefined;
@@ -135,6 +148,7 @@ export class Exchange {
     // Not closeConnection here: uWS would cut a chunked answer before its final
     // chunk. A draining shard's sockets close when the worker exits.
     this.res.cork(() => {
+      this.#writeHead();
       this.res.end(chunk ?? '');
     });
   }
@@ -149,6 +163,8 @@ export class Exchange {
   close(): void {
     if (this.aborted || this.ended) return;
     this.ended = true;
+    // A begun answer's status reaches the client before the cut, as if it had been sent at once.
+    if (this.#head) this.res.cork(() => this.#writeHead());
     this.res.close();
   }
 }

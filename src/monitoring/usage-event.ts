@@ -47,12 +47,12 @@ export class UsageEvents {
     const claim = ctx.claimIdempotencyKey(caller.customer, body.idempotency_key);
     if (claim === 'full') return refuse('overloaded_error', 'too many events and calls with an idempotency key are in flight; retry with the same idempotency_key, it is never charged twice', {}, { 'retry-after': '1' });
     if (claim === 'in_flight') {
-      const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
+      const prior = await ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
       if (prior) return this.#repeat(caller, body, now, this.#replay(prior));
       return refuse('idempotency_key_reused', `an event or proxied call with idempotency key "${body.idempotency_key}" is still in flight; retry with the same idempotency_key, it is never charged twice`, {}, { ...NO_RETRY });
     }
     const p = (async () => {
-      const prior = ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
+      const prior = await ctx.ledger.findIdempotent(caller.customer, body.idempotency_key, now, ctx.config.idempotencyWindow);
       return prior ? this.#repeat(caller, body, now, this.#replay(prior)) : this.#charge(caller, body, now);
     })();
     this.#inFlight.set(key, p);

@@ -25,7 +25,7 @@ export const DECISION_BUCKETS = [
 ].map(us);
 
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
-const COMMIT_BUCKETS = [50, 100, 200, 500, 1000, 2000, 5000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000].map(us);
+const COMMIT_BUCKETS = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000].map(us);
 
 /** What a shard's gauges read when scraped. */
 export interface ShardGaugeSources {
@@ -109,7 +109,7 @@ export class ShardInstruments {
     });
     this.ledgerCommit = new Histogram({
       name: 'tollgate_ledger_commit_seconds',
-      help: 'LMDB commit time of one batch of usage rows (the client waits for it before the end of its answer).',
+      help: 'Time a shard\'s batch of usage rows waited to be durable in the ledger journal (the client waits for it before the end of its answer).',
       buckets: COMMIT_BUCKETS,
       registers,
     });

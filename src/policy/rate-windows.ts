@@ -5,22 +5,36 @@
 // Admission is add-then-check: the amount is added to the current bucket,
 // the window is summed, and if it is over the limit the add is rolled back.
 // Racing calls can then only under-admit (both roll back), never over-admit.
+//
+// Leased (cluster mode, src/cluster/window-leases.ts): each bucket also holds
+// what is left of the grant Redis made this node for that bucket, and a call
+// is admitted only by taking its amount out of it; a bucket whose grant is
+// short answers SHORT and the call asks the supervisor for more. The count
+// stays this node's own use (the local window). "Left" is one atomic
+// counter, so the supervisor takes back exactly what no call took (swap to
+// 0) and a negative value is use beyond any grant, to report. When a bucket
+// starts, what is left in the one before moves into it ("carried", which the
+// supervisor then moves in Redis too), so a busy window far from its limit
+// does not wait on Redis at every bucket boundary.
 
 export interface WindowSpec { slot: number; limit: number; windowMs: number }
 
-const BUCKET_FIELDS = 2; // [epochIndex, count]
+const BUCKET_FIELDS = 4; // [epochIndex, count, grant left, carried in from the bucket before]
+
+/** tryAdd's answer when the window has room but this node's grant for the bucket does not (leased mode). */
+export const SHORT = -1;
 
 export class RateWindows {
   readonly #i: BigInt64Array;
   readonly stride: number;
 
-  constructor(readonly sab: SharedArrayBuffer, readonly buckets: number) {
+  constructor(readonly sab: SharedArrayBuffer, readonly buckets: number, readonly leased = false) {
     this.stride = buckets * BUCKET_FIELDS;
     this.#i = new BigInt64Array(sab);
   }
 
-  static create(capacity: number, buckets = 60): RateWindows {
-    return new RateWindows(new SharedArrayBuffer(capacity * buckets * BUCKET_FIELDS * 8), buckets);
+  static create(capacity: number, buckets = 60, leased = false): RateWindows {
+    return new RateWindows(new SharedArrayBuffer(capacity * buckets * BUCKET_FIELDS * 8), buckets, leased);
   }
 
   get capacity(): number {
@@ -44,11 +58,19 @@ export class RateWindows {
     return Number(sum);
   }
 
+  /** The bucket index of `now` in a window (the epoch Redis grants are keyed by in leased mode). */
+  epochOf(windowMs: number, now: number): number {
+    return Math.floor(now / (windowMs / this.buckets));
+  }
+
   /**
-   * Tries to add `amount` at `now`. Returns 0 when admitted, else the ms
-   * until enough of the window has expired to admit it (for retry-after).
+   * Tries to add `amount` at `now`. Returns 0 when admitted, SHORT when the
+   * window has room but this node's grant for the bucket does not (leased
+   * mode), else the ms until enough of the window has expired to admit it
+   * (for retry-after). `unleased`: admit against the local window only
+   * (redisDown: open while Redis is unreachable; reported later as debt).
    */
-  tryAdd(spec: WindowSpec, amount: number, now: number): number {
+  tryAdd(spec: WindowSpec, amount: number, now: number, unleased = false): number {
     const a = this.#i;
     const width = spec.windowMs / this.buckets;
     const epoch = Math.floor(now / width);
@@ -57,9 +79,59 @@ export class RateWindows {
     const add = BigInt(Math.ceil(amount));
     Atomics.add(a, b + 1, add);
     const total = this.used(spec, now);
-    if (total <= spec.limit) return 0;
+    if (total <= spec.limit) {
+      if (!this.leased) return 0;
+      const left = Atomics.sub(a, b + 2, add) - add;
+      if (left >= 0n || unleased) return 0;
+      Atomics.add(a, b + 2, add);
+    }
     Atomics.sub(a, b + 1, add);
-    return this.#retryAfter(spec, amount, now, epoch, width);
+    return total <= spec.limit ? SHORT : this.#retryAfter(spec, amount, now, epoch, width);
+  }
+
+  /**
+   * Leased mode, supervisor: adds what Redis granted for bucket `epoch`.
+   * False when the bucket has moved on to a later epoch (the grant is no use
+   * here any more: the caller gives it back).
+   */
+  grant(slot: number, epoch: number, amount: number): boolean {
+    const b = this.#bucket(slot, epoch);
+    this.#claim(b, epoch);
+    if (Atomics.load(this.#i, b) !== BigInt(epoch)) return false;
+    Atomics.add(this.#i, b + 2, BigInt(amount));
+    return true;
+  }
+
+  /** Leased mode, supervisor: the epochs of a window's buckets that hold anything. */
+  epochsOf(slot: number): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < this.buckets; k++) {
+      const e = Atomics.load(this.#i, slot * this.stride + k * BUCKET_FIELDS);
+      if (e > 0n) out.push(Number(e));
+    }
+    return out;
+  }
+
+  /**
+   * Leased mode, supervisor: takes a bucket's grant left to settle it with
+   * Redis: a negative value (use beyond grants) always, a positive one
+   * (unused) only when `unused`. Returns what was taken (0: nothing).
+   */
+  takeLeft(slot: number, epoch: number, unused: boolean): number {
+    const a = this.#i;
+    const b = this.#bucket(slot, epoch);
+    for (;;) {
+      if (Atomics.load(a, b) !== BigInt(epoch)) return 0;
+      const left = Atomics.load(a, b + 2);
+      if (left === 0n || (left > 0n && !unused)) return 0;
+      if (Atomics.compareExchange(a, b + 2, left, 0n) === left) return Number(left);
+    }
+  }
+
+  /** Leased mode, supervisor: puts back what takeLeft took when Redis could not be told. */
+  putLeft(slot: number, epoch: number, amount: number): void {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) === BigInt(epoch)) Atomics.add(this.#i, b + 2, BigInt(amount));
   }
 
   /** Adjusts a previous add (estimate → actual). Never refuses. */
@@ -70,6 +142,7 @@ export class RateWindows {
     const b = this.#bucket(spec.slot, epoch);
     this.#claim(b, epoch);
     Atomics.add(this.#i, b + 1, BigInt(Math.round(delta)));
+    if (this.leased) Atomics.sub(this.#i, b + 2, BigInt(Math.round(delta)));
   }
 
   /** Makes the bucket belong to `epoch`, zeroing a stale one exactly once. */
@@ -81,9 +154,48 @@ export class RateWindows {
       if (cur >= e) return;
       if (Atomics.compareExchange(a, b, cur, e) === cur) {
         Atomics.store(a, b + 1, 0n);
+        Atomics.store(a, b + 2, 0n);
+        Atomics.store(a, b + 3, 0n);
+        if (this.leased) this.#carry(b, epoch);
         return;
       }
     }
+  }
+
+  /** Moves what is left of the previous bucket's grant into the bucket that just started (leased mode). */
+  #carry(b: number, epoch: number) {
+    const a = this.#i;
+    const p = epoch % this.buckets > 0 ? b - BUCKET_FIELDS : b + (this.buckets - 1) * BUCKET_FIELDS;
+    if (Atomics.load(a, p) !== BigInt(epoch - 1)) return;
+    for (;;) {
+      const left = Atomics.load(a, p + 2);
+      if (left <= 0n) return; // use beyond grants stays with its bucket, to be reported there
+      if (Atomics.compareExchange(a, p + 2, left, 0n) === left) {
+        Atomics.add(a, b + 2, left);
+        Atomics.add(a, b + 3, left);
+        return;
+      }
+    }
+  }
+
+  /** Leased mode, supervisor: what this node was granted for bucket `epoch` in all (its use plus what is left, debts netted). */
+  grantedIn(slot: number, epoch: number): number {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) !== BigInt(epoch)) return 0;
+    return Number(Atomics.load(this.#i, b + 1) + Atomics.load(this.#i, b + 2));
+  }
+
+  /** Leased mode, supervisor: takes what was carried into bucket `epoch` from the one before, to move it in Redis too. */
+  takeCarried(slot: number, epoch: number): number {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) !== BigInt(epoch)) return 0;
+    return Number(Atomics.exchange(this.#i, b + 3, 0n));
+  }
+
+  /** Leased mode, supervisor: puts back what takeCarried took when Redis could not be told. */
+  putCarried(slot: number, epoch: number, amount: number): void {
+    const b = this.#bucket(slot, epoch);
+    if (Atomics.load(this.#i, b) === BigInt(epoch)) Atomics.add(this.#i, b + 3, BigInt(amount));
   }
 
   #retryAfter(spec: WindowSpec, amount: number, now: number, epoch: number, width: number): number {

@@ -35,6 +35,12 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
       message: "shared budget state is unreachable (Redis is down) and this node's share of the budget is used up; nothing was reserved or charged, retry shortly",
     };
   }
+  if (a.why === 'rate_limit_unavailable') {
+    return {
+      reason: a.why, type: 'rate_limit_unavailable', extra: {}, headers: { 'retry-after': '1' },
+      message: "the cluster's shared velocity windows are unreachable (Redis is down) and this node's grant of the window is used up; nothing was reserved or charged, retry shortly",
+    };
+  }
   if (a.why === 'rate_limited') {
     const v = a.velocity;
     const who = v.ref.scope.key ? `key "${v.ref.scope.key}" of customer "${v.ref.scope.customer}"` : v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;

@@ -58,7 +58,7 @@ export async function readCall(endpoint: EndpointId, body: Promise<Buffer>, cont
  * it (within the window) or one with it is still in flight. The caller
  * releases a claimed key when the call ends.
  */
-export function claimIdempotency(ctx: ShardContext, customer: string, key: string, now: number): IntakeRefusal | undefined {
+export async function claimIdempotency(ctx: ShardContext, customer: string, key: string, now: number): Promise<IntakeRefusal | undefined> {
   if (key.length > 255) return { type: 'invalid_request_error', message: 'idempotency-key is longer than 255 characters' };
   // Claim (across every shard), then look in the ledger: the order that lets no
   // copy slip between the first one's commit and its release of the claim.
@@ -66,13 +66,31 @@ export function claimIdempotency(ctx: ShardContext, customer: string, key: strin
   if (claim === 'full') {
     return { type: 'overloaded_error', message: 'too many calls with an idempotency-key are in flight; retry shortly', headers: { 'retry-after': '1' } };
   }
-  const prior = ctx.ledger.findIdempotent(customer, key, now, ctx.config.idempotencyWindow);
+  const prior = await ctx.ledger.findIdempotent(customer, key, now, ctx.config.idempotencyWindow);
   if (prior) {
     if (claim === 'claimed') ctx.releaseIdempotencyKey(customer, key);
     return { type: 'idempotency_key_reused', message: `idempotency-key "${key}" was already used by request ${prior.request_id}, which was charged; the call was not forwarded again`, extra: { original_request_id: prior.request_id }, headers: NO_RETRY };
   }
-  if (claim === 'in_flight') {
-    return { type: 'idempotency_key_reused', message: `a call with idempotency-key "${key}" is still in flight; retry after it finishes`, headers: NO_RETRY };
-  }
+  if (claim === 'in_flight') return inFlight(key);
   return undefined;
+}
+
+const inFlight = (key: string): IntakeRefusal => ({ type: 'idempotency_key_reused', message: `a call with idempotency-key "${key}" is still in flight; retry after it finishes`, headers: NO_RETRY });
+
+/**
+ * Cluster mode, after the node's own claim: claims the key for every node
+ * (src/cluster/idempotency-leases.ts). A refusal means the caller must drop
+ * its node claim and answer it; undefined: the call runs, and its end is
+ * reported with `ctx.clusterIdempotency.finish`.
+ */
+export async function claimClusterIdempotency(ctx: ShardContext, customer: string, key: string, requestId: string): Promise<IntakeRefusal | undefined> {
+  const c = await ctx.clusterIdempotency!.claim(customer, key, requestId);
+  if (c.outcome === 'claimed') return undefined;
+  if (c.outcome === 'done') {
+    return { type: 'idempotency_key_reused', message: `idempotency-key "${key}" was already used by request ${c.requestId}, which was charged; the call was not forwarded again`, extra: { original_request_id: c.requestId }, headers: NO_RETRY };
+  }
+  if (c.outcome === 'in_flight') return inFlight(key);
+  // Redis unreachable: no node can tell whether another runs this key.
+  if (ctx.config.cluster.redisDown === 'open') return undefined;
+  return { type: 'idempotency_unavailable', message: `idempotency-key "${key}" cannot be checked against the other nodes while Redis is unreachable; nothing was forwarded, retry with the same key shortly`, headers: { 'retry-after': '1' } };
 }

@@ -31,7 +31,7 @@ import { degradeTarget } from '../policy/degrade.js';
 import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
-import { claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
+import { claimClusterIdempotency, claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
 import { reservationEstimate, type GrowableHold, type ReservationEstimate } from './call-estimate.js';
 import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
@@ -204,14 +204,32 @@ class ModelCall implements CallRun {
     if (barred) return this.refuse('model_not_allowed', barred);
 
     const idemKey = h.idempotencyKey || null;
+    let clusterClaim = false;
     if (idemKey) {
-      const refused = claimIdempotency(ctx, caller.customer, idemKey, this.ts);
+      const refused = await claimIdempotency(ctx, caller.customer, idemKey, this.ts);
       if (refused) return this.#refuseIntake(refused);
+      if (ctx.clusterIdempotency) {
+        const elsewhere = await claimClusterIdempotency(ctx, caller.customer, idemKey, this.requestId);
+        if (elsewhere) {
+          ctx.releaseIdempotencyKey(caller.customer, idemKey);
+          return this.#refuseIntake(elsewhere);
+        }
+        clusterClaim = true;
+      }
     }
     try {
       await this.#decideAndForward(read.call, caller, idemKey, read.raw);
     } finally {
-      if (idemKey) ctx.releaseIdempotencyKey(caller.customer, idemKey);
+      if (idemKey) {
+        // The row is committed by now: the ledger says whether this call was charged.
+        if (clusterClaim) {
+          // A failed lookup counts as charged: a repeat is refused rather than possibly charged twice.
+          const charged = await ctx.ledger.findIdempotent(caller.customer, idemKey, Date.now(), ctx.config.idempotencyWindow)
+            .then((r) => r?.request_id ?? '', () => this.requestId);
+          ctx.clusterIdempotency!.finish(caller.customer, idemKey, this.requestId, charged);
+        }
+        ctx.releaseIdempotencyKey(caller.customer, idemKey);
+      }
     }
   }
 
@@ -232,7 +250,8 @@ class ModelCall implements CallRun {
       return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
     }
 
-    const loop = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    const looped = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+    const loop = looped instanceof Promise ? await looped : looped;
     if (loop) {
       const row = this.#row(call, idemKey);
       row.decision = 'blocked';

@@ -22,6 +22,8 @@ import type { LoopGuard } from '../policy/loop-guard.js';
 import { SessionTable, type SessionTiming } from '../budget/session-table.js';
 import type { BudgetRef, CallAmounts } from '../budget/budget-ref.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
 
 
@@ -51,6 +53,15 @@ export class ShardContext {
   clusterLedger?: PgLedger;
   /** Cluster mode only (src/cluster/): this node's lease was short for a call; may more come from Redis? */
   onBudgetShortfall?: (refs: readonly BudgetRef[], estimate: CallAmounts) => Promise<ShortfallVerdict>;
+  /** Cluster mode only: this node's grant of a velocity window was short for a call (src/cluster/window-leases.ts). */
+  onRateShortfall?: (short: RateShort) => Promise<RateShortfallVerdict>;
+  /** Cluster mode only: idempotency keys claimed for every node (src/cluster/idempotency-leases.ts). */
+  clusterIdempotency?: {
+    claim(customer: string, key: string, requestId: string): Promise<ClusterClaim>;
+    finish(customer: string, key: string, requestId: string, chargedRequestId: string): void;
+  };
+  /** Cluster mode only: counts a repeated body's sighting for every node; resolves with the cluster's count this window (src/cluster/loop-counts.ts). */
+  countLoopHit?: (fingerprint: string, windowMs: number, now: number, add: number) => Promise<number>;
   /** This shard's live claims in the process-wide table, to release exactly them. */
   readonly #claims = new Map<string, Claim>();
   readonly #claimHoldMs: number;

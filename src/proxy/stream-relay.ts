@@ -1,14 +1,16 @@
 import type { ParsedCall } from '../protocols/call.js';
-import { SseSplitter } from '../protocols/sse.js';
+import { eventEnd, SseScanner } from '../protocols/sse.js';
 import { streamErrorEvent } from '../protocols/stream-error.js';
 import { StreamTracker } from '../protocols/stream-tracker.js';
+import { StreamWatch } from '../protocols/stream-watch.js';
 import { StreamHold } from './stream-hold.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import type { CallRun } from './call-run.js';
 import type { Answer } from './upstream-attempts.js';
 import { describeError } from './upstream-request.js';
 
-// A streamed answer, relayed event by event with backpressure. The event
+// A streamed answer, relayed with backpressure as it arrives: one client
+// write per upstream chunk, its whole events' bytes as they came. The event
 // that ends the answer (and anything after it) is held back until the usage
 // row is committed, so a client that saw the end of its answer is in the
 // ledger. A stream that ends early (client gone, upstream cut, no terminal
@@ -37,45 +39,66 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const { target, up } = answer;
   // The tracker reads the upstream's protocol (usage, model, terminal event); a translator rewrites each event for the client.
   const translator = answer.translation?.stream(call, Math.floor(Date.now() / 1000));
-  const tracker = new StreamTracker(answer.upstreamEndpoint, translator ? true : call.wantsStreamUsage);
-  const splitter = new SseSplitter();
+  const wantsUsage = translator ? true : call.wantsStreamUsage;
+  const hold = c.growableHold && c.reservation
+    ? new StreamHold(ctx, c.reservation, c.growableHold, c.outputHold, async (text) => (await ctx.tokens.count(target.model, [text])).counts[0]!)
+    : undefined;
+  // Bytes, not strings: unless a translator or a growing hold needs every event read, only the events that matter are parsed (stream-watch.ts).
+  const watch = !translator && !hold && StreamWatch.covers(answer.upstreamEndpoint) ? new StreamWatch(answer.upstreamEndpoint, wantsUsage) : undefined;
+  const tracker = watch?.tracker ?? new StreamTracker(answer.upstreamEndpoint, wantsUsage);
+  const scanner = new SseScanner();
+  // The status and headers go out with the first bytes of the answer (one socket write, not two).
   ex.begin(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     'x-tollgate-request-id': c.requestId,
-  });
-  let held = '';
+  }, true);
+  const held: (Buffer | string)[] = [];
   let terminated = false;
   let cutReason: string | null = null;
   let cutDetail = '';
   let bytes = 0;
   let budgetCut = false;
   let draining = false;
-  const hold = c.growableHold && c.reservation
-    ? new StreamHold(ctx, c.reservation, c.growableHold, c.outputHold, async (text) => (await ctx.tokens.count(target.model, [text])).counts[0]!)
-    : undefined;
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
     for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
       bytes += chunk.length;
-      let out = '';
-      for (const raw of splitter.push(chunk)) {
-        const v = tracker.inspect(raw);
+      const events = scanner.push(chunk);
+      watch?.scan(events);
+      // What goes to the client from this chunk: runs of its events' bytes as they came (translated text when translating).
+      const out: (Buffer | string)[] = [];
+      let run = 0; // start of the run of forwarded events not yet taken into `out`
+      for (let s = 0; s < events.length; ) {
+        const e = eventEnd(events, s);
+        const raw = watch ? undefined : events.toString('utf8', s, e);
+        const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
         // Past the budget cut, the rest of what arrived is counted (the provider generated it) but not relayed.
-        if (budgetCut) continue;
-        if (v.terminal) terminated = true;
-        const ev = draining ? '' : translator ? translator.push(raw) : v.forward ? raw : '';
-        if (ev) {
-          if (held || v.terminal) held += ev;
-          else out += ev;
+        if (!budgetCut) {
+          if (v.terminal) terminated = true;
+          if (translator) {
+            const ev = draining ? '' : translator.push(raw!);
+            if (ev) (held.length || v.terminal ? held : out).push(ev);
+          } else if (held.length || v.terminal || !v.forward || draining) {
+            // This event breaks the run: it is held (the end, and all after it), dropped, or nothing is relayed.
+            if (s > run) out.push(events.subarray(run, s));
+            if (!draining && v.forward) held.push(events.subarray(s, e));
+            run = e;
+          }
+          if (hold && !terminated) {
+            const ok = hold.keepUp(tracker.text, tracker.textComplete, bytes);
+            if (!(ok instanceof Promise ? await ok : ok)) {
+              budgetCut = true;
+              if (!translator && e > run) out.push(events.subarray(run, e));
+              run = events.length;
+            }
+          }
         }
-        if (hold && !terminated) {
-          const ok = hold.keepUp(tracker.text, tracker.textComplete, bytes);
-          if (!(ok instanceof Promise ? await ok : ok)) budgetCut = true;
-        }
+        s = e;
       }
-      if (out && !ex.aborted) {
-        const wait = ex.write(out);
+      if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
+      if (out.length && !ex.aborted) {
+        const wait = ex.write(out.length === 1 ? out[0]! : joined(out));
         if (wait) await wait;
       }
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
@@ -96,13 +119,16 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     ctx.routes.health.failedLate(target, Date.now(), cutReason);
     ctx.metrics.recordUpstreamError(target.id, 'stream_cut');
     // A failed stream (cut, timed out, oversized event): tell the client in its SDK's error shape, after the usage row is committed.
-    if (cutDetail) held += streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`);
+    if (cutDetail) held.push(streamErrorEvent(call.endpoint, `the upstream stream failed part-way (${cutDetail}); what was generated is charged`));
   }
 
   // Interrupted (or silent) stream: what was generated is counted ourselves, bounded by the bytes received;
   // an abandoned stream whose drain did not reach the usage bills at least its output hold (unseen reasoning).
   const unseen = ex.aborted && !terminated ? (hold?.heldTokens ?? c.outputHold) : 0;
-  await c.bill(row, call, target, tracker.model, tracker.usage, { text: tracker.text, textComplete: tracker.textComplete, bytes, ...(unseen ? { atLeast: unseen } : {}) }, terminated);
+  const texts = watch ?? tracker;
+  // The text is read only if the usage must be counted ourselves (the watch extracts it then).
+  const relayed = { get text() { return texts.text; }, get textComplete() { return texts.textComplete; }, bytes, ...(unseen ? { atLeast: unseen } : {}) };
+  await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
   if (ex.aborted) {
     row.status = 499;
     // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
@@ -117,7 +143,12 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   c.count(row.status, 'allowed');
   // Cut at the budget: the client gets the end its SDK knows for an answer that reached its cap, after the row is committed.
   if (budgetCut && !ex.aborted) {
-    for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held += translator ? translator.push(raw) : raw;
+    for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
   }
-  ex.end(held);
+  ex.end(held.length ? joined(held) : undefined);
+}
+
+/** One Buffer of what goes out in one write (bytes relayed as they came, text we wrote). */
+function joined(parts: (Buffer | string)[]): Buffer {
+  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
 }

@@ -4,6 +4,8 @@ import type { TargetHealthView, TargetSnapshot } from '../routing/target-health.
 import type { ReloadOutcome, RoutingConfig } from './routing-control.js';
 import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { ClusterCounters } from '../cluster/cluster-stats.js';
+import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
+import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import type { DriftReport } from '../store/budget-drift.js';
 import type { CreditRequest } from '../wallet/credit-request.js';
 import type { CreditOutcome, WalletFailure, WalletView } from '../wallet/wallet-book.js';
@@ -33,6 +35,15 @@ export type ShardToMain =
   // Cluster (src/cluster/): a call found this node's lease short; /admin/cluster.
   | { t: 'shortfall'; id: number; needs: { slot: number; amount: bigint }[] }
   | { t: 'cluster-stats'; id: number }
+  // Cluster (src/cluster/window-leases.ts): a call found this node's grant of a velocity window short.
+  | { t: 'window-shortfall'; id: number; short: RateShort }
+  // Cluster (src/cluster/idempotency-leases.ts): a call with an idempotency key claims it for the cluster; its end says whether it charged ('' : no).
+  | { t: 'idem-claim'; id: number; customer: string; key: string; requestId: string }
+  | { t: 'idem-finish'; customer: string; key: string; requestId: string; chargedRequestId: string }
+  // Cluster (src/cluster/lockouts.ts): a failed admin/metrics token attempt, counted across nodes.
+  | { t: 'auth-failure'; address: string }
+  // Cluster (src/cluster/loop-counts.ts): a body repeated on this node, counted for every node; answered with the cluster's count.
+  | { t: 'loop-hit'; id: number; fingerprint: string; windowMs: number; epoch: number; add: number }
   // GET /admin/budgets/drift, POST …/repair: counters against the ledger (src/store/budget-drift.ts).
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean }
   // Prepaid wallets (src/wallet/): a top-up (admin API or signed), a wallet's balance and transactions.
@@ -54,7 +65,30 @@ export type MainToShard =
   | { t: 'drain' }
   | { t: 'shortfall-answer'; id: number; verdict: ShortfallVerdict }
   | { t: 'cluster-stats-answer'; id: number; counters: ClusterCounters | null }
+  | { t: 'window-shortfall-answer'; id: number; verdict: RateShortfallVerdict }
+  | { t: 'idem-claim-answer'; id: number; claim: ClusterClaim }
+  | { t: 'loop-hit-answer'; id: number; count: number }
   | { t: 'budget-drift-report'; id: number; report?: DriftReport; error?: string }
   | { t: 'wallet-answer'; id: number; outcome?: CreditOutcome | WalletView | WalletFailure; error?: string }
   | { t: 'control-answer'; id: number; answer: ControlAnswer }
   | { t: 'control-apply'; id: number; change: ControlChange };
+
+// The usage-row stream between shards and the process's ledger writer thread
+// (src/server/ledger-writer-thread.ts), over one MessagePort per shard. Not
+// request/reply: batches are numbered per shard and one acknowledgement
+// covers every batch up to its number (group commit), so no per-batch
+// timer or waiter is needed beyond the shard's commit deadline (row-batcher.ts).
+
+/** Shard → writer: one batch of binary rows (row-codec.ts); `buf` is transferred. */
+export interface LedgerRowsMessage { t: 'ledger-rows'; seq: number; rows: number; buf: ArrayBuffer; bytes: number }
+/** Writer → shard: every batch up to `seq` is durable in the journal. */
+export interface LedgerDurableMessage { t: 'ledger-durable'; seq: number }
+
+export type MainToWriter =
+  | { t: 'writer-connect'; port: import('node:worker_threads').MessagePort }
+  | { t: 'writer-close'; id: number };
+
+export type WriterToMain =
+  | { t: 'writer-ready'; replayed: number }
+  | { t: 'writer-log'; level: 'error' | 'warn' | 'info'; msg: string; fields?: Record<string, unknown> }
+  | { t: 'writer-closed'; id: number; unwritten: number };

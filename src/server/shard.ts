@@ -1,5 +1,5 @@
 import '../clock/use-process-clock.js'; // first: the main thread's TOLLGATE_CLOCK_START offset, before anything reads the time
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import uws from 'uWebSockets.js';
 import type { Config } from '../config/schema.js';
 import { BudgetTable } from '../budget/budget-table.js';
@@ -18,6 +18,8 @@ import { unpricedTargets } from '../pricing/unpriced-targets.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
 import { PgLedger } from '../store/pg/pg-ledger.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import { RowBatcher } from '../store/row-batcher.js';
 import { mountAdmin } from '../admin/admin-api.js';
 import { makeGuard } from '../admin/admin-guard.js';
 import { adminTokens } from '../admin/admin-auth.js';
@@ -43,13 +45,14 @@ import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
 import { SessionTable } from '../budget/session-table.js';
-import type { MainToShard, ShardToMain } from './messages.js';
+import type { LedgerDurableMessage, LedgerRowsMessage, MainToShard, ShardToMain } from './messages.js';
 import type { ClusterStats } from '../proxy/shard-metrics.js';
 import { flushLogger } from '../observability/logger.js';
 
 // A shard: one worker thread, one uWS app on the shared port (SO_REUSEPORT
 // spreads connections), one copy of the pipeline. Budget counters are shared
-// through the SharedArrayBuffer; the ledger through LMDB.
+// through the SharedArrayBuffer; usage rows go to the ledger writer thread,
+// reads come from LMDB.
 
 export interface ShardData {
   config: Config;
@@ -65,6 +68,10 @@ export interface ShardData {
   authFailuresSab: SharedArrayBuffer;
   port: number;
   ledgerHealthSab: SharedArrayBuffer;
+  /** This shard's port to the ledger writer thread (rows out, durable acknowledgements in). */
+  ledgerPort: MessagePort;
+  /** The writer's journal and write-behind positions (read-your-writes). */
+  ledgerProgressSab: SharedArrayBuffer;
   /** Generations of dynamic scopes (slot-registry.ts): a cached scope is stale once its generation moves. */
   scopeGensSab: SharedArrayBuffer;
   /** Session budget counters (session-table.ts), shared by every shard. */
@@ -84,11 +91,17 @@ const toMain = new ThreadRpc<ShardToMain>(send);
 const config = data.config;
 const table = new BudgetTable(data.sab, data.shards, { leased: !!config.redis });
 const ledgerHealth = new LedgerHealth(data.ledgerHealthSab, data.shard + 1);
+// Rows go to the process's ledger writer as one binary batch per event-loop turn; a batch's appends resolve when it is durable.
+const rowBatcher = new RowBatcher((batch, rows, seq) => {
+  data.ledgerPort.postMessage({ t: 'ledger-rows', seq, rows, buf: batch.buffer as ArrayBuffer, bytes: batch.length } satisfies LedgerRowsMessage, [batch.buffer as ArrayBuffer]);
+}, config.ledger.commitTimeout);
+data.ledgerPort.on('message', (m: LedgerDurableMessage) => rowBatcher.acked(m.seq));
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, {
   zones: budgetTimeZones(config), health: ledgerHealth, commitTimeoutMs: config.ledger.commitTimeout, log: (level, msg, f) => ctx.log(level, msg, f),
+  appender: rowBatcher, progress: new LedgerProgress(data.ledgerProgressSab),
 });
 const scopes = new ScopeResolver(toMain, data.scopeGensSab);
-const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
+const policy = { windows: new RateWindows(data.windowsSab, data.windowBuckets, !!config.redis), loops: new LoopGuard(data.loopSab, data.loopColumns), claims: new IdempotencyClaims(data.claimsSab), sessions: new SessionTable(data.sessionsSab, data.sessionCapacity, data.sessionColumns) };
 const ctx = new ShardContext(config, data.shard, table, ledger, loadPriceTable(config.pricingTable), scopes, policy, data.control);
 const controlStore = new ControlStore(config.dataDir, config.ledger.sync); // reads: audit log, last_used_at
 const controlLink = new ControlLink(ctx, toMain, config.control.lastUsedFlush);
@@ -99,7 +112,12 @@ if (config.ledger.postgres) ctx.clusterLedger = new PgLedger({ url: config.ledge
 if (data.shard === 0) for (const u of unpricedTargets(config, ctx.prices)) ctx.log('warn', 'configured target has no price in the table', { ...u });
 // Cluster mode: a call whose lease ran short asks the supervisor for more (src/cluster/).
 const cluster = config.redis ? new ClusterClient(toMain, table, 4 * config.cluster.redisTimeout + 1_000) : undefined;
-if (cluster) ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+if (cluster) {
+  ctx.onBudgetShortfall = (refs, estimate) => cluster.shortfall(refs, estimate);
+  ctx.onRateShortfall = (short) => cluster.rateShortfall(short, config.cluster.redisDown === 'open');
+  ctx.countLoopHit = (fp, windowMs, now, add) => cluster.loopHit(fp, windowMs, now, add);
+  ctx.clusterIdempotency = { claim: (c, k, r) => cluster.claimIdempotency(c, k, r), finish: (c, k, r, charged) => cluster.finishIdempotency(c, k, r, charged) };
+}
 // `npm run pricing:update` takes effect without a restart.
 const stopWatchingPrices = watchPriceTable(
   (t) => {
@@ -159,6 +177,7 @@ const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining
 const adminTokenList = adminTokens(config);
 const metricsTokens = config.metrics.token ? [{ name: 'metrics', token: config.metrics.token, role: 'read' as const }] : [];
 const authFailures = new AuthFailureLimiter(config.limits.adminAuthFailuresPerMinute, data.authFailuresSab);
+if (config.redis) authFailures.onFail = (address) => send({ t: 'auth-failure', address });
 const adminGuard = makeGuard({
   limiter: authFailures, draining: () => ctx.draining, tokens: () => adminTokenList,
   hint: 'admin API: send Authorization: Bearer <adminToken>', disabled: 'the admin API is disabled: set adminToken in the config',
@@ -305,6 +324,7 @@ async function drain(): Promise<void> {
   await Promise.race([ctx.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
   const unwritten = await ledger.close();
   await ctx.clusterLedger?.close();
+  data.ledgerPort.close(); // the writer has acknowledged every batch: the port must not keep this thread alive
   flushLogger(ctx.logger); // the rows it could not write are in the log: make sure they reach it
   // Closes idle keep-alive connections too: a worker torn down with open uWS
   // sockets aborts the whole process.

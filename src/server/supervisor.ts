@@ -9,6 +9,10 @@ import { budgetTimeZones } from '../budget/scope-budgets.js';
 import { BudgetDrift } from '../store/budget-drift.js';
 import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
 import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import { startLedgerWriter } from './ledger-writer-host.js';
+import { Journal } from '../store/journal.js';
+import { JournalWriter } from '../store/journal-writer.js';
 import { LedgerWatch } from './ledger-watch.js';
 import { SlotRegistry, reservedSlots } from './slot-registry.js';
 import { ControlStore } from '../control/control-store.js';
@@ -19,6 +23,7 @@ import { ChangeFeed } from '../control/change-feed.js';
 const FEED_POLL_MS = 250;
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
+import { GlobalState } from '../cluster/global-state.js';
 import { RateWindows } from '../policy/rate-windows.js';
 import { LoopGuard } from '../policy/loop-guard.js';
 import { IdempotencyClaims } from '../proxy/idempotency-claims.js';
@@ -70,9 +75,16 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id, control.state).budgets;
   const slots = Math.max(config.maxBudgetSlots, needed + config.control.slotHeadroom);
   const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
-  const ledgerHealth = LedgerHealth.create(shards + 1);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, {}, { zones: budgetTimeZones(config), health: ledgerHealth, log: (level, msg, f) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`) });
-  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)));
+  // Health cells: the supervisor, each shard, then the ledger writer thread.
+  const ledgerHealth = LedgerHealth.create(shards + 2);
+  const ledgerProgress = LedgerProgress.create();
+  const ledgerLog = (level: string, msg: string, f?: Record<string, unknown>) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`);
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: ledgerLog });
+  // Rows a crash left in the journal (acknowledged, maybe not in LMDB) go into LMDB before anything below reads the ledger.
+  await new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { log: ledgerLog }).recover();
+  // The one writer of usage rows from here on; its thread starts while the shards do.
+  const writer = startLedgerWriter(config, ledgerHealth, shards + 1, ledgerProgress, log);
+  const windows = RateWindows.create(Math.max(1024, Math.floor(slots / 4)), 60, !!config.redis);
   const loops = LoopGuard.create();
   const claims = IdempotencyClaims.create(config.maxIdempotencyClaims);
   // Session budget counters: allocated only when some plan or customer has sessionBudgets.
@@ -119,9 +131,12 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     leases.onRedisUp = resend;
     resend();
   }
+  // …and velocity windows, idempotency claims, alert claims and lockouts are decided once per cluster (src/cluster/).
+  const global = leases ? GlobalState.start(config, leases.redis!, windows, authFailuresSab, leases.nodeId, log) : undefined;
   // Reclaimed slots leave holes (undefined) in refs; every reader skips them.
-  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log);
+  const alerting = new Alerting(config, table, () => registry.refs as readonly BudgetRef[], log, global?.alerts);
   alerting.start();
+  if (global) global.counters = { leases: () => leases!.snapshot(), alerts: () => alerting.stats };
   // A full disk: stop admitting before commits fail, say so loudly, resume by itself (ledger-watch.ts).
   const ledgerWatch = new LedgerWatch(config.dataDir, config.ledger.minFreeBytes, ledgerHealth, (s) => {
     const free = s.freeBytes === null ? 'unknown' : `${s.freeBytes} bytes free`;
@@ -148,7 +163,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const port = config.listen.port || (await freePort(config.listen.host));
   const handles: ShardHandle[] = [];
   const processMetrics = new ProcessMetrics(() => handles.filter((h) => h?.ready && !h.drained).length);
-  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state);
+  const ledgerMetrics = ledgerGauges(() => ledgerWatch.state, ledgerProgress);
   const driftMetrics = driftGauges(() => drift.last);
   const shipMetrics = shipping ? [shipGauges(() => shipping.shipper.stats)] : [];
   // Every live shard's snapshot (a drained one's last); one that died or hangs is left out after SNAPSHOT_WAIT_MS instead of stalling the answer.
@@ -174,8 +189,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const spawn = (i: number) => {
       const spawnedWith = routing.config;
+      const ledgerPort = writer.connect();
       const worker = new Worker(workerUrl, {
-        workerData: { config: spawnedWith, shard: i, shards, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
+        transferList: [ledgerPort],
+        workerData: { config: spawnedWith, shard: i, shards, ledgerPort, ledgerProgressSab: ledgerProgress.sab, sab: table.sab, windowsSab: windows.sab, windowBuckets: windows.buckets, loopSab: loops.sab, loopColumns: loops.columns, claimsSab: claims.sab, authFailuresSab, port, ledgerHealthSab: ledgerHealth.sab, scopeGensSab: registry.gensSab, sessionsSab: sessions.sab, sessionCapacity: sessions.capacity, sessionColumns: sessions.budgets, control: control.state.snapshot() } satisfies ShardData,
       });
       const handle: ShardHandle = { worker, ready: false, drained: false, rpc: new ThreadRpc<MainToShard>((m) => worker.postMessage(m)) };
       handles[i] = handle;
@@ -183,6 +200,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Control-plane changes reach this shard from spawn on (queued until it listens); it acknowledges each.
       appliers[i] = (change) => handle.drained ? Promise.resolve() : handle.rpc.request<void>((id) => ({ t: 'control-apply', id, change }), { timeoutMs: 10_000, what: `shard ${i} (control-plane change)` });
       worker.on('message', (m: ShardToMain) => {
+        if (global?.onMessage(m, post)) return;
         if (leases?.onMessage(m, post)) return;
         switch (m.t) {
           case 'ready':
@@ -290,8 +308,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     process.off('unhandledRejection', onRejection);
     await Promise.allSettled(handles.map((h) => h?.worker.terminate()));
     await alerting.stop();
+    await global?.stop();
     await leases?.close();
     await control.close();
+    await writer.close();
     await shipping?.stop(0);
     await ledger.close();
     throw err;
@@ -322,12 +342,14 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       // Every call has finished: the last export carries them (the shards' final snapshots), bounded.
       await otel?.shutdown();
       // Every call has settled into the ledger: report the final spend and hand unused leases back.
+      await global?.stop();
       await leases?.close();
       processMetrics.stop();
       ledgerWatch.stop();
       await alerting.stop();
       await walletStore.close();
       await control.close();
+      unwritten += await writer.close(); // after every shard flushed: it writes everything behind and empties the journal
       // Every row is committed locally: ship what the database takes in a few seconds; the rest ships after the next start.
       await shipping?.stop(3_000);
       unwritten += await ledger.close();

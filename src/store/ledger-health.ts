@@ -2,8 +2,9 @@
 // through a SharedArrayBuffer: admission reads it on every call without a
 // message hop. Cell 0 is "the data disk is below ledger.minFreeBytes" (set by
 // the supervisor's watcher); cell 1 + t counts the rows thread t holds in
-// memory because their commit failed (thread 0 is the supervisor, shard i is
-// thread i + 1). Calls are admitted only while every cell is 0.
+// memory because their write failed (thread 0 is the supervisor, shard i is
+// thread i + 1, the ledger writer thread comes last: it is the one that writes
+// rows). Calls are admitted only while every cell is 0.
 
 export class LedgerHealth {
   readonly #cells: Int32Array;

@@ -6,6 +6,10 @@ import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, ty
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 import type { LedgerHealth } from './ledger-health.js';
+import type { LedgerProgress } from './ledger-progress.js';
+import { Journal } from './journal.js';
+import { JournalWriter } from './journal-writer.js';
+import { RowBatcher } from './row-batcher.js';
 import { adjustmentKey, type AdjustmentKey, type PriceAdjustment } from './price-adjustments.js';
 
 /** Kinds whose global-zone aggregates every ledger has kept; quarter, year and other zones came later (see `#since`). */
@@ -13,15 +17,12 @@ const LEGACY_KINDS: ReadonlySet<PeriodKind> = new Set(['day', 'week', 'month', '
 /** Key in the aggregates db under which the time a zone's aggregates started is kept: [ZONES_SINCE, zone]. */
 const ZONES_SINCE = '\u0000zones-since';
 
-/** A row's commit failed (disk full, I/O error) and was not retried successfully within the commit timeout. */
-export class LedgerUnavailableError extends Error {
-  readonly code = 'TG_LEDGER_UNAVAILABLE';
-}
+export { LedgerUnavailableError } from './row-batcher.js';
 
 export interface LedgerOptions {
-  /** Shared admission flag: set while this ledger holds rows it could not commit. */
+  /** Shared admission flag: set while rows are held because a write failed (the writer's cell). */
   health?: LedgerHealth;
-  /** How long an append waits for its failed commit to be retried before its promise rejects (the row stays held). */
+  /** How long an append waits for its batch to be durable before its promise rejects (the writer keeps the row). */
   commitTimeoutMs?: number;
   log?: (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
   /**
@@ -30,11 +31,25 @@ export interface LedgerOptions {
    * zones' periods, so a slot of such a budget is seeded exactly.
    */
   zones?: readonly string[];
+  /**
+   * Where appends go: the process's ledger writer (a shard's batches to the
+   * writer thread). Without it the ledger writes its own journal and LMDB in
+   * this thread, and an append resolves once LMDB has the row (the CLI, tests).
+   */
+  appender?: RowBatcher;
+  /**
+   * The writer's position (ledger-progress.ts): reads first wait for LMDB to
+   * hold every row already durable in the journal (read-your-writes).
+   */
+  progress?: LedgerProgress;
+  /** Journal segment size when this ledger writes its own journal (ledger.journalSegmentBytes). */
+  journalSegmentBytes?: number;
 }
 
-/** Rows held in memory after failed commits, at most; older ones beyond this are written to the log and dropped. */
-const MAX_HELD_ROWS = 100_000;
-const RETRY_EVERY_MS = 500;
+/** How long a read waits for the write-behind to catch up before it reads what LMDB has. */
+const CATCH_UP_MS = 2_000;
+/** Journal segment size unless configured (ledger.journalSegmentBytes). */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
 export interface IdempotencyRecord { request_id: string; ts: number }
 
@@ -63,27 +78,12 @@ export class Ledger {
   readonly #zones: string[];
   /** Per zone: since when this ledger keeps all six period kinds' aggregates for it (ms). */
   readonly #since = new Map<string, number>();
-  /** Billing-report indexes, written in the same transaction as the rows. */
-  readonly reports: ReportIndexes;
-  #pending: UsageRecord[] = [];
-  /** The commit the pending rows will share: one promise per batch, not one per row. */
-  #batch: Batch | undefined;
-  #inFlight = new Set<Promise<unknown>>();
-  #closed = false;
-  commitSamples: number[] = [];
-  /**
-   * Rows whose commit failed, retried every RETRY_EVERY_MS until one
-   * succeeds: the provider charged these calls, so they are never dropped
-   * while the process lives (on close they go to the log as JSON).
-   */
-  #held: UsageRecord[] = [];
-  /** Appends waiting on held rows: resolved by the retry that commits them, rejected at their deadline. */
-  #waiting: { batch: Batch; deadline: number }[] = [];
-  #retryTimer: NodeJS.Timeout | undefined;
-  #retrying = false;
+  readonly #reports: ReportIndexes;
   readonly #options: LedgerOptions;
-  /** Rows given up on (logged as `ledger_unwritten_row`): past MAX_HELD_ROWS, or still held at close. */
-  unwritten = 0;
+  readonly #sync: boolean;
+  readonly #dataDir: string;
+  /** This ledger's own writer (no `appender` given), started at the first append. */
+  #local: { batcher: RowBatcher; writer: JournalWriter; ready: Promise<unknown> } | undefined;
 
   /**
    * `sync: true` flushes every commit to disk (LMDB's overlapping sync), so
@@ -94,6 +94,8 @@ export class Ledger {
    */
   constructor(dataDir: string, timeZone = 'UTC', sync = true, reportOptions: ReportIndexOptions = {}, options: LedgerOptions = {}) {
     this.#options = options;
+    this.#sync = sync;
+    this.#dataDir = dataDir;
     mkdirSync(dataDir, { recursive: true });
     this.#root = open({ path: join(dataDir, 'tollgate.lmdb'), maxDbs: 16, compression: false, noSync: !sync });
     this.#usage = this.#root.openDB({ name: 'usage', ...RECORDS });
@@ -102,7 +104,7 @@ export class Ledger {
     this.#idempotency = this.#root.openDB({ name: 'idempotency', ...RECORDS });
     this.#adjustments = this.#root.openDB({ name: 'adjustments', ...RECORDS });
     this.#clock = new PeriodClock(timeZone);
-    this.reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
+    this.#reports = new ReportIndexes(this.#root, this.#clock, reportOptions);
     this.#zones = [timeZone, ...new Set((options.zones ?? []).filter((z) => z !== timeZone))];
     const now = Date.now();
     // A writer (it names its zones) forgets zones no longer configured: if one comes back, its
@@ -120,174 +122,112 @@ export class Ledger {
     }
   }
 
+  /** Resolves once the row is durable (the client may then be answered); rejects with LedgerUnavailableError past the commit timeout. */
   append(row: UsageRecord): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('ledger is closed'));
-    this.#pending.push(row);
-    if (!this.#batch) {
-      let resolve!: () => void;
-      let reject!: (e: unknown) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.#batch = { done, resolve, reject };
-      setImmediate(() => this.#flush());
+    return this.#appender().append(row);
+  }
+
+  #appender(): RowBatcher {
+    if (this.#options.appender) return this.#options.appender;
+    if (!this.#local) {
+      const journal = new Journal(this.#dataDir, this.#sync, this.#options.journalSegmentBytes ?? DEFAULT_SEGMENT_BYTES);
+      const writer = new JournalWriter(this, journal, { health: this.#options.health, log: this.#options.log });
+      const ready = writer.recover();
+      const batcher: RowBatcher = new RowBatcher((batch, rows, seq) => {
+        void ready.then(() => writer.submit(batch, rows, noop, () => batcher.acked(seq)));
+      }, this.#options.commitTimeoutMs);
+      this.#local = { batcher, writer, ready };
     }
-    return this.#batch.done;
+    return this.#local.batcher;
   }
 
-  #flush(): void {
-    const batch = this.#batch;
-    const rows = this.#pending;
-    this.#batch = undefined;
-    this.#pending = [];
-    if (!batch) return; // flushed early by flush()
-    const started = performance.now();
-    const p = this.#commit(rows);
-    this.#inFlight.add(p);
-    p.then(
-      () => {
-        this.#inFlight.delete(p);
-        this.#sample(performance.now() - started);
-        batch.resolve();
-        // The disk took a write again: held rows need not wait for the next tick.
-        if (this.#held.length && !this.#retrying) void this.#retry();
-      },
-      (err) => {
-        this.#inFlight.delete(p);
-        this.#hold(rows, batch, err);
-      },
-    );
+  /** Billing-report indexes, written in the same transaction as the rows. */
+  get reports(): ReportIndexes {
+    this.#catchUp();
+    return this.#reports;
   }
 
-  /** One write transaction for `rows`: rows, index, aggregates, report indexes and idempotency keys together. */
-  #commit(rows: readonly UsageRecord[]): Promise<unknown> {
-    const deltas = this.#aggregateDeltas(rows);
-    const reportDelta = this.reports.collect(rows);
-    const write = () => {
-      this.reports.write(reportDelta);
-      let first = true;
-      for (const row of rows) {
-        const put = this.#usage.put([row.ts, row.request_id], row);
-        // Writes in a transaction share its commit promise; unobserved, a failed commit becomes an unhandled rejection.
-        if (first) {
-          first = false;
-          (put as Promise<unknown>)?.catch?.(noop);
-        }
-        this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
-        if (row.idempotency_key && isCharged(row)) {
-          this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
-        }
-      }
-      for (const { scope, period, agg } of deltas) {
-        const cur = this.#aggregates.get([scope, period]) ?? emptyAggregate();
-        cur.cost_nano += agg.cost_nano;
-        cur.billed_nano += agg.billed_nano;
-        cur.tokens += agg.tokens;
-        cur.calls += agg.calls;
-        cur.blocked += agg.blocked;
-        this.#aggregates.put([scope, period], cur);
-      }
-    };
-    return this.#root.transaction(write);
+  /** Read-your-writes: LMDB first catches up with the journal's durable position (not while writes fail: then reads see what LMDB has). */
+  #catchUp(): void {
+    const p = this.#options.progress;
+    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) {
+      p.catchUpSync(CATCH_UP_MS);
+      this.#root.resetReadTxn();
+    }
   }
 
   /**
-   * A commit failed. LMDB aborted the whole transaction, so none of these
-   * rows (nor their aggregate deltas) was applied: hold them and commit them
-   * again later, exactly once. Admission stops while anything is held.
+   * Writes rows to LMDB in one transaction — rows, customer index, aggregates,
+   * report indexes and idempotency keys together — skipping any row whose
+   * (ts, request_id) is already there, so replaying a journal twice charges
+   * nothing twice. Resolves with the number of rows written.
    */
-  #hold(rows: UsageRecord[], batch: Batch, err: unknown): void {
-    const first = !this.#held.length && !this.#waiting.length;
-    quiet(err, first ? (cause) => this.#log('error', 'ledger commit failure cause', { error: describeCommitError(cause) }) : undefined);
-    if (first) {
-      this.#log('error', 'ledger commit failed: holding the rows in memory and retrying; new calls are refused until a commit succeeds', { error: describeCommitError(err), rows: rows.length });
-    }
-    this.#held.push(...rows);
-    if (this.#held.length > MAX_HELD_ROWS) this.#giveUp(this.#held.splice(0, this.#held.length - MAX_HELD_ROWS), 'held-row limit reached');
-    this.#waiting.push({ batch, deadline: Date.now() + (this.#options.commitTimeoutMs ?? 10_000) });
-    this.#options.health?.setHeld(this.#held.length);
-    this.#retryTimer ??= setInterval(() => this.#tick(), RETRY_EVERY_MS);
-    this.#retryTimer.unref();
-  }
-
-  #tick(now = Date.now()): void {
-    this.#waiting = this.#waiting.filter((w) => {
-      if (w.deadline > now) return true;
-      w.batch.reject(new LedgerUnavailableError('the usage ledger could not commit this call\'s row in time (disk full or write error); the row is held and will be written when the disk accepts it'));
-      return false;
+  async commitRows(rows: readonly UsageRecord[]): Promise<number> {
+    let written = 0;
+    await this.#root.transaction(() => {
+      const fresh: UsageRecord[] = [];
+      const seen = new Set<string>();
+      for (const row of rows) {
+        if (seen.has(row.request_id) || this.#usage.doesExist([row.ts, row.request_id])) continue;
+        seen.add(row.request_id);
+        fresh.push(row);
+      }
+      written = fresh.length;
+      if (fresh.length) this.#write(fresh);
     });
-    if (this.#held.length && !this.#retrying) void this.#retry();
+    return written;
   }
 
-  /** Commits every held row in one transaction; on failure they stay held for the next tick. */
-  async #retry(): Promise<boolean> {
-    if (this.#retrying || !this.#held.length) return !this.#held.length;
-    this.#retrying = true;
-    const rows = this.#held;
-    const waiting = this.#waiting;
-    this.#held = [];
-    this.#waiting = [];
-    try {
-      const p = this.#commit(rows);
-      this.#inFlight.add(p);
-      try {
-        await p;
-      } finally {
-        this.#inFlight.delete(p);
+  /** Resolves once LMDB's last commit is on disk. */
+  flushed(): Promise<unknown> {
+    return this.#root.flushed;
+  }
+
+  /** Inside a write transaction: rows, index, aggregates, report indexes and idempotency keys. */
+  #write(rows: readonly UsageRecord[]): void {
+    const deltas = this.#aggregateDeltas(rows);
+    this.#reports.write(this.#reports.collect(rows));
+    let first = true;
+    for (const row of rows) {
+      const put = this.#usage.put([row.ts, row.request_id], row);
+      // Writes in a transaction share its commit promise; unobserved, a failed commit becomes an unhandled rejection.
+      if (first) {
+        first = false;
+        (put as Promise<unknown>)?.catch?.(noop);
       }
-      for (const w of waiting) w.batch.resolve();
-      this.#log('info', 'ledger commits succeed again: held rows written', { rows: rows.length });
-      return true;
-    } catch (err) {
-      quiet(err);
-      this.#held = rows.concat(this.#held);
-      this.#waiting = waiting.concat(this.#waiting);
-      return false;
-    } finally {
-      this.#retrying = false;
-      this.#options.health?.setHeld(this.#held.length);
-      if (!this.#held.length && !this.#waiting.length && this.#retryTimer) {
-        clearInterval(this.#retryTimer);
-        this.#retryTimer = undefined;
+      this.#byCustomer.put([row.customer, row.ts, row.request_id], EMPTY);
+      if (row.idempotency_key && isCharged(row)) {
+        this.#idempotency.put([row.customer, row.idempotency_key], { request_id: row.request_id, ts: row.ts });
       }
     }
-  }
-
-  /** Rows that will not be committed by this process: each goes to the log as JSON so an operator can replay it. */
-  #giveUp(rows: readonly UsageRecord[], why: string): void {
-    for (const row of rows) this.#log('error', 'ledger_unwritten_row', { why, row });
-    this.unwritten += rows.length;
-  }
-
-  #log(level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>): void {
-    if (this.#options.log) this.#options.log(level, msg, fields);
-    else if (level === 'error') process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
+    for (const { scope, period, agg } of deltas) {
+      const cur = this.#aggregates.get([scope, period]) ?? emptyAggregate();
+      cur.cost_nano += agg.cost_nano;
+      cur.billed_nano += agg.billed_nano;
+      cur.tokens += agg.tokens;
+      cur.calls += agg.calls;
+      cur.blocked += agg.blocked;
+      this.#aggregates.put([scope, period], cur);
+    }
   }
 
   /**
-   * Shutdown: calls waiting on held rows stop waiting (their clients get an
-   * error now rather than at the commit timeout); the rows stay held for
-   * close()'s last attempt.
+   * Shutdown: calls waiting for their rows to be durable stop waiting (their
+   * clients get an error now rather than at the commit timeout); the writer
+   * keeps the rows for its last attempt.
    */
   stopWaiting(reason: string): number {
-    const w = this.#waiting.splice(0);
-    for (const x of w) x.batch.reject(new LedgerUnavailableError(reason));
-    return w.length;
+    return (this.#options.appender ?? this.#local?.batcher)?.stopWaiting(reason) ?? 0;
   }
 
-  /** False while calls must not be admitted: the disk is low or some thread holds rows it could not commit. */
+  /** False while calls must not be admitted: the disk is low or the writer holds rows it could not write. */
   get accepting(): boolean {
-    return this.#options.health?.accepting ?? !this.#held.length;
+    return this.#options.health?.accepting ?? !(this.#local?.writer.heldRows);
   }
 
-  /** Rows this ledger holds in memory, not yet committed. */
-  get heldRows(): number {
-    return this.#held.length;
-  }
-
-  #sample(ms: number) {
-    if (this.commitSamples.length < 4096) this.commitSamples.push(ms);
+  /** Time (ms) batches of appended rows waited to be durable, since last taken. */
+  get commitSamples(): number[] {
+    return this.#options.appender?.commitSamples ?? this.#local?.batcher.commitSamples ?? [];
   }
 
   /**
@@ -344,6 +284,7 @@ export class Ledger {
   }
 
   aggregate(scope: string, period: string): Aggregate {
+    this.#catchUp();
     return this.#aggregates.get([scope, period]) ?? emptyAggregate();
   }
 
@@ -378,6 +319,7 @@ export class Ledger {
   /** Sums a scope's rows with from <= ts < to, as the aggregates would (the drift check's reference). */
   sumRows(customer: string, agent: string | null, from: number, to: number): Aggregate {
     this.#root.resetReadTxn(); // rows other threads committed in this event turn count too
+    this.#catchUp();
     const agg = emptyAggregate();
     for (const row of this.rows({ customer, from, to })) if (agent === null || row.agent === agent) addRow(agg, row);
     return agg;
@@ -389,18 +331,23 @@ export class Ledger {
    * shard committed earlier in this turn must be seen by a copy of its call
    * that has just claimed the key (src/proxy/idempotency-claims.ts).
    */
-  findIdempotent(customer: string, key: string, now: number, windowMs: number): IdempotencyRecord | undefined {
+  async findIdempotent(customer: string, key: string, now: number, windowMs: number): Promise<IdempotencyRecord | undefined> {
+    // The first copy's row may be durable (its client answered, its claim released) and not yet in LMDB.
+    const p = this.#options.progress;
+    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) await p.catchUp(CATCH_UP_MS);
     this.#root.resetReadTxn();
     const r = this.#idempotency.get([customer, key]);
     return r && now - r.ts < windowMs ? r : undefined;
   }
 
   get(ts: number, requestId: string): UsageRecord | undefined {
+    this.#catchUp();
     return this.#usage.get([ts, requestId]);
   }
 
   /** Rows oldest first, lazily: memory stays bounded whatever the count. */
   *rows(q: UsageQuery): Generator<UsageRecord> {
+    this.#catchUp();
     const from = q.from ?? 0;
     const to = q.to ?? Number.MAX_SAFE_INTEGER;
     if (q.customer !== undefined) {
@@ -514,6 +461,7 @@ export class Ledger {
 
   /** Number of rows a query would return (a key count, no row is decoded): the CLI's progress bar. */
   countRows(q: UsageQuery): number {
+    this.#catchUp();
     const from = q.from ?? 0;
     const to = q.to ?? Number.MAX_SAFE_INTEGER;
     return q.customer !== undefined
@@ -521,43 +469,46 @@ export class Ledger {
       : this.#usage.getCount({ start: [from, ''], end: [to, ''] });
   }
 
-  /** Resolves when everything appended so far is committed. */
+  /** Resolves when everything appended so far is durable (or has failed). */
   async flush(): Promise<void> {
-    if (this.#batch) this.#flush();
-    while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight]);
+    await (this.#options.appender ?? this.#local?.batcher)?.flush();
   }
 
   /**
-   * Flushes, makes one last attempt at held rows, and closes. Bounded: rows
-   * that still cannot be written are logged as `ledger_unwritten_row` JSON
-   * (usage fields only, never payloads) instead of blocking shutdown.
-   * Returns how many rows this ledger could not write.
+   * Flushes and closes. With its own writer, that writer makes one last,
+   * bounded attempt at rows a failed write holds; rows that still cannot be
+   * written are logged as `ledger_unwritten_row` JSON (usage fields only,
+   * never payloads) instead of blocking shutdown. Returns how many rows this
+   * ledger could not write.
    */
   async close(lastTryMs = 2_000): Promise<number> {
     await this.flush();
-    if (this.#held.length) {
-      await Promise.race([this.#retry(), sleep(lastTryMs)]);
-      while (this.#retrying) await sleep(10);
+    let unwritten = 0;
+    if (this.#local) {
+      await this.#local.ready;
+      this.#local.batcher.stopWaiting('the ledger closed before this row could be written');
+      unwritten = await this.#local.writer.close(lastTryMs);
+      if (unwritten) this.#log('error', 'ledger closed with rows it could not write; they are in the log as ledger_unwritten_row lines', { rows: unwritten });
     }
-    if (this.#retryTimer) clearInterval(this.#retryTimer);
-    this.#retryTimer = undefined;
-    const left = this.#held.splice(0);
-    for (const w of this.#waiting.splice(0)) w.batch.reject(new LedgerUnavailableError('the ledger closed before this row could be written'));
-    if (left.length) {
-      this.#giveUp(left, 'closed while the disk refused writes');
-      this.#log('error', 'ledger closed with rows it could not write; they are in the log as ledger_unwritten_row lines', { rows: left.length });
-    }
-    this.#closed = true;
     // Bounded: lmdb-js's close waits on the failed write's sync (measured: it never returns on a full tmpfs).
-    await Promise.race([this.#root.close(), sleep(left.length ? 1_000 : 5_000)]);
-    return this.unwritten;
+    await Promise.race([this.#root.close(), sleep(unwritten ? 1_000 : 5_000)]);
+    return unwritten;
+  }
+
+  #log(level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>): void {
+    if (this.#options.log) this.#options.log(level, msg, fields);
+    else if (level === 'error') process.stderr.write(JSON.stringify({ level, msg, ...fields }) + '\n');
   }
 }
 
-type Batch = { done: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
-
 const noop = () => {};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/** lmdb-js attaches the cause of a failed commit as a second promise (`commitError`) that rejects unobserved unless handled. */
+export function commitErrorCause(err: unknown, onCause: (cause: unknown) => void = noop): void {
+  const cause = (err as { commitError?: Promise<unknown> })?.commitError;
+  cause?.catch?.(onCause);
+}
 
 /**
  * A failed LMDB commit as lmdb-js reports it. Besides the promises the
@@ -569,16 +520,6 @@ export function isLmdbCommitFailure(err: unknown): boolean {
   if (!cause?.catch) return false;
   cause.catch(noop);
   return true;
-}
-
-/** lmdb-js attaches the cause as a second promise (`commitError`) that rejects unobserved unless handled. */
-function quiet(err: unknown, onCause: (cause: unknown) => void = noop): void {
-  const cause = (err as { commitError?: Promise<unknown> })?.commitError;
-  cause?.catch?.(onCause);
-}
-
-function describeCommitError(err: unknown): string {
-  return String((err as Error)?.message ?? err).slice(0, 300);
 }
 
 const EMPTY = Buffer.alloc(0);

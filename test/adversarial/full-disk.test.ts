@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
@@ -11,7 +11,8 @@ import { tempDir } from '../helpers/temp-dir.js';
 // The ledger's disk fills up. Calls must stop before they reach the provider
 // (503 ledger_unavailable, /readyz 503, a metric and an alert), resume by
 // themselves when space returns, a call whose commit failed must not be told
-// it succeeded and its row must not be lost, and SIGTERM stays bounded.
+// it succeeded before its row is durable (in the journal) and its row must
+// not be lost, and SIGTERM stays bounded.
 // Needs root for a small tmpfs; skipped (loudly) without it.
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
@@ -64,13 +65,13 @@ function fill(dir: string): string {
   return file;
 }
 
-async function chat(tg: Tollgate, stream = false): Promise<{ status: number; text: string }> {
+async function chat(tg: Tollgate, stream = false): Promise<{ status: number; text: string; id: string }> {
   const r = await fetch(`${tg.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 50, stream }),
   });
-  return { status: r.status, text: await r.text() };
+  return { status: r.status, text: await r.text(), id: r.headers.get('x-tollgate-request-id') ?? '' };
 }
 
 const ready = (tg: Tollgate) => fetch(`${tg.url}/readyz`).then((r) => r.status);
@@ -137,10 +138,15 @@ describe('a full ledger disk', () => {
       const refused = await chat(tg);
       expect(refused.status).toBe(503);
       expect(mock.stats().requests).toBe(2);
-      let settled = false;
-      void Promise.all([held, heldStream]).then(() => (settled = true));
+      // Not told it succeeded before the row is durable: either the journal refused the row too and
+      // the answer waits, or the journal took it (its last page had room) and only LMDB refused.
+      let settled: { id: string }[] | undefined;
+      void Promise.all([held, heldStream]).then((r) => (settled = r));
       await sleep(1_000);
-      expect(settled).toBe(false); // not told it succeeded while the row is uncommitted
+      if (settled) {
+        const journal = readdirSync(join(dataDir, 'journal')).map((f) => readFileSync(join(dataDir, 'journal', f), 'latin1')).join('');
+        for (const { id } of settled) expect(journal).toContain(id);
+      }
       unlinkSync(filler);
       filler = '';
       const [a, s] = await Promise.all([held, heldStream]);

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { haveChromium, launchChromium, requireChromiumInCi } from '../helpers/chromium.js';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, startTollgate, type Tollgate } from '../helpers/tollgate-process.js';
@@ -19,22 +20,13 @@ import { tempDir } from '../helpers/temp-dir.js';
 // days" are the same whatever day the suite runs. Screenshots go to a temp
 // directory; UPDATE_SCREENSHOTS=1 writes docs/dashboard.png for the README.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
   ? fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url))
   : join(tempDir('tollgate-screens-'), 'dashboard.png');
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-06-17T12:00:00Z');
 
-if (!haveChromium && process.env.CI) {
-  // In CI the browser test must run: a missing Chromium is a failure, not a skip.
-  describe('dashboard in Chromium', () => {
-    it('has Chromium to run in', () => {
-      expect.fail(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    });
-  });
-}
+requireChromiumInCi('dashboard in Chromium');
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
@@ -109,10 +101,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     const client = new OpenAI({ apiKey: CUSTOMER_KEY, baseURL: `${tg.url}/v1`, maxRetries: 0 });
     for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 20 });
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -105,7 +105,7 @@ export function launch(configFile: string, dataDir: string, env: Record<string, 
   proc.stderr!.on('data', onClock);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tollgate did not start within 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`tollgate did not start within 45 s:\n${out}`)), 45_000); // a loaded two-core machine
     const onData = () => {
       const m = /tollgate listening on http:\/\/[^:]+:(\d+)/.exec(out);
       if (!m) return;

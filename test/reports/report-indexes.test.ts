@@ -90,7 +90,7 @@ describe('report indexes', () => {
     expect(result.rows).toBe(25);
     expect(result.idempotencyKeys).toBe(25);
     expect([...l.rows({ customer: 'acme' })]).toHaveLength(1);
-    expect(l.findIdempotent('acme', 'k3', old, 86_400_000)).toBeUndefined();
+    expect(await l.findIdempotent('acme', 'k3', old, 86_400_000)).toBeUndefined();
     expect(summaryReport(l.reports, 'acme', { from: '2026-01-01', to: '2026-01-31' }).totals.calls).toBe(25);
     expect(l.aggregate('c:acme', 'month:2026-01').calls).toBe(25);
   });

@@ -1,0 +1,63 @@
+import '../clock/use-process-clock.js'; // first: the main thread's TOLLGATE_CLOCK_START offset, before anything reads the time
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import { budgetTimeZones } from '../budget/scope-budgets.js';
+import { Journal } from '../store/journal.js';
+import { JournalWriter } from '../store/journal-writer.js';
+import { Ledger, isLmdbCommitFailure } from '../store/ledger.js';
+import { LedgerHealth } from '../store/ledger-health.js';
+import { LedgerProgress } from '../store/ledger-progress.js';
+import type { LedgerDurableMessage, LedgerRowsMessage, MainToWriter, WriterToMain } from './messages.js';
+
+// The process's one ledger writer: a thread of its own, so the journal's
+// fdatasync and the LMDB write-behind never run on a shard's or the
+// supervisor's event loop, and any other thread may block briefly on
+// read-your-writes (ledger-progress.ts) without stalling the writer.
+
+export interface WriterData {
+  config: Config;
+  healthSab: SharedArrayBuffer;
+  /** This thread's cell in the health table. */
+  healthThread: number;
+  progressSab: SharedArrayBuffer;
+}
+
+const data = workerData as WriterData;
+const port = parentPort!;
+const send = (m: WriterToMain) => port.postMessage(m);
+const log = (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => send({ t: 'writer-log', level, msg, fields });
+const { config } = data;
+const health = new LedgerHealth(data.healthSab, data.healthThread);
+const progress = new LedgerProgress(data.progressSab);
+const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), log });
+const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log });
+
+// lmdb-js leaves one internal promise per failed commit unobserved; the writer handles that same failure (journal-writer.ts).
+process.on('unhandledRejection', (err) => {
+  if (isLmdbCommitFailure(err)) return;
+  log('error', 'unhandled rejection in the ledger writer', { error: String((err as Error)?.stack ?? err).slice(0, 2000) });
+});
+
+/** A shard's stream of batches: one acknowledgement per group, covering its highest batch in it. */
+function connect(shard: MessagePort): void {
+  let acked = 0;
+  let pending = 0;
+  const ack = () => {
+    if (pending > acked) shard.postMessage({ t: 'ledger-durable', seq: (acked = pending) } satisfies LedgerDurableMessage);
+  };
+  shard.on('message', (m: LedgerRowsMessage) => {
+    writer.submit(Buffer.from(m.buf, 0, m.bytes), m.rows, () => {
+      if (pending === acked) queueMicrotask(ack);
+      pending = Math.max(pending, m.seq);
+    });
+  });
+}
+
+port.on('message', (m: MainToWriter) => {
+  if (m.t === 'writer-connect') connect(m.port);
+  else if (m.t === 'writer-close') {
+    void writer.close().then((unwritten) => ledger.close().then(() => send({ t: 'writer-closed', id: m.id, unwritten })));
+  }
+});
+
+send({ t: 'writer-ready', replayed: await writer.recover() });

@@ -1,0 +1,268 @@
+import type { UsageRecord } from './usage-record.js';
+
+// A usage row as a flat binary record: what a shard hands to the ledger
+// writer (in a transferred buffer, one per event-loop turn) and what the
+// journal stores. Filling it is a few typed writes per field — no object
+// encoding on the shard's thread; the writer decodes rows back into the
+// exact UsageRecord the shard built before LMDB stores them (msgpack, as
+// always), so nothing a reader sees changes.
+//
+// A batch is a sequence of [u32 length][record]. A record:
+//   u8 version, u32 flags (which optional fields follow),
+//   f64 ts, prompt, completion, cached, cache_write, cost_nano, billed_nano, latency_ms, i32 status, u8 decision,
+//   str request_id, customer, endpoint; nullable str agent, model_requested, model, provider, reason,
+//   idempotency_key, price_source, usage_source; tags (u32 n, n × (str, str));
+//   then, by flag: session, cache_write_1h_tokens, shadow_exceeded, unit, units, attempts,
+//   original_cost_nano, original_billed_nano, extra (JSON of fields this codec does not know).
+// str: u32 byte length + UTF-8; nullable: length 0xFFFFFFFF is null (a nullable field
+// left undefined by a hand-built row is stored as null).
+
+const VERSION = 1;
+const NULL = 0xffffffff;
+
+const F_SESSION = 1 << 0;
+const F_CW1H = 1 << 1;
+const F_SHADOW = 1 << 2;
+const F_UNIT = 1 << 3;
+const F_UNITS = 1 << 4;
+const F_ATTEMPTS = 1 << 5;
+const F_ORIG_COST = 1 << 6;
+const F_ORIG_BILLED = 1 << 7;
+const F_EXTRA = 1 << 8;
+
+const KNOWN = new Set<string>([
+  'request_id', 'ts', 'customer', 'agent', 'session', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
+  'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'cost_nano',
+  'billed_nano', 'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
+  'shadow_exceeded', 'unit', 'units', 'attempts', 'original_cost_nano', 'original_billed_nano',
+]);
+
+/**
+ * Rows of one batch, encoded as they are appended. The buffer is its own
+ * ArrayBuffer (never Node's shared pool), so take() can hand it to another
+ * thread by transfer.
+ */
+export class RowBatchEncoder {
+  #buf: Buffer;
+  #view: DataView;
+  #pos = 0;
+  #rows = 0;
+
+  constructor(private readonly initialBytes = 16 * 1024) {
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
+    this.#view = new DataView(this.#buf.buffer);
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  add(row: UsageRecord): void {
+    this.#ensure(RECORD_ROOM);
+    const start = this.#pos;
+    this.#pos += 4;
+    this.#record(row);
+    this.#view.setUint32(start, this.#pos - start - 4, true);
+    this.#rows++;
+  }
+
+  /** The batch so far (a view of a buffer this encoder no longer uses); the encoder starts a new one. */
+  take(): Buffer {
+    const out = this.#buf.subarray(0, this.#pos);
+    this.#buf = Buffer.allocUnsafeSlow(this.initialBytes);
+    this.#view = new DataView(this.#buf.buffer);
+    this.#pos = 0;
+    this.#rows = 0;
+    return out;
+  }
+
+  #record(r: UsageRecord): void {
+    let flags = 0;
+    if (r.session !== undefined) flags |= F_SESSION;
+    if (r.cache_write_1h_tokens !== undefined) flags |= F_CW1H;
+    if (r.shadow_exceeded !== undefined) flags |= F_SHADOW;
+    if (r.unit !== undefined) flags |= F_UNIT;
+    if (r.units !== undefined) flags |= F_UNITS;
+    if (r.attempts !== undefined) flags |= F_ATTEMPTS;
+    if (r.original_cost_nano !== undefined) flags |= F_ORIG_COST;
+    if (r.original_billed_nano !== undefined) flags |= F_ORIG_BILLED;
+    const extra = extraFields(r);
+    if (extra) flags |= F_EXTRA;
+    this.#buf[this.#pos++] = VERSION;
+    this.#view.setUint32(this.#pos, flags, true);
+    this.#pos += 4;
+    this.#f64(r.ts);
+    this.#f64(r.prompt_tokens);
+    this.#f64(r.completion_tokens);
+    this.#f64(r.cached_tokens);
+    this.#f64(r.cache_write_tokens);
+    this.#f64(r.cost_nano);
+    this.#f64(r.billed_nano);
+    this.#f64(r.latency_ms);
+    this.#view.setInt32(this.#pos, r.status, true);
+    this.#pos += 4;
+    this.#buf[this.#pos++] = r.decision === 'allowed' ? 0 : 1;
+    this.#str(r.request_id);
+    this.#str(r.customer);
+    this.#str(r.endpoint);
+    this.#str(r.agent ?? null);
+    this.#str(r.model_requested ?? null);
+    this.#str(r.model ?? null);
+    this.#str(r.provider ?? null);
+    this.#str(r.reason ?? null);
+    this.#str(r.idempotency_key ?? null);
+    this.#str(r.price_source ?? null);
+    this.#str(r.usage_source ?? null);
+    const tags = Object.keys(r.tags ?? {});
+    this.#u32(tags.length);
+    for (const k of tags) {
+      this.#str(k);
+      this.#str(r.tags[k]!);
+    }
+    if (flags & F_SESSION) this.#str(r.session ?? null);
+    if (flags & F_CW1H) this.#f64(r.cache_write_1h_tokens!);
+    if (flags & F_SHADOW) {
+      this.#buf[this.#pos++] = r.shadow_exceeded ? 1 : 0;
+    }
+    if (flags & F_UNIT) this.#str(r.unit!);
+    if (flags & F_UNITS) this.#f64(r.units!);
+    if (flags & F_ATTEMPTS) {
+      this.#u32(r.attempts!.length);
+      for (const a of r.attempts!) {
+        this.#str(a.target);
+        this.#str(a.error);
+      }
+    }
+    if (flags & F_ORIG_COST) this.#f64(r.original_cost_nano!);
+    if (flags & F_ORIG_BILLED) this.#f64(r.original_billed_nano!);
+    if (extra) this.#str(JSON.stringify(extra));
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#pos + n));
+    this.#buf.copy(next, 0, 0, this.#pos);
+    this.#buf = next;
+    this.#view = new DataView(next.buffer);
+  }
+
+  // Numbers need no room check of their own: add() reserved RECORD_ROOM, and every
+  // string reserves its own bytes plus the room the numbers after it may need.
+  #f64(v: number): void {
+    this.#view.setFloat64(this.#pos, v, true);
+    this.#pos += 8;
+  }
+
+  #u32(v: number): void {
+    this.#view.setUint32(this.#pos, v, true);
+    this.#pos += 4;
+  }
+
+  #str(s: string | null): void {
+    if (s === null) return this.#u32(NULL);
+    this.#ensure(4 + s.length * 3 + RECORD_ROOM);
+    const n = writeAscii(this.#buf, s, this.#pos + 4) ?? this.#buf.write(s, this.#pos + 4, 'utf8');
+    this.#view.setUint32(this.#pos, n, true);
+    this.#pos += 4 + n;
+  }
+}
+
+/** Room for every fixed-size part of a record (the numbers, flags, counts and null markers). */
+const RECORD_ROOM = 256;
+
+/** Fields of a row this codec does not know (a later row version): carried as JSON, never dropped. */
+function extraFields(r: UsageRecord): Record<string, unknown> | undefined {
+  let extra: Record<string, unknown> | undefined;
+  for (const k in r) {
+    if (!KNOWN.has(k) && (r as unknown as Record<string, unknown>)[k] !== undefined) (extra ??= {})[k] = (r as unknown as Record<string, unknown>)[k];
+  }
+  return extra;
+}
+
+/** Most row strings are short ASCII (ids, names): copied byte by byte, faster than Buffer.write. Undefined for anything else. */
+function writeAscii(buf: Buffer, s: string, at: number): number | undefined {
+  if (s.length > 64) return undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return undefined;
+    buf[at + i] = c;
+  }
+  return s.length;
+}
+
+/** Every record of a batch (or of a journal group's payload), in order. */
+export function decodeRows(buf: Buffer): UsageRecord[] {
+  const rows: UsageRecord[] = [];
+  let pos = 0;
+  while (pos + 4 <= buf.length) {
+    const len = buf.readUInt32LE(pos);
+    pos += 4;
+    if (pos + len > buf.length) throw new Error('row batch is truncated');
+    rows.push(decodeRow(buf.subarray(pos, pos + len)));
+    pos += len;
+  }
+  return rows;
+}
+
+/** Number of records in a batch, without decoding them. */
+export function countRows(buf: Buffer): number {
+  let n = 0;
+  for (let pos = 0; pos + 4 <= buf.length; pos += 4 + buf.readUInt32LE(pos)) n++;
+  return n;
+}
+
+function decodeRow(b: Buffer): UsageRecord {
+  let pos = 0;
+  if (b[pos++] !== VERSION) throw new Error(`unknown row record version ${b[0]}`);
+  const flags = b.readUInt32LE(pos);
+  pos += 4;
+  const f64 = () => {
+    const v = b.readDoubleLE(pos);
+    pos += 8;
+    return v;
+  };
+  const u32 = () => {
+    const v = b.readUInt32LE(pos);
+    pos += 4;
+    return v;
+  };
+  const str = (): string | null => {
+    const n = u32();
+    if (n === NULL) return null;
+    const s = b.toString('utf8', pos, pos + n);
+    pos += n;
+    return s;
+  };
+  const ts = f64(), prompt = f64(), completion = f64(), cached = f64(), cacheWrite = f64(), cost = f64(), billed = f64(), latency = f64();
+  const status = b.readInt32LE(pos);
+  pos += 4;
+  const decision = b[pos++] === 0 ? 'allowed' : 'blocked';
+  const requestId = str()!, customer = str()!, endpoint = str()!;
+  const agent = str(), modelRequested = str(), model = str(), provider = str(), reason = str(), idem = str(), priceSource = str();
+  const usageSource = str() as UsageRecord['usage_source'];
+  const tags: Record<string, string> = {};
+  for (let n = u32(); n > 0; n--) {
+    const k = str()!;
+    tags[k] = str()!;
+  }
+  const row: UsageRecord = {
+    request_id: requestId, ts, customer, agent, tags, endpoint, model_requested: modelRequested, model, provider,
+    prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, cache_write_tokens: cacheWrite,
+    cost_nano: cost, billed_nano: billed, decision, reason, status, latency_ms: latency, idempotency_key: idem,
+    price_source: priceSource, usage_source: usageSource,
+  };
+  if (flags & F_SESSION) row.session = str();
+  if (flags & F_CW1H) row.cache_write_1h_tokens = f64();
+  if (flags & F_SHADOW) row.shadow_exceeded = b[pos++] === 1;
+  if (flags & F_UNIT) row.unit = str() as UsageRecord['unit'];
+  if (flags & F_UNITS) row.units = f64();
+  if (flags & F_ATTEMPTS) {
+    const attempts: { target: string; error: string }[] = [];
+    for (let n = u32(); n > 0; n--) attempts.push({ target: str()!, error: str()! });
+    row.attempts = attempts;
+  }
+  if (flags & F_ORIG_COST) row.original_cost_nano = f64();
+  if (flags & F_ORIG_BILLED) row.original_billed_nano = f64();
+  if (flags & F_EXTRA) Object.assign(row, JSON.parse(str()!));
+  return row;
+}

@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockUpstream } from '../../bench/mock-upstream.mjs';
+import type { EndpointId } from '../../src/protocols/call.js';
+import { eventEnd, SseScanner } from '../../src/protocols/sse.js';
+import { StreamTracker } from '../../src/protocols/stream-tracker.js';
+import { StreamWatch } from '../../src/protocols/stream-watch.js';
+
+// The relay reads streams as bytes (stream-relay.ts): SseScanner finds whole
+// events in upstream chunks cut anywhere, and StreamWatch parses only the
+// events that can matter. Both must agree with reading every event as text
+// (StreamTracker on each event, split the way the SSE spec splits lines):
+// same events, same verdicts, same usage, model and text, for any chunking.
+
+const sse = (j: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(j)}\n\n`;
+
+/** The reference: the whole stream as text, CR/CRLF read as LF, split at blank lines. */
+function referenceEvents(stream: string): string[] {
+  const text = stream.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const out: string[] = [];
+  let start = 0;
+  for (let i = text.indexOf('\n\n'); i >= 0; i = text.indexOf('\n\n', start)) {
+    out.push(text.slice(start, i + 2));
+    start = i + 2;
+  }
+  return out;
+}
+
+/** The stream cut at `cuts` (byte offsets), through the scanner: every whole event as text. */
+function scanned(bytes: Buffer, cuts: number[]): string[] {
+  const scanner = new SseScanner();
+  const out: string[] = [];
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  let prev = 0;
+  for (const c of [...at, bytes.length]) {
+    const events = scanner.push(bytes.subarray(prev, c));
+    for (let s = 0; s < events.length; s = eventEnd(events, s)) out.push(events.toString('utf8', s, eventEnd(events, s)));
+    prev = c;
+  }
+  return out;
+}
+
+/** Verdicts, usage, model and text of the stream read by the watch (bytes) and by the tracker (every event as text). */
+function bothWays(endpoint: EndpointId, stream: string, cuts: number[], wantsUsage = false) {
+  const tracker = new StreamTracker(endpoint, wantsUsage);
+  const expected = referenceEvents(stream).map((e) => tracker.inspect(e));
+  const watch = new StreamWatch(endpoint, wantsUsage);
+  const scanner = new SseScanner();
+  const bytes = Buffer.from(stream);
+  const verdicts = [];
+  let prev = 0;
+  for (const c of [...[...new Set(cuts.map((x) => x % (bytes.length + 1)))].sort((a, b) => a - b), bytes.length]) {
+    const events = scanner.push(bytes.subarray(prev, c));
+    watch.scan(events);
+    for (let s = 0; s < events.length; s = eventEnd(events, s)) verdicts.push(watch.inspect(events, s, eventEnd(events, s)));
+    prev = c;
+  }
+  return {
+    watch: { verdicts, usage: watch.usage, model: watch.model, text: watch.text, textComplete: watch.textComplete },
+    tracker: { verdicts: expected, usage: tracker.usage, model: tracker.model, text: tracker.text, textComplete: tracker.textComplete },
+  };
+}
+
+const cutsArb = fc.array(fc.nat(), { maxLength: 12 });
+
+let mock: Awaited<ReturnType<typeof startMockUpstream>>;
+const recorded: Partial<Record<EndpointId, string[]>> = {};
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ port: 0, completionTokens: 12 });
+  const get = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const r = await fetch(`${mock.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x', 'x-api-key': 'x', ...headers }, body: JSON.stringify(body) });
+    return r.text();
+  };
+  const messages = [{ role: 'user', content: 'hello there' }];
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+  recorded.chat = [
+    await get('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } }),
+    await get('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream: true }),
+    await get('/v1/chat/completions', { model: 'gpt-4o-mini', messages, stream: true, tools, stream_options: { include_usage: true } }),
+  ];
+  recorded.responses = [await get('/v1/responses', { model: 'gpt-4o-mini', input: 'hello', stream: true })];
+  recorded.messages = [
+    await get('/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 50, messages, stream: true }),
+    await get('/v1/messages', { model: 'claude-haiku-4-5', max_tokens: 5, messages, stream: true }),
+  ];
+});
+afterAll(() => mock?.close());
+
+describe('SseScanner', () => {
+  const streams = [
+    'data: a\n\ndata: b\n\n',
+    'data: a\n\n\ndata: b\n\n\n\ndata: c\n\npartial',
+    ': keep-alive\n\nevent: x\r\ndata: {"a":"é€😀"}\r\n\r\ndata: [DONE]\r\n\r\n',
+    '\uFEFFdata: a\r\rdata: b\r\r',
+    'data: one\n\ndata: two\ndata: more\n\n',
+  ];
+  it('finds the same whole events as reading the stream as text, however it is cut', () => {
+    fc.assert(fc.property(fc.constantFrom(...streams), cutsArb, (s, cuts) => {
+      expect(scanned(Buffer.from(s), cuts)).toEqual(referenceEvents(s));
+    }), { numRuns: 400 });
+  });
+
+  it('hands back the chunk itself when it ends on an event boundary (nothing copied)', () => {
+    const chunk = Buffer.from('data: a\n\ndata: b\n\n');
+    expect(new SseScanner().push(chunk)).toBe(chunk);
+  });
+
+  it('refuses an event larger than its bound, however it is cut', () => {
+    const scanner = new SseScanner(64);
+    expect(() => {
+      for (let i = 0; i < 10; i++) scanner.push(Buffer.from('data: xxxxxxxxxxxx'));
+    }).toThrow(/larger than 64 bytes/);
+  });
+});
+
+describe('StreamWatch', () => {
+  for (const endpoint of ['chat', 'responses', 'messages'] as const) {
+    it(`reads ${endpoint} streams of the mock like the tracker reading every event`, () => {
+      for (const stream of recorded[endpoint]!) {
+        fc.assert(fc.property(cutsArb, fc.boolean(), (cuts, wantsUsage) => {
+          const r = bothWays(endpoint, stream, cuts, wantsUsage);
+          expect(r.watch).toEqual(r.tracker);
+        }), { numRuns: 50 });
+      }
+    });
+  }
+
+  it('parses the events that can matter even when they hide from a quick look', () => {
+    const head = { id: 'c1', object: 'chat.completion.chunk', created: 1 };
+    const stream = [
+      sse({ ...head, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'says "usage": {} and message_stop and [DONE]' } }], usage: null }),
+      `data: {"model" : "gpt-4o-2024", "choices":[{"index":0,"delta":{"content":"spaced"}}]}\n\n`,
+      sse({ ...head, model: 'gpt-4o-2024', choices: [{ index: 0, delta: { content: 'same model' } }] }),
+      `data: {"model":"gpt-\\u0034o","choices":[{"index":0,"delta":{"content":"escaped"}}]}\n\n`,
+      sse({ ...head, model: 'gpt-4o-2024', choices: [{ index: 0, delta: { content: 'back' } }] }),
+      'data: {not json\n\n',
+      `data: {"choices":[],"usage" : \t{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`,
+      'data: [DONE]\n\n',
+    ].join('');
+    for (const wantsUsage of [false, true]) {
+      const r = bothWays('chat', stream, [], wantsUsage);
+      expect(r.watch).toEqual(r.tracker);
+      expect(r.watch.model).toBe('gpt-4o-2024');
+      expect(r.watch.usage).toMatchObject({ promptTokens: 3, completionTokens: 4 });
+      expect(r.watch.verdicts.at(-2)).toEqual({ forward: wantsUsage, terminal: false });
+      expect(r.watch.verdicts.at(-1)).toEqual({ forward: true, terminal: true });
+    }
+  });
+
+  it('keeps the text of a long stream within the tracker\'s bound', () => {
+    const word = sse({ choices: [{ index: 0, delta: { content: 'x'.repeat(1000) } }] });
+    const stream = word.repeat(3000) + 'data: [DONE]\n\n';
+    const r = bothWays('chat', stream, [1 << 20, 2 << 20]);
+    expect(r.watch.text.length).toBe(r.tracker.text.length);
+    expect(r.watch.text).toBe(r.tracker.text);
+  });
+});
