@@ -6,8 +6,10 @@ export type UnitKind = 'money' | 'tokens' | 'requests';
 export interface BudgetScope {
   customer: string;
   agent: string | null;
-  source: 'customer' | 'plan' | 'agent' | 'wallet';
+  source: 'customer' | 'plan' | 'agent' | 'wallet' | 'key';
   plan?: string;
+  /** source `key`: the issued key (control plane) whose own budget this is. */
+  key?: string;
 }
 
 /**

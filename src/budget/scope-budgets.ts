@@ -1,29 +1,33 @@
 import type { BudgetConfig, Config, WalletConfig } from '../config/schema.js';
 import { unitKind, type BudgetRef } from './budget-ref.js';
 import { configCatalog, type Catalog } from '../control/catalog.js';
+import type { KeyRecord } from '../control/control-records.js';
 
 // Which budgets apply to a (customer, agent) scope: the plan's, the
 // customer's own, and the agent's (its own entry, else the customer's
-// agentDefaults, else the plan's). All apply; the tightest refuses first.
+// agentDefaults, else the plan's), and — for a call made with an issued key
+// that carries budgets — the key's own. All apply; the tightest refuses first.
 
 export interface ScopeBudget {
   key: string; // stable identity of the counter: scope + source + index
   ref: Omit<BudgetRef, 'slot'>;
 }
 
-export function scopeBudgets(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config)): ScopeBudget[] {
+export function scopeBudgets(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config), key?: KeyRecord): ScopeBudget[] {
   const customer = catalog.customer(customerId);
   const planName = customer ? customer.plan : catalog.defaultPlan;
   const plan = planName ? catalog.plan(planName) : undefined;
   const timeZone = customer?.timeZone ?? plan?.timeZone ?? globalTimeZone(config);
   const out: ScopeBudget[] = [];
-  const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent', i: number) => {
+  const add = (b: BudgetConfig, source: 'customer' | 'plan' | 'agent' | 'key', i: number) => {
     const scopeAgent = source === 'agent' ? agent : null;
-    const key = `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${i}\u0000${b.unit}\u0000${b.period}`;
+    // A key's counters are its own whatever agent calls with it: `key` + key id in place of the source.
+    const from = source === 'key' ? `key:${key!.key_id}` : source;
+    const counter = `${customerId}\u0000${scopeAgent ?? ''}\u0000${from}\u0000${i}\u0000${b.unit}\u0000${b.period}`;
     out.push({
-      key,
+      key: counter,
       ref: {
-        key,
+        key: counter,
         thresholds: b.thresholds.map((t) => ({ at: t.at, action: t.action, model: t.model, notify: [...t.notify] })),
         kind: unitKind(b.unit),
         unit: b.unit,
@@ -33,7 +37,7 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
         enforce: b.enforce,
         limit: b.limit,
         burst: b.burst,
-        scope: { customer: customerId, agent: scopeAgent, source, plan: planName },
+        scope: { customer: customerId, agent: scopeAgent, source, plan: planName, ...(source === 'key' ? { key: key!.key_id } : {}) },
       },
     });
   };
@@ -46,6 +50,7 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     const budgets = own?.budgets ?? customer?.agentDefaults?.budgets ?? plan?.agentDefaults?.budgets ?? [];
     budgets.forEach((b, i) => add(b, 'agent', i));
   }
+  key?.budgets?.forEach((b, i) => add(b, 'key', i));
   return out;
 }
 

@@ -109,7 +109,7 @@ export class ControlPlane {
       case 'create-customer': return createCustomer(config, state, op.body);
       case 'patch-customer': return patchCustomer(config, state, op.id, op.body);
       case 'delete-customer': return deleteCustomer(state, op.id);
-      case 'issue-key': return issueKey(state, op.customer, op.body, now);
+      case 'issue-key': return issueKey(config, state, op.customer, op.body, now);
       case 'revoke-key': return revokeKey(state, op.customer, op.key_id);
       case 'put-plan': return putPlan(config, state, op.name, op.body);
       case 'reset-spend': {
@@ -185,18 +185,21 @@ export class ControlPlane {
     for (const d of deltas) {
       // Each node moves its own counters when it applies a reset; what it took off is stored with the change.
       if (d.t === 'spend-reset' && !dryRun && this.#registry) d.offsets = this.#registry.resetSpend(d.customer, now);
+      if (d.t === 'key-revoked' && !dryRun) this.#registry?.retireKey(d.key_id, now);
       this.state.applyDelta(d);
     }
     const after = this.#reservedFor(affected);
     return { budgets: after.budgets - before.budgets, rates: after.rates - before.rates };
   }
 
-  /** Customers whose reserved slots a change can move: the ones it names, and every customer on a plan it changes. */
+  /** Customers whose reserved slots a change can move: the ones it names (a key's budgets count for its customer), and every customer on a plan it changes. */
   #affected(deltas: ControlDelta[]): Set<string> {
     const ids = new Set<string>();
     for (const d of deltas) {
       if (d.t === 'customer') ids.add(d.customer.id);
       else if (d.t === 'customer-deleted') ids.add(d.id);
+      else if (d.t === 'key') ids.add(d.key.customer);
+      else if (d.t === 'key-revoked') ids.add(d.customer);
       else if (d.t === 'plan' || d.t === 'plan-deleted') {
         const name = d.t === 'plan' ? d.plan.name : d.name;
         for (const c of this.state.catalog.customers()) if (c.plan === name) ids.add(c.id);

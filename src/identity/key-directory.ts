@@ -19,6 +19,8 @@ export interface Caller {
   keyId: string | null;
   /** The issued key's allowed models (globs), when it restricts them. */
   models: readonly string[] | null;
+  /** keyId when the issued key carries its own budgets or rateLimit: its scope adds them (ScopeResolver.get). */
+  keyScope: string | null;
 }
 
 /** A refusal carries its error code only: the status is the registry's (src/http/errors.ts). */
@@ -144,6 +146,7 @@ export class KeyDirectory {
         tags,
         keyId: issued?.key_id ?? null,
         models: issued?.models?.length ? issued.models : null,
+        keyScope: issued && (issued.budgets?.length || issued.rateLimit) ? issued.key_id : null,
       },
     };
   }

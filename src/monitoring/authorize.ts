@@ -33,7 +33,7 @@ export async function authorize(ctx: ShardContext, book: MonitorBook, asker: Cal
   const caller: Caller = body.session ? { ...asker, session: body.session } : asker;
   const barred = modelBarred(caller, body.model);
   if (barred) return refuse('model_not_allowed', barred);
-  const r = ctx.scopes.get(caller.customer, caller.agent);
+  const r = ctx.scopes.get(caller.customer, caller.agent, caller.keyScope);
   const scope = r instanceof Promise ? await r : r;
   const refs = scope.refs;
 

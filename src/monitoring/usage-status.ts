@@ -12,7 +12,7 @@ import type { Answer } from './answer.js';
 export const STATUS_PATH = '/v1/usage/status';
 
 export async function usageStatus(ctx: ShardContext, caller: Caller, now: number): Promise<Answer> {
-  const r = ctx.scopes.get(caller.customer, caller.agent);
+  const r = ctx.scopes.get(caller.customer, caller.agent, caller.keyScope);
   const scope = r instanceof Promise ? await r : r;
   const view = customerView(caller.customer, caller.agent, scope.refs, ctx.table, ctx.clock, now);
   return { status: 200, body: { customer: view.id, agent: view.agent, budgets: view.budgets } };

@@ -3,6 +3,7 @@ import type { BudgetRef } from '../budget/budget-ref.js';
 import { sessionBudgetRefs, type SessionBudgetRef } from '../budget/session-budgets.js';
 import { perMillionToPico, type ResaleTerms } from '../pricing/resale.js';
 import { configCatalog, type Catalog } from '../control/catalog.js';
+import type { KeyRecord } from '../control/control-records.js';
 
 // Everything that governs calls in a (customer, agent) scope besides the
 // budgets themselves: velocity caps, loop protection, refusal style, clamping.
@@ -16,7 +17,7 @@ export interface RateSpec {
   limit: number;        // requests, tokens, or nano-USD
   windowMs: number;
   label: string;        // e.g. "60 requests per minute"
-  scope: { customer: string; agent: string | null; source: 'customer' | 'plan' | 'agent' };
+  scope: { customer: string; agent: string | null; source: 'customer' | 'plan' | 'agent' | 'key'; key?: string };
 }
 
 export interface RateRef extends RateSpec { slot: number }
@@ -53,33 +54,35 @@ const WINDOWS: [keyof RateConfig, RateMetric, number, string][] = [
   ['usdPerHour', 'usd', 3_600_000, 'USD per hour'],
 ];
 
-export function scopePolicy(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config)): ScopePolicy {
+export function scopePolicy(config: Config, customerId: string, agent: string | null, catalog: Catalog = configCatalog(config), key?: KeyRecord): ScopePolicy {
   const customer = catalog.customer(customerId);
   const planName = customer ? customer.plan : catalog.defaultPlan;
   const plan = planName ? catalog.plan(planName) : undefined;
   const rates: RateSpec[] = [];
-  const add = (rl: RateConfig | undefined, source: 'customer' | 'plan' | 'agent') => {
+  const add = (rl: RateConfig | undefined, source: 'customer' | 'plan' | 'agent' | 'key') => {
     if (!rl) return;
     const scopeAgent = source === 'agent' ? agent : null;
+    const from = source === 'key' ? `key:${key!.key_id}` : source;
     for (const [field, metric, windowMs, words] of WINDOWS) {
       const v = rl[field];
       if (v === undefined) continue;
       rates.push({
-        key: `${customerId}\u0000${scopeAgent ?? ''}\u0000${source}\u0000${field}`,
+        key: `${customerId}\u0000${scopeAgent ?? ''}\u0000${from}\u0000${field}`,
         metric,
         limit: metric === 'usd' ? Math.round(v * 1e9) : v,
         windowMs,
         label: `${v} ${words}`,
-        scope: { customer: customerId, agent: scopeAgent, source },
+        scope: { customer: customerId, agent: scopeAgent, source, ...(source === 'key' ? { key: key!.key_id } : {}) },
       });
     }
   };
-  // A customer's own rateLimit replaces the plan's; an agent's applies on top.
+  // A customer's own rateLimit replaces the plan's; an agent's and an issued key's apply on top.
   add(customer?.rateLimit ?? plan?.rateLimit, customer?.rateLimit ? 'customer' : 'plan');
   if (agent) {
     const own = customer?.agents.find((a) => a.id === agent);
     add(own?.rateLimit ?? customer?.agentDefaults?.rateLimit ?? plan?.agentDefaults?.rateLimit, 'agent');
   }
+  add(key?.rateLimit, 'key');
   const loop = customer?.loopProtection ?? plan?.loopProtection;
   const refusal = customer?.refusal ?? plan?.refusal ?? { mode: 'error' as const };
   return {

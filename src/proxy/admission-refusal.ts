@@ -43,12 +43,12 @@ export function admissionRefusal(ctx: ShardContext, caller: Caller, a: Exclude<A
   }
   if (a.why === 'rate_limited') {
     const v = a.velocity;
-    const who = v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
+    const who = v.ref.scope.key ? `key "${v.ref.scope.key}" of customer "${v.ref.scope.customer}"` : v.ref.scope.agent ? `agent "${v.ref.scope.agent}" of customer "${v.ref.scope.customer}"` : `customer "${v.ref.scope.customer}"`;
     const retry = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
     return {
       reason: a.why, type: 'rate_limit_exceeded', headers: { 'retry-after': String(retry) },
       message: `velocity cap reached: ${who} is limited to ${v.ref.label}; retry in ${retry} s`,
-      extra: { limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source } },
+      extra: { limit: { metric: v.ref.metric, window_seconds: v.ref.windowMs / 1000, limit: v.ref.metric === 'usd' ? v.ref.limit / 1e9 : v.ref.limit, source: v.ref.scope.source, ...(v.ref.scope.key ? { key_id: v.ref.scope.key } : {}) } },
     };
   }
   if (a.why === 'session_limit_exceeded') {

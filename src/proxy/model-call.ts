@@ -237,7 +237,7 @@ class ModelCall implements CallRun {
     const { ctx } = this;
     let scope: ResolvedScope;
     try {
-      const r = ctx.scopes.get(caller.customer, caller.agent);
+      const r = ctx.scopes.get(caller.customer, caller.agent, caller.keyScope);
       scope = r instanceof Promise ? await r : r;
     } catch (err) {
       if ((err as { code?: string }).code === 'scope_limit_exceeded') return this.refuse('scope_limit_exceeded', (err as Error).message);

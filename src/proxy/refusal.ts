@@ -8,6 +8,8 @@ import { neverResets, type PeriodClock } from '../budget/periods.js';
 export interface RefusalScope {
   customer: string;
   agent: string | null;
+  /** Budgets of an issued key (`source: "key"`): the key's id. */
+  key_id?: string;
   /** Session refusals only (`period: "session"`). */
   session?: string;
   source: string;
@@ -26,6 +28,7 @@ export function refusalScope(ref: BudgetRef, table: BudgetTable, clock: PeriodCl
   return {
     customer: ref.scope.customer,
     agent: ref.scope.agent,
+    ...(ref.scope.key ? { key_id: ref.scope.key } : {}),
     source: ref.scope.source,
     unit: ref.unit,
     period: ref.period,
@@ -41,7 +44,7 @@ const round = (n: number) => Math.round(n * 1e9) / 1e9;
 const PERIOD_WORD: Record<string, string> = { day: 'daily', week: 'weekly', month: 'monthly', quarter: 'quarterly', year: 'yearly', total: 'total', prepaid: 'prepaid' };
 
 export function refusalMessage(s: RefusalScope): string {
-  const who = s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;
+  const who = s.key_id ? `key "${s.key_id}" of customer "${s.customer}"` : s.agent ? `agent "${s.agent}" of customer "${s.customer}"` : `customer "${s.customer}"`;
   const what = s.unit === 'tokens' || s.unit === 'requests' ? `${s.limit} ${s.unit}` : `${s.limit} ${s.unit}`;
   const resets = s.resets_at ? `; it resets at ${s.resets_at}` : '';
   if (s.period === 'prepaid') return `wallet balance too low: ${who} has ${s.remaining} ${s.unit} of prepaid credit left (${s.used} of ${s.limit} ${s.unit} credited used), not enough for this call; top up the wallet`;

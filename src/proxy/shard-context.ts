@@ -111,7 +111,7 @@ export class ShardContext {
       case 'customer-deleted': this.scopes.invalidate(d.id); break;
       case 'plan': case 'plan-deleted': this.scopes.invalidate(); break;
       case 'key': this.keys.putKey(d.key); break;
-      case 'key-revoked': this.keys.removeKey(d.hash); break;
+      case 'key-revoked': this.keys.removeKey(d.hash); this.scopes.invalidate(d.customer); break; // drops a scope of the key's own budgets
       case 'spend-reset': break;
     }
   }

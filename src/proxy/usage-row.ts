@@ -3,7 +3,7 @@ import type { Caller } from '../identity/key-directory.js';
 
 /** A usage row with the fields every outcome shares filled in; the caller sets the rest. */
 export function baseRow(requestId: string, ts: number, caller: Caller, endpoint: string, modelRequested: string | null, idempotencyKey: string | null): UsageRecord {
-  return {
+  const row: UsageRecord = {
     request_id: requestId,
     ts,
     customer: caller.customer,
@@ -28,4 +28,6 @@ export function baseRow(requestId: string, ts: number, caller: Caller, endpoint:
     price_source: null,
     usage_source: null,
   };
+  if (caller.keyId) row.key_id = caller.keyId; // only then: rows of other keys keep their shape
+  return row;
 }

@@ -23,7 +23,7 @@ export interface ScopeHandle { index: number; gen: number }
 export type ShardToMain =
   | { t: 'ready'; shard: number; port: number }
   | { t: 'listen-failed'; shard: number; message: string }
-  | { t: 'resolve'; id: number; customer: string; agent: string | null }
+  | { t: 'resolve'; id: number; customer: string; agent: string | null; /** an issued key with its own budgets or rateLimit (its scope adds them) */ key?: string }
   | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
   | { t: 'drained'; shard: number; unwritten?: number; final?: MetricsSnapshot } // unwritten: usage rows its ledger could not commit (logged as JSON); final: its last metrics (for the OTLP export's last push)

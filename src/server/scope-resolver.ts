@@ -38,15 +38,17 @@ export class ScopeResolver {
     }
   }
 
-  get(customer: string, agent: string | null): ResolvedScope | Promise<ResolvedScope> {
-    const key = agent === null ? customer : `${customer}\u0000${agent}`;
+  /** `keyId`: the call's issued key has its own budgets or rateLimit (Caller.keyScope); its scope is cached apart. */
+  get(customer: string, agent: string | null, keyId: string | null = null): ResolvedScope | Promise<ResolvedScope> {
+    // \u0001 cannot occur in an agent id, so a key's entry never collides with an agent's (and invalidate()'s prefix still finds it).
+    const key = keyId !== null ? `${customer}\u0000${agent ?? ''}\u0001${keyId}` : agent === null ? customer : `${customer}\u0000${agent}`;
     const hit = this.#cache.get(key);
     if (hit && this.#live(hit)) return hit.scope;
     if (hit) this.#cache.delete(key);
     let p = this.#pending.get(key);
     if (!p) {
       p = this.rpc.request<{ scope?: ResolvedScope; handle?: ScopeHandle; error?: string; code?: string }>(
-        (id) => ({ t: 'resolve', id, customer, agent }),
+        (id) => ({ t: 'resolve', id, customer, agent, ...(keyId === null ? {} : { key: keyId }) }),
         { timeoutMs: this.timeoutMs, what: 'scope resolution (the supervisor)' },
       ).then(
         (r) => {

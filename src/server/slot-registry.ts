@@ -3,13 +3,13 @@ import type { BudgetTable } from '../budget/budget-table.js';
 import { limitToCounter, type BudgetRef } from '../budget/budget-ref.js';
 import { PeriodClock } from '../budget/periods.js';
 import { scopeBudgets } from '../budget/scope-budgets.js';
-import { spentIn } from '../store/aggregates.js';
+import { emptyAggregate, spentIn } from '../store/aggregates.js';
 import type { Ledger } from '../store/ledger.js';
 import type { RateWindows } from '../policy/rate-windows.js';
 import { scopePolicy, type ResolvedScope } from '../policy/scope-policy.js';
 import type { ScopeHandle } from './messages.js';
 import { LiveCatalog } from '../control/catalog.js';
-import type { SpendOffset } from '../control/control-records.js';
+import type { KeyRecord, SpendOffset } from '../control/control-records.js';
 
 export class SlotsExhaustedError extends Error {
   readonly code = 'TG_SLOTS_EXHAUSTED';
@@ -24,6 +24,21 @@ export class CapacityError extends Error {
 export interface RegistryControl {
   catalog: LiveCatalog;
   offsets: ReadonlyMap<string, SpendOffset>;
+  /** Issued keys (their own budgets and rateLimit make them scopes too); ControlState holds them. */
+  keys?: KeyIndex;
+}
+
+/** Issued keys by id and each customer's key ids (ControlState). */
+export interface KeyIndex {
+  keys: ReadonlyMap<string, KeyRecord>;
+  keysOf: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+const NO_KEYS: KeyIndex = { keys: new Map(), keysOf: new Map() };
+
+/** A call names a key scope the supervisor no longer knows (revoked meanwhile): refused like an unknown key. */
+export class KeyGoneError extends Error {
+  readonly code = 'authentication_error';
 }
 
 /** A customer asked for more dynamic scopes than `limits.*` allow: a 403 naming the limit, not a full table for everyone. */
@@ -42,12 +57,17 @@ export interface DynamicScopeLimits {
   idleMs: number;
 }
 
-/** Budget and window slots one known customer keeps reserved (see SlotRegistry.reservedFor). */
-export function reservedSlots(config: Config, catalog: LiveCatalog, customer: string): { budgets: number; rates: number } {
+/** Budget and window slots one known customer keeps reserved (see SlotRegistry.reservedFor): its scope's, its listed agents', its issued keys'. */
+export function reservedSlots(config: Config, catalog: LiveCatalog, customer: string, keys: KeyIndex = NO_KEYS): { budgets: number; rates: number } {
   const c = catalog.customer(customer);
   if (!c) return { budgets: 0, rates: 0 };
   let budgets = scopeBudgets(config, c.id, null, catalog).length;
   let rates = scopePolicy(config, c.id, null, catalog).rates.length;
+  for (const id of keys.keysOf.get(c.id) ?? []) {
+    const k = keys.keys.get(id);
+    budgets += k?.budgets?.length ?? 0;
+    if (k?.rateLimit) rates += scopePolicy(config, c.id, null, catalog, k).rates.filter((r) => r.scope.source === 'key').length;
+  }
   for (const a of c.agents) {
     budgets += scopeBudgets(config, c.id, a.id, catalog).filter((b) => b.ref.scope.source === 'agent').length;
     rates += scopePolicy(config, c.id, a.id, catalog).rates.filter((r) => r.scope.source === 'agent').length;
@@ -104,11 +124,16 @@ export class SlotRegistry {
   #rateReserved: number;
   readonly #catalog: LiveCatalog;
   readonly #offsets: ReadonlyMap<string, SpendOffset>;
+  readonly #keys: KeyIndex;
   #dynamicSlots = 0;
   #dynamicRateSlots = 0;
   /** Window slots of reclaimed scopes whose buckets have not aged out yet: freed later, or taken back if the scope returns. */
   readonly #agingRates = new Map<string, { slot: number; windowMs: number; lastUse: number }>();
   readonly #dynamic = new Map<string, DynamicScope>();
+  /** Counter keys of each issued key's own budgets and windows, as bound (retireKey frees them). */
+  readonly #keySlots = new Map<string, string[]>();
+  /** Budget slots of revoked keys: still counted against the table until no hold can name them, then freed. */
+  readonly #retired: { slot: number; at: number }[] = [];
   readonly #agentsOf = new Map<string, number>();
   #dynamicCustomers = 0;
   readonly #gens: Int32Array;
@@ -130,6 +155,7 @@ export class SlotRegistry {
   ) {
     this.#catalog = control.catalog;
     this.#offsets = control.offsets;
+    this.#keys = control.keys ?? NO_KEYS;
     this.#clock = new PeriodClock(config.timezone);
     this.limits = { perCustomer: 1000, customers: 10_000, total: 100_000, idleMs: 3_600_000, ...limits };
     this.gensSab = new SharedArrayBuffer(4 * this.limits.total);
@@ -151,7 +177,7 @@ export class SlotRegistry {
 
   /** Budget and window slots a known customer (config or runtime) keeps reserved: its own, its plan's, its listed agents'. */
   reservedFor(customer: string): { budgets: number; rates: number } {
-    return reservedSlots(this.config, this.#catalog, customer);
+    return reservedSlots(this.config, this.#catalog, customer, this.#keys);
   }
 
   /**
@@ -160,8 +186,8 @@ export class SlotRegistry {
    * the table could not hold it beside the dynamic scopes already live.
    */
   checkReserve(delta: { budgets: number; rates: number }): void {
-    if (delta.budgets > 0 && this.#reserved + this.#dynamicSlots + delta.budgets > this.table.capacity) {
-      throw new CapacityError(`the budget table is full: ${this.#reserved} slots reserved for known customers and ${this.#dynamicSlots} in use by dynamic scopes, of ${this.table.capacity}; this change needs ${delta.budgets} more. The table is sized at start (max of maxBudgetSlots and the stored customers' needs + control.slotHeadroom): restart or raise maxBudgetSlots`);
+    if (delta.budgets > 0 && this.#reserved + this.#dynamicSlots + this.#retired.length + delta.budgets > this.table.capacity) {
+      throw new CapacityError(`the budget table is full: ${this.#reserved} slots reserved for known customers, ${this.#dynamicSlots} in use by dynamic scopes and ${this.#retired.length} by keys revoked lately, of ${this.table.capacity}; this change needs ${delta.budgets} more. The table is sized at start (max of maxBudgetSlots and the stored customers' needs + control.slotHeadroom): restart or raise maxBudgetSlots`);
     }
     const rateCap = this.windows?.capacity ?? 0;
     if (delta.rates > 0 && this.#rateReserved + this.#dynamicRateSlots + delta.rates > rateCap) {
@@ -206,12 +232,21 @@ export class SlotRegistry {
     return this.#dynamic.size;
   }
 
-  /** Budgets, velocity windows and policy of a scope, binding counter slots on first use. */
-  resolveScope(customer: string, agent: string | null, now = Date.now()): ResolvedScope & { handle?: ScopeHandle } {
+  /**
+   * Budgets, velocity windows and policy of a scope, binding counter slots
+   * on first use. `keyId`: the call's issued key has its own budgets or
+   * rateLimit (a "virtual endpoint"): they apply on top of the customer's.
+   */
+  resolveScope(customer: string, agent: string | null, now = Date.now(), keyId: string | null = null): ResolvedScope & { handle?: ScopeHandle } {
     const before = this.#dynamic.size;
     const fresh = [customer, `${customer}\u0000${agent}`].filter((k) => !this.#dynamic.has(k));
     try {
-      return this.#resolveScope(customer, agent, now);
+      let key: KeyRecord | undefined;
+      if (keyId !== null) {
+        key = this.#keys.keys.get(keyId);
+        if (!key || key.customer !== customer) throw new KeyGoneError(`key "${keyId}" was revoked`);
+      }
+      return this.#resolveScope(customer, agent, now, key);
     } catch (err) {
       // A scope refused half-way was never seen by a shard: give back what it took at once.
       if (this.#dynamic.size !== before) {
@@ -226,13 +261,13 @@ export class SlotRegistry {
     }
   }
 
-  #resolveScope(customer: string, agent: string | null, now: number): ResolvedScope & { handle?: ScopeHandle } {
+  #resolveScope(customer: string, agent: string | null, now: number, key: KeyRecord | undefined): ResolvedScope & { handle?: ScopeHandle } {
     const known = this.#catalog.customer(customer);
     // An app-key customer's own scope is dynamic too; its agents depend on it, so it exists first.
     if (!known) this.#claim(customer, null, now);
     const listed = agent !== null && known !== undefined && known.agents.some((a) => a.id === agent);
     const dynamic = agent !== null && !listed ? this.#claim(customer, agent, now) : !known ? this.#dynamic.get(customer) : undefined;
-    const policy = scopePolicy(this.config, customer, agent, this.#catalog);
+    const policy = scopePolicy(this.config, customer, agent, this.#catalog, key);
     const rates = policy.rates.map((spec) => {
       let slot = this.#rateSlots.get(spec.key);
       const aging = this.#agingRates.get(spec.key);
@@ -249,6 +284,7 @@ export class SlotRegistry {
         slot = this.#rateFree.pop() ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
         if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
         this.#rateSlots.set(spec.key, slot);
+        if (spec.scope.key) this.#bindKey(spec.scope.key, spec.key);
         if (owner) {
           owner.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
           this.#dynamicRateSlots++;
@@ -256,24 +292,25 @@ export class SlotRegistry {
       }
       return { ...spec, slot };
     });
-    const refs = this.resolve(customer, agent, now);
+    const refs = this.resolve(customer, agent, now, key);
     if (dynamic) dynamic.seen = this.#sample(dynamic);
     return { refs, rates, loop: policy.loop, refusal: policy.refusal, clampMaxTokens: policy.clampMaxTokens, resale: policy.resale, sessions: policy.sessions, ...(dynamic ? { handle: { ...dynamic.handle } } : {}) };
   }
 
-  resolve(customer: string, agent: string | null, now = Date.now()): BudgetRef[] {
-    return scopeBudgets(this.config, customer, agent, this.#catalog).map(({ key, ref }) => {
+  resolve(customer: string, agent: string | null, now = Date.now(), issued?: KeyRecord): BudgetRef[] {
+    return scopeBudgets(this.config, customer, agent, this.#catalog, issued).map(({ key, ref }) => {
       let slot = this.#slots.get(key);
       if (slot === undefined) {
         const owner = this.#ownerOf(customer, ref.scope.source === 'agent' ? agent : null);
-        if (owner && this.#dynamicSlots >= this.table.capacity - this.#reserved) {
+        if (owner && this.#dynamicSlots + this.#retired.length >= this.table.capacity - this.#reserved) {
           throw new SlotsExhaustedError(`budget table full for dynamic scopes (${this.table.capacity - this.#reserved} of ${this.table.capacity} slots; the rest are reserved for configured customers); raise maxBudgetSlots or lower limits.dynamicScopesPerCustomer`);
         }
         slot = this.#free.pop() ?? (this.#next < this.table.capacity ? this.#next++ : undefined);
         if (slot === undefined) throw new SlotsExhaustedError(`budget table full (${this.table.capacity} slots); raise maxBudgetSlots`);
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now, ref.timeZone);
-        const agg = this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
+        // Usage rows do not name the key: a key's counter starts from 0 here (after a restart too; docs/architecture.md).
+        const agg = ref.scope.source === 'key' ? emptyAggregate() : this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
         const credited = ref.wallet ? this.walletCredited(ref) : 0n;
         const { limit, cap } = ref.wallet ? { limit: credited, cap: credited } : limitToCounter(ref);
         // An audited reset this period took its spend off the counter: the ledger still has it.
@@ -283,6 +320,7 @@ export class SlotRegistry {
         this.table.init(slot, { cap, limit, spent: ledgerSpent > off ? ledgerSpent - off : 0n, periodStart: w.start });
         this.#slots.set(key, slot);
         this.refs[slot] = full;
+        if (ref.scope.key) this.#bindKey(ref.scope.key, key);
         if (owner) {
           owner.slots.push({ key, slot });
           this.#dynamicSlots++;
@@ -300,6 +338,45 @@ export class SlotRegistry {
       }
       return full;
     });
+  }
+
+  #bindKey(keyId: string, counter: string): void {
+    const list = this.#keySlots.get(keyId);
+    if (list) list.push(counter);
+    else this.#keySlots.set(keyId, [counter]);
+  }
+
+  /**
+   * A key was revoked: its budget slots stop being reserved but stay
+   * counted until no hold can still settle on them (sweep frees them after
+   * `idleMs`, never shorter than a hold's life, once none is held); its
+   * windows age out like a reclaimed scope's. Nothing is refunded: what it
+   * spent is in the customer's counters and the ledger.
+   */
+  retireKey(keyId: string, now: number): void {
+    for (const counter of this.#keySlots.get(keyId) ?? []) {
+      const slot = this.#slots.get(counter);
+      if (slot !== undefined) {
+        this.#slots.delete(counter);
+        this.#retired.push({ slot, at: now });
+        continue;
+      }
+      const rate = this.#rateSlots.get(counter);
+      if (rate === undefined) continue;
+      this.#agingRates.set(counter, { slot: rate, windowMs: 3_600_000, lastUse: now }); // the longest window
+      this.#dynamicRateSlots++; // #freeAgedRates gives it back
+    }
+    this.#keySlots.delete(keyId);
+  }
+
+  #freeRetired(now: number): void {
+    for (let i = this.#retired.length - 1; i >= 0; i--) {
+      const { slot, at } = this.#retired[i]!;
+      if (now - at < this.limits.idleMs || this.table.read(slot).reserved !== 0n) continue;
+      this.#retired.splice(i, 1);
+      this.refs[slot] = undefined;
+      this.#free.push(slot);
+    }
   }
 
   /** The dynamic scope that owns budgets of (customer, agent) — undefined for configured ones. */
@@ -348,6 +425,7 @@ export class SlotRegistry {
   sweep(now = Date.now()): number {
     if (!this.ledgerAccepting()) return 0;
     if (this.#agingRates.size) this.#freeAgedRates(now);
+    if (this.#retired.length) this.#freeRetired(now);
     let freed = 0;
     for (const s of this.#dynamic.values()) {
       const seen = this.#sample(s);

@@ -72,7 +72,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const appliers: ShardApply[] = [];
   const control = new ControlPlane(config, controlStore, controlStore.load(), () => appliers.filter(Boolean), log);
   let needed = 0;
-  for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id).budgets;
+  for (const c of control.state.catalog.customers()) needed += reservedSlots(config, control.state.catalog, c.id, control.state).budgets;
   const slots = Math.max(config.maxBudgetSlots, needed + config.control.slotHeadroom);
   const table = BudgetTable.create(slots, shards, { leased: !!config.redis });
   // Health cells: the supervisor, each shard, then the ledger writer thread.
@@ -101,7 +101,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
     total: config.limits.dynamicScopes,
     // Never shorter than a hold can live: a settle arriving after its hold expired still charges the slot it names.
     idleMs: Math.max(config.limits.dynamicScopeIdle, config.reservationTtl, config.monitoring.reservationTtl),
-  }, () => ledgerHealth.accepting, { catalog: control.state.catalog, offsets: control.state.offsets });
+  }, () => ledgerHealth.accepting, { catalog: control.state.catalog, offsets: control.state.offsets, keys: control.state });
   control.attach(registry);
   // Many nodes: every node's writes come in order from the Redis change feed; caught up before the shards load the state.
   if (config.redis) await control.useFeed(new ChangeFeed(config.redis, config.cluster.keyPrefix, config.cluster.redisTimeout, log), FEED_POLL_MS, 2 * config.cluster.redisTimeout);
@@ -214,9 +214,10 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'resolve':
             try {
-              const { handle, ...scope } = registry.resolveScope(m.customer, m.agent);
+              const { handle, ...scope } = registry.resolveScope(m.customer, m.agent, Date.now(), m.key ?? null);
               // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
-              if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
+              // A key's own budgets are not leased: each node enforces them alone (docs/architecture.md).
+              if (leases) void leases.adopt(m.key ? scope.refs.filter((r) => r.scope.source !== 'key') : scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
               else post({ t: 'resolved', id: m.id, scope, handle });
             } catch (err) {
               post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });

@@ -13,7 +13,7 @@ import type { UsageRecord } from './usage-record.js';
 //   str request_id, customer, endpoint; nullable str agent, model_requested, model, provider, reason,
 //   idempotency_key, price_source, usage_source; tags (u32 n, n × (str, str));
 //   then, by flag: session, cache_write_1h_tokens, shadow_exceeded, unit, units, attempts,
-//   original_cost_nano, original_billed_nano, extra (JSON of fields this codec does not know).
+//   original_cost_nano, original_billed_nano, key_id, extra (JSON of fields this codec does not know).
 // str: u32 byte length + UTF-8; nullable: length 0xFFFFFFFF is null (a nullable field
 // left undefined by a hand-built row is stored as null).
 
@@ -29,12 +29,13 @@ const F_ATTEMPTS = 1 << 5;
 const F_ORIG_COST = 1 << 6;
 const F_ORIG_BILLED = 1 << 7;
 const F_EXTRA = 1 << 8;
+const F_KEY_ID = 1 << 9;
 
 const KNOWN = new Set<string>([
   'request_id', 'ts', 'customer', 'agent', 'session', 'tags', 'endpoint', 'model_requested', 'model', 'provider',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'cache_write_1h_tokens', 'cost_nano',
   'billed_nano', 'decision', 'reason', 'status', 'latency_ms', 'idempotency_key', 'price_source', 'usage_source',
-  'shadow_exceeded', 'unit', 'units', 'attempts', 'original_cost_nano', 'original_billed_nano',
+  'shadow_exceeded', 'unit', 'units', 'attempts', 'original_cost_nano', 'original_billed_nano', 'key_id',
 ]);
 
 /**
@@ -86,6 +87,7 @@ export class RowBatchEncoder {
     if (r.attempts !== undefined) flags |= F_ATTEMPTS;
     if (r.original_cost_nano !== undefined) flags |= F_ORIG_COST;
     if (r.original_billed_nano !== undefined) flags |= F_ORIG_BILLED;
+    if (r.key_id !== undefined) flags |= F_KEY_ID;
     const extra = extraFields(r);
     if (extra) flags |= F_EXTRA;
     this.#buf[this.#pos++] = VERSION;
@@ -135,6 +137,7 @@ export class RowBatchEncoder {
     }
     if (flags & F_ORIG_COST) this.#f64(r.original_cost_nano!);
     if (flags & F_ORIG_BILLED) this.#f64(r.original_billed_nano!);
+    if (flags & F_KEY_ID) this.#str(r.key_id!);
     if (extra) this.#str(JSON.stringify(extra));
   }
 
@@ -263,6 +266,7 @@ function decodeRow(b: Buffer): UsageRecord {
   }
   if (flags & F_ORIG_COST) row.original_cost_nano = f64();
   if (flags & F_ORIG_BILLED) row.original_billed_nano = f64();
+  if (flags & F_KEY_ID) row.key_id = str()!;
   if (flags & F_EXTRA) Object.assign(row, JSON.parse(str()!));
   return row;
 }

@@ -11,6 +11,8 @@ export interface UsageRecord {
   agent: string | null;
   /** x-tollgate-session (or a monitoring body's `session`); absent on rows written before sessions existed. */
   session?: string | null;
+  /** The issued key (control plane) that made the call; absent for config-file and app keys (and rows written before). */
+  key_id?: string;
   tags: Record<string, string>;
   endpoint: string;
   model_requested: string | null;
@@ -56,6 +58,8 @@ export interface PublicUsageRow {
   /** Present on calls billed per unit only. */
   unit?: string;
   units?: number;
+  /** Present on calls made with an issued key only. */
+  key_id?: string;
 }
 
 export const nanoToUsd = (n: number): number => n / 1e9;
@@ -88,6 +92,7 @@ export function toPublicRow(r: UsageRecord): PublicUsageRow {
     attempts: r.attempts ?? [],
     ...(r.original_cost_nano !== undefined ? { original_cost_usd: nanoToUsd(r.original_cost_nano), original_billed: nanoToUsd(r.original_billed_nano ?? 0) } : {}),
     ...(r.unit ? { unit: r.unit, units: r.units ?? 0 } : {}),
+    ...(r.key_id ? { key_id: r.key_id } : {}),
   };
 }
 
@@ -98,6 +103,7 @@ export const CSV_COLUMNS = [
   'session',
   // Appended (never inserted): readers of older exports keep their column positions.
   'unit', 'units',
+  'key_id',
 ] as const;
 
 export function csvLine(values: readonly unknown[]): string {

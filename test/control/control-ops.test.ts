@@ -44,7 +44,7 @@ describe('control-plane writes', () => {
     expect(bad(patchCustomer(config, s, 'file-co', { disabled: true })).type).toBe('managed_by_config');
     expect(bad(deleteCustomer(s, 'file-co')).type).toBe('managed_by_config');
     expect(bad(putPlan(config, s, 'file-plan', {})).type).toBe('managed_by_config');
-    expect(bad(issueKey(s, 'file-co', { expires_at: '2020-01-01T00:00:00Z' }, Date.parse('2031-01-01'))).message).toMatch(/expires_at: in the past/);
+    expect(bad(issueKey(config, s, 'file-co', { expires_at: '2020-01-01T00:00:00Z' }, Date.parse('2031-01-01'))).message).toMatch(/expires_at: in the past/);
     expect(bad(patchCustomer(config, s, 'nobody', {})).type).toBe('not_found_error');
   });
 
@@ -57,7 +57,7 @@ describe('control-plane writes', () => {
     });
     const apply = (o: Planned) => o.deltas.forEach((d) => { s.applyDelta(d); s2.applyDelta(d); });
     apply(ok(createCustomer(config, s, { id: 'rt' })));
-    const issued = ok(issueKey(s, 'rt', { name: 'n', models: ['gpt-4o*'] }, Date.now()));
+    const issued = ok(issueKey(config, s, 'rt', { name: 'n', models: ['gpt-4o*'] }, Date.now()));
     const secret = (issued.body as { key: string }).key;
     expect(secret).toMatch(/^tgk_live_[A-Za-z0-9_-]{32}$/);
     expect(JSON.stringify(issued.audit)).not.toContain(secret);
@@ -86,7 +86,7 @@ describe('control-plane writes', () => {
     const now = Date.parse('2031-06-18T12:00:00Z');
     vi.useFakeTimers({ now });
     try {
-      const issued = ok(issueKey(s, 'file-co', { expires_at: '2031-06-18T12:00:01Z' }, now));
+      const issued = ok(issueKey(config, s, 'file-co', { expires_at: '2031-06-18T12:00:01Z' }, now));
       keys.putKey((issued.deltas[0] as { key: any }).key);
       expect(keys.identify(headers((issued.body as { key: string }).key)).ok).toBe(true);
       vi.setSystemTime(now + 1_000);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'node:http';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, launch, startTollgate, TEST_CLOCK, type Tollgate } from '../helpers/tollgate-process.js';
 import { providers } from '../helpers/fixtures.js';
+import { freshRequest } from '../helpers/fresh-request.js';
 
 // Issue 13, control plane on one node (real process, two shards): customers,
 // keys and plans written through the admin API serve at once on every
@@ -31,19 +31,7 @@ afterAll(async () => {
   await mock?.close();
 });
 
-/** One HTTP exchange on a connection of its own: SO_REUSEPORT spreads new connections over the shards. */
-function fresh(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: tg.port, method, path, agent: false, headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
+const fresh = (method: string, path: string, headers: Record<string, string>, body?: unknown) => freshRequest(tg.port, method, path, headers, body);
 
 const admin = (method: string, path: string, body?: unknown, token = OPS_TOKEN) => fresh(method, path, { authorization: `Bearer ${token}` }, body);
 const chat = (key: string, model = 'gpt-4o-mini') => fresh('POST', '/v1/chat/completions', { authorization: `Bearer ${key}` }, { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 });

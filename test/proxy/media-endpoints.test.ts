@@ -77,8 +77,8 @@ describe('unit-billed endpoints', () => {
     expect(row).toMatchObject({ endpoint: '/v1/audio/speech', model: 'tts-1', unit: 'character', units: 1000, status: 200 });
     expect(row.cost_usd).toBe(0.015);
     const csv = (await tg.adminText('/admin/usage?customer=tts&format=csv')).trim().split('\n');
-    expect(csv[0]).toMatch(/,session,unit,units$/);
-    expect(csv[1]).toMatch(/,request,,character,1000$/);
+    expect(csv[0]).toMatch(/,session,unit,units,key_id$/);
+    expect(csv[1]).toMatch(/,request,,character,1000,$/);
   });
 
   it('counts speech characters as Unicode code points', async () => {

@@ -18,6 +18,7 @@ const variants: UsageRecord[] = [
   { ...base, request_id: 'req_3', decision: 'blocked', reason: 'budget_exceeded: month ✓ "quoted"', status: 429, model: null, provider: null, usage_source: null, price_source: null, idempotency_key: 'idem-ключ' },
   { ...base, request_id: 'req_4', unit: 'image', units: 3, shadow_exceeded: true, attempts: [{ target: 'a/gpt', error: 'HTTP 503' }, { target: 'b/gpt', error: 'ECONNREFUSED' }] },
   { ...base, request_id: 'req_5', original_cost_nano: 1, original_billed_nano: 2, session: 's-1', cost_nano: 2 ** 53 - 1, billed_nano: 0 },
+  { ...base, request_id: 'req_key', key_id: 'key_0123456789abcdef', session: null },
   // A field this codec does not know (a later row version) travels too.
   { ...base, request_id: 'req_6', ...({ wallet: { id: 'w1', debit_nano: 10 } } as object) } as UsageRecord,
 ];
