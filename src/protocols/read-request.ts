@@ -36,6 +36,8 @@ export function readRequestJs(endpoint: TokenEndpoint, raw: Buffer): ParsedCall 
 }
 
 let disagreements = 0;
+/** How often the native scanner refused a body the JavaScript path accepts (tests expect 0). */
+export const scanDisagreements = () => disagreements;
 
 /** The native path; refusals take the JavaScript path's message. */
 export function readRequestNative(endpoint: TokenEndpoint, raw: Buffer, scan: (b: Buffer) => string | undefined): ParsedCall {
@@ -59,7 +61,7 @@ function asKind(kind: number, value?: number): unknown {
     case Kind.NULL: return null;
     case Kind.FALSE: return false;
     case Kind.TRUE: return true;
-    case Kind.NUMBER: return value;
+    case Kind.NUMBER: return value ?? 0;
     case Kind.STRING: return '';
     case Kind.ARRAY: return [];
     default: return {};
