@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { upstreamBody } from '../../src/protocols/call.js';
 import { scanDisagreements, type TokenEndpoint } from '../../src/protocols/read-request.js';
 import { bodies } from '../protocols/estimate-arbitraries.js';
-import { EDITS, normalised, outcome, PATHS, read, reserialised } from './scan-both.js';
+import { readJsonAnswerJs, readJsonAnswerNative } from '../../src/protocols/json-answer.js';
+import { addon, EDITS, normalised, outcome, PATHS, read, reserialised } from './scan-both.js';
 
 // The native scanner against the JavaScript path on random and hostile
 // bodies: same refusal (and message), same fields, same estimate, same
@@ -155,5 +156,26 @@ describe.runIf(PATHS.includes('native'))('native scanner = JavaScript path (prop
       const inner = ['1', '"t"', '{"type":"image_url","image_url":{"url":[[[[1]]]]}}', '[]', '{}', '[1,[2]]'][r(6)]!;
       agree('chat', Buffer.from(`{"model":"gpt-4o","messages":[],"${field}":${nest(depth, inner, r)}}`));
     }), { numRuns: 300 });
+  });
+});
+
+describe.runIf(PATHS.includes('native'))('whole JSON answers: native = JavaScript (property)', () => {
+  const usage = fc.oneof(
+    fc.record({ prompt_tokens: fc.oneof(fc.integer({ min: -1, max: 200_000_000 }), scalar), completion_tokens: fc.integer({ min: 0, max: 1000 }), prompt_tokens_details: fc.oneof(fc.record({ cached_tokens: fc.integer({ min: 0, max: 50 }) }), scalar) }, { requiredKeys: [] }),
+    fc.record({ input_tokens: fc.integer({ min: 0, max: 1000 }), output_tokens: fc.oneof(fc.integer({ min: 0, max: 1000 }), scalar), cache_read_input_tokens: fc.integer({ min: 0, max: 9 }), cache_creation: fc.record({ ephemeral_1h_input_tokens: fc.integer({ min: 0, max: 9 }) }) }, { requiredKeys: [] }),
+    value,
+  );
+  const answer = fc.record({ id: fc.string(), model: fc.oneof(fc.constantFrom('gpt-4o-2024-08-06', 'claude-x'), scalar), choices: fc.array(value, { maxLength: 2 }), usage, content: value }, { requiredKeys: [] });
+  it('agree on validity, usage and model, on valid and broken answers', () => {
+    fc.assert(fc.property(fc.constantFrom<TokenEndpoint>(...ENDPOINTS), answer, fc.integer(), (endpoint, a, seed) => {
+      const r = rng(seed);
+      const text = spell(a, r, 40);
+      // Answers are read leniently (bad UTF-8 becomes U+FFFD), so mutations test that too.
+      const raw = r(3) === 0 ? hostile(text, r) : Buffer.from(text);
+      const js = readJsonAnswerJs(endpoint, raw);
+      const native = readJsonAnswerNative(endpoint, raw, addon!);
+      expect({ valid: native.valid, reported: native.reported }).toEqual({ valid: js.valid, reported: js.reported });
+      expect(native.json()).toEqual(js.json());
+    }), { numRuns: 1500 });
   });
 });
