@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from './config/load-config.js';
 import { startServer } from './server/supervisor.js';
 import { uwsIsNative } from './server/native-check.js';
+import { nativeStatusLine } from './native/native-addon.js';
 import { hashKey } from './identity/key-hash.js';
 import type { Config } from './config/schema.js';
 import { CLOCK_START_ENV, processClockOffset } from './clock/process-clock.js';
@@ -86,6 +87,8 @@ async function serve(args: string[]) {
       `(${process.version}, ABI ${process.versions.modules}); serving with the slow pure-JS fallback. Use Node 20. ***\n\n`,
     );
   }
+  // Which path scans request bodies: the native addon, or (loudly) the JavaScript fallback.
+  process.stderr.write(`${nativeStatusLine()}\n`);
   if (processClockOffset() !== 0) {
     process.stderr.write(`tollgate: ${CLOCK_START_ENV} is set: the clock reads ${new Date().toISOString()} (for tests and demos, never production)\n`);
   }

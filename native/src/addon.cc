@@ -1,14 +1,24 @@
-// Node-API glue: load(tables, out) once, then scanRequest(buffer) and
-// scanAnswer(buffer) fill the shared Float64Array `out` (slots: json_scan.h).
+// Node-API glue: load(tables, out) once per thread (each shard is a worker
+// thread with its own `out`), then scanRequest(buffer) and scanAnswer(buffer)
+// fill that thread's Float64Array (slots: json_scan.h).
 #include <napi.h>
+
+#include <mutex>
 
 #include "json_scan.h"
 #include "text_tokens.h"
 
 namespace {
 
-double* out = nullptr;
-Napi::Reference<Napi::Float64Array> outRef;
+// Per thread (Node-API instance data): its result array and model buffer.
+struct Instance {
+  double* out = nullptr;
+  Napi::Reference<Napi::Float64Array> ref;
+  std::u16string model;
+};
+
+// The word list and control keys are the same for every thread: loaded once.
+std::once_flag tablesLoaded;
 
 std::vector<std::string> strings(const Napi::Array& a) {
   std::vector<std::string> v;
@@ -32,42 +42,53 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "bigrams must hold 676 entries and out at least S_COUNT").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  tg::loadWordTable(strings(info[0].As<Napi::Array>()), forms, bigrams.Data());
-  tg::loadControlKeys(strings(info[3].As<Napi::Array>()));
-  outRef = Napi::Persistent(o);
-  out = o.Data();
+  const auto words = strings(info[0].As<Napi::Array>());
+  const auto control = strings(info[3].As<Napi::Array>());
+  std::call_once(tablesLoaded, [&] {
+    tg::loadWordTable(words, forms, bigrams.Data());
+    tg::loadControlKeys(control);
+  });
+  auto* inst = env.GetInstanceData<Instance>();
+  if (!inst) {
+    inst = new Instance();
+    env.SetInstanceData(inst);
+  }
+  inst->ref = Napi::Persistent(o);
+  inst->out = o.Data();
   return Napi::Number::New(env, tg::S_COUNT);
 }
 
-bool bytesOf(const Napi::CallbackInfo& info, const uint8_t*& p, size_t& n) {
-  if (!out || info.Length() < 1 || !info[0].IsTypedArray()) {
-    Napi::TypeError::New(info.Env(), out ? "expected a Buffer" : "load() first").ThrowAsJavaScriptException();
-    return false;
+Instance* bytesOf(const Napi::CallbackInfo& info, const uint8_t*& p, size_t& n) {
+  auto* inst = info.Env().GetInstanceData<Instance>();
+  if (!inst || info.Length() < 1 || !info[0].IsTypedArray()) {
+    Napi::TypeError::New(info.Env(), inst ? "expected a Buffer" : "load() first").ThrowAsJavaScriptException();
+    return nullptr;
   }
   auto a = info[0].As<Napi::Uint8Array>();
   p = a.Data();
   n = a.ByteLength();
-  return true;
+  return inst;
 }
 
 /** scanRequest(body: Buffer): the model string (when it is one), else undefined; the rest in out. */
 Napi::Value ScanRequest(const Napi::CallbackInfo& info) {
   const uint8_t* p;
   size_t n;
-  if (!bytesOf(info, p, n)) return info.Env().Undefined();
-  static std::u16string model;
-  model.clear();
-  const int st = tg::scanRequest(p, n, out, model);
-  if (st != tg::ST_OK || out[tg::S_MODEL_KIND] != static_cast<double>(tg::K_STRING)) return info.Env().Undefined();
-  return Napi::String::New(info.Env(), model.data(), model.size());
+  Instance* inst = bytesOf(info, p, n);
+  if (!inst) return info.Env().Undefined();
+  inst->model.clear();
+  const int st = tg::scanRequest(p, n, inst->out, inst->model);
+  if (st != tg::ST_OK || inst->out[tg::S_MODEL_KIND] != static_cast<double>(tg::K_STRING)) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), inst->model.data(), inst->model.size());
 }
 
 /** scanAnswer(body: Buffer): status; offsets in out. */
 Napi::Value ScanAnswer(const Napi::CallbackInfo& info) {
   const uint8_t* p;
   size_t n;
-  if (!bytesOf(info, p, n)) return info.Env().Undefined();
-  return Napi::Number::New(info.Env(), tg::scanAnswer(p, n, out));
+  Instance* inst = bytesOf(info, p, n);
+  if (!inst) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), tg::scanAnswer(p, n, inst->out));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
