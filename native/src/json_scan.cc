@@ -403,6 +403,17 @@ class Scanner {
     return k < n_ && (p_[k] == '-' || (p_[k] >= '0' && p_[k] <= '9'));
   }
 
+  /** After the opening bracket of the container just pushed: true (and closed) when it is empty. */
+  bool emptyContainer(uint8_t close, int kind) {
+    i_++;
+    ws();
+    if (i_ >= n_ || p_[i_] != close) return false;
+    i_++;
+    pop();
+    valueEnded(kind);
+    return true;
+  }
+
   int parse() {
     if (request_ && n_ >= 3 && p_[0] == 0xef && p_[1] == 0xbb && p_[2] == 0xbf) i_ = 3;  // TextDecoder drops a BOM
     ws();
@@ -431,16 +442,7 @@ class Scanner {
           else if (pctx == C_TOOLS) ctx = C_TOOL;
           charge(depth_ ? OBJECT_OVERHEAD : 0);
           push(true, ctx);
-          i_++;
-          ws();
-          if (i_ < n_ && p_[i_] == '}') {
-            i_++;
-            pop();
-            valueEnded(K_OBJECT);
-            state = AFTER;
-          } else {
-            state = KEY;
-          }
+          state = emptyContainer('}', K_OBJECT) ? AFTER : KEY;
           continue;
         }
         if (c == '[') {
@@ -452,17 +454,9 @@ class Scanner {
           charge(q);
           const bool top = depth_ == 1;
           push(false, ctx);
-          i_++;
-          ws();
-          if (top && topKey_ == T_MCP_SERVERS && i_ < n_ && p_[i_] != ']') out_[S_MCP_NONEMPTY] = 1;
-          if (i_ < n_ && p_[i_] == ']') {
-            i_++;
-            pop();
-            valueEnded(K_ARRAY);
-            state = AFTER;
-          } else {
-            state = VALUE;
-          }
+          const bool empty = emptyContainer(']', K_ARRAY);
+          if (top && topKey_ == T_MCP_SERVERS && !empty) out_[S_MCP_NONEMPTY] = 1;
+          state = empty ? AFTER : VALUE;
           continue;
         }
         if (c == '"') {
