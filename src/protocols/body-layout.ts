@@ -81,16 +81,28 @@ function members(raw: Buffer, open: number): { members: Map<string, Span>; colon
   }
 }
 
-/** Own keys in a parsed JSON value, at every depth. */
+/**
+ * Own keys in a parsed JSON value, at every depth. A loop, not recursion:
+ * JSON.parse accepts nesting far deeper than the call stack (the depth
+ * limit's 400 comes later, from the estimate), and a stack overflow here
+ * was a 500.
+ */
 function keysIn(v: unknown): number {
-  if (!v || typeof v !== 'object') return 0;
   let n = 0;
-  if (Array.isArray(v)) {
-    for (const x of v) n += keysIn(x);
-    return n;
+  const todo: unknown[] = [v];
+  while (todo.length) {
+    const x = todo.pop();
+    if (!x || typeof x !== 'object') continue;
+    if (Array.isArray(x)) {
+      for (const e of x) todo.push(e);
+      continue;
+    }
+    const o = x as Record<string, unknown>;
+    for (const k in o) {
+      n++;
+      todo.push(o[k]);
+    }
   }
-  const o = v as Record<string, unknown>;
-  for (const k in o) n += 1 + keysIn(o[k]);
   return n;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { S } from '../../src/native/scan-slots.js';
 import { nativePath } from '../../src/native/native-addon.js';
 import { normalised, outcome, PATHS, read, reserialised, EDITS, requireNative } from './scan-both.js';
-import { upstreamBody } from '../../src/protocols/call.js';
+import { BadRequest, upstreamBody } from '../../src/protocols/call.js';
 
 // The request reader on both paths (JavaScript, native addon): the fields,
 // refusals, estimate and spliced upstream body of hand-written bodies.
@@ -51,6 +51,19 @@ describe.each(PATHS)('reading a request body (%s path)', (path) => {
     expect(() => read(path, 'chat', b(deep))).toThrow('nests deeper than 64');
     // Under a field that only steers the call, depth is not the estimate's business.
     expect(read(path, 'chat', b(`{"model":"m","messages":[],"metadata":${'['.repeat(500)}${']'.repeat(500)}}`)).model).toBe('m');
+  });
+
+  it('refuses the fuzz test\'s 20,000 nested objects with the depth 400, not a stack overflow (was a 500)', () => {
+    // JSON.parse takes this nesting; the duplicate-key count over the parsed
+    // body recursed and overflowed the stack before the depth check ran.
+    const n = 20_000;
+    const nested = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}]}`;
+    for (const endpoint of ['chat', 'responses', 'embeddings', 'messages'] as const) {
+      expect(() => read(path, endpoint, b(nested))).toThrow(BadRequest);
+    }
+    expect(() => read(path, 'chat', b(nested))).toThrow('nests deeper than 64');
+    const steering = `{"model":"m","messages":[],"metadata":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`;
+    expect(read(path, 'chat', b(steering)).model).toBe('m');
   });
 
   it('takes a numeric cap written as 1e3 or 100.0', () => {
