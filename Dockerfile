@@ -9,8 +9,14 @@
 # uWebSockets.js ships a binary for Node 20 on glibc >= 2.36: bookworm.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# The native addon (native/) is compiled here: a C++ toolchain, and the Node
+# headers the image ships under /usr/local/include/node (no download).
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund --ignore-scripts
+COPY native ./native
+RUN node native/build.mjs --strict
 COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
@@ -21,10 +27,12 @@ ENV NODE_ENV=production \
     TOLLGATE_PORT=8080
 WORKDIR /app
 # --ignore-scripts: the `prepare` build needs dev tools; native pieces (uWS,
-# lmdb, msgpackr) load prebuilt binaries that ship inside their packages.
+# lmdb, msgpackr) load prebuilt binaries that ship inside their packages, and
+# Tollgate's own addon comes compiled from the build stage.
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline && rm -rf /root/.npm /tmp/*
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/build/Release ./native/build/Release
 COPY config ./config
 COPY pricing/models.json ./pricing/models.json
 COPY dashboard ./dashboard

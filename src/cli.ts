@@ -84,12 +84,15 @@ async function serve(args: string[]) {
   // Loaded here, not at the top: the admin sub-commands (customers, keys, credits) start fast without the server.
   const { uwsIsNative } = await import('./server/native-check.js');
   const { startServer } = await import('./server/supervisor.js');
+  const { nativeStatusLine } = await import('./native/native-addon.js');
   if (!uwsIsNative()) {
     process.stderr.write(
       '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +
       `(${process.version}, ABI ${process.versions.modules}); serving with the slow pure-JS fallback. Use Node 20. ***\n\n`,
     );
   }
+  // Which path scans request bodies: the native addon, or (loudly) the JavaScript fallback.
+  process.stderr.write(`${nativeStatusLine()}\n`);
   if (processClockOffset() !== 0) {
     process.stderr.write(`tollgate: ${CLOCK_START_ENV} is set: the clock reads ${new Date().toISOString()} (for tests and demos, never production)\n`);
   }

@@ -2,6 +2,8 @@ import { storedContext } from './estimate/stored-context.js';
 import { cacheWriteTtl, type CacheWriteTtl } from './estimate/cache-writes.js';
 import type { MediaEndpoint, MediaRequest } from './media/media-call.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
+import type { BodyLayout } from './body-layout.js';
+import { splicedBody } from './splice-body.js';
 
 // Protocol-neutral view of a model call: what the decision, routing and
 // ledger need from a request body, and how to rewrite it for the upstream.
@@ -52,6 +54,8 @@ export interface ParsedCall {
   /** The longest prompt-cache write the body asks for (`cache_control`): its prompt may be billed at that rate. */
   cacheWrite: CacheWriteTtl | undefined;
   body: Record<string, unknown>;
+  /** Where the editable values lie in the client's bytes (read-request.ts): the upstream body is spliced from them. */
+  layout?: BodyLayout;
   /** Set on the endpoints billed per image, character or second: what the call reserves and bills. */
   media?: MediaRequest;
   /** The upstream body when it is not JSON built from `body` (multipart uploads), for a physical model. */
@@ -80,15 +84,29 @@ export class BadRequest extends Error {
 /** Most choices one call may ask for (OpenAI's own limit for `n`); keeps output × choices far from overflow. */
 export const MAX_CHOICES = 128;
 
-export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequest('request body must be a JSON object');
-  const body = json as Record<string, unknown>;
+/** The fields every path reads from the body's top level, validated (the 400s of a model call's body). */
+export interface CallFields {
+  model: string;
+  stream: boolean;
+  maxOutputTokens: number | undefined;
+  choices: number;
+}
+
+/**
+ * Validates the top-level fields. `body` may be the parsed body or, on the
+ * native path (read-request.ts), an object holding only these fields, with
+ * values of the same JSON kind: the checks read nothing else.
+ */
+export function callFields(endpoint: EndpointId, body: Record<string, unknown>): CallFields {
   const model = body.model;
   if (typeof model !== 'string' || !model) throw new BadRequest('"model" is required and must be a non-empty string');
   if (model.length > 256) throw new BadRequest('"model" is longer than 256 characters');
   const stream = body.stream ?? false;
   if (typeof stream !== 'boolean') throw new BadRequest('"stream" must be a boolean');
   if (endpoint === 'embeddings' && stream) throw new BadRequest('embeddings cannot be streamed');
+  // The upstream body is spliced into it (splice-body.ts); the providers take nothing else.
+  const so = body.stream_options;
+  if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so))) throw new BadRequest('"stream_options" must be an object');
 
   // Chat takes two caps; which one a provider (or a compatible server) obeys when both differ is
   // not ours to know, so the larger is reserved and a clamp lowers both (upstreamBody).
@@ -120,6 +138,13 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
     }
     if (v > choices) choices = v;
   }
+  return { model, stream, maxOutputTokens, choices };
+}
+
+export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequest('request body must be a JSON object');
+  const body = json as Record<string, unknown>;
+  const { model, stream, maxOutputTokens, choices } = callFields(endpoint, body);
 
   let estimate: { tokens: number; modelDependent: boolean };
   try {
@@ -152,14 +177,15 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
 }
 
 /** The body fields that cap a call's output, the one written when the client sent none first. */
-function outputCapFields(endpoint: EndpointId): readonly string[] {
+export function outputCapFields(endpoint: EndpointId): readonly string[] {
   if (endpoint === 'responses') return ['max_output_tokens'];
   if (endpoint === 'chat') return ['max_tokens', 'max_completion_tokens'];
   return ['max_tokens'];
 }
 
 /** The body sent upstream: the physical model, the output cap, and usage reporting for streams. */
-export function upstreamBody(call: ParsedCall, model: string, maxOutputTokens: number | undefined): string {
+export function upstreamBody(call: ParsedCall, model: string, maxOutputTokens: number | undefined): string | Buffer {
+  if (call.layout) return splicedBody(call, call.layout, model, maxOutputTokens);
   const b: Record<string, unknown> = { ...call.body, model };
   if (maxOutputTokens !== undefined && maxOutputTokens !== call.maxOutputTokens) {
     const fields = outputCapFields(call.endpoint);

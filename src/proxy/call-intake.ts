@@ -1,7 +1,7 @@
 import type { ErrorType } from '../http/errors.js';
 import { BodyTimeout, BodyTooLarge } from '../http/read-body.js';
-import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
-import { BadRequest, isMediaEndpoint, parseCall, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { BadRequest, isMediaEndpoint, type EndpointId, type ParsedCall } from '../protocols/call.js';
+import { parseJsonBody, readRequest } from '../protocols/read-request.js';
 import { parseMediaCall } from '../protocols/media/media-call.js';
 import type { ShardContext } from './shard-context.js';
 
@@ -35,18 +35,10 @@ export async function readCall(endpoint: EndpointId, body: Promise<Buffer>, cont
     }
     throw err;
   }
-  const json = (): unknown => {
-    try {
-      return JSON.parse(utf8Text(raw));
-    } catch (err) {
-      if (err instanceof InvalidUtf8) throw new BadRequest(err.message);
-      throw new BadRequest(`request body is not valid JSON: ${(err as Error).message}`);
-    }
-  };
   try {
     // Audio uploads are multipart/form-data: not UTF-8, not JSON.
-    if (isMediaEndpoint(endpoint)) return { ok: true, call: parseMediaCall(endpoint, raw, contentType, json), raw };
-    return { ok: true, call: parseCall(endpoint, json()), raw };
+    if (isMediaEndpoint(endpoint)) return { ok: true, call: parseMediaCall(endpoint, raw, contentType, () => parseJsonBody(raw)), raw };
+    return { ok: true, call: readRequest(endpoint, raw), raw };
   } catch (err) {
     if (err instanceof BadRequest) return { ok: false, refusal: { type: 'invalid_request_error', message: err.message } };
     throw err;

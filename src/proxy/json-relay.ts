@@ -1,7 +1,7 @@
 import { errorBody } from '../http/errors.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { ParsedCall } from '../protocols/call.js';
-import { usageFromBody } from '../protocols/usage-from-body.js';
+import { readJsonAnswer } from '../protocols/json-answer.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import { answerText } from './answer-text.js';
 import type { CallRun } from './call-run.js';
@@ -39,16 +39,13 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   const { target, head, translation, upstreamEndpoint } = answer;
   const contentType = String(head.headers['content-type'] ?? '');
   let bytes: Buffer | string = answer.body!;
-  let json: any;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    json = undefined;
-  }
-  const reported = usageFromBody(upstreamEndpoint, json);
-  const relayed = { text: answerText(upstreamEndpoint, json), textComplete: json !== undefined, bytes: bytes.length };
+  const read = readJsonAnswer(upstreamEndpoint, answer.body!);
+  const { reported } = read;
+  // The answer's text is read only when our own count is needed (billed-usage.ts).
+  const relayed = { get text() { return answerText(upstreamEndpoint, read.json()); }, textComplete: read.valid, bytes: bytes.length };
   const cost = await c.bill(row, call, target, reported.model, reported.usage, relayed, true);
-  if (translation && json) bytes = JSON.stringify(translation.answer(json, Math.floor(Date.now() / 1000)));
+  const whole = translation ? (read.json() as Record<string, unknown> | undefined) : undefined;
+  if (translation && whole) bytes = JSON.stringify(translation.answer(whole, Math.floor(Date.now() / 1000)));
   // A client that hung up after the call was forwarded: the provider still charges, so the answer was read and is billed.
   row.status = ex.aborted ? 499 : head.status;
   if (ex.aborted) row.reason = [row.reason, 'client_disconnected'].filter(Boolean).join('; ').slice(0, 500);

@@ -128,6 +128,8 @@ describe('the Docker image', () => {
         });
         proc.once('exit', (c) => reject(new Error(`exited ${c}:\n${out}`)));
       });
+      // The addon the build stage compiled is in the image and loads.
+      if (existsSync(join(ROOT, 'native/build/Release/tollgate_native.node'))) expect(out).toContain('scanned by the native addon');
       const r = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },

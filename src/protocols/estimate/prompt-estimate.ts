@@ -19,8 +19,8 @@ const OBJECT_OVERHEAD = 4 * Q;
 /** Per request: the reply priming (OpenAI: 3) and the vendors' system preamble for tools. */
 const REQUEST_OVERHEAD = 8;
 
-// Top-level fields that are not sent to the model as input.
-const CONTROL = new Set([
+// Top-level fields that are not sent to the model as input (also handed to the native scanner).
+export const CONTROL: ReadonlySet<string> = new Set([
   'model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n', 'best_of',
   'temperature', 'top_p', 'top_k', 'frequency_penalty', 'presence_penalty', 'seed', 'logprobs', 'top_logprobs',
   'logit_bias', 'user', 'metadata', 'store', 'service_tier', 'parallel_tool_calls', 'encoding_format', 'dimensions',

@@ -72,6 +72,11 @@ for (let w = 0; w < WORDS.length; w++) {
   slots[s] = w + 1;
 }
 
+/** The word list and bigram table, for the native scanner (native/src/text_tokens.cc), which counts the same way. */
+export function wordTable(): { words: readonly string[]; forms: readonly number[]; bigrams: Uint8Array } {
+  return { words: WORDS, forms: FORMS, bigrams: bigram };
+}
+
 /** True when s[start, start+len) is a listed word in `form` (1 "word", 2 " word", 4 "Word", 8 " Word"). */
 function isWord(str: string, start: number, len: number, h: number, form: number): boolean {
   for (let s = h & (SLOTS - 1); slots[s]; s = (s + 1) & (SLOTS - 1)) {

@@ -1,0 +1,49 @@
+import { createRequire } from 'node:module';
+import { CONTROL } from '../protocols/estimate/prompt-estimate.js';
+import { wordTable } from '../protocols/estimate/text-tokens.js';
+import { S } from './scan-slots.js';
+
+// Loads native/ (the request-body scanner, built by `npm install`), or says
+// why the pure-JavaScript path serves instead. TOLLGATE_NATIVE=0 forces the
+// JavaScript path; TOLLGATE_NATIVE=1 makes a missing addon an error.
+
+export interface Addon {
+  /** Fills OUT; returns the body's model when it is a string. */
+  scanRequest(body: Uint8Array): string | undefined;
+  /** Fills OUT; returns the status. */
+  scanAnswer(body: Uint8Array): number;
+}
+
+export type NativePath = { kind: 'native'; addon: Addon; file: string } | { kind: 'js'; reason: string };
+
+/** The scanner's results (slots: scan-slots.ts), shared with the addon. */
+export const OUT = new Float64Array(S.COUNT);
+
+const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
+
+function load(): NativePath {
+  const want = process.env.TOLLGATE_NATIVE;
+  if (want === '0') return { kind: 'js', reason: 'TOLLGATE_NATIVE=0' };
+  const require = createRequire(import.meta.url);
+  try {
+    const file = require.resolve(ADDON_FILE);
+    const addon = require(file) as Addon & { load(...a: unknown[]): number };
+    const { words, forms, bigrams } = wordTable();
+    const count = addon.load(words, forms, bigrams, [...CONTROL], OUT);
+    if (count !== S.COUNT) throw new Error(`the addon has ${count} result slots, this build expects ${S.COUNT}: rebuild it (npm run build:native)`);
+    return { kind: 'native', addon, file };
+  } catch (err) {
+    if (want === '1') throw new Error(`TOLLGATE_NATIVE=1 but the native addon did not load: ${(err as Error).message}`);
+    return { kind: 'js', reason: (err as Error).message.split('\n')[0]! };
+  }
+}
+
+export const nativePath: NativePath = load();
+
+/** One line for the startup log: which path scans request bodies. */
+export function nativeStatusLine(): string {
+  return nativePath.kind === 'native'
+    ? `tollgate: request bodies are scanned by the native addon (${nativePath.file})`
+    : `\n*** tollgate: WARNING: the native addon is not in use (${nativePath.reason}); request bodies are scanned by the ` +
+        'slower pure-JavaScript path. Build it with `npm run build:native`. ***\n';
+}
