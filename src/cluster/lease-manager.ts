@@ -169,9 +169,9 @@ export class LeaseManager {
     return reply;
   }
 
-  /** Whether Redis still holds a wallet's top-ups (keyed by the wallet's counter identity). */
-  knowsCredits(walletKey: string): Promise<boolean> {
-    return this.#link.knows(walletCreditsKey(this.#config.cluster.keyPrefix, { key: walletKey }));
+  /** Whether Redis still holds one of a wallet's top-ups (the wallet keyed by its counter identity). */
+  knowsCredit(walletKey: string, idempotencyKey: string): Promise<boolean> {
+    return this.#link.knows(walletCreditsKey(this.#config.cluster.keyPrefix, { key: walletKey }), idempotencyKey);
   }
 
   /** One timer beat (every cluster.flushInterval once started). */

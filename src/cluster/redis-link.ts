@@ -128,10 +128,14 @@ export class RedisLink {
     return parseCreditReply(await this.#redis.tgCredit(budgetKey, creditsKey, idempotencyKey, transactionId, String(amountNano)));
   }
 
-  /** Whether Redis still knows a wallet's top-ups (after a restart without persistence it does not). */
-  async knows(creditsKey: string): Promise<boolean> {
+  /**
+   * Whether Redis still knows one top-up (after a restart without persistence
+   * it does not). Asked per idempotency key, not per wallet: another node may
+   * already have re-sent some of the wallet's top-ups, but not this one.
+   */
+  async knows(creditsKey: string, idempotencyKey: string): Promise<boolean> {
     if (!this.#up) throw new Error(`redis unreachable${this.lastError ? `: ${this.lastError}` : ''}`);
-    return (await this.#redis.exists(creditsKey)) === 1;
+    return (await this.#redis.hexists(creditsKey, idempotencyKey)) === 1;
   }
 
   /** A fire-and-forget write (usage counters) riding along with the next batch. */

@@ -34,7 +34,7 @@ export interface WalletBookDeps {
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
   remote?: {
     credit(ref: Pick<BudgetRef, 'key' | 'slot'>, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply>;
-    knowsCredits(walletKey: string): Promise<boolean>;
+    knowsCredit(walletKey: string, idempotencyKey: string): Promise<boolean>;
   };
 }
 
@@ -147,22 +147,21 @@ export class WalletBook {
 
   /**
    * Cluster: Redis came (back) up, possibly empty (restarted without
-   * persistence). Each wallet whose top-ups Redis no longer knows gets this
-   * node's transactions again, through the same script (once per
-   * idempotency key, so the nodes' copies of one transaction count once and
-   * a wallet Redis still knows is left alone). Resolves to the number re-sent.
+   * persistence). Each of this node's transactions Redis no longer knows is
+   * sent again, through the same script (once per idempotency key, so the
+   * nodes' copies of one transaction count once). Asked per transaction, not
+   * per wallet: another node re-sending its share first makes the wallet
+   * known again while this node's other top-ups are still missing.
+   * Resolves to the number credited again.
    */
   async resendToRedis(): Promise<number> {
     const remote = this.deps.remote;
     if (!remote) return 0;
-    const known = new Map<string, boolean>();
     let sent = 0;
     for (const tx of this.deps.store.all()) {
       const key = walletKey(tx.customer, tx.currency);
-      if (!known.has(key)) known.set(key, await remote.knowsCredits(key));
-      if (known.get(key)) continue;
-      await remote.credit({ key, slot: -1 }, tx.idempotency_key, tx.transaction_id, BigInt(tx.amount_nano));
-      sent++;
+      if (await remote.knowsCredit(key, tx.idempotency_key)) continue;
+      if ((await remote.credit({ key, slot: -1 }, tx.idempotency_key, tx.transaction_id, BigInt(tx.amount_nano))).fresh) sent++;
     }
     return sent;
   }
