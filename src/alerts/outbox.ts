@@ -2,6 +2,7 @@ import { open, type RootDatabase, type Database } from 'lmdb';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { AlertEvent } from './alert-event.js';
+import { writeTransaction } from '../store/lmdb-writes.js';
 
 // The durable alert outbox (its own LMDB file beside the ledger). Firing an
 // alert writes "fired" and one delivery per channel in one transaction, only
@@ -35,7 +36,7 @@ export class Outbox {
 
   /** Records the alert for delivery unless `dedupeKey` already fired. Resolves true if it was new. */
   fire(dedupeKey: string, event: AlertEvent, channels: string[], now = Date.now()): Promise<boolean> {
-    return this.#root.transaction(() => {
+    return writeTransaction(this.#root, () => {
       if (this.#fired.get(dedupeKey)) return false;
       this.#fired.put(dedupeKey, { at: now });
       for (const channel of channels) {

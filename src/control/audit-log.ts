@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
+import { writeTransaction } from '../store/lmdb-writes.js';
 
 // The audit log of admin writes (GET /admin/audit): who (the admin token's
 // name), what, on what, and the record before and after. Stored in the
@@ -34,7 +35,7 @@ export class AuditLog {
   /** Appends one entry in a transaction of its own; resolves once committed. */
   append(entry: Omit<AuditEntry, 'ts'> & { ts?: number }): Promise<void> {
     const full = { ...entry, ts: entry.ts ?? Date.now() };
-    return this.#db.transaction(() => this.put(full)).then(() => undefined);
+    return writeTransaction(this.#db, () => this.put(full)).then(() => undefined);
   }
 
   /** Entries with from <= ts < to, oldest first, `limit` at most per page. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CustomerConfig, PlanConfig } from '../config/schema.js';
 import { AuditLog } from './audit-log.js';
 import type { ControlChange, ControlSnapshot, KeyRecord, SpendOffset } from './control-records.js';
+import { writeTransaction } from '../store/lmdb-writes.js';
 
 // The durable runtime state: customers and plans written through the admin
 // API, every issued key (hash only), spend resets, and one global version,
@@ -49,7 +50,7 @@ export class ControlStore {
 
   /** Writes one change (and its audit entries) in one transaction; resolves once it is durable. */
   commit(change: ControlChange): Promise<void> {
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       this.#apply(change);
       for (const a of change.audit ?? []) this.audit.put(a);
     }).then(() => undefined);
@@ -73,7 +74,7 @@ export class ControlStore {
 
   /** last_used_at of keys, one batch (not versioned, not audited: it is usage, not configuration). */
   touchKeys(used: Iterable<[string, number]>): Promise<void> {
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       for (const [id, ts] of used) if (this.#db.doesExist(['k', id])) void this.#db.put(['u', id], ts);
     }).then(() => undefined);
   }

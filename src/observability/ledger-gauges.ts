@@ -49,6 +49,7 @@ function writerCounters(registers: Registry[], progress: LedgerProgress): void {
   counter('tollgate_ledger_lmdb_commits_total', 'LMDB transactions of the write-behind (rows, indexes, aggregates written from the journal).', 'lmdbCommits');
   counter('tollgate_ledger_lmdb_rows_total', 'Usage rows written behind into LMDB.', 'lmdbRows');
   counter('tollgate_ledger_lmdb_commit_seconds_total', 'Time spent in write-behind LMDB transactions.', 'lmdbCommitMicros', 1e-6);
+  counter('tollgate_ledger_read_wait_timeouts_total', 'Ledger reads that gave up waiting for the write-behind to catch up with the journal (read-your-writes) and read what LMDB had: nonzero means the writer stalled for seconds.', 'readWaitTimeouts');
   new Gauge({
     name: 'tollgate_ledger_writebehind_rows',
     help: 'Usage rows durable in the journal (or waiting for it) and not yet in LMDB.',

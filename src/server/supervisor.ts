@@ -35,7 +35,7 @@ import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
 import { ThreadRpc } from './thread-rpc.js';
 import { WalletTransactions } from '../store/wallet-transactions.js';
-import { WalletBook } from '../wallet/wallet-book.js';
+import { WalletBook, type CreditOutcome, type WalletFailure, type WalletView } from '../wallet/wallet-book.js';
 
 const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
@@ -79,7 +79,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const ledgerHealth = LedgerHealth.create(shards + 2);
   const ledgerProgress = LedgerProgress.create();
   const ledgerLog = (level: string, msg: string, f?: Record<string, unknown>) => log(`${level}: ${msg}${f ? ' ' + JSON.stringify(f) : ''}`);
-  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: ledgerLog });
+  const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), health: ledgerHealth, progress: ledgerProgress, log: ledgerLog, blockingReads: false });
   // Rows a crash left in the journal (acknowledged, maybe not in LMDB) go into LMDB before anything below reads the ledger.
   await new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { log: ledgerLog }).recover();
   // The one writer of usage rows from here on; its thread starts while the shards do.
@@ -213,15 +213,18 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             rejectReady(new Error(m.message));
             break;
           case 'resolve':
-            try {
-              const { handle, ...scope } = registry.resolveScope(m.customer, m.agent, Date.now(), m.key ?? null);
-              // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
-              // A key's own budgets are not leased: each node enforces them alone (docs/architecture.md).
-              if (leases) void leases.adopt(m.key ? scope.refs.filter((r) => r.scope.source !== 'key') : scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
-              else post({ t: 'resolved', id: m.id, scope, handle });
-            } catch (err) {
-              post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });
-            }
+            // A new slot is seeded from the ledger: LMDB first catches up with the journal, without blocking this thread.
+            void ledger.fresh().then(() => {
+              try {
+                const { handle, ...scope } = registry.resolveScope(m.customer, m.agent, Date.now(), m.key ?? null);
+                // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
+                // A key's own budgets are not leased: each node enforces them alone (docs/architecture.md).
+                if (leases) void leases.adopt(m.key ? scope.refs.filter((r) => r.scope.source !== 'key') : scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
+                else post({ t: 'resolved', id: m.id, scope, handle });
+              } catch (err) {
+                post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });
+              }
+            });
             break;
           case 'collect': {
             const prometheus = m.format === 'prometheus';
@@ -256,7 +259,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'wallet-credit':
           case 'wallet-view':
-            (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.customer)).then(
+            ledger.fresh().then((): Promise<WalletFailure | CreditOutcome | WalletView> => (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.customer))).then(
               (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
               (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
             );
@@ -274,7 +277,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             control.touchKeys(m.used);
             break;
           case 'budget-drift':
-            drift.check({ repair: m.repair, all: m.all }).then(
+            ledger.fresh().then(() => drift.check({ repair: m.repair, all: m.all })).then(
               (report) => post({ t: 'budget-drift-report', id: m.id, report }),
               (err) => post({ t: 'budget-drift-report', id: m.id, error: String((err as Error)?.message ?? err) }),
             );

@@ -7,7 +7,7 @@
 
 const DURABLE = 0;
 const APPLIED = 1;
-const COUNTERS = ['journalCommits', 'journalRows', 'journalSyncMicros', 'lmdbCommits', 'lmdbRows', 'lmdbCommitMicros', 'pendingRows'] as const;
+const COUNTERS = ['journalCommits', 'journalRows', 'journalSyncMicros', 'lmdbCommits', 'lmdbRows', 'lmdbCommitMicros', 'pendingRows', 'readWaitTimeouts'] as const;
 export type WriterCounter = (typeof COUNTERS)[number];
 
 export class LedgerProgress {
@@ -59,7 +59,7 @@ export class LedgerProgress {
     const target = Atomics.load(this.#cells, DURABLE);
     const end = Date.now() + timeoutMs;
     for (let w; (w = this.#behind(target, end)); ) Atomics.wait(this.#cells, APPLIED, w.applied, w.left);
-    return Atomics.load(this.#cells, APPLIED) >= target;
+    return this.#reached(target);
   }
 
   /** catchUpSync without blocking the thread. */
@@ -70,7 +70,14 @@ export class LedgerProgress {
       const r = (Atomics as unknown as WaitAsync).waitAsync(this.#cells, APPLIED, w.applied, w.left);
       if (r.async) await r.value;
     }
-    return Atomics.load(this.#cells, APPLIED) >= target;
+    return this.#reached(target);
+  }
+
+  /** Whether LMDB reached `target`; a read that gave up waiting is counted (a writer that stalls shows in /metrics). */
+  #reached(target: bigint): boolean {
+    const ok = Atomics.load(this.#cells, APPLIED) >= target;
+    if (!ok) this.add('readWaitTimeouts', 1);
+    return ok;
   }
 
   /** What is still to wait for: undefined once LMDB reached `target` or the time is up. */

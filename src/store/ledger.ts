@@ -11,6 +11,7 @@ import { Journal } from './journal.js';
 import { JournalWriter } from './journal-writer.js';
 import { RowBatcher } from './row-batcher.js';
 import { adjustmentKey, type AdjustmentKey, type PriceAdjustment } from './price-adjustments.js';
+import { writeTransaction, writesInFlight } from './lmdb-writes.js';
 
 /** Kinds whose global-zone aggregates every ledger has kept; quarter, year and other zones came later (see `#since`). */
 const LEGACY_KINDS: ReadonlySet<PeriodKind> = new Set(['day', 'week', 'month', 'total']);
@@ -44,6 +45,12 @@ export interface LedgerOptions {
   progress?: LedgerProgress;
   /** Journal segment size when this ledger writes its own journal (ledger.journalSegmentBytes). */
   journalSegmentBytes?: number;
+  /**
+   * False on a thread that must never block (the supervisor: it serves every
+   * shard's scope resolutions and admin writes): its reads see what LMDB has,
+   * and callers that need read-your-writes await fresh() first.
+   */
+  blockingReads?: boolean;
 }
 
 /** How long a read waits for the write-behind to catch up before it reads what LMDB has. */
@@ -147,13 +154,25 @@ export class Ledger {
     return this.#reports;
   }
 
-  /** Read-your-writes: LMDB first catches up with the journal's durable position (not while writes fail: then reads see what LMDB has). */
+  /**
+   * Read-your-writes: LMDB first catches up with the journal's durable
+   * position. Not while writes fail (reads then see what LMDB has), not on a
+   * thread that must not block, and not while this thread has an LMDB write
+   * transaction pending: the writer would wait for its lock (lmdb-writes.ts).
+   */
   #catchUp(): void {
     const p = this.#options.progress;
-    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) {
+    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true) && this.#options.blockingReads !== false && writesInFlight() === 0) {
       p.catchUpSync(CATCH_UP_MS);
       this.#root.resetReadTxn();
     }
+  }
+
+  /** Read-your-writes without blocking the thread: resolves once LMDB holds every row durable now (or after CATCH_UP_MS). */
+  async fresh(): Promise<void> {
+    const p = this.#options.progress;
+    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) await p.catchUp(CATCH_UP_MS);
+    this.#root.resetReadTxn();
   }
 
   /**
@@ -164,7 +183,7 @@ export class Ledger {
    */
   async commitRows(rows: readonly UsageRecord[]): Promise<number> {
     let written = 0;
-    await this.#root.transaction(() => {
+    await writeTransaction(this.#root, () => {
       const fresh: UsageRecord[] = [];
       const seen = new Set<string>();
       for (const row of rows) {
@@ -333,9 +352,7 @@ export class Ledger {
    */
   async findIdempotent(customer: string, key: string, now: number, windowMs: number): Promise<IdempotencyRecord | undefined> {
     // The first copy's row may be durable (its client answered, its claim released) and not yet in LMDB.
-    const p = this.#options.progress;
-    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) await p.catchUp(CATCH_UP_MS);
-    this.#root.resetReadTxn();
+    await this.fresh();
     const r = this.#idempotency.get([customer, key]);
     return r && now - r.ts < windowMs ? r : undefined;
   }
@@ -371,7 +388,7 @@ export class Ledger {
     const doomed: [number, string, string][] = [];
     for (const { key, value } of this.#usage.getRange({ start: [0, ''], end: [cutoff, ''], limit: max })) doomed.push([key[0], key[1], value.customer]);
     if (!doomed.length) return 0;
-    await this.#root.transaction(() => {
+    await writeTransaction(this.#root, () => {
       for (const [ts, id, customer] of doomed) {
         this.#usage.remove([ts, id]);
         this.#byCustomer.remove([customer, ts, id]);
@@ -395,7 +412,7 @@ export class Ledger {
       last = key;
       if (value.ts < cutoff) doomed.push(key);
     }
-    if (doomed.length) await this.#root.transaction(() => { for (const k of doomed) this.#idempotency.remove(k); });
+    if (doomed.length) await writeTransaction(this.#root, () => { for (const k of doomed) this.#idempotency.remove(k); });
     return { deleted: doomed.length, next: seen === max ? last : undefined };
   }
 
@@ -409,7 +426,7 @@ export class Ledger {
   async applyAdjustments(adjustments: readonly PriceAdjustment[]): Promise<PriceAdjustment[]> {
     const applied: PriceAdjustment[] = [];
     if (!adjustments.length) return applied;
-    await this.#root.transaction(() => {
+    await writeTransaction(this.#root, () => {
       applied.length = 0;
       for (const a of adjustments) {
         const key: [number, string] = [a.row_ts, a.request_id];

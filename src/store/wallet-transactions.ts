@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { writeTransaction } from './lmdb-writes.js';
 
 // Prepaid wallets' transactions: a named db (`wallet_transactions`) in the
 // ledger's LMDB file, written only by the supervisor. Calls are not written
@@ -51,7 +52,7 @@ export class WalletTransactions {
    * Committed before it resolves.
    */
   record(tx: WalletTransaction): Promise<{ tx: WalletTransaction; fresh: boolean }> {
-    return this.#root.transaction(() => {
+    return writeTransaction(this.#root, () => {
       const first = this.findIdempotent(tx.customer, tx.idempotency_key);
       if (first) return { tx: first, fresh: false };
       this.#db.put(['t', tx.customer, tx.ts, tx.transaction_id], tx);
