@@ -309,8 +309,10 @@ export class SlotRegistry {
         if (slot === undefined) throw new SlotsExhaustedError(`budget table full (${this.table.capacity} slots); raise maxBudgetSlots`);
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now, ref.timeZone);
-        // Usage rows do not name the key: a key's counter starts from 0 here (after a restart too; docs/architecture.md).
-        const agg = ref.scope.source === 'key' ? emptyAggregate() : this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
+        // A key's own budget counts the rows naming the key (key_id): after a restart it starts where the ledger says.
+        const agg = ref.scope.source === 'key'
+          ? (issued ? this.ledger.keyPeriodTotal(customer, issued.key_id, issued.created_at, ref.period, now, ref.timeZone) : emptyAggregate())
+          : this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
         const credited = ref.wallet ? this.walletCredited(ref) : 0n;
         const { limit, cap } = ref.wallet ? { limit: credited, cap: credited } : limitToCounter(ref);
         // An audited reset this period took its spend off the counter: the ledger still has it.

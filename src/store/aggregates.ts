@@ -19,6 +19,11 @@ export function customerScopeKey(customer: string): string {
   return `c:${customer}`;
 }
 
+/** An issued key's own scope (its `budgets`): rows name the key in `key_id`. */
+export function keyScopeKey(keyId: string): string {
+  return `k:${keyId}`;
+}
+
 export function agentScopeKey(customer: string, agent: string): string {
   return `a:${customer}\u0000${agent}`;
 }

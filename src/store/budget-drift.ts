@@ -31,6 +31,8 @@ export interface DriftEntry {
   customer: string;
   agent: string | null;
   source: string;
+  /** An issued key's own budget: the key (source `key`). */
+  key_id?: string;
   unit: string;
   period: string;
   period_start: string;
@@ -83,8 +85,7 @@ export class BudgetDrift {
 
   async #check(opts: { repair: boolean; all?: boolean }, now: () => number): Promise<DriftReport> {
     const { table, ledger } = this.src;
-    // A key's own budgets have no ledger aggregate to compare with (rows do not name the key).
-    const live = this.src.refs().filter((r): r is BudgetRef => r !== undefined && r.scope.source !== 'key');
+    const live = this.src.refs().filter((r): r is BudgetRef => r !== undefined);
     const before = live.map((ref) => table.spent(ref.slot));
     await sleep(SETTLE_WAIT_MS);
     const repair = opts.repair && this.src.ledgerAccepting();
@@ -95,7 +96,8 @@ export class BudgetDrift {
     live.forEach((ref, i) => {
       const start = table.periodStart(ref.slot);
       const end = periodWindow(ref.period, start, ref.timeZone).end;
-      const agg = ledger.sumRows(ref.scope.customer, ref.scope.agent, start, end);
+      // An issued key's own budget counts the rows naming the key.
+      const agg = ledger.sumRows(ref.scope.customer, ref.scope.agent, start, end, ref.scope.source === 'key' ? ref.scope.key : undefined);
       const expected = spentIn(ref, agg);
       const counter = table.spent(ref.slot);
       const drift = counter - expected;
@@ -113,7 +115,7 @@ export class BudgetDrift {
       if (status === 'unverifiable') report.unverifiable++;
       if (status !== 'ok' || opts.all) {
         report.budgets.push({
-          customer: ref.scope.customer, agent: ref.scope.agent, source: ref.scope.source, unit: ref.unit, period: ref.period,
+          customer: ref.scope.customer, agent: ref.scope.agent, source: ref.scope.source, ...(ref.scope.key ? { key_id: ref.scope.key } : {}), unit: ref.unit, period: ref.period,
           period_start: new Date(start).toISOString(),
           counter: round(counterToUnit(ref, counter)), ledger: round(counterToUnit(ref, expected)), drift: round(driftUnits),
           rows: agg.calls, status,

@@ -2,7 +2,7 @@ import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PERIOD_KINDS, PeriodClock, neverResets, type PeriodKind } from '../budget/periods.js';
-import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, type Aggregate } from './aggregates.js';
+import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, keyScopeKey, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 import type { LedgerHealth } from './ledger-health.js';
@@ -17,6 +17,8 @@ import { writeTransaction, writesInFlight } from './lmdb-writes.js';
 const LEGACY_KINDS: ReadonlySet<PeriodKind> = new Set(['day', 'week', 'month', 'total']);
 /** Key in the aggregates db under which the time a zone's aggregates started is kept: [ZONES_SINCE, zone]. */
 const ZONES_SINCE = '\u0000zones-since';
+/** Key in the aggregates db under which the time issued keys' aggregates started is kept (ledgers before it summed no key). */
+const KEYS_SINCE: [string, string] = ['\u0000keys-since', ''];
 
 export { LedgerUnavailableError } from './row-batcher.js';
 
@@ -85,6 +87,8 @@ export class Ledger {
   readonly #zones: string[];
   /** Per zone: since when this ledger keeps all six period kinds' aggregates for it (ms). */
   readonly #since = new Map<string, number>();
+  /** Since when rows add to their issued key's aggregates (keyPeriodTotal). */
+  readonly #keysSince: number;
   readonly #reports: ReportIndexes;
   readonly #options: LedgerOptions;
   readonly #sync: boolean;
@@ -127,6 +131,9 @@ export class Ledger {
       if (since === undefined) this.#aggregates.putSync(key, { since: now } as unknown as Aggregate);
       this.#since.set(zone, since ?? now);
     }
+    const keysSince = (this.#aggregates.get(KEYS_SINCE) as unknown as { since: number } | undefined)?.since;
+    if (keysSince === undefined && options.zones) this.#aggregates.putSync(KEYS_SINCE, { since: now } as unknown as Aggregate);
+    this.#keysSince = keysSince ?? (options.zones ? now : Infinity);
   }
 
   /** Resolves once the row is durable (the client may then be answered); rejects with LedgerUnavailableError past the commit timeout. */
@@ -262,11 +269,16 @@ export class Ledger {
 
   #zoneDeltas(rows: readonly UsageRecord[], zone: string, deltas: { scope: string; period: string; agg: Aggregate }[]): void {
     const global = zone === this.#zones[0];
-    const days = new Map<number, { ts: number; customers: Map<string, { all: Aggregate; agents: Map<string, Aggregate> }> }>();
+    const days = new Map<number, { ts: number; customers: Map<string, { all: Aggregate; agents: Map<string, Aggregate> }>; keys: Map<string, Aggregate> }>();
     for (const row of rows) {
       const start = this.#clock.window('day', row.ts, zone).start;
       let day = days.get(start);
-      if (!day) days.set(start, (day = { ts: row.ts, customers: new Map() }));
+      if (!day) days.set(start, (day = { ts: row.ts, customers: new Map(), keys: new Map() }));
+      if (row.key_id) {
+        let k = day.keys.get(row.key_id);
+        if (!k) day.keys.set(row.key_id, (k = emptyAggregate()));
+        addRow(k, row);
+      }
       let c = day.customers.get(row.customer);
       if (!c) day.customers.set(row.customer, (c = { all: emptyAggregate(), agents: new Map() }));
       addRow(c.all, row);
@@ -278,8 +290,11 @@ export class Ledger {
     }
     // `total` is zone-free: only the global pass adds to it.
     const kinds = global ? PERIOD_KINDS : PERIOD_KINDS.filter((k) => k !== 'total');
-    for (const { ts, customers } of days.values()) {
+    for (const { ts, customers, keys } of days.values()) {
       const periods = kinds.map((kind) => global ? this.#clock.key(kind, ts) : `${zone}|${this.#clock.key(kind, ts, zone)}`);
+      for (const [keyId, agg] of keys) {
+        for (const period of periods) deltas.push({ scope: keyScopeKey(keyId), period, agg });
+      }
       for (const [customer, c] of customers) {
         for (const period of periods) deltas.push({ scope: customerScopeKey(customer), period, agg: c.all });
         for (const [agent, agg] of c.agents) {
@@ -335,12 +350,24 @@ export class Ledger {
     return since !== undefined && this.#clock.window(kind, now, timeZone).start >= since;
   }
 
-  /** Sums a scope's rows with from <= ts < to, as the aggregates would (the drift check's reference). */
-  sumRows(customer: string, agent: string | null, from: number, to: number): Aggregate {
+  /**
+   * What an issued key's own budget should hold for the period of `kind`
+   * containing `now`: the key's aggregate when this ledger kept it for the
+   * whole period (the key was issued, or the period began, after key
+   * aggregates started), else the sum of the customer's rows naming the key.
+   */
+  keyPeriodTotal(customer: string, keyId: string, issuedAt: number, kind: PeriodKind, now: number, timeZone = this.#zones[0]!): Aggregate {
+    const w = this.#clock.window(kind, now, timeZone);
+    if (this.#keysSince <= Math.max(issuedAt, w.start) && this.keepsAggregate(kind, now, timeZone)) return this.aggregateAt(keyScopeKey(keyId), kind, now, timeZone);
+    return this.sumRows(customer, null, Math.max(w.start, issuedAt), w.end, keyId);
+  }
+
+  /** Sums a scope's rows with from <= ts < to, as the aggregates would (the drift check's reference); `keyId`: only the rows of that issued key. */
+  sumRows(customer: string, agent: string | null, from: number, to: number, keyId?: string): Aggregate {
     this.#root.resetReadTxn(); // rows other threads committed in this event turn count too
     this.#catchUp();
     const agg = emptyAggregate();
-    for (const row of this.rows({ customer, from, to })) if (agent === null || row.agent === agent) addRow(agg, row);
+    for (const row of this.rows({ customer, from, to })) if ((agent === null || row.agent === agent) && (keyId === undefined || row.key_id === keyId)) addRow(agg, row);
     return agg;
   }
 

@@ -105,3 +105,31 @@ describe('ledger batches', () => {
     expect(l.aggregate(customerScopeKey('acme'), 'total')).toEqual({ cost_nano: 2_000, billed_nano: 3_000, tokens: 30, calls: 2, blocked: 0 });
   });
 });
+
+describe('issued keys\' aggregates', () => {
+  const T = Date.parse('2031-06-18T12:00:00Z');
+
+  it('rows naming a key add to its aggregate; keyPeriodTotal equals the sum of its rows, from the aggregate or (an older ledger) from the rows', async () => {
+    const dir = join(tempDir('tollgate-key-agg-'), 'data');
+    // A ledger opened with no zones (a reader, or a ledger from before key aggregates) keeps no keys-since marker.
+    ledger = new Ledger(dir, 'UTC');
+    const before = [row({ ts: T - 3_600_000, customer: 'acme', key_id: 'key_a' }), row({ ts: T - 3_500_000, customer: 'acme' })];
+    await ledger.commitRows(before);
+    expect(ledger.keyPeriodTotal('acme', 'key_a', T - 7_200_000, 'day', T)).toMatchObject({ calls: 1, billed_nano: 1_500 });
+    await ledger.close();
+
+    // The server's threads open it naming their zones: key aggregates start now; older periods are summed from rows.
+    ledger = new Ledger(dir, 'UTC', true, {}, { zones: ['UTC'] });
+    await ledger.commitRows([
+      row({ ts: T, customer: 'acme', key_id: 'key_a', billed_nano: 2_000 }),
+      row({ ts: T + 1, customer: 'acme', key_id: 'key_b' }),
+      row({ ts: T + 2, customer: 'acme', key_id: 'key_a', decision: 'refused', status: 402, cost_nano: 0, billed_nano: 0 }),
+    ]);
+    const today = ledger.keyPeriodTotal('acme', 'key_a', T - 7_200_000, 'day', T + 10);
+    expect(today).toEqual(ledger.sumRows('acme', null, Date.parse('2031-06-18T00:00:00Z'), Date.parse('2031-06-19T00:00:00Z'), 'key_a'));
+    expect(today).toMatchObject({ calls: 2, billed_nano: 3_500 });
+    // A key issued after the marker reads its aggregate, which holds only rows since the marker.
+    expect(ledger.aggregate('k:key_b', periodKey('day', periodWindow('day', T, 'UTC'), 'UTC'))).toMatchObject({ calls: 1 });
+    expect(ledger.keyPeriodTotal('acme', 'key_b', Date.now(), 'day', T + 10)).toMatchObject({ calls: 1 });
+  });
+});
