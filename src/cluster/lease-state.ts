@@ -1,6 +1,6 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
 import { limitToCounter } from '../budget/budget-ref.js';
-import { agentScopeKey, customerScopeKey, type Aggregate } from '../store/aggregates.js';
+import { agentScopeKey, customerScopeKey, keyScopeKey, type Aggregate } from '../store/aggregates.js';
 import type { Exhausted, ShortfallVerdict } from './lease-policy.js';
 
 // What this node knows about each budget it holds a lease on: the lease as
@@ -52,7 +52,8 @@ export function newLease(ref: BudgetRef, period: Period, now: number): Lease {
   const { cap, limit } = limitToCounter(ref);
   return {
     ref, slot: ref.slot, cap, limit,
-    scopeKey: ref.scope.agent ? agentScopeKey(ref.scope.customer, ref.scope.agent) : customerScopeKey(ref.scope.customer),
+    // The ledger aggregate this node's own spend on the budget is read from (an issued key's budget: the key's).
+    scopeKey: ref.scope.source === 'key' && ref.scope.key ? keyScopeKey(ref.scope.key) : ref.scope.agent ? agentScopeKey(ref.scope.customer, ref.scope.agent) : customerScopeKey(ref.scope.customer),
     period,
     granted: 0n, published: -1n, othersSpent: 0n, spentAbs: 0n, unreportedSince: 0,
     heldUntil: 0, lastRenew: 0, lastChunk: 0n, callSize: 0n, dryUntil: 0, exhausted: null,

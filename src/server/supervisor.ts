@@ -218,8 +218,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
               try {
                 const { handle, ...scope } = registry.resolveScope(m.customer, m.agent, Date.now(), m.key ?? null);
                 // Cluster: the budgets get their first lease (and the other nodes' spend) before a shard decides on them.
-                // A key's own budgets are not leased: each node enforces them alone (docs/architecture.md).
-                if (leases) void leases.adopt(m.key ? scope.refs.filter((r) => r.scope.source !== 'key') : scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
+                if (leases) void leases.adopt(scope.refs).then(() => post({ t: 'resolved', id: m.id, scope, handle }));
                 else post({ t: 'resolved', id: m.id, scope, handle });
               } catch (err) {
                 post({ t: 'resolved', id: m.id, error: (err as Error).message, code: (err as { code?: string }).code });

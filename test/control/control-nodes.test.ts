@@ -83,6 +83,20 @@ describeWithRedis('control plane across two nodes', () => {
     expect(took).toBeLessThan(1_000);
   });
 
+  it('a key budget worth 3 calls is one budget across both nodes: at most 3 of 12 parallel calls on A and B', async () => {
+    const issued = await admin(a, 'POST', '/admin/customers/n-1/keys', { name: 'pool', budgets: [{ limit: 3, unit: 'requests', period: 'day' }] });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+    await within(1_000, async () => (await admin(b, 'GET', '/admin/customers/n-1/keys')).body.keys?.some((k: any) => k.key_id === issued.body.key_id));
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => chat(i % 2 ? b : a, issued.body.key)));
+    expect(statuses.filter((s) => s !== 200 && s !== 402)).toEqual([]);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(1);
+    // Leases settle and idle ones go back: whatever is left of the 3 is still usable, never more.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const more = await Promise.all(Array.from({ length: 6 }, (_, i) => chat(i % 2 ? b : a, issued.body.key)));
+    expect(statuses.concat(more).filter((s) => s === 200).length).toBeLessThanOrEqual(3);
+  });
+
   it('B restarted after missing writes catches up by version; its state survives', async () => {
     await b.stop();
     const later = await admin(a, 'POST', '/admin/customers/n-1/keys', { name: 'while-b-was-down' });
