@@ -186,6 +186,7 @@ export class ControlPlane {
       // Each node moves its own counters when it applies a reset; what it took off is stored with the change.
       if (d.t === 'spend-reset' && !dryRun && this.#registry) d.offsets = this.#registry.resetSpend(d.customer, now);
       if (d.t === 'key-revoked' && !dryRun) this.#registry?.retireKey(d.key_id, now);
+      if (d.t === 'customer-deleted' && !dryRun) this.#registry?.retireCustomer(d.id, now);
       this.state.applyDelta(d);
     }
     const after = this.#reservedFor(affected);

@@ -132,7 +132,9 @@ export class SlotRegistry {
   readonly #dynamic = new Map<string, DynamicScope>();
   /** Counter keys of each issued key's own budgets and windows, as bound (retireKey frees them). */
   readonly #keySlots = new Map<string, string[]>();
-  /** Budget slots of revoked keys: still counted against the table until no hold can name them, then freed. */
+  /** Counter keys of each known (config or runtime) customer's own and plan budgets and windows, as bound (retireCustomer frees them). */
+  readonly #customerSlots = new Map<string, string[]>();
+  /** Budget slots of revoked keys and deleted customers: still counted against the table until no hold can name them, then freed. */
   readonly #retired: { slot: number; at: number }[] = [];
   readonly #agentsOf = new Map<string, number>();
   #dynamicCustomers = 0;
@@ -285,6 +287,7 @@ export class SlotRegistry {
         if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
         this.#rateSlots.set(spec.key, slot);
         if (spec.scope.key) this.#bindKey(spec.scope.key, spec.key);
+        else if (!owner) this.#bindCustomer(customer, spec.key);
         if (owner) {
           owner.rateSlots.push({ key: spec.key, slot, windowMs: spec.windowMs });
           this.#dynamicRateSlots++;
@@ -323,6 +326,7 @@ export class SlotRegistry {
         this.#slots.set(key, slot);
         this.refs[slot] = full;
         if (ref.scope.key) this.#bindKey(ref.scope.key, key);
+        else if (!owner) this.#bindCustomer(customer, key);
         if (owner) {
           owner.slots.push({ key, slot });
           this.#dynamicSlots++;
@@ -348,6 +352,24 @@ export class SlotRegistry {
     else this.#keySlots.set(keyId, [counter]);
   }
 
+  #bindCustomer(customer: string, counter: string): void {
+    const list = this.#customerSlots.get(customer);
+    if (list) list.push(counter);
+    else this.#customerSlots.set(customer, [counter]);
+  }
+
+  /**
+   * A runtime customer was deleted (its keys were revoked with it): its
+   * budget slots and windows are retired like a revoked key's, so a churn
+   * of sign-ups and deletions does not fill the table. Nothing is refunded;
+   * its spend stays in the ledger (a customer created again with the same id
+   * is seeded from it).
+   */
+  retireCustomer(customer: string, now: number): void {
+    this.#retireCounters(this.#customerSlots.get(customer) ?? [], now);
+    this.#customerSlots.delete(customer);
+  }
+
   /**
    * A key was revoked: its budget slots stop being reserved but stay
    * counted until no hold can still settle on them (sweep frees them after
@@ -356,7 +378,12 @@ export class SlotRegistry {
    * spent is in the customer's counters and the ledger.
    */
   retireKey(keyId: string, now: number): void {
-    for (const counter of this.#keySlots.get(keyId) ?? []) {
+    this.#retireCounters(this.#keySlots.get(keyId) ?? [], now);
+    this.#keySlots.delete(keyId);
+  }
+
+  #retireCounters(counters: readonly string[], now: number): void {
+    for (const counter of counters) {
       const slot = this.#slots.get(counter);
       if (slot !== undefined) {
         this.#slots.delete(counter);
@@ -368,7 +395,6 @@ export class SlotRegistry {
       this.#agingRates.set(counter, { slot: rate, windowMs: 3_600_000, lastUse: now }); // the longest window
       this.#dynamicRateSlots++; // #freeAgedRates gives it back
     }
-    this.#keySlots.delete(keyId);
   }
 
   #freeRetired(now: number): void {

@@ -68,4 +68,23 @@ describe('keys as scopes in the slot registry', () => {
     expect(() => registry.checkReserve({ budgets: 1, rates: 0 })).not.toThrow(); // the idle one is free
     expect(() => registry.checkReserve({ budgets: 2, rates: 0 })).toThrow(CapacityError); // the held one is not
   });
+
+  it('a deleted runtime customer\'s slots are retired and freed once idle: sign-ups and deletions do not fill the table', () => {
+    const { state, registry } = setup(4);
+    const customer = (id: string) => ({ id, keys: [], keyHashes: [], agents: [], budgets: [{ limit: 5, unit: 'USD', period: 'month', burst: 0, thresholds: [], enforce: true }] }) as never;
+    // acme (config) holds 1 slot; each runtime customer needs 1 more: 3 churns through a table of 4 need the freed ones.
+    for (let i = 0; i < 6; i++) {
+      const id = `churn-${i}`;
+      registry.checkReserve({ budgets: 1, rates: 0 });
+      state.applyDelta({ t: 'customer', customer: customer(id) });
+      registry.reserve({ budgets: 1, rates: 0 });
+      const t = T0 + i * 20_000;
+      expect(registry.resolveScope(id, null, t).refs).toHaveLength(1);
+      state.applyDelta({ t: 'customer-deleted', id });
+      registry.reserve({ budgets: -1, rates: 0 });
+      registry.retireCustomer(id, t);
+      registry.sweep(t + 10_000); // idle past idleMs, no hold: freed
+    }
+    expect(registry.used).toBeLessThanOrEqual(2); // acme's slot and one reused over and over
+  });
 });
