@@ -66,7 +66,19 @@ export class ControlPlane {
   /** Many nodes: versions come from the feed, and every node's changes are applied from it. Catches up before returning. */
   async useFeed(feed: ChangeFeed, pollMs: number, waitMs: number): Promise<void> {
     this.#feed = feed;
-    await feed.start(() => void this.catchUp().catch((err) => this.log(`warn: control plane: catching up from redis: ${(err as Error)?.message ?? err}`)), pollMs, waitMs);
+    // Polled every pollMs: while Redis is down, say so once (and once when it is back), not four times a second.
+    let failingSince = 0;
+    const poll = () => void this.catchUp().then(
+      () => {
+        if (failingSince) this.log(`info: control plane: caught up from redis again after ${Date.now() - failingSince} ms`);
+        failingSince = 0;
+      },
+      (err) => {
+        if (!failingSince) this.log(`warn: control plane: cannot catch up from redis (${(err as Error)?.message ?? err}); retrying every ${pollMs} ms, writes are refused until it answers`);
+        failingSince ||= Date.now();
+      },
+    );
+    await feed.start(poll, pollMs, waitMs);
     await this.catchUp().catch((err) => this.log(`warn: control plane: cannot catch up from redis at start (${(err as Error)?.message ?? err}); retrying every ${pollMs} ms`));
   }
 
