@@ -119,7 +119,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
       return refs.find((r) => r.wallet);
     },
     remote: leases,
-    audit: (entry) => controlStore.audit.append(entry),
+    auditLog: controlStore.audit,
   });
   registry.walletCredited = (ref) => wallets.creditedFor(ref);
   if (leases) {

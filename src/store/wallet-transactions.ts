@@ -49,14 +49,16 @@ export class WalletTransactions {
   /**
    * Writes `tx` unless its customer already used its idempotency key;
    * resolves to the transaction that stands (the new one, or the first).
+   * `alsoWhenFresh` writes more in the same transaction when it is new.
    * Committed before it resolves.
    */
-  record(tx: WalletTransaction): Promise<{ tx: WalletTransaction; fresh: boolean }> {
+  record(tx: WalletTransaction, alsoWhenFresh?: () => void): Promise<{ tx: WalletTransaction; fresh: boolean }> {
     return writeTransaction(this.#root, () => {
       const first = this.findIdempotent(tx.customer, tx.idempotency_key);
       if (first) return { tx: first, fresh: false };
       this.#db.put(['t', tx.customer, tx.ts, tx.transaction_id], tx);
       this.#db.put(['i', tx.customer, tx.idempotency_key], [tx.ts, tx.transaction_id]);
+      alsoWhenFresh?.(); // in the same commit (the audit entry: same LMDB environment)
       return { tx, fresh: true };
     });
   }

@@ -6,6 +6,7 @@ import type { ErrorType } from '../http/errors.js';
 import { customerScopeKey, spentIn } from '../store/aggregates.js';
 import { walletKey } from '../budget/scope-budgets.js';
 import type { Ledger } from '../store/ledger.js';
+import type { AuditLog } from '../control/audit-log.js';
 import type { WalletTransaction, WalletTransactions } from '../store/wallet-transactions.js';
 import type { CreditReply } from '../cluster/credit-script.js';
 import { toWalletNano, type CreditRequest } from './credit-request.js';
@@ -29,8 +30,8 @@ export interface WalletBookDeps {
   store: WalletTransactions;
   /** The customer's wallet, bound to its slot (resolving the scope, and in cluster mode leasing it); undefined: no wallet. */
   resolveWallet: (customer: string) => Promise<BudgetRef | undefined>;
-  /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor. */
-  audit?: (entry: { actor: string; action: string; target: string; before: unknown; after: unknown }) => Promise<void>;
+  /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor, in the transaction's own commit. */
+  auditLog?: Pick<AuditLog, 'put'>;
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
   remote?: {
     credit(ref: Pick<BudgetRef, 'key' | 'slot'>, idempotencyKey: string, transactionId: string, amountNano: bigint): Promise<CreditReply>;
@@ -117,6 +118,11 @@ export class WalletBook {
       source: actor,
     };
     const before = this.#balance(ref, this.#credited(ref));
+    // The audit entry is written in the transaction's own commit: a credit is never committed without it (nor answered 503 after it).
+    const audit = (balance: Money) => () => this.deps.auditLog?.put({
+      ts: now, actor, action: `wallet.${req.type}`, target: `customer:${req.customer}`,
+      before: { balance: before }, after: { transaction_id: tx.transaction_id, amount: publicTransaction(tx).amount, currency: ref.unit, reference: req.reference ?? null, balance },
+    });
     const { remote } = this.deps;
     let outcome: CreditOutcome;
     if (remote) {
@@ -124,23 +130,18 @@ export class WalletBook {
       // repeat this node never saw, so a node that crashed between the two writes catches up).
       const r = await remote.credit(ref, req.idempotencyKey, tx.transaction_id, nano);
       if (!r.fresh) tx = { ...tx, transaction_id: r.transactionId, amount_nano: String(r.amountNano) };
-      const { tx: stands } = await this.deps.store.record(tx);
-      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, r.credited), repeated: !r.fresh };
+      const balance = this.#balance(ref, r.credited);
+      const { tx: stands } = await this.deps.store.record(tx, r.fresh ? audit(balance) : undefined);
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance, repeated: !r.fresh };
     } else {
-      const { tx: stands, fresh } = await this.deps.store.record(tx);
+      // Credits run one at a time (credit()): what the wallet holds after this one is known before it is written.
+      const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
+      const { tx: stands, fresh } = await this.deps.store.record(tx, audit(this.#balance(ref, credited)));
       if (fresh) {
-        const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
         this.#credits.set(req.customer, credited);
         this.deps.table.setLimit(ref.slot, credited, credited);
       }
       outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credits.get(req.customer) ?? 0n), repeated: !fresh };
-    }
-    // audit: credits — one entry per transaction written (a repeat writes none), after its commit.
-    if (!outcome.repeated) {
-      await this.deps.audit?.({
-        actor, action: `wallet.${req.type}`, target: `customer:${req.customer}`,
-        before: { balance: before }, after: { transaction_id: outcome.transaction_id, amount: publicTransaction(tx).amount, currency: ref.unit, reference: req.reference ?? null, balance: outcome.balance },
-      });
     }
     return outcome;
   }
