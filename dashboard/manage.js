@@ -212,7 +212,7 @@
       // Another customer: a key still shown belongs to the previous one; half-typed forms too.
       $('#new-key').hidden = true;
       $('#new-key-value').textContent = '';
-      for (const f of ['#plan-form', '#key-form', '#topup-form']) {
+      for (const f of ['#plan-form', '#reset-form', '#key-form', '#topup-form']) {
         $(f).reset();
         clearErrors($(f));
       }
@@ -230,9 +230,28 @@
     await Promise.all([loadPlanForm(view, listed), loadKeys(id), wallet ? loadWallet(id) : noWallet()]);
   };
 
+  /** Metadata as the form shows it: one name=value a line, sorted. */
+  const metadataText = (m) => Object.keys(m || {}).sort().map((k) => `${k}=${m[k]}`).join('\n');
+
+  /** The textarea's lines as metadata; a line without "=" is refused next to the field, before anything is sent. */
+  function readMetadata(text) {
+    const out = {};
+    text.split('\n').map((l) => l.trim()).forEach((line, i) => {
+      if (!line) return;
+      const eq = line.indexOf('=');
+      if (eq <= 0) throw new ApiError(400, { type: 'invalid_request_error', message: `metadata: line ${i + 1} is not name=value` });
+      out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    });
+    return out;
+  }
+
+  let loadedMetadata = '';
+
   function loadPlanForm(view, listed) {
     const form = $('#plan-form');
     field(form, 'plan').value = (view && view.plan) || (listed && listed.plan) || '';
+    loadedMetadata = metadataText((view && view.metadata) || (listed && listed.metadata));
+    field(form, 'metadata').value = loadedMetadata;
     const own = ((view && view.budgets) || []).filter((b) => b.source === 'customer' && !b.agent && b.period !== 'prepaid');
     const rows = form.querySelector('.budget-rows');
     rows.replaceChildren();
@@ -243,9 +262,21 @@
 
   onSubmit($('#plan-form'), async (form) => {
     const body = { plan: field(form, 'plan').value.trim() || null, budgets: readBudgets(form.querySelector('.budget-rows')) };
+    // Sent only when edited: the whole map replaces the stored one.
+    const text = field(form, 'metadata').value;
+    if (text.trim() !== loadedMetadata.trim()) body.metadata = readMetadata(text);
     await apiJson(`/admin/customers/${enc(customerId)}`, 'PATCH', body);
     await t.reloadCustomer(); // the budget bars above show the new limits, the form what was stored
     form.querySelector('.form-ok').textContent = 'Saved.';
+  });
+
+  onSubmit($('#reset-form'), async (form) => {
+    const reason = field(form, 'reason').value.trim();
+    if (!confirm(`Reset this period's spend of ${customerId}? Its budgets start again from 0.`)) return;
+    await apiJson(`/admin/customers/${enc(customerId)}/budgets/reset`, 'POST', { reason });
+    form.reset();
+    await t.reloadCustomer(); // the budget bars show 0 used
+    form.querySelector('.form-ok').textContent = 'Reset: this period starts again from 0.';
   });
 
   async function loadKeys(id) {

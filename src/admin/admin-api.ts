@@ -47,7 +47,17 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
         const scope = r instanceof Promise ? await r : r;
         const view = customerView(id, agent || null, scope.refs, ctx.table, ctx.clock, now);
         const totals = ctx.ledger.aggregateAt(agent ? agentScopeKey(id, agent) : customerScopeKey(id), 'month', now);
-        ex.json(200, { ...view, month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 } });
+        // What the record says (a customer only seen through an app key has none): the dashboard's plan form edits it.
+        const record = ctx.keys.customer(id);
+        const catalog = ctx.control.catalog;
+        ex.json(200, {
+          ...view,
+          plan: record ? record.plan ?? null : ctx.config.defaultPlan ?? null,
+          metadata: record?.metadata ?? {},
+          configured: catalog.configuredCustomers.has(id),
+          disabled: record?.disabled ?? false,
+          month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 },
+        });
       } catch (err) {
         ex.fail('openai', 'overloaded_error', (err as Error).message);
       }

@@ -70,7 +70,7 @@ export function adminPaths(): Record<string, PathItem> {
     }),
     '/admin/customers/{id}': admin('get_customer', 'Every budget in scope with its live counters, and the month\'s totals', {
       parameters: [pathParam('id', 'The customer id.'), query('agent', 'An agent scope of the customer.')],
-      ok: json('The customer.', obj({ id: { type: 'string' }, budgets: { type: 'array', items: ref('CustomerBudget') }, month: obj() })),
+      ok: json('The customer.', obj({ id: { type: 'string' }, plan: { type: ['string', 'null'] }, metadata: { type: 'object', additionalProperties: { type: 'string' } }, configured: { type: 'boolean', description: 'Defined in the config file (API writes refused)' }, disabled: { type: 'boolean' }, budgets: { type: 'array', items: ref('CustomerBudget') }, month: obj() })),
     }),
     '/admin/usage': admin('list_usage', 'Usage rows, oldest first, a page at a time', {
       parameters: [

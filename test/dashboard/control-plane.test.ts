@@ -149,6 +149,44 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await page.context().close();
   });
 
+  it('edits a customer\'s metadata (a malformed line is refused before anything is sent) and resets this period\'s spend with a reason', async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${tg.url}/dashboard#/customer/dash-co`);
+    await page.waitForSelector('#plan-form [name=metadata]');
+    await expect.poll(() => page.inputValue('#plan-form [name=plan]'), POLL).toBe('pro');
+
+    // A line without "=": marked next to the field, no write sent.
+    const writesBefore = page.writes.length;
+    await page.fill('#plan-form [name=metadata]', 'tier=gold\nnot a pair');
+    await page.click('#plan-form button[type=submit]');
+    await expect.poll(() => page.locator('#plan-form [name=metadata]').getAttribute('aria-invalid'), POLL).toBe('true');
+    expect(await page.locator('#plan-form .field-error').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/metadata: line 2/)]));
+    expect(page.writes.length).toBe(writesBefore);
+
+    await page.fill('#plan-form [name=metadata]', 'tier=gold\nregion=eu');
+    await page.click('#plan-form button[type=submit]');
+    await expect.poll(() => page.textContent('#plan-form .form-ok'), POLL).toBe('Saved.');
+    expect((await tg.admin('/admin/customers/dash-co')).metadata).toEqual({ tier: 'gold', region: 'eu' });
+    // Searchable by it, and shown again when the page is opened anew.
+    expect((await tg.admin('/admin/customers?metadata.tier=gold')).customers.map((c: any) => c.id)).toEqual(['dash-co']);
+    await page.reload();
+    await expect.poll(() => page.inputValue('#plan-form [name=metadata]'), POLL).toBe('region=eu\ntier=gold');
+
+    // Reset: the customer's budgets start this period from 0; the audit log has the reason and the actor.
+    expect((await tg.admin('/admin/customers/dash-co')).budgets.find((b: any) => b.source === 'customer').used).toBeGreaterThan(0);
+    page.once('dialog', (d) => void d.accept());
+    await page.fill('#reset-form [name=reason]', 'goodwill after the outage');
+    await page.click('#reset-form button[type=submit]');
+    await expect.poll(() => page.textContent('#reset-form .form-ok'), POLL).toMatch(/^Reset/);
+    const reset = await tg.admin('/admin/customers/dash-co');
+    expect(reset.budgets.find((b: any) => b.source === 'customer').used).toBe(0);
+    const audit = (await tg.admin('/admin/audit')).entries;
+    expect(audit[audit.length - 1]).toMatchObject({ actor: expect.any(String), action: 'budget.reset', target: 'customer:dash-co', before: { reason: 'goodwill after the outage' } });
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('shows each refusal next to the field it names and writes nothing', async () => {
     const page = await newPage();
     await signIn(page);
