@@ -30,7 +30,13 @@ const { config } = data;
 const health = new LedgerHealth(data.healthSab, data.healthThread);
 const progress = new LedgerProgress(data.progressSab);
 const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, config.reports, { zones: budgetTimeZones(config), log });
-const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log });
+/**
+ * Least time between write-behind commits into LMDB: each costs a fixed
+ * amount (aggregates, report indexes, LMDB's own fsync) whatever its rows, and
+ * nothing durable waits for it; readers that need it sooner say so (journal-writer.ts).
+ */
+const WRITE_BEHIND_MS = 20;
+const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log, writeBehindMs: WRITE_BEHIND_MS });
 
 // lmdb-js leaves one internal promise per failed commit unobserved; the writer handles that same failure (journal-writer.ts).
 process.on('unhandledRejection', (err) => {

@@ -11,7 +11,16 @@ import type { UsageRecord } from './usage-record.js';
 // of them (group commit), after which each batch's sender is told its rows
 // are durable. Groups are then written behind into LMDB (rows, index,
 // aggregates, report indexes) in one transaction per write-behind round,
-// however many groups piled up during the previous one.
+// however many groups piled up since the previous one.
+//
+// Write-behind rounds (writeBehindMs): every LMDB commit has a fixed cost
+// however few rows it holds — the aggregate and report-index entries it
+// reads and rewrites, the transaction itself, and LMDB's own fsync of it on
+// lmdb-js's write thread (ledger.sync) — so the writer thread commits into
+// LMDB at most every writeBehindMs rather than after every journal group.
+// Nothing durable waits for it (the journal is the durability point); a
+// reader that needs LMDB to hold what is durable (read-your-writes, see
+// ledger-progress.ts) raises `wanted`, and the round starts at once.
 //
 // Failures: a group the journal cannot take (disk full, I/O error) is held
 // in memory and retried every RETRY_EVERY_MS (its senders keep waiting, their
@@ -21,6 +30,8 @@ import type { UsageRecord } from './usage-record.js';
 // admission stops until they are written.
 
 const RETRY_EVERY_MS = 500;
+/** Rows held for the write-behind past which a round starts at once, whatever writeBehindMs says. */
+const MAX_BEHIND_ROWS = 4096;
 
 interface Submission {
   batch: Buffer;
@@ -38,6 +49,13 @@ export interface JournalWriterOptions {
   progress?: LedgerProgress;
   health?: LedgerHealth;
   log?: (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Least time between write-behind rounds (ms). 0 (the default): a round
+   * starts as soon as the previous one ends — what a ledger writing its own
+   * journal needs, its appends resolve when LMDB has their rows. With
+   * `progress`, readers waiting for LMDB cut the wait short.
+   */
+  writeBehindMs?: number;
 }
 
 export class JournalWriter {
@@ -50,6 +68,9 @@ export class JournalWriter {
   #behindRows = 0;
   #applying: Promise<void> | undefined;
   #applyFailing = false;
+  /** Cancels the scheduled write-behind round. */
+  #applyTimer: (() => void) | undefined;
+  #lastApply = -Infinity;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Groups wait for recover(): the journal must be replayed and emptied before anything is appended to it. */
@@ -72,6 +93,7 @@ export class JournalWriter {
     this.journal.reset();
     this.#recovered = true;
     this.#schedule();
+    if (this.options.progress && this.options.writeBehindMs) void this.#watchReaders(this.options.progress);
     return written;
   }
 
@@ -124,8 +146,49 @@ export class JournalWriter {
     this.#behind.push({ seq, subs });
     this.#behindRows += rows;
     this.#updateHealth();
-    // After this turn: the acknowledgements go out first, the write-behind's decoding and LMDB work after.
-    setImmediate(() => void this.#applyBehind());
+    this.#scheduleApply();
+  }
+
+  /**
+   * The next write-behind round: after this turn (the acknowledgements go out
+   * first, the decoding and LMDB work after), and no sooner than
+   * writeBehindMs after the last round began unless a reader waits for it or
+   * many rows are held.
+   */
+  #scheduleApply(): void {
+    if (this.#applyTimer || this.#applyFailing || this.#closed || !this.#behind.length) return;
+    const p = this.options.progress;
+    const now = performance.now();
+    const hurry = this.#behindRows >= MAX_BEHIND_ROWS || (p !== undefined && p.wanted > p.applied);
+    const wait = hurry ? 0 : Math.max(0, this.#lastApply + (this.options.writeBehindMs ?? 0) - now);
+    const run = () => {
+      this.#applyTimer = undefined;
+      void this.#applyBehind();
+    };
+    if (wait <= 0) {
+      const t = setImmediate(run);
+      this.#applyTimer = () => clearImmediate(t);
+    } else {
+      const t = setTimeout(run, wait);
+      this.#applyTimer = () => clearTimeout(t);
+    }
+  }
+
+  #cancelApply(): void {
+    this.#applyTimer?.();
+    this.#applyTimer = undefined;
+  }
+
+  /** A reader waits for LMDB to hold what is durable: the round starts now rather than at its time. */
+  async #watchReaders(p: LedgerProgress): Promise<void> {
+    let seen = p.wanted;
+    while (!this.#closed) {
+      await p.wantedAbove(seen);
+      seen = p.wanted;
+      if (this.#closed || seen <= p.applied) continue;
+      this.#cancelApply();
+      this.#scheduleApply();
+    }
   }
 
   /** Writes every group not yet in LMDB in one transaction; more groups that arrive meanwhile go in the next. */
@@ -135,6 +198,7 @@ export class JournalWriter {
     const rowCount = this.#behindRows;
     this.#behind = [];
     this.#behindRows = 0;
+    this.#lastApply = performance.now();
     this.#applying = (async () => {
       const started = performance.now();
       try {
@@ -166,7 +230,8 @@ export class JournalWriter {
       for (const g of groups) for (const s of g.subs) s.applied?.();
       this.#updateHealth();
       void this.#releaseSegments(last);
-      if (this.#behind.length) await this.#applyBehind();
+      if (!this.options.writeBehindMs && this.#behind.length) await this.#applyBehind();
+      else this.#scheduleApply();
     })();
     return this.#applying;
   }
@@ -217,6 +282,7 @@ export class JournalWriter {
       await Promise.race([this.#applyBehind(), sleep(50)]);
     }
     this.#closed = true;
+    this.#cancelApply();
     if (this.#retryTimer) clearInterval(this.#retryTimer);
     this.#retryTimer = undefined;
     const left = this.#queue.splice(0);

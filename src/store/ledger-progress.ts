@@ -9,6 +9,8 @@ const DURABLE = 0;
 const APPLIED = 1;
 const COUNTERS = ['journalCommits', 'journalRows', 'journalSyncMicros', 'lmdbCommits', 'lmdbRows', 'lmdbCommitMicros', 'pendingRows', 'readWaitTimeouts'] as const;
 export type WriterCounter = (typeof COUNTERS)[number];
+/** The highest durable position a reader is waiting for LMDB to reach. */
+const WANTED = 2 + COUNTERS.length;
 
 export class LedgerProgress {
   readonly #cells: BigInt64Array;
@@ -18,7 +20,7 @@ export class LedgerProgress {
   }
 
   static create(): LedgerProgress {
-    return new LedgerProgress(new SharedArrayBuffer(8 * (2 + COUNTERS.length)));
+    return new LedgerProgress(new SharedArrayBuffer(8 * (3 + COUNTERS.length)));
   }
 
   get durable(): number {
@@ -50,6 +52,25 @@ export class LedgerProgress {
     return Number(Atomics.load(this.#cells, 2 + COUNTERS.indexOf(counter)));
   }
 
+  /** The highest durable position a reader waits for LMDB to reach (the writer's side). */
+  get wanted(): number {
+    return Number(Atomics.load(this.#cells, WANTED));
+  }
+
+  /** Resolves once a reader raises `wanted` above `seen` (the writer's side; the promise does not keep a thread alive). */
+  async wantedAbove(seen: number): Promise<void> {
+    const r = (Atomics as unknown as WaitAsync).waitAsync(this.#cells, WANTED, BigInt(seen), Infinity);
+    if (r.async) await r.value;
+  }
+
+  /** A reader waits for `target`: the writer commits into LMDB now rather than at its next round. */
+  #want(target: bigint): void {
+    if (Atomics.load(this.#cells, WANTED) < target) {
+      Atomics.store(this.#cells, WANTED, target);
+      Atomics.notify(this.#cells, WANTED);
+    }
+  }
+
   /**
    * Blocks this thread until LMDB holds every group durable now, at most
    * `timeoutMs` (a writer that cannot write must not hang readers: they then
@@ -58,6 +79,7 @@ export class LedgerProgress {
   catchUpSync(timeoutMs: number): boolean {
     const target = Atomics.load(this.#cells, DURABLE);
     const end = Date.now() + timeoutMs;
+    if (Atomics.load(this.#cells, APPLIED) < target) this.#want(target);
     for (let w; (w = this.#behind(target, end)); ) Atomics.wait(this.#cells, APPLIED, w.applied, w.left);
     return this.#reached(target);
   }
@@ -66,6 +88,7 @@ export class LedgerProgress {
   async catchUp(timeoutMs: number): Promise<boolean> {
     const target = Atomics.load(this.#cells, DURABLE);
     const end = Date.now() + timeoutMs;
+    if (Atomics.load(this.#cells, APPLIED) < target) this.#want(target);
     for (let w; (w = this.#behind(target, end)); ) {
       const r = (Atomics as unknown as WaitAsync).waitAsync(this.#cells, APPLIED, w.applied, w.left);
       if (r.async) await r.value;

@@ -201,7 +201,7 @@ export function decodeRows(buf: Buffer): UsageRecord[] {
     const len = buf.readUInt32LE(pos);
     pos += 4;
     if (pos + len > buf.length) throw new Error('row batch is truncated');
-    rows.push(decodeRow(buf.subarray(pos, pos + len)));
+    rows.push(decodeRow(buf, pos, pos + len));
     pos += len;
   }
   return rows;
@@ -214,28 +214,52 @@ export function countRows(buf: Buffer): number {
   return n;
 }
 
-function decodeRow(b: Buffer): UsageRecord {
-  let pos = 0;
-  if (b[pos++] !== VERSION) throw new Error(`unknown row record version ${b[0]}`);
-  const flags = b.readUInt32LE(pos);
+// The decoder's cursor: module state rather than closures, so decoding a row
+// allocates nothing but the row and its strings (it runs once per row on the
+// writer thread, and again for every row a journal replay reads).
+let b: Buffer = Buffer.alloc(0);
+let pos = 0;
+let end = 0;
+
+function f64(): number {
+  const v = b.readDoubleLE(pos);
+  pos += 8;
+  return v;
+}
+
+function u32(): number {
+  const v = b.readUInt32LE(pos);
   pos += 4;
-  const f64 = () => {
-    const v = b.readDoubleLE(pos);
-    pos += 8;
-    return v;
-  };
-  const u32 = () => {
-    const v = b.readUInt32LE(pos);
-    pos += 4;
-    return v;
-  };
-  const str = (): string | null => {
-    const n = u32();
-    if (n === NULL) return null;
-    const s = b.toString('utf8', pos, pos + n);
-    pos += n;
-    return s;
-  };
+  return v;
+}
+
+function str(): string | null {
+  const n = u32();
+  if (n === NULL) return null;
+  if (pos + n > end) throw new Error('row record is truncated');
+  const s = readAscii(b, pos, n) ?? b.toString('utf8', pos, pos + n);
+  pos += n;
+  return s;
+}
+
+/** The decoding side of writeAscii: short ASCII strings without Buffer.toString's overhead. Undefined for anything else. */
+function readAscii(buf: Buffer, at: number, n: number): string | undefined {
+  if (n > 32) return undefined;
+  let s = '';
+  for (let i = at; i < at + n; i++) {
+    const c = buf[i]!;
+    if (c > 0x7f) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
+  b = buf;
+  pos = from;
+  end = to;
+  if (b[pos++] !== VERSION) throw new Error(`unknown row record version ${b[from]}`);
+  const flags = u32();
   const ts = f64(), prompt = f64(), completion = f64(), cached = f64(), cacheWrite = f64(), cost = f64(), billed = f64(), latency = f64();
   const status = b.readInt32LE(pos);
   pos += 4;
@@ -268,5 +292,6 @@ function decodeRow(b: Buffer): UsageRecord {
   if (flags & F_ORIG_BILLED) row.original_billed_nano = f64();
   if (flags & F_KEY_ID) row.key_id = str()!;
   if (flags & F_EXTRA) Object.assign(row, JSON.parse(str()!));
+  if (pos > end) throw new Error('row record is truncated');
   return row;
 }

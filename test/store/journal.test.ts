@@ -110,6 +110,31 @@ describe('ledger journal', () => {
     expect(segments(dir).map((f) => statSync(join(dir, 'journal', f)).size)).toEqual([0]);
   });
 
+  it('writes behind in rounds (many journal groups, one LMDB commit) and starts a round at once for a reader waiting for it', async () => {
+    const dir = tempDir('tg-journal-');
+    const ledger = ledgerAt(dir);
+    const progress = LedgerProgress.create();
+    const writer = new JournalWriter(ledger, new Journal(dir, false, 1 << 20), { progress, writeBehindMs: 60_000 });
+    await writer.recover();
+    const submit = (rows: UsageRecord[]) => new Promise<void>((durable) => writer.submit(batch(rows), rows.length, durable));
+    // The first round starts at once (none before it); the groups after it wait for the next round.
+    await submit([row()]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(progress.applied).toBe(1);
+    for (let i = 0; i < 5; i++) await submit([row(), row()]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(progress.durable).toBe(6);
+    expect(progress.applied).toBe(1); // durable in the journal, not yet in LMDB: the round is a minute away
+    expect(progress.read('lmdbCommits')).toBe(1);
+    // A reader needs LMDB to hold what is durable: it says so, and the round starts now.
+    const started = Date.now();
+    expect(await progress.catchUp(10_000)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(progress.read('lmdbCommits')).toBe(2); // five groups, one commit
+    expect(ledger.countRows({ customer: 'acme' })).toBe(11);
+    expect(await writer.close()).toBe(0);
+  });
+
   it('keeps rows appended through a ledger across a close and reopen', async () => {
     const dir = tempDir('tg-journal-');
     const a = new Ledger(dir, 'UTC', true);
