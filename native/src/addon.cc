@@ -1,11 +1,13 @@
 // Node-API glue: load(tables, out) once per thread (each shard is a worker
 // thread with its own `out`), then scanRequest(buffer) and scanAnswer(buffer)
-// fill that thread's Float64Array (slots: json_scan.h).
+// fill that thread's Float64Array (slots: json_scan.h); scanSse(buffer, from,
+// endpoint, out) fills the Int32Array it is given (slots: sse_scan.h).
 #include <napi.h>
 
 #include <mutex>
 
 #include "json_scan.h"
+#include "sse_scan.h"
 #include "text_tokens.h"
 
 namespace {
@@ -91,7 +93,26 @@ Napi::Value ScanAnswer(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), tg::scanAnswer(p, n, inst->out));
 }
 
+/** scanSse(events: Buffer, from: number, endpoint: number, out: Int32Array): events described in out. */
+Napi::Value ScanSse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray()) {
+    Napi::TypeError::New(env, "scanSse(events, from, endpoint, out)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto a = info[0].As<Napi::Uint8Array>();
+  auto o = info[3].As<Napi::Int32Array>();
+  const int64_t from = info[1].As<Napi::Number>().Int64Value();
+  if (o.TypedArrayType() != napi_int32_array || from < 0 || static_cast<size_t>(from) > a.ByteLength()) {
+    Napi::RangeError::New(env, "scanSse: out must be an Int32Array and from within the buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int max = static_cast<int>(o.ElementLength() / tg::SSE_SLOTS);
+  return Napi::Number::New(env, tg::scanSse(a.Data(), a.ByteLength(), static_cast<size_t>(from), info[2].As<Napi::Number>().Int32Value(), o.Data(), max));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("scanSse", Napi::Function::New(env, ScanSse));
   exports.Set("load", Napi::Function::New(env, Load));
   exports.Set("scanRequest", Napi::Function::New(env, ScanRequest));
   exports.Set("scanAnswer", Napi::Function::New(env, ScanAnswer));

@@ -12,6 +12,8 @@ export interface Addon {
   scanRequest(body: Uint8Array): string | undefined;
   /** Fills OUT; returns the status. */
   scanAnswer(body: Uint8Array): number;
+  /** Describes the whole SSE events of events[from..] in `out` (4 slots each: native/src/sse_scan.h); returns how many. */
+  scanSse(events: Uint8Array, from: number, endpoint: number, out: Int32Array): number;
 }
 
 export type NativePath = { kind: 'native'; addon: Addon; file: string } | { kind: 'js'; reason: string };

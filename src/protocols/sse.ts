@@ -47,9 +47,15 @@ export class SseScanner {
     } else {
       whole = chunk;
     }
-    // The events end where a forward scan for blank lines last stopped (not at the last "\n\n": "\n\n\n" ends one event, not two).
+    // The events end where a forward scan for blank lines would last stop: in the last run of line feeds, after
+    // an even number of them ("\n\n\n" ends one event, not two). Found from the end: one search, not one per event.
     let end = 0;
-    for (let i = whole.indexOf(BLANK); i >= 0; i = whole.indexOf(BLANK, end)) end = i + 2;
+    const last = whole.lastIndexOf(BLANK);
+    if (last >= 0) {
+      let run = last; // the run's first LF (the run ends at last + 2: lastIndexOf found its last pair)
+      while (run > 0 && whole[run - 1] === LF) run--;
+      end = run + ((last + 2 - run) & ~1);
+    }
     if (end < whole.length) this.#keep(whole.subarray(end));
     return end === whole.length ? whole : whole.subarray(0, end);
   }

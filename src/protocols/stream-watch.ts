@@ -1,3 +1,4 @@
+import { nativePath } from '../native/native-addon.js';
 import type { EndpointId } from './call.js';
 import { eventEnd } from './sse.js';
 import { StreamTracker, type EventVerdict } from './stream-tracker.js';
@@ -16,6 +17,11 @@ import { StreamTracker, type EventVerdict } from './stream-tracker.js';
 // verdict, usage and model always come from StreamTracker.inspect on the
 // event's text. An event that matches none of them is, for the tracker,
 // one whose verdict is FORWARD and whose only effect is on the text.
+//
+// With the native addon, one call finds the events of a batch and what each
+// holds (native/src/sse_scan.cc, the same rules): the JavaScript searches
+// cost a call across to C++ per event and key (about a hundred for a
+// 23-event answer), which was most of the relay's own work.
 
 const FORWARD: EventVerdict = { forward: true, terminal: false };
 
@@ -52,6 +58,21 @@ function valueAt(ev: Buffer, keyEnd: number): number {
 /** Events kept for the text before they are run through the text tracker anyway. */
 const KEEP_BYTES = 1024 * 1024;
 
+const native = nativePath.kind === 'native' ? nativePath.addon : undefined;
+/** native/src/sse_scan.h: endpoint codes, slots per event, flags. */
+const SSE_ENDPOINT: Partial<Record<EndpointId, number>> = { chat: 0, responses: 1, messages: 2 };
+const SLOTS = 4;
+const HIT = 1;
+const MODEL = 2;
+const MODEL_ESCAPED = 4;
+/**
+ * What the addon found, shared by the shard's streams: a batch's events are
+ * inspected in one synchronous run, and a watch that finds another's results
+ * here (or none for its event) scans again from its event.
+ */
+const FOUND = new Int32Array(512 * SLOTS);
+let foundBy: StreamWatch | undefined;
+
 export class StreamWatch {
   readonly tracker: StreamTracker;
   readonly #triggers: Buffer[];
@@ -63,6 +84,12 @@ export class StreamWatch {
   /** Where the triggers are in the events of the last scan(), ascending; the first not behind the event being inspected. */
   #hits: number[] = [];
   #nextHit = 0;
+  /** Native: the events FOUND describes (when foundBy is this watch), from where, how many, and the one inspected last. */
+  #found: Buffer | undefined;
+  #foundFrom = 0;
+  #foundCount = 0;
+  #foundAt = 0;
+  readonly #code: number | undefined;
 
   /** False when this endpoint's events must all be inspected (use the tracker directly). */
   static covers(endpoint: EndpointId): boolean {
@@ -71,7 +98,8 @@ export class StreamWatch {
 
   constructor(readonly endpoint: EndpointId, private readonly clientWantsUsage: boolean) {
     this.tracker = new StreamTracker(endpoint, clientWantsUsage);
-    this.#triggers = [...ALWAYS, ...TRIGGERS[endpoint]!].map((t) => Buffer.from(t));
+    this.#code = native ? SSE_ENDPOINT[endpoint] : undefined;
+    this.#triggers = this.#code === undefined ? [...ALWAYS, ...TRIGGERS[endpoint]!].map((t) => Buffer.from(t)) : [];
   }
 
   get usage() {
@@ -92,6 +120,11 @@ export class StreamWatch {
     this.#kept.push(events);
     this.#keptBytes += events.length;
     if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+    if (this.#code !== undefined) {
+      // Found when first inspected (#locate).
+      this.#found = undefined;
+      return;
+    }
     const hits: number[] = [];
     for (const t of this.#triggers) for (let i = events.indexOf(t); i >= 0; i = events.indexOf(t, i + t.length)) hits.push(i);
     if (this.endpoint === 'chat') {
@@ -104,11 +137,57 @@ export class StreamWatch {
     this.#nextHit = 0;
   }
 
+  /** The end of the event that starts at `start` in events (after scan(events)): eventEnd(), found natively with the rest. */
+  end(events: Buffer, start: number): number {
+    const k = this.#code === undefined ? -1 : this.#locate(events, start);
+    return k < 0 ? eventEnd(events, start) : FOUND[k * SLOTS]!;
+  }
+
   /** The verdict on the event events[start, end) (in order, after scan(events)). */
   inspect(events: Buffer, start: number, end: number): EventVerdict {
-    if (this.#matters(events, start, end)) return this.tracker.inspect(events.toString('utf8', start, end));
+    const matters = this.#code === undefined ? this.#matters(events, start, end) : this.#mattersNative(events, start);
+    if (matters) return this.tracker.inspect(events.toString('utf8', start, end));
     this.tracker.events++;
     return FORWARD;
+  }
+
+  /** Index in FOUND of the event starting at `start`, scanning (again) from there when FOUND does not hold it; -1 when no whole event starts there. */
+  #locate(events: Buffer, start: number): number {
+    if (foundBy === this && this.#found === events && start >= this.#foundFrom) {
+      let i = this.#foundAt;
+      if (i > 0 && FOUND[(i - 1) * SLOTS]! > start) i = 0;
+      while (i < this.#foundCount && FOUND[i * SLOTS]! <= start) i++;
+      const from = i === 0 ? this.#foundFrom : FOUND[(i - 1) * SLOTS]!;
+      if (i < this.#foundCount && from === start) return (this.#foundAt = i);
+    }
+    foundBy = this;
+    this.#found = events;
+    this.#foundFrom = start;
+    this.#foundAt = 0;
+    this.#foundCount = native!.scanSse(events, start, this.#code!, FOUND);
+    return this.#foundCount ? 0 : -1;
+  }
+
+  /** #matters, from what the addon found: the same rules (native/src/sse_scan.cc). */
+  #mattersNative(b: Buffer, start: number): boolean {
+    const at = this.#locate(b, start);
+    if (at < 0) return true; // not a whole event (SseScanner never gives one): the parser reads it
+    const k = at * SLOTS;
+    const flags = FOUND[k + 1]!;
+    const hit = (flags & HIT) !== 0;
+    if (flags & MODEL) {
+      const from = FOUND[k + 2]!;
+      const to = FOUND[k + 3]!;
+      const known = this.#modelBytes;
+      if (known && known.length === to - from && sameBytes(b, from, known)) return hit;
+      this.#modelBytes = Buffer.from(b.subarray(from, to)); // a copy: the chunk it came from is let go
+      return true;
+    }
+    if (flags & MODEL_ESCAPED) {
+      this.#modelBytes = undefined;
+      return true;
+    }
+    return hit;
   }
 
   #matters(b: Buffer, start: number, end: number): boolean {

@@ -10,7 +10,8 @@ import type { Answer } from './upstream-attempts.js';
 import { describeError } from './upstream-request.js';
 
 // A streamed answer, relayed with backpressure as it arrives: one client
-// write per upstream chunk, its whole events' bytes as they came. The event
+// write per upstream read (all the chunks that arrived together), its whole
+// events' bytes as they came. The event
 // that ends the answer (and anything after it) is held back until the usage
 // row is committed, so a client that saw the end of its answer is in the
 // ledger. A stream that ends early (client gone, upstream cut, no terminal
@@ -60,9 +61,14 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   let bytes = 0;
   let budgetCut = false;
   let draining = false;
+  // Each upstream read's events go out in one write. A growing hold checks the output after each chunk
+  // (its overshoot is bounded by one chunk's events); otherwise all that has arrived is taken at once.
+  const batched = !hold;
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
-    for (let chunk = answer.first ?? null; chunk; chunk = await up.next()) {
+    let first = answer.first ?? null;
+    if (first && batched && up.arrived?.()) first = Buffer.concat([first, (await up.next(true))!]);
+    for (let chunk = first; chunk; chunk = await up.next(batched)) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
       watch?.scan(events);
@@ -70,7 +76,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       const out: (Buffer | string)[] = [];
       let run = 0; // start of the run of forwarded events not yet taken into `out`
       for (let s = 0; s < events.length; ) {
-        const e = eventEnd(events, s);
+        const e = watch ? watch.end(events, s) : eventEnd(events, s);
         const raw = watch ? undefined : events.toString('utf8', s, e);
         const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
         // Past the budget cut, the rest of what arrived is counted (the provider generated it) but not relayed.
@@ -149,6 +155,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
 }
 
 /** One Buffer of what goes out in one write (bytes relayed as they came, text we wrote). */
-function joined(parts: (Buffer | string)[]): Buffer {
+function joined(parts: (Buffer | string)[]): Buffer | string {
+  if (parts.length === 1) return parts[0]!; // most often the held terminal event: no copy
   return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
 }

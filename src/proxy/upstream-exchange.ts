@@ -112,19 +112,38 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return c.length === 1 ? c[0]! : Buffer.concat(c);
   }
 
-  /** The next chunk, or null at the end. Throws if the upstream failed. */
-  async next(): Promise<Buffer | null> {
+  /**
+   * The next chunk, or null at the end. Throws if the upstream failed.
+   * `all`: every chunk that has arrived, as one Buffer. A chunked stream
+   * comes in many small pieces from one socket read (one per HTTP chunk: an
+   * SSE upstream writes one per event or word); taken together, the relay
+   * scans them at once and passes them on in one write, not one socket
+   * write per piece. Nothing waits for more: only what is here is taken.
+   */
+  async next(all = false): Promise<Buffer | null> {
     for (;;) {
-      const c = this.#chunks.shift();
-      if (c) {
-        this.#buffered -= c.length;
+      const c = this.#chunks;
+      if (c.length) {
+        let out: Buffer;
+        if (all && c.length > 1) {
+          out = Buffer.concat(c);
+          this.#chunks = [];
+        } else {
+          out = c.shift()!;
+        }
+        this.#buffered -= out.length;
         if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
-        return c;
+        return out;
       }
       if (this.#error) throw this.#error;
       if (this.#ended) return null;
       await this.#waitForMore();
     }
+  }
+
+  /** Chunks have arrived that next() has not taken. */
+  arrived(): boolean {
+    return this.#chunks.length > 0;
   }
 
   /** Discards the rest of the body (a retried attempt), freeing the connection. */

@@ -1,0 +1,107 @@
+#include "sse_scan.h"
+
+#include <cstring>
+#include <string_view>
+
+namespace tg {
+
+namespace {
+
+using sv = std::string_view;
+
+// stream-watch.ts: ALWAYS and TRIGGERS (keep in step).
+constexpr sv kAlways[] = {"[DONE]"};
+constexpr sv kResponses[] = {"response.completed", "response.incomplete", "response.failed", "response.created"};
+constexpr sv kMessages[] = {"message_start", "message_delta", "message_stop"};
+constexpr sv kUsageKey = "\"usage\"";
+constexpr sv kModelKey = "\"model\"";
+
+/**
+ * First occurrence of `needle` (2 bytes or more) in p[from, to), or `to`.
+ * memchr on its second byte, then a compare: glibc's memmem sets up tables
+ * on every call, slower here than the search itself; and the second byte
+ * skips the quotes JSON is full of ("usage" is found by its u).
+ */
+size_t find(const uint8_t* p, size_t from, size_t to, sv needle) {
+  const size_t k = needle.size();
+  if (to < from + k) return to;
+  const uint8_t second = static_cast<uint8_t>(needle[1]);
+  const uint8_t* q = p + from + 1;
+  const uint8_t* last = p + to - k + 1;  // the second byte of the last place the needle fits
+  while (q <= last) {
+    q = static_cast<const uint8_t*>(std::memchr(q, second, static_cast<size_t>(last - q) + 1));
+    if (!q) return to;
+    if (q[-1] == static_cast<uint8_t>(needle[0]) && std::memcmp(q + 1, needle.data() + 2, k - 2) == 0) return static_cast<size_t>(q - 1 - p);
+    q++;
+  }
+  return to;
+}
+
+bool contains(const uint8_t* p, size_t from, size_t to, sv needle) {
+  return find(p, from, to, needle) < to;
+}
+
+/** stream-watch.ts valueAt: past blanks, a colon and blanks (over the whole buffer); n when it ran out, SIZE_MAX when no colon. */
+size_t valueAt(const uint8_t* p, size_t n, size_t i) {
+  auto blank = [&](size_t k) { return k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\n'); };
+  while (blank(i)) i++;
+  if (i >= n || p[i] != ':') return SIZE_MAX;
+  i++;
+  while (blank(i)) i++;
+  return i;
+}
+
+/** A chat event whose "usage" is not null (an object: the usage chunk). */
+bool usageHit(const uint8_t* p, size_t n, size_t s, size_t e) {
+  for (size_t i = find(p, s, e, kUsageKey); i < e; i = find(p, i + 1, e, kUsageKey)) {
+    const size_t v = valueAt(p, n, i + kUsageKey.size());
+    if (v == SIZE_MAX) continue;
+    if (!(v + 4 <= n && std::memcmp(p + v, "null", 4) == 0)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out, int max) {
+  int count = 0;
+  size_t s = from;
+  while (s < n && count < max) {
+    const size_t blank = find(p, s, n, "\n\n");
+    if (blank >= n) break;
+    const size_t e = blank + 2;
+    int flags = 0;
+    bool hit = false;
+    for (sv t : kAlways) hit = hit || contains(p, s, e, t);
+    if (!hit && endpoint == SSE_RESPONSES) for (sv t : kResponses) hit = hit || contains(p, s, e, t);
+    if (!hit && endpoint == SSE_MESSAGES) for (sv t : kMessages) hit = hit || contains(p, s, e, t);
+    if (!hit && endpoint == SSE_CHAT) hit = usageHit(p, n, s, e);
+    if (hit) flags |= SSE_HIT;
+    int32_t ms = -1, me = -1;
+    const size_t m = find(p, s, e, kModelKey);
+    if (m < e) {
+      const size_t v = valueAt(p, n, m + kModelKey.size());
+      if (v != SIZE_MAX && v < e && p[v] == '"') {
+        const void* q = std::memchr(p + v + 1, '"', n - (v + 1));
+        const size_t to = q ? static_cast<size_t>(static_cast<const uint8_t*>(q) - p) : n;
+        if (to >= e || std::memchr(p + v + 1, '\\', to - (v + 1))) {
+          flags |= SSE_MODEL_ESCAPED;
+        } else {
+          flags |= SSE_MODEL;
+          ms = static_cast<int32_t>(v + 1);
+          me = static_cast<int32_t>(to);
+        }
+      }
+    }
+    int32_t* o = out + count * SSE_SLOTS;
+    o[SSE_END] = static_cast<int32_t>(e);
+    o[SSE_FLAGS] = flags;
+    o[SSE_MODEL_S] = ms;
+    o[SSE_MODEL_E] = me;
+    count++;
+    s = e;
+  }
+  return count;
+}
+
+}  // namespace tg

@@ -1,0 +1,36 @@
+// The byte-level front of a streamed answer's watch (src/protocols/stream-watch.ts)
+// in one pass: a Buffer of whole SSE events (SseScanner.push: LF line ends,
+// each event ending with a blank line) is split into its events, and each is
+// marked with what the JavaScript scan would find in it, with no per-event
+// call across the boundary. The rules, the trigger lists included, mirror
+// stream-watch.ts exactly (test/protocols/stream-watch.test.ts compares both).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tg {
+
+/** Which endpoint's triggers apply (stream-watch.ts TRIGGERS). */
+enum SseEndpoint { SSE_CHAT = 0, SSE_RESPONSES = 1, SSE_MESSAGES = 2 };
+
+/** Per event, four int32 slots: end (exclusive, after its blank line), flags, model value start, model value end. */
+enum SseSlot { SSE_END = 0, SSE_FLAGS = 1, SSE_MODEL_S = 2, SSE_MODEL_E = 3, SSE_SLOTS = 4 };
+
+enum SseFlag {
+  /** A trigger (the terminal marker, an endpoint's event names, a chat usage that is not null) starts in the event. */
+  SSE_HIT = 1,
+  /** The event's first "model" key has a plain string value, at [MODEL_S, MODEL_E). */
+  SSE_MODEL = 2,
+  /** ... or a string value that is escaped or not closed within the event: the parser must read it. */
+  SSE_MODEL_ESCAPED = 4,
+};
+
+/**
+ * Scans the events of p[from, n) (from: the start of an event). Fills up to
+ * `max` events into out (SSE_SLOTS each) and returns how many; fewer than the
+ * events there when `max` ran out (scan again from the last end). An event
+ * with no blank line (never given by SseScanner) ends the scan.
+ */
+int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out, int max);
+
+}  // namespace tg
