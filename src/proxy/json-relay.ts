@@ -1,4 +1,5 @@
 import { errorBody } from '../http/errors.js';
+import { costHeader } from './cost-header.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { ParsedCall } from '../protocols/call.js';
 import { readJsonAnswer } from '../protocols/json-answer.js';
@@ -55,7 +56,7 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   ex.send(head.status, {
     'content-type': contentType || 'application/json',
     'x-tollgate-request-id': c.requestId,
-    'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
+    'x-tollgate-cost': costHeader(cost),
     'x-tollgate-budget-remaining': remaining ? `${remaining.value} ${remaining.unit}` : 'unlimited',
   }, bytes);
 }
