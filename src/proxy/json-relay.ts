@@ -44,7 +44,8 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   const { reported } = read;
   // The answer's text is read only when our own count is needed (billed-usage.ts).
   const relayed = { get text() { return answerText(upstreamEndpoint, read.json()); }, textComplete: read.valid, bytes: bytes.length };
-  const cost = await c.bill(row, call, target, reported.model, reported.usage, relayed, true);
+  const billed = c.bill(row, call, target, reported.model, reported.usage, relayed, true);
+  const cost = typeof billed === 'number' ? billed : await billed;
   const whole = translation ? (read.json() as Record<string, unknown> | undefined) : undefined;
   if (translation && whole) bytes = JSON.stringify(translation.answer(whole, Math.floor(Date.now() / 1000)));
   // A client that hung up after the call was forwarded: the provider still charges, so the answer was read and is billed.
