@@ -30,6 +30,23 @@ export function closeStalledWrites(now: number, maxMs: number): number {
   return n;
 }
 
+// send()'s arguments for its cork callback: one function for every answer instead of a closure per answer
+// (cork runs the callback at once, and nothing in it sends another answer).
+let sending: Exchange | undefined;
+let sendStatus = 0;
+const NO_HEADERS: Headers = {};
+let sendHeaders: Headers = NO_HEADERS;
+let sendBody: string | Uint8Array = '';
+function writeAnswer(): void {
+  const ex = sending!;
+  const headers = sendHeaders;
+  const body = sendBody;
+  sending = undefined;
+  sendHeaders = NO_HEADERS;
+  sendBody = '';
+  ex.writeAnswer(sendStatus, headers, body);
+}
+
 /**
  * One HTTP exchange on a uWS response: remembers whether the client went
  * away (uWS forbids touching `res` after that), corks every write made
@@ -39,7 +56,8 @@ export class Exchange {
   aborted = false;
   started = false;
   ended = false;
-  #abortListeners: (() => void)[] = [];
+  /** Made at the first listener: most exchanges never get one. */
+  #abortListeners: (() => void)[] | undefined;
   #writable: (() => void) | null = null;
 
   /**
@@ -52,7 +70,7 @@ export class Exchange {
       // A throw inside a uWS callback would abort the process: contain it here.
       try {
         this.#writable?.();
-        for (const f of this.#abortListeners) f();
+        if (this.#abortListeners) for (const f of this.#abortListeners) f();
       } catch (err) {
         process.emitWarning(`abort listener failed: ${(err as Error)?.message ?? err}`);
       }
@@ -61,7 +79,7 @@ export class Exchange {
 
   onAbort(f: () => void): void {
     if (this.aborted) f();
-    else this.#abortListeners.push(f);
+    else (this.#abortListeners ??= []).push(f);
   }
 
   /** Close the connection after the answer: set for a request whose body will not be read (too large, too slow). */
@@ -72,12 +90,19 @@ export class Exchange {
     if (this.aborted || this.ended) return;
     this.ended = true;
     this.started = true;
-    this.res.cork(() => {
-      this.res.writeStatus(statusBytes(status));
-      this.#writeBase(headers);
-      for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
-      this.res.end(body, this.closeConnection || this.closeAfter());
-    });
+    sending = this;
+    sendStatus = status;
+    sendHeaders = headers;
+    sendBody = body;
+    this.res.cork(writeAnswer);
+  }
+
+  /** The writes of send(), inside its cork (writeAnswer). */
+  writeAnswer(status: number, headers: Headers, body: string | Uint8Array): void {
+    this.res.writeStatus(statusBytes(status));
+    this.#writeBase(headers);
+    for (const k in headers) this.res.writeHeader(headerBytes(k), headers[k]!);
+    this.res.end(body, this.closeConnection || this.closeAfter());
   }
 
   json(status: number, body: unknown, headers: Headers = {}): void {

@@ -45,13 +45,9 @@ export function readIdentityHeaders(req: HttpRequest): IdentityHeaders & { sessi
   };
 }
 
-const TOKEN_HEADERS: [keyof IdentityHeaders, string][] = [
-  ['apiKey', 'x-api-key'],
-  ['customer', 'x-tollgate-customer'],
-  ['agent', 'x-tollgate-agent'],
-  ['session', 'x-tollgate-session'],
-  ['idempotencyKey', 'idempotency-key'],
-];
+// Two parallel lists, walked by index: no iterator or destructured pair per header on every call.
+const TOKEN_FIELDS: readonly (keyof IdentityHeaders)[] = ['apiKey', 'customer', 'agent', 'session', 'idempotencyKey'];
+const TOKEN_NAMES: readonly string[] = ['x-api-key', 'x-tollgate-customer', 'x-tollgate-agent', 'x-tollgate-session', 'idempotency-key'];
 
 /** First character of `s` from `from` that is outside [lo, hi], or -1. */
 function firstOutside(s: string, lo: number, hi: number, from = 0): number {
@@ -69,11 +65,11 @@ function refusal(header: string, s: string, at: number): string {
 
 /** A message naming the first identity header with a byte outside visible ASCII, or null when all are clean. */
 export function badIdentityHeader(h: IdentityHeaders): string | null {
-  for (const [field, header] of TOKEN_HEADERS) {
-    const v = h[field];
+  for (let i = 0; i < TOKEN_FIELDS.length; i++) {
+    const v = h[TOKEN_FIELDS[i]!];
     if (!v) continue;
     const at = firstOutside(v, 0x21, 0x7e);
-    if (at >= 0) return refusal(header, v, at);
+    if (at >= 0) return refusal(TOKEN_NAMES[i]!, v, at);
   }
   if (h.authorization.startsWith('Bearer ')) {
     // `Bearer <token>`: the one space after the scheme is syntax; the token is visible ASCII.

@@ -18,7 +18,7 @@ export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[], cl
   let best: { model: string; ref: BudgetRef; at: number } | undefined;
   for (const ref of refs) {
     // A shadow budget only watches: its degrade thresholds notify but never change the model.
-    if (!ref.thresholds.length || ref.enforce === false) continue;
+    if (!ref.thresholds.length || ref.enforce === false || !hasDegrade(ref)) continue;
     table.rollover(ref.slot, clock.window(ref.period, now, ref.timeZone).start);
     const s = table.read(ref.slot);
     if (s.limit <= 0n) continue;
@@ -28,4 +28,10 @@ export function degradeTarget(table: BudgetTable, refs: readonly BudgetRef[], cl
     }
   }
   return best;
+}
+
+/** Only degrade thresholds matter here: a budget with warn or block ones alone is not read (or rolled: the reservation does that). */
+function hasDegrade(ref: BudgetRef): boolean {
+  for (const t of ref.thresholds) if (t.action === 'degrade' && t.model) return true;
+  return false;
 }

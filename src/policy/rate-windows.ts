@@ -24,13 +24,20 @@ const BUCKET_FIELDS = 4; // [epochIndex, count, grant left, carried in from the 
 /** tryAdd's answer when the window has room but this node's grant for the bucket does not (leased mode). */
 export const SHORT = -1;
 
+/** Platforms where a BigInt64 cell's low 32 bits are its first Int32 (every one Node runs on but s390x). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO_32 = 2 ** 32;
+
 export class RateWindows {
   readonly #i: BigInt64Array;
+  /** The same cells as 32-bit halves: used() compares a bucket's epoch without making BigInts (several per bucket, 60 buckets, every call). */
+  readonly #w: Int32Array | undefined;
   readonly stride: number;
 
   constructor(readonly sab: SharedArrayBuffer, readonly buckets: number, readonly leased = false) {
     this.stride = buckets * BUCKET_FIELDS;
     this.#i = new BigInt64Array(sab);
+    this.#w = LITTLE_ENDIAN ? new Int32Array(sab) : undefined;
   }
 
   static create(capacity: number, buckets = 60, leased = false): RateWindows {
@@ -50,12 +57,18 @@ export class RateWindows {
     const width = spec.windowMs / this.buckets;
     const epoch = Math.floor(now / width);
     const a = this.#i;
-    let sum = 0n;
+    const w = this.#w;
+    // Summed as Numbers: exact, every count and their sum staying far below 2^53.
+    let sum = 0;
     for (let k = 0; k < this.buckets; k++) {
-      const b = this.#bucket(spec.slot, epoch - k);
-      if (Atomics.load(a, b) === BigInt(epoch - k)) sum += Atomics.load(a, b + 1);
+      const e = epoch - k;
+      const b = this.#bucket(spec.slot, e);
+      // The epoch cell read as its two halves: a claim racing this read shows as the old epoch or the
+      // new one, as with one atomic read (epochs of one bucket differ in their low half).
+      const live = w ? Atomics.load(w, 2 * b) === (e | 0) && Atomics.load(w, 2 * b + 1) === Math.floor(e / TWO_32) : Atomics.load(a, b) === BigInt(e);
+      if (live) sum += Number(Atomics.load(a, b + 1));
     }
-    return Number(sum);
+    return sum;
   }
 
   /** The bucket index of `now` in a window (the epoch Redis grants are keyed by in leased mode). */

@@ -158,11 +158,10 @@ export function costPicoFast(entry: PriceEntry, usage: UsageUnits): number | und
   const cacheWriteQ = cw5Rate !== undefined ? cw5Rate * 4 : isAnthropic(entry) ? input * 5 : input * 4;
   const cacheWrite1hQ = cw1hRate !== undefined ? cw1hRate * 4 : isAnthropic(entry) ? input * 8 : cacheWriteQ;
   const uncached = Math.max(0, prompt - cached - cw5 - cw1h);
-  let total = 0;
-  for (const term of [uncached * inputQ, cached * cacheReadQ, cw5 * cacheWriteQ, cw1h * cacheWrite1hQ, completion * outputQ]) {
-    if (!Number.isSafeInteger(term)) return undefined;
-    total += term;
-  }
+  // Each term checked on its own, without an array of them per call.
+  const t1 = uncached * inputQ, t2 = cached * cacheReadQ, t3 = cw5 * cacheWriteQ, t4 = cw1h * cacheWrite1hQ, t5 = completion * outputQ;
+  if (!Number.isSafeInteger(t1) || !Number.isSafeInteger(t2) || !Number.isSafeInteger(t3) || !Number.isSafeInteger(t4) || !Number.isSafeInteger(t5)) return undefined;
+  const total = t1 + t2 + t3 + t4 + t5;
   if (!Number.isSafeInteger(total * 2 + 4)) return undefined;
   return Math.floor((total * 2 + 4) / 8); // round half up, as costPicoBig
 }

@@ -267,7 +267,12 @@ export class PriceTable {
   private readonly lower: Map<string, { id: string; via: 'exact' | 'alias' }>;
   /** family -> newest dated id (for `-latest`). */
   private readonly newestDated: Map<string, { id: string; key: string }>;
-  private readonly memo = new Map<string, Resolved | null>();
+  /**
+   * Resolutions by model, then provider hint, then priceAs: looked up with the strings the caller
+   * holds (a target's, whose hash V8 keeps), not a key joined per call, which was hashed anew each time.
+   */
+  private memo = new Map<string, Map<string, Map<string, Resolved | null>>>();
+  private memoSize = 0;
   /** id -> its price versions, for entries with dated changes only. */
   private readonly schedules = new Map<string, Schedule>();
 
@@ -382,8 +387,8 @@ export class PriceTable {
   private resolveMemo(model: string, providerHint: string | undefined, priceAs?: string): Resolved | undefined {
     if (typeof model !== 'string' || model.length === 0) return undefined;
     if (priceAs !== undefined && (typeof priceAs !== 'string' || priceAs.length === 0)) priceAs = undefined;
-    const key = `${providerHint ?? ''}\u0000${priceAs ?? ''}\u0000${model}`;
-    const hit = this.memo.get(key);
+    const byHint = this.memo.get(model)?.get(providerHint ?? '');
+    const hit = byHint?.get(priceAs ?? '');
     if (hit !== undefined) return hit ?? undefined;
     let r: PriceMatch | undefined;
     if (priceAs) {
@@ -393,8 +398,16 @@ export class PriceTable {
       r = this.resolve(model.trim(), providerHint);
     }
     const res = r && this.resolved(r);
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(key, res ?? null);
+    if (this.memoSize >= MEMO_LIMIT) {
+      this.memo = new Map();
+      this.memoSize = 0;
+    }
+    let hints = this.memo.get(model);
+    if (!hints) this.memo.set(model, (hints = new Map()));
+    let byAs = hints.get(providerHint ?? '');
+    if (!byAs) hints.set(providerHint ?? '', (byAs = new Map()));
+    byAs.set(priceAs ?? '', res ?? null);
+    this.memoSize++;
     return res;
   }
 

@@ -62,6 +62,8 @@ export function outputCeiling(call: ParsedCall, cap: number | undefined): number
   return (cap + call.predictionTokens) * call.choices;
 }
 
+const NO_PROBLEMS: readonly UsageProblem[] = Object.freeze([]);
+
 /** Problems of a report that parsed but cannot be true for this call. */
 export function impossible(u: ReportedUsage, limits: UsageLimits): UsageProblem[] {
   const out: UsageProblem[] = [];
@@ -69,6 +71,13 @@ export function impossible(u: ReportedUsage, limits: UsageLimits): UsageProblem[
   if (limits.maxOutput !== undefined && u.completionTokens > limits.maxOutput * 2 + 16) out.push({ field: 'completionTokens', detail: `completion_tokens=${u.completionTokens} beyond max_tokens × n = ${limits.maxOutput}` });
   if (u.cachedTokens > u.promptTokens) out.push({ field: 'cachedTokens', detail: `cached_tokens=${u.cachedTokens} above prompt_tokens=${u.promptTokens}` });
   return out;
+}
+
+/** The provider's report as it is, when it is there, possible and the answer complete (no count needed); else undefined. */
+export function providerUsage(reported: ReportedUsage | undefined, limits: UsageLimits, complete: boolean): BilledUsage | undefined {
+  if (!reported || !complete || reported.problems.length) return undefined;
+  if (impossible(reported, limits).length) return undefined;
+  return { usage: strip(reported), source: 'provider' };
 }
 
 /** Our own count of the call's prompt and of what was relayed (see the rules above). */
@@ -90,7 +99,11 @@ export async function ownCount(count: Count, call: ParsedCall, relayed: Relayed)
  * we counted of the output.
  */
 export async function billedUsage(count: Count, call: ParsedCall, reported: ReportedUsage | undefined, relayed: Relayed, limits: UsageLimits, complete: boolean): Promise<BilledUsage> {
-  const problems = reported ? [...reported.problems, ...impossible(reported, limits)] : [];
+  const direct = providerUsage(reported, limits, complete);
+  if (direct) return direct;
+  const beyond = reported ? impossible(reported, limits) : NO_PROBLEMS;
+  // A report with nothing wrong (nearly every call): no merged list of problems.
+  const problems = !reported ? NO_PROBLEMS : !reported.problems.length ? beyond : !beyond.length ? reported.problems : [...reported.problems, ...beyond];
   if (reported && !problems.length && complete) return { usage: strip(reported), source: 'provider' };
   const own = await ownCount(count, call, relayed);
   // Input the provider added from stored state (previous_response_id, ...) is not in the body: the context window bounds it.

@@ -1,5 +1,5 @@
 import type { PriceMatch, PriceTable } from '../pricing/price-table.js';
-import { costPico } from '../pricing/cost.js';
+import { costPico, costPicoFast, type UsageUnits } from '../pricing/cost.js';
 import type { CallUsage } from '../protocols/call.js';
 
 // Price of a call on the model that actually answered, in integer pico-USD.
@@ -26,6 +26,11 @@ export function unknownModelFallback(rule: { input: number; output: number } | u
 
 export function costOf(match: PriceMatch | undefined, usage: CallUsage): Priced {
   if (!match) return { pico: 0, source: 'unknown' };
+  // Token counts only (every chat call): priced from the usage as it is, with no copy of it.
+  if ((usage as UsageUnits).batch === undefined && !usage.images && !usage.seconds && !usage.characters) {
+    const pico = costPicoFast(match.entry, usage);
+    if (pico !== undefined) return { pico, source: match.id };
+  }
   return {
     pico: costPico(match.entry, {
       promptTokens: usage.promptTokens,

@@ -27,5 +27,5 @@ export interface CallRun {
    * billed-usage.ts), prices it on the model that answered, settles the hold
    * and fills the row; returns the cost in nano-USD.
    */
-  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number>;
+  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): number | Promise<number>;
 }

@@ -1,4 +1,5 @@
 import { errorBody } from '../http/errors.js';
+import { costHeader } from './cost-header.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { ParsedCall } from '../protocols/call.js';
 import { readJsonAnswer } from '../protocols/json-answer.js';
@@ -43,7 +44,8 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   const { reported } = read;
   // The answer's text is read only when our own count is needed (billed-usage.ts).
   const relayed = { get text() { return answerText(upstreamEndpoint, read.json()); }, textComplete: read.valid, bytes: bytes.length };
-  const cost = await c.bill(row, call, target, reported.model, reported.usage, relayed, true);
+  const billed = c.bill(row, call, target, reported.model, reported.usage, relayed, true);
+  const cost = typeof billed === 'number' ? billed : await billed;
   const whole = translation ? (read.json() as Record<string, unknown> | undefined) : undefined;
   if (translation && whole) bytes = JSON.stringify(translation.answer(whole, Math.floor(Date.now() / 1000)));
   // A client that hung up after the call was forwarded: the provider still charges, so the answer was read and is billed.
@@ -55,7 +57,7 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   ex.send(head.status, {
     'content-type': contentType || 'application/json',
     'x-tollgate-request-id': c.requestId,
-    'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
+    'x-tollgate-cost': costHeader(cost),
     'x-tollgate-budget-remaining': remaining ? `${remaining.value} ${remaining.unit}` : 'unlimited',
   }, bytes);
 }

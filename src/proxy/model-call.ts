@@ -65,8 +65,10 @@ export interface CallHeaders {
   contentType: string;
 }
 
+const ignore = (): void => {};
+
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
-  body.catch(() => {}); // an early refusal never reads the body
+  body.catch(ignore); // an early refusal never reads the body
   ctx.inFlight++;
   const call = new ModelCall(ctx, ex, endpoint, h);
   try {
@@ -415,7 +417,7 @@ class ModelCall implements CallRun {
     }
   }
 
-  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+  bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): number | Promise<number> {
     return billCall(this, row, call, target, answeredModel, reported, relayed, complete);
   }
 

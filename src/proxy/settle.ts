@@ -6,7 +6,7 @@ import type { CallUsage, ParsedCall } from '../protocols/call.js';
 import type { ReportedUsage } from '../protocols/usage-from-body.js';
 import type { Target } from '../routing/route-table.js';
 import type { UsageRecord } from '../store/usage-record.js';
-import { billedUsage, outputCeiling, ownCount, type Relayed } from './billed-usage.js';
+import { billedUsage, outputCeiling, ownCount, providerUsage, type BilledUsage, type Relayed, type UsageLimits } from './billed-usage.js';
 import { billedPico } from '../pricing/resale.js';
 import { costOf, picoToNano, priceOf } from './call-pricing.js';
 import { meterUsage } from './metering.js';
@@ -31,20 +31,40 @@ export interface SettleState {
   readonly failedAttempts?: readonly Target[];
 }
 
-/** Returns the call's cost in nano-USD. */
-export async function billCall(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): Promise<number> {
+/**
+ * Returns the call's cost in nano-USD: at once when the provider's usage is
+ * taken as it is and no earlier attempt is billed with the call (nearly every
+ * call: no promise on its path), else once our own count is done.
+ */
+export function billCall(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): number | Promise<number> {
   const { ctx } = s;
   const entry = priceOf(ctx.prices, target.model, target.provider.type, undefined, target.priceAs)?.entry;
   const cap = s.clamped ?? call.maxOutputTokens ?? entry?.max_output_tokens;
   const limits = { maxPrompt: entry?.max_input_tokens, maxOutput: outputCeiling(call, cap) };
-  const billed = await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
+  const direct = providerUsage(reported, limits, complete);
+  if (direct && !s.failedAttempts?.length) {
+    noteBilled(s, row, call, target, direct, complete);
+    return settleUsage(s, row, target, answeredModel, direct.usage, undefined);
+  }
+  return billCounted(s, row, call, target, answeredModel, reported, relayed, complete, limits, direct);
+}
+
+async function billCounted(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean, limits: UsageLimits, direct: BilledUsage | undefined): Promise<number> {
+  const { ctx } = s;
+  const billed = direct ?? await billedUsage((texts) => ctx.tokens.count(target.model, texts), call, reported, relayed, limits, complete);
+  noteBilled(s, row, call, target, billed, complete);
+  const extra = s.failedAttempts?.length ? await unansweredPrompts(s, row, call, s.failedAttempts) : undefined;
+  return settleUsage(s, row, target, answeredModel, billed.usage, extra);
+}
+
+/** The row's usage source, a usage the provider got wrong, and the forecast of uncapped calls. */
+function noteBilled(s: SettleState, row: UsageRecord, call: ParsedCall, target: Target, billed: BilledUsage, complete: boolean): void {
+  const { ctx } = s;
   row.usage_source = billed.source;
   if (billed.invalid) flagInvalidUsage(s, row, target, billed.invalid);
   if (billed.source !== 'provider') ctx.metrics.prom.usageFallbacks.inc({ source: billed.source });
   // What uncapped calls really use, for the next ones' holds (a capped, clamped or cut answer says nothing about that).
   if (complete && call.maxOutputTokens === undefined && s.clamped === undefined) ctx.forecast.record(row.customer, call.model, billed.usage.completionTokens / call.choices);
-  const extra = s.failedAttempts?.length ? await unansweredPrompts(s, row, call, s.failedAttempts) : undefined;
-  return settleUsage(s, row, target, answeredModel, billed.usage, extra);
 }
 
 interface ExtraCharge { pico: number; billedPico: number; tokens: number }

@@ -50,10 +50,23 @@ export class ShardMetrics {
   }
 
   count(endpoint: string, status: number, decision: string): void {
-    const k = `${endpoint} ${status} ${decision}`;
+    const k = this.#requestKey(endpoint, status, decision);
     const n = this.requests.get(k);
     if (n === undefined) this.#requestLabels.set(k, { endpoint, status: String(status), decision });
     this.requests.set(k, (n ?? 0) + 1);
+  }
+
+  /** Keys of `requests` by endpoint, status and decision: one string per combination, not one per call (a fresh one is hashed anew). */
+  readonly #keys = new Map<string, Map<number, Map<string, string>>>();
+
+  #requestKey(endpoint: string, status: number, decision: string): string {
+    let byStatus = this.#keys.get(endpoint);
+    if (!byStatus) this.#keys.set(endpoint, (byStatus = new Map()));
+    let byDecision = byStatus.get(status);
+    if (!byDecision) byStatus.set(status, (byDecision = new Map()));
+    let k = byDecision.get(decision);
+    if (k === undefined) byDecision.set(decision, (k = `${endpoint} ${status} ${decision}`));
+    return k;
   }
 
   /** A call's upstream phase ended with an accepted answer from `targetId` ("provider/model") after `ms`. */

@@ -1,4 +1,5 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
+import { costHeader } from './cost-header.js';
 import type { ErrorType } from '../http/errors.js';
 import { settleRates } from '../policy/velocity.js';
 import type { PriceMatch } from '../pricing/price-table.js';
@@ -222,7 +223,7 @@ export async function relayUnitAnswer(c: CallRun & SettleState, call: ParsedCall
   ex.send(answer.head.status, {
     'content-type': contentType || 'application/octet-stream',
     'x-tollgate-request-id': c.requestId,
-    'x-tollgate-cost': (cost / 1e9).toFixed(9).replace(/\.?0+$/, '') || '0',
+    'x-tollgate-cost': costHeader(cost),
     'x-tollgate-budget-remaining': remaining ? `${remaining.value} ${remaining.unit}` : 'unlimited',
   }, bytes);
 }

@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 export interface UpstreamHead { status: number; headers: IncomingHttpHeaders }
 
 const HIGH_WATER = 1024 * 1024;
+const ignore = (): void => {};
 
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly head: Promise<UpstreamHead>;
@@ -31,7 +32,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.#resolveHead = resolve;
       this.#rejectHead = reject;
     });
-    this.head.catch(() => {});
+    this.head.catch(ignore); // a failure before the head is also thrown by next() / readAll()
   }
 
   abort(reason: Error): void {

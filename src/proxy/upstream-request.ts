@@ -18,9 +18,32 @@ export function upstreamPath(provider: ProviderConfig, basePath: string, endpoin
 }
 
 export function upstreamHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, bodyLength: number, contentType = 'application/json'): Record<string, string> {
+  return { 'content-length': String(bodyLength), ...callHeaders(provider, client, contentType) };
+}
+
+/**
+ * The headers of a dispatched call whose body is a Buffer: no content-length,
+ * which undici takes from the Buffer itself and writes in the same place (an
+ * explicit one is only parsed back and checked). The same for every call of a
+ * provider that sends no protocol header of its own, so that object is made
+ * once per provider (undici only reads it).
+ */
+export function dispatchHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, contentType?: string): Record<string, string> {
+  const accept = client.accept;
+  if (contentType !== undefined || (accept && accept !== 'application/json') || client.anthropicVersion || client.anthropicBeta) return callHeaders(provider, client, contentType);
+  let h = plain.get(provider);
+  if (!h) {
+    h = Object.freeze(callHeaders(provider, client)) as Record<string, string>;
+    plain.set(provider, h);
+  }
+  return h;
+}
+
+const plain = new WeakMap<ProviderConfig, Record<string, string>>();
+
+function callHeaders(provider: ProviderConfig, client: ClientProtocolHeaders, contentType = 'application/json'): Record<string, string> {
   const h: Record<string, string> = {
     'content-type': contentType,
-    'content-length': String(bodyLength),
     'user-agent': 'tollgate',
     accept: client.accept || 'application/json',
   };

@@ -45,6 +45,7 @@ export type RoutePlan =
 export type RoutedPlan = Extract<RoutePlan, { ok: true }>;
 
 const UNSERVABLE = 3;
+const DIRECT_CACHE = 1024;
 const DEFAULT_BREAKER: BreakerSettings = { failures: 5, cooldownMs: 30_000 };
 
 export class RouteTable {
@@ -53,6 +54,8 @@ export class RouteTable {
   #routes = new Map<string, Route>();
   #providers: readonly ProviderConfig[] = [];
   #retry = new RetryPolicy(DEFAULT_RETRY);
+  /** Targets of models no route names, by endpoint and model (#directTarget). */
+  #direct = new Map<string, Target>();
 
   constructor(config: Config) {
     this.replace(config);
@@ -90,6 +93,7 @@ export class RouteTable {
     }
     this.#routes = routes;
     this.#providers = config.providers;
+    this.#direct = new Map();
     this.#retry = new RetryPolicy(defaults);
     this.health.configure(declared);
   }
@@ -127,16 +131,32 @@ export class RouteTable {
       }
       return { ok: true, logical: model, targets, skipped, retry: route.retry };
     }
-    const provider = this.#providers.find((p) => upstreamEndpointFor(endpoint, p.type) && p.models.some((g) => globMatch(g, model)))
-      ?? this.#providers.find((p) => p.type === ENDPOINTS[endpoint].protocol);
-    if (!provider) {
+    const target = this.#directTarget(model, endpoint);
+    if (!target) {
       return { ok: false, status: 404, message: `model "${model}" is not served here: no route names it and no ${ENDPOINTS[endpoint].protocol} provider is configured` };
     }
-    const target = makeTarget(provider, model, 1, 0, undefined, undefined);
     if (this.health.availability(target, now) === COOLING) {
       return { ok: true, logical: model, targets: [], skipped: [{ target, until: this.health.openUntil(target) }], retry: this.#retry };
     }
     return { ok: true, logical: model, targets: [target], skipped: [], retry: this.#retry };
+  }
+
+  /**
+   * The one target of a model no route names: the first provider whose model globs match it, else the
+   * first of the endpoint's protocol. Made once per model and endpoint (a Target is never changed once
+   * made, and calls share the routes' ones the same way); a reload starts over. Model names come from
+   * clients, so only the first DIRECT_CACHE of them are kept.
+   */
+  #directTarget(model: string, endpoint: EndpointId): Target | undefined {
+    const key = `${endpoint}\u0000${model}`;
+    const known = this.#direct.get(key);
+    if (known) return known;
+    const provider = this.#providers.find((p) => upstreamEndpointFor(endpoint, p.type) && p.models.some((g) => globMatch(g, model)))
+      ?? this.#providers.find((p) => p.type === ENDPOINTS[endpoint].protocol);
+    if (!provider) return undefined;
+    const target = makeTarget(provider, model, 1, 0, undefined, undefined);
+    if (this.#direct.size < DIRECT_CACHE) this.#direct.set(key, target);
+    return target;
   }
 
   /** The providers of the config in force. */

@@ -172,7 +172,8 @@ port.on('message', (m: MainToShard) => {
 });
 
 const app = guardHandlers(uws.App(), (err, method, url) => ctx.log('error', 'request handler threw', { method, url, error: String((err as Error)?.stack ?? err).slice(0, 2000) }));
-const exchange = (res: uws.HttpResponse) => new Exchange(res, () => ctx.draining);
+const isDraining = () => ctx.draining;
+const exchange = (res: uws.HttpResponse) => new Exchange(res, isDraining);
 // One guard for every admin and metrics route: token, failure limiter across shards, security headers.
 const adminTokenList = adminTokens(config);
 const metricsTokens = config.metrics.token ? [{ name: 'metrics', token: config.metrics.token, role: 'read' as const }] : [];
@@ -217,14 +218,13 @@ for (const endpoint of Object.keys(ENDPOINTS) as EndpointId[]) {
       return;
     }
     // uWS invalidates `req` at the first await: copy what we need now.
-    const h: CallHeaders = {
-      ...readIdentityHeaders(req),
-      idempotencyKey: req.getHeader(H.idempotencyKey),
-      anthropicVersion: req.getHeader(H.anthropicVersion),
-      anthropicBeta: req.getHeader(H.anthropicBeta),
-      accept: req.getHeader(H.accept),
-      contentType: req.getHeader(H.contentType),
-    };
+    // The identity headers' object, completed in place (no copy of it per call).
+    const h = readIdentityHeaders(req) as CallHeaders;
+    h.idempotencyKey = req.getHeader(H.idempotencyKey);
+    h.anthropicVersion = req.getHeader(H.anthropicVersion);
+    h.anthropicBeta = req.getHeader(H.anthropicBeta);
+    h.accept = req.getHeader(H.accept);
+    h.contentType = req.getHeader(H.contentType);
     const declared = Number(req.getHeader(H.contentLength) || 0);
     const body = readBody(res, config.limits.maxBodyBytes, declared, config.limits.bodyTimeout);
     if (ctx.draining) {
