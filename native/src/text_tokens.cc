@@ -263,6 +263,8 @@ struct Walk {
   size_t words(const uint8_t* s, size_t i, size_t n) {
     bool upper = s[i] < 'a';
     startRun(s[i], upper);
+    // The sums in locals for the loop (members would be spilled and reloaded per word).
+    int64_t sum = q, extra = unverifiedExtra, cost = runCost;
     for (;;) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
       // 'a'..'z' become -128..-103 as int8, so one signed compare finds them.
@@ -281,21 +283,26 @@ struct Walk {
         run1 = hi;
         runLen = len;
         prevCode = s[j - 1];
-        runCost += pairsCost(s + i, len);
+        runCost = cost + pairsCost(s + i, len);
+        q = sum;
+        unverifiedExtra = extra;
         return j;
       }
       const Entry* e = runWordShape ? findWord(lo, hi) : nullptr;
       if (e && (e->lo & runForm)) {
-        q += Q;
+        sum += Q;
         if (len > static_cast<unsigned>(MAX_WORD_UNVERIFIED)) {
-          unverifiedExtra += runCost + static_cast<int64_t>(len - 1) * Q - listedHalfPairs(*e, upper) * (Q - HALF) - Q;
+          extra += cost + static_cast<int64_t>(len - 1) * Q - listedHalfPairs(*e, upper) * (Q - HALF) - Q;
         }
       } else {
-        q += runCost + pairsCost(s + i, len);
+        sum += cost + pairsCost(s + i, len);
       }
       runLen = 0;
       if (next != ' ' || j + 17 > n || !isLetter(s[j + 1])) {
         prevCode = s[j - 1];
+        runCost = cost;
+        q = sum;
+        unverifiedExtra = extra;
         return j;
       }
       // " word": the space (a whitespace run of one after a letter: +Q) and the letter after it
@@ -305,7 +312,7 @@ struct Walk {
       spaces = 1;
       runWordShape = true;
       runForm = formBit(1 + (upper ? 2 : 0));
-      runCost = Q + 1;
+      cost = Q + 1;
     }
   }
 
