@@ -8,8 +8,9 @@
 #endif
 
 // How it is fast (docs/architecture.md, "Native request scanner"): the walk's
-// state lives in one struct that the compiler keeps in registers; a letter that
-// continues a word costs one table load (pairCost); with SSE2, a word in raw
+// state is one struct of plain values (no byte stores into it, which would
+// alias the rest); a letter that continues a word costs one table load
+// (pairCost); with SSE2, a word in raw
 // bytes is taken whole: its lowercase letters found 16 bytes at once, its
 // letters' costs either read from its word-table entry (a listed word) or
 // summed without a branch per letter. TG_SCALAR builds the byte-at-a-time walk
