@@ -2,7 +2,9 @@
 // per call: the native addon, the JavaScript path (JSON.parse + layout +
 // splice), and the path before native/ (JSON.parse + estimate + JSON.stringify
 // of the edited object). Rounds are interleaved, so the machine's noise hits
-// all three alike; the median round is printed. Runs the compiled dist/:
+// all three alike; the median round is printed. Time is the process's CPU
+// time (all its threads, so GC helpers count), not wall time: on a shared
+// machine wall time mostly measures the other processes. Runs the compiled dist/:
 //   npx tsc -p tsconfig.json && node bench/native-scan.mjs [rounds]
 import { nativePath } from '../dist/native/native-addon.js';
 import { parseCall, upstreamBody } from '../dist/protocols/call.js';
@@ -23,16 +25,17 @@ const paths = {
   before: (raw) => ({ ...parseCall('chat', JSON.parse(utf8Text(raw))), layout: undefined }),
 };
 
-/** µs per call: read the body, build the upstream body (optionally with an edit), as bytes. */
+/** CPU µs per call: read the body, build the upstream body (optionally with an edit), as bytes. */
 function time(read, raw, clamp, n) {
   let sink = 0;
-  const t0 = process.hrtime.bigint();
+  const t0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const c = read(raw);
     const out = upstreamBody(c, c.model, clamp);
     sink += (typeof out === 'string' ? Buffer.from(out) : out).length + c.promptTokensEstimate;
   }
-  const us = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  const d = process.cpuUsage(t0);
+  const us = (d.user + d.system) / n;
   if (sink < 0) console.log(sink);
   return us;
 }
@@ -44,7 +47,7 @@ const cases = [
   [`${(long.length / 1024).toFixed(0)} KB prompt, stream, max_tokens clamped`, long, 100, 400],
 ];
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
-console.log(`small body ${small.length} B, long body ${long.length} B; ${rounds} interleaved rounds, median µs per call\n`);
+console.log(`small body ${small.length} B, long body ${long.length} B; ${rounds} interleaved rounds, median CPU µs per call\n`);
 console.log('case'.padEnd(48) + 'native'.padStart(10) + 'js'.padStart(10) + 'before'.padStart(10) + '   before/native');
 for (const [name, raw, clamp, n] of cases) {
   const r = { native: [], js: [], before: [] };

@@ -7,6 +7,11 @@
 #include <memory>
 #include <unordered_set>
 
+#if defined(__SSE2__) && !defined(TG_SCALAR)
+#include <emmintrin.h>
+#define TG_SSE2 1
+#endif
+
 #include "text_tokens.h"
 
 namespace tg {
@@ -67,6 +72,35 @@ inline int hexVal(uint8_t c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+/**
+ * The first index at or after i (below n) of a byte that ends a run of plain
+ * string content: '"', '\\', a control byte (< 0x20) or a non-ASCII one
+ * (>= 0x80); n when there is none. Everything else needs no look inside a
+ * string (nor in the estimate's validation), so 16 bytes are skipped at once:
+ * one signed compare catches both control and non-ASCII bytes (they are the
+ * bytes below 0x20 read as int8), two equality compares the quote and the
+ * backslash. TG_SCALAR (or a target without SSE2) takes the byte loop, which
+ * must stop at exactly the same place.
+ */
+inline size_t skipPlain(const uint8_t* p, size_t i, size_t n) {
+#ifdef TG_SSE2
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+    if (mask) return i + static_cast<size_t>(__builtin_ctz(mask));
+    i += 16;
+  }
+#endif
+  while (i < n) {
+    const uint8_t c = p[i];
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return i;
+    i++;
+  }
+  return n;
 }
 
 /** Length of String(v) in JavaScript (Number::toString), for the estimate's digits of a number. */
@@ -190,6 +224,7 @@ class Scanner {
     from = i;
     plain = true;
     while (true) {
+      i = skipPlain(p_, i, n_);
       if (i >= n_) { i_ = i; return false; }
       const uint8_t c = p_[i];
       if (c == '"') break;
@@ -206,7 +241,7 @@ class Scanner {
         continue;
       }
       if (c < 0x20) { i_ = i; return false; }
-      if (c < 0x80) { i++; continue; }
+      // c >= 0x80 (skipPlain stops at nothing else)
       plain = false;
       if (!request_) { i++; continue; }  // answers: bytes as Buffer#toString reads them (bad ones become U+FFFD)
       // Strict UTF-8 (RFC 3629), as the fatal TextDecoder.
@@ -231,8 +266,7 @@ class Scanner {
   void decode(size_t from, size_t to, bool plain) {
     units_.clear();
     if (plain) {
-      units_.resize(to - from);
-      for (size_t k = from; k < to; k++) units_[k - from] = p_[k];
+      units_.assign(p_ + from, p_ + to);
       return;
     }
     for (size_t k = from; k < to;) {
@@ -276,10 +310,10 @@ class Scanner {
     }
   }
 
-  void chargeText(size_t from, size_t to, bool plain) {
+  /** The estimate of the (valid) string content p[from, to), read from the bytes as they are. */
+  void chargeText(size_t from, size_t to) {
     Quarters q;
-    if (plain) textQuarters(p_ + from, to - from, q);
-    else textQuarters(units_.data(), units_.size(), q);
+    jsonTextQuarters(p_ + from, to - from, q);
     charge(q);
   }
 
@@ -465,9 +499,8 @@ class Scanner {
           size_t from, to;
           bool plain;
           if (!string(false, from, to, plain)) return ST_SYNTAX;
-          const bool need = walked_ || modelValue || typeValue;
-          if (need) decode(from, to, plain);
-          if (walked_) { chargeText(from, to, plain); charge(Q); }
+          if (modelValue || typeValue) decode(from, to, plain);
+          if (walked_) { chargeText(from, to); charge(Q); }
           if (modelValue) *model_ = units_;
           if (typeValue) {
             for (const char* m : MEDIA_TYPES) if (equalsAscii(units_.data(), units_.size(), m)) flags_ |= F_MEDIA;
@@ -535,7 +568,7 @@ class Scanner {
             if (f.ctx == C_STREAM_OPTIONS) out_[S_SO_KEYS] = f.nkeys;
           }
           // A key below the top level is input (the walk charges keys; the body's own keys are not).
-          if (walked_ && depth_ > 1) { chargeText(from, to, plain); charge(Q); }
+          if (walked_ && depth_ > 1) { chargeText(from, to); charge(Q); }
         } else if (depth_ == 1) {
           // Answers: only the top-level "model" and "usage" (the last of each, as JSON.parse keeps).
           size_t len = to - from;

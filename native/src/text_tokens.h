@@ -3,6 +3,12 @@
 // (handed over from JavaScript at load time, so there is one source of them).
 // Computes the bound for both word lengths at once (MAX_WORD for OpenAI's
 // tokenizers, MAX_WORD_UNVERIFIED for the others).
+//
+// It reads a JSON string's raw content (the bytes between the quotes: UTF-8
+// and escapes, already validated by the scanner) and walks the code units
+// JSON.parse would make of it without making them: an escape is decoded in
+// place, a UTF-8 sequence counts by its length (2 bytes: one unit below
+// U+0800; 3: one unit at or above it; 4: a surrogate pair).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,8 +33,10 @@ struct Quarters {
 void loadWordTable(const std::vector<std::string>& words, const std::vector<uint32_t>& forms, const uint8_t* bigrams);
 bool wordTableLoaded();
 
-/** Adds the quarter tokens of the string of code units s[0, n) to q. */
-void textQuarters(const uint8_t* s, size_t n, Quarters& q);
-void textQuarters(const char16_t* s, size_t n, Quarters& q);
+/**
+ * Adds to q the quarter tokens of the string whose JSON content (valid UTF-8,
+ * valid escapes, no quote or control byte: what the scanner accepted) is s[0, n).
+ */
+void jsonTextQuarters(const uint8_t* s, size_t n, Quarters& q);
 
 }  // namespace tg

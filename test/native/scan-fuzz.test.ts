@@ -5,6 +5,7 @@ import { scanDisagreements, type TokenEndpoint } from '../../src/protocols/read-
 import { bodies } from '../protocols/estimate-arbitraries.js';
 import { readJsonAnswerJs, readJsonAnswerNative } from '../../src/protocols/json-answer.js';
 import { addon, EDITS, normalised, outcome, PATHS, read, reserialised } from './scan-both.js';
+import { wordTable } from '../../src/protocols/estimate/text-tokens.js';
 
 // The native scanner against the JavaScript path on random and hostile
 // bodies: same refusal (and message), same fields, same estimate, same
@@ -177,5 +178,69 @@ describe.runIf(PATHS.includes('native'))('whole JSON answers: native = JavaScrip
       expect({ valid: native.valid, reported: native.reported }).toEqual({ valid: js.valid, reported: js.reported });
       expect(native.json()).toEqual(js.json());
     }), { numRuns: 1500 });
+  });
+});
+
+// The scanner's fast paths (docs/architecture.md, "Native request scanner"): plain string content
+// skipped 16 bytes at a time, and words taken whole from the raw bytes. Each must stop, price and
+// refuse exactly where the byte-at-a-time walk does, wherever a 16-byte block starts or ends.
+describe.runIf(PATHS.includes('native'))('native fast paths = JavaScript path', () => {
+  const listed = wordTable().words.filter((w) => w.length <= 18);
+  const body = (content: string, pad = 0) => Buffer.from(`{"model":"gpt-4o",${' '.repeat(pad)}"messages":[{"role":"user","content":"${content}"}]}`);
+  const bytes = (before: string, mid: Buffer, after: string, pad = 0) => {
+    const b = body('\u0000', pad);
+    const at = b.indexOf(0);
+    return Buffer.concat([b.subarray(0, at), Buffer.from(before), mid, Buffer.from(after), b.subarray(at + 1)]);
+  };
+
+  it('a quote, backslash, escape, control or non-ASCII byte at every offset of a long ASCII run', () => {
+    const stops = ['\\"', '\\\\', '\\n', '\\u0041', '\\u00e9', '\\ud83d\\ude00', '\\ud800', 'é', '中', '😀', '\u007f', ' ', '  ', '.', '7'];
+    const run = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ klmnopq';
+    for (let pad = 0; pad < 16; pad++) {
+      for (let at = 0; at <= 34; at++) {
+        for (const stop of stops) agree('chat', body(run.slice(0, at) + stop + run.slice(at), pad));
+      }
+    }
+  });
+
+  it('refuses a raw control byte or invalid UTF-8 at every offset of a long ASCII run', () => {
+    const bad = [[0x01], [0x1f], [0x80], [0xff], [0xc0, 0xaf], [0xc3], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98]];
+    const run = 'the quick brown fox jumps over the lazy dog ';
+    for (let pad = 0; pad < 16; pad += 3) {
+      for (let at = 0; at <= run.length; at++) {
+        for (const b of bad) {
+          const raw = bytes(run.slice(0, at), Buffer.from(b), run.slice(at), pad);
+          expect(outcome('native', 'chat', raw)).toHaveProperty('refused');
+          agree('chat', raw);
+        }
+      }
+    }
+  });
+
+  it('listed words in every form and length, crossing 16-byte blocks, before every kind of next character', () => {
+    const next = ['', ' ', '  ', ',', '.', '7', 'X', 'x', '\\u0061', '\\u0041', '\\n', '\\t', 'é', '😀', '-', "'"];
+    const r = rng(14);
+    for (let k = 0; k < 1500; k++) {
+      const w = listed[r(listed.length)]!;
+      const form = [w, w[0]!.toUpperCase() + w.slice(1), w.toUpperCase(), w + w][r(4)]!;
+      const lead = ['', ' ', '  ', '\\n', '1', '(', 'é', 'a', 'A'][r(9)]!;
+      const filler = 'x'.repeat(r(20)) + ' '.repeat(r(2));
+      agree('chat', body(`${filler}${lead}${form}${next[r(next.length)]}${r(2) ? ' ' + listed[r(listed.length)] : ''}`, r(16)));
+    }
+  });
+
+  it('prose, code and letter runs of 1 to 40 letters, spelled at random', () => {
+    const pieces = fc.oneof(
+      fc.constantFrom(...listed.slice(0, 3000)),
+      fc.stringMatching(/^[a-z]{1,40}$/),
+      fc.stringMatching(/^[A-Z][a-z]{0,20}$/),
+      fc.constantFrom(' ', ' ', '  ', '\n', '\t', ', ', '. ', '; ', '123', '4567', '(', ')', '`', '"', '\\', 'é', '中文', '😀', '\ud800', 'x\u0301'),
+    );
+    fc.assert(fc.property(fc.array(pieces, { maxLength: 60 }), fc.integer(), (parts, seed) => {
+      const r = rng(seed);
+      const text = parts.join(r(3) ? ' ' : '');
+      agree('chat', Buffer.from(spell({ model: 'gpt-4o', messages: [{ role: 'user', content: text }], metadata: { [text.slice(0, 20)]: text } }, r, 0)));
+      agree('messages', Buffer.from(spell({ model: 'claude-sonnet-4-5', max_tokens: 9, messages: [{ role: 'user', content: [{ type: 'text', text }] }] }, r, 0)));
+    }), { numRuns: 600 });
   });
 });
