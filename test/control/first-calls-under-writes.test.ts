@@ -3,6 +3,7 @@ import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, startTollgate, TEST_CLOCK, type Tollgate } from '../helpers/tollgate-process.js';
 import { providers } from '../helpers/fixtures.js';
 import { freshRequest } from '../helpers/fresh-request.js';
+import { hammer as pooled } from '../routing/helpers.js';
 
 // Issue 13, found at 100,000 customers: the first call of each new customer
 // makes the supervisor seed the customer's budget slots from the ledger, and
@@ -37,19 +38,6 @@ afterAll(async () => {
 
 const admin = (method: string, path: string, body?: unknown) => freshRequest(tg.port, method, path, { authorization: `Bearer ${ADMIN_TOKEN}` }, body);
 const chat = (key: string) => freshRequest(tg.port, 'POST', '/v1/chat/completions', { authorization: `Bearer ${key}` }, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
-
-/** Runs `task` for 0..count-1, `width` at a time. */
-async function pooled<T>(count: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) {
-      const i = next++;
-      out[i] = await task(i);
-    }
-  }));
-  return out;
-}
 
 const createCustomer = async (id: string) => {
   const r = await admin('POST', '/admin/customers', { id, plan: 'base', budgets: [{ limit: 20, unit: 'USD', period: 'month' }] });
