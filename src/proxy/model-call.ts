@@ -28,7 +28,7 @@ import type { ResolvedScope } from '../policy/scope-policy.js';
 import { releaseRates, type RateHold } from '../policy/velocity.js';
 import { admit, type Admission } from './admission.js';
 import { degradeTarget } from '../policy/degrade.js';
-import { lastUserText, syntheticAnswer } from './synthetic-answer.js';
+import { lastUserText, mayHoldCommand, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 import { claimClusterIdempotency, claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
@@ -248,7 +248,7 @@ class ModelCall implements CallRun {
     const refs = scope.refs;
 
     // Answered by the proxy itself: no upstream call, no charge.
-    if (ctx.config.balanceCommand && lastUserText(this.endpoint, call.body) === ctx.config.balanceCommand) {
+    if (ctx.config.balanceCommand && mayHoldCommand(raw, ctx.config.balanceCommand) && lastUserText(this.endpoint, call.body) === ctx.config.balanceCommand) {
       return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
     }
 

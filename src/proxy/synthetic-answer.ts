@@ -76,6 +76,22 @@ function anthropicEvents(model: string, text: string, id: string): [string, unkn
   ];
 }
 
+const BACKSLASH_U = Buffer.from('\\u');
+const BACKSLASH_SLASH = Buffer.from('\\/');
+let escapedMemo: [string, Buffer] = ['', Buffer.alloc(0)];
+
+/**
+ * Whether a raw JSON body may hold `command` as (the whole of) a string:
+ * its JSON-escaped bytes are there, or an optional escape (\u..., \/)
+ * that could spell it. False lets a call skip parsing its body for the
+ * command (the native path parses a body only when something needs it).
+ * A command split across several content parts is not recognised.
+ */
+export function mayHoldCommand(raw: Buffer, command: string): boolean {
+  if (escapedMemo[0] !== command) escapedMemo = [command, Buffer.from(JSON.stringify(command).slice(1, -1))];
+  return raw.includes(escapedMemo[1]) || raw.includes(BACKSLASH_U) || raw.includes(BACKSLASH_SLASH);
+}
+
 /** The text of the last user message, for commands like /balance. */
 export function lastUserText(endpoint: EndpointId, body: Record<string, unknown>): string | undefined {
   if (endpoint === 'responses') {
