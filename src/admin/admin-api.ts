@@ -6,6 +6,7 @@ import { agentScopeKey, customerScopeKey } from '../store/aggregates.js';
 import type { Guard } from './admin-guard.js';
 import { decodeParam } from '../http/url-param.js';
 import { customerView } from './customer-view.js';
+import { customerRecord } from './customer-list.js';
 import { pricingResponse } from './pricing-api.js';
 import { encodeCursor, parseUsageRequest } from './usage-query.js';
 import { mountReports } from './reports-api.js';
@@ -47,15 +48,14 @@ export function mountAdmin(app: TemplatedApp, deps: AdminDeps): void {
         const scope = r instanceof Promise ? await r : r;
         const view = customerView(id, agent || null, scope.refs, ctx.table, ctx.clock, now);
         const totals = ctx.ledger.aggregateAt(agent ? agentScopeKey(id, agent) : customerScopeKey(id), 'month', now);
-        // What the record says (a customer only seen through an app key has none): the dashboard's plan form edits it.
-        const record = ctx.keys.customer(id);
-        const catalog = ctx.control.catalog;
+        // What the record says (the dashboard's plan form edits it).
+        const { plan, metadata, configured, disabled } = customerRecord(ctx, id);
         ex.json(200, {
           ...view,
-          plan: record ? record.plan ?? null : ctx.config.defaultPlan ?? null,
-          metadata: record?.metadata ?? {},
-          configured: catalog.configuredCustomers.has(id),
-          disabled: record?.disabled ?? false,
+          plan,
+          metadata,
+          configured,
+          disabled,
           month: { calls: totals.calls, blocked: totals.blocked, cost_usd: totals.cost_nano / 1e9, billed: totals.billed_nano / 1e9 },
         });
       } catch (err) {

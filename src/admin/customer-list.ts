@@ -55,6 +55,17 @@ async function monthTotals(ctx: ShardContext, now: number): Promise<(id: string)
   };
 }
 
+/** What a customer's record says: a customer only seen in the ledger or through an app key has none (the default plan). */
+export function customerRecord(ctx: ShardContext, id: string): { plan: string | null; configured: boolean; disabled: boolean; metadata: Record<string, string> } {
+  const record = ctx.keys.customer(id);
+  return {
+    plan: record ? record.plan ?? null : ctx.config.defaultPlan ?? null,
+    configured: ctx.control.catalog.configuredCustomers.has(id),
+    disabled: record?.disabled ?? false,
+    metadata: record?.metadata ?? {},
+  };
+}
+
 export async function listCustomers(ctx: ShardContext, query: CustomerListQuery, now = Date.now()) {
   const catalog = ctx.control.catalog;
   const [ids, monthOf] = await Promise.all([customerIds(ctx), monthTotals(ctx, now)]);
@@ -76,15 +87,15 @@ export async function listCustomers(ctx: ShardContext, query: CustomerListQuery,
       return { ...b, ratio: Math.round(ratio * 10_000) / 10_000, near_cap_at: warnAt, state };
     });
     const month = monthOf(id);
-    const configured = ctx.keys.customer(id);
     const state: BudgetState = budgets.some((b) => b.state === 'capped') ? 'capped' : budgets.some((b) => b.state === 'near_cap') ? 'near_cap' : 'ok';
+    const { plan, configured, disabled, metadata } = customerRecord(ctx, id);
     return {
       id,
-      plan: configured ? configured.plan ?? null : ctx.config.defaultPlan ?? null,
-      configured: catalog.configuredCustomers.has(id),
-      runtime: configured !== undefined && !catalog.configuredCustomers.has(id),
-      disabled: configured?.disabled ?? false,
-      metadata: configured?.metadata ?? {},
+      plan,
+      configured,
+      runtime: ctx.keys.customer(id) !== undefined && !configured,
+      disabled,
+      metadata,
       state,
       budgets,
       month: { calls: month.calls, blocked: month.blocked, cost_usd: month.cost_nano / 1e9, billed: month.billed_nano / 1e9, margin_usd: (month.billed_nano - month.cost_nano) / 1e9 },

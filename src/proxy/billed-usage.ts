@@ -62,8 +62,6 @@ export function outputCeiling(call: ParsedCall, cap: number | undefined): number
   return (cap + call.predictionTokens) * call.choices;
 }
 
-const NO_PROBLEMS: readonly UsageProblem[] = Object.freeze([]);
-
 /** Problems of a report that parsed but cannot be true for this call. */
 export function impossible(u: ReportedUsage, limits: UsageLimits): UsageProblem[] {
   const out: UsageProblem[] = [];
@@ -101,10 +99,7 @@ export async function ownCount(count: Count, call: ParsedCall, relayed: Relayed)
 export async function billedUsage(count: Count, call: ParsedCall, reported: ReportedUsage | undefined, relayed: Relayed, limits: UsageLimits, complete: boolean): Promise<BilledUsage> {
   const direct = providerUsage(reported, limits, complete);
   if (direct) return direct;
-  const beyond = reported ? impossible(reported, limits) : NO_PROBLEMS;
-  // A report with nothing wrong (nearly every call): no merged list of problems.
-  const problems = !reported ? NO_PROBLEMS : !reported.problems.length ? beyond : !beyond.length ? reported.problems : [...reported.problems, ...beyond];
-  if (reported && !problems.length && complete) return { usage: strip(reported), source: 'provider' };
+  const problems = reported ? [...reported.problems, ...impossible(reported, limits)] : [];
   const own = await ownCount(count, call, relayed);
   // Input the provider added from stored state (previous_response_id, ...) is not in the body: the context window bounds it.
   if (call.storedContext && limits.maxPrompt !== undefined && own.usage.promptTokens < limits.maxPrompt) {

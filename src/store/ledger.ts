@@ -168,8 +168,8 @@ export class Ledger {
    * transaction pending: the writer would wait for its lock (lmdb-writes.ts).
    */
   #catchUp(): void {
-    const p = this.#options.progress;
-    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true) && this.#options.blockingReads !== false && writesInFlight() === 0) {
+    const p = this.#lagging();
+    if (p && this.#options.blockingReads !== false && writesInFlight() === 0) {
       p.catchUpSync(CATCH_UP_MS);
       this.#root.resetReadTxn();
     }
@@ -177,9 +177,15 @@ export class Ledger {
 
   /** Read-your-writes without blocking the thread: resolves once LMDB holds every row durable now (or after CATCH_UP_MS). */
   async fresh(): Promise<void> {
-    const p = this.#options.progress;
-    if (p && p.applied < p.durable && (this.#options.health?.accepting ?? true)) await p.catchUp(CATCH_UP_MS);
+    const p = this.#lagging();
+    if (p) await p.catchUp(CATCH_UP_MS);
     this.#root.resetReadTxn();
+  }
+
+  /** The writer's progress when LMDB is behind the journal and writes succeed (while they fail, reads see what LMDB has). */
+  #lagging(): LedgerProgress | undefined {
+    const p = this.#options.progress;
+    return p && p.applied < p.durable && (this.#options.health?.accepting ?? true) ? p : undefined;
   }
 
   /**
