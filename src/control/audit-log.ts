@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
-import { writeTransaction } from '../store/lmdb-writes.js';
 
 // The audit log of admin writes (GET /admin/audit): who (the admin token's
 // name), what, on what, and the record before and after. Stored in the
@@ -27,15 +26,9 @@ export class AuditLog {
     this.#db = root.openDB({ name: 'control_audit', encoding: 'msgpack' });
   }
 
-  /** Writes one entry inside the caller's LMDB transaction (control-store.ts). */
+  /** Writes one entry inside the caller's LMDB transaction (control-store.ts, wallet-transactions.ts): an audited write commits with its entry. */
   put(entry: AuditEntry): void {
     void this.#db.put([entry.ts, randomBytes(6).toString('hex')], entry);
-  }
-
-  /** Appends one entry in a transaction of its own; resolves once committed. */
-  append(entry: Omit<AuditEntry, 'ts'> & { ts?: number }): Promise<void> {
-    const full = { ...entry, ts: entry.ts ?? Date.now() };
-    return writeTransaction(this.#db, () => this.put(full)).then(() => undefined);
   }
 
   /** Entries with from <= ts < to, oldest first, `limit` at most per page. */
