@@ -3,26 +3,28 @@ import { adminPath } from './cli-admin-client.js';
 import { CONNECTION_OPTIONS, UsageError, cell, positional, runGroup, type CommandIo, type Subcommand } from './cli-admin-command.js';
 import { table } from './cli-table.js';
 
-// `tollgate credits add|show`: top up a customer's prepaid wallet and read
-// its balance and transactions. Every top-up carries an idempotency key: the
+// `tollgate credits add|show`: top up a customer's prepaid wallet (or, with
+// --key, one issued key's own) and read its balance and transactions. Every top-up carries an idempotency key: the
 // one given, else a fresh one that is printed, so re-running the command
 // with it after a lost answer cannot credit twice.
 
 export const CREDITS_USAGE = `usage:
-  tollgate credits add  CUSTOMER AMOUNT [--currency CUR] [--idempotency-key K] [--reference TEXT]
-  tollgate credits show CUSTOMER
+  tollgate credits add  CUSTOMER AMOUNT [--key KEY_ID] [--currency CUR] [--idempotency-key K] [--reference TEXT]
+  tollgate credits show CUSTOMER [--key KEY_ID]
+  --key: the wallet of one of the customer's keys (issued with a wallet of its own).
   AMOUNT is a decimal in the currency (10 or 10.50); the wallet's currency unless --currency
   names another (converted with the node's exchangeRates). Without --idempotency-key a new
   key is made and printed: re-run with it if the answer was lost.
 ${CONNECTION_OPTIONS}`;
 
-const walletPath = (customer: string, what: string) => adminPath('/admin/customers', customer, what);
+const walletPath = (customer: string, key: string | undefined, what: string) =>
+  key === undefined ? adminPath('/admin/customers', customer, what) : adminPath('/admin/customers', customer, 'keys', key, what);
 
 const money = (m: any) => (m && typeof m === 'object' ? `${cell(m.amount)} ${cell(m.currency)}` : cell(m));
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   add: {
-    spec: { values: ['--currency', '--idempotency-key', '--reference'] },
+    spec: { values: ['--key', '--currency', '--idempotency-key', '--reference'] },
     run: async (call) => {
       const customer = positional(call.args, 0, 'CUSTOMER');
       const amountText = positional(call.args, 1, 'AMOUNT');
@@ -34,15 +36,16 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       if (currency !== undefined) body.currency = currency;
       const reference = call.args.values.get('--reference');
       if (reference !== undefined) body.reference = reference;
-      const answer = await call.request('POST', walletPath(customer, 'credits'), body);
-      call.print(answer, () => `credited ${amountText}${currency ? ` ${currency}` : ''} to ${customer}: transaction ${answer.transaction_id}, balance ${money(answer.balance)}\nidempotency key ${key}`);
+      const keyId = call.args.values.get('--key');
+      const answer = await call.request('POST', walletPath(customer, keyId, 'credits'), body);
+      call.print(answer, () => `credited ${amountText}${currency ? ` ${currency}` : ''} to ${customer}${keyId ? ` key ${keyId}` : ''}: transaction ${answer.transaction_id}, balance ${money(answer.balance)}\nidempotency key ${key}`);
     },
   },
   show: {
-    spec: {},
+    spec: { values: ['--key'] },
     run: async (call) => {
       const customer = positional(call.args, 0, 'CUSTOMER');
-      const answer = await call.request('GET', walletPath(customer, 'wallet'));
+      const answer = await call.request('GET', walletPath(customer, call.args.values.get('--key'), 'wallet'));
       call.print(answer, () => {
         const txs = answer.transactions ?? [];
         return `balance ${money(answer.balance)}\n` + (txs.length

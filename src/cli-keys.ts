@@ -10,7 +10,8 @@ import { table } from './cli-table.js';
 
 export const KEYS_USAGE = `usage:
   tollgate keys list   CUSTOMER
-  tollgate keys create CUSTOMER [--name NAME] [--expires-at ISO] [--model M]... [--budget LIMIT:UNIT:PERIOD]... [--data JSON|@FILE|-]
+  tollgate keys create CUSTOMER [--name NAME] [--expires-at ISO] [--model M]... [--budget LIMIT:UNIT:PERIOD]... [--wallet CUR] [--data JSON|@FILE|-]
+                       --wallet: the key gets its own prepaid wallet in CUR (top it up: tollgate credits add CUSTOMER AMOUNT --key KEY_ID)
   tollgate keys revoke CUSTOMER KEY_ID
   tollgate keys hash   KEY        print the sha256:... form of a client key for keyHashes (no node needed)
 ${CONNECTION_OPTIONS}`;
@@ -31,7 +32,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   create: {
-    spec: { values: ['--name', '--expires-at', '--data'], lists: ['--model', '--budget'] },
+    spec: { values: ['--name', '--expires-at', '--wallet', '--data'], lists: ['--model', '--budget'] },
     run: async (call) => {
       const customer = positional(call.args, 0, 'CUSTOMER');
       const body = dataOption(call.args);
@@ -43,6 +44,8 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       if (models) body.models = models;
       const budgets = call.args.lists.get('--budget');
       if (budgets) body.budgets = budgets.map(parseBudget);
+      const wallet = call.args.values.get('--wallet');
+      if (wallet !== undefined) body.wallet = { currency: wallet };
       const answer = await call.request('POST', keysPath(customer), body);
       call.print(answer, () => answer.key);
       call.io.err(`key ${answer.key_id} for ${customer}${answer.name ? ` (${answer.name})` : ''}${answer.expires_at ? `, expires ${answer.expires_at}` : ''}: store it now, it is shown only once\n`);

@@ -31,7 +31,7 @@ export function controlPaths(): Record<string, PathItem> {
       delete: op('delete_customer', 'Delete a runtime customer: its keys answer 401, its usage rows stay', { parameters: [ID], ok: ['200', 'Deleted.', obj({ deleted: { const: true }, keys_revoked: { type: 'integer' } })] }),
     },
     '/admin/customers/{id}/keys': {
-      post: op('issue_key', 'Issue a key (shown only in this answer; stored as a hash)', { parameters: [ID], body: fromZod(keyBody.omit({ wallet: true })) /* `wallet` is accepted only to be refused with a 400 naming it */, ok: ['201', 'The key.', obj({ key: { type: 'string', pattern: '^tgk_live_' }, key_id: { type: 'string' } })] }),
+      post: op('issue_key', 'Issue a key (shown only in this answer; stored as a hash)', { parameters: [ID], body: fromZod(keyBody), ok: ['201', 'The key.', obj({ key: { type: 'string', pattern: '^tgk_live_' }, key_id: { type: 'string' } })] }),
       get: op('list_keys', 'The customer\'s issued keys, without the secret', { parameters: [ID, ...PAGE], read: true, ok: ['200', 'A page of keys.', obj({ keys: { type: 'array', items: KEY }, next_cursor: { type: ['string', 'null'] } })] }),
     },
     '/admin/customers/{id}/keys/{key_id}': {

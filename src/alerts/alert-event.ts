@@ -6,6 +6,8 @@ export interface AlertEvent {
   event: 'threshold_crossed' | 'threshold_resolved' | 'loop_detected' | 'spend_anomaly' | 'invalid_usage' | 'ledger_unavailable' | 'ledger_recovered' | 'low_balance';
   customer: string;
   agent: string | null;
+  /** An issued key's own budget or wallet. */
+  key_id?: string;
   budget?: { unit: string; period: string; limit: number; used: number };
   threshold?: number;
   action?: string;
@@ -17,7 +19,7 @@ export interface AlertEvent {
 }
 
 export function alertText(e: AlertEvent): string {
-  const who = e.agent ? `${e.customer} / agent ${e.agent}` : e.customer;
+  const who = e.key_id ? `${e.customer} / key ${e.key_id}` : e.agent ? `${e.customer} / agent ${e.agent}` : e.customer;
   switch (e.event) {
     case 'threshold_crossed':
       return `Tollgate: ${who} reached ${Math.round((e.threshold ?? 0) * 100)}% of its ${e.budget?.period} ${e.budget?.unit} budget (${e.budget?.used} of ${e.budget?.limit}); action: ${e.action}.`;

@@ -55,6 +55,7 @@ export class LowBalanceMonitor {
       event: 'low_balance',
       customer: ref.scope.customer,
       agent: null,
+      ...(ref.scope.key !== undefined ? { key_id: ref.scope.key } : {}),
       budget: { unit: ref.unit, period: 'prepaid', limit: units(limit), used: units(spent) },
       threshold: below,
       balance: units(limit - spent),

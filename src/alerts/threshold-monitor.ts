@@ -96,6 +96,7 @@ export class ThresholdMonitor {
       event: kind,
       customer: ref.scope.customer,
       agent: ref.scope.agent,
+      ...(ref.scope.key !== undefined ? { key_id: ref.scope.key } : {}),
       budget: { unit: ref.unit, period: ref.period, limit: ref.limit, used: Math.round(counterToUnit(ref, spent) * 1e9) / 1e9 },
       threshold: t.at,
       action: t.action,

@@ -42,7 +42,10 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
     });
   };
   const wallet = customer?.wallet ?? plan?.wallet;
-  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet, customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl));
+  const refusalUrl = customer?.refusal?.topUpUrl ?? plan?.refusal?.topUpUrl;
+  if (wallet) out.push(walletBudget(config, customerId, planName, timeZone, wallet, refusalUrl));
+  // A key's own wallet is one more pool the call must fit in (on top of the customer's wallet, if any).
+  if (key?.wallet) out.push(walletBudget(config, customerId, planName, timeZone, key.wallet, refusalUrl, key.key_id));
   plan?.budgets.forEach((b, i) => add(b, 'plan', i));
   customer?.budgets.forEach((b, i) => add(b, 'customer', i));
   if (agent) {
@@ -56,12 +59,13 @@ export function scopeBudgets(config: Config, customerId: string, agent: string |
 
 /**
  * A prepaid wallet as a budget of period `prepaid`: one counter per customer
- * (every agent's calls draw on it), limit = what was credited (seeded by the
- * slot registry from the wallet's transactions, raised by top-ups), spent =
- * every charge the ledger holds for the customer (its `total` aggregate).
+ * (every agent's calls draw on it), or per issued key (`keyId`: only that
+ * key's calls), limit = what was credited (seeded by the slot registry from
+ * the wallet's transactions, raised by top-ups), spent = every charge the
+ * ledger holds for the customer, or for the key (its `total` aggregate).
  */
-function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig, refusalUrl: string | undefined): ScopeBudget {
-  const key = walletKey(customerId, w.currency);
+function walletBudget(config: Config, customerId: string, planName: string | undefined, timeZone: string, w: WalletConfig, refusalUrl: string | undefined, keyId?: string): ScopeBudget {
+  const key = walletKey(customerId, w.currency, keyId);
   const url = w.topUpUrl ?? refusalUrl;
   return {
     key,
@@ -76,18 +80,18 @@ function walletBudget(config: Config, customerId: string, planName: string | und
       enforce: true,
       limit: 0,
       burst: 0,
-      scope: { customer: customerId, agent: null, source: 'wallet', plan: planName },
+      scope: { customer: customerId, agent: null, source: 'wallet', plan: planName, ...(keyId !== undefined ? { key: keyId } : {}) },
       wallet: {
-        ...(url ? { topUpUrl: url.replaceAll('{customer}', encodeURIComponent(customerId)) } : {}),
+        ...(url ? { topUpUrl: url.replaceAll('{customer}', encodeURIComponent(customerId)).replaceAll('{key_id}', encodeURIComponent(keyId ?? '')) } : {}),
         lowBalance: w.lowBalance.map((t) => ({ below: t.below, notify: [...t.notify] })),
       },
     },
   };
 }
 
-/** The wallet's counter identity: the same on every node (Redis key) and across restarts. */
-export function walletKey(customerId: string, currency: string): string {
-  return `${customerId}\u0000\u0000wallet\u00000\u0000${currency}\u0000prepaid`;
+/** The wallet's counter identity: the same on every node (Redis key) and across restarts. `keyId`: an issued key's own wallet. */
+export function walletKey(customerId: string, currency: string, keyId?: string): string {
+  return `${customerId}\u0000\u0000${keyId === undefined ? 'wallet' : `key:${keyId}:wallet`}\u00000\u0000${currency}\u0000prepaid`;
 }
 
 /** The global zone: `timeZone`, else `timezone` (both spellings are accepted). */

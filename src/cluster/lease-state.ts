@@ -53,7 +53,7 @@ export function newLease(ref: BudgetRef, period: Period, now: number): Lease {
   return {
     ref, slot: ref.slot, cap, limit,
     // The ledger aggregate this node's own spend on the budget is read from (an issued key's budget: the key's).
-    scopeKey: ref.scope.source === 'key' && ref.scope.key ? keyScopeKey(ref.scope.key) : ref.scope.agent ? agentScopeKey(ref.scope.customer, ref.scope.agent) : customerScopeKey(ref.scope.customer),
+    scopeKey: ref.scope.key !== undefined ? keyScopeKey(ref.scope.key) : ref.scope.agent ? agentScopeKey(ref.scope.customer, ref.scope.agent) : customerScopeKey(ref.scope.customer),
     period,
     granted: 0n, published: -1n, othersSpent: 0n, spentAbs: 0n, unreportedSince: 0,
     heldUntil: 0, lastRenew: 0, lastChunk: 0n, callSize: 0n, dryUntil: 0, exhausted: null,

@@ -134,9 +134,8 @@ export function issueKey(config: Config, state: ControlState, customer: string, 
   if (!state.catalog.customer(customer)) return refuse('not_found_error', `no customer "${customer}"`);
   const b = parse(keyBody, body ?? {});
   if (isRefusal(b)) return b;
-  // A key's own prepaid wallet is not enforced (its budgets and rateLimit are): refused rather than stored and ignored.
-  if (b.wallet) return invalid(['wallet: a key cannot have its own wallet; give it `budgets` (a `total` period makes a fixed credit pool), or credit the customer\'s wallet']);
-  const problems = checkScope(config, state, { budgets: b.budgets });
+  // A key's own wallet (a "virtual endpoint"'s credit pool) is checked like a customer's: its currency needs a rate, its alerts known channels.
+  const problems = checkScope(config, state, { budgets: b.budgets, wallet: b.wallet });
   if (problems.length) return invalid(problems);
   const expires = b.expires_at === undefined ? null : Date.parse(b.expires_at);
   if (expires !== null && expires <= now) return invalid([`expires_at: in the past (${b.expires_at})`]);

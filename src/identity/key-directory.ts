@@ -19,7 +19,7 @@ export interface Caller {
   keyId: string | null;
   /** The issued key's allowed models (globs), when it restricts them. */
   models: readonly string[] | null;
-  /** keyId when the issued key carries its own budgets or rateLimit: its scope adds them (ScopeResolver.get). */
+  /** keyId when the issued key carries its own budgets, rateLimit or wallet: its scope adds them (ScopeResolver.get). */
   keyScope: string | null;
 }
 
@@ -146,7 +146,7 @@ export class KeyDirectory {
         tags,
         keyId: issued?.key_id ?? null,
         models: issued?.models?.length ? issued.models : null,
-        keyScope: issued && (issued.budgets?.length || issued.rateLimit) ? issued.key_id : null,
+        keyScope: issued && (issued.budgets?.length || issued.rateLimit || issued.wallet) ? issued.key_id : null,
       },
     };
   }

@@ -9,6 +9,7 @@ import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import type { DriftReport } from '../store/budget-drift.js';
 import type { CreditRequest } from '../wallet/credit-request.js';
 import type { CreditOutcome, WalletFailure, WalletView } from '../wallet/wallet-book.js';
+import type { WalletOwner } from '../store/wallet-transactions.js';
 import type { ControlAnswer, ControlOp } from '../control/control-plane.js';
 import type { ControlChange } from '../control/control-records.js';
 
@@ -23,7 +24,7 @@ export interface ScopeHandle { index: number; gen: number }
 export type ShardToMain =
   | { t: 'ready'; shard: number; port: number }
   | { t: 'listen-failed'; shard: number; message: string }
-  | { t: 'resolve'; id: number; customer: string; agent: string | null; /** an issued key with its own budgets or rateLimit (its scope adds them) */ key?: string }
+  | { t: 'resolve'; id: number; customer: string; agent: string | null; /** an issued key with its own budgets, rateLimit or wallet (its scope adds them) */ key?: string }
   | { t: 'collect'; id: number; format?: 'prometheus' } // prometheus: the reply carries /metrics text
   | { t: 'snapshot'; id: number; data: MetricsSnapshot }
   | { t: 'drained'; shard: number; unwritten?: number; final?: MetricsSnapshot } // unwritten: usage rows its ledger could not commit (logged as JSON); final: its last metrics (for the OTLP export's last push)
@@ -48,7 +49,7 @@ export type ShardToMain =
   | { t: 'budget-drift'; id: number; repair: boolean; all: boolean }
   // Prepaid wallets (src/wallet/): a top-up (admin API or signed), a wallet's balance and transactions.
   | { t: 'wallet-credit'; id: number; request: CreditRequest; actor: string }
-  | { t: 'wallet-view'; id: number; customer: string }
+  | { t: 'wallet-view'; id: number; owner: WalletOwner }
   // Control plane (src/control/): an admin write for the supervisor; a change applied; keys used lately (last_used_at).
   | { t: 'control'; id: number; actor: string; op: ControlOp }
   | { t: 'control-applied'; id: number }

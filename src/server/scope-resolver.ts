@@ -38,7 +38,7 @@ export class ScopeResolver {
     }
   }
 
-  /** `keyId`: the call's issued key has its own budgets or rateLimit (Caller.keyScope); its scope is cached apart. */
+  /** `keyId`: the call's issued key has its own budgets, rateLimit or wallet (Caller.keyScope); its scope is cached apart. */
   get(customer: string, agent: string | null, keyId: string | null = null): ResolvedScope | Promise<ResolvedScope> {
     // \u0001 cannot occur in an agent id, so a key's entry never collides with an agent's (and invalidate()'s prefix still finds it).
     const key = keyId !== null ? `${customer}\u0000${agent ?? ''}\u0001${keyId}` : agent === null ? customer : `${customer}\u0000${agent}`;

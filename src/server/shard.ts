@@ -253,7 +253,7 @@ mountBudgetDrift(app, {
 mountWallets(app, {
   config, guard: adminGuard, exchange,
   credit: (request, actor) => toMain.request((id) => ({ t: 'wallet-credit', id, request, actor }), { timeoutMs: 30_000, what: 'the supervisor (wallet credit)' }),
-  view: (customer) => toMain.request((id) => ({ t: 'wallet-view', id, customer }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
+  view: (owner) => toMain.request((id) => ({ t: 'wallet-view', id, owner }), { timeoutMs: 30_000, what: 'the supervisor (wallet)' }),
 });
 mountControl(app, { ctx, guard: adminGuard, link: controlLink, store: controlStore });
 mountProviders(app, { ctx, guard: adminGuard, health: () => routingLink.health(), reload: () => routingLink.reload() });

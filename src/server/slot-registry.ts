@@ -65,7 +65,7 @@ export function reservedSlots(config: Config, catalog: LiveCatalog, customer: st
   let rates = scopePolicy(config, c.id, null, catalog).rates.length;
   for (const id of keys.keysOf.get(c.id) ?? []) {
     const k = keys.keys.get(id);
-    budgets += k?.budgets?.length ?? 0;
+    budgets += (k?.budgets?.length ?? 0) + (k?.wallet ? 1 : 0);
     if (k?.rateLimit) rates += scopePolicy(config, c.id, null, catalog, k).rates.filter((r) => r.scope.source === 'key').length;
   }
   for (const a of c.agents) {
@@ -313,7 +313,7 @@ export class SlotRegistry {
         const full = { ...ref, slot };
         const w = this.#clock.window(ref.period, now, ref.timeZone);
         // A key's own budget counts the rows naming the key (key_id): after a restart it starts where the ledger says.
-        const agg = ref.scope.source === 'key'
+        const agg = ref.scope.key !== undefined
           ? (issued ? this.ledger.keyPeriodTotal(customer, issued.key_id, issued.created_at, ref.period, now, ref.timeZone) : emptyAggregate())
           : this.ledger.periodTotal(customer, ref.scope.agent, ref.period, now, ref.timeZone);
         const credited = ref.wallet ? this.walletCredited(ref) : 0n;

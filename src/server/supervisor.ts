@@ -22,6 +22,7 @@ import { ChangeFeed } from '../control/change-feed.js';
 /** A node polls the change feed this often besides pub/sub: a missed message delays a change by at most this. */
 const FEED_POLL_MS = 250;
 import type { BudgetRef } from '../budget/budget-ref.js';
+import { customerScopeKey } from '../store/aggregates.js';
 import { LeaseManager } from '../cluster/lease-manager.js';
 import { GlobalState } from '../cluster/global-state.js';
 import { RateWindows } from '../policy/rate-windows.js';
@@ -35,7 +36,7 @@ import type { MainToShard, ShardToMain } from './messages.js';
 import { RoutingControl } from './routing-control.js';
 import { ThreadRpc } from './thread-rpc.js';
 import { WalletTransactions } from '../store/wallet-transactions.js';
-import { WalletBook, type CreditOutcome, type WalletFailure, type WalletView } from '../wallet/wallet-book.js';
+import { noWallet, WalletBook, type BoundWallet, type CreditOutcome, type WalletFailure, type WalletView } from '../wallet/wallet-book.js';
 
 const SNAPSHOT_WAIT_MS = 5_000;
 import type { ClusterStats, MetricsSnapshot } from '../proxy/shard-metrics.js';
@@ -113,10 +114,16 @@ export async function startServer(config: Config, log: (msg: string) => void = (
   const walletStore = new WalletTransactions(config.dataDir, config.ledger.sync);
   const wallets = new WalletBook({
     config, table, ledger, store: walletStore,
-    resolveWallet: async (customer) => {
-      const refs = registry.resolveScope(customer, null).refs;
+    resolveWallet: async (owner): Promise<BoundWallet | WalletFailure> => {
+      const key = owner.key_id === undefined ? undefined : control.state.keys.get(owner.key_id);
+      if (owner.key_id !== undefined && (!key || key.customer !== owner.customer)) {
+        return { ok: false, type: 'not_found_error', message: `customer "${owner.customer.slice(0, 200)}" has no key "${owner.key_id.slice(0, 200)}" (or it was revoked)` };
+      }
+      const refs = registry.resolveScope(owner.customer, null, Date.now(), key?.key_id ?? null).refs;
       await leases?.adopt(refs);
-      return refs.find((r) => r.wallet);
+      const ref = refs.find((r) => r.wallet && r.scope.key === owner.key_id);
+      if (!ref) return noWallet(owner);
+      return { ok: true, ref, charged: () => (key ? ledger.keyPeriodTotal(owner.customer, key.key_id, key.created_at, 'total', Date.now()) : ledger.aggregate(customerScopeKey(owner.customer), 'total')) };
     },
     remote: leases,
     auditLog: controlStore.audit,
@@ -258,7 +265,7 @@ export async function startServer(config: Config, log: (msg: string) => void = (
             break;
           case 'wallet-credit':
           case 'wallet-view':
-            ledger.fresh().then((): Promise<WalletFailure | CreditOutcome | WalletView> => (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.customer))).then(
+            ledger.fresh().then((): Promise<WalletFailure | CreditOutcome | WalletView> => (m.t === 'wallet-credit' ? wallets.credit(m.request, m.actor) : wallets.view(m.owner))).then(
               (outcome) => post({ t: 'wallet-answer', id: m.id, outcome }),
               (err) => post({ t: 'wallet-answer', id: m.id, error: String((err as Error)?.message ?? err) }),
             );

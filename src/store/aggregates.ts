@@ -1,4 +1,5 @@
 import type { BudgetRef } from '../budget/budget-ref.js';
+import type { UsageRecord } from './usage-record.js';
 import { neverResets, periodKey, type PeriodKind, type PeriodWindow } from '../budget/periods.js';
 
 // Running totals per scope and period, updated in the same transaction as the
@@ -14,6 +15,18 @@ export interface Aggregate {
 }
 
 export const emptyAggregate = (): Aggregate => ({ cost_nano: 0, billed_nano: 0, tokens: 0, calls: 0, blocked: 0 });
+
+/** Adds one usage row: an allowed call's cost, price, tokens and count; a refused one as blocked. */
+export function addRow(agg: Aggregate, row: Pick<UsageRecord, 'decision' | 'cost_nano' | 'billed_nano' | 'prompt_tokens' | 'completion_tokens'>): void {
+  if (row.decision === 'allowed') {
+    agg.cost_nano += row.cost_nano;
+    agg.billed_nano += row.billed_nano;
+    agg.tokens += row.prompt_tokens + row.completion_tokens;
+    agg.calls += 1;
+  } else {
+    agg.blocked += 1;
+  }
+}
 
 export function customerScopeKey(customer: string): string {
   return `c:${customer}`;

@@ -97,7 +97,7 @@ export class BudgetDrift {
       const start = table.periodStart(ref.slot);
       const end = periodWindow(ref.period, start, ref.timeZone).end;
       // An issued key's own budget counts the rows naming the key.
-      const agg = ledger.sumRows(ref.scope.customer, ref.scope.agent, start, end, ref.scope.source === 'key' ? ref.scope.key : undefined);
+      const agg = ledger.sumRows(ref.scope.customer, ref.scope.agent, start, end, ref.scope.key);
       const expected = spentIn(ref, agg);
       const counter = table.spent(ref.slot);
       const drift = counter - expected;

@@ -2,7 +2,7 @@ import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PERIOD_KINDS, PeriodClock, neverResets, type PeriodKind } from '../budget/periods.js';
-import { agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, keyScopeKey, type Aggregate } from './aggregates.js';
+import { addRow, agentScopeKey, aggregatePeriodKey, customerScopeKey, emptyAggregate, keyScopeKey, type Aggregate } from './aggregates.js';
 import type { UsageRecord } from './usage-record.js';
 import { ReportIndexes, type ReportIndexOptions } from './report-indexes.js';
 import type { LedgerHealth } from './ledger-health.js';
@@ -583,17 +583,6 @@ const EMPTY = Buffer.alloc(0);
  * itself must pass the same options.
  */
 export const RECORDS = { encoding: 'msgpack', sharedStructuresKey: Symbol.for('structures') } as const;
-
-function addRow(agg: Aggregate, row: UsageRecord): void {
-  if (row.decision === 'allowed') {
-    agg.cost_nano += row.cost_nano;
-    agg.billed_nano += row.billed_nano;
-    agg.tokens += row.prompt_tokens + row.completion_tokens;
-    agg.calls += 1;
-  } else {
-    agg.blocked += 1;
-  }
-}
 
 /** A call the customer paid for: a retry with its idempotency key must not be charged again. */
 export function isCharged(row: UsageRecord): boolean {

@@ -11,15 +11,30 @@ import { writeTransaction } from './lmdb-writes.js';
 //
 //   ['t', customer, ts, transaction_id] → WalletTransaction (oldest first per customer)
 //   ['i', customer, idempotency_key]    → [ts, transaction_id]
+//   ['kt', key_id, ts, transaction_id]  → the same, for an issued key's own wallet
+//   ['ki', key_id, idempotency_key]     → [ts, transaction_id]
 //
 // A credit and its idempotency entry are written in one transaction, which
 // checks for the key first: two copies of one top-up credit once.
 
 export type TransactionType = 'credit' | 'debit' | 'adjustment' | 'refund';
 
+/** Whose wallet: a customer's, or (key set) one issued key's own (a "virtual endpoint"'s credit pool). */
+export interface WalletOwner {
+  customer: string;
+  key_id?: string;
+}
+
+/** One string per wallet (maps, logs): the customer id, or customer + NUL + key id. */
+export function ownerId(o: WalletOwner): string {
+  return o.key_id === undefined ? o.customer : `${o.customer}\u0000${o.key_id}`;
+}
+
 export interface WalletTransaction {
   transaction_id: string;
   customer: string;
+  /** An issued key's own wallet; absent: the customer's wallet. */
+  key_id?: string;
   ts: number;
   type: TransactionType;
   /** Signed, in nano-units of the wallet's currency (a string: msgpack and JSON lose int64). */
@@ -34,6 +49,9 @@ export interface WalletTransaction {
 }
 
 type Key = (string | number)[];
+
+/** Where an owner's transactions ('t') and idempotency entries ('i') live. */
+const path = (o: WalletOwner, kind: 't' | 'i'): Key => (o.key_id === undefined ? [kind, o.customer] : [`k${kind}`, o.key_id]);
 
 export class WalletTransactions {
   readonly #root: RootDatabase;
@@ -54,35 +72,39 @@ export class WalletTransactions {
    */
   record(tx: WalletTransaction, alsoWhenFresh?: () => void): Promise<{ tx: WalletTransaction; fresh: boolean }> {
     return writeTransaction(this.#root, () => {
-      const first = this.findIdempotent(tx.customer, tx.idempotency_key);
+      const first = this.findIdempotent(tx, tx.idempotency_key);
       if (first) return { tx: first, fresh: false };
-      this.#db.put(['t', tx.customer, tx.ts, tx.transaction_id], tx);
-      this.#db.put(['i', tx.customer, tx.idempotency_key], [tx.ts, tx.transaction_id]);
+      this.#db.put([...path(tx, 't'), tx.ts, tx.transaction_id], tx);
+      this.#db.put([...path(tx, 'i'), tx.idempotency_key], [tx.ts, tx.transaction_id]);
       alsoWhenFresh?.(); // in the same commit (the audit entry: same LMDB environment)
       return { tx, fresh: true };
     });
   }
 
-  findIdempotent(customer: string, key: string): WalletTransaction | undefined {
-    const ref = this.#db.get(['i', customer, key]) as [number, string] | undefined;
-    return ref ? (this.#db.get(['t', customer, ref[0], ref[1]]) as WalletTransaction) : undefined;
+  findIdempotent(owner: WalletOwner, idempotencyKey: string): WalletTransaction | undefined {
+    const ref = this.#db.get([...path(owner, 'i'), idempotencyKey]) as [number, string] | undefined;
+    return ref ? (this.#db.get([...path(owner, 't'), ref[0], ref[1]]) as WalletTransaction) : undefined;
   }
 
-  /** A customer's transactions, oldest first. */
-  *list(customer: string): Generator<WalletTransaction> {
-    for (const { value } of this.#db.getRange({ start: ['t', customer], end: ['t', customer, '\uffff'] })) yield value as WalletTransaction;
+  /** A wallet's transactions, oldest first. */
+  *list(owner: WalletOwner): Generator<WalletTransaction> {
+    const start = path(owner, 't');
+    for (const { value } of this.#db.getRange({ start, end: [...start, '\uffff'] })) yield value as WalletTransaction;
   }
 
-  /** Every transaction, by customer, oldest first. */
+  /** Every transaction: customers' wallets, then keys' wallets, each oldest first. */
   *all(): Generator<WalletTransaction> {
-    for (const { value } of this.#db.getRange({ start: ['t'], end: ['t', '\uffff'] })) yield value as WalletTransaction;
+    for (const kind of ['t', 'kt']) {
+      for (const { value } of this.#db.getRange({ start: [kind], end: [kind, '\uffff'] })) yield value as WalletTransaction;
+    }
   }
 
-  /** Σ amount per customer: what each wallet was credited (start-up; one read per transaction). */
+  /** Σ amount per wallet (ownerId): what each was credited (start-up; one read per transaction). */
   totals(): Map<string, bigint> {
     const out = new Map<string, bigint>();
     for (const tx of this.all()) {
-      out.set(tx.customer, (out.get(tx.customer) ?? 0n) + BigInt(tx.amount_nano));
+      const id = ownerId(tx);
+      out.set(id, (out.get(id) ?? 0n) + BigInt(tx.amount_nano));
     }
     return out;
   }

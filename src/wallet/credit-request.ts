@@ -9,6 +9,8 @@ export type CreditType = 'credit' | 'refund' | 'adjustment';
 
 export interface CreditRequest {
   customer: string;
+  /** An issued key's own wallet; absent: the customer's. */
+  key_id?: string;
   type: CreditType;
   /** As sent: positive for credits and refunds, signed for adjustments. */
   amount: number;
@@ -25,16 +27,18 @@ const MAX_AMOUNT = 1e9;
 const MAX_NANO = 9e18;
 
 /**
- * Reads a credit body; `customer` comes from the path (admin) or, when
- * undefined, from the body (the signed endpoint). Returns `field: problem`
- * on bad input.
+ * Reads a credit body; `customer` (and a key's `key_id`) come from the path
+ * (admin) or, when undefined, from the body (the signed endpoint, where
+ * `key_id` is optional). Returns `field: problem` on bad input.
  */
-export function parseCreditRequest(body: unknown, customer?: string, types: readonly CreditType[] = ['credit', 'refund', 'adjustment']): CreditRequest | string {
+export function parseCreditRequest(body: unknown, customer?: string, types: readonly CreditType[] = ['credit', 'refund', 'adjustment'], keyId?: string): CreditRequest | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body: a JSON object { amount, currency?, idempotency_key, reference? }';
   const b = body as Record<string, unknown>;
   if (customer === undefined) {
     if (typeof b.customer !== 'string' || !b.customer) return 'customer: required, the id of the customer whose wallet is credited';
     customer = b.customer;
+    if (b.key_id !== undefined && (typeof b.key_id !== 'string' || !b.key_id)) return 'key_id: a key id (key_...) whose own wallet is credited; omit it to credit the customer\'s wallet';
+    keyId = b.key_id as string | undefined;
   }
   const type = b.type ?? 'credit';
   if (typeof type !== 'string' || !(types as readonly string[]).includes(type)) return `type: one of ${types.join(', ')} (got ${JSON.stringify(type)})`;
@@ -51,6 +55,7 @@ export function parseCreditRequest(body: unknown, customer?: string, types: read
   if (typeof b.reference === 'string' && b.reference.length > MAX_REFERENCE) return `reference: at most ${MAX_REFERENCE} characters`;
   return {
     customer,
+    ...(keyId !== undefined ? { key_id: keyId } : {}),
     type: type as CreditType,
     amount,
     ...(b.currency !== undefined ? { currency: b.currency as string } : {}),

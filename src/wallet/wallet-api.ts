@@ -1,4 +1,4 @@
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Guard } from '../admin/admin-guard.js';
 import type { Config } from '../config/schema.js';
 import type { Exchange } from '../http/exchange.js';
@@ -7,14 +7,17 @@ import { decodeParam } from '../http/url-param.js';
 import { SIGNATURE_HEADER, verifySignature } from '../alerts/signature.js';
 import { parseCreditRequest, type CreditRequest } from './credit-request.js';
 import type { CreditOutcome, WalletFailure, WalletView } from './wallet-book.js';
+import type { WalletOwner } from '../store/wallet-transactions.js';
 
 // The wallet routes (docs/interface.md, "Prepaid wallets"), on every shard;
 // the supervisor does the work (wallet-book.ts), so a top-up is one write
 // however many shards its copies reach.
 //
-//   POST /admin/customers/:id/credits   admin token
-//   GET  /admin/customers/:id/wallet    admin token
-//   POST /v1/wallet/credits             signed by a payment provider with wallet.webhookSecret
+//   POST /admin/customers/:id/credits                admin token
+//   GET  /admin/customers/:id/wallet                 admin token
+//   POST /admin/customers/:id/keys/:key_id/credits   admin token: an issued key's own wallet
+//   GET  /admin/customers/:id/keys/:key_id/wallet    admin token
+//   POST /v1/wallet/credits                          signed by a payment provider with wallet.webhookSecret
 
 /** Who a signed top-up is recorded as (transactions and the audit log). */
 export const WEBHOOK_ACTOR = 'webhook';
@@ -25,33 +28,37 @@ export interface WalletApiDeps {
   exchange: (res: HttpResponse) => Exchange;
   /** `actor`: the admin token's name (audit), or `webhook` for a signed top-up. */
   credit: (request: CreditRequest, actor: string) => Promise<CreditOutcome | WalletFailure>;
-  view: (customer: string) => Promise<WalletView | WalletFailure>;
+  view: (owner: WalletOwner) => Promise<WalletView | WalletFailure>;
 }
 
 export function mountWallets(app: TemplatedApp, deps: WalletApiDeps): void {
   const { config, guard } = deps;
   const limit = config.wallet.maxBodyBytes;
 
-  app.post('/admin/customers/:id/credits', (res, req) => {
+  // A customer's wallet (params: id), or one of its keys' own (params: id, key_id).
+  const credit = (keyed: boolean) => (res: HttpResponse, req: HttpRequest) => {
     const ex = guard(res, req);
     if (!ex) return;
-    const customer = decodeParam(req.getParameter(0));
+    const owner = ownerFrom(req, keyed);
     const body = readBody(res, limit, Number(req.getHeader('content-length') || 0), config.limits.bodyTimeout);
     body.catch(() => {});
-    if (customer === null) return void ex.fail('openai', 'invalid_request_error', 'customer id: malformed percent-encoding');
+    if (typeof owner === 'string') return void ex.fail('openai', 'invalid_request_error', owner);
     void body.then(
-      (raw) => creditFrom(ex, deps, raw, customer, ex.actor),
+      (raw) => creditFrom(ex, deps, raw, owner, ex.actor),
       (err) => bodyFailed(ex, err, limit),
     );
-  });
-
-  app.get('/admin/customers/:id/wallet', (res, req) => {
+  };
+  const view = (keyed: boolean) => (res: HttpResponse, req: HttpRequest) => {
     const ex = guard(res, req);
     if (!ex) return;
-    const customer = decodeParam(req.getParameter(0));
-    if (customer === null) return void ex.fail('openai', 'invalid_request_error', 'customer id: malformed percent-encoding');
-    answer(ex, deps.view(customer));
-  });
+    const owner = ownerFrom(req, keyed);
+    if (typeof owner === 'string') return void ex.fail('openai', 'invalid_request_error', owner);
+    answer(ex, deps.view(owner));
+  };
+  app.post('/admin/customers/:id/credits', credit(false));
+  app.get('/admin/customers/:id/wallet', view(false));
+  app.post('/admin/customers/:id/keys/:key_id/credits', credit(true));
+  app.get('/admin/customers/:id/keys/:key_id/wallet', view(true));
 
   app.post('/v1/wallet/credits', (res, req) => {
     const ex = deps.exchange(res);
@@ -74,7 +81,17 @@ export function mountWallets(app: TemplatedApp, deps: WalletApiDeps): void {
   });
 }
 
-function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, customer: string | undefined, actor: string): void {
+/** The wallet a route names, or what is wrong with its path. */
+function ownerFrom(req: HttpRequest, keyed: boolean): WalletOwner | string {
+  const customer = decodeParam(req.getParameter(0));
+  if (customer === null) return 'customer id: malformed percent-encoding';
+  if (!keyed) return { customer };
+  const keyId = decodeParam(req.getParameter(1));
+  if (keyId === null) return 'key id: malformed percent-encoding';
+  return { customer, key_id: keyId };
+}
+
+function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, owner: WalletOwner | undefined, actor: string): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
@@ -82,7 +99,7 @@ function creditFrom(ex: Exchange, deps: WalletApiDeps, raw: Buffer, customer: st
     return ex.fail('openai', 'invalid_request_error', 'body: not JSON');
   }
   // A payment provider only ever adds credit; refunds and adjustments are the operator's.
-  const request = parseCreditRequest(parsed, customer, actor === WEBHOOK_ACTOR ? ['credit'] : undefined);
+  const request = parseCreditRequest(parsed, owner?.customer, actor === WEBHOOK_ACTOR ? ['credit'] : undefined, owner?.key_id);
   if (typeof request === 'string') return ex.fail('openai', 'invalid_request_error', request);
   answer(ex, deps.credit(request, actor));
 }

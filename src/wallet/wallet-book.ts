@@ -3,11 +3,11 @@ import type { Config } from '../config/schema.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
 import type { BudgetTable } from '../budget/budget-table.js';
 import type { ErrorType } from '../http/errors.js';
-import { customerScopeKey, spentIn } from '../store/aggregates.js';
+import { addRow, emptyAggregate, spentIn, type Aggregate } from '../store/aggregates.js';
 import { walletKey } from '../budget/scope-budgets.js';
 import type { Ledger } from '../store/ledger.js';
 import type { AuditLog } from '../control/audit-log.js';
-import type { WalletTransaction, WalletTransactions } from '../store/wallet-transactions.js';
+import { ownerId, type WalletOwner, type WalletTransaction, type WalletTransactions } from '../store/wallet-transactions.js';
 import type { CreditReply } from '../cluster/credit-script.js';
 import { toWalletNano, type CreditRequest } from './credit-request.js';
 
@@ -18,18 +18,27 @@ import { toWalletNano, type CreditRequest } from './credit-request.js';
 // supervisor may do: credit it (durably, once per idempotency key), raise
 // its cap, and answer for its balance.
 //
+// A wallet belongs to a customer, or to one issued key (`wallet` on the key:
+// a "virtual endpoint" with its own credit pool; a call on the key must fit
+// in it and in the customer's wallet, if the customer has one too).
+//
 // Balance = credited − charged. Credited is the sum of the wallet's
 // transactions (single node; in cluster mode Redis's total, credit-script.ts).
-// Charged is the ledger's `total` aggregate of the customer (its rows), so
-// after any restart the balance is rebuilt exactly from what is on disk.
+// Charged is the ledger's `total` aggregate of the customer, or of the key
+// (the rows naming it), so after any restart the balance is rebuilt exactly
+// from what is on disk.
 
 export interface WalletBookDeps {
   config: Config;
   table: BudgetTable;
-  ledger: Pick<Ledger, 'aggregate' | 'reports'>;
+  ledger: Pick<Ledger, 'reports' | 'rows'>;
   store: WalletTransactions;
-  /** The customer's wallet, bound to its slot (resolving the scope, and in cluster mode leasing it); undefined: no wallet. */
-  resolveWallet: (customer: string) => Promise<BudgetRef | undefined>;
+  /**
+   * The wallet, bound to its slot (resolving the scope, and in cluster mode
+   * leasing it), with what the ledger charged it in all; a failure when the
+   * customer or key has none (or the key is not the customer's).
+   */
+  resolveWallet: (owner: WalletOwner) => Promise<BoundWallet | WalletFailure>;
   /** The admin audit log (src/control/audit-log.ts): every transaction written, with its actor, in the transaction's own commit. */
   auditLog?: Pick<AuditLog, 'put'>;
   /** Cluster mode: the top-up goes through Redis, once per idempotency key across nodes. */
@@ -41,6 +50,9 @@ export interface WalletBookDeps {
 
 export type WalletFailure = { ok: false; type: ErrorType; message: string };
 
+/** A wallet bound to its counter slot, and what the ledger charged it in all (read when asked: it moves with every call). */
+export interface BoundWallet { ok: true; ref: BudgetRef; charged: () => Aggregate }
+
 export interface Money { amount: number; currency: string }
 
 export interface CreditOutcome { ok: true; transaction_id: string; balance: Money; repeated: boolean }
@@ -48,6 +60,8 @@ export interface CreditOutcome { ok: true; transaction_id: string; balance: Mone
 export interface WalletView {
   ok: true;
   customer: string;
+  /** An issued key's own wallet. */
+  key_id?: string;
   balance: Money;
   credited: Money;
   charged: Money;
@@ -70,7 +84,7 @@ export interface PublicTransaction {
 const nanoToUnits = (n: bigint) => Number(n) / 1e9;
 
 export class WalletBook {
-  /** Σ transactions per customer (single node): what each wallet was credited. */
+  /** Σ transactions per wallet (ownerId; single node): what each wallet was credited. */
   readonly #credits: Map<string, bigint>;
   #writes: Promise<unknown> = Promise.resolve();
 
@@ -80,7 +94,7 @@ export class WalletBook {
 
   /** What a wallet's counter slot starts with: its cap and limit are what was credited (0 in cluster mode: the lease sets it). */
   creditedFor(ref: Pick<BudgetRef, 'scope'>): bigint {
-    return this.deps.remote ? 0n : (this.#credits.get(ref.scope.customer) ?? 0n);
+    return this.deps.remote ? 0n : (this.#credits.get(ownerId(ownerOf(ref))) ?? 0n);
   }
 
   /**
@@ -95,19 +109,22 @@ export class WalletBook {
   }
 
   async #credit(req: CreditRequest, actor: string, now: number): Promise<CreditOutcome | WalletFailure> {
-    const ref = await this.deps.resolveWallet(req.customer);
-    if (!ref) return noWallet(req.customer);
+    const owner: WalletOwner = { customer: req.customer, ...(req.key_id !== undefined ? { key_id: req.key_id } : {}) };
+    const found = await this.deps.resolveWallet(owner);
+    if (!found.ok) return found;
+    const { ref, charged } = found;
     const converted = toWalletNano(req.amount, req.currency ?? ref.unit, ref.unit, this.deps.config.exchangeRates);
     if (typeof converted === 'string') return { ok: false, type: 'invalid_request_error', message: converted };
     // A refund gives back credit the customer has not used: never more than the balance.
     const nano = req.type === 'refund' ? -converted : converted;
-    if (req.type === 'refund' && !this.deps.store.findIdempotent(req.customer, req.idempotencyKey)) {
-      const balance = this.#credited(ref) - this.#charged(ref);
+    if (req.type === 'refund' && !this.deps.store.findIdempotent(owner, req.idempotencyKey)) {
+      const balance = this.#credited(ref) - this.#charged(ref, charged);
       if (converted > balance) return { ok: false, type: 'invalid_request_error', message: `amount: a refund of ${nanoToUnits(converted)} ${ref.unit} is more than the balance (${nanoToUnits(balance)} ${ref.unit})` };
     }
     let tx: WalletTransaction = {
       transaction_id: `wtx_${randomBytes(12).toString('hex')}`,
       customer: req.customer,
+      ...(req.key_id !== undefined ? { key_id: req.key_id } : {}),
       ts: now,
       type: req.type,
       amount_nano: String(nano),
@@ -117,10 +134,10 @@ export class WalletBook {
       ...(req.currency !== undefined && req.currency !== ref.unit ? { original: { amount: req.amount, currency: req.currency } } : {}),
       source: actor,
     };
-    const before = this.#balance(ref, this.#credited(ref));
+    const before = this.#balance(ref, charged, this.#credited(ref));
     // The audit entry is written in the transaction's own commit: a credit is never committed without it (nor answered 503 after it).
     const audit = (balance: Money) => () => this.deps.auditLog?.put({
-      ts: now, actor, action: `wallet.${req.type}`, target: `customer:${req.customer}`,
+      ts: now, actor, action: `wallet.${req.type}`, target: req.key_id === undefined ? `customer:${req.customer}` : `customer:${req.customer}/key:${req.key_id}`,
       before: { balance: before }, after: { transaction_id: tx.transaction_id, amount: publicTransaction(tx).amount, currency: ref.unit, reference: req.reference ?? null, balance },
     });
     const { remote } = this.deps;
@@ -130,18 +147,19 @@ export class WalletBook {
       // repeat this node never saw, so a node that crashed between the two writes catches up).
       const r = await remote.credit(ref, req.idempotencyKey, tx.transaction_id, nano);
       if (!r.fresh) tx = { ...tx, transaction_id: r.transactionId, amount_nano: String(r.amountNano) };
-      const balance = this.#balance(ref, r.credited);
+      const balance = this.#balance(ref, charged, r.credited);
       const { tx: stands } = await this.deps.store.record(tx, r.fresh ? audit(balance) : undefined);
       outcome = { ok: true, transaction_id: stands.transaction_id, balance, repeated: !r.fresh };
     } else {
       // Credits run one at a time (credit()): what the wallet holds after this one is known before it is written.
-      const credited = (this.#credits.get(req.customer) ?? 0n) + nano;
-      const { tx: stands, fresh } = await this.deps.store.record(tx, audit(this.#balance(ref, credited)));
+      const id = ownerId(owner);
+      const credited = (this.#credits.get(id) ?? 0n) + nano;
+      const { tx: stands, fresh } = await this.deps.store.record(tx, audit(this.#balance(ref, charged, credited)));
       if (fresh) {
-        this.#credits.set(req.customer, credited);
+        this.#credits.set(id, credited);
         this.deps.table.setLimit(ref.slot, credited, credited);
       }
-      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, this.#credits.get(req.customer) ?? 0n), repeated: !fresh };
+      outcome = { ok: true, transaction_id: stands.transaction_id, balance: this.#balance(ref, charged, this.#credits.get(id) ?? 0n), repeated: !fresh };
     }
     return outcome;
   }
@@ -160,50 +178,93 @@ export class WalletBook {
     if (!remote) return 0;
     let sent = 0;
     for (const tx of this.deps.store.all()) {
-      const key = walletKey(tx.customer, tx.currency);
+      const key = walletKey(tx.customer, tx.currency, tx.key_id);
       if (await remote.knowsCredit(key, tx.idempotency_key)) continue;
       if ((await remote.credit({ key, slot: -1 }, tx.idempotency_key, tx.transaction_id, BigInt(tx.amount_nano))).fresh) sent++;
     }
     return sent;
   }
 
-  async view(customer: string): Promise<WalletView | WalletFailure> {
-    const ref = await this.deps.resolveWallet(customer);
-    if (!ref) return noWallet(customer);
+  async view(owner: WalletOwner): Promise<WalletView | WalletFailure> {
+    const found = await this.deps.resolveWallet(owner);
+    if (!found.ok) return found;
+    const { ref, charged: total } = found;
     const s = this.deps.table.read(ref.slot);
     const credited = this.#credited(ref);
     const money = (n: bigint): Money => ({ amount: nanoToUnits(n), currency: ref.unit });
     const transactions: PublicTransaction[] = [];
-    for (const tx of this.deps.store.list(customer)) transactions.push(publicTransaction(tx));
-    // Debits: one per day the ledger charged the customer, in the wallet's currency.
-    for (const d of this.deps.ledger.reports.days(customer, '0000-00-00', '9999-99-99')) {
+    for (const tx of this.deps.store.list(owner)) transactions.push(publicTransaction(tx));
+    const charged = this.#charged(ref, total);
+    transactions.push(...(owner.key_id === undefined ? this.#customerDebits(ref) : this.#keyDebits(ref, owner.key_id, spentIn(ref, total()))));
+    transactions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+    return { ok: true, customer: owner.customer, ...(owner.key_id !== undefined ? { key_id: owner.key_id } : {}), balance: money(credited - charged), credited: money(credited), charged: money(charged), reserved: money(s.reserved), transactions };
+  }
+
+  /** A customer wallet's debits: one per day the ledger charged the customer (its report index), in the wallet's currency. */
+  #customerDebits(ref: BudgetRef): PublicTransaction[] {
+    const out: PublicTransaction[] = [];
+    for (const d of this.deps.ledger.reports.days(ref.scope.customer, '0000-00-00', '9999-99-99')) {
       if (!d.c.billed_nano) continue;
       const amount = -nanoToUnits(spentIn(ref, { ...d.c, tokens: 0 }));
-      transactions.push({ transaction_id: `debit_${d.day}`, ts: `${d.day}T00:00:00.000Z`, type: 'debit', amount, currency: ref.unit, reference: null, calls: d.c.calls });
+      out.push({ transaction_id: `debit_${d.day}`, ts: `${d.day}T00:00:00.000Z`, type: 'debit', amount, currency: ref.unit, reference: null, calls: d.c.calls });
     }
-    transactions.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
-    const charged = this.#charged(ref);
-    return { ok: true, customer, balance: money(credited - charged), credited: money(credited), charged: money(charged), reserved: money(s.reserved), transactions };
+    return out;
+  }
+
+  /**
+   * A key wallet's debits: one per UTC day from the rows naming the key (the
+   * report indexes are per customer). Rows retention deleted are one more
+   * debit (`debit_earlier`), so the debits always add up to the key's
+   * aggregate, which is what the balance is computed from.
+   */
+  #keyDebits(ref: BudgetRef, keyId: string, chargedNano: bigint): PublicTransaction[] {
+    const days = new Map<string, Aggregate>();
+    for (const row of this.deps.ledger.rows({ customer: ref.scope.customer })) {
+      if (row.key_id !== keyId || row.decision !== 'allowed' || !row.billed_nano) continue;
+      const day = new Date(row.ts).toISOString().slice(0, 10);
+      let agg = days.get(day);
+      if (!agg) days.set(day, (agg = emptyAggregate()));
+      addRow(agg, row);
+    }
+    const out: PublicTransaction[] = [];
+    let listed = 0n;
+    for (const [day, agg] of days) {
+      const nano = spentIn(ref, agg);
+      listed += nano;
+      out.push({ transaction_id: `debit_${day}`, ts: `${day}T00:00:00.000Z`, type: 'debit', amount: -nanoToUnits(nano), currency: ref.unit, reference: null, calls: agg.calls });
+    }
+    if (chargedNano !== listed) {
+      // Rows past retention (or a currency's rounding per day): the debits still add up to the balance's charges.
+      out.push({ transaction_id: 'debit_unlisted', ts: '1970-01-01T00:00:00.000Z', type: 'debit', amount: -nanoToUnits(chargedNano - listed), currency: ref.unit, reference: 'charges not listed per day' });
+    }
+    return out;
   }
 
   /** Σ transactions: this book's (single node), or the cluster's as the slot last heard it from Redis. */
   #credited(ref: BudgetRef): bigint {
-    return this.deps.remote ? this.deps.table.read(ref.slot).limit : (this.#credits.get(ref.scope.customer) ?? 0n);
+    return this.deps.remote ? this.deps.table.read(ref.slot).limit : (this.#credits.get(ownerId(ownerOf(ref))) ?? 0n);
   }
 
-  #balance(ref: BudgetRef, credited: bigint): Money {
-    return { amount: nanoToUnits(credited - this.#charged(ref)), currency: ref.unit };
+  #balance(ref: BudgetRef, charged: () => Aggregate, credited: bigint): Money {
+    return { amount: nanoToUnits(credited - this.#charged(ref, charged)), currency: ref.unit };
   }
 
   /** Every charge against the wallet: this node's ledger, and in cluster mode the other nodes' settled spend as Redis last said. */
-  #charged(ref: BudgetRef): bigint {
-    const own = spentIn(ref, this.deps.ledger.aggregate(customerScopeKey(ref.scope.customer), 'total'));
+  #charged(ref: BudgetRef, total: () => Aggregate): bigint {
+    const own = spentIn(ref, total());
     return this.deps.remote ? own + this.deps.table.base(ref.slot) : own;
   }
 }
 
-function noWallet(customer: string): WalletFailure {
-  return { ok: false, type: 'wallet_not_configured', message: `customer "${customer.slice(0, 200)}" has no wallet: give it (or its plan) \`wallet: { currency }\`` };
+/** Whose wallet a wallet budget is. */
+export function ownerOf(ref: Pick<BudgetRef, 'scope'>): WalletOwner {
+  return ref.scope.key === undefined ? { customer: ref.scope.customer } : { customer: ref.scope.customer, key_id: ref.scope.key };
+}
+
+export function noWallet(owner: WalletOwner): WalletFailure {
+  return owner.key_id === undefined
+    ? { ok: false, type: 'wallet_not_configured', message: `customer "${owner.customer.slice(0, 200)}" has no wallet: give it (or its plan) \`wallet: { currency }\`` }
+    : { ok: false, type: 'wallet_not_configured', message: `key "${owner.key_id.slice(0, 200)}" has no wallet of its own: issue a key with \`wallet: { currency }\`, or credit the customer's wallet` };
 }
 
 function publicTransaction(tx: WalletTransaction): PublicTransaction {
