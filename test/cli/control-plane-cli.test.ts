@@ -191,6 +191,23 @@ describe('tollgate credits', () => {
     expect(noRate.err).toMatch(/currency|JPY/);
     expect((await json(['credits', 'show', 'credit-co'])).balance.amount).toBe(15);
   });
+
+  it('gives a key its own wallet (keys create --wallet) and tops it up with credits --key', SPAWNING, async () => {
+    const issued = await cli(['keys', 'create', 'credit-co', '--name', 'endpoint', '--wallet', 'USD']);
+    expect(issued.code, issued.err).toBe(0);
+    const key = issued.out.trim();
+    expect(await call(key)).toBe(402); // its own wallet is empty (the customer's has 15 USD)
+    const keyId = (await json(['keys', 'list', 'credit-co'])).keys.find((k: any) => k.name === 'endpoint').key_id;
+    const added = await cli(['credits', 'add', 'credit-co', '2', '--key', keyId, '--idempotency-key', 'k-1']);
+    expect(added.code, added.err).toBe(0);
+    expect(added.out).toContain(`to credit-co key ${keyId}`);
+    expect(await call(key)).toBe(200);
+    const shown = await json(['credits', 'show', 'credit-co', '--key', keyId]);
+    expect(shown.key_id).toBe(keyId);
+    expect(shown.credited.amount).toBe(2);
+    expect(shown.balance.amount).toBeLessThan(2);
+    expect((await json(['credits', 'show', 'credit-co'])).credited.amount).toBe(15);
+  });
 });
 
 // A config file with only a token (no --url): the address comes from its listen section.
