@@ -88,6 +88,18 @@ export class RateWindows {
     return sum;
   }
 
+  /**
+   * Empties a window's slot before it is handed to another window (slot
+   * registry). Needed since its epochs are counted in its own bucket width:
+   * a slot left by a per-minute window holds epochs a per-hour window would
+   * never reach, so its buckets would never be claimed and the total would
+   * only grow. Only for a slot no shard uses.
+   */
+  clear(slot: number): void {
+    const h = slot * this.stride;
+    for (let i = 0; i < this.stride; i++) Atomics.store(this.#i, h + i, 0n);
+  }
+
   /** The bucket index of `now` in a window (the epoch Redis grants are keyed by in leased mode). */
   epochOf(windowMs: number, now: number): number {
     return Math.floor(now / (windowMs / this.buckets));

@@ -52,6 +52,16 @@ describe('sliding velocity windows', () => {
     }
   });
 
+  it('counts afresh in a cleared slot taken over by a window of another width', () => {
+    const w = RateWindows.create(2);
+    const minute = { slot: 0, limit: 5, windowMs: 60_000 };
+    const hour = { slot: 0, limit: 2, windowMs: 3_600_000 };
+    for (let i = 0; i < 5; i++) w.tryAdd(minute, 1, T0 + i);
+    w.clear(0);
+    expect([0, 1].map((i) => w.tryAdd(hour, 1, T0 + 120_000 + i * 1000))).toEqual([0, 0]);
+    expect(w.tryAdd(hour, 1, T0 + 122_000)).toBeGreaterThan(0);
+  });
+
   it('keeps windows of different slots apart', () => {
     const w = RateWindows.create(4);
     w.tryAdd({ slot: 0, limit: 1, windowMs: 60_000 }, 1, T0);
