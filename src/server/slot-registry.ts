@@ -283,8 +283,10 @@ export class SlotRegistry {
         if (owner && this.#dynamicRateSlots >= capacity - this.#rateReserved) {
           throw new SlotsExhaustedError(`velocity window table full for dynamic scopes (${Math.max(0, capacity - this.#rateReserved)} of ${capacity} windows; the rest are reserved for configured customers); raise maxBudgetSlots`);
         }
-        slot = this.#rateFree.pop() ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
+        const freed = this.#rateFree.pop();
+        slot = freed ?? (this.#rateNext < capacity ? this.#rateNext++ : undefined);
         if (slot === undefined) throw new SlotsExhaustedError(`velocity window table full (${capacity} windows); raise maxBudgetSlots`);
+        if (freed !== undefined) this.windows?.clear(freed); // its last window may have had another width
         this.#rateSlots.set(spec.key, slot);
         if (spec.scope.key) this.#bindKey(spec.scope.key, spec.key);
         else if (!owner) this.#bindCustomer(customer, spec.key);

@@ -33,6 +33,35 @@ describe('sliding velocity windows', () => {
     expect(w.used(spec, T0 + 1000)).toBe(250);
   });
 
+  it('admits by the window\'s sum after idle gaps, bucket boundaries and settles, as a walk of its buckets counts it', () => {
+    // Admission reads a running total; used() walks the buckets. A fixed pseudo-random run of adds,
+    // settles and idle gaps (some longer than the window) must see the same sum at every step.
+    const w = RateWindows.create(2);
+    const spec = { slot: 1, limit: 40, windowMs: 60_000 };
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let t = T0;
+    for (let i = 0; i < 5000; i++) {
+      const r = next();
+      t += r < 0.02 ? 70_000 + next() * 60_000 : r < 0.1 ? next() * 5_000 : next() * 400;
+      const before = w.used(spec, t);
+      const amount = 1 + Math.floor(next() * 5);
+      const admitted = w.tryAdd(spec, amount, t) === 0;
+      expect(admitted).toBe(before + amount <= spec.limit);
+      if (admitted && next() < 0.3) w.adjust(spec, -Math.floor(next() * amount), t + next() * 300);
+    }
+  });
+
+  it('counts afresh in a cleared slot taken over by a window of another width', () => {
+    const w = RateWindows.create(2);
+    const minute = { slot: 0, limit: 5, windowMs: 60_000 };
+    const hour = { slot: 0, limit: 2, windowMs: 3_600_000 };
+    for (let i = 0; i < 5; i++) w.tryAdd(minute, 1, T0 + i);
+    w.clear(0);
+    expect([0, 1].map((i) => w.tryAdd(hour, 1, T0 + 120_000 + i * 1000))).toEqual([0, 0]);
+    expect(w.tryAdd(hour, 1, T0 + 122_000)).toBeGreaterThan(0);
+  });
+
   it('keeps windows of different slots apart', () => {
     const w = RateWindows.create(4);
     w.tryAdd({ slot: 0, limit: 1, windowMs: 60_000 }, 1, T0);
