@@ -254,6 +254,46 @@ function readAscii(buf: Buffer, at: number, n: number): string | undefined {
   return s;
 }
 
+/**
+ * A field whose values repeat from row to row (customer, agent, endpoint,
+ * models, provider, sources, tags): the string decoded for the same bytes
+ * before, found by a hash of the bytes and a byte-by-byte check, so decoding
+ * a row allocates little more than the row, its request id and its reason.
+ * Bounded: the table starts over when it is full (many distinct sessions or
+ * tag values), which costs only the allocations it would have saved.
+ */
+function shared(): string | null {
+  const n = u32();
+  if (n === NULL) return null;
+  if (pos + n > end) throw new Error('row record is truncated');
+  const s = internAscii(b, pos, n) ?? b.toString('utf8', pos, pos + n);
+  pos += n;
+  return s;
+}
+
+const SHARED_MAX = 4096;
+const sharedStrings = new Map<number, string>();
+
+function internAscii(buf: Buffer, at: number, n: number): string | undefined {
+  if (n > 64) return undefined;
+  let h = 0x811c9dc5 ^ n; // FNV-1a
+  for (let i = at; i < at + n; i++) {
+    const c = buf[i]!;
+    if (c > 0x7f) return undefined;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const known = sharedStrings.get(h);
+  if (known !== undefined && known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === buf[at + i]) i++;
+    if (i === n) return known;
+  }
+  const fresh = buf.toString('latin1', at, at + n); // ASCII: latin1 reads it as UTF-8 would
+  if (sharedStrings.size >= SHARED_MAX) sharedStrings.clear();
+  sharedStrings.set(h, fresh);
+  return fresh;
+}
+
 function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   b = buf;
   pos = from;
@@ -264,13 +304,13 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   const status = b.readInt32LE(pos);
   pos += 4;
   const decision = b[pos++] === 0 ? 'allowed' : 'blocked';
-  const requestId = str()!, customer = str()!, endpoint = str()!;
-  const agent = str(), modelRequested = str(), model = str(), provider = str(), reason = str(), idem = str(), priceSource = str();
-  const usageSource = str() as UsageRecord['usage_source'];
+  const requestId = str()!, customer = shared()!, endpoint = shared()!;
+  const agent = shared(), modelRequested = shared(), model = shared(), provider = shared(), reason = str(), idem = str(), priceSource = shared();
+  const usageSource = shared() as UsageRecord['usage_source'];
   const tags: Record<string, string> = {};
   for (let n = u32(); n > 0; n--) {
-    const k = str()!;
-    tags[k] = str()!;
+    const k = shared()!;
+    tags[k] = shared()!;
   }
   const row: UsageRecord = {
     request_id: requestId, ts, customer, agent, tags, endpoint, model_requested: modelRequested, model, provider,
@@ -281,7 +321,7 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   if (flags & F_SESSION) row.session = str();
   if (flags & F_CW1H) row.cache_write_1h_tokens = f64();
   if (flags & F_SHADOW) row.shadow_exceeded = b[pos++] === 1;
-  if (flags & F_UNIT) row.unit = str() as UsageRecord['unit'];
+  if (flags & F_UNIT) row.unit = shared() as UsageRecord['unit'];
   if (flags & F_UNITS) row.units = f64();
   if (flags & F_ATTEMPTS) {
     const attempts: { target: string; error: string }[] = [];
@@ -290,7 +330,7 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   }
   if (flags & F_ORIG_COST) row.original_cost_nano = f64();
   if (flags & F_ORIG_BILLED) row.original_billed_nano = f64();
-  if (flags & F_KEY_ID) row.key_id = str()!;
+  if (flags & F_KEY_ID) row.key_id = shared()!;
   if (flags & F_EXTRA) Object.assign(row, JSON.parse(str()!));
   if (pos > end) throw new Error('row record is truncated');
   return row;
