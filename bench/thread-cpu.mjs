@@ -36,6 +36,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     // Extra node arguments for this build only (e.g. V8 flags to try): --node-args=--flag,--other.
     'node-args': { type: 'string', default: '' },
+    // Run this build and --base at the same time, each under its own --rate: on a loaded machine both see the same load.
+    together: { type: 'boolean', default: false },
   },
 });
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -88,6 +90,10 @@ async function measure(name, pid, port, headers) {
   const a = threads(pid);
   const r = await load(url, headers, Number(values.seconds));
   const b = threads(pid);
+  report(name, pid, a, b, r);
+}
+
+function report(name, pid, a, b, r) {
   const groups = {};
   for (const [tid, t] of b) {
     const d = t.us - (a.get(tid)?.us ?? 0);
@@ -124,6 +130,26 @@ const floor = await start('bench/passthrough.mjs', ['--port', String(pb + 1), '-
 process.once('exit', () => { mock.kill(); floor.kill(); });
 console.log(`${scenario.name}/${connections}, ${values.seconds} s, loadavg ${readFileSync('/proc/loadavg', 'latin1').trim()}`);
 const builds = [['this', root], ...(values.base ? [['base', resolve(values.base)]] : [])];
+const startBuild = (name, dir, port) => {
+  const config = tollgateConfig(benchDir('tollgate-threads-'), port, pb);
+  const argv = [...(name === 'this' ? values['node-args'].split(',').filter(Boolean) : []), join(dir, 'dist/cli.js'), 'serve', '--config', config];
+  return start(argv[0], argv.slice(1), /tollgate listening/, 120_000);
+};
+if (values.together) {
+  const procs = await Promise.all(builds.map(([name, dir], i) => startBuild(name, dir, pb + 2 + i)));
+  const headers = { authorization: `Bearer ${KEY}` };
+  const url = (i) => `http://127.0.0.1:${pb + 2 + i}/v1/chat/completions`;
+  for (let round = 0; round < Number(values.rounds); round++) {
+    await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.warmup))));
+    const before = procs.map((p) => threads(p.pid));
+    const results = await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.seconds))));
+    builds.forEach(([name], i) => report(name, procs[i].pid, before[i], threads(procs[i].pid), results[i]));
+  }
+  await Promise.all(procs.map(stop));
+  await stop(floor);
+  await stop(mock);
+  process.exit(0);
+}
 for (let round = 0; round < Number(values.rounds); round++) {
   await measure('floor', floor.pid, pb + 1, {});
   for (const [name, dir] of round % 2 ? [...builds].reverse() : builds) {
