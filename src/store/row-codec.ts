@@ -255,16 +255,16 @@ function str(): string | null {
   return s;
 }
 
-/** The decoding side of writeAscii: short ASCII strings without Buffer.toString's overhead. Undefined for anything else. */
+/**
+ * The decoding side of writeAscii: a short ASCII string read as latin1 (one
+ * flat string; UTF-8 decoding and, before, building it a character at a time
+ * cost more: the row's strings are hashed and encoded again right after).
+ * Undefined for anything else.
+ */
 function readAscii(buf: Buffer, at: number, n: number): string | undefined {
-  if (n > 32) return undefined;
-  let s = '';
-  for (let i = at; i < at + n; i++) {
-    const c = buf[i]!;
-    if (c > 0x7f) return undefined;
-    s += String.fromCharCode(c);
-  }
-  return s;
+  if (n > 64) return undefined;
+  for (let i = at; i < at + n; i++) if (buf[i]! > 0x7f) return undefined;
+  return buf.toString('latin1', at, at + n);
 }
 
 /**
