@@ -1,19 +1,23 @@
-// npm run bench:threads [-- --seconds 6 --connections 50 --scenario small --base /path/to/other/build --port-base 19100]
+// npm run bench:threads [-- --seconds 6 --warmup 2 --connections 50 --scenario small --base /path/to/other/build
+//                          --rate 1000 --rounds 2 --together --node-args=--v8-flag --port-base 19100]
 //
 // Where a Tollgate process spends its CPU, per thread, under one bounded
 // autocannon load: utime + stime of every /proc/<pid>/task/<tid>/stat before
-// and after, grouped by thread name (/proc/.../comm), divided by the requests
-// served. Shards and the ledger writer are worker threads (Node leaves them
-// named "node" like the main thread, and so are V8's and libuv's helpers on
-// Node 20): a preload (NODE_OPTIONS --require) in every JS thread writes its
-// tid and role to a file, and the threads that exist when the main thread's
-// preload runs are V8's platform workers (GC, compiler: "v8"). Unnamed threads
-// created later are libuv's pool ("libuv"). With --base, the other build runs the same
-// load right after this one (same mock, same config), for a before/after.
-// The floor (bench/passthrough.mjs) runs first for scale. CPU per request
-// falls as throughput rises (more requests per wakeup and syscall), so on a
-// shared machine --rate (a fixed offered load) compares builds better than
-// an open throttle.
+// and after, grouped by thread, divided by the requests served. Node 20
+// names none of its threads (all "node"): a preload (NODE_OPTIONS --require)
+// in every JS thread writes its tid and role (main, ledger, shard N) to a
+// file; the threads that exist when the main thread's preload runs are V8's
+// platform workers ("v8": GC helpers and the optimizing compiler); unnamed
+// threads created later are libuv's pool ("libuv").
+//
+// The floor (bench/passthrough.mjs) runs first for scale; with --base, the
+// other build runs the same load after this one (the order swaps each
+// round). CPU per request falls as throughput rises (more requests per
+// wakeup and syscall), so --rate (a fixed offered load) compares builds
+// better than an open throttle; on a machine others load too, --together
+// runs both builds at once, each under its own --rate, so both see the same
+// neighbours. A fresh process's first seconds are mostly JIT work (the "v8"
+// group): --warmup decides how much of it is measured.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -153,9 +157,7 @@ if (values.together) {
 for (let round = 0; round < Number(values.rounds); round++) {
   await measure('floor', floor.pid, pb + 1, {});
   for (const [name, dir] of round % 2 ? [...builds].reverse() : builds) {
-    const config = tollgateConfig(benchDir('tollgate-threads-'), pb + 2, pb);
-    const argv = [...(name === 'this' ? values['node-args'].split(',').filter(Boolean) : []), join(dir, 'dist/cli.js'), 'serve', '--config', config];
-    const p = await start(argv[0], argv.slice(1), /tollgate listening/, 120_000);
+    const p = await startBuild(name, dir, pb + 2);
     try {
       await measure(name, p.pid, pb + 2, { authorization: `Bearer ${KEY}` });
     } finally {
