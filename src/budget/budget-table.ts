@@ -202,6 +202,23 @@ export class BudgetTable {
     };
   }
 
+  /**
+   * limit − committed (other nodes' spend included, as read() adds it), at
+   * least 0: what every answer reports as the room left. Three loads, not
+   * read()'s whole row (each BigInt load allocates).
+   */
+  roomUnderLimit(slot: number): bigint {
+    const a = this.#a;
+    const b = slot * this.stride;
+    const limit = Atomics.load(a, b + F_LIMIT);
+    const committed = Atomics.load(a, b + F_COMMITTED) + Atomics.load(a, b + F_BASE);
+    return limit > committed ? limit - committed : 0n;
+  }
+
+  limit(slot: number): bigint {
+    return Atomics.load(this.#a, slot * this.stride + F_LIMIT);
+  }
+
   /** committed, alone: the number the decision reads. */
   committed(slot: number): bigint {
     return Atomics.load(this.#a, slot * this.stride + F_COMMITTED);

@@ -92,6 +92,9 @@ export interface CallFields {
   choices: number;
 }
 
+/** The fields that ask for several answers per call. */
+const CHOICE_FIELDS = ['n', 'best_of'] as const;
+
 /**
  * Validates the top-level fields. `body` may be the parsed body or, on the
  * native path (read-request.ts), an object holding only these fields, with
@@ -111,7 +114,9 @@ export function callFields(endpoint: EndpointId, body: Record<string, unknown>):
   // Chat takes two caps; which one a provider (or a compatible server) obeys when both differ is
   // not ours to know, so the larger is reserved and a clamp lowers both (upstreamBody).
   let maxOutputTokens: number | undefined;
-  for (const maxField of outputCapFields(endpoint)) {
+  const caps = outputCapFields(endpoint);
+  for (let i = 0; i < caps.length; i++) {
+    const maxField = caps[i]!;
     const max = body[maxField];
     if (max === undefined || max === null) continue;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10_000_000) {
@@ -130,7 +135,8 @@ export function callFields(endpoint: EndpointId, body: Record<string, unknown>):
   }
 
   let choices = 1;
-  for (const field of ['n', 'best_of'] as const) {
+  for (let i = 0; i < CHOICE_FIELDS.length; i++) {
+    const field = CHOICE_FIELDS[i]!;
     const v = body[field];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CHOICES) {
@@ -176,11 +182,16 @@ export function parseCall(endpoint: EndpointId, json: unknown): ParsedCall {
   };
 }
 
+// Read on every call: one frozen list each, not an array (and its iterator) per call.
+const CAPS_RESPONSES: readonly string[] = Object.freeze(['max_output_tokens']);
+const CAPS_CHAT: readonly string[] = Object.freeze(['max_tokens', 'max_completion_tokens']);
+const CAPS_OTHER: readonly string[] = Object.freeze(['max_tokens']);
+
 /** The body fields that cap a call's output, the one written when the client sent none first. */
 export function outputCapFields(endpoint: EndpointId): readonly string[] {
-  if (endpoint === 'responses') return ['max_output_tokens'];
-  if (endpoint === 'chat') return ['max_tokens', 'max_completion_tokens'];
-  return ['max_tokens'];
+  if (endpoint === 'responses') return CAPS_RESPONSES;
+  if (endpoint === 'chat') return CAPS_CHAT;
+  return CAPS_OTHER;
 }
 
 /** The body sent upstream: the physical model, the output cap, and usage reporting for streams. */

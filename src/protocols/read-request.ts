@@ -2,8 +2,8 @@ import { InvalidUtf8, utf8Text } from '../http/utf8-body.js';
 import { nativePath, OUT } from '../native/native-addon.js';
 import { CAP_FIELDS, Flag, Kind, S, Status } from '../native/scan-slots.js';
 import { bodyLayout, type BodyLayout, type Span } from './body-layout.js';
-import { BadRequest, callFields, ENDPOINTS, parseCall, type EndpointId, type ParsedCall } from './call.js';
-import { cacheWriteTtl } from './estimate/cache-writes.js';
+import { BadRequest, callFields, ENDPOINTS, parseCall, type EndpointId, type ParsedCall, type Protocol } from './call.js';
+import { cacheWriteTtl, type CacheWriteTtl } from './estimate/cache-writes.js';
 import { EstimateTooDeep, openaiTokenizer, promptEstimate, promptTokenBound } from './estimate/prompt-estimate.js';
 
 // The one way a JSON model-call body becomes a ParsedCall: the native
@@ -54,6 +54,11 @@ export function readRequestNative(endpoint: TokenEndpoint, raw: Buffer, scan: (b
   return fromScan(endpoint, raw, model, o);
 }
 
+// Values of the JSON kind the scanner saw, for callFields' checks (which read
+// only the kind, and numbers): shared, as nothing writes into them.
+const AN_ARRAY: readonly unknown[] = Object.freeze([]);
+const AN_OBJECT: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** A value of the JSON kind the scanner saw, for callFields' checks (which read only the kind, and numbers). */
 function asKind(kind: number, value?: number): unknown {
   switch (kind) {
@@ -63,13 +68,50 @@ function asKind(kind: number, value?: number): unknown {
     case Kind.TRUE: return true;
     case Kind.NUMBER: return value ?? 0;
     case Kind.STRING: return '';
-    case Kind.ARRAY: return [];
-    default: return {};
+    case Kind.ARRAY: return AN_ARRAY;
+    default: return AN_OBJECT;
   }
 }
 
 const span = (o: Float64Array, s: number): Span => [o[s]!, o[s + 1]!];
 const bound = (q: number) => Math.ceil(q / 4) + 8; // prompt-estimate.ts: quarters to tokens, plus REQUEST_OVERHEAD
+
+/**
+ * A call read by the native scanner: its body object is parsed only when
+ * something asks for `body`. A class, not an object literal given a getter:
+ * V8 keeps a literal with an accessor (or one redefined to have one) in
+ * dictionary mode, and this object's fields are read all along the call.
+ * `body` is on the prototype, so a spread of the call does not copy it
+ * (withStoredContext in model-call.ts names it).
+ */
+class ScannedCall implements ParsedCall {
+  readonly protocol: Protocol;
+  promptTokensEstimate = 0;
+  promptTokensFor: (model: string) => number = () => 0;
+  predictionTokens = 0;
+  cacheWrite: CacheWriteTtl | undefined = undefined;
+  #body: Record<string, unknown> | undefined = undefined;
+  readonly #raw: Buffer;
+
+  constructor(
+    readonly endpoint: EndpointId,
+    raw: Buffer,
+    readonly model: string,
+    readonly stream: boolean,
+    readonly maxOutputTokens: number | undefined,
+    readonly choices: number,
+    readonly wantsStreamUsage: boolean,
+    readonly storedContext: string | undefined,
+    readonly layout: BodyLayout,
+  ) {
+    this.protocol = ENDPOINTS[endpoint].protocol;
+    this.#raw = raw;
+  }
+
+  get body(): Record<string, unknown> {
+    return (this.#body ??= JSON.parse(utf8Text(this.#raw)) as Record<string, unknown>);
+  }
+}
 
 function fromScan(endpoint: TokenEndpoint, raw: Buffer, model: string | undefined, o: Float64Array): ParsedCall {
   const top: Record<string, unknown> = {
@@ -83,11 +125,12 @@ function fromScan(endpoint: TokenEndpoint, raw: Buffer, model: string | undefine
   };
   const members = new Map<string, Span>();
   members.set('model', span(o, S.MODEL_S));
-  CAP_FIELDS.forEach((f, i) => {
+  for (let i = 0; i < CAP_FIELDS.length; i++) {
+    const f = CAP_FIELDS[i]!;
     const k = S.CAP0_KIND + 4 * i;
     top[f] = asKind(o[k]!, o[k + 1]);
     if (o[k] !== Kind.ABSENT) members.set(f, span(o, k + 2));
-  });
+  }
   const fields = callFields(endpoint, top);
   const layout: BodyLayout = { raw, open: o[S.OBJ_OPEN]!, members };
   if (o[S.SO_KIND] !== Kind.ABSENT) members.set('stream_options', span(o, S.SO_S));
@@ -97,50 +140,30 @@ function fromScan(endpoint: TokenEndpoint, raw: Buffer, model: string | undefine
     layout.streamOptions = { members: inner, count: o[S.SO_KEYS]! };
   }
 
-  let body: Record<string, unknown> | undefined;
-  const parsed = () => (body ??= JSON.parse(utf8Text(raw)) as Record<string, unknown>);
+  const call = new ScannedCall(endpoint, raw, fields.model, fields.stream, fields.maxOutputTokens, fields.choices,
+    o[S.SO_KIND] === Kind.OBJECT && o[S.IU_KIND] === Kind.TRUE, storedContext(raw, o), layout);
   const flags = o[S.FLAGS]!;
   const verified = openaiTokenizer(fields.model);
-  let promptTokensEstimate: number;
-  let promptTokensFor: (m: string) => number;
-  let predictionTokens = 0;
   const predicted = o[S.PRED_KIND] === Kind.OBJECT || o[S.PRED_KIND] === Kind.ARRAY;
   if (flags & Flag.MEDIA) {
     // Media parts: their bound reads their payloads (estimate/media-tokens.ts), in JavaScript.
     let estimate: { tokens: number; modelDependent: boolean };
     try {
-      estimate = promptEstimate(fields.model, parsed());
+      estimate = promptEstimate(fields.model, call.body);
     } catch (err) {
       if (err instanceof EstimateTooDeep) throw new BadRequest(err.message);
       throw err;
     }
-    promptTokensEstimate = estimate.tokens;
-    promptTokensFor = (m) => (m !== fields.model && (estimate.modelDependent || openaiTokenizer(m) !== verified) ? promptTokenBound(m, parsed()) : promptTokensEstimate);
-    if (predicted) predictionTokens = promptTokenBound(fields.model, { prediction: parsed().prediction });
+    const promptTokensEstimate = (call.promptTokensEstimate = estimate.tokens);
+    call.promptTokensFor = (m) => (m !== fields.model && (estimate.modelDependent || openaiTokenizer(m) !== verified) ? promptTokenBound(m, call.body) : promptTokensEstimate);
+    if (predicted) call.predictionTokens = promptTokenBound(fields.model, { prediction: call.body.prediction });
   } else {
     const qv = o[S.Q_VERIFIED]!, qu = o[S.Q_UNVERIFIED]!;
-    promptTokensEstimate = bound(verified ? qv : qu);
-    promptTokensFor = (m) => (m !== fields.model && openaiTokenizer(m) !== verified ? bound(verified ? qu : qv) : promptTokensEstimate);
-    if (predicted) predictionTokens = bound(verified ? o[S.PRED_Q_VERIFIED]! : o[S.PRED_Q_UNVERIFIED]!);
+    const promptTokensEstimate = (call.promptTokensEstimate = bound(verified ? qv : qu));
+    call.promptTokensFor = (m) => (m !== fields.model && openaiTokenizer(m) !== verified ? bound(verified ? qu : qv) : promptTokensEstimate);
+    if (predicted) call.predictionTokens = bound(verified ? o[S.PRED_Q_VERIFIED]! : o[S.PRED_Q_UNVERIFIED]!);
   }
-
-  const call: ParsedCall = {
-    endpoint,
-    protocol: ENDPOINTS[endpoint].protocol,
-    model: fields.model,
-    stream: fields.stream,
-    maxOutputTokens: fields.maxOutputTokens,
-    promptTokensEstimate,
-    choices: fields.choices,
-    promptTokensFor,
-    wantsStreamUsage: o[S.SO_KIND] === Kind.OBJECT && o[S.IU_KIND] === Kind.TRUE,
-    storedContext: storedContext(raw, o),
-    cacheWrite: flags & Flag.CACHE_CONTROL ? cacheWriteTtl(parsed()) : undefined,
-    predictionTokens,
-    body: undefined as unknown as Record<string, unknown>,
-    layout,
-  };
-  Object.defineProperty(call, 'body', { get: parsed, enumerable: true, configurable: true });
+  if (flags & Flag.CACHE_CONTROL) call.cacheWrite = cacheWriteTtl(call.body);
   return call;
 }
 

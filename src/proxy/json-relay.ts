@@ -1,10 +1,11 @@
 import { errorBody } from '../http/errors.js';
 import { costHeader } from './cost-header.js';
 import type { BudgetRef } from '../budget/budget-ref.js';
-import type { ParsedCall } from '../protocols/call.js';
-import { readJsonAnswer } from '../protocols/json-answer.js';
+import type { EndpointId, ParsedCall } from '../protocols/call.js';
+import { readJsonAnswer, type JsonAnswer } from '../protocols/json-answer.js';
 import type { UsageRecord } from '../store/usage-record.js';
 import { answerText } from './answer-text.js';
+import type { Relayed } from './billed-usage.js';
 import type { CallRun } from './call-run.js';
 import { redactSecrets } from './redact-secrets.js';
 import { tightestRemaining } from './refusal.js';
@@ -35,6 +36,27 @@ export async function relayError(c: CallRun, answer: Answer, row: UsageRecord): 
   ex.send(head.status, headers, bytes);
 }
 
+/**
+ * What a whole answer relayed: its text is read only when our own count is
+ * needed (billed-usage.ts). A class, not an object literal with a getter,
+ * which V8 keeps in dictionary mode (an allocation and slow reads per call).
+ */
+class WholeAnswer implements Relayed {
+  readonly textComplete: boolean;
+  readonly #endpoint: EndpointId;
+  readonly #read: JsonAnswer;
+
+  constructor(endpoint: EndpointId, read: JsonAnswer, readonly bytes: number) {
+    this.#endpoint = endpoint;
+    this.#read = read;
+    this.textComplete = read.valid;
+  }
+
+  get text(): string {
+    return answerText(this.#endpoint, this.#read.json());
+  }
+}
+
 export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord, refs: readonly BudgetRef[]): Promise<void> {
   const { ctx, ex } = c;
   const { target, head, translation, upstreamEndpoint } = answer;
@@ -42,8 +64,7 @@ export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, ro
   let bytes: Buffer | string = answer.body!;
   const read = readJsonAnswer(upstreamEndpoint, answer.body!);
   const { reported } = read;
-  // The answer's text is read only when our own count is needed (billed-usage.ts).
-  const relayed = { get text() { return answerText(upstreamEndpoint, read.json()); }, textComplete: read.valid, bytes: bytes.length };
+  const relayed = new WholeAnswer(upstreamEndpoint, read, bytes.length);
   const billed = c.bill(row, call, target, reported.model, reported.usage, relayed, true);
   const cost = typeof billed === 'number' ? billed : await billed;
   const whole = translation ? (read.json() as Record<string, unknown> | undefined) : undefined;

@@ -102,7 +102,8 @@ export const UNKNOWN_CONTEXT_WINDOW = 1_000_000;
 function withStoredContext(call: ParsedCall, price: PriceMatch | undefined): ParsedCall {
   if (!call.storedContext) return call;
   const window = price?.entry.max_input_tokens ?? UNKNOWN_CONTEXT_WINDOW;
-  return { ...call, promptTokensFor: (m) => Math.max(call.promptTokensFor(m), window) };
+  // `body` by name: a natively scanned call keeps it on its prototype (read-request.ts), which a spread skips.
+  return { ...call, body: call.body, promptTokensFor: (m) => Math.max(call.promptTokensFor(m), window) };
 }
 
 /**

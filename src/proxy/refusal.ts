@@ -56,9 +56,9 @@ export function tightestRemaining(refs: readonly BudgetRef[], table: BudgetTable
   let best: { value: number; unit: string; frac: number } | undefined;
   for (const ref of refs) {
     if (ref.enforce === false) continue; // a shadow budget never stops a call: its room is no news to the client
-    const s = table.read(ref.slot);
-    const remaining = s.limit > s.committed ? s.limit - s.committed : 0n;
-    const frac = s.limit > 0n ? Number(remaining) / Number(s.limit) : 0;
+    const limit = table.limit(ref.slot);
+    const remaining = table.roomUnderLimit(ref.slot);
+    const frac = limit > 0n ? Number(remaining) / Number(limit) : 0;
     if (!best || frac < best.frac) best = { value: round(counterToUnit(ref, remaining)), unit: ref.unit, frac };
   }
   return best && { value: best.value, unit: best.unit };

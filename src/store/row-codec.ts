@@ -67,11 +67,21 @@ export class RowBatchEncoder {
     this.#rows++;
   }
 
-  /** The batch so far (a view of a buffer this encoder no longer uses); the encoder starts a new one. */
+  /**
+   * The batch so far, copied into an ArrayBuffer of exactly its size and its
+   * own (transferable); the encoder starts over in its working buffer. A batch
+   * of a few rows is a few hundred bytes: handing over the 16 KB working
+   * buffer and allocating a fresh one per batch made every event-loop turn
+   * with a row cost 16 KB of external memory, which V8 counts toward its
+   * collections, on the shard and again on the writer that held it.
+   */
   take(): Buffer {
-    const out = this.#buf.subarray(0, this.#pos);
-    this.#buf = Buffer.allocUnsafeSlow(this.initialBytes);
-    this.#view = new DataView(this.#buf.buffer);
+    const out = Buffer.from(this.#buf.buffer.slice(0, this.#pos));
+    if (this.#buf.length > MAX_KEPT_BYTES) {
+      // One huge batch does not keep its memory on the thread for good.
+      this.#buf = Buffer.allocUnsafeSlow(this.initialBytes);
+      this.#view = new DataView(this.#buf.buffer);
+    }
     this.#pos = 0;
     this.#rows = 0;
     return out;
@@ -170,6 +180,9 @@ export class RowBatchEncoder {
   }
 }
 
+/** Largest working buffer an encoder keeps between batches. */
+const MAX_KEPT_BYTES = 1024 * 1024;
+
 /** Room for every fixed-size part of a record (the numbers, flags, counts and null markers). */
 const RECORD_ROOM = 256;
 
@@ -242,16 +255,56 @@ function str(): string | null {
   return s;
 }
 
-/** The decoding side of writeAscii: short ASCII strings without Buffer.toString's overhead. Undefined for anything else. */
+/**
+ * The decoding side of writeAscii: a short ASCII string read as latin1 (one
+ * flat string; UTF-8 decoding and, before, building it a character at a time
+ * cost more: the row's strings are hashed and encoded again right after).
+ * Undefined for anything else.
+ */
 function readAscii(buf: Buffer, at: number, n: number): string | undefined {
-  if (n > 32) return undefined;
-  let s = '';
+  if (n > 64) return undefined;
+  for (let i = at; i < at + n; i++) if (buf[i]! > 0x7f) return undefined;
+  return buf.toString('latin1', at, at + n);
+}
+
+/**
+ * A field whose values repeat from row to row (customer, agent, endpoint,
+ * models, provider, sources, tags): the string decoded for the same bytes
+ * before, found by a hash of the bytes and a byte-by-byte check, so decoding
+ * a row allocates little more than the row, its request id and its reason.
+ * Bounded: the table starts over when it is full (many distinct sessions or
+ * tag values), which costs only the allocations it would have saved.
+ */
+function shared(): string | null {
+  const n = u32();
+  if (n === NULL) return null;
+  if (pos + n > end) throw new Error('row record is truncated');
+  const s = internAscii(b, pos, n) ?? b.toString('utf8', pos, pos + n);
+  pos += n;
+  return s;
+}
+
+const SHARED_MAX = 4096;
+const sharedStrings = new Map<number, string>();
+
+function internAscii(buf: Buffer, at: number, n: number): string | undefined {
+  if (n > 64) return undefined;
+  let h = 0x811c9dc5 ^ n; // FNV-1a
   for (let i = at; i < at + n; i++) {
     const c = buf[i]!;
     if (c > 0x7f) return undefined;
-    s += String.fromCharCode(c);
+    h = Math.imul(h ^ c, 0x01000193);
   }
-  return s;
+  const known = sharedStrings.get(h);
+  if (known !== undefined && known.length === n) {
+    let i = 0;
+    while (i < n && known.charCodeAt(i) === buf[at + i]) i++;
+    if (i === n) return known;
+  }
+  const fresh = buf.toString('latin1', at, at + n); // ASCII: latin1 reads it as UTF-8 would
+  if (sharedStrings.size >= SHARED_MAX) sharedStrings.clear();
+  sharedStrings.set(h, fresh);
+  return fresh;
 }
 
 function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
@@ -264,13 +317,13 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   const status = b.readInt32LE(pos);
   pos += 4;
   const decision = b[pos++] === 0 ? 'allowed' : 'blocked';
-  const requestId = str()!, customer = str()!, endpoint = str()!;
-  const agent = str(), modelRequested = str(), model = str(), provider = str(), reason = str(), idem = str(), priceSource = str();
-  const usageSource = str() as UsageRecord['usage_source'];
+  const requestId = str()!, customer = shared()!, endpoint = shared()!;
+  const agent = shared(), modelRequested = shared(), model = shared(), provider = shared(), reason = str(), idem = str(), priceSource = shared();
+  const usageSource = shared() as UsageRecord['usage_source'];
   const tags: Record<string, string> = {};
   for (let n = u32(); n > 0; n--) {
-    const k = str()!;
-    tags[k] = str()!;
+    const k = shared()!;
+    tags[k] = shared()!;
   }
   const row: UsageRecord = {
     request_id: requestId, ts, customer, agent, tags, endpoint, model_requested: modelRequested, model, provider,
@@ -281,7 +334,7 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   if (flags & F_SESSION) row.session = str();
   if (flags & F_CW1H) row.cache_write_1h_tokens = f64();
   if (flags & F_SHADOW) row.shadow_exceeded = b[pos++] === 1;
-  if (flags & F_UNIT) row.unit = str() as UsageRecord['unit'];
+  if (flags & F_UNIT) row.unit = shared() as UsageRecord['unit'];
   if (flags & F_UNITS) row.units = f64();
   if (flags & F_ATTEMPTS) {
     const attempts: { target: string; error: string }[] = [];
@@ -290,7 +343,7 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   }
   if (flags & F_ORIG_COST) row.original_cost_nano = f64();
   if (flags & F_ORIG_BILLED) row.original_billed_nano = f64();
-  if (flags & F_KEY_ID) row.key_id = str()!;
+  if (flags & F_KEY_ID) row.key_id = shared()!;
   if (flags & F_EXTRA) Object.assign(row, JSON.parse(str()!));
   if (pos > end) throw new Error('row record is truncated');
   return row;
