@@ -67,7 +67,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
     let first = answer.first ?? null;
-    if (first && batched && up.arrived?.()) first = Buffer.concat([first, (await up.next(true))!]);
+    if (first && batched && up.arrived?.()) first = await up.next(true, first);
     for (let chunk = first; chunk; chunk = await up.next(batched)) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
