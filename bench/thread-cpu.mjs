@@ -9,7 +9,8 @@
 // warm-up at full speed; then `--windows` measured windows of `--seconds`
 // each. Per window: utime + stime of every /proc/<pid>/task/<tid>, grouped:
 // main, v8 (the four V8 platform workers: concurrent GC and compilation),
-// ledger (the ledger writer), shard0/1, other (libuv pool and the rest). The
+// ledger (the ledger writer), shard0/1, late (threads started after the
+// server listened: the libuv pool, the tokenizer's Piscina workers), other. The
 // whole process's CPU per request hides where it goes; this shows it.
 //
 // Why not only bench/run.mjs: under a loaded machine a cell runs a few
@@ -151,8 +152,9 @@ async function measure(dir, port) {
   const p = await server(args);
   try {
     const url = `http://127.0.0.1:${port}/v1/chat/completions`;
-    await load(url, Number(values.warmup), false);
+    // Roles from the threads at start: the ones made later (the tokenizer's Piscina workers, the libuv pool) are `late`.
     const role = roles(p.pid);
+    await load(url, Number(values.warmup), false);
     for (let w = 0; w < Number(values.windows); w++) {
       if (process.env.SHOW) process.stderr.write('=== window\n');
       const a = threadCpu(p.pid);
@@ -164,7 +166,7 @@ async function measure(dir, port) {
       for (const [tid, us] of b) {
         const d = us - (a.get(tid) ?? 0);
         total += d;
-        const k = role.get(tid) ?? 'other';
+        const k = role.get(tid) ?? 'late';
         groups.set(k, (groups.get(k) ?? 0) + d);
       }
       const per = [...groups].sort((x, y) => y[1] - x[1]).map(([k, d]) => `${k}=${(d / n).toFixed(0)}`).join(' ');
