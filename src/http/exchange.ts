@@ -47,6 +47,25 @@ function writeAnswer(): void {
   ex.writeAnswer(sendStatus, headers, body);
 }
 
+// write()'s and end()'s arguments for their cork callbacks, the same way (a streamed answer writes once per upstream read).
+let writing: Exchange | undefined;
+let writeChunk: string | Uint8Array = '';
+let writeOk = false;
+function writeCorked(): void {
+  const ex = writing!;
+  const chunk = writeChunk;
+  writing = undefined;
+  writeChunk = '';
+  writeOk = ex.writeChunk(chunk);
+}
+function endCorked(): void {
+  const ex = writing!;
+  const chunk = writeChunk;
+  writing = undefined;
+  writeChunk = '';
+  ex.endChunk(chunk);
+}
+
 /**
  * One HTTP exchange on a uWS response: remembers whether the client went
  * away (uWS forbids touching `res` after that), corks every write made
@@ -147,12 +166,11 @@ export class Exchange {
   /** Writes a chunk; resolves when the socket can take more (backpressure). */
   write(chunk: string | Uint8Array): Promise<void> | undefined {
     if (this.aborted || this.ended) return undefined;
-    let ok = false;
-    this.res.cork(() => {
-      this.#writeHead();
-      ok = this.res.write(chunk);
-    });
-    if (ok) return undefined;
+    writing = this;
+    writeChunk = chunk;
+    writeOk = false;
+    this.res.cork(writeCorked);
+    if (writeOk) return undefined;
     stalled.set(this, Date.now());
     return new Promise<void>((resolve) => {
       this.#writable = () => {
@@ -167,15 +185,26 @@ export class Exchange {
     });
   }
 
+  /** The writes of write(), inside its cork (writeCorked). */
+  writeChunk(chunk: string | Uint8Array): boolean {
+    this.#writeHead();
+    return this.res.write(chunk);
+  }
+
   end(chunk?: string | Uint8Array): void {
     if (this.aborted || this.ended) return;
     this.ended = true;
     // Not closeConnection here: uWS would cut a chunked answer before its final
     // chunk. A draining shard's sockets close when the worker exits.
-    this.res.cork(() => {
-      this.#writeHead();
-      this.res.end(chunk ?? '');
-    });
+    writing = this;
+    writeChunk = chunk ?? '';
+    this.res.cork(endCorked);
+  }
+
+  /** The writes of end(), inside its cork (endCorked). */
+  endChunk(chunk: string | Uint8Array): void {
+    this.#writeHead();
+    this.res.end(chunk);
   }
 
   /** Cuts the connection whatever its state (a client that stopped reading); the abort listeners run. */

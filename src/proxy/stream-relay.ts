@@ -64,10 +64,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   // Each upstream read's events go out in one write. A growing hold checks the output after each chunk
   // (its overshoot is bounded by one chunk's events); otherwise all that has arrived is taken at once.
   const batched = !hold;
+  // A growing hold takes chunks one by one, but what it relays from the chunks of one upstream read goes out
+  // in one write, as a batch's does: the events of chunks taken while more had arrived wait here (not past an await on the tokenizer).
+  const pending: (Buffer | string)[] = [];
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
     let first = answer.first ?? null;
-    if (first && batched && up.arrived?.()) first = Buffer.concat([first, (await up.next(true))!]);
+    if (first && batched && up.arrived?.()) first = await up.next(true, first);
     for (let chunk = first; chunk; chunk = await up.next(batched)) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
@@ -93,6 +96,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
           }
           if (hold && !terminated) {
             const ok = hold.keepUp(tracker.text, tracker.textComplete, bytes);
+            if (ok instanceof Promise && pending.length) await flush(ex, pending);
             if (!(ok instanceof Promise ? await ok : ok)) {
               budgetCut = true;
               if (!translator && e > run) out.push(events.subarray(run, e));
@@ -103,10 +107,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
         s = e;
       }
       if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
-      if (out.length && !ex.aborted) {
-        const wait = ex.write(out.length === 1 ? out[0]! : joined(out));
-        if (wait) await wait;
-      }
+      if (out.length && !ex.aborted) pending.push(...out);
+      if (pending.length && !(hold && !budgetCut && up.arrived?.())) await flush(ex, pending);
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
       if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
       if (ex.aborted) draining = true;
@@ -117,6 +119,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       cutDetail = (err as Error)?.message || describeError(err);
     }
   }
+  // Relayed before the stream failed: the client gets it ahead of the error event.
+  if (pending.length) void flush(ex, pending);
   // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
   if (ex.aborted || cutReason || budgetCut) up.abort(new Error(ex.aborted ? 'client disconnected' : budgetCut ? 'budget reached' : 'stream abandoned'));
   if (budgetCut && !ex.aborted) cutReason = null;
@@ -152,6 +156,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
   }
   ex.end(held.length ? joined(held) : undefined);
+}
+
+/** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */
+function flush(ex: CallRun['ex'], pending: (Buffer | string)[]): Promise<void> | undefined {
+  const wait = ex.aborted ? undefined : ex.write(joined(pending));
+  pending.length = 0;
+  return wait;
 }
 
 /** One Buffer of what goes out in one write (bytes relayed as they came, text we wrote). */

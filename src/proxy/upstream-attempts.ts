@@ -28,8 +28,11 @@ export interface UpstreamCall {
   readonly head: Promise<UpstreamHead>;
   /** The whole body. */
   readAll(): Promise<Buffer>;
-  /** The next chunk, or null at the end; `all`: every chunk that has arrived, as one. */
-  next(all?: boolean): Promise<Buffer | null>;
+  /**
+   * The next chunk, or null at the end; `all`: every chunk that has arrived, as one.
+   * `before` (a chunk taken earlier) is joined in front of all that has arrived: one copy of the batch, not two.
+   */
+  next(all?: boolean, before?: Buffer): Promise<Buffer | null>;
   /** Chunks have arrived that next() has not taken (a stream relayed in batches takes them with its first chunk). */
   arrived?(): boolean;
   abort(reason: Error): void;

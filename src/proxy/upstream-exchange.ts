@@ -120,24 +120,30 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
    * SSE upstream writes one per event or word); taken together, the relay
    * scans them at once and passes them on in one write, not one socket
    * write per piece. Nothing waits for more: only what is here is taken.
+   * `before`: a chunk taken earlier (the first, read by the attempt loop),
+   * joined in front of all that has arrived in the same copy.
    */
-  async next(all = false): Promise<Buffer | null> {
+  async next(all = false, before?: Buffer): Promise<Buffer | null> {
     for (;;) {
       const c = this.#chunks;
       if (c.length) {
         let out: Buffer;
-        if (all && c.length > 1) {
-          out = Buffer.concat(c);
+        if (before || (all && c.length > 1)) {
+          let n = 0;
+          for (const b of c) n += b.length;
+          this.#buffered -= n;
+          if (before) c.unshift(before);
+          out = Buffer.concat(c, before ? n + before.length : n);
           this.#chunks = [];
         } else {
           out = c.shift()!;
+          this.#buffered -= out.length;
         }
-        this.#buffered -= out.length;
         if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
         return out;
       }
       if (this.#error) throw this.#error;
-      if (this.#ended) return null;
+      if (this.#ended) return before ?? null;
       await this.#waitForMore();
     }
   }
