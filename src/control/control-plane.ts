@@ -125,6 +125,9 @@ export class ControlPlane {
       case 'revoke-key': return revokeKey(state, op.customer, op.key_id);
       case 'put-plan': return putPlan(config, state, op.name, op.body);
       case 'reset-spend': {
+        // Nodes report settled spend to Redis as running totals that only grow (lease-script.ts): a reset here
+        // would be undone by the next report. Refused rather than answered 200 and silently lost.
+        if (config.redis) return { ok: false, type: 'not_in_cluster_mode', message: 'a spend reset is not available with `redis` (several nodes): Redis keeps each node\'s settled spend as a running total, which would undo it; raise the budget\'s limit instead (spend is kept)' };
         const r = parseReset(state, op.customer, op.body);
         if ('ok' in r) return r;
         return { ok: true, deltas: [{ t: 'spend-reset', customer: op.customer }], undo: [], audit: { action: 'budget.reset', target: `customer:${op.customer}`, before: { reason: r.reason }, after: null }, status: 200, body: { customer: op.customer, reason: r.reason, reset: true } };

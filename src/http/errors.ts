@@ -172,6 +172,11 @@ export const ERRORS = {
     when: 'an admin API write would change a customer or plan defined in the config file (the file manages them; issuing keys and crediting wallets are allowed)',
     action: 'edit the config file instead (and restart), or create a runtime customer or plan under another id',
   },
+  not_in_cluster_mode: {
+    status: 409,
+    when: 'an admin write a node sharing Redis with others cannot make yet: a spend reset (every node reports its settled spend to Redis as a running total, which would undo it)',
+    action: 'raise the budget instead (PATCH the customer or PUT its plan with a higher limit: the spend is kept and the room grows at once on every node), or reset on a single-node deployment',
+  },
   capacity_exhausted: {
     status: 507,
     when: 'a control-plane write would need more budget slots than the budget table (sized at start) holds',

@@ -97,6 +97,17 @@ describeWithRedis('control plane across two nodes', () => {
     expect(statuses.concat(more).filter((s) => s === 200).length).toBeLessThanOrEqual(3);
   });
 
+  it('refuses a spend reset with 409 not_in_cluster_mode and writes nothing (Redis would undo it)', async () => {
+    const version = (await admin(a, 'GET', '/admin/control')).body.version;
+    const audit = (await admin(a, 'GET', '/admin/audit')).body.entries.length;
+    const r = await admin(a, 'POST', '/admin/customers/n-1/budgets/reset', { reason: 'support ticket 12' });
+    expect(r.status).toBe(409);
+    expect(r.body.error.type).toBe('not_in_cluster_mode');
+    expect(r.body.error.message).toMatch(/raise the budget/);
+    expect((await admin(a, 'GET', '/admin/control')).body.version).toBe(version);
+    expect((await admin(a, 'GET', '/admin/audit')).body.entries.length).toBe(audit);
+  });
+
   it('B restarted after missing writes catches up by version; its state survives', async () => {
     await b.stop();
     const later = await admin(a, 'POST', '/admin/customers/n-1/keys', { name: 'while-b-was-down' });
