@@ -206,6 +206,8 @@
   // ---- one customer: plan and limits, keys, wallet ------------------------------
 
   let customerId = null;
+  /** The wallet the wallet panel shows: null the customer's, else a key id (a key's own wallet). */
+  let walletKey = null;
 
   t.loadManage = async (id, listed) => {
     if (id !== customerId) {
@@ -216,6 +218,7 @@
         $(f).reset();
         clearErrors($(f));
       }
+      walletKey = null;
       newIdempotencyKey();
     }
     customerId = id;
@@ -227,7 +230,7 @@
     }
     // A wallet is a budget of period "prepaid"; without one there is nothing to read or top up.
     const wallet = !!(view && (view.wallet || (view.budgets || []).some((b) => b.period === 'prepaid')));
-    await Promise.all([loadPlanForm(view, listed), loadKeys(id), wallet ? loadWallet(id) : noWallet()]);
+    await Promise.all([loadPlanForm(view, listed), loadKeys(id), wallet || walletKey ? loadWallet(id) : noWallet()]);
   };
 
   /** Metadata as the form shows it: one name=value a line, sorted. */
@@ -296,9 +299,22 @@
       el('td', { text: when(k.created_at), title: k.created_at }),
       el('td', { text: k.expires_at ? when(k.expires_at) : 'never', title: k.expires_at || '' }),
       el('td', { text: k.last_used_at ? when(k.last_used_at) : 'never', title: k.last_used_at || '' }),
+      el('td', {}, k.wallet ? el('button', { type: 'button', class: 'secondary show-wallet', text: `Wallet (${k.wallet.currency})`, onclick: () => showKeyWallet(k.key_id) }) : '—'),
       el('td', {}, writable(el('button', { type: 'button', class: 'secondary danger revoke write', text: 'Revoke', onclick: (ev) => revoke(ev.currentTarget, k.key_id) })))))
-      : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No keys issued through the API.' }))]));
+      : [el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No keys issued through the API.' }))]));
   }
+
+  /** The wallet panel shows (and tops up) one key's own wallet until the customer's is asked for again. */
+  async function showKeyWallet(keyId) {
+    walletKey = keyId;
+    newIdempotencyKey();
+    await loadWallet(customerId);
+  }
+  $('#wallet-customer').addEventListener('click', () => {
+    walletKey = null;
+    newIdempotencyKey();
+    return t.reloadCustomer();
+  });
 
   /** Revoking takes a second click on the same button (within 5 s): a key cannot be un-revoked. */
   async function revoke(button, keyId) {
@@ -326,6 +342,7 @@
     if (field(form, 'name').value.trim()) body.name = field(form, 'name').value.trim();
     // A date means the end of that day in UTC.
     if (field(form, 'expires_at').value) body.expires_at = `${field(form, 'expires_at').value}T23:59:59Z`;
+    if (field(form, 'wallet').value.trim()) body.wallet = { currency: field(form, 'wallet').value.trim().toUpperCase() };
     const issued = await apiJson(`/admin/customers/${enc(customerId)}/keys`, 'POST', body);
     form.reset();
     $('#new-key-value').textContent = issued.key;
@@ -374,7 +391,11 @@
     return `${a} ${m.currency || ''}`.trim();
   };
 
+  const walletBase = (id) => (walletKey ? `/admin/customers/${enc(id)}/keys/${enc(walletKey)}` : `/admin/customers/${enc(id)}`);
+
   function noWallet() {
+    $('#wallet-owner').textContent = '';
+    $('#wallet-customer').hidden = true;
     $('#wallet-note').textContent = 'no wallet: give the customer or its plan a wallet currency to sell prepaid credit';
     $('#wallet-balance').textContent = '—';
     $('#topup-form').hidden = true;
@@ -391,12 +412,14 @@
     const read = ++walletReads;
     let w = null;
     try {
-      w = await apiJson(`/admin/customers/${enc(id)}/wallet`);
+      w = await apiJson(`${walletBase(id)}/wallet`);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       if (read === walletReads) $('#wallet-note').textContent = err.message;
     }
     if (read !== walletReads) return;
+    $('#wallet-owner').textContent = walletKey ? `key ${walletKey}` : '';
+    $('#wallet-customer').hidden = !walletKey;
     if (w) $('#wallet-note').textContent = '';
     $('#wallet-balance').textContent = w ? money(w.balance) : '—';
     const txs = (w && w.transactions) || [];
@@ -413,7 +436,7 @@
     const body = { amount: numberOrText(field(form, 'amount').value), idempotency_key: field(form, 'idempotency_key').value };
     if (field(form, 'currency').value.trim()) body.currency = field(form, 'currency').value.trim();
     if (field(form, 'reference').value.trim()) body.reference = field(form, 'reference').value.trim();
-    const r = await apiJson(`/admin/customers/${enc(customerId)}/credits`, 'POST', body);
+    const r = await apiJson(`${walletBase(customerId)}/credits`, 'POST', body);
     form.reset();
     newIdempotencyKey();
     $('#wallet-balance').textContent = money(r.balance);

@@ -260,6 +260,36 @@ describe.skipIf(!haveChromium)('control-plane pages in Chromium', () => {
     await page.context().close();
   });
 
+  it('issues a key with its own wallet, tops that wallet up, and goes back to the customer\'s', async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${tg.url}/dashboard#/customer/wallet-co`);
+    await page.waitForSelector('#view-customer:not([hidden])');
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('17.50 USD');
+    await page.fill('#key-form [name=name]', 'endpoint');
+    await page.fill('#key-form [name=wallet]', 'usd');
+    await page.click('#key-form button[type=submit]');
+    await page.waitForSelector('#new-key:not([hidden])');
+    const issued = (await tg.admin('/admin/customers/wallet-co/keys')).keys.find((k: any) => k.name === 'endpoint');
+    expect(issued.wallet).toMatchObject({ currency: 'USD' });
+
+    await page.click(`#keys-table tr[data-key-id="${issued.key_id}"] .show-wallet`);
+    await expect.poll(() => page.textContent('#wallet-owner'), POLL).toBe(`key ${issued.key_id}`);
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toMatch(/^0(\.00)? USD$/);
+    await page.fill('#topup-form [name=amount]', '3');
+    await page.click('#topup-form button[type=submit]');
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('3.00 USD');
+    expect(page.writes).toContain(`POST /admin/customers/wallet-co/keys/${issued.key_id}/credits`);
+    expect((await tg.admin(`/admin/customers/wallet-co/keys/${issued.key_id}/wallet`)).balance.amount).toBe(3);
+    expect((await tg.admin('/admin/customers/wallet-co/wallet')).balance.amount).toBe(17.5);
+
+    await page.click('#wallet-customer');
+    await expect.poll(() => page.textContent('#wallet-balance'), POLL).toBe('17.50 USD');
+    expect(await page.isHidden('#wallet-customer')).toBe(true);
+    expect(page.errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('lists every write in the audit log with its actor', async () => {
     const page = await newPage();
     await signIn(page);
