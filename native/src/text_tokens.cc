@@ -327,6 +327,13 @@ struct Walk {
     }
   }
 
+  /** The word table's place, in locals for the chain's loop. */
+  struct Table {
+    const Entry* slots;
+    uint32_t mask;
+    uint32_t shift;
+  };
+
   // Bytes the chain reads from the space that opens its window: the window, then a word's 16 bytes from its last byte.
   static constexpr size_t CHAIN_AHEAD = 64 + 16;
 
@@ -349,28 +356,13 @@ struct Walk {
     const Table table{slots, slotMask, tableShift};
     while (j + CHAIN_AHEAD <= n) {
       uint64_t spaceAt, punct, stop;
-      windowMasks(s + j, spaceAt, punct, stop);
+      const bool plain = windowMasks(s + j, spaceAt, punct, stop);
       // The spaces that end a token of the window: those after s[j], before its first stop.
       uint64_t ends = (spaceAt & ~1ull) & (stop ? (stop & -stop) - 1 : ~0ull);
       const uint8_t* const window = s + j;
       const uint8_t* space = window;  // the space before the token
-      while (ends) {
-        const uint64_t end = ends & -ends;
-        ends ^= end;
-        const uint8_t* const next = window + static_cast<uint32_t>(__builtin_ctzll(end));  // the space after it
-        const size_t trailing = (punct & (end >> 1)) != 0;  // a punctuation character before that space
-        const uint8_t* const t = space + 1;
-        const size_t len = static_cast<size_t>(next - t) - trailing;  // the word's or the number's
-        if (__builtin_expect(len - 1 < 15 && t[0] > '9', 1)) {
-          priceSpacedWord(table, t, len, sum, extra);  // a word (a number or punctuation starts at most at '9')
-        } else {
-          const int64_t cost = otherToken(t, len, trailing);
-          if (cost < 0) break;
-          sum += cost;
-        }
-        sum += static_cast<int64_t>(trailing) * Q;
-        space = next;
-      }
+      if (plain) windowTokens<true>(table, window, ends, punct, space, sum, extra);
+      else windowTokens<false>(table, window, ends, punct, space, sum, extra);
       j = static_cast<size_t>(space - s);
       // Go on in the next window only when this one ended inside a token it could not see the end of.
       if (ends || stop || space == window) break;
@@ -384,12 +376,36 @@ struct Walk {
     return j;
   }
 
-  /** The word table's place, in locals for the chain's loop. */
-  struct Table {
-    const Entry* slots;
-    uint32_t mask;
-    uint32_t shift;
-  };
+  /**
+   * The chain's tokens of one window that end at `ends` (the spaces after them), from the space at
+   * `space`; leaves `space` at the space after the last one priced, and in `ends` those after a token
+   * that is none of the chain's. PLAIN: the window has no digit and no punctuation, so every token is
+   * a word (or nothing, between two spaces), which saves the loop two tests per word.
+   */
+  template <bool PLAIN>
+  __attribute__((always_inline)) static void windowTokens(const Table& table, const uint8_t* window, uint64_t& ends, uint64_t punct,
+                                                          const uint8_t*& space, int64_t& sum, int64_t& extra) {
+    while (ends) {
+      const uint64_t end = ends & -ends;
+      ends ^= end;
+      const uint8_t* const next = window + static_cast<uint32_t>(__builtin_ctzll(end));  // the space after it
+      const size_t trailing = PLAIN ? 0 : (punct & (end >> 1)) != 0;  // a punctuation character before that space
+      const uint8_t* const t = space + 1;
+      const size_t len = static_cast<size_t>(next - t) - trailing;  // the word's or the number's
+      if (__builtin_expect(len - 1 < 15 && (PLAIN || t[0] > '9'), 1)) {
+        priceSpacedWord(table, t, len, sum, extra);  // a word (a number or punctuation starts at most at '9')
+      } else {
+        const int64_t cost = PLAIN ? -1 : otherToken(t, len, trailing);
+        if (cost < 0) {
+          ends |= end;  // (not empty: this token was not priced)
+          return;
+        }
+        sum += cost;
+      }
+      sum += static_cast<int64_t>(trailing) * Q;
+      space = next;
+    }
+  }
 
   /** Prices the word of len (1..15) letters at w (a letter, then lowercase ones) after one space and before one. */
   static void priceSpacedWord(const Table& table, const uint8_t* w, size_t len, int64_t& sum, int64_t& extra) {
@@ -430,9 +446,9 @@ struct Walk {
    * For s[0, 64) (s[0] a space): its spaces; its punctuation characters (ASCII, printable, not a letter, a
    * digit or a backslash) followed by a space; its first byte of none of the chain's tokens: neither a
    * lowercase letter, a digit, a space, a capital after a space nor such punctuation, or a letter after a
-   * digit, or a digit after a letter.
+   * digit, or a digit after a letter. Returns whether it has no digit and no punctuation.
    */
-  static void windowMasks(const uint8_t* s, uint64_t& spaceAt, uint64_t& punct, uint64_t& stop) {
+  static bool windowMasks(const uint8_t* s, uint64_t& spaceAt, uint64_t& punct, uint64_t& stop) {
     uint64_t space = 0, lower = 0, upper = 0, digit = 0, printable = 0;
     const auto bits = [](__m128i m, int k) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m))) << (16 * k); };
     const auto in = [](__m128i v, char first, int count) {  // first <= v < first + count, as bytes
@@ -450,6 +466,7 @@ struct Walk {
     spaceAt = space;
     punct = printable & ~(letter | digit) & (space >> 1);
     stop = ~(space | lower | digit | (upper & (space << 1)) | punct) | (letter & (digit << 1)) | (digit & (letter << 1));
+    return !(digit | punct);
   }
 
   /** The cost of pairs 1..len-1 of the letters s[0, len) (s[0, 16) readable), without a branch per letter. */
