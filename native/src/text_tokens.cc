@@ -266,9 +266,10 @@ struct Walk {
    * (the run surely ends there, and a listed word may end there), the word is
    * priced here, and when that byte is a space followed by another word, that
    * word is taken the same way, with the space's effect on the walk applied
-   * as ascii(' ') and startRun would. Otherwise the run stays open for the
+   * as ascii(' ') and startRun would (by chain() while a window and a word
+   * past it are left in the string). Otherwise the run stays open for the
    * walk, exactly as if its letters had come one by one. Returns the index
-   * after the last letter taken.
+   * after the last letter taken (or the space where chain() stopped).
    */
   size_t words(const uint8_t* s, size_t i, size_t n) {
     bool upper = s[i] < 'a';
