@@ -7,14 +7,26 @@
 #define TG_SSE2 1
 #endif
 
+// The chain's loop in its own frame (not inlined into the walk: its values stay
+// in registers), and on x86-64 Linux also built for x86-64-v3 (AVX2, BMI: VEX
+// forms without register copies, shifts without CL), taken when the CPU has it.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+#define TG_CLONES __attribute__((noinline, target_clones("arch=x86-64-v3", "default")))
+#else
+#define TG_CLONES __attribute__((noinline))
+#endif
+
 // How it is fast (docs/architecture.md, "Native request scanner"): the walk's
 // state is one struct of plain values (no byte stores into it, which would
 // alias the rest); a letter that continues a word costs one table load
 // (pairCost); with SSE2, a word in raw
 // bytes is taken whole: its lowercase letters found 16 bytes at once, its
 // letters' costs either read from its word-table entry (a listed word) or
-// summed without a branch per letter. TG_SCALAR builds the byte-at-a-time walk
-// only; both must give the same quarters for every input (test/native fuzz).
+// summed without a branch per letter; and prose after it (" word", " Word,",
+// " 123;") goes by 64-byte windows (Walk::chain): the tokens' bounds are found
+// for the whole window at once, so the words' lookups overlap instead of each
+// waiting for the word before it to end. TG_SCALAR builds the byte-at-a-time
+// walk only; both must give the same quarters for every input (test/native fuzz).
 
 namespace tg {
 namespace {
@@ -47,42 +59,39 @@ constexpr struct PopTable {
 
 // The word list: open addressing on the lowercase word packed into 16
 // zero-padded bytes (lo: letters 0-7, hi: letters 8-15; every listed word has
-// at most MAX_WORD letters), one 16-byte entry per slot, compared as two 64-bit
-// words. Letters are below 0x80, so the top bits of the bytes hold the rest:
-//   lo bytes 0-3: the form mask (1 "word", 2 " word", 4 "Word", 8 " Word");
-//   lo bytes 4-7: how many of the pairs 2..len-1 cost HALF (0-14);
-//   hi byte 0:    whether pair 1 costs HALF when the word starts lowercase
-//                 (after a capital it never does).
-// so a listed word's letter cost needs no look at its letters. Empty slot: lo == 0.
-struct Entry { uint64_t lo, hi; };
+// at most MAX_WORD letters), one 32-byte slot (half a cache line: one line
+// read per lookup) per word, holding what pricing the word needs, so a listed
+// word's letter cost needs no look at its letters. Empty slot: lo == 0.
+struct alignas(32) Entry {
+  uint64_t lo, hi;
+  uint32_t forms;        // 1 "word", 2 " word", 4 "Word", 8 " Word"
+  uint8_t halfPairs[2];  // [upper first]: how many of the pairs 1..len-1 cost HALF
+  // [upper first]: -1 when the word is not listed after a space (" word", " Word"),
+  // else what it costs there by the letter rules past its one token when it is
+  // longer than MAX_WORD_UNVERIFIED (else 0).
+  int8_t spaced[2];
+};
 std::vector<Entry> table;
 const Entry* slots = nullptr;  // table.data()
 uint32_t slotMask = 0;
 uint32_t tableShift = 64;
-constexpr uint64_t TOP_BITS = 0x8080808080808080ull;
-constexpr uint64_t KEY_BITS = ~TOP_BITS;
 
+constexpr uint64_t HASH_MUL = 0x9e3779b97f4a7c15ull;
 inline uint32_t slotOf(uint64_t lo, uint64_t hi) {
-  return static_cast<uint32_t>(((lo ^ (hi * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> tableShift);
+  return static_cast<uint32_t>(((lo + (hi << 1)) * HASH_MUL) >> tableShift);
 }
 
 /** The entry of the listed word packed in lo, hi; nullptr when it is not listed. */
 inline const Entry* findWord(uint64_t lo, uint64_t hi) {
   for (uint32_t s = slotOf(lo, hi);; s = (s + 1) & slotMask) {
     const Entry& e = slots[s];
+    if (e.lo == lo && e.hi == hi) return &e;
     if (!e.lo) return nullptr;
-    if ((e.lo & KEY_BITS) == lo && (e.hi & KEY_BITS) == hi) return &e;
   }
 }
 
-/** The bit of `form` (its index: 0 "word", 1 " word", 2 "Word", 3 " Word") in an entry's lo. */
-inline uint64_t formBit(uint32_t index) { return 0x80ull << (8 * index); }
-
-/** Pairs 1..len-1 of a listed word that cost HALF. */
-inline int64_t listedHalfPairs(const Entry& e, bool upperFirst) {
-  const int64_t rest = static_cast<int64_t>(((((e.lo >> 39) & 0x01010101u) * 0x01020408u) >> 24) & 0xf);
-  return rest + (upperFirst ? 0 : static_cast<int64_t>((e.hi >> 7) & 1));
-}
+/** The bit of a form in Entry::forms: after a space or not, capitalised or not. */
+inline uint32_t formBit(bool afterSpace, bool upper) { return 1u << ((afterSpace ? 1 : 0) + (upper ? 2 : 0)); }
 
 // Character classes of ASCII.
 enum Cls : uint8_t { K_LOWER, K_UPPER, K_DIGIT, K_SPACE, K_WS, K_PUNCT };
@@ -131,14 +140,14 @@ struct Walk {
   uint32_t runLen = 0;
   int64_t runCost = 0;
   bool runWordShape = false;
-  uint64_t runForm = 0;         // formBit of the run's form
+  uint32_t runForm = 0;         // formBit of the run's form
   uint64_t run0 = 0, run1 = 0;  // letters 0-7 and 8-15 (no byte stores: they would alias the rest of the walk)
 
   /** The run ends before a character that is not a letter continuing it; `wordMayEnd`: an ASCII one, not a capital. */
   void endRun(bool wordMayEnd) {
     if (runWordShape && runLen <= static_cast<uint32_t>(MAX_WORD) && wordMayEnd) {
       const Entry* e = findWord(run0, run1);
-      if (e && (e->lo & runForm)) {
+      if (e && (e->forms & runForm)) {
         q += Q;
         if (runLen > static_cast<uint32_t>(MAX_WORD_UNVERIFIED)) unverifiedExtra += runCost - Q;
         runLen = 0;
@@ -171,7 +180,7 @@ struct Walk {
     run1 = 0;
     runLen = 1;
     runWordShape = prev == NONE || prev == DIGIT || prevCode == 32 || prevCode == 10 || prevCode == 13;
-    runForm = formBit((prevCode == 32 ? 1u : 0u) + (upper ? 2u : 0u));
+    runForm = formBit(prevCode == 32, upper);
     // After one space (paid for as the start of " word") the letter continues that pretoken.
     const bool runAfterSpace = prev == SPACE && spaces == 1;
     if (runAfterSpace) q -= Q;
@@ -257,9 +266,10 @@ struct Walk {
    * (the run surely ends there, and a listed word may end there), the word is
    * priced here, and when that byte is a space followed by another word, that
    * word is taken the same way, with the space's effect on the walk applied
-   * as ascii(' ') and startRun would. Otherwise the run stays open for the
+   * as ascii(' ') and startRun would (by chain() while a window and a word
+   * past it are left in the string). Otherwise the run stays open for the
    * walk, exactly as if its letters had come one by one. Returns the index
-   * after the last letter taken.
+   * after the last letter taken (or the space where chain() stopped).
    */
   size_t words(const uint8_t* s, size_t i, size_t n) {
     bool upper = s[i] < 'a';
@@ -290,10 +300,10 @@ struct Walk {
         return j;
       }
       const Entry* e = runWordShape ? findWord(lo, hi) : nullptr;
-      if (e && (e->lo & runForm)) {
+      if (e && (e->forms & runForm)) {
         sum += Q;
         if (len > static_cast<unsigned>(MAX_WORD_UNVERIFIED)) {
-          extra += cost + static_cast<int64_t>(len - 1) * Q - listedHalfPairs(*e, upper) * (Q - HALF) - Q;
+          extra += cost + static_cast<int64_t>(len - 1) * Q - e->halfPairs[upper] * (Q - HALF) - Q;
         }
       } else {
         sum += cost + pairsCost(s + i, len);
@@ -306,15 +316,158 @@ struct Walk {
         unverifiedExtra = extra;
         return j;
       }
+      if (j + CHAIN_AHEAD <= n) return chain(s, j, n, sum, extra);
       // " word": the space (a whitespace run of one after a letter: +Q) and the letter after it
       // (startRun after one space: -Q, the " word" form, the space's cost carried by the run).
       i = j + 1;
       upper = s[i] < 'a';
       spaces = 1;
       runWordShape = true;
-      runForm = formBit(1 + (upper ? 2 : 0));
+      runForm = formBit(true, upper);
       cost = Q + 1;
     }
+  }
+
+  /** The word table's place, in locals for the chain's loop. */
+  struct Table {
+    const Entry* slots;
+    uint32_t mask;
+    uint32_t shift;
+  };
+
+  // Bytes the chain reads from the space that opens its window: the window, then a word's 16 bytes from its last byte.
+  static constexpr size_t CHAIN_AHEAD = 64 + 16;
+
+  /**
+   * A chain of tokens from the space at s[j], each a space then a word, a
+   * number or one punctuation character, the word or number maybe followed by
+   * one punctuation character (" word", " Word", " word,", " 12345;", " -"),
+   * from after a word that ended at s[j] (no run in progress), with the walk's
+   * sums in `sum` and `extra`. The tokens come from 64-byte windows: a
+   * window's spaces and punctuation, and its first byte that no such chain
+   * has, are found at once, so each token is found from the spaces around it
+   * (not from where the token before it ended: the words' lookups do not wait
+   * on each other) and needs no look at its bytes to know its shape. Each is
+   * priced as the walk would price it (a word of 1..15 letters as words()
+   * does). At the first space that no such token follows, the walk goes on as
+   * after the token before it (whatever that was, a space after it costs Q
+   * and starts a whitespace run of one). Returns that index.
+   */
+  TG_CLONES size_t chain(const uint8_t* s, size_t j, size_t n, int64_t sum, int64_t extra) {
+    const Table table{slots, slotMask, tableShift};
+    while (j + CHAIN_AHEAD <= n) {
+      uint64_t spaceAt, punct, stop;
+      const bool plain = windowMasks(s + j, spaceAt, punct, stop);
+      // The spaces that end a token of the window: those after s[j], before its first stop.
+      uint64_t ends = (spaceAt & ~1ull) & (stop ? (stop & -stop) - 1 : ~0ull);
+      const uint8_t* const window = s + j;
+      const uint8_t* space = window;  // the space before the token
+      if (plain) windowTokens<true>(table, window, ends, punct, space, sum, extra);
+      else windowTokens<false>(table, window, ends, punct, space, sum, extra);
+      j = static_cast<size_t>(space - s);
+      // Go on in the next window only when this one ended inside a token it could not see the end of.
+      if (ends || stop || space == window) break;
+    }
+    // The walk goes on at the space s[j] as after the token that ends before it.
+    prevCode = s[j - 1];
+    spaces = 1;
+    runLen = 0;
+    q = sum;
+    unverifiedExtra = extra;
+    return j;
+  }
+
+  /**
+   * The chain's tokens of one window that end at `ends` (the spaces after them), from the space at
+   * `space`; leaves `space` at the space after the last one priced, and in `ends` those after a token
+   * that is none of the chain's. PLAIN: the window has no digit and no punctuation, so every token is
+   * a word (or nothing, between two spaces), which saves the loop two tests per word.
+   */
+  template <bool PLAIN>
+  __attribute__((always_inline)) static void windowTokens(const Table& table, const uint8_t* window, uint64_t& ends, uint64_t punct,
+                                                          const uint8_t*& space, int64_t& sum, int64_t& extra) {
+    while (ends) {
+      const uint64_t end = ends & -ends;
+      ends ^= end;
+      const uint8_t* const next = window + static_cast<uint32_t>(__builtin_ctzll(end));  // the space after it
+      const size_t trailing = PLAIN ? 0 : (punct & (end >> 1)) != 0;  // a punctuation character before that space
+      const uint8_t* const t = space + 1;
+      const size_t len = static_cast<size_t>(next - t) - trailing;  // the word's or the number's
+      if (__builtin_expect(len - 1 < 15 && (PLAIN || t[0] > '9'), 1)) {
+        priceSpacedWord(table, t, len, sum, extra);  // a word (a number or punctuation starts at most at '9')
+      } else {
+        const int64_t cost = PLAIN ? -1 : otherToken(t, len, trailing);
+        if (cost < 0) {
+          ends |= end;  // (not empty: this token was not priced)
+          return;
+        }
+        sum += cost;
+      }
+      sum += static_cast<int64_t>(trailing) * Q;
+      space = next;
+    }
+  }
+
+  /** Prices the word of len (1..15) letters at w (a letter, then lowercase ones) after one space and before one. */
+  static void priceSpacedWord(const Table& table, const uint8_t* w, size_t len, int64_t& sum, int64_t& extra) {
+    const bool upper = w[0] < 'a';
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+    const __m128i prefix = _mm_loadu_si128(reinterpret_cast<const __m128i*>(PREFIX_MASK + 16 - len));
+    const __m128i letters = _mm_and_si128(_mm_or_si128(v, _mm_set1_epi8(0x20)), prefix);
+    const uint64_t lo = static_cast<uint64_t>(_mm_cvtsi128_si64(letters));
+    const uint64_t hi = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_srli_si128(letters, 8)));
+    for (uint32_t s = static_cast<uint32_t>(((lo + (hi << 1)) * HASH_MUL) >> table.shift);; s = (s + 1) & table.mask) {
+      const Entry& e = table.slots[s];
+      if (e.lo == lo && e.hi == hi) {
+        const int listedExtra = e.spaced[upper];
+        if (listedExtra < 0) break;
+        sum += Q;
+        extra += listedExtra;
+        return;
+      }
+      if (!e.lo) break;
+    }
+    sum += unlistedSpacedCost(w, static_cast<unsigned>(len));
+  }
+
+  /**
+   * The price of a chain's token that is not a word (the space before it included, the punctuation
+   * character after it not): a number of len digits, or a lone punctuation character; -1 for anything
+   * else (two spaces, or a run of letters that may be longer than MAX_WORD).
+   */
+  static __attribute__((noinline)) int64_t otherToken(const uint8_t* t, size_t len, size_t trailing) {
+    if (t[0] >= '0' && t[0] <= '9') return Q + static_cast<int64_t>((len + 2) / 3) * Q;  // the space, then groups of three digits
+    return len || !trailing ? -1 : Q;
+  }
+
+  // Out of the chain's loop: its many loads would take the loop's registers.
+  static __attribute__((noinline)) int64_t unlistedSpacedCost(const uint8_t* w, unsigned len) { return Q + 1 + pairsCost(w, len); }
+
+  /**
+   * For s[0, 64) (s[0] a space): its spaces; its punctuation characters (ASCII, printable, not a letter, a
+   * digit or a backslash) followed by a space; its first byte of none of the chain's tokens: neither a
+   * lowercase letter, a digit, a space, a capital after a space nor such punctuation, or a letter after a
+   * digit, or a digit after a letter. Returns whether it has no digit and no punctuation.
+   */
+  static bool windowMasks(const uint8_t* s, uint64_t& spaceAt, uint64_t& punct, uint64_t& stop) {
+    uint64_t space = 0, lower = 0, upper = 0, digit = 0, printable = 0;
+    const auto bits = [](__m128i m, int k) { return static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(m))) << (16 * k); };
+    const auto in = [](__m128i v, char first, int count) {  // first <= v < first + count, as bytes
+      return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(-128 - first))), _mm_set1_epi8(static_cast<char>(-128 + count)));
+    };
+    for (int k = 0; k < 4; k++) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16 * k));
+      space |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), k);
+      lower |= bits(in(v, 'a', 26), k);
+      upper |= bits(in(v, 'A', 26), k);
+      digit |= bits(in(v, '0', 10), k);
+      printable |= bits(_mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmpgt_epi8(v, _mm_set1_epi8(' '))), k);
+    }
+    const uint64_t letter = lower | upper;
+    spaceAt = space;
+    punct = printable & ~(letter | digit) & (space >> 1);
+    stop = ~(space | lower | digit | (upper & (space << 1)) | punct) | (letter & (digit << 1)) | (digit & (letter << 1));
+    return !(digit | punct);
   }
 
   /** The cost of pairs 1..len-1 of the letters s[0, len) (s[0, 16) readable), without a branch per letter. */
@@ -347,7 +500,7 @@ void loadWordTable(const std::vector<std::string>& words, const std::vector<uint
   }
   uint32_t size = 1, bits = 0;
   while (size < words.size() * 2) size *= 2, bits++;
-  table.assign(size, Entry{0, 0});
+  table.assign(size, Entry{});
   tableShift = 64 - bits;
   for (size_t i = 0; i < words.size(); i++) {
     const std::string& w = words[i];
@@ -357,21 +510,27 @@ void loadWordTable(const std::vector<std::string>& words, const std::vector<uint
     if (!lowercase) continue;  // never matched: a run's letters are looked up lowercased
     uint8_t b[16] = {};
     std::memcpy(b, w.data(), w.size());
-    uint64_t lo, hi;
-    std::memcpy(&lo, b, 8);
-    std::memcpy(&hi, b + 8, 8);
-    uint64_t rest = 0;
+    Entry e{};
+    std::memcpy(&e.lo, b, 8);
+    std::memcpy(&e.hi, b + 8, 8);
+    e.forms = forms[i] & 15;
+    int rest = 0;
     for (size_t k = 2; k < w.size(); k++) rest += half(w[k - 1], w[k]);
-    const uint64_t first = w.size() > 1 && half(w[0], w[1]);
-    uint64_t top = 0;
-    for (int f = 0; f < 4; f++) if (forms[i] >> f & 1) top |= formBit(f);
-    for (int r = 0; r < 4; r++) if (rest >> r & 1) top |= formBit(4 + r);
-    uint32_t s = slotOf(lo, hi);
+    const int first = w.size() > 1 && half(w[0], w[1]);
+    for (int upper = 0; upper < 2; upper++) {
+      const int halfPairs = rest + (upper ? 0 : first);  // after a capital, pair 1 never costs HALF
+      e.halfPairs[upper] = static_cast<uint8_t>(halfPairs);
+      // As Walk prices a " word": Q + 1 for its first letter, then its pairs.
+      const int64_t letterRules = Q + 1 + static_cast<int64_t>(w.size() - 1) * Q - halfPairs * (Q - HALF);
+      const bool listed = e.forms & formBit(true, upper);
+      e.spaced[upper] = static_cast<int8_t>(!listed ? -1 : w.size() > static_cast<size_t>(MAX_WORD_UNVERIFIED) ? letterRules - Q : 0);
+    }
+    uint32_t s = slotOf(e.lo, e.hi);
     bool seen = false;  // a repeated word keeps its first forms, as the JavaScript table's probe finds that one first
     for (; table[s].lo; s = (s + 1) & (size - 1)) {
-      if ((table[s].lo & KEY_BITS) == lo && (table[s].hi & KEY_BITS) == hi) { seen = true; break; }
+      if (table[s].lo == e.lo && table[s].hi == e.hi) { seen = true; break; }
     }
-    if (!seen) table[s] = Entry{lo | top, hi | (first << 7)};
+    if (!seen) table[s] = e;
   }
   slots = table.data();
   slotMask = size - 1;

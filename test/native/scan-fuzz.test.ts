@@ -229,6 +229,18 @@ describe.runIf(PATHS.includes('native'))('native fast paths = JavaScript path', 
     }
   });
 
+  it('chains of words, numbers and punctuation after a word, with an odd byte anywhere in their 64-byte windows', () => {
+    // Walk::chain takes " word", " Word,", " 12345;", " -" by 64-byte windows and hands anything else back to the walk.
+    const tokens = ['the', 'Order', 'shipped,', '48213', 'days;', '-', 'tracking.', 'Monday', 'a', 'I', 'extraordinarily', 'internationalization', 'x1', 'zqxv', 'zqxv!', '1a', "it's", '12345678901', 'ok)', '~'];
+    const odd = ['', '  ', '\\n', '\\u0041', '\\"', 'é', '(', ',,', 'X', '7', "'", 'a1'];
+    const r = rng(41);
+    for (let k = 0; k < 800; k++) {
+      const text = Array.from({ length: 15 + r(40) }, () => tokens[r(tokens.length)]!).join(' ');
+      const at = r(text.length + 1);
+      agree('chat', body(`${text.slice(0, at)}${odd[r(odd.length)]}${text.slice(at)}`, r(16)));
+    }
+  });
+
   it('prose, code and letter runs of 1 to 40 letters, spelled at random', () => {
     const pieces = fc.oneof(
       fc.constantFrom(...listed.slice(0, 3000)),
