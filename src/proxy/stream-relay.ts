@@ -79,6 +79,18 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       const out: (Buffer | string)[] = [];
       let run = 0; // start of the run of forwarded events not yet taken into `out`
       for (let s = 0; s < events.length; ) {
+        // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
+        // run, or are held after the terminal event, or are not relayed while draining, as each would be.
+        const next = watch && !budgetCut ? watch.skip(events, s) : s;
+        if (next > s) {
+          if (held.length || draining) {
+            if (s > run) out.push(events.subarray(run, s));
+            if (!draining) held.push(events.subarray(s, next));
+            run = next;
+          }
+          s = next;
+          continue;
+        }
         const e = watch ? watch.end(events, s) : eventEnd(events, s);
         const raw = watch ? undefined : events.toString('utf8', s, e);
         const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
