@@ -69,9 +69,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const pending: (Buffer | string)[] = [];
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
-    let first = answer.first ?? null;
-    if (first && batched && up.arrived?.()) first = await up.next(true, first);
-    for (let chunk = first; chunk; chunk = await up.next(batched)) {
+    let chunk = answer.first ?? null;
+    if (chunk && batched && up.arrived?.()) {
+      const all = up.next(true, chunk);
+      chunk = all instanceof Promise ? await all : all;
+    }
+    // Awaited only when the upstream has not sent more yet: a suspension of the relay per read otherwise.
+    while (chunk) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
       watch?.scan(events);
@@ -121,10 +125,15 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
       if (out.length && !ex.aborted) pending.push(...out);
       // Once the terminal event is in, what precedes it waits to go out with the end (one write, not two).
-      if (pending.length && !terminated && !(hold && !budgetCut && up.arrived?.())) await flush(ex, pending);
+      if (pending.length && !terminated && !(hold && !budgetCut && up.arrived?.())) {
+        const writable = flush(ex, pending);
+        if (writable) await writable;
+      }
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
       if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
       if (ex.aborted) draining = true;
+      const more = up.next(batched);
+      chunk = more instanceof Promise ? await more : more;
     }
   } catch (err) {
     if (!ex.aborted) {
