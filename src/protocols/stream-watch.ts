@@ -73,6 +73,14 @@ function valueOf(b: Buffer, from: number, slot: number): unknown {
   return JSON.parse(b.toString('utf8', from + OUT[slot]!, from + OUT[slot + 1]!));
 }
 
+/** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
+function stringOf(b: Buffer, from: number, slot: number): unknown {
+  const s = from + OUT[slot]! + 1;
+  const e = from + OUT[slot + 1]! - 1;
+  for (let i = s; i < e; i++) if (b[i] === BACKSLASH) return valueOf(b, from, slot);
+  return b.toString('utf8', s, e);
+}
+
 /** Events kept for the text before they are run through the text tracker anyway. */
 const KEEP_BYTES = 1024 * 1024;
 
@@ -210,7 +218,7 @@ export class StreamWatch {
     if (from === to || (to - from === DONE.length && sameBytes(b, from, DONE))) return undefined;
     if (native!.scanAnswer(b, from, to) !== Status.OK || b[from + OUT[S.OBJ_OPEN]!] !== OPEN_BRACE) return undefined;
     const top: { model?: unknown; usage?: unknown } = {};
-    if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = valueOf(b, from, S.MODEL_S); // another kind is not read as the model
+    if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = stringOf(b, from, S.MODEL_S); // another kind is not read as the model
     const usage = OUT[S.USAGE_KIND]!;
     if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = valueOf(b, from, S.USAGE_S);
     return this.tracker.inspectChatTop(top);
@@ -241,8 +249,11 @@ export class StreamWatch {
     const k = at * SLOTS;
     const flags = FOUND[k + 1]!;
     // A model other than the last one seen (or an escaped one, which the parser reads): it is the one to compare with next.
-    if (flags & MODEL) this.#modelBytes = Buffer.from(b.subarray(FOUND[k + 2]!, FOUND[k + 3]!)); // a copy: the chunk it came from is let go
-    else if (flags & MODEL_ESCAPED) this.#modelBytes = undefined;
+    if (flags & MODEL) {
+      if (!this.#knownModel(b, k)) this.#modelBytes = Buffer.from(b.subarray(FOUND[k + 2]!, FOUND[k + 3]!)); // a copy: the chunk it came from is let go
+    } else if (flags & MODEL_ESCAPED) {
+      this.#modelBytes = undefined;
+    }
     return true;
   }
 
@@ -250,14 +261,15 @@ export class StreamWatch {
   #mattersAt(b: Buffer, at: number): boolean {
     const k = at * SLOTS;
     const flags = FOUND[k + 1]!;
-    if (flags & MODEL) {
-      const from = FOUND[k + 2]!;
-      const known = this.#modelBytes;
-      if (!known || known.length !== FOUND[k + 3]! - from || !sameBytes(b, from, known)) return true;
-    } else if (flags & MODEL_ESCAPED) {
-      return true;
-    }
+    if (flags & MODEL ? !this.#knownModel(b, k) : flags & MODEL_ESCAPED) return true;
     return (flags & HIT) !== 0;
+  }
+
+  /** The plain model value FOUND[k + 2, k + 3) is the last one seen. */
+  #knownModel(b: Buffer, k: number): boolean {
+    const from = FOUND[k + 2]!;
+    const known = this.#modelBytes;
+    return known !== undefined && known.length === FOUND[k + 3]! - from && sameBytes(b, from, known);
   }
 
   #matters(b: Buffer, start: number, end: number): boolean {

@@ -46,12 +46,13 @@ const FORWARD = { forward: true, terminal: false };
  * Verdicts, usage, model and text of the stream read by the watch (bytes) and by the tracker (every event as text).
  * `skipping`: as the relay reads it, the events skip() passes over taken as forwarded without an inspect().
  */
-function bothWays(endpoint: EndpointId, stream: string, cuts: number[], wantsUsage = false, skipping = false) {
+function bothWays(endpoint: EndpointId, stream: string | Buffer, cuts: number[], wantsUsage = false, skipping = false) {
   const tracker = new StreamTracker(endpoint, wantsUsage);
-  const expected = referenceEvents(stream).map((e) => tracker.inspect(e));
+  // Bytes (invalid UTF-8 included) are read as text the way Buffer#toString reads them.
+  const expected = referenceEvents(stream.toString()).map((e) => tracker.inspect(e));
   const watch = new StreamWatch(endpoint, wantsUsage);
   const scanner = new SseScanner();
-  const bytes = Buffer.from(stream);
+  const bytes = Buffer.isBuffer(stream) ? stream : Buffer.from(stream);
   const verdicts = [];
   let prev = 0;
   for (const c of [...[...new Set(cuts.map((x) => x % (bytes.length + 1)))].sort((a, b) => a - b), bytes.length]) {
@@ -177,6 +178,7 @@ describe('StreamWatch', () => {
       `data: {"model":"m-11","usage":{"prompt_tokens":-1,"completion_tokens":1e3,"prompt_tokens_details":null}}\n\n`,
       `data: {"model":"m-\\ud800","usage":{"prompt_tokens":2,"completion_tokens":2}}\n\n`,
       `data: {"model":"m-\xff\xfe","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`,
+      `data: {"model":"m-\u00e9\u20ac\ud83d\ude00","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}\n\n`,
       `data: {"model":"m-12","usage":{"prompt_tokens":2,"completion_tokens":3}} x\n\n`,
       `data: {"model":"m-13","usage":{"prompt_tokens":2,"completion_tokens":3}\n\n`,
       `data: ["model","usage"]\n\n`,
@@ -190,10 +192,25 @@ describe('StreamWatch', () => {
     ];
     const plain = sse({ id: 'c', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'word' } }], usage: null });
     fc.assert(fc.property(fc.array(fc.constantFrom(...odd, plain), { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), fc.boolean(), (parts, cuts, wantsUsage, skipping) => {
-      const stream = Buffer.from(parts.join('') + 'data: [DONE]\n\n', 'latin1').toString('latin1');
-      const r = bothWays('chat', stream, cuts, wantsUsage, skipping);
+      const r = bothWays('chat', parts.join('') + 'data: [DONE]\n\n', cuts, wantsUsage, skipping);
       expect(r.watch).toEqual(r.tracker);
     }), { numRuns: 400 });
+    // Bytes that are not UTF-8, in the model and around the usage: read as Buffer#toString reads them.
+    const bad = (s: string) => Buffer.from(s.replace(/~/g, '\u0001'), 'latin1').map((c) => (c === 1 ? 0xff : c));
+    const raw = Buffer.concat([
+      bad(`data: {"model":"m-~a","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`),
+      Buffer.from([...Buffer.from('data: {"model":"m-'), 0xe2, 0x82, ...Buffer.from('","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":3}}\n\n')]),
+      bad(`data: {"model":"m-1","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":3}} ~\n\n`),
+      bad(`data: {"model":"m-2","usage":{"prompt_tokens":5,"completion_tokens":3},"x":"~"}\n\n`),
+      Buffer.from('data: [DONE]\n\n'),
+    ]);
+    for (const wantsUsage of [false, true]) {
+      for (const skipping of [false, true]) {
+        const r = bothWays('chat', raw, [], wantsUsage, skipping);
+        expect(r.watch).toEqual(r.tracker);
+        expect(r.watch.model).toBe('m-2');
+      }
+    }
   });
 
   it('keeps the text of a long stream within the tracker\'s bound', () => {
