@@ -36,4 +36,7 @@ export const SCENARIOS = [
   { name: 'small', label: 'small chat', body: chat(SMALL_QUESTION) },
   { name: 'long', label: 'long prompt', body: chat(prose(100 * 1024)) },
   { name: 'stream', label: 'streamed chat', body: chat(SMALL_QUESTION, { stream: true, stream_options: { include_usage: true } }) },
+  // The stream without max_tokens: its output hold is a forecast that grows as the answer streams (src/proxy/stream-hold.ts).
+  // Not named "stream…": `--only stream` picks scenarios by substring.
+  { name: 'uncapped', label: 'streamed chat, no output cap', body: chat(SMALL_QUESTION, { stream: true, stream_options: { include_usage: true }, max_tokens: undefined }) },
 ];

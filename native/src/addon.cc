@@ -1,5 +1,5 @@
 // Node-API glue: load(tables, out) once per thread (each shard is a worker
-// thread with its own `out`), then scanRequest(buffer) and scanAnswer(buffer)
+// thread with its own `out`), then scanRequest(buffer) and scanAnswer(buffer[, from, to])
 // fill that thread's Float64Array (slots: json_scan.h); scanSse(buffer, from,
 // endpoint, out) fills the Int32Array it is given (slots: sse_scan.h).
 #include <napi.h>
@@ -84,12 +84,24 @@ Napi::Value ScanRequest(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), inst->model.data(), inst->model.size());
 }
 
-/** scanAnswer(body: Buffer): status; offsets in out. */
+/** scanAnswer(body: Buffer, from?, to?): status; offsets in out (from body[from], the start when not given). */
 Napi::Value ScanAnswer(const Napi::CallbackInfo& info) {
   const uint8_t* p;
   size_t n;
   Instance* inst = bytesOf(info, p, n);
   if (!inst) return info.Env().Undefined();
+  if (info.Length() >= 3) {
+    // A part of the buffer (one SSE event's data): no Buffer made for it.
+    const bool numbers = info[1].IsNumber() && info[2].IsNumber();
+    const int64_t from = numbers ? info[1].As<Napi::Number>().Int64Value() : -1;
+    const int64_t to = numbers ? info[2].As<Napi::Number>().Int64Value() : -1;
+    if (from < 0 || to < from || static_cast<size_t>(to) > n) {
+      Napi::RangeError::New(info.Env(), "scanAnswer: from and to must lie within the buffer").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    p += from;
+    n = static_cast<size_t>(to - from);
+  }
   return Napi::Number::New(info.Env(), tg::scanAnswer(p, n, inst->out));
 }
 

@@ -58,6 +58,17 @@ export class StreamTracker {
     }
   }
 
+  /**
+   * A chat event whose data was read without parsing all of it (stream-watch.ts):
+   * `top` holds its top-level "model" and "usage" as JSON.parse gives them.
+   * Only for a client that asked for the usage chunk (the drop of that chunk
+   * reads "choices"), and only where the id, choices and text are not needed.
+   */
+  inspectChatTop(top: { model?: unknown; usage?: unknown }): EventVerdict {
+    this.events++;
+    return this.#chat(top);
+  }
+
   #addText(s: unknown) {
     if (typeof s !== 'string') return;
     if (this.text.length < this.#maxText) this.text += s;

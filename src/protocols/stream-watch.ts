@@ -1,4 +1,5 @@
-import { nativePath } from '../native/native-addon.js';
+import { nativePath, OUT } from '../native/native-addon.js';
+import { Kind, S, Status } from '../native/scan-slots.js';
 import type { EndpointId } from './call.js';
 import { eventEnd } from './sse.js';
 import { StreamTracker, type EventVerdict } from './stream-tracker.js';
@@ -21,7 +22,13 @@ import { StreamTracker, type EventVerdict } from './stream-tracker.js';
 // With the native addon, one call finds the events of a batch and what each
 // holds (native/src/sse_scan.cc, the same rules): the JavaScript searches
 // cost a call across to C++ per event and key (about a hundred for a
-// 23-event answer), which was most of the relay's own work.
+// 23-event answer), which was most of the relay's own work. The relay then
+// passes over the events that only need forwarding in one step (skip()),
+// and a chat event that matters is not parsed whole: the native JSON
+// scanner validates its data and finds its top-level "model" and "usage"
+// (the last of each, as JSON.parse keeps), and only those are parsed — the
+// parse built the whole event (choices, deltas, every key) to read two
+// fields, and was most of what a stream cost past forwarding its bytes.
 
 const FORWARD: EventVerdict = { forward: true, terminal: false };
 
@@ -55,12 +62,32 @@ function valueAt(ev: Buffer, keyEnd: number): number {
   return i;
 }
 
+const DATA = Buffer.from('data:');
+const DONE = Buffer.from('[DONE]');
+const LF = 0x0a;
+const SPACE = 0x20;
+const OPEN_BRACE = 0x7b;
+
+/** The JSON value whose span the scanner left at OUT[slot], OUT[slot + 1] (from `from`), parsed. */
+function valueOf(b: Buffer, from: number, slot: number): unknown {
+  return JSON.parse(b.toString('utf8', from + OUT[slot]!, from + OUT[slot + 1]!));
+}
+
+/** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
+function stringOf(b: Buffer, from: number, slot: number): unknown {
+  const s = from + OUT[slot]! + 1;
+  const e = from + OUT[slot + 1]! - 1;
+  for (let i = s; i < e; i++) if (b[i] === BACKSLASH) return valueOf(b, from, slot);
+  return b.toString('utf8', s, e);
+}
+
 /** Events kept for the text before they are run through the text tracker anyway. */
 const KEEP_BYTES = 1024 * 1024;
 
 const native = nativePath.kind === 'native' ? nativePath.addon : undefined;
 /** native/src/sse_scan.h: endpoint codes, slots per event, flags. */
 const SSE_ENDPOINT: Partial<Record<EndpointId, number>> = { chat: 0, responses: 1, messages: 2 };
+const CHAT = SSE_ENDPOINT.chat;
 const SLOTS = 4;
 const HIT = 1;
 const MODEL = 2;
@@ -146,9 +173,55 @@ export class StreamWatch {
   /** The verdict on the event events[start, end) (in order, after scan(events)). */
   inspect(events: Buffer, start: number, end: number): EventVerdict {
     const matters = this.#code === undefined ? this.#matters(events, start, end) : this.#mattersNative(events, start);
-    if (matters) return this.tracker.inspect(events.toString('utf8', start, end));
-    this.tracker.events++;
-    return FORWARD;
+    if (!matters) {
+      this.tracker.events++;
+      return FORWARD;
+    }
+    return (this.#readsTop && this.#chatTop(events, start, end)) || this.tracker.inspect(events.toString('utf8', start, end));
+  }
+
+  /**
+   * Where the first event at or after `start` that matters begins (events.length
+   * when none does): the events before it only need forwarding, and are counted
+   * as inspected. Without the addon, `start` (each event is inspected).
+   */
+  skip(events: Buffer, start: number): number {
+    if (this.#code === undefined || start >= events.length) return start;
+    let k = this.#locate(events, start);
+    if (k < 0) return start;
+    let at = start;
+    while (k < this.#foundCount && !this.#mattersAt(events, k)) {
+      at = FOUND[k * SLOTS]!;
+      k++;
+    }
+    if (k > this.#foundAt) {
+      this.tracker.events += k - this.#foundAt;
+      this.#foundAt = k;
+    }
+    return at;
+  }
+
+  /** Chat, with the addon, for a client that wants the usage chunk (its drop reads "choices"). */
+  get #readsTop(): boolean {
+    return this.#code === CHAT && this.clientWantsUsage;
+  }
+
+  /**
+   * A one-line `data:` chat event read without JSON.parse of all of it (the
+   * tracker's verdict from its top-level model and usage); undefined when it
+   * is anything else (more lines, no JSON object, not valid JSON), left to the tracker.
+   */
+  #chatTop(b: Buffer, start: number, end: number): EventVerdict | undefined {
+    if (end - start < 8 || !sameBytes(b, start, DATA) || b.indexOf(LF, start) !== end - 2) return undefined;
+    const from = b[start + DATA.length] === SPACE ? start + DATA.length + 1 : start + DATA.length;
+    const to = end - 2;
+    if (from === to || (to - from === DONE.length && sameBytes(b, from, DONE))) return undefined;
+    if (native!.scanAnswer(b, from, to) !== Status.OK || b[from + OUT[S.OBJ_OPEN]!] !== OPEN_BRACE) return undefined;
+    const top: { model?: unknown; usage?: unknown } = {};
+    if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = stringOf(b, from, S.MODEL_S); // another kind is not read as the model
+    const usage = OUT[S.USAGE_KIND]!;
+    if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = valueOf(b, from, S.USAGE_S);
+    return this.tracker.inspectChatTop(top);
   }
 
   /** Index in FOUND of the event starting at `start`, scanning (again) from there when FOUND does not hold it; -1 when no whole event starts there. */
@@ -172,22 +245,31 @@ export class StreamWatch {
   #mattersNative(b: Buffer, start: number): boolean {
     const at = this.#locate(b, start);
     if (at < 0) return true; // not a whole event (SseScanner never gives one): the parser reads it
+    if (!this.#mattersAt(b, at)) return false;
     const k = at * SLOTS;
     const flags = FOUND[k + 1]!;
-    const hit = (flags & HIT) !== 0;
+    // A model other than the last one seen (or an escaped one, which the parser reads): it is the one to compare with next.
     if (flags & MODEL) {
-      const from = FOUND[k + 2]!;
-      const to = FOUND[k + 3]!;
-      const known = this.#modelBytes;
-      if (known && known.length === to - from && sameBytes(b, from, known)) return hit;
-      this.#modelBytes = Buffer.from(b.subarray(from, to)); // a copy: the chunk it came from is let go
-      return true;
-    }
-    if (flags & MODEL_ESCAPED) {
+      if (!this.#knownModel(b, k)) this.#modelBytes = Buffer.from(b.subarray(FOUND[k + 2]!, FOUND[k + 3]!)); // a copy: the chunk it came from is let go
+    } else if (flags & MODEL_ESCAPED) {
       this.#modelBytes = undefined;
-      return true;
     }
-    return hit;
+    return true;
+  }
+
+  /** Whether the event at index `at` of FOUND matters (it holds a trigger, or names a model other than the last one seen); changes nothing. */
+  #mattersAt(b: Buffer, at: number): boolean {
+    const k = at * SLOTS;
+    const flags = FOUND[k + 1]!;
+    if (flags & MODEL ? !this.#knownModel(b, k) : flags & MODEL_ESCAPED) return true;
+    return (flags & HIT) !== 0;
+  }
+
+  /** The plain model value FOUND[k + 2, k + 3) is the last one seen. */
+  #knownModel(b: Buffer, k: number): boolean {
+    const from = FOUND[k + 2]!;
+    const known = this.#modelBytes;
+    return known !== undefined && known.length === FOUND[k + 3]! - from && sameBytes(b, from, known);
   }
 
   #matters(b: Buffer, start: number, end: number): boolean {

@@ -69,9 +69,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const pending: (Buffer | string)[] = [];
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
-    let first = answer.first ?? null;
-    if (first && batched && up.arrived?.()) first = await up.next(true, first);
-    for (let chunk = first; chunk; chunk = await up.next(batched)) {
+    let chunk = answer.first ?? null;
+    if (chunk && batched && up.arrived?.()) {
+      const all = up.next(true, chunk);
+      chunk = all instanceof Promise ? await all : all;
+    }
+    // Awaited only when the upstream has not sent more yet: a suspension of the relay per read otherwise.
+    while (chunk) {
       bytes += chunk.length;
       const events = scanner.push(chunk);
       watch?.scan(events);
@@ -79,6 +83,18 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       const out: (Buffer | string)[] = [];
       let run = 0; // start of the run of forwarded events not yet taken into `out`
       for (let s = 0; s < events.length; ) {
+        // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
+        // run, or are held after the terminal event, or are not relayed while draining, as each would be.
+        const next = watch && !budgetCut ? watch.skip(events, s) : s;
+        if (next > s) {
+          if (held.length || draining) {
+            if (s > run) out.push(events.subarray(run, s));
+            if (!draining) held.push(events.subarray(s, next));
+            run = next;
+          }
+          s = next;
+          continue;
+        }
         const e = watch ? watch.end(events, s) : eventEnd(events, s);
         const raw = watch ? undefined : events.toString('utf8', s, e);
         const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
@@ -108,10 +124,16 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       }
       if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
       if (out.length && !ex.aborted) pending.push(...out);
-      if (pending.length && !(hold && !budgetCut && up.arrived?.())) await flush(ex, pending);
+      // Once the terminal event is in, what precedes it waits to go out with the end (one write, not two).
+      if (pending.length && !terminated && !(hold && !budgetCut && up.arrived?.())) {
+        const writable = flush(ex, pending);
+        if (writable) await writable;
+      }
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
       if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
       if (ex.aborted) draining = true;
+      const more = up.next(batched);
+      chunk = more instanceof Promise ? await more : more;
     }
   } catch (err) {
     if (!ex.aborted) {
@@ -119,8 +141,10 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       cutDetail = (err as Error)?.message || describeError(err);
     }
   }
-  // Relayed before the stream failed: the client gets it ahead of the error event.
-  if (pending.length) void flush(ex, pending);
+  // Relayed before the stream failed: the client gets it ahead of the error event. The text that came with
+  // the terminal event goes out with the end, in the same socket write (it is written at once if billing fails).
+  const withEnd = terminated && pending.length && !ex.aborted ? joined(pending) : undefined;
+  if (pending.length && !withEnd) void flush(ex, pending);
   // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
   if (ex.aborted || cutReason || budgetCut) up.abort(new Error(ex.aborted ? 'client disconnected' : budgetCut ? 'budget reached' : 'stream abandoned'));
   if (budgetCut && !ex.aborted) cutReason = null;
@@ -138,24 +162,30 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const texts = watch ?? tracker;
   // The text is read only if the usage must be counted ourselves (the watch extracts it then).
   const relayed = { get text() { return texts.text; }, get textComplete() { return texts.textComplete; }, bytes, ...(unseen ? { atLeast: unseen } : {}) };
-  await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
-  if (ex.aborted) {
-    row.status = 499;
-    // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
-    row.reason = 'client_disconnected';
-  } else {
-    row.status = 200;
-    if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
-    if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
-    if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
+  try {
+    await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+    if (ex.aborted) {
+      row.status = 499;
+      // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
+      row.reason = 'client_disconnected';
+    } else {
+      row.status = 200;
+      if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
+      if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
+      if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
+    }
+    await ctx.ledger.append(row);
+  } catch (err) {
+    // The call's error ending (model-call.ts) follows what was relayed, as when that went out first.
+    if (withEnd !== undefined) ex.write(withEnd);
+    throw err;
   }
-  await ctx.ledger.append(row);
   c.count(row.status, 'allowed');
   // Cut at the budget: the client gets the end its SDK knows for an answer that reached its cap, after the row is committed.
   if (budgetCut && !ex.aborted) {
     for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
   }
-  ex.end(held.length ? joined(held) : undefined);
+  ex.end(held.length ? joined(held) : undefined, withEnd);
 }
 
 /** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */

@@ -31,8 +31,9 @@ export interface UpstreamCall {
   /**
    * The next chunk, or null at the end; `all`: every chunk that has arrived, as one.
    * `before` (a chunk taken earlier) is joined in front of all that has arrived: one copy of the batch, not two.
+   * What is already here comes back at once (no promise); a failure may be thrown at once too.
    */
-  next(all?: boolean, before?: Buffer): Promise<Buffer | null>;
+  next(all?: boolean, before?: Buffer): Buffer | null | Promise<Buffer | null>;
   /** Chunks have arrived that next() has not taken (a stream relayed in batches takes them with its first chunk). */
   arrived?(): boolean;
   abort(reason: Error): void;

@@ -123,29 +123,43 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
    * `before`: a chunk taken earlier (the first, read by the attempt loop),
    * joined in front of all that has arrived in the same copy.
    */
-  async next(all = false, before?: Buffer): Promise<Buffer | null> {
+  next(all = false, before?: Buffer): Buffer | null | Promise<Buffer | null> {
+    // What has arrived (or the end) is handed back at once: a stream's batch mostly comes with its end, and a
+    // promise per call cost a suspension of the relay each.
+    const now = this.#take(all, before);
+    return now === undefined ? this.#nextLater(all, before) : now;
+  }
+
+  async #nextLater(all: boolean, before: Buffer | undefined): Promise<Buffer | null> {
     for (;;) {
-      const c = this.#chunks;
-      if (c.length) {
-        let out: Buffer;
-        if (before || (all && c.length > 1)) {
-          let n = 0;
-          for (const b of c) n += b.length;
-          this.#buffered -= n;
-          if (before) c.unshift(before);
-          out = Buffer.concat(c, before ? n + before.length : n);
-          this.#chunks = [];
-        } else {
-          out = c.shift()!;
-          this.#buffered -= out.length;
-        }
-        if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
-        return out;
-      }
-      if (this.#error) throw this.#error;
-      if (this.#ended) return before ?? null;
       await this.#waitForMore();
+      const now = this.#take(all, before);
+      if (now !== undefined) return now;
     }
+  }
+
+  /** next()'s answer when there is one now (chunks, the end, an error thrown); undefined when it must wait. */
+  #take(all: boolean, before: Buffer | undefined): Buffer | null | undefined {
+    const c = this.#chunks;
+    if (c.length) {
+      let out: Buffer;
+      if (before || (all && c.length > 1)) {
+        let n = 0;
+        for (const b of c) n += b.length;
+        this.#buffered -= n;
+        if (before) c.unshift(before);
+        out = Buffer.concat(c, before ? n + before.length : n);
+        this.#chunks = [];
+      } else {
+        out = c.shift()!;
+        this.#buffered -= out.length;
+      }
+      if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
+      return out;
+    }
+    if (this.#error) throw this.#error;
+    if (this.#ended) return before ?? null;
+    return undefined;
   }
 
   /** Chunks have arrived that next() has not taken. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Piscina } from 'piscina';
 import { encodingForModel } from './encoding-for-model.js';
 import { byteBound } from './bounded-pieces.js';
@@ -12,8 +13,13 @@ import type { CountResult } from './worker.js';
  * `timeoutMs` (queue included) is dropped for the byte bound of every
  * text. So a count always comes back, exact or an upper bound.
  */
+/** Tasks started within one slice share one timeout signal (see #deadline). */
+const DEADLINE_SLICE_MS = 100;
+
 export class TokenCounter {
   #pool: Piscina | undefined;
+  #signal: AbortSignal | undefined;
+  #signalUntil = 0;
 
   constructor(private readonly maxThreads = 1, private readonly limits = { budgetMs: 1000, timeoutMs: 5000 }) {}
 
@@ -30,10 +36,27 @@ export class TokenCounter {
 
   async count(model: string, texts: string[]): Promise<CountResult> {
     try {
-      return await this.#get().run({ encoding: encodingForModel(model), texts, budgetMs: this.limits.budgetMs }, { signal: AbortSignal.timeout(this.limits.timeoutMs) });
+      return await this.#get().run({ encoding: encodingForModel(model), texts, budgetMs: this.limits.budgetMs }, { signal: this.#deadline() });
     } catch {
       return { counts: texts.map(byteBound), exact: false };
     }
+  }
+
+  /**
+   * The timeout of a task started now: one signal per slice of start times,
+   * firing `timeoutMs` after its slice ends, so a task is dropped between
+   * `timeoutMs` and `timeoutMs` + one slice after it started. A signal (a timer
+   * and its cleanup registration, kept for the whole timeout) per task cost a
+   * growing stream's counts more than the counting they bound.
+   */
+  #deadline(): AbortSignal {
+    const now = performance.now();
+    if (!this.#signal || now >= this.#signalUntil) {
+      this.#signal = AbortSignal.timeout(this.limits.timeoutMs + DEADLINE_SLICE_MS);
+      setMaxListeners(0, this.#signal); // one listener per task in flight (Piscina removes each when its task is done)
+      this.#signalUntil = now + DEADLINE_SLICE_MS;
+    }
+    return this.#signal;
   }
 
   get queueSize(): number {

@@ -40,19 +40,33 @@ function scanned(bytes: Buffer, cuts: number[]): string[] {
   return out;
 }
 
-/** Verdicts, usage, model and text of the stream read by the watch (bytes) and by the tracker (every event as text). */
-function bothWays(endpoint: EndpointId, stream: string, cuts: number[], wantsUsage = false) {
+const FORWARD = { forward: true, terminal: false };
+
+/**
+ * Verdicts, usage, model and text of the stream read by the watch (bytes) and by the tracker (every event as text).
+ * `skipping`: as the relay reads it, the events skip() passes over taken as forwarded without an inspect().
+ */
+function bothWays(endpoint: EndpointId, stream: string | Buffer, cuts: number[], wantsUsage = false, skipping = false) {
   const tracker = new StreamTracker(endpoint, wantsUsage);
-  const expected = referenceEvents(stream).map((e) => tracker.inspect(e));
+  // Bytes (invalid UTF-8 included) are read as text the way Buffer#toString reads them.
+  const expected = referenceEvents(stream.toString()).map((e) => tracker.inspect(e));
   const watch = new StreamWatch(endpoint, wantsUsage);
   const scanner = new SseScanner();
-  const bytes = Buffer.from(stream);
+  const bytes = Buffer.isBuffer(stream) ? stream : Buffer.from(stream);
   const verdicts = [];
   let prev = 0;
   for (const c of [...[...new Set(cuts.map((x) => x % (bytes.length + 1)))].sort((a, b) => a - b), bytes.length]) {
     const events = scanner.push(bytes.subarray(prev, c));
     watch.scan(events);
-    for (let s = 0; s < events.length; s = eventEnd(events, s)) verdicts.push(watch.inspect(events, s, eventEnd(events, s)));
+    for (let s = 0; s < events.length; ) {
+      const next = skipping ? watch.skip(events, s) : s;
+      if (next > s) {
+        for (; s < next; s = eventEnd(events, s)) verdicts.push(FORWARD);
+        continue;
+      }
+      verdicts.push(watch.inspect(events, s, eventEnd(events, s)));
+      s = eventEnd(events, s);
+    }
     prev = c;
   }
   return {
@@ -118,8 +132,8 @@ describe('StreamWatch', () => {
   for (const endpoint of ['chat', 'responses', 'messages'] as const) {
     it(`reads ${endpoint} streams of the mock like the tracker reading every event`, () => {
       for (const stream of recorded[endpoint]!) {
-        fc.assert(fc.property(cutsArb, fc.boolean(), (cuts, wantsUsage) => {
-          const r = bothWays(endpoint, stream, cuts, wantsUsage);
+        fc.assert(fc.property(cutsArb, fc.boolean(), fc.boolean(), (cuts, wantsUsage, skipping) => {
+          const r = bothWays(endpoint, stream, cuts, wantsUsage, skipping);
           expect(r.watch).toEqual(r.tracker);
         }), { numRuns: 50 });
       }
@@ -138,13 +152,64 @@ describe('StreamWatch', () => {
       `data: {"choices":[],"usage" : \t{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`,
       'data: [DONE]\n\n',
     ].join('');
-    for (const wantsUsage of [false, true]) {
-      const r = bothWays('chat', stream, [], wantsUsage);
+    for (const [wantsUsage, skipping] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const r = bothWays('chat', stream, [], wantsUsage, skipping);
       expect(r.watch).toEqual(r.tracker);
       expect(r.watch.model).toBe('gpt-4o-2024');
       expect(r.watch.usage).toMatchObject({ promptTokens: 3, completionTokens: 4 });
       expect(r.watch.verdicts.at(-2)).toEqual({ forward: wantsUsage, terminal: false });
       expect(r.watch.verdicts.at(-1)).toEqual({ forward: true, terminal: true });
+    }
+  });
+
+  it('reads a chat event\'s model and usage without parsing it whole as parsing it whole reads them, whatever the event holds', () => {
+    // Events the tracker reads differently from a plain one: each must get the verdict, usage and model JSON.parse gives.
+    const usage = '{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":1}}';
+    const odd = [
+      `data: {"model":"m-1","choices":[],"usage":${usage}}\n\n`,
+      `data:{"model":"m-2","choices":[],"usage":${usage}}\n\n`,
+      `data:  {"model":"m-3","choices":[],"usage":${usage}}  \n\n`,
+      `data: {"model":"m-4","usage":${usage},"usage":null,"choices":[]}\n\n`,
+      `data: {"usage":null,"model":"m-5","usage":{"prompt_tokens":9,"completion_tokens":"2"},"model":"m-6"}\n\n`,
+      `data: {"model":7,"usage":0,"choices":[]}\n\n`,
+      `data: {"model":"m-8","usage":"","choices":[]}\n\n`,
+      `data: {"model":"m-9","usage":false}\n\n`,
+      `data: {"model":"m-10","usage":[1],"choices":[]}\n\n`,
+      `data: {"model":"m-11","usage":{"prompt_tokens":-1,"completion_tokens":1e3,"prompt_tokens_details":null}}\n\n`,
+      `data: {"model":"m-\\ud800","usage":{"prompt_tokens":2,"completion_tokens":2}}\n\n`,
+      `data: {"model":"m-\xff\xfe","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`,
+      `data: {"model":"m-\u00e9\u20ac\ud83d\ude00","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}\n\n`,
+      `data: {"model":"m-12","usage":{"prompt_tokens":2,"completion_tokens":3}} x\n\n`,
+      `data: {"model":"m-13","usage":{"prompt_tokens":2,"completion_tokens":3}\n\n`,
+      `data: ["model","usage"]\n\n`,
+      `data: "usage"\n\n`,
+      `data: {"model":"m-14",\ndata: "usage":{"prompt_tokens":5,"completion_tokens":6}}\n\n`,
+      `id: 1\ndata: {"model":"m-15","usage":{"prompt_tokens":5,"completion_tokens":7}}\n\n`,
+      `data: {"choices":[{"delta":{"model":"m-16"}}],"usage":{"prompt_tokens":5,"completion_tokens":8}}\n\n`,
+      `data: {"model":"m-17","choices":[{"index":0}],"usage":{"prompt_tokens":4,"completion_tokens":4}}\n\n`,
+      `data:\n\n`,
+      `data: [DONE] \n\n`,
+    ];
+    const plain = sse({ id: 'c', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'word' } }], usage: null });
+    fc.assert(fc.property(fc.array(fc.constantFrom(...odd, plain), { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), fc.boolean(), (parts, cuts, wantsUsage, skipping) => {
+      const r = bothWays('chat', parts.join('') + 'data: [DONE]\n\n', cuts, wantsUsage, skipping);
+      expect(r.watch).toEqual(r.tracker);
+    }), { numRuns: 400 });
+    // Bytes that are not UTF-8, in the model and around the usage: read as Buffer#toString reads them.
+    const bad = (s: string) => Buffer.from(s.replace(/~/g, '\u0001'), 'latin1').map((c) => (c === 1 ? 0xff : c));
+    const raw = Buffer.concat([
+      bad(`data: {"model":"m-~a","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`),
+      Buffer.from([...Buffer.from('data: {"model":"m-'), 0xe2, 0x82, ...Buffer.from('","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":3}}\n\n')]),
+      bad(`data: {"model":"m-1","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":3}} ~\n\n`),
+      bad(`data: {"model":"m-2","usage":{"prompt_tokens":5,"completion_tokens":3},"x":"~"}\n\n`),
+      Buffer.from('data: [DONE]\n\n'),
+    ]);
+    for (const wantsUsage of [false, true]) {
+      for (const skipping of [false, true]) {
+        const r = bothWays('chat', raw, [], wantsUsage, skipping);
+        expect(r.watch).toEqual(r.tracker);
+        expect(r.watch.model).toBe('m-2');
+      }
     }
   });
 
