@@ -61,14 +61,10 @@ function writeCorked(): void {
 function endCorked(): void {
   const ex = writing!;
   const chunk = writeChunk;
-  const before = endBefore;
   writing = undefined;
   writeChunk = '';
-  endBefore = undefined;
-  if (before !== undefined) ex.writeChunk(before);
   ex.endChunk(chunk);
 }
-let endBefore: string | Uint8Array | undefined;
 
 /**
  * One HTTP exchange on a uWS response: remembers whether the client went
@@ -195,19 +191,13 @@ export class Exchange {
     return this.res.write(chunk);
   }
 
-  /**
-   * Ends the answer with `chunk`. `before`: written ahead of it in the same
-   * socket write, as write(before) would write it (a streamed answer keeps
-   * its chunked framing: the same bytes as a write() then an end()).
-   */
-  end(chunk?: string | Uint8Array, before?: string | Uint8Array): void {
+  end(chunk?: string | Uint8Array): void {
     if (this.aborted || this.ended) return;
     this.ended = true;
     // Not closeConnection here: uWS would cut a chunked answer before its final
     // chunk. A draining shard's sockets close when the worker exits.
     writing = this;
     writeChunk = chunk ?? '';
-    endBefore = before;
     this.res.cork(endCorked);
   }
 

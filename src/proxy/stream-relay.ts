@@ -124,8 +124,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       }
       if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
       if (out.length && !ex.aborted) pending.push(...out);
-      // Once the terminal event is in, what precedes it waits to go out with the end (one write, not two).
-      if (pending.length && !terminated && !(hold && !budgetCut && up.arrived?.())) {
+      if (pending.length && !(hold && !budgetCut && up.arrived?.())) {
         const writable = flush(ex, pending);
         if (writable) await writable;
       }
@@ -141,10 +140,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       cutDetail = (err as Error)?.message || describeError(err);
     }
   }
-  // Relayed before the stream failed: the client gets it ahead of the error event. The text that came with
-  // the terminal event goes out with the end, in the same socket write (it is written at once if billing fails).
-  const withEnd = terminated && pending.length && !ex.aborted ? joined(pending) : undefined;
-  if (pending.length && !withEnd) void flush(ex, pending);
+  // Relayed before the stream failed: the client gets it ahead of the error event.
+  if (pending.length) void flush(ex, pending);
   // Whatever ended the relay early, the upstream request must end too (else it holds its pool connection forever).
   if (ex.aborted || cutReason || budgetCut) up.abort(new Error(ex.aborted ? 'client disconnected' : budgetCut ? 'budget reached' : 'stream abandoned'));
   if (budgetCut && !ex.aborted) cutReason = null;
@@ -162,30 +159,24 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const texts = watch ?? tracker;
   // The text is read only if the usage must be counted ourselves (the watch extracts it then).
   const relayed = { get text() { return texts.text; }, get textComplete() { return texts.textComplete; }, bytes, ...(unseen ? { atLeast: unseen } : {}) };
-  try {
-    await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
-    if (ex.aborted) {
-      row.status = 499;
-      // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
-      row.reason = 'client_disconnected';
-    } else {
-      row.status = 200;
-      if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
-      if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
-      if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
-    }
-    await ctx.ledger.append(row);
-  } catch (err) {
-    // The call's error ending (model-call.ts) follows what was relayed, as when that went out first.
-    if (withEnd !== undefined) ex.write(withEnd);
-    throw err;
+  await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+  if (ex.aborted) {
+    row.status = 499;
+    // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
+    row.reason = 'client_disconnected';
+  } else {
+    row.status = 200;
+    if (budgetCut) ctx.metrics.prom.budgetCuts.inc();
+    if (budgetCut) cutReason = `budget_cut: the output passed the ${hold!.heldTokens} tokens the budget could hold`;
+    if (cutReason) row.reason = [row.reason, cutReason].filter(Boolean).join('; ').slice(0, 500);
   }
+  await ctx.ledger.append(row);
   c.count(row.status, 'allowed');
   // Cut at the budget: the client gets the end its SDK knows for an answer that reached its cap, after the row is committed.
   if (budgetCut && !ex.aborted) {
     for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
   }
-  ex.end(held.length ? joined(held) : undefined, withEnd);
+  ex.end(held.length ? joined(held) : undefined);
 }
 
 /** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */
