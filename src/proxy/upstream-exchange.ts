@@ -113,6 +113,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return c.length === 1 ? c[0]! : Buffer.concat(c);
   }
 
+  /** The whole body if it has all arrived and nothing failed (no promise, no wait); else undefined. */
+  arrivedWhole(): Buffer | undefined {
+    if (!this.#ended || this.#error) return undefined;
+    const c = this.#chunks;
+    this.#chunks = [];
+    return c.length === 1 ? c[0]! : Buffer.concat(c);
+  }
+
   /**
    * The next chunk, or null at the end. Throws if the upstream failed.
    * `all`: every chunk that has arrived, as one Buffer. A chunked stream
