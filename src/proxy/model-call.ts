@@ -68,12 +68,12 @@ export interface CallHeaders {
 const ignore = (): void => {};
 
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
-  body.catch(ignore); // an early refusal never reads the body
   ctx.inFlight++;
   const call = new ModelCall(ctx, ex, endpoint, h);
   try {
     await call.run(body);
   } catch (err) {
+    body.catch(ignore); // a fault before run() awaited the body: its failure must not go unhandled
     if (err instanceof LedgerUnavailableError) {
       // Answered upstream, but its row is still held uncommitted (written once the disk frees): never tell the client it succeeded.
       ctx.log('error', 'usage row not committed in time; the client gets an error', { request_id: call.requestId });
@@ -199,7 +199,10 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
   async run(bodyPromise: Promise<Buffer>): Promise<void> {
     const { ctx, ex, h } = this;
     const who = ctx.keys.identify(h);
-    if (!who.ok) return this.refuse(who.type, who.message);
+    if (!who.ok) {
+      bodyPromise.catch(ignore); // refused before the body is read: its failure (too large, too slow) goes nowhere
+      return this.refuse(who.type, who.message);
+    }
     const caller = (this.caller = who.caller);
 
     let raw: Buffer;
