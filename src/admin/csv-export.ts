@@ -64,10 +64,10 @@ function relayReader(ex: Exchange, ctx: ShardContext, spec: ExportSpec, headers:
   readers++;
   ctx.inFlight++;
   const child = spawn(process.execPath, [READER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const cancel = () => child.kill('SIGTERM');
+  const cancel = { cancel: () => child.kill('SIGTERM') };
   // Shutdown cancels it like a call past its deadline; nothing else does.
   ctx.inFlightCalls.set(cancel, Date.now() + 7 * 86_400_000);
-  ex.onAbort(cancel);
+  ex.onAbort(cancel.cancel);
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d: string) => {

@@ -31,17 +31,35 @@ export function readJsonAnswerJs(endpoint: EndpointId, bytes: Buffer): JsonAnswe
   return { valid: json !== undefined, reported: usageFromBody(endpoint, json as Record<string, unknown> | undefined), json: () => json };
 }
 
+/** A scanned answer: the whole is parsed only if json() is called (a class: no closure per answer). */
+class ScannedAnswer implements JsonAnswer {
+  readonly valid = true;
+  #json: unknown;
+  #parsed = false;
+
+  constructor(readonly reported: { usage?: ReportedUsage; model?: string }, private readonly bytes: Buffer) {}
+
+  json(): unknown {
+    if (!this.#parsed) {
+      this.#json = parseAll(this.bytes);
+      this.#parsed = true;
+    }
+    return this.#json;
+  }
+}
+
+/** The JSON value between the offsets the scanner left at OUT[s], OUT[s + 1]. */
+const member = (bytes: Buffer, s: number): unknown => JSON.parse(bytes.toString('utf8', OUT[s], OUT[s + 1]));
+
 export function readJsonAnswerNative(endpoint: EndpointId, bytes: Buffer, addon: Addon): JsonAnswer {
   const status = addon.scanAnswer(bytes);
   if (status !== Status.OK) return { valid: false, reported: {}, json: () => undefined };
   // A valid answer that is not an object (rare): the JavaScript path reads it.
   if (bytes[OUT[S.OBJ_OPEN]!] !== 0x7b) return readJsonAnswerJs(endpoint, bytes);
-  const slice = (s: number) => JSON.parse(bytes.toString('utf8', OUT[s], OUT[s + 1])) as unknown;
-  const top: Record<string, unknown> = {};
-  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = slice(S.MODEL_S);
-  if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = slice(S.USAGE_S);
-  let json: unknown;
-  return { valid: true, reported: usageFromBody(endpoint, top), json: () => (json ??= parseAll(bytes)) };
+  const top: { model?: unknown; usage?: unknown } = {};
+  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = member(bytes, S.MODEL_S);
+  if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = member(bytes, S.USAGE_S);
+  return new ScannedAnswer(usageFromBody(endpoint, top as Record<string, unknown>), bytes);
 }
 
 const native = nativePath.kind === 'native' ? nativePath.addon : undefined;

@@ -49,19 +49,18 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
   const modelMax = price?.entry.max_output_tokens ?? ctx.config.defaultMaxOutputTokens;
   const choices = call.choices; // n, best_of: every choice may run to the cap
   const outputPico = price?.entry.output ?? 0;
-  const promptCost = () => costOf(price, { ...zeroUsage(), promptTokens }).pico;
   let maxOut = call.maxOutputTokens ?? modelMax;
   let clamped: number | undefined;
   let growable: GrowableHold | undefined;
   if (refs.length && scope.clampMaxTokens) {
     // What the budget affords is shared among the choices.
-    const afford = Math.floor(affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock) / choices);
+    const afford = Math.floor(affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(price, promptTokens), tokens: promptTokens }, outputPico, now, ctx.clock) / choices);
     if (afford < maxOut) maxOut = clamped = Math.max(1, afford);
   } else {
     const ceiling = call.maxOutputTokens ?? modelMax;
     if (call.maxOutputTokens === undefined) maxOut = ctx.forecast.hold(customer, call.model, modelMax);
     if (call.stream && refs.length) {
-      const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(), tokens: promptTokens }, outputPico, now, ctx.clock);
+      const afford = affordableOutputTokens(ctx.table, refs, { billedPico: promptCost(price, promptTokens), tokens: promptTokens }, outputPico, now, ctx.clock);
       const perChoice = Math.floor(afford / choices);
       if (perChoice < maxOut) maxOut = Math.max(Math.min(maxOut, ctx.config.reservations.minTokens), perChoice);
     }
@@ -87,6 +86,11 @@ export function reservationEstimate(ctx: ShardContext, scope: ResolvedScope, cal
     },
     clamped,
     outputHold,
-    ...(growable ? { growable } : {}),
+    growable,
   };
+}
+
+/** What the prompt alone costs (before resale). */
+function promptCost(price: PriceMatch | undefined, promptTokens: number): number {
+  return costOf(price, { ...zeroUsage(), promptTokens }).pico;
 }

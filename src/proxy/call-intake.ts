@@ -24,21 +24,20 @@ export interface IntakeRefusal {
  */
 export const NO_RETRY = Object.freeze({ 'x-should-retry': 'false' });
 
-/** Waits for the body and parses the call; faults other than the body's limits propagate. */
-export async function readCall(endpoint: EndpointId, body: Promise<Buffer>, contentType = ''): Promise<{ ok: true; call: ParsedCall; raw: Buffer } | { ok: false; refusal: IntakeRefusal }> {
-  let raw: Buffer;
-  try {
-    raw = await body;
-  } catch (err) {
-    if (err instanceof BodyTooLarge || err instanceof BodyTimeout) {
-      return { ok: false, refusal: { type: err instanceof BodyTooLarge ? 'request_too_large' : 'request_timeout', message: err.message, closeConnection: true } };
-    }
-    throw err;
+/** The refusal for a body that broke its limits (too large, too slow); undefined for any other fault, which propagates. */
+export function bodyRefusal(err: unknown): IntakeRefusal | undefined {
+  if (err instanceof BodyTooLarge || err instanceof BodyTimeout) {
+    return { type: err instanceof BodyTooLarge ? 'request_too_large' : 'request_timeout', message: err.message, closeConnection: true };
   }
+  return undefined;
+}
+
+/** Parses the call from its whole body (synchronously: the caller awaits the body itself, one await fewer per call); faults other than a bad request propagate. */
+export function readCall(endpoint: EndpointId, raw: Buffer, contentType = ''): { ok: true; call: ParsedCall } | { ok: false; refusal: IntakeRefusal } {
   try {
     // Audio uploads are multipart/form-data: not UTF-8, not JSON.
-    if (isMediaEndpoint(endpoint)) return { ok: true, call: parseMediaCall(endpoint, raw, contentType, () => parseJsonBody(raw)), raw };
-    return { ok: true, call: readRequest(endpoint, raw), raw };
+    if (isMediaEndpoint(endpoint)) return { ok: true, call: parseMediaCall(endpoint, raw, contentType, () => parseJsonBody(raw)) };
+    return { ok: true, call: readRequest(endpoint, raw) };
   } catch (err) {
     if (err instanceof BadRequest) return { ok: false, refusal: { type: 'invalid_request_error', message: err.message } };
     throw err;

@@ -18,9 +18,9 @@ import { priceOf } from './call-pricing.js';
 import type { PriceMatch } from '../pricing/price-table.js';
 import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
-import type { ShardContext } from './shard-context.js';
+import type { Cancellable, ShardContext } from './shard-context.js';
 import { describeError } from './upstream-request.js';
-import { attemptSummary, tryTargets, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
+import { attemptSummary, tryTargets, type AttemptControl, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
 import { upstreamDeps } from './upstream-dispatch.js';
 import { baseRow } from './usage-row.js';
 import { loopCheck } from './loop-check.js';
@@ -31,7 +31,7 @@ import { degradeTarget } from '../policy/degrade.js';
 import { lastUserText, mayHoldCommand, syntheticAnswer } from './synthetic-answer.js';
 import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
-import { claimClusterIdempotency, claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
+import { bodyRefusal, claimClusterIdempotency, claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
 import { reservationEstimate, type GrowableHold, type ReservationEstimate } from './call-estimate.js';
 import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
@@ -68,12 +68,12 @@ export interface CallHeaders {
 const ignore = (): void => {};
 
 export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
-  body.catch(ignore); // an early refusal never reads the body
   ctx.inFlight++;
   const call = new ModelCall(ctx, ex, endpoint, h);
   try {
     await call.run(body);
   } catch (err) {
+    body.catch(ignore); // a fault before run() awaited the body: its failure must not go unhandled
     if (err instanceof LedgerUnavailableError) {
       // Answered upstream, but its row is still held uncommitted (written once the disk frees): never tell the client it succeeded.
       ctx.log('error', 'usage row not committed in time; the client gets an error', { request_id: call.requestId });
@@ -126,7 +126,7 @@ function dearestTarget(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall
   return best;
 }
 
-class ModelCall implements CallRun {
+class ModelCall implements CallRun, AttemptControl, Cancellable {
   readonly requestId: string;
   readonly ts = Date.now();
   readonly t0 = performance.now();
@@ -151,8 +151,11 @@ class ModelCall implements CallRun {
   row: UsageRecord | undefined;
   /** What a unit-billed call (images, speech, audio) reserved on its first target. */
   unit: Extract<UnitQuote, { ok: true }> | undefined;
+  /** The upstream attempt in flight, and why the call was cancelled (if it was). */
+  up: UpstreamCall | undefined;
+  cancelled: Error | undefined;
 
-  constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, private h: CallHeaders) {
+  constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, readonly h: CallHeaders) {
     this.requestId = newRequestId(this.ts);
     this.protocol = ENDPOINTS[endpoint].protocol;
   }
@@ -196,12 +199,22 @@ class ModelCall implements CallRun {
   async run(bodyPromise: Promise<Buffer>): Promise<void> {
     const { ctx, ex, h } = this;
     const who = ctx.keys.identify(h);
-    if (!who.ok) return this.refuse(who.type, who.message);
+    if (!who.ok) {
+      bodyPromise.catch(ignore); // refused before the body is read: its failure (too large, too slow) goes nowhere
+      return this.refuse(who.type, who.message);
+    }
     const caller = (this.caller = who.caller);
 
-    const read = await readCall(this.endpoint, bodyPromise, h.contentType);
-    if (!read.ok && read.refusal.closeConnection) return this.#refuseIntake(read.refusal);
+    let raw: Buffer;
+    try {
+      raw = await bodyPromise;
+    } catch (err) {
+      const refused = bodyRefusal(err);
+      if (!refused) throw err;
+      return this.#refuseIntake(refused);
+    }
     if (ex.aborted) return;
+    const read = readCall(this.endpoint, raw, h.contentType);
     if (!read.ok) return this.#refuseIntake(read.refusal);
     const barred = modelBarred(caller, read.call.model);
     if (barred) return this.refuse('model_not_allowed', barred);
@@ -221,7 +234,7 @@ class ModelCall implements CallRun {
       }
     }
     try {
-      await this.#decideAndForward(read.call, caller, idemKey, read.raw);
+      await this.#decideAndForward(read.call, caller, idemKey, raw);
     } finally {
       if (idemKey) {
         // The row is committed by now: the ledger says whether this call was charged.
@@ -359,22 +372,17 @@ class ModelCall implements CallRun {
 
   /** Forwards with fallback, then relays whatever answered. Client disconnect, timeout and shutdown cancel the attempt in flight. */
   async #forward(call: ParsedCall, plan: RoutedPlan, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null): Promise<void> {
-    const { ctx, ex } = this;
-    const current: { up?: UpstreamCall; reason?: Error } = {};
-    const cancel = (reason: string) => {
-      current.reason = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
-      current.up?.abort(current.reason);
-    };
+    const { ctx } = this;
     // A client that leaves does not cancel a request already sent: the
     // provider charges for it, so its answer is still read (within the total
     // timeout) and billed. A stream being relayed is read on to its usage too
     // (stream-relay.ts: hidden reasoning is billed only there).
     // Each attempt moves the deadline to its own target's total timeout.
-    ctx.inFlightCalls.set(cancel, Date.now() + plan.targets[0]!.timeouts.total);
+    ctx.inFlightCalls.set(this, Date.now() + plan.targets[0]!.timeouts.total);
     // Every relay is awaited inside this try: its deadline must stay registered until the answer ends.
     try {
       const a0 = performance.now();
-      const result = await tryTargets(upstreamDeps(ctx, this.h), call, plan, clamped, { current, clientGone: () => ex.aborted, setDeadline: (at) => ctx.inFlightCalls.set(cancel, at) });
+      const result = await tryTargets(upstreamDeps(ctx), call, plan, clamped, this);
       const row: RoutedRow = this.#row(call, idemKey);
       if (result.attempts.length) row.attempts = result.attempts;
       for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
@@ -414,8 +422,23 @@ class ModelCall implements CallRun {
       }
       return await relayJson(this, call, answer, row, refs);
     } finally {
-      ctx.inFlightCalls.delete(cancel);
+      ctx.inFlightCalls.delete(this);
     }
+  }
+
+  // The fallback loop's control (AttemptControl) and shutdown's or the deadline's cancel (Cancellable): methods of the call, not closures made per call.
+  clientGone(): boolean {
+    return this.ex.aborted;
+  }
+
+  setDeadline(at: number): void {
+    this.ctx.inFlightCalls.set(this, at);
+  }
+
+  /** Cancels the attempt in flight (total timeout, shutdown). */
+  cancel(reason: string): void {
+    this.cancelled = Object.assign(new Error(reason), { code: 'TG_CANCELLED' });
+    this.up?.abort(this.cancelled);
   }
 
   bill(row: UsageRecord, call: ParsedCall, target: Target, answeredModel: string | undefined, reported: ReportedUsage | undefined, relayed: Relayed, complete: boolean): number | Promise<number> {

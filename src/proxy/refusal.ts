@@ -53,13 +53,20 @@ export function refusalMessage(s: RefusalScope): string {
 
 /** The enforcing budget with the least room left relative to its limit: remaining in its unit, for x-tollgate-budget-remaining. */
 export function tightestRemaining(refs: readonly BudgetRef[], table: BudgetTable): { value: number; unit: string } | undefined {
-  let best: { value: number; unit: string; frac: number } | undefined;
+  // Every allowed call answers with this: the best so far is kept in locals, one object made for the result only.
+  let best: BudgetRef | undefined;
+  let bestFrac = 0;
+  let bestRemaining = 0n;
   for (const ref of refs) {
     if (ref.enforce === false) continue; // a shadow budget never stops a call: its room is no news to the client
     const limit = table.limit(ref.slot);
     const remaining = table.roomUnderLimit(ref.slot);
     const frac = limit > 0n ? Number(remaining) / Number(limit) : 0;
-    if (!best || frac < best.frac) best = { value: round(counterToUnit(ref, remaining)), unit: ref.unit, frac };
+    if (!best || frac < bestFrac) {
+      best = ref;
+      bestFrac = frac;
+      bestRemaining = remaining;
+    }
   }
-  return best && { value: best.value, unit: best.unit };
+  return best && { value: round(counterToUnit(best, bestRemaining)), unit: best.unit };
 }

@@ -28,6 +28,11 @@ import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type Idempotency
 
 
 /** Everything one shard's request pipeline needs, built once per shard. */
+/** Something in flight that shutdown or its deadline can cancel. */
+export interface Cancellable {
+  cancel(reason: string): void;
+}
+
 export class ShardContext {
   readonly keys: KeyDirectory;
   /** Customers, plans and issued keys (config + runtime), kept current by control-plane deltas (src/control/). */
@@ -66,11 +71,11 @@ export class ShardContext {
   readonly #claims = new Map<string, Claim>();
   readonly #claimHoldMs: number;
   /**
-   * In-flight upstream calls: their cancel function and the deadline of their
+   * In-flight upstream calls (the call itself, not a closure made per call) and the deadline of their
    * total timeout. One sweep a second enforces the deadlines, so a call costs
    * no timer of its own; shutdown cancels them all.
    */
-  readonly inFlightCalls = new Map<(reason: string) => void, number>();
+  readonly inFlightCalls = new Map<Cancellable, number>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -160,10 +165,10 @@ export class ShardContext {
   /** Cancels calls past their deadline (every call when `now` is Infinity). */
   cancelOverdue(now: number, reason: string): number {
     let n = 0;
-    for (const [cancel, deadline] of this.inFlightCalls) {
+    for (const [call, deadline] of this.inFlightCalls) {
       if (deadline <= now) {
-        this.inFlightCalls.delete(cancel);
-        cancel(reason);
+        this.inFlightCalls.delete(call);
+        call.cancel(reason);
         n++;
       }
     }

@@ -7,7 +7,7 @@ import type { RoutedPlan, Target } from '../routing/route-table.js';
 import { failureKind, retryAfterMs } from '../routing/retry-policy.js';
 import type { TargetHealth } from '../routing/target-health.js';
 import type { UsageRecord } from '../store/usage-record.js';
-import { describeError } from './upstream-request.js';
+import { describeError, type ClientProtocolHeaders } from './upstream-request.js';
 import type { UpstreamHead } from './upstream-exchange.js';
 
 // The fallback loop: try the planned targets in order until one answers.
@@ -28,6 +28,8 @@ export interface UpstreamCall {
   readonly head: Promise<UpstreamHead>;
   /** The whole body. */
   readAll(): Promise<Buffer>;
+  /** The whole body when all of it has arrived (nothing failed), without waiting; else undefined. A small answer has usually arrived with its head. */
+  arrivedWhole?(): Buffer | undefined;
   /**
    * The next chunk, or null at the end; `all`: every chunk that has arrived, as one.
    * `before` (a chunk taken earlier) is joined in front of all that has arrived: one copy of the batch, not two.
@@ -47,8 +49,8 @@ export interface AttemptDeps {
   elapsed: () => number;
   /** Output cap to send a target of the other protocol when the client set none (Anthropic requires one). */
   defaultMaxTokens: (target: Target) => number;
-  /** Sends the request; the answer arrives through the returned call. */
-  dispatch: (target: Target, upstreamEndpoint: EndpointId, body: Buffer, contentType?: string) => UpstreamCall;
+  /** Sends the request (with the client's protocol headers); the answer arrives through the returned call. */
+  dispatch: (target: Target, upstreamEndpoint: EndpointId, body: Buffer, contentType: string | undefined, client: ClientProtocolHeaders) => UpstreamCall;
 }
 
 export interface Answer {
@@ -75,17 +77,21 @@ export type AttemptsResult =
   | { kind: 'none'; type: ErrorType; message: string; retryAfterSec?: number; attempts: AttemptRecord[]; unanswered?: Target; sentFailed: Target[] }
   | { kind: 'aborted'; attempts: AttemptRecord[]; unanswered?: Target; sentFailed: Target[] };
 
+/** The call's side of the loop (implemented by ModelCall: no object or closure per call). */
 export interface AttemptControl {
-  /** The attempt in flight; its `reason` is set when the call is cancelled (client gone, total timeout, shutdown). */
-  current: { up?: UpstreamCall; reason?: Error };
-  clientGone: () => boolean;
+  /** The attempt in flight. */
+  up: UpstreamCall | undefined;
+  /** Set when the call is cancelled (client gone, total timeout, shutdown). */
+  cancelled: Error | undefined;
+  /** The client's protocol headers, passed on to dispatch. */
+  readonly h: ClientProtocolHeaders;
+  clientGone(): boolean;
   /** Moves the call's total-time deadline (each attempt gets its target's total). */
-  setDeadline: (at: number) => void;
+  setDeadline(at: number): void;
 }
 
 export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: RoutedPlan, clamped: number | undefined, control: AttemptControl): Promise<AttemptsResult> {
   const { health, now } = deps;
-  const { current } = control;
   const attempts: AttemptRecord[] = plan.skipped.length ? plan.skipped.map((s) => ({ target: s.target.id, error: `skipped: cooling down until ${new Date(s.until).toISOString()}` })) : [];
   let soonest = plan.skipped.length ? Math.min(Infinity, ...plan.skipped.map((s) => s.until)) : Infinity;
   let passThrough: Answer | undefined;
@@ -95,10 +101,9 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
   /** The target whose request was in flight when the call was cancelled: it may have reached the provider, who then charges. */
   let unanswered: Target | undefined;
   const sentFailed: Target[] = [];
-  const cancelled = () => control.clientGone() || current.reason !== undefined;
 
   for (const target of plan.targets) {
-    if (cancelled() || tried >= plan.retry.maxAttempts) break;
+    if (isCancelled(control) || tried >= plan.retry.maxAttempts) break;
     const upstreamEndpoint = upstreamEndpointFor(call.endpoint, target.provider.type)!;
     const translation = translationFor(call.endpoint, upstreamEndpoint);
     let payload: string | Buffer;
@@ -129,7 +134,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
     tried++;
     control.setDeadline(now() + target.timeouts.total);
     const started = deps.elapsed();
-    const up = (current.up = deps.dispatch(target, upstreamEndpoint, typeof payload === 'string' ? Buffer.from(payload) : payload, contentType));
+    const up = (control.up = deps.dispatch(target, upstreamEndpoint, typeof payload === 'string' ? Buffer.from(payload) : payload, contentType, control.h));
     try {
       const head = await up.head;
       const headMs = deps.elapsed() - started;
@@ -148,7 +153,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
       if (ok && call.stream && String(head.headers['content-type'] ?? '').includes('text/event-stream')) {
         answer.first = await up.next();
       } else if (ok) {
-        answer.body = await up.readAll();
+        answer.body = up.arrivedWhole?.() ?? (await up.readAll());
       } else {
         // Not retryable (400, 401, 404, ...): the request's fault, not the target's; it goes back unchanged.
         answer.body = await up.readAll().catch(() => Buffer.alloc(0));
@@ -156,7 +161,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
       health.succeeded(target, probe, headMs);
       return { kind: 'answer', answer, attempts, sentFailed };
     } catch (err) {
-      if (cancelled()) {
+      if (isCancelled(control)) {
         health.abandoned(target, probe);
         unanswered = target;
         break;
@@ -177,7 +182,7 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
   }
 
   if (control.clientGone()) return { kind: 'aborted', attempts, sentFailed, ...(unanswered ? { unanswered } : {}) };
-  if (current.reason) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${current.reason.message}`, attempts, sentFailed, ...(unanswered ? { unanswered } : {}) };
+  if (control.cancelled) return { kind: 'none', type: 'upstream_timeout', message: `the call was cancelled: ${control.cancelled.message}`, attempts, sentFailed, ...(unanswered ? { unanswered } : {}) };
   // Every retry used up on error answers: the last one goes back as the upstream wrote it.
   if (passThrough) return { kind: 'answer', answer: passThrough, attempts, sentFailed };
   const list = attempts.map((a) => `${a.target}: ${a.error}`).join('; ');
@@ -191,6 +196,8 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
   if (timeouts === tried) return { kind: 'none', type: 'upstream_timeout', message: `no upstream answered in time: ${list}`, attempts, sentFailed };
   return { kind: 'none', type: 'upstream_error', message: `no upstream answered: ${list}`, attempts, sentFailed };
 }
+
+const isCancelled = (control: AttemptControl): boolean => control.clientGone() || control.cancelled !== undefined;
 
 /** `target: error; ...` for the row's reason. */
 export function attemptSummary(attempts: AttemptRecord[]): string {

@@ -9,12 +9,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 export interface UpstreamHead { status: number; headers: IncomingHttpHeaders }
 
 const HIGH_WATER = 1024 * 1024;
-const ignore = (): void => {};
 
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
-  readonly head: Promise<UpstreamHead>;
-  #resolveHead!: (h: UpstreamHead) => void;
-  #rejectHead!: (e: Error) => void;
+  /** Made when first asked for (settled already if the head or a failure came first): a failure nobody asked about rejects no promise. */
+  #head: Promise<UpstreamHead> | undefined;
+  #resolveHead: ((h: UpstreamHead) => void) | undefined;
+  #rejectHead: ((e: Error) => void) | undefined;
+  #headValue: UpstreamHead | undefined;
+  #headError: Error | undefined;
   #headDone = false;
   #controller: Dispatcher.DispatchController | undefined;
   #pendingAbort: Error | undefined;
@@ -27,12 +29,20 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** readAll() keeps everything anyway (bounded by maxBytes): no backpressure, which would only stall it. */
   #collecting = false;
 
-  constructor(private readonly maxBytes: number) {
-    this.head = new Promise((resolve, reject) => {
-      this.#resolveHead = resolve;
-      this.#rejectHead = reject;
-    });
-    this.head.catch(ignore); // a failure before the head is also thrown by next() / readAll()
+  constructor(private readonly maxBytes: number) {}
+
+  get head(): Promise<UpstreamHead> {
+    if (!this.#head) {
+      if (this.#headValue) this.#head = Promise.resolve(this.#headValue);
+      else if (this.#headError) this.#head = Promise.reject(this.#headError);
+      else {
+        this.#head = new Promise((resolve, reject) => {
+          this.#resolveHead = resolve;
+          this.#rejectHead = reject;
+        });
+      }
+    }
+    return this.#head;
   }
 
   abort(reason: Error): void {
@@ -49,7 +59,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (status < 200) return; // 1xx informational
     this.#headDone = true;
-    this.#resolveHead({ status, headers });
+    this.#headValue = { status, headers };
+    this.#resolveHead?.(this.#headValue);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -80,7 +91,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#error = err;
     if (!this.#headDone) {
       this.#headDone = true;
-      this.#rejectHead(err);
+      this.#headError = err;
+      this.#rejectHead?.(err);
     }
     this.#notify();
   }
@@ -108,6 +120,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       await this.#waitForMore();
     }
     if (this.#error) throw this.#error;
+    const c = this.#chunks;
+    this.#chunks = [];
+    return c.length === 1 ? c[0]! : Buffer.concat(c);
+  }
+
+  /** The whole body if it has all arrived and nothing failed (no promise, no wait); else undefined. */
+  arrivedWhole(): Buffer | undefined {
+    if (!this.#ended || this.#error) return undefined;
     const c = this.#chunks;
     this.#chunks = [];
     return c.length === 1 ? c[0]! : Buffer.concat(c);

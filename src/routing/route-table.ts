@@ -56,6 +56,8 @@ export class RouteTable {
   #retry = new RetryPolicy(DEFAULT_RETRY);
   /** Targets of models no route names, by endpoint and model (#directTarget). */
   #direct = new Map<string, Target>();
+  /** The plan of a direct target that can be tried: the same for every call of its model (plans are only read), made once. */
+  #directPlans = new WeakMap<Target, RoutedPlan>();
 
   constructor(config: Config) {
     this.replace(config);
@@ -94,6 +96,7 @@ export class RouteTable {
     this.#routes = routes;
     this.#providers = config.providers;
     this.#direct = new Map();
+    this.#directPlans = new WeakMap();
     this.#retry = new RetryPolicy(defaults);
     this.health.configure(declared);
   }
@@ -138,7 +141,14 @@ export class RouteTable {
     if (this.health.availability(target, now) === COOLING) {
       return { ok: true, logical: model, targets: [], skipped: [{ target, until: this.health.openUntil(target) }], retry: this.#retry };
     }
-    return { ok: true, logical: model, targets: [target], skipped: [], retry: this.#retry };
+    let plan = this.#directPlans.get(target);
+    if (!plan) {
+      // Frozen: shared by calls, a change by one would be seen by all.
+      const targets = Object.freeze([target]) as unknown as Target[];
+      const skipped = Object.freeze([]) as unknown as Skipped[];
+      this.#directPlans.set(target, (plan = Object.freeze({ ok: true as const, logical: model, targets, skipped, retry: this.#retry })));
+    }
+    return plan;
   }
 
   /**

@@ -36,7 +36,7 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
  * nothing durable waits for it; readers that need it sooner say so (journal-writer.ts).
  */
 const WRITE_BEHIND_MS = 20;
-const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log, writeBehindMs: WRITE_BEHIND_MS });
+const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log, writeBehindMs: WRITE_BEHIND_MS, newRows: true });
 
 // lmdb-js leaves one internal promise per failed commit unobserved; the writer handles that same failure (journal-writer.ts).
 process.on('unhandledRejection', (err) => {

@@ -56,6 +56,16 @@ export interface JournalWriterOptions {
    * `progress`, readers waiting for LMDB cut the wait short.
    */
   writeBehindMs?: number;
+  /**
+   * Every submitted row is new: made by a call after recover() (a request id
+   * of its own, 80 random bits), so none can be in LMDB before the first
+   * write-behind that holds it, which then skips LMDB's per-row existence
+   * lookup. A write-behind retried after a failure (its commit may have gone
+   * through) and the replay in recover() still look. The writer thread sets
+   * it; a ledger writing its own journal does not (`tollgate ledger replay`
+   * re-enters logged rows, which the journal it replays may also hold).
+   */
+  newRows?: boolean;
 }
 
 export class JournalWriter {
@@ -199,12 +209,14 @@ export class JournalWriter {
     this.#behind = [];
     this.#behindRows = 0;
     this.#lastApply = performance.now();
+    // After a failed round, its groups come back: its commit may have written them.
+    const maybePresent = !this.options.newRows || this.#applyFailing;
     this.#applying = (async () => {
       const started = performance.now();
       try {
         const rows: UsageRecord[] = [];
         for (const g of groups) for (const s of g.subs) rows.push(...decodeRows(s.batch));
-        await this.ledger.commitRows(rows);
+        await this.ledger.commitRows(rows, maybePresent);
       } catch (err) {
         commitErrorCause(err, this.#applyFailing ? undefined : (cause) => this.#log('error', 'ledger commit failure cause', { error: describe(cause) }));
         if (!this.#applyFailing) this.#log('error', 'ledger write-behind into LMDB failed: the rows are safe in the journal; retrying, and new calls are refused until it succeeds', { error: describe(err), rows: rowCount });

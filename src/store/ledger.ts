@@ -193,14 +193,17 @@ export class Ledger {
    * report indexes and idempotency keys together — skipping any row whose
    * (ts, request_id) is already there, so replaying a journal twice charges
    * nothing twice. Resolves with the number of rows written.
+   * `maybePresent: false` — the caller knows no row can be in LMDB yet (new
+   * rows on their first write attempt, journal-writer.ts `newRows`): the
+   * lookup per row is skipped; duplicates within `rows` are still dropped.
    */
-  async commitRows(rows: readonly UsageRecord[]): Promise<number> {
+  async commitRows(rows: readonly UsageRecord[], maybePresent = true): Promise<number> {
     let written = 0;
     await writeTransaction(this.#root, () => {
       const fresh: UsageRecord[] = [];
       const seen = new Set<string>();
       for (const row of rows) {
-        if (seen.has(row.request_id) || this.#usage.doesExist([row.ts, row.request_id])) continue;
+        if (seen.has(row.request_id) || (maybePresent && this.#usage.doesExist([row.ts, row.request_id]))) continue;
         seen.add(row.request_id);
         fresh.push(row);
       }

@@ -73,7 +73,8 @@ export class RowBatcher {
       b.resolve();
     }
     if (n) this.#waiting.splice(0, n);
-    this.#idle();
+    // The timer stays until a check finds nothing waiting: under load every batch is acknowledged before the next is sent,
+    // and stopping it here would start and stop a timer per batch.
   }
 
   #expire(now = performance.now()): void {

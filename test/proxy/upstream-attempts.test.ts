@@ -55,7 +55,10 @@ function setup(scripts: Record<string, Script[]>, opts: { now?: number } = {}) {
     },
   };
   const deadlines: number[] = [];
-  const control: AttemptControl = { current: {}, clientGone: () => false, setDeadline: (at) => deadlines.push(at) };
+  const control: AttemptControl = {
+    up: undefined, cancelled: undefined, h: { anthropicVersion: '', anthropicBeta: '', accept: '' },
+    clientGone: () => false, setDeadline: (at) => void deadlines.push(at),
+  };
   return { deps, control, sent, calls, deadlines, advance: (ms: number) => (clock += ms) };
 }
 
@@ -118,8 +121,8 @@ describe('the fallback loop', () => {
     const p = tryTargets(s.deps, call, plan([target('a/m'), target('b/m')]), undefined, s.control);
     await Promise.resolve();
     const reason = Object.assign(new Error('upstream total timeout'), { code: 'TG_CANCELLED' });
-    s.control.current.reason = reason;
-    s.control.current.up!.abort(reason);
+    s.control.cancelled = reason;
+    s.control.up!.abort(reason);
     const r = await p;
     expect(s.sent).toEqual(['a/m']);
     expect(r).toMatchObject({ kind: 'none', type: 'upstream_timeout' });

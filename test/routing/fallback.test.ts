@@ -95,6 +95,8 @@ describe('fallback to the next tier', () => {
     expect(answered(r, false)).toBe(true);
     expect(ms).toBeGreaterThanOrEqual(280);
     expect(ms).toBeLessThan(2000);
+    // The answer waits for the journal, not for LMDB: an admin read waits for the write-behind (read-your-writes) before LMDB is read directly.
+    await tg.admin('/admin/usage?customer=acme&limit=1');
     const stored = storedRows(tg.dataDir).find((x) => x.request_id === r.requestId);
     expect(stored.attempts).toEqual([{ target: 'primary/gpt-4o-mini', error: 'UND_ERR_HEADERS_TIMEOUT' }]);
   });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { appendFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../../src/store/journal.js';
@@ -79,6 +79,31 @@ describe('ledger journal', () => {
     expect(await writer.recover()).toBe(1);
     expect(ledger.aggregateAt(customerScopeKey('acme'), 'total', TS)).toMatchObject({ calls: 3, billed_nano: 4_500 });
     expect(ledger.countRows({ customer: 'acme' })).toBe(3);
+  });
+
+  it('with new rows (the writer thread), still charges nothing twice on replay and on a write-behind retried after a commit that went through but failed', async () => {
+    const dir = tempDir('tg-journal-');
+    const rows = [row(), row()];
+    const ledger = ledgerAt(dir);
+    expect(await ledger.commitRows(rows.slice(0, 1))).toBe(1);
+    const j = new Journal(dir, false, 1 << 20);
+    j.recover();
+    j.append(1, [batch(rows)], 2);
+    j.close();
+    const writer = new JournalWriter(ledger, new Journal(dir, false, 1 << 20), { newRows: true });
+    expect(await writer.recover()).toBe(1); // the replay looks: the row LMDB had is not written again
+    // LMDB takes a round's rows but its commit is reported failed (e.g. its sync): the retry must find them there.
+    const real = ledger.commitRows.bind(ledger);
+    const spy = vi.spyOn(ledger, 'commitRows').mockImplementationOnce(async (r, maybePresent) => {
+      await real(r, maybePresent);
+      throw new Error('commit reported failed after writing');
+    });
+    const more = [row(), row()];
+    await new Promise<void>((applied) => writer.submit(batch(more), 2, () => {}, applied));
+    expect(spy.mock.calls.map((c) => c[1])).toEqual([false, true]); // first attempt skips the lookup, the retry does not
+    expect(ledger.aggregateAt(customerScopeKey('acme'), 'total', TS)).toMatchObject({ calls: 4, billed_nano: 6_000 });
+    expect(ledger.countRows({ customer: 'acme' })).toBe(4);
+    await writer.close();
   });
 
   it('group-commits batches submitted in one turn, tells each when it is durable and when LMDB has it, and rotates segments', async () => {
