@@ -85,6 +85,8 @@ describe('crash safety', () => {
 
     tg = await launch(tg.configFile, tg.dataDir);
     await expectNothingLost(run.completed);
+    // The next test starts its own: this one must not outlive the file (afterAll stops only the last).
+    expect(await tg.stop()).toBe(0);
   });
 
   it('loses nothing and charges nothing twice when killed while rows durable in the journal are not yet in LMDB', async () => {
