@@ -123,7 +123,15 @@ Napi::Value ScanSse(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, tg::scanSse(a.Data(), a.ByteLength(), static_cast<size_t>(from), info[2].As<Napi::Number>().Int32Value(), o.Data(), max));
 }
 
+// The interface's version: bumped with every change to what these functions take
+// or return, and checked against ADDON_VERSION (src/native/native-addon.ts) at
+// load, so an addon built from older sources is refused loudly instead of
+// being called with arguments it ignores (a stale build once passed every test
+// by falling back in silence).
+constexpr int INTERFACE_VERSION = 2;
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("version", Napi::Number::New(env, INTERFACE_VERSION));
   exports.Set("scanSse", Napi::Function::New(env, ScanSse));
   exports.Set("load", Napi::Function::New(env, Load));
   exports.Set("scanRequest", Napi::Function::New(env, ScanRequest));

@@ -23,13 +23,19 @@ export const OUT = new Float64Array(S.COUNT);
 
 const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
 
+/** The addon interface this build calls (INTERFACE_VERSION in native/src/addon.cc; bump both together). */
+export const ADDON_VERSION = 2;
+
 function load(): NativePath {
   const want = process.env.TOLLGATE_NATIVE;
   if (want === '0') return { kind: 'js', reason: 'TOLLGATE_NATIVE=0' };
   const require = createRequire(import.meta.url);
   try {
     const file = require.resolve(ADDON_FILE);
-    const addon = require(file) as Addon & { load(...a: unknown[]): number };
+    const addon = require(file) as Addon & { load(...a: unknown[]): number; version?: number };
+    if (addon.version !== ADDON_VERSION) {
+      throw new Error(`the addon was built from other sources (interface ${addon.version ?? 1}, this build calls ${ADDON_VERSION}): rebuild it (npm run build:native)`);
+    }
     const { words, forms, bigrams } = wordTable();
     const count = addon.load(words, forms, bigrams, [...CONTROL], OUT);
     if (count !== S.COUNT) throw new Error(`the addon has ${count} result slots, this build expects ${S.COUNT}: rebuild it (npm run build:native)`);
