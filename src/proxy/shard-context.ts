@@ -27,12 +27,12 @@ import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
 
 
-/** Everything one shard's request pipeline needs, built once per shard. */
 /** Something in flight that shutdown or its deadline can cancel. */
 export interface Cancellable {
   cancel(reason: string): void;
 }
 
+/** Everything one shard's request pipeline needs, built once per shard. */
 export class ShardContext {
   readonly keys: KeyDirectory;
   /** Customers, plans and issued keys (config + runtime), kept current by control-plane deltas (src/control/). */

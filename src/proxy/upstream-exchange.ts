@@ -17,7 +17,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #rejectHead: ((e: Error) => void) | undefined;
   #headValue: UpstreamHead | undefined;
   #headError: Error | undefined;
-  #headDone = false;
   #controller: Dispatcher.DispatchController | undefined;
   #pendingAbort: Error | undefined;
   #chunks: Buffer[] = [];
@@ -58,7 +57,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (status < 200) return; // 1xx informational
-    this.#headDone = true;
     this.#headValue = { status, headers };
     this.#resolveHead?.(this.#headValue);
   }
@@ -89,8 +87,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #fail(err: Error) {
     if (this.#error) return;
     this.#error = err;
-    if (!this.#headDone) {
-      this.#headDone = true;
+    if (!this.#headValue && !this.#headError) {
       this.#headError = err;
       this.#rejectHead?.(err);
     }
@@ -120,14 +117,16 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       await this.#waitForMore();
     }
     if (this.#error) throw this.#error;
-    const c = this.#chunks;
-    this.#chunks = [];
-    return c.length === 1 ? c[0]! : Buffer.concat(c);
+    return this.#takeAll();
   }
 
   /** The whole body if it has all arrived and nothing failed (no promise, no wait); else undefined. */
   arrivedWhole(): Buffer | undefined {
-    if (!this.#ended || this.#error) return undefined;
+    return this.#ended && !this.#error ? this.#takeAll() : undefined;
+  }
+
+  /** Every chunk held, as one Buffer (no copy for a body that came in one). */
+  #takeAll(): Buffer {
     const c = this.#chunks;
     this.#chunks = [];
     return c.length === 1 ? c[0]! : Buffer.concat(c);
