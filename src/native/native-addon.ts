@@ -21,6 +21,11 @@ export type NativePath = { kind: 'native'; addon: Addon; file: string } | { kind
 /** The scanner's results (slots: scan-slots.ts), shared with the addon. */
 export const OUT = new Float64Array(S.COUNT);
 
+/** The JSON value whose span a scan left at OUT[slot], OUT[slot + 1], parsed (`from`: where the scanned range began in `bytes`). */
+export function scannedValue(bytes: Buffer, slot: number, from = 0): unknown {
+  return JSON.parse(bytes.toString('utf8', from + OUT[slot]!, from + OUT[slot + 1]!));
+}
+
 const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
 
 /** The addon interface this build calls (INTERFACE_VERSION in native/src/addon.cc; bump both together). */

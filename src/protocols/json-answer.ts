@@ -1,4 +1,4 @@
-import { nativePath, OUT, type Addon } from '../native/native-addon.js';
+import { nativePath, OUT, scannedValue, type Addon } from '../native/native-addon.js';
 import { Kind, S, Status } from '../native/scan-slots.js';
 import type { EndpointId } from './call.js';
 import { usageFromBody, type ReportedUsage } from './usage-from-body.js';
@@ -48,17 +48,14 @@ class ScannedAnswer implements JsonAnswer {
   }
 }
 
-/** The JSON value between the offsets the scanner left at OUT[s], OUT[s + 1]. */
-const member = (bytes: Buffer, s: number): unknown => JSON.parse(bytes.toString('utf8', OUT[s], OUT[s + 1]));
-
 export function readJsonAnswerNative(endpoint: EndpointId, bytes: Buffer, addon: Addon): JsonAnswer {
   const status = addon.scanAnswer(bytes);
   if (status !== Status.OK) return { valid: false, reported: {}, json: () => undefined };
   // A valid answer that is not an object (rare): the JavaScript path reads it.
   if (bytes[OUT[S.OBJ_OPEN]!] !== 0x7b) return readJsonAnswerJs(endpoint, bytes);
   const top: { model?: unknown; usage?: unknown } = {};
-  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = member(bytes, S.MODEL_S);
-  if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = member(bytes, S.USAGE_S);
+  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = scannedValue(bytes, S.MODEL_S);
+  if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = scannedValue(bytes, S.USAGE_S);
   return new ScannedAnswer(usageFromBody(endpoint, top as Record<string, unknown>), bytes);
 }
 

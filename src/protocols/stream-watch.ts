@@ -1,4 +1,4 @@
-import { nativePath, OUT } from '../native/native-addon.js';
+import { nativePath, OUT, scannedValue } from '../native/native-addon.js';
 import { Kind, S, Status } from '../native/scan-slots.js';
 import type { EndpointId } from './call.js';
 import { eventEnd } from './sse.js';
@@ -45,6 +45,11 @@ const NULL = Buffer.from('null');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
+const DATA = Buffer.from('data:');
+const DONE = Buffer.from('[DONE]');
+const LF = 0x0a;
+const SPACE = 0x20;
+const OPEN_BRACE = 0x7b;
 
 /** b[at, at + bytes.length) equals `bytes` (short names: a loop beats a native call). */
 function sameBytes(b: Buffer, at: number, bytes: Buffer): boolean {
@@ -62,22 +67,11 @@ function valueAt(ev: Buffer, keyEnd: number): number {
   return i;
 }
 
-const DATA = Buffer.from('data:');
-const DONE = Buffer.from('[DONE]');
-const LF = 0x0a;
-const SPACE = 0x20;
-const OPEN_BRACE = 0x7b;
-
-/** The JSON value whose span the scanner left at OUT[slot], OUT[slot + 1] (from `from`), parsed. */
-function valueOf(b: Buffer, from: number, slot: number): unknown {
-  return JSON.parse(b.toString('utf8', from + OUT[slot]!, from + OUT[slot + 1]!));
-}
-
 /** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
 function stringOf(b: Buffer, from: number, slot: number): unknown {
   const s = from + OUT[slot]! + 1;
   const e = from + OUT[slot + 1]! - 1;
-  for (let i = s; i < e; i++) if (b[i] === BACKSLASH) return valueOf(b, from, slot);
+  for (let i = s; i < e; i++) if (b[i] === BACKSLASH) return scannedValue(b, slot, from);
   return b.toString('utf8', s, e);
 }
 
@@ -220,7 +214,7 @@ export class StreamWatch {
     const top: { model?: unknown; usage?: unknown } = {};
     if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = stringOf(b, from, S.MODEL_S); // another kind is not read as the model
     const usage = OUT[S.USAGE_KIND]!;
-    if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = valueOf(b, from, S.USAGE_S);
+    if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = scannedValue(b, S.USAGE_S, from);
     return this.tracker.inspectChatTop(top);
   }
 
