@@ -76,19 +76,27 @@ const Entry* slots = nullptr;  // table.data()
 uint32_t slotMask = 0;
 uint32_t tableShift = 64;
 
-constexpr uint64_t HASH_MUL = 0x9e3779b97f4a7c15ull;
-inline uint32_t slotOf(uint64_t lo, uint64_t hi) {
-  return static_cast<uint32_t>(((lo + (hi << 1)) * HASH_MUL) >> tableShift);
+/** The word table's place: the globals above, or a copy in locals (the chain's loop keeps it in registers). */
+struct WordTable {
+  const Entry* slots;
+  uint32_t mask;
+  uint32_t shift;
+};
+
+inline uint32_t slotOf(uint64_t lo, uint64_t hi, uint32_t shift) {
+  return static_cast<uint32_t>(((lo + (hi << 1)) * 0x9e3779b97f4a7c15ull) >> shift);
 }
 
 /** The entry of the listed word packed in lo, hi; nullptr when it is not listed. */
-inline const Entry* findWord(uint64_t lo, uint64_t hi) {
-  for (uint32_t s = slotOf(lo, hi);; s = (s + 1) & slotMask) {
-    const Entry& e = slots[s];
+inline const Entry* findIn(const WordTable& t, uint64_t lo, uint64_t hi) {
+  for (uint32_t s = slotOf(lo, hi, t.shift);; s = (s + 1) & t.mask) {
+    const Entry& e = t.slots[s];
     if (e.lo == lo && e.hi == hi) return &e;
     if (!e.lo) return nullptr;
   }
 }
+
+inline const Entry* findWord(uint64_t lo, uint64_t hi) { return findIn(WordTable{slots, slotMask, tableShift}, lo, hi); }
 
 /** The bit of a form in Entry::forms: after a space or not, capitalised or not. */
 inline uint32_t formBit(bool afterSpace, bool upper) { return 1u << ((afterSpace ? 1 : 0) + (upper ? 2 : 0)); }
@@ -119,6 +127,16 @@ constexpr struct EndsRun {
 
 // 16 0xff bytes then 16 zero bytes: loaded from PREFIX_MASK + 16 - len, the mask of a word's first len bytes.
 alignas(32) constexpr uint8_t PREFIX_MASK[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+#ifdef TG_SSE2
+/** The word table's key of the len (1..16) letters at the start of v: lowercased, zero-padded to 16 bytes. */
+inline void wordKey(__m128i v, unsigned len, uint64_t& lo, uint64_t& hi) {
+  const __m128i prefix = _mm_loadu_si128(reinterpret_cast<const __m128i*>(PREFIX_MASK + 16 - len));
+  const __m128i letters = _mm_and_si128(_mm_or_si128(v, _mm_set1_epi8(0x20)), prefix);
+  lo = static_cast<uint64_t>(_mm_cvtsi128_si64(letters));
+  hi = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_srli_si128(letters, 8)));
+}
+#endif
 
 // Class of the previous character (text-tokens.ts).
 enum Prev { NONE = 0, LETTER, DIGIT, SPACE, WS, PUNCT, WIDE };
@@ -282,11 +300,8 @@ struct Walk {
       const __m128i shifted = _mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - 'a')));
       const unsigned lower = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(shifted, _mm_set1_epi8(-128 + 26))));
       const unsigned len = static_cast<unsigned>(__builtin_ctz((~lower & 0xfffe) | 0x10000));  // 1..16 letters
-      // The letters, lowercased, zero-padded to 16 bytes: the word table's key.
-      const __m128i prefix = _mm_loadu_si128(reinterpret_cast<const __m128i*>(PREFIX_MASK + 16 - len));
-      const __m128i letters = _mm_and_si128(_mm_or_si128(v, _mm_set1_epi8(0x20)), prefix);
-      const uint64_t lo = static_cast<uint64_t>(_mm_cvtsi128_si64(letters));
-      const uint64_t hi = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_srli_si128(letters, 8)));
+      uint64_t lo, hi;
+      wordKey(v, len, lo, hi);
       const size_t j = i + len;
       const uint8_t next = len < 16 ? s[j] : 0;  // (s[i + 16] may be past the string)
       if (len == 16 || !ENDS_RUN[next]) {
@@ -328,13 +343,6 @@ struct Walk {
     }
   }
 
-  /** The word table's place, in locals for the chain's loop. */
-  struct Table {
-    const Entry* slots;
-    uint32_t mask;
-    uint32_t shift;
-  };
-
   // Bytes the chain reads from the space that opens its window: the window, then a word's 16 bytes from its last byte.
   static constexpr size_t CHAIN_AHEAD = 64 + 16;
 
@@ -354,7 +362,7 @@ struct Walk {
    * and starts a whitespace run of one). Returns that index.
    */
   TG_CLONES size_t chain(const uint8_t* s, size_t j, size_t n, int64_t sum, int64_t extra) {
-    const Table table{slots, slotMask, tableShift};
+    const WordTable table{slots, slotMask, tableShift};
     while (j + CHAIN_AHEAD <= n) {
       uint64_t spaceAt, punct, stop;
       const bool plain = windowMasks(s + j, spaceAt, punct, stop);
@@ -384,7 +392,7 @@ struct Walk {
    * a word (or nothing, between two spaces), which saves the loop two tests per word.
    */
   template <bool PLAIN>
-  __attribute__((always_inline)) static void windowTokens(const Table& table, const uint8_t* window, uint64_t& ends, uint64_t punct,
+  __attribute__((always_inline)) static void windowTokens(const WordTable& table, const uint8_t* window, uint64_t& ends, uint64_t punct,
                                                           const uint8_t*& space, int64_t& sum, int64_t& extra) {
     while (ends) {
       const uint64_t end = ends & -ends;
@@ -409,23 +417,15 @@ struct Walk {
   }
 
   /** Prices the word of len (1..15) letters at w (a letter, then lowercase ones) after one space and before one. */
-  static void priceSpacedWord(const Table& table, const uint8_t* w, size_t len, int64_t& sum, int64_t& extra) {
+  static void priceSpacedWord(const WordTable& table, const uint8_t* w, size_t len, int64_t& sum, int64_t& extra) {
     const bool upper = w[0] < 'a';
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-    const __m128i prefix = _mm_loadu_si128(reinterpret_cast<const __m128i*>(PREFIX_MASK + 16 - len));
-    const __m128i letters = _mm_and_si128(_mm_or_si128(v, _mm_set1_epi8(0x20)), prefix);
-    const uint64_t lo = static_cast<uint64_t>(_mm_cvtsi128_si64(letters));
-    const uint64_t hi = static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_srli_si128(letters, 8)));
-    for (uint32_t s = static_cast<uint32_t>(((lo + (hi << 1)) * HASH_MUL) >> table.shift);; s = (s + 1) & table.mask) {
-      const Entry& e = table.slots[s];
-      if (e.lo == lo && e.hi == hi) {
-        const int listedExtra = e.spaced[upper];
-        if (listedExtra < 0) break;
-        sum += Q;
-        extra += listedExtra;
-        return;
-      }
-      if (!e.lo) break;
+    uint64_t lo, hi;
+    wordKey(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)), static_cast<unsigned>(len), lo, hi);
+    const Entry* e = findIn(table, lo, hi);
+    if (e && e->spaced[upper] >= 0) {
+      sum += Q;
+      extra += e->spaced[upper];
+      return;
     }
     sum += unlistedSpacedCost(w, static_cast<unsigned>(len));
   }
@@ -525,7 +525,7 @@ void loadWordTable(const std::vector<std::string>& words, const std::vector<uint
       const bool listed = e.forms & formBit(true, upper);
       e.spaced[upper] = static_cast<int8_t>(!listed ? -1 : w.size() > static_cast<size_t>(MAX_WORD_UNVERIFIED) ? letterRules - Q : 0);
     }
-    uint32_t s = slotOf(e.lo, e.hi);
+    uint32_t s = slotOf(e.lo, e.hi, tableShift);
     bool seen = false;  // a repeated word keeps its first forms, as the JavaScript table's probe finds that one first
     for (; table[s].lo; s = (s + 1) & (size - 1)) {
       if (table[s].lo == e.lo && table[s].hi == e.hi) { seen = true; break; }
