@@ -58,7 +58,7 @@ function threads(pid) {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim();
-      out.set(Number(tid), { comm, us: (Number(f[11]) + Number(f[12])) * TICK_US });
+      out.set(Number(tid), { comm, us: (Number(f[11]) + Number(f[12])) * TICK_US, sys: Number(f[12]) * TICK_US });
     } catch { /* the thread ended */ }
   }
   return out;
@@ -99,15 +99,20 @@ async function measure(name, pid, port, headers) {
 
 function report(name, pid, a, b, r) {
   const groups = {};
+  const kernel = {};
+  let sys = 0;
   for (const [tid, t] of b) {
     const d = t.us - (a.get(tid)?.us ?? 0);
+    const k = t.sys - (a.get(tid)?.sys ?? 0);
+    sys += k;
     const g = label(pid, tid, t.comm);
     groups[g] = (groups[g] ?? 0) + d;
+    kernel[g] = (kernel[g] ?? 0) + k;
   }
   const n = r.requests.total;
-  const per = Object.fromEntries(Object.entries(groups).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, Math.round(v / n)]));
+  const per = Object.fromEntries(Object.entries(groups).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, `${Math.round(v / n)}${kernel[k] ? `(k${Math.round(kernel[k] / n)})` : ''}`]));
   const total = Object.values(groups).reduce((s, v) => s + v, 0);
-  console.log(`${name.padEnd(9)} ${String(Math.round(r.requests.average)).padStart(6)} req/s  errors ${r.errors + r.timeouts + r.non2xx}  total ${Math.round(total / n)} us/req  ${JSON.stringify(per)}`);
+  console.log(`${name.padEnd(9)} ${String(Math.round(r.requests.average)).padStart(6)} req/s  errors ${r.errors + r.timeouts + r.non2xx}  total ${Math.round(total / n)} us/req (kernel ${Math.round(sys / n)})  ${JSON.stringify(per)}`);
 }
 
 function tollgateConfig(dir, port, mockPort) {
