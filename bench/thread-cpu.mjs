@@ -91,10 +91,48 @@ const load = (url, headers, duration) => new Promise((res, rej) => {
 async function measure(name, pid, port, headers) {
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
   await load(url, headers, Number(values.warmup));
+  const la = await ledgerCounters(port); // before the CPU snapshot: the scrape's own work is not measured
   const a = threads(pid);
   const r = await load(url, headers, Number(values.seconds));
   const b = threads(pid);
   report(name, pid, a, b, r);
+  reportLedger(name, la, await ledgerCounters(port), Number(values.seconds));
+}
+
+// The ledger writer's own counters (/metrics) over the measured seconds: the
+// journal's group commits (rows per commit, append + fdatasync time per
+// commit), what a shard's batch waited to be durable (the client waits it),
+// and the LMDB write-behind.
+const LEDGER_SERIES = {
+  jc: 'tollgate_ledger_journal_commits_total', jr: 'tollgate_ledger_journal_rows_total', js: 'tollgate_ledger_journal_sync_seconds_total',
+  lc: 'tollgate_ledger_lmdb_commits_total', lr: 'tollgate_ledger_lmdb_rows_total', ls: 'tollgate_ledger_lmdb_commit_seconds_total',
+};
+async function ledgerCounters(port) {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const out = { buckets: new Map() };
+    for (const [k, name] of Object.entries(LEDGER_SERIES)) out[k] = Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+    // The commit-wait histogram, summed over shards: cumulative count per upper bound.
+    for (const m of text.matchAll(/^tollgate_ledger_commit_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+      const le = m[1].match(/le="([^"]+)"/)[1];
+      out.buckets.set(le, (out.buckets.get(le) ?? 0) + Number(m[2]));
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+function reportLedger(name, a, b, seconds) {
+  if (!a || !b) return;
+  const d = (k) => b[k] - a[k];
+  const bounds = [...b.buckets.keys()].sort((x, y) => (x === '+Inf' ? 1 : y === '+Inf' ? -1 : Number(x) - Number(y)));
+  const counts = bounds.map((le) => b.buckets.get(le) - (a.buckets.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  const q = (p) => {
+    const i = counts.findIndex((c) => c >= p * total);
+    return i < 0 ? '?' : bounds[i] === '+Inf' ? '>max' : `<=${Math.round(Number(bounds[i]) * 1e6)}`;
+  };
+  console.log(`${''.padEnd(9)} ledger: ${Math.round(d('jc') / seconds)} journal commits/s, ${(d('jr') / d('jc')).toFixed(1)} rows/commit, ${Math.round((d('js') * 1e6) / d('jc'))} us append+sync/commit; batch wait p50 ${q(0.5)} p99 ${q(0.99)} us; lmdb ${Math.round(d('lc') / seconds)} commits/s, ${Math.round(d('lr') / d('lc'))} rows, ${Math.round((d('ls') * 1e6) / d('lc'))} us each`);
 }
 
 function report(name, pid, a, b, r) {
@@ -150,9 +188,15 @@ if (values.together) {
   const url = (i) => `http://127.0.0.1:${pb + 2 + i}/v1/chat/completions`;
   for (let round = 0; round < Number(values.rounds); round++) {
     await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.warmup))));
+    const ledgerBefore = await Promise.all(builds.map((_, i) => ledgerCounters(pb + 2 + i)));
     const before = procs.map((p) => threads(p.pid));
     const results = await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.seconds))));
-    builds.forEach(([name], i) => report(name, procs[i].pid, before[i], threads(procs[i].pid), results[i]));
+    const after = procs.map((p) => threads(p.pid));
+    const ledgerAfter = await Promise.all(builds.map((_, i) => ledgerCounters(pb + 2 + i)));
+    builds.forEach(([name], i) => {
+      report(name, procs[i].pid, before[i], after[i], results[i]);
+      reportLedger(name, ledgerBefore[i], ledgerAfter[i], Number(values.seconds));
+    });
   }
   await Promise.all(procs.map(stop));
   await stop(floor);
