@@ -1,4 +1,4 @@
-// node bench/ledger-commit-bench.mjs [-- --seconds 5 --shards 2 --calls 25 --rounds 2 --before /other/build/dist]
+// node bench/ledger-commit-bench.mjs [-- --seconds 5 --shards 2 --calls 25 --rounds 2 --before /other/build/dist --base /other/build]
 //
 // The ledger alone, as the shards use it: `shards` worker threads, each with
 // `calls` concurrent "calls" that append one usage row and wait for it to be
@@ -10,7 +10,11 @@
 // latency a call waits for its row (p50/p99). --no-sync: ledger.sync false.
 // Note: the older build's sync commit resolves when LMDB has committed, not
 // when it has flushed (lmdb-js overlappingSync); this build's when the journal
-// is fdatasync'ed.
+// is fdatasync'ed. --base: another build with a journal writer (its
+// dist/server/ledger-writer-thread.js and row batcher), run the same way,
+// interleaved (the order swaps each round); the process's CPU per row (user,
+// kernel: the writer thread's journal and LMDB work, LMDB's own sync thread,
+// and the shards' row encoding) is printed for each.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,12 +24,13 @@ import { MessageChannel, Worker, isMainThread, parentPort, workerData } from 'no
 const own = resolve(new URL('../dist', import.meta.url).pathname);
 
 if (isMainThread) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, shards: { type: 'string', default: '2' }, calls: { type: 'string', default: '25' }, rounds: { type: 'string', default: '2' }, before: { type: 'string' }, 'no-sync': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, shards: { type: 'string', default: '2' }, calls: { type: 'string', default: '25' }, rounds: { type: 'string', default: '2' }, before: { type: 'string' }, base: { type: 'string' }, 'no-sync': { type: 'boolean', default: false } } });
   const opts = { seconds: Number(values.seconds), shards: Number(values.shards), calls: Number(values.calls), sync: !values['no-sync'] };
   const results = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     if (values.before) results.push({ round, build: 'before (LMDB per turn)', ...(await run('before', resolve(values.before), opts)) });
-    results.push({ round, build: 'this (journal + write-behind)', ...(await run('journal', own, opts)) });
+    const journals = [['this (journal + write-behind)', own], ...(values.base ? [['base', resolve(values.base, 'dist')]] : [])];
+    for (const [build, dist] of round % 2 ? journals : journals.reverse()) results.push({ round, build, ...(await run('journal', dist, opts)) });
   }
   console.log(`shards=${opts.shards} calls per shard=${opts.calls} seconds=${opts.seconds} sync=${opts.sync} (machine shared: compare within the run)`);
   console.table(results);
@@ -37,13 +42,13 @@ async function run(mode, dist, { seconds, shards, calls, sync }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'tg-commit-bench-'));
   let writer, progress, health;
   if (mode === 'journal') {
-    const { configSchema } = await import(join(own, 'config/schema.js'));
-    const { LedgerProgress } = await import(join(own, 'store/ledger-progress.js'));
-    const { LedgerHealth } = await import(join(own, 'store/ledger-health.js'));
+    const { configSchema } = await import(join(dist, 'config/schema.js'));
+    const { LedgerProgress } = await import(join(dist, 'store/ledger-progress.js'));
+    const { LedgerHealth } = await import(join(dist, 'store/ledger-health.js'));
     progress = LedgerProgress.create();
     health = LedgerHealth.create(shards + 2);
     const config = configSchema.parse({ dataDir, ledger: { sync }, providers: [{ name: 'p', type: 'openai', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'k' }] });
-    writer = new Worker(join(own, 'server/ledger-writer-thread.js'), { workerData: { config, healthSab: health.sab, healthThread: shards + 1, progressSab: progress.sab } });
+    writer = new Worker(join(dist, 'server/ledger-writer-thread.js'), { workerData: { config, healthSab: health.sab, healthThread: shards + 1, progressSab: progress.sab } });
     await new Promise((r) => writer.on('message', (m) => m.t === 'writer-ready' && r()));
   }
   const workers = Array.from({ length: shards }, (_, i) => {
@@ -55,7 +60,9 @@ async function run(mode, dist, { seconds, shards, calls, sync }) {
     }
     return new Worker(new URL(import.meta.url), { workerData: { mode, dist, dataDir, seconds, calls, shard: i, port, sync }, transferList: port ? [port] : [] });
   });
+  const cpu = process.cpuUsage();
   const outs = await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  const used = process.cpuUsage(cpu);
   const lat = outs.flatMap((o) => o.lat).sort((a, b) => a - b);
   const rows = outs.reduce((n, o) => n + o.rows, 0);
   let commits = outs.reduce((n, o) => n + o.commits, 0);
@@ -70,7 +77,7 @@ async function run(mode, dist, { seconds, shards, calls, sync }) {
   }
   rmSync(dataDir, { recursive: true, force: true });
   const pct = (q) => +lat[Math.min(lat.length - 1, Math.floor(q * lat.length))].toFixed(2);
-  return { rows_per_s: Math.round(rows / seconds), commits_per_s: Math.round(commits / seconds), rows_per_commit: +(rows / commits).toFixed(1), wait_p50_ms: pct(0.5), wait_p99_ms: pct(0.99), ...extra };
+  return { rows_per_s: Math.round(rows / seconds), commits_per_s: Math.round(commits / seconds), rows_per_commit: +(rows / commits).toFixed(1), wait_p50_ms: pct(0.5), wait_p99_ms: pct(0.99), ...extra, user_us_per_row: Math.round(used.user / rows), kernel_us_per_row: Math.round(used.system / rows) };
 }
 
 async function shard({ mode, dist, dataDir, seconds, calls, shard, port, sync }) {
