@@ -34,8 +34,16 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
  * Least time between write-behind commits into LMDB: each costs a fixed
  * amount (aggregates, report indexes, LMDB's own fsync) whatever its rows, and
  * nothing durable waits for it; readers that need it sooner say so (journal-writer.ts).
+ * Measured on this thread: ~400 µs of CPU per commit besides ~8 µs per row
+ * (lmdb-js's transaction start and commit ~150–250 µs, the aggregate and
+ * report-index read-modify-writes ~100–150 µs), plus LMDB's fdatasync on its
+ * own thread. At 20 ms a 3,000 req/s load paid that 50 times a second; at 50
+ * ms, 20 (bench:threads at 1,500 req/s, medians of 4 rounds: ledger thread 28
+ * vs 30.5 µs a request, LMDB's sync thread 7 vs 10). A round of 50 ms of rows
+ * holds the writer's loop ~1.5 ms at 3,000 req/s; reads that do not wait for
+ * the write-behind see LMDB up to 50 ms plus one commit behind.
  */
-const WRITE_BEHIND_MS = 20;
+const WRITE_BEHIND_MS = 50;
 const writer = new JournalWriter(ledger, new Journal(config.dataDir, config.ledger.sync, config.ledger.journalSegmentBytes), { progress, health, log, writeBehindMs: WRITE_BEHIND_MS, newRows: true });
 
 // lmdb-js leaves one internal promise per failed commit unobserved; the writer handles that same failure (journal-writer.ts).
