@@ -11,23 +11,47 @@ type State = 'held' | 'expired' | 'settled' | 'released';
 
 export class Reservation {
   state: State = 'held';
+  /** The book's list of open reservations runs through them (see ReservationBook). */
+  prev: Reservation | undefined = undefined;
+  next: Reservation | undefined = undefined;
+  open = false;
   /** `session`: the hold on the call's session budgets, settled and released with the others. */
   constructor(readonly id: string, readonly holds: Hold[], readonly expiresAt: number, readonly session?: SessionHold) {}
 }
 
+/**
+ * The open reservations, as a list through the reservations themselves: one
+ * is added and removed per call, and a Map's add and delete per call left its
+ * table to be rebuilt every few dozen calls (deleted entries fill it). Only
+ * the sweep walks it.
+ */
 export class ReservationBook {
-  #open = new Map<string, Reservation>();
+  #first: Reservation | undefined;
+  #last: Reservation | undefined;
+  #size = 0;
 
   constructor(private readonly table: BudgetTable, private readonly shard: number, private readonly ttlMs: number) {}
 
   open(id: string, holds: Hold[], now: number, session?: SessionHold): Reservation {
     const r = new Reservation(id, holds, now + this.ttlMs, session);
-    this.#open.set(id, r);
+    r.open = true;
+    r.prev = this.#last;
+    if (this.#last) this.#last.next = r;
+    else this.#first = r;
+    this.#last = r;
+    this.#size++;
     return r;
   }
 
-  get(id: string): Reservation | undefined {
-    return this.#open.get(id);
+  #close(r: Reservation): void {
+    if (!r.open) return;
+    r.open = false;
+    if (r.prev) r.prev.next = r.next;
+    else this.#first = r.next;
+    if (r.next) r.next.prev = r.prev;
+    else this.#last = r.prev;
+    r.prev = r.next = undefined;
+    this.#size--;
   }
 
   /** Charges the actual amounts. Returns false if it was already settled or released. */
@@ -36,7 +60,7 @@ export class ReservationBook {
     settleHolds(this.table, r.holds, actual, this.shard, r.state === 'expired');
     if (r.session) settleSessionHold(r.session, actual, r.state === 'expired', now);
     r.state = 'settled';
-    this.#open.delete(r.id);
+    this.#close(r);
     return true;
   }
 
@@ -47,26 +71,28 @@ export class ReservationBook {
       if (r.session) releaseSessionHold(r.session, now);
     }
     r.state = 'released';
-    this.#open.delete(r.id);
+    this.#close(r);
     return true;
   }
 
   /** Releases holds past their TTL. They stay settleable: a late settle charges the actual amount. */
   sweep(now: number): number {
     let n = 0;
-    for (const r of this.#open.values()) {
+    for (let r = this.#first; r; ) {
+      const next = r.next;
       if (r.state === 'held' && r.expiresAt <= now) {
         releaseHolds(this.table, r.holds, this.shard);
         if (r.session) releaseSessionHold(r.session, now);
         r.state = 'expired';
         n++;
       }
-      if (r.state === 'expired' && r.expiresAt + this.ttlMs <= now) this.#open.delete(r.id);
+      if (r.state === 'expired' && r.expiresAt + this.ttlMs <= now) this.#close(r);
+      r = next;
     }
     return n;
   }
 
   get size(): number {
-    return this.#open.size;
+    return this.#size;
   }
 }

@@ -19,19 +19,23 @@ export class BodyTimeout extends Error {
  * sends less than ~16 KB per 10 s, but a sender that stays just above that
  * could hold a request (and its memory) open for hours; the shard's
  * once-a-second sweep (sweepSlowBodies) fails those past `bodyTimeout`.
- * A Set and one sweep instead of a timer per request: most bodies arrive
- * with their headers and never enter it.
+ * One sweep instead of a timer per request. The list runs through the reads
+ * themselves (prev/next): a Set's add and delete per request left its table
+ * to be rebuilt every few requests, as the deleted entries filled it.
  */
-const arriving = new Set<{ deadline: number; fail: (now: number) => void }>();
+let first: BodyRead | undefined;
+let last: BodyRead | undefined;
 
 export function sweepSlowBodies(now: number): number {
   let n = 0;
-  for (const r of arriving) {
+  for (let r = first; r; ) {
+    const next = r.next;
     if (r.deadline <= now) {
-      arriving.delete(r);
-      r.fail(now);
+      r.unlist();
+      r.fail(new BodyTimeout(r.timeoutMs, r.size));
       n++;
     }
+    r = next;
   }
   return n;
 }
@@ -39,72 +43,111 @@ export function sweepSlowBodies(now: number): number {
 /** Largest declared body read straight into one buffer allocated up front. */
 const PREALLOCATE_MAX = 1024 * 1024;
 
+/** One body being read: its chunks, its place in the list of bodies still arriving, and its promise's settlers. */
+class BodyRead {
+  prev: BodyRead | undefined = undefined;
+  next: BodyRead | undefined = undefined;
+  listed = false;
+  deadline = 0;
+  size = 0;
+  failed = false;
+  /** A declared length: the chunks are copied straight into one buffer of that size (one copy, no concat). */
+  whole: Buffer | undefined;
+  /** Chunks of a body of no (or a too large) declared length, or one longer than declared. */
+  chunks: Buffer[] | undefined = undefined;
+  resolve: (b: Buffer) => void = noop;
+  reject: (e: Error) => void = noop;
+
+  constructor(readonly limit: number, readonly timeoutMs: number, declaredLength: number) {
+    // Not past a bound, so a header alone cannot make the proxy allocate a large body's memory.
+    this.whole = declaredLength > 0 && declaredLength <= PREALLOCATE_MAX ? Buffer.allocUnsafe(declaredLength) : undefined;
+  }
+
+  list(now: number): void {
+    this.deadline = now + this.timeoutMs;
+    this.listed = true;
+    this.prev = last;
+    if (last) last.next = this;
+    else first = this;
+    last = this;
+  }
+
+  unlist(): void {
+    if (!this.listed) return;
+    this.listed = false;
+    if (this.prev) this.prev.next = this.next;
+    else first = this.next;
+    if (this.next) this.next.prev = this.prev;
+    else last = this.prev;
+    this.prev = this.next = undefined;
+  }
+
+  fail(err: Error): void {
+    this.failed = true;
+    this.chunks = undefined;
+    this.whole = undefined;
+    this.reject(err);
+  }
+
+  /** uWS's data callback (bound once per read). */
+  onData(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.failed) return;
+    let whole = this.whole;
+    const at = this.size;
+    if (whole && at + ab.byteLength > whole.length) {
+      // More than declared (uWS enforces content-length, so never in practice): collect as for an undeclared length.
+      this.chunks = [whole.subarray(0, at)];
+      this.whole = whole = undefined;
+    }
+    const size = (this.size = at + ab.byteLength);
+    if (size > this.limit) {
+      this.unlist();
+      this.fail(new BodyTooLarge(this.limit));
+      return;
+    }
+    if (whole) {
+      whole.set(new Uint8Array(ab), at);
+      if (!isLast) return;
+      this.unlist();
+      this.resolve(size === whole.length ? whole : whole.subarray(0, size));
+      return;
+    }
+    const chunks = this.chunks;
+    if (isLast) {
+      this.unlist();
+      if (!chunks?.length) {
+        this.resolve(copy(ab));
+      } else {
+        chunks.push(copy(ab));
+        this.resolve(Buffer.concat(chunks, size));
+      }
+    } else if (chunks) {
+      chunks.push(copy(ab));
+    } else {
+      this.chunks = [copy(ab)];
+    }
+  }
+}
+
+const noop = (): void => {};
+
 /**
  * Collects the request body. Must be called synchronously in the handler
  * (uWS delivers data only to handlers registered before it returns). uWS
  * reuses the chunk's memory after the callback, so each chunk is copied.
  */
 export function readBody(res: HttpResponse, limit: number, declaredLength: number, timeoutMs = 0): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    if (declaredLength > limit) {
-      reject(new BodyTooLarge(limit));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    // A declared length: the chunks are copied straight into one buffer of that size (one copy, no concat);
-    // not past a bound, so a header alone cannot make the proxy allocate a large body's memory.
-    let whole = declaredLength > 0 && declaredLength <= PREALLOCATE_MAX ? Buffer.allocUnsafe(declaredLength) : undefined;
-    let size = 0;
-    let failed = false;
-    const entry = timeoutMs > 0 ? {
-      deadline: Date.now() + timeoutMs,
-      fail: () => {
-        failed = true;
-        chunks.length = 0;
-        whole = undefined;
-        reject(new BodyTimeout(timeoutMs, size));
-      },
-    } : undefined;
-    if (entry) arriving.add(entry);
-    res.onData((ab, isLast) => {
-      if (failed) return;
-      if (whole && size + ab.byteLength > whole.length) {
-        // More than declared (uWS enforces content-length, so never in practice): collect as for an undeclared length.
-        chunks.push(whole.subarray(0, size));
-        whole = undefined;
-      }
-      const at = size;
-      size += ab.byteLength;
-      if (size > limit) {
-        failed = true;
-        if (entry) arriving.delete(entry);
-        chunks.length = 0;
-        whole = undefined;
-        reject(new BodyTooLarge(limit));
-        return;
-      }
-      if (whole) {
-        whole.set(new Uint8Array(ab), at);
-        if (!isLast) return;
-        if (entry) arriving.delete(entry);
-        resolve(size === whole.length ? whole : whole.subarray(0, size));
-        return;
-      }
-      if (isLast) {
-        if (entry) arriving.delete(entry);
-        if (chunks.length === 0) {
-          resolve(copy(ab));
-        } else {
-          chunks.push(copy(ab));
-          resolve(Buffer.concat(chunks, size));
-        }
-      } else {
-        chunks.push(copy(ab));
-      }
-    });
-    // (A client gone mid-body stays in `arriving` until its deadline: uWS
-    // keeps one onAborted handler per response, and Exchange owns it.)
+  if (declaredLength > limit) return Promise.reject(new BodyTooLarge(limit));
+  const read = new BodyRead(limit, timeoutMs, declaredLength);
+  const body = new Promise<Buffer>((resolve, reject) => {
+    read.resolve = resolve;
+    read.reject = reject;
   });
+  if (timeoutMs > 0) read.list(Date.now());
+  res.onData(read.onData.bind(read));
+  // (A client gone mid-body stays listed until its deadline: uWS keeps one
+  // onAborted handler per response, and Exchange owns it.)
+  return body;
 }
 
 /** One copy of a uWS chunk; small ones land in Node's shared buffer pool instead of an ArrayBuffer of their own. */

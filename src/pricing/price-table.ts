@@ -334,8 +334,10 @@ export class PriceTable {
   lookup(model: string, providerHint?: string, priceAs?: string, at: number = Date.now()): PriceMatch | undefined {
     const res = this.resolveMemo(model, providerHint, priceAs);
     if (!res) return undefined;
-    const r = inForce(res, at);
-    return isBillable(r.entry) ? r : undefined;
+    // Billability is memoised with the resolution: several lookups per call, and the entries' many shapes make isBillable's reads slow.
+    if (!res.from) return res.baseBillable ? res.base : undefined;
+    const i = versionAt(res.from, at);
+    return res.versionsBillable![i] ? res.versions![i] : undefined;
   }
 
   /**
@@ -413,8 +415,9 @@ export class PriceTable {
 
   private resolved(r: PriceMatch): Resolved {
     const s = this.schedules.get(r.id);
-    if (!s) return { base: r };
-    return { base: r, from: s.from, versions: s.versions.map((entry) => ({ id: r.id, entry, via: r.via })) };
+    if (!s) return { base: r, baseBillable: isBillable(r.entry) };
+    const versions = s.versions.map((entry) => ({ id: r.id, entry, via: r.via }));
+    return { base: r, baseBillable: isBillable(r.entry), from: s.from, versions, versionsBillable: versions.map((v) => isBillable(v.entry)) };
   }
 
   private match(id: string, via: PriceMatch['via']): PriceMatch {
@@ -504,6 +507,9 @@ export class PriceTable {
 /** A resolved id, with one match per price version when its entry has dated changes. */
 interface Resolved {
   base: PriceMatch;
+  /** isBillable of base's entry, and of each version's. */
+  baseBillable: boolean;
+  versionsBillable?: readonly boolean[];
   /** Switch instants (ms), ascending; versions[i + 1] is in force from from[i]. */
   from?: readonly number[];
   versions?: readonly PriceMatch[];
@@ -522,9 +528,14 @@ interface Schedule {
 function inForce(r: Resolved, at: number): PriceMatch {
   const from = r.from;
   if (!from) return r.base;
+  return r.versions![versionAt(from, at)]!;
+}
+
+/** Index of the version in force at `at`, given the switch instants. */
+function versionAt(from: readonly number[], at: number): number {
   let i = from.length;
   while (i > 0 && at < from[i - 1]!) i--;
-  return r.versions![i]!;
+  return i;
 }
 
 function buildSchedule(e: PriceEntry): Schedule {

@@ -12,14 +12,20 @@ import { BadRequest } from './call.js';
 /** Byte range [start, end) of a value. */
 export type Span = readonly [number, number];
 
+/** Spans by key: a Map on the JavaScript path; on the native path a view of the scan's numbers (read-request.ts). */
+export interface SpanLookup extends Iterable<[string, Span]> {
+  get(key: string): Span | undefined;
+  has(key: string): boolean;
+}
+
 export interface BodyLayout {
   raw: Buffer;
   /** Offset of the body's opening brace. */
   open: number;
   /** Top-level values by key: model, the output caps, stream_options. */
-  members: ReadonlyMap<string, Span>;
+  members: SpanLookup;
   /** stream_options when it is an object: its members, and how many there are. */
-  streamOptions?: { members: ReadonlyMap<string, Span>; count: number };
+  streamOptions?: { members: SpanLookup; count: number };
 }
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c;

@@ -54,9 +54,19 @@ export function readJsonAnswerNative(endpoint: EndpointId, bytes: Buffer, addon:
   // A valid answer that is not an object (rare): the JavaScript path reads it.
   if (bytes[OUT[S.OBJ_OPEN]!] !== 0x7b) return readJsonAnswerJs(endpoint, bytes);
   const top: { model?: unknown; usage?: unknown } = {};
-  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = scannedValue(bytes, S.MODEL_S);
+  if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = scannedString(bytes, OUT[S.MODEL_S]!, OUT[S.MODEL_E]!);
   if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = scannedValue(bytes, S.USAGE_S);
   return new ScannedAnswer(usageFromBody(endpoint, top as Record<string, unknown>), bytes);
+}
+
+/**
+ * The string whose JSON text (quotes included) the scan found at [start, end): without an
+ * escape, its bytes between the quotes as Buffer#toString reads them, which is what JSON.parse
+ * of that text gives (the scan validated it); else parsed.
+ */
+function scannedString(bytes: Buffer, start: number, end: number): string {
+  for (let i = start + 1; i < end - 1; i++) if (bytes[i] === 0x5c) return JSON.parse(bytes.toString('utf8', start, end)) as string;
+  return bytes.toString('utf8', start + 1, end - 1);
 }
 
 const native = nativePath.kind === 'native' ? nativePath.addon : undefined;

@@ -10,6 +10,9 @@ interface Edit { at: Span; text: string }
 
 export function splicedBody(call: ParsedCall, layout: BodyLayout, model: string, maxOutputTokens: number | undefined): Buffer {
   const { raw, members, open } = layout;
+  const bom = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
+  // Most calls need no edit: their bytes go as they came, with no list of edits made first.
+  if (model === call.model && (maxOutputTokens === undefined || maxOutputTokens === call.maxOutputTokens) && !(call.endpoint === 'chat' && call.stream) && !bom) return raw;
   const edits: Edit[] = [];
   const insert = (at: number, text: string) => edits.push({ at: [at, at], text });
   if (model !== call.model) edits.push({ at: members.get('model')!, text: JSON.stringify(model) });
@@ -36,7 +39,7 @@ export function splicedBody(call: ParsedCall, layout: BodyLayout, model: string,
     }
   }
   // A byte-order mark (the UTF-8 decoder skipped it) is not JSON (RFC 8259 §8.1): not forwarded.
-  if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) edits.push({ at: [0, 3], text: '' });
+  if (bom) edits.push({ at: [0, 3], text: '' });
   if (!edits.length) return raw;
   edits.sort((a, b) => a.at[0] - b.at[0]);
   const parts: Buffer[] = [];

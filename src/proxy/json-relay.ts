@@ -20,7 +20,7 @@ import type { Answer } from './upstream-attempts.js';
 export async function relayError(c: CallRun, answer: Answer, row: UsageRecord): Promise<void> {
   const { ctx, ex } = c;
   const { target, head, translation } = answer;
-  const contentType = String(head.headers['content-type'] ?? '');
+  const contentType = head.contentType;
   let bytes: Buffer | string = answer.body?.length ? answer.body : JSON.stringify(errorBody(c.protocol, 'upstream_error', `upstream answered ${head.status}`));
   if (translation && answer.body?.length) bytes = JSON.stringify(translation.error(answer.body.toString('utf8')));
   bytes = redactSecrets(bytes, [target.provider.apiKey]);
@@ -31,7 +31,7 @@ export async function relayError(c: CallRun, answer: Answer, row: UsageRecord): 
   if (head.status === 401 || head.status === 403) ctx.log('error', 'provider refused its credentials', { request_id: c.requestId, provider: target.provider.name, status: head.status });
   c.count(head.status, 'upstream_error');
   const headers: Record<string, string> = { 'content-type': translation ? 'application/json' : contentType || 'application/json', 'x-tollgate-request-id': c.requestId };
-  const ra = head.headers['retry-after'];
+  const ra = head.retryAfter;
   if (typeof ra === 'string') headers['retry-after'] = ra;
   ex.send(head.status, headers, bytes);
 }
@@ -60,7 +60,7 @@ class WholeAnswer implements Relayed {
 export async function relayJson(c: CallRun, call: ParsedCall, answer: Answer, row: UsageRecord, refs: readonly BudgetRef[]): Promise<void> {
   const { ctx, ex } = c;
   const { target, head, translation, upstreamEndpoint } = answer;
-  const contentType = String(head.headers['content-type'] ?? '');
+  const contentType = head.contentType;
   let bytes: Buffer | string = answer.body!;
   const read = readJsonAnswer(upstreamEndpoint, answer.body!);
   const { reported } = read;

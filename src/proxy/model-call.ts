@@ -154,6 +154,11 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
   /** The upstream attempt in flight, and why the call was cancelled (if it was). */
   up: UpstreamCall | undefined;
   cancelled: Error | undefined;
+  /** Its deadline and links in ctx.inFlightCalls (Cancellable), declared so every call has one shape. */
+  dueAt = 0;
+  prevDue: Cancellable | undefined = undefined;
+  nextDue: Cancellable | undefined = undefined;
+  listedDue = false;
 
   constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, readonly h: CallHeaders) {
     this.requestId = newRequestId(this.ts);

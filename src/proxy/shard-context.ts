@@ -30,6 +30,69 @@ import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type Idempotency
 /** Something in flight that shutdown or its deadline can cancel. */
 export interface Cancellable {
   cancel(reason: string): void;
+  /** Its deadline and its links in InFlightCalls (set there; a class declares them so its shape stays one). */
+  dueAt?: number;
+  prevDue?: Cancellable | undefined;
+  nextDue?: Cancellable | undefined;
+  listedDue?: boolean;
+}
+
+/**
+ * What is in flight, with deadlines: a list through the calls themselves. A
+ * Map's set and delete per call left its table to be rebuilt every few dozen
+ * calls (deleted entries fill it); only the once-a-second sweep walks this.
+ */
+export class InFlightCalls {
+  #first: Cancellable | undefined;
+  #last: Cancellable | undefined;
+  #size = 0;
+
+  /** Adds `c` with deadline `at`, or moves its deadline. */
+  set(c: Cancellable, at: number): void {
+    c.dueAt = at;
+    if (c.listedDue) return;
+    c.listedDue = true;
+    c.prevDue = this.#last;
+    c.nextDue = undefined;
+    if (this.#last) this.#last.nextDue = c;
+    else this.#first = c;
+    this.#last = c;
+    this.#size++;
+  }
+
+  delete(c: Cancellable): boolean {
+    if (!c.listedDue) return false;
+    c.listedDue = false;
+    if (c.prevDue) c.prevDue.nextDue = c.nextDue;
+    else this.#first = c.nextDue;
+    if (c.nextDue) c.nextDue.prevDue = c.prevDue;
+    else this.#last = c.prevDue;
+    c.prevDue = c.nextDue = undefined;
+    this.#size--;
+    return true;
+  }
+
+  has(c: Cancellable): boolean {
+    return c.listedDue === true;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Removes and returns those due at `now` (their cancel may add or remove others). */
+  takeDue(now: number): Cancellable[] {
+    const due: Cancellable[] = [];
+    for (let c = this.#first; c; ) {
+      const next = c.nextDue;
+      if (c.dueAt! <= now) {
+        this.delete(c);
+        due.push(c);
+      }
+      c = next;
+    }
+    return due;
+  }
 }
 
 /** Everything one shard's request pipeline needs, built once per shard. */
@@ -75,7 +138,7 @@ export class ShardContext {
    * total timeout. One sweep a second enforces the deadlines, so a call costs
    * no timer of its own; shutdown cancels them all.
    */
-  readonly inFlightCalls = new Map<Cancellable, number>();
+  readonly inFlightCalls = new InFlightCalls();
   #idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -164,15 +227,9 @@ export class ShardContext {
 
   /** Cancels calls past their deadline (every call when `now` is Infinity). */
   cancelOverdue(now: number, reason: string): number {
-    let n = 0;
-    for (const [call, deadline] of this.inFlightCalls) {
-      if (deadline <= now) {
-        this.inFlightCalls.delete(call);
-        call.cancel(reason);
-        n++;
-      }
-    }
-    return n;
+    const due = this.inFlightCalls.takeDue(now);
+    for (const call of due) call.cancel(reason);
+    return due.length;
   }
 
   async close(): Promise<void> {

@@ -204,7 +204,7 @@ export function settleUnits(s: SettleState, row: UsageRecord, target: Target, bi
  */
 export async function relayUnitAnswer(c: CallRun & SettleState, call: ParsedCall, quote: Extract<UnitQuote, { ok: true }>, answer: Answer, row: UsageRecord, refs: readonly BudgetRef[]): Promise<void> {
   const { ctx, ex } = c;
-  const contentType = String(answer.head.headers['content-type'] ?? '');
+  const contentType = answer.head.contentType;
   const bytes = answer.body!;
   let json: unknown;
   if (contentType.includes('json')) {

@@ -144,13 +144,13 @@ export async function tryTargets(deps: AttemptDeps, call: ParsedCall, plan: Rout
         answer.body = await up.readAll().catch(() => Buffer.alloc(0));
         const error = `HTTP ${head.status}`;
         const at = now();
-        health.failed(target, probe, at, error, head.status === 429 ? retryAfterMs(head.headers['retry-after'], at) : undefined);
+        health.failed(target, probe, at, error, head.status === 429 ? retryAfterMs(head.retryAfter, at) : undefined);
         attempts.push({ target: target.id, error });
         passThrough = answer;
         continue;
       }
       const ok = head.status >= 200 && head.status < 300;
-      if (ok && call.stream && String(head.headers['content-type'] ?? '').includes('text/event-stream')) {
+      if (ok && call.stream && head.contentType.includes('text/event-stream')) {
         answer.first = await up.next();
       } else if (ok) {
         answer.body = up.arrivedWhole?.() ?? (await up.readAll());

@@ -1,14 +1,42 @@
 import type { Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
 
 // One call to an upstream through undici's dispatch API. Lighter than
 // `request()`: no Node stream per call, no AbortSignal; the body arrives as
 // Buffers that are either collected whole or pulled one by one, and the
 // socket is paused while the consumer (a slow client) lags behind.
+//
+// The handler speaks undici's raw interface (onConnect, onHeaders with the
+// header Buffers, onData, onComplete): given one with onRequestStart, undici
+// wraps it per call in two objects of its own and parses every answer header,
+// and the trailers, into objects; only two headers are read here.
 
-export interface UpstreamHead { status: number; headers: IncomingHttpHeaders }
+/** The answer's status and the two headers the relays read (a repeated header as parseHeaders gives it: joined, or a list). */
+export interface UpstreamHead { status: number; contentType: string; retryAfter: string | string[] | undefined }
 
 const HIGH_WATER = 1024 * 1024;
+const CONTENT_TYPE = Buffer.from('content-type');
+const RETRY_AFTER = Buffer.from('retry-after');
+
+/** A header name equals `lower` (lower-case letters and '-'), in any case: setting the 0x20 bit lower-cases a letter and leaves '-' as it is. */
+function isName(name: Buffer, lower: Buffer): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((name[i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+/** The status and the headers read, from undici's raw [name, value, ...] Buffers (values decoded as latin1, as parseHeaders does). */
+export function upstreamHead(status: number, raw: readonly Buffer[]): UpstreamHead {
+  let contentType: string | string[] | undefined;
+  let retryAfter: string | string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (isName(name, CONTENT_TYPE)) contentType = joinValue(contentType, raw[i + 1]!.toString('latin1'));
+    else if (isName(name, RETRY_AFTER)) retryAfter = joinValue(retryAfter, raw[i + 1]!.toString('latin1'));
+  }
+  return { status, contentType: contentType === undefined ? '' : String(contentType), retryAfter };
+}
+
+const joinValue = (had: string | string[] | undefined, v: string): string | string[] => (had === undefined ? v : typeof had === 'string' ? [had, v] : (had.push(v), had));
 
 export class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Made when first asked for (settled already if the head or a failure came first): a failure nobody asked about rejects no promise. */
@@ -17,7 +45,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   #rejectHead: ((e: Error) => void) | undefined;
   #headValue: UpstreamHead | undefined;
   #headError: Error | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  /** undici's abort and resume for this request (given with the connection and the head). */
+  #abortRequest: ((err: Error) => void) | undefined;
+  #resumeRequest: (() => void) | undefined;
+  #paused = false;
   #pendingAbort: Error | undefined;
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -45,43 +76,54 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   abort(reason: Error): void {
-    if (this.#controller) this.#controller.abort(reason);
+    if (this.#abortRequest) this.#abortRequest(reason);
     else this.#pendingAbort = reason;
     this.#fail(reason);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#pendingAbort) controller.abort(this.#pendingAbort);
+  // undici ignores an abort once the request has completed or failed (client-h1's abort checks both).
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortRequest = abort;
+    if (this.#pendingAbort) abort(this.#pendingAbort);
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
-    if (status < 200) return; // 1xx informational
-    this.#headValue = { status, headers };
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.#resumeRequest = resume;
+    if (status < 200) return true; // 1xx informational
+    this.#headValue = upstreamHead(status, rawHeaders);
     this.#resolveHead?.(this.#headValue);
+    return !this.#paused;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  /** false pauses the socket until #resume (undici's raw interface). */
+  onData(chunk: Buffer): boolean {
     this.#received += chunk.length;
     if (this.#received > this.maxBytes) {
       const err = Object.assign(new Error(`upstream answer is larger than ${this.maxBytes} bytes`), { code: 'TG_UPSTREAM_TOO_LARGE' });
-      controller.abort(err);
+      this.#abortRequest?.(err);
       this.#fail(err);
-      return;
+      return true;
     }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    if (this.#buffered > HIGH_WATER && !this.#collecting) controller.pause();
+    if (this.#buffered > HIGH_WATER && !this.#collecting) this.#paused = true;
     this.#notify();
+    return !this.#paused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#ended = true;
     this.#notify();
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     this.#fail(err);
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resumeRequest?.();
   }
 
   #fail(err: Error) {
@@ -113,7 +155,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.#collecting = true;
     while (!this.#ended) {
       if (this.#error) throw this.#error;
-      this.#controller?.resume();
+      this.#resume();
       await this.#waitForMore();
     }
     if (this.#error) throw this.#error;
@@ -173,7 +215,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
         out = c.shift()!;
         this.#buffered -= out.length;
       }
-      if (this.#buffered <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
+      if (this.#buffered <= HIGH_WATER / 2) this.#resume();
       return out;
     }
     if (this.#error) throw this.#error;
@@ -190,6 +232,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   discard(): void {
     this.#chunks = [];
     this.#buffered = 0;
-    if (!this.#ended && !this.#error) this.#controller?.abort(new Error('discarded'));
+    if (!this.#ended && !this.#error) this.#abortRequest?.(new Error('discarded'));
   }
 }

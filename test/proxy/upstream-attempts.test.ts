@@ -16,7 +16,7 @@ function fakeCall(s: Script): UpstreamCall & { aborted?: Error } {
       ? Promise.reject(Object.assign(new Error(s.error), { code: s.error }))
       : 'hang' in s
         ? new Promise((_, reject) => (abortHead = reject))
-        : Promise.resolve({ status: s.status, headers: { 'content-type': 'application/json', ...s.headers } }),
+        : Promise.resolve({ status: s.status, contentType: 'application/json', retryAfter: s.headers?.['retry-after'] }),
     readAll: async () => Buffer.from('status' in s ? s.body ?? '{}' : ''),
     next: async () => null,
     abort: (e) => {
