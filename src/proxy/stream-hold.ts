@@ -7,10 +7,16 @@ import type { ShardContext } from './shard-context.js';
 // calls held less than the upstream may produce (a forecast, or what the
 // budget had left). After each event the output so far is bounded from above
 // — tokens counted so far plus the UTF-8 bytes of the text since (a token is
-// at least one byte) — and only when that bound nears the hold is the new
-// text counted with the tokenizer. When the count nears the hold, the hold
-// grows on every budget at once (extendHolds: by half the hold, else by the
-// most that still fits); once the output has passed a hold that cannot grow,
+// at least one byte). When that bound nears the hold, the hold grows on it
+// while the budget can give a whole step (extendHolds: half the hold, on
+// every budget at once), with no count: a pool task per count (and its copy
+// of the text) cost an uncapped stream more than the rest of its relay, and
+// the bound overstates tokens only a few times over (a step the stream may
+// not need is held until it settles, as any unused hold is). Only when a
+// whole step no longer fits is the new text counted with the tokenizer, and
+// the hold grows on the count (by the step, else by the most that still
+// fits), so where a stream is stopped is decided on the count, as before.
+// Once the output has passed a hold that cannot grow,
 // the relay ends the stream cleanly at the budget. The output billed then
 // exceeds what was held by at most what arrived in the same upstream read as
 // the event that crossed it (a tokenizer's count of text split at event
@@ -64,6 +70,8 @@ export class StreamHold {
     const upper = complete ? this.#counted + this.#pendingBytes : bytes;
     // Most events end here, without a promise: the relay awaits only when a count is due.
     if (upper < this.held - this.#lowWater()) return true;
+    // Grown on the bound while whole steps fit; the last part of a budget is handed out on counts only.
+    while (this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return true;
     return this.#recount(text, complete, bytes);
   }
 
@@ -103,10 +111,11 @@ export class StreamHold {
     return (await ask(refs, this.growable.amountsFor(this.#step()))) === 'retry';
   }
 
-  #grow(): boolean {
+  /** Grows the hold by a step (`whole`: that step or nothing; else the most of it that fits). */
+  #grow(whole = false): boolean {
     if (this.reservation.state !== 'held') return false;
     const now = Date.now();
-    for (let k = Math.min(this.#step(), this.growable.ceiling - this.held); k >= 1; k = Math.floor(k / 2)) {
+    for (let k = Math.min(this.#step(), this.growable.ceiling - this.held); k >= 1; k = whole ? 0 : Math.floor(k / 2)) {
       if (extendHolds(this.ctx.table, this.reservation.holds, this.growable.amountsFor(k), this.ctx.shard, now, this.ctx.clock)) {
         this.held += k;
         return true;
