@@ -2,6 +2,7 @@ import { extendHolds } from '../budget/decide.js';
 import type { Reservation } from '../budget/reservations.js';
 import type { GrowableHold } from './call-estimate.js';
 import type { ShardContext } from './shard-context.js';
+import { MAX_TEXT_CHARS } from '../protocols/stream-tracker.js';
 
 // Keeps a streamed answer's output hold ahead of what it has generated, for
 // calls held less than the upstream may produce (a forecast, or what the
@@ -37,6 +38,9 @@ export class StreamHold {
   #seenChars = 0;
   #pendingBytes = 0;
   #askedAt = -1;
+  /** keepUpBounded: the text bound when the text was last counted. */
+  #boundAtCount = 0;
+  #bound = 0;
 
   constructor(
     private readonly ctx: ShardContext,
@@ -75,11 +79,40 @@ export class StreamHold {
     return this.#recount(text, complete, bytes);
   }
 
+  /**
+   * keepUp for a relay that does not decode the text as it goes (a native
+   * StreamWatch): `textBound` bounds the UTF-8 bytes of all the text so far
+   * from above (StreamWatch.textBytes); the text itself is read from `src`
+   * only when a count is due.
+   */
+  keepUpBounded(src: { readonly text: string; readonly textComplete: boolean }, textBound: number, bytes: number): boolean | Promise<boolean> {
+    this.#bound = textBound;
+    const upper = this.#upperBounded(textBound, bytes);
+    if (upper < this.held - this.#lowWater()) return true;
+    while (this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return true;
+    return this.#recount(src.text, src.textComplete, bytes);
+  }
+
+  /**
+   * The text bytes keepUpBounded would still answer true for without a look:
+   * a relay may pass over events whose text bounds add up to less than this.
+   */
+  room(textBound: number, bytes: number): number {
+    return this.held - this.#lowWater() - this.#upperBounded(textBound, bytes);
+  }
+
+  /** The output bound from the text bound: text of fewer bytes than the tracker keeps chars is all kept (chars ≤ bytes); else all bytes received. */
+  #upperBounded(textBound: number, bytes: number): number {
+    return textBound < MAX_TEXT_CHARS ? this.#counted + textBound - this.#boundAtCount : bytes;
+  }
+
   async #recount(text: string, complete: boolean, bytes: number): Promise<boolean> {
     if (complete) {
+      const bound = this.#bound;
       if (text.length > this.#countedChars) this.#counted += await this.countTokens(text.slice(this.#countedChars));
       this.#countedChars = text.length;
       this.#pendingBytes = 0;
+      this.#boundAtCount = bound;
     } else {
       this.#counted = Math.max(this.#counted, bytes);
     }
