@@ -51,6 +51,13 @@ export class StreamHold {
     private readonly countTokens: (text: string) => Promise<number>,
   ) {}
 
+  /**
+   * Set once the client has gone (the relay drains the stream to its usage):
+   * the hold then grows on counts only, as it did before it grew on the bound,
+   * because a drain that ends without its usage is billed at least the hold.
+   */
+  countOnly = false;
+
   get heldTokens(): number {
     return this.held;
   }
@@ -73,10 +80,7 @@ export class StreamHold {
     }
     const upper = complete ? this.#counted + this.#pendingBytes : bytes;
     // Most events end here, without a promise: the relay awaits only when a count is due.
-    if (upper < this.held - this.#lowWater()) return true;
-    // Grown on the bound while whole steps fit; the last part of a budget is handed out on counts only.
-    while (this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return true;
-    return this.#recount(text, complete, bytes);
+    return this.#countDue(upper) ? this.#recount(text, complete, bytes) : true;
   }
 
   /**
@@ -87,10 +91,22 @@ export class StreamHold {
    */
   keepUpBounded(src: { readonly text: string; readonly textComplete: boolean }, textBound: number, bytes: number): boolean | Promise<boolean> {
     this.#bound = textBound;
-    const upper = this.#upperBounded(textBound, bytes);
-    if (upper < this.held - this.#lowWater()) return true;
-    while (this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return true;
-    return this.#recount(src.text, src.textComplete, bytes);
+    return this.#countDue(this.#upperBounded(textBound, bytes)) ? this.#recount(src.text, src.textComplete, bytes) : true;
+  }
+
+  /**
+   * Whether the output, bounded by `upper`, must be counted now. Near the hold
+   * it is grown on the bound while whole steps fit; the last part of a budget
+   * is handed out on counts only. At the ceiling nothing can grow and the
+   * upstream cannot go past it: a count only tells a drain where to stop, and
+   * is due once the bound reaches the hold (a count per event there cost a
+   * pool task per event for the rest of a long answer).
+   */
+  #countDue(upper: number): boolean {
+    if (upper < this.held - this.#lowWater()) return false;
+    while (!this.countOnly && this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return false;
+    if (this.held >= this.growable.ceiling) return this.countOnly && upper >= this.held && this.#counted < this.held;
+    return true;
   }
 
   /**
@@ -98,6 +114,7 @@ export class StreamHold {
    * a relay may pass over events whose text bounds add up to less than this.
    */
   room(textBound: number, bytes: number): number {
+    if (this.held >= this.growable.ceiling) return this.countOnly ? this.held - this.#upperBounded(textBound, bytes) : Infinity;
     return this.held - this.#lowWater() - this.#upperBounded(textBound, bytes);
   }
 

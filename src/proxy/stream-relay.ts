@@ -132,7 +132,10 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       }
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
       if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
-      if (ex.aborted) draining = true;
+      if (ex.aborted) {
+        draining = true;
+        if (hold) hold.countOnly = true;
+      }
       const more = up.next(batched);
       chunk = more instanceof Promise ? await more : more;
     }

@@ -54,6 +54,14 @@ describe('a stream\'s growing hold', () => {
     expect(s.table.read(0).reserved).toBe(BigInt(s.hold.heldTokens));
   });
 
+  it('grows on counts only once the client has gone (a drain without usage is billed at least the hold)', async () => {
+    const s = setup(100_000);
+    s.hold.countOnly = true;
+    for (let n = 10; n <= 400; n += 10) expect(await s.hold.keepUp(text(n), true, n)).toBe(true);
+    expect(s.counts()).toBeGreaterThan(0);
+    expect(s.hold.heldTokens).toBeLessThan(400 * 1.5 + 64);
+  });
+
   it('counts once a whole step no longer fits, and stops on the count, not the bound', async () => {
     // 2 bytes per token: the bound passes the budget long before the tokens do.
     const s = setup(300, undefined, (t) => Math.ceil(t.length / 2));
