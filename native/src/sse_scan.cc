@@ -61,6 +61,50 @@ bool usageHit(const uint8_t* p, size_t n, size_t s, size_t e) {
   return false;
 }
 
+// The keys whose string values StreamTracker adds to the generated text
+// (#chat: delta.content, tool_calls' function.arguments; #responses: delta;
+// #messages: delta.text, partial_json, thinking), searched anywhere in the
+// event: a key of the same name elsewhere only adds to the bound.
+constexpr sv kChatText[] = {"\"content\"", "\"arguments\""};
+constexpr sv kResponsesText[] = {"\"delta\""};
+constexpr sv kMessagesText[] = {"\"text\"", "\"partial_json\"", "\"thinking\""};
+
+/** The index of the closing quote of the JSON string opened at q (escapes skipped), or e when it is not closed before e. */
+size_t stringEnd(const uint8_t* p, size_t q, size_t e) {
+  for (size_t i = q + 1; i < e; i++) {
+    if (p[i] == '\\') i++;
+    else if (p[i] == '"') return i;
+  }
+  return e;
+}
+
+/**
+ * An upper bound on the UTF-8 bytes of the text the event p[s, e) adds
+ * (a stream's growing hold reads it, stream-hold.ts): the raw bytes of the
+ * text keys' string values (an escape is never shorter than what it decodes
+ * to). Where a key could be missed by its bytes, the event's own size: a
+ * key spelled with \u escapes, or data split over several lines (a value may
+ * then start on the next line, after its "data:").
+ */
+int32_t textBound(const uint8_t* p, size_t n, size_t s, size_t e, int endpoint) {
+  int lines = (e - s >= 5 && std::memcmp(p + s, "data:", 5) == 0) ? 1 : 0;
+  for (size_t i = find(p, s, e, "\ndata:"); i < e && lines < 2; i = find(p, i + 1, e, "\ndata:")) lines++;
+  if (lines > 1 || contains(p, s, e, "\\u")) return static_cast<int32_t>(e - s);
+  const sv* keys = kChatText;
+  size_t count = 2;
+  if (endpoint == SSE_RESPONSES) keys = kResponsesText, count = 1;
+  if (endpoint == SSE_MESSAGES) keys = kMessagesText, count = 3;
+  size_t sum = 0;
+  for (size_t k = 0; k < count; k++) {
+    for (size_t i = find(p, s, e, keys[k]); i < e; i = find(p, i + 1, e, keys[k])) {
+      const size_t v = valueAt(p, n, i + keys[k].size());
+      if (v == SIZE_MAX || v >= e || p[v] != '"') continue;
+      sum += stringEnd(p, v, e) - (v + 1);
+    }
+  }
+  return static_cast<int32_t>(sum);
+}
+
 }  // namespace
 
 int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out, int max) {
@@ -98,6 +142,7 @@ int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out,
     o[SSE_FLAGS] = flags;
     o[SSE_MODEL_S] = ms;
     o[SSE_MODEL_E] = me;
+    o[SSE_TEXT] = textBound(p, n, s, e, endpoint);
     count++;
     s = e;
   }

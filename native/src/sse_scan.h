@@ -13,8 +13,12 @@ namespace tg {
 /** Which endpoint's triggers apply (stream-watch.ts TRIGGERS). */
 enum SseEndpoint { SSE_CHAT = 0, SSE_RESPONSES = 1, SSE_MESSAGES = 2 };
 
-/** Per event, four int32 slots: end (exclusive, after its blank line), flags, model value start, model value end. */
-enum SseSlot { SSE_END = 0, SSE_FLAGS = 1, SSE_MODEL_S = 2, SSE_MODEL_E = 3, SSE_SLOTS = 4 };
+/**
+ * Per event, five int32 slots: end (exclusive, after its blank line), flags,
+ * model value start, model value end, and a bound on the UTF-8 bytes of the
+ * text StreamTracker would take from it (SSE_TEXT: see textBound in sse_scan.cc).
+ */
+enum SseSlot { SSE_END = 0, SSE_FLAGS = 1, SSE_MODEL_S = 2, SSE_MODEL_E = 3, SSE_TEXT = 4, SSE_SLOTS = 5 };
 
 enum SseFlag {
   /** A trigger (the terminal marker, an endpoint's event names, a chat usage that is not null) starts in the event. */

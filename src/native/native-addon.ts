@@ -29,7 +29,7 @@ export function scannedValue(bytes: Buffer, slot: number, from = 0): unknown {
 const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
 
 /** The addon interface this build calls (INTERFACE_VERSION in native/src/addon.cc; bump both together). */
-export const ADDON_VERSION = 2;
+export const ADDON_VERSION = 3;
 
 function load(): NativePath {
   const want = process.env.TOLLGATE_NATIVE;

@@ -10,6 +10,8 @@ import { parseEvent } from './sse.js';
 export interface EventVerdict { forward: boolean; terminal: boolean }
 
 const FORWARD: EventVerdict = { forward: true, terminal: false };
+/** Generated text kept by default (chars); past it, textComplete is false. */
+export const MAX_TEXT_CHARS = 4 * 1024 * 1024;
 const TERMINAL: EventVerdict = { forward: true, terminal: true };
 const DROP: EventVerdict = { forward: false, terminal: false };
 
@@ -30,7 +32,7 @@ export class StreamTracker {
   #output: Record<string, any>[] = [];
   #openBlock: number | undefined;
 
-  constructor(readonly endpoint: EndpointId, private readonly clientWantsUsage: boolean, maxTextChars = 4 * 1024 * 1024) {
+  constructor(readonly endpoint: EndpointId, private readonly clientWantsUsage: boolean, maxTextChars = MAX_TEXT_CHARS) {
     this.#maxText = maxTextChars;
   }
 

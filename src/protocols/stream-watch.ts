@@ -82,7 +82,9 @@ const native = nativePath.kind === 'native' ? nativePath.addon : undefined;
 /** native/src/sse_scan.h: endpoint codes, slots per event, flags. */
 const SSE_ENDPOINT: Partial<Record<EndpointId, number>> = { chat: 0, responses: 1, messages: 2 };
 const CHAT = SSE_ENDPOINT.chat;
-const SLOTS = 4;
+const SLOTS = 5;
+/** Slot of an event's bound on the UTF-8 bytes of its text (native/src/sse_scan.cc textBound). */
+const TEXT = 4;
 const HIT = 1;
 const MODEL = 2;
 const MODEL_ESCAPED = 4;
@@ -110,11 +112,19 @@ export class StreamWatch {
   #foundFrom = 0;
   #foundCount = 0;
   #foundAt = 0;
+  /** Native: the events of FOUND before this index are in #textBytes. */
+  #textUpTo = 0;
+  #textBytes = 0;
   readonly #code: number | undefined;
 
   /** False when this endpoint's events must all be inspected (use the tracker directly). */
   static covers(endpoint: EndpointId): boolean {
     return TRIGGERS[endpoint] !== undefined;
+  }
+
+  /** The watch bounds the text's bytes as it goes (textBytes), so a growing hold can use it: with the addon only. */
+  static get boundsText(): boolean {
+    return native !== undefined;
   }
 
   constructor(readonly endpoint: EndpointId, private readonly clientWantsUsage: boolean) {
@@ -164,9 +174,28 @@ export class StreamWatch {
     return k < 0 ? eventEnd(events, start) : FOUND[k * SLOTS]!;
   }
 
+  /**
+   * With the addon: an upper bound on the UTF-8 bytes of the generated text
+   * of the events inspected or skipped so far (the raw bytes of its JSON
+   * string values, or an event's whole size where that could miss some;
+   * native/src/sse_scan.cc textBound). It bounds the output's tokens without
+   * decoding a byte.
+   */
+  get textBytes(): number {
+    return this.#textBytes;
+  }
+
+  /** Adds the text bounds of FOUND's events before index k not added yet. */
+  #textThrough(k: number): void {
+    let t = this.#textBytes;
+    for (let i = this.#textUpTo; i < k; i++) t += FOUND[i * SLOTS + TEXT]!;
+    this.#textBytes = t;
+    if (k > this.#textUpTo) this.#textUpTo = k;
+  }
+
   /** The verdict on the event events[start, end) (in order, after scan(events)). */
   inspect(events: Buffer, start: number, end: number): EventVerdict {
-    const matters = this.#code === undefined ? this.#matters(events, start, end) : this.#mattersNative(events, start);
+    const matters = this.#code === undefined ? this.#matters(events, start, end) : this.#mattersNative(events, start, end);
     if (!matters) {
       this.tracker.events++;
       return FORWARD;
@@ -178,16 +207,23 @@ export class StreamWatch {
    * Where the first event at or after `start` that matters begins (events.length
    * when none does): the events before it only need forwarding, and are counted
    * as inspected. Without the addon, `start` (each event is inspected).
+   * `room`: the text bytes (textBytes) the caller can take unseen; the first
+   * event that would bring the events passed over to it is not passed over
+   * (a growing hold looks at it), so stopping there is the same as looking
+   * at every event.
    */
-  skip(events: Buffer, start: number): number {
+  skip(events: Buffer, start: number, room = Infinity): number {
     if (this.#code === undefined || start >= events.length) return start;
     let k = this.#locate(events, start);
     if (k < 0) return start;
     let at = start;
+    let text = 0;
     while (k < this.#foundCount && !this.#mattersAt(events, k)) {
+      if ((text += FOUND[k * SLOTS + TEXT]!) >= room) break;
       at = FOUND[k * SLOTS]!;
       k++;
     }
+    this.#textThrough(k);
     if (k > this.#foundAt) {
       this.tracker.events += k - this.#foundAt;
       this.#foundAt = k;
@@ -231,14 +267,19 @@ export class StreamWatch {
     this.#found = events;
     this.#foundFrom = start;
     this.#foundAt = 0;
+    this.#textUpTo = 0;
     this.#foundCount = native!.scanSse(events, start, this.#code!, FOUND);
     return this.#foundCount ? 0 : -1;
   }
 
   /** #matters, from what the addon found: the same rules (native/src/sse_scan.cc). */
-  #mattersNative(b: Buffer, start: number): boolean {
+  #mattersNative(b: Buffer, start: number, end: number): boolean {
     const at = this.#locate(b, start);
-    if (at < 0) return true; // not a whole event (SseScanner never gives one): the parser reads it
+    if (at < 0) {
+      this.#textBytes += end - start; // not a whole event (SseScanner never gives one): the parser reads it, its size bounds its text
+      return true;
+    }
+    this.#textThrough(at + 1);
     if (!this.#mattersAt(b, at)) return false;
     const k = at * SLOTS;
     const flags = FOUND[k + 1]!;
@@ -298,6 +339,17 @@ export class StreamWatch {
     }
     this.#kept = [];
     this.#keptBytes = 0;
+  }
+
+  /**
+   * A tracker that has read every event so far (the kept ones, run now): what
+   * an ending of our own needs to look like the upstream's (lengthEnding: the
+   * answer's id, its choices, a Responses stream's output) is in events the
+   * watch passed over.
+   */
+  get everyEvent(): StreamTracker {
+    this.#runKept();
+    return this.#textTracker!;
   }
 
   /** The generated text of the events kept so far (see StreamTracker.text). */

@@ -2,15 +2,22 @@ import { extendHolds } from '../budget/decide.js';
 import type { Reservation } from '../budget/reservations.js';
 import type { GrowableHold } from './call-estimate.js';
 import type { ShardContext } from './shard-context.js';
+import { MAX_TEXT_CHARS } from '../protocols/stream-tracker.js';
 
 // Keeps a streamed answer's output hold ahead of what it has generated, for
 // calls held less than the upstream may produce (a forecast, or what the
 // budget had left). After each event the output so far is bounded from above
 // — tokens counted so far plus the UTF-8 bytes of the text since (a token is
-// at least one byte) — and only when that bound nears the hold is the new
-// text counted with the tokenizer. When the count nears the hold, the hold
-// grows on every budget at once (extendHolds: by half the hold, else by the
-// most that still fits); once the output has passed a hold that cannot grow,
+// at least one byte). When that bound nears the hold, the hold grows on it
+// while the budget can give a whole step (extendHolds: half the hold, on
+// every budget at once), with no count: a pool task per count (and its copy
+// of the text) cost an uncapped stream more than the rest of its relay, and
+// the bound overstates tokens only a few times over (a step the stream may
+// not need is held until it settles, as any unused hold is). Only when a
+// whole step no longer fits is the new text counted with the tokenizer, and
+// the hold grows on the count (by the step, else by the most that still
+// fits), so where a stream is stopped is decided on the count, as before.
+// Once the output has passed a hold that cannot grow,
 // the relay ends the stream cleanly at the budget. The output billed then
 // exceeds what was held by at most what arrived in the same upstream read as
 // the event that crossed it (a tokenizer's count of text split at event
@@ -31,6 +38,9 @@ export class StreamHold {
   #seenChars = 0;
   #pendingBytes = 0;
   #askedAt = -1;
+  /** keepUpBounded: the text bound when the text was last counted. */
+  #boundAtCount = 0;
+  #bound = 0;
 
   constructor(
     private readonly ctx: ShardContext,
@@ -40,6 +50,13 @@ export class StreamHold {
     private held: number,
     private readonly countTokens: (text: string) => Promise<number>,
   ) {}
+
+  /**
+   * Set once the client has gone (the relay drains the stream to its usage):
+   * the hold then grows on counts only, as it did before it grew on the bound,
+   * because a drain that ends without its usage is billed at least the hold.
+   */
+  countOnly = false;
 
   get heldTokens(): number {
     return this.held;
@@ -63,15 +80,56 @@ export class StreamHold {
     }
     const upper = complete ? this.#counted + this.#pendingBytes : bytes;
     // Most events end here, without a promise: the relay awaits only when a count is due.
-    if (upper < this.held - this.#lowWater()) return true;
-    return this.#recount(text, complete, bytes);
+    return this.#countDue(upper) ? this.#recount(text, complete, bytes) : true;
+  }
+
+  /**
+   * keepUp for a relay that does not decode the text as it goes (a native
+   * StreamWatch): `textBound` bounds the UTF-8 bytes of all the text so far
+   * from above (StreamWatch.textBytes); the text itself is read from `src`
+   * only when a count is due.
+   */
+  keepUpBounded(src: { readonly text: string; readonly textComplete: boolean }, textBound: number, bytes: number): boolean | Promise<boolean> {
+    this.#bound = textBound;
+    return this.#countDue(this.#upperBounded(textBound, bytes)) ? this.#recount(src.text, src.textComplete, bytes) : true;
+  }
+
+  /**
+   * Whether the output, bounded by `upper`, must be counted now. Near the hold
+   * it is grown on the bound while whole steps fit; the last part of a budget
+   * is handed out on counts only. At the ceiling nothing can grow and the
+   * upstream cannot go past it: a count only tells a drain where to stop, and
+   * is due once the bound reaches the hold (a count per event there cost a
+   * pool task per event for the rest of a long answer).
+   */
+  #countDue(upper: number): boolean {
+    if (upper < this.held - this.#lowWater()) return false;
+    while (!this.countOnly && this.held < this.growable.ceiling && this.#grow(true)) if (upper < this.held - this.#lowWater()) return false;
+    if (this.held >= this.growable.ceiling) return this.countOnly && upper >= this.held && this.#counted < this.held;
+    return true;
+  }
+
+  /**
+   * The text bytes keepUpBounded would still answer true for without a look:
+   * a relay may pass over events whose text bounds add up to less than this.
+   */
+  room(textBound: number, bytes: number): number {
+    if (this.held >= this.growable.ceiling) return this.countOnly ? this.held - this.#upperBounded(textBound, bytes) : Infinity;
+    return this.held - this.#lowWater() - this.#upperBounded(textBound, bytes);
+  }
+
+  /** The output bound from the text bound: text of fewer bytes than the tracker keeps chars is all kept (chars ≤ bytes); else all bytes received. */
+  #upperBounded(textBound: number, bytes: number): number {
+    return textBound < MAX_TEXT_CHARS ? this.#counted + textBound - this.#boundAtCount : bytes;
   }
 
   async #recount(text: string, complete: boolean, bytes: number): Promise<boolean> {
     if (complete) {
+      const bound = this.#bound;
       if (text.length > this.#countedChars) this.#counted += await this.countTokens(text.slice(this.#countedChars));
       this.#countedChars = text.length;
       this.#pendingBytes = 0;
+      this.#boundAtCount = bound;
     } else {
       this.#counted = Math.max(this.#counted, bytes);
     }
@@ -103,10 +161,11 @@ export class StreamHold {
     return (await ask(refs, this.growable.amountsFor(this.#step()))) === 'retry';
   }
 
-  #grow(): boolean {
+  /** Grows the hold by a step (`whole`: that step or nothing; else the most of it that fits). */
+  #grow(whole = false): boolean {
     if (this.reservation.state !== 'held') return false;
     const now = Date.now();
-    for (let k = Math.min(this.#step(), this.growable.ceiling - this.held); k >= 1; k = Math.floor(k / 2)) {
+    for (let k = Math.min(this.#step(), this.growable.ceiling - this.held); k >= 1; k = whole ? 0 : Math.floor(k / 2)) {
       if (extendHolds(this.ctx.table, this.reservation.holds, this.growable.amountsFor(k), this.ctx.shard, now, this.ctx.clock)) {
         this.held += k;
         return true;

@@ -44,8 +44,9 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const hold = c.growableHold && c.reservation
     ? new StreamHold(ctx, c.reservation, c.growableHold, c.outputHold, async (text) => (await ctx.tokens.count(target.model, [text])).counts[0]!)
     : undefined;
-  // Bytes, not strings: unless a translator or a growing hold needs every event read, only the events that matter are parsed (stream-watch.ts).
-  const watch = !translator && !hold && StreamWatch.covers(answer.upstreamEndpoint) ? new StreamWatch(answer.upstreamEndpoint, wantsUsage) : undefined;
+  // Bytes, not strings: unless a translator needs every event read, only the events that matter are parsed (stream-watch.ts).
+  // A growing hold needs the text's size as it goes: the native watch bounds it from the bytes (without the addon, every event is read).
+  const watch = !translator && (!hold || StreamWatch.boundsText) && StreamWatch.covers(answer.upstreamEndpoint) ? new StreamWatch(answer.upstreamEndpoint, wantsUsage) : undefined;
   const tracker = watch?.tracker ?? new StreamTracker(answer.upstreamEndpoint, wantsUsage);
   const scanner = new SseScanner();
   // The status and headers go out with the first bytes of the answer (one socket write, not two).
@@ -85,7 +86,8 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       for (let s = 0; s < events.length; ) {
         // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
         // run, or are held after the terminal event, or are not relayed while draining, as each would be.
-        const next = watch && !budgetCut ? watch.skip(events, s) : s;
+        // A growing hold is asked about the first event whose text could bring the output near it (room: skip()).
+        const next = watch && !budgetCut ? watch.skip(events, s, hold && !terminated ? hold.room(watch.textBytes, bytes) : Infinity) : s;
         if (next > s) {
           if (held.length || draining) {
             if (s > run) out.push(events.subarray(run, s));
@@ -111,7 +113,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
             run = e;
           }
           if (hold && !terminated) {
-            const ok = hold.keepUp(tracker.text, tracker.textComplete, bytes);
+            const ok = watch ? hold.keepUpBounded(watch, watch.textBytes, bytes) : hold.keepUp(tracker.text, tracker.textComplete, bytes);
             if (ok instanceof Promise && pending.length) await flush(ex, pending);
             if (!(ok instanceof Promise ? await ok : ok)) {
               budgetCut = true;
@@ -130,7 +132,10 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       }
       // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
       if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
-      if (ex.aborted) draining = true;
+      if (ex.aborted) {
+        draining = true;
+        if (hold) hold.countOnly = true;
+      }
       const more = up.next(batched);
       chunk = more instanceof Promise ? await more : more;
     }
@@ -174,7 +179,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   c.count(row.status, 'allowed');
   // Cut at the budget: the client gets the end its SDK knows for an answer that reached its cap, after the row is committed.
   if (budgetCut && !ex.aborted) {
-    for (const raw of tracker.lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
+    for (const raw of (watch?.everyEvent ?? tracker).lengthEnding({ promptTokens: row.prompt_tokens, completionTokens: row.completion_tokens })) held.push(translator ? translator.push(raw) : raw);
   }
   ex.end(held.length ? joined(held) : undefined);
 }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nativePath } from '../../src/native/native-addon.js';
 import { StreamWatch } from '../../src/protocols/stream-watch.js';
+import { StreamTracker } from '../../src/protocols/stream-tracker.js';
 
 // The addon's scanSse against the rules of StreamWatch's JavaScript searches
 // (src/protocols/stream-watch.ts), written out here once more over the
@@ -64,10 +65,12 @@ const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', 
 
 describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
-  const scan = (b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = 256) => {
-    const out = new Int32Array(max * 4);
+  /** Per event its first four slots (the fifth, the text bound, is checked on its own below). */
+  const scan = (b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = 256) => scanAll(b, endpoint, from, max).filter((_, i) => i % 5 !== 4);
+  const scanAll = (b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = 256) => {
+    const out = new Int32Array(max * 5);
     const n = addon.scanSse(b, from, ENDPOINTS[endpoint], out);
-    return [...out.subarray(0, n * 4)];
+    return [...out.subarray(0, n * 5)];
   };
 
   it('finds what the JavaScript searches find, event by event', () => {
@@ -132,5 +135,42 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
     expect({ v: vb, model: wb.model, usage: wb.usage }).toEqual(alone(b));
     expect(wa.usage).toMatchObject({ promptTokens: 1, completionTokens: 2 });
     expect(wb.model).toBe('b2');
+  });
+
+  // The bound a growing hold relies on (stream-hold.ts): never fewer bytes than the text StreamTracker takes from the
+  // event, whatever the text holds (escapes, any unicode, quotes) and however the event is written (keys spelled
+  // with escapes, data split over lines, extra fields, other lines).
+  it('bounds the UTF-8 bytes of every event\'s text from above', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', 'u', 'é', '😀', '\ud800', 'content', ':') }));
+    const event = (endpoint: keyof typeof ENDPOINTS, t: string, t2: string): unknown => {
+      switch (endpoint) {
+        case 'chat': return { id: 'c1', model: 'm', choices: [{ index: 0, delta: { content: t, tool_calls: [{ index: 0, function: { name: 'f', arguments: t2 } }] } }] };
+        case 'responses': return { type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: t };
+        default: return { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t, partial_json: t2 } };
+      }
+    };
+    const escapeKeys = (json: string) => json.replace(/"(content|arguments|delta|text|partial_json|thinking)":/g, (_, k: string) => `"\\u00${k.charCodeAt(0).toString(16)}${k.slice(1)}":`);
+    fc.assert(fc.property(
+      fc.constantFrom('chat', 'responses', 'messages') as fc.Arbitrary<keyof typeof ENDPOINTS>, text, text,
+      fc.constantFrom('plain', 'escaped-keys', 'lines', 'event-line', 'ascii-escapes'),
+      (endpoint, t, t2, shape) => {
+        const j = event(endpoint, t, t2);
+        let data = shape === 'ascii-escapes' ? JSON.stringify(j).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : JSON.stringify(j, null, shape === 'lines' ? 1 : undefined);
+        if (shape === 'escaped-keys') data = escapeKeys(data);
+        const raw = `${shape === 'event-line' ? `event: ${(j as { type?: string }).type ?? 'x'}\n` : ''}${data.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`;
+        const tracker = new StreamTracker(endpoint, true);
+        tracker.inspect(raw);
+        expect(tracker.malformed).toBe(0);
+        const b = Buffer.from(raw);
+        const r = scanAll(b, endpoint);
+        expect(r.length).toBe(5);
+        expect(r[4]).toBeGreaterThanOrEqual(Buffer.byteLength(tracker.text));
+      },
+    ), { numRuns: 3000 });
+  });
+
+  it('bounds a plain chat delta by its text\'s bytes, not by the event\'s', () => {
+    const b = Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'hé "x"' }, finish_reason: null }] })}\n\n`);
+    expect(scanAll(b, 'chat')[4]).toBe(Buffer.byteLength(JSON.stringify('hé "x"')) - 2);
   });
 });
