@@ -1,4 +1,5 @@
 import type { HttpResponse } from 'uWebSockets.js';
+import { LinkedList } from '../collections/linked-list.js';
 
 export class BodyTooLarge extends Error {
   readonly code = 'TG_BODY_TOO_LARGE';
@@ -19,19 +20,17 @@ export class BodyTimeout extends Error {
  * sends less than ~16 KB per 10 s, but a sender that stays just above that
  * could hold a request (and its memory) open for hours; the shard's
  * once-a-second sweep (sweepSlowBodies) fails those past `bodyTimeout`.
- * One sweep instead of a timer per request. The list runs through the reads
- * themselves (prev/next): a Set's add and delete per request left its table
- * to be rebuilt every few requests, as the deleted entries filled it.
+ * One sweep instead of a timer per request, over a list through the reads
+ * themselves (collections/linked-list.ts).
  */
-let first: BodyRead | undefined;
-let last: BodyRead | undefined;
+const arriving = new LinkedList<BodyRead>();
 
 export function sweepSlowBodies(now: number): number {
   let n = 0;
-  for (let r = first; r; ) {
+  for (let r = arriving.first; r; ) {
     const next = r.next;
     if (r.deadline <= now) {
-      r.unlist();
+      arriving.remove(r);
       r.fail(new BodyTimeout(r.timeoutMs, r.size));
       n++;
     }
@@ -65,21 +64,11 @@ class BodyRead {
 
   list(now: number): void {
     this.deadline = now + this.timeoutMs;
-    this.listed = true;
-    this.prev = last;
-    if (last) last.next = this;
-    else first = this;
-    last = this;
+    arriving.push(this);
   }
 
   unlist(): void {
-    if (!this.listed) return;
-    this.listed = false;
-    if (this.prev) this.prev.next = this.next;
-    else first = this.next;
-    if (this.next) this.next.prev = this.prev;
-    else last = this.prev;
-    this.prev = this.next = undefined;
+    arriving.remove(this);
   }
 
   fail(err: Error): void {

@@ -156,9 +156,9 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
   cancelled: Error | undefined;
   /** Its deadline and links in ctx.inFlightCalls (Cancellable), declared so every call has one shape. */
   dueAt = 0;
-  prevDue: Cancellable | undefined = undefined;
-  nextDue: Cancellable | undefined = undefined;
-  listedDue = false;
+  prev: Cancellable | undefined = undefined;
+  next: Cancellable | undefined = undefined;
+  listed = false;
 
   constructor(readonly ctx: ShardContext, readonly ex: Exchange, private endpoint: EndpointId, readonly h: CallHeaders) {
     this.requestId = newRequestId(this.ts);

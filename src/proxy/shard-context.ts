@@ -25,68 +25,45 @@ import type { ShortfallVerdict } from '../cluster/lease-policy.js';
 import type { RateShort, RateShortfallVerdict } from '../policy/velocity.js';
 import type { ClusterClaim } from '../cluster/idempotency-script.js';
 import { claimHash, claimHoldMs, type Claim, type ClaimOutcome, type IdempotencyClaims } from './idempotency-claims.js';
+import { LinkedList, type Linked } from '../collections/linked-list.js';
 
 
 /** Something in flight that shutdown or its deadline can cancel. */
-export interface Cancellable {
+export interface Cancellable extends Linked<Cancellable> {
   cancel(reason: string): void;
-  /** Its deadline and its links in InFlightCalls (set there; a class declares them so its shape stays one). */
+  /** Its deadline in InFlightCalls (set there; a class declares it and the links, so its shape stays one). */
   dueAt?: number;
-  prevDue?: Cancellable | undefined;
-  nextDue?: Cancellable | undefined;
-  listedDue?: boolean;
 }
 
-/**
- * What is in flight, with deadlines: a list through the calls themselves. A
- * Map's set and delete per call left its table to be rebuilt every few dozen
- * calls (deleted entries fill it); only the once-a-second sweep walks this.
- */
+/** What is in flight, with deadlines: a list through the calls themselves; only the once-a-second sweep walks it. */
 export class InFlightCalls {
-  #first: Cancellable | undefined;
-  #last: Cancellable | undefined;
-  #size = 0;
+  readonly #list = new LinkedList<Cancellable>();
 
   /** Adds `c` with deadline `at`, or moves its deadline. */
   set(c: Cancellable, at: number): void {
     c.dueAt = at;
-    if (c.listedDue) return;
-    c.listedDue = true;
-    c.prevDue = this.#last;
-    c.nextDue = undefined;
-    if (this.#last) this.#last.nextDue = c;
-    else this.#first = c;
-    this.#last = c;
-    this.#size++;
+    this.#list.push(c);
   }
 
   delete(c: Cancellable): boolean {
-    if (!c.listedDue) return false;
-    c.listedDue = false;
-    if (c.prevDue) c.prevDue.nextDue = c.nextDue;
-    else this.#first = c.nextDue;
-    if (c.nextDue) c.nextDue.prevDue = c.prevDue;
-    else this.#last = c.prevDue;
-    c.prevDue = c.nextDue = undefined;
-    this.#size--;
-    return true;
+    return this.#list.remove(c);
   }
 
   has(c: Cancellable): boolean {
-    return c.listedDue === true;
+    return c.listed === true;
   }
 
   get size(): number {
-    return this.#size;
+    return this.#list.size;
   }
 
   /** Removes and returns those due at `now` (their cancel may add or remove others). */
   takeDue(now: number): Cancellable[] {
     const due: Cancellable[] = [];
-    for (let c = this.#first; c; ) {
-      const next = c.nextDue;
+    for (let c = this.#list.first; c; ) {
+      const next = c.next;
       if (c.dueAt! <= now) {
-        this.delete(c);
+        this.#list.remove(c);
         due.push(c);
       }
       c = next;
