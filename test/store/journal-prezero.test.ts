@@ -7,9 +7,10 @@ import { Journal, PREZERO_BYTES } from '../../src/store/journal.js';
 import { JournalWriter } from '../../src/store/journal-writer.js';
 import { Ledger } from '../../src/store/ledger.js';
 import { customerScopeKey } from '../../src/store/aggregates.js';
-import { decodeRows, RowBatchEncoder } from '../../src/store/row-codec.js';
+import { decodeRows } from '../../src/store/row-codec.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { JOURNAL_TS, journalBatch, journalRows } from '../helpers/journal-rows.js';
 
 // With ledger.sync the journal keeps its segment zero-filled ahead of the
 // write position, so each group's fdatasync is a data flush only
@@ -19,20 +20,9 @@ import { tempDir } from '../helpers/temp-dir.js';
 // the journal must keep appending correctly after such a restart, across
 // rotations and on a disk without room for the zeros.
 
-const TS = Date.parse('2031-06-18T12:00:00Z');
-let n = 0;
-const row = (over: Partial<UsageRecord> = {}): UsageRecord => ({
-  request_id: `req_z${String(n++).padStart(6, '0')}`, ts: TS + n, customer: 'acme', agent: null, session: null, tags: {},
-  endpoint: '/v1/chat/completions', model_requested: 'm', model: 'm', provider: 'p', prompt_tokens: 10, completion_tokens: 5,
-  cached_tokens: 0, cache_write_tokens: 0, cost_nano: 1_000, billed_nano: 1_500, decision: 'allowed', reason: null, status: 200,
-  latency_ms: 1, idempotency_key: null, price_source: 'x', usage_source: 'provider', ...over,
-});
-
-const batch = (rows: UsageRecord[]) => {
-  const enc = new RowBatchEncoder();
-  for (const r of rows) enc.add(r);
-  return enc.take();
-};
+const TS = JOURNAL_TS;
+const row = journalRows('z');
+const batch = journalBatch;
 
 /** Groups of 1–5 rows, the rows kept to compare with what recovery reads. */
 const groups = (count: number, pad = 0) => Array.from({ length: count }, (_, i) => {

@@ -6,28 +6,17 @@ import { JournalWriter } from '../../src/store/journal-writer.js';
 import { Ledger } from '../../src/store/ledger.js';
 import { LedgerProgress } from '../../src/store/ledger-progress.js';
 import { customerScopeKey } from '../../src/store/aggregates.js';
-import { RowBatchEncoder } from '../../src/store/row-codec.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { JOURNAL_TS, journalBatch, journalRows } from '../helpers/journal-rows.js';
 
 // The journal is the ledger's durability point; LMDB is written behind from
 // it. What a crash leaves in the journal is replayed exactly once, a torn
 // last frame (never acknowledged) is dropped, and a clean close leaves it empty.
 
-const TS = Date.parse('2031-06-18T12:00:00Z');
-let n = 0;
-const row = (over: Partial<UsageRecord> = {}): UsageRecord => ({
-  request_id: `req_j${String(n++).padStart(6, '0')}`, ts: TS + n, customer: 'acme', agent: null, session: null, tags: {},
-  endpoint: '/v1/chat/completions', model_requested: 'm', model: 'm', provider: 'p', prompt_tokens: 10, completion_tokens: 5,
-  cached_tokens: 0, cache_write_tokens: 0, cost_nano: 1_000, billed_nano: 1_500, decision: 'allowed', reason: null, status: 200,
-  latency_ms: 1, idempotency_key: null, price_source: 'x', usage_source: 'provider', ...over,
-});
-
-const batch = (rows: UsageRecord[]) => {
-  const enc = new RowBatchEncoder();
-  for (const r of rows) enc.add(r);
-  return enc.take();
-};
+const TS = JOURNAL_TS;
+const row = journalRows('j');
+const batch = journalBatch;
 
 const open: Ledger[] = [];
 afterEach(async () => {
