@@ -88,6 +88,8 @@ describeWithRedis('idempotency keys across three nodes', () => {
     expect(answers.filter((a) => a.status !== 200 && a.status !== 0).every((a) => a.status === 409 && a.retry === 'false')).toBe(true);
     expect(mock.stats().requests - before).toBe(1);
     expect(await charged('order-2', [0, 1])).toBe(1);
+    // The node reports the key done after its client has the answer (model-call.ts): a repeat sent at once may still find it in flight.
+    await waitFor(async () => (await Promise.all((await redis.keys('tollgate:idem:*')).map((k) => redis.get(k)))).every((v) => v?.startsWith('done:')), 5_000);
     const again = await send(1, 'order-2');
     expect([again.status, again.original]).toEqual([409, ok[0]!.requestId]);
   });
