@@ -10,13 +10,18 @@ interface Edit { at: Span; text: string }
 
 export function splicedBody(call: ParsedCall, layout: BodyLayout, model: string, maxOutputTokens: number | undefined): Buffer {
   const { raw, members, open } = layout;
+  // The four edits, each decided once here.
+  const newModel = model !== call.model;
+  const newCap = maxOutputTokens !== undefined && maxOutputTokens !== call.maxOutputTokens;
+  const includeUsage = call.endpoint === 'chat' && call.stream;
+  // A byte-order mark (the UTF-8 decoder skipped it) is not JSON (RFC 8259 §8.1): not forwarded.
   const bom = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf;
   // Most calls need no edit: their bytes go as they came, with no list of edits made first.
-  if (model === call.model && (maxOutputTokens === undefined || maxOutputTokens === call.maxOutputTokens) && !(call.endpoint === 'chat' && call.stream) && !bom) return raw;
+  if (!newModel && !newCap && !includeUsage && !bom) return raw;
   const edits: Edit[] = [];
   const insert = (at: number, text: string) => edits.push({ at: [at, at], text });
-  if (model !== call.model) edits.push({ at: members.get('model')!, text: JSON.stringify(model) });
-  if (maxOutputTokens !== undefined && maxOutputTokens !== call.maxOutputTokens) {
+  if (newModel) edits.push({ at: members.get('model')!, text: JSON.stringify(model) });
+  if (newCap) {
     const fields = outputCapFields(call.endpoint);
     const isNull = (s: Span) => raw[s[0]] === 0x6e; // n(ull)
     const present = fields.filter((f) => members.has(f) && !isNull(members.get(f)!));
@@ -27,7 +32,7 @@ export function splicedBody(call: ParsedCall, layout: BodyLayout, model: string,
       else insert(open + 1, `${JSON.stringify(f)}:${maxOutputTokens},`);
     }
   }
-  if (call.endpoint === 'chat' && call.stream) {
+  if (includeUsage) {
     const so = members.get('stream_options');
     const inner = layout.streamOptions;
     if (!so) insert(open + 1, '"stream_options":{"include_usage":true},');
@@ -38,7 +43,6 @@ export function splicedBody(call: ParsedCall, layout: BodyLayout, model: string,
       else if (raw.toString('latin1', iu[0], iu[1]) !== 'true') edits.push({ at: iu, text: 'true' });
     }
   }
-  // A byte-order mark (the UTF-8 decoder skipped it) is not JSON (RFC 8259 §8.1): not forwarded.
   if (bom) edits.push({ at: [0, 3], text: '' });
   if (!edits.length) return raw;
   edits.sort((a, b) => a.at[0] - b.at[0]);

@@ -40,7 +40,6 @@ export class StreamHold {
   #askedAt = -1;
   /** keepUpBounded: the text bound when the text was last counted. */
   #boundAtCount = 0;
-  #bound = 0;
 
   constructor(
     private readonly ctx: ShardContext,
@@ -90,8 +89,7 @@ export class StreamHold {
    * only when a count is due.
    */
   keepUpBounded(src: { readonly text: string; readonly textComplete: boolean }, textBound: number, bytes: number): boolean | Promise<boolean> {
-    this.#bound = textBound;
-    return this.#countDue(this.#upperBounded(textBound, bytes)) ? this.#recount(src.text, src.textComplete, bytes) : true;
+    return this.#countDue(this.#upperBounded(textBound, bytes)) ? this.#recount(src.text, src.textComplete, bytes, textBound) : true;
   }
 
   /**
@@ -123,13 +121,13 @@ export class StreamHold {
     return textBound < MAX_TEXT_CHARS ? this.#counted + textBound - this.#boundAtCount : bytes;
   }
 
-  async #recount(text: string, complete: boolean, bytes: number): Promise<boolean> {
+  /** `textBound`: keepUpBounded's bound on the text being counted (becomes #boundAtCount). */
+  async #recount(text: string, complete: boolean, bytes: number, textBound = 0): Promise<boolean> {
     if (complete) {
-      const bound = this.#bound;
       if (text.length > this.#countedChars) this.#counted += await this.countTokens(text.slice(this.#countedChars));
       this.#countedChars = text.length;
       this.#pendingBytes = 0;
-      this.#boundAtCount = bound;
+      this.#boundAtCount = textBound;
     } else {
       this.#counted = Math.max(this.#counted, bytes);
     }
