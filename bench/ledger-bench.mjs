@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
 import { start, stop } from './bench-process.mjs';
+import { buckets, series, sum } from './prom-text.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -35,20 +36,9 @@ const load = (url, headers) => new Promise((resolve, reject) => {
 });
 
 const mockPort = 19500, passPort = 19501, tgPort = 19502;
-const series = (text, name) => {
-  const out = [];
-  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))) out.push({ labels: m[1] ?? '', value: Number(m[2]) });
-  return out;
-};
-const sum = (text, name) => series(text, name).reduce((n, s) => n + s.value, 0);
 /** Percentile from cumulative histogram buckets (summed over shards), linear inside a bucket. */
 function percentile(text, q) {
-  const buckets = new Map();
-  for (const s of series(text, 'tollgate_ledger_commit_seconds_bucket')) {
-    const le = /le="([^"]+)"/.exec(s.labels)[1];
-    buckets.set(le, (buckets.get(le) ?? 0) + s.value);
-  }
-  const sorted = [...buckets].map(([le, c]) => [le === '+Inf' ? Infinity : Number(le), c]).sort((a, b) => a[0] - b[0]);
+  const sorted = [...buckets(text, 'tollgate_ledger_commit_seconds')].map(([le, c]) => [le === '+Inf' ? Infinity : Number(le), c]).sort((a, b) => a[0] - b[0]);
   const total = sorted.at(-1)[1];
   const want = q * total;
   let prevLe = 0, prevC = 0;

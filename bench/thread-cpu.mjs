@@ -26,6 +26,7 @@ import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
 import { start, stop } from './bench-process.mjs';
 import { SCENARIOS } from './scenarios.mjs';
+import { buckets, series, sum } from './prom-text.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -110,13 +111,10 @@ const LEDGER_SERIES = {
 async function ledgerCounters(port) {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const out = { buckets: new Map() };
-    for (const [k, name] of Object.entries(LEDGER_SERIES)) out[k] = Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+    if (!series(text, LEDGER_SERIES.jc).length) return undefined; // the floor: no ledger
     // The commit-wait histogram, summed over shards: cumulative count per upper bound.
-    for (const m of text.matchAll(/^tollgate_ledger_commit_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
-      const le = m[1].match(/le="([^"]+)"/)[1];
-      out.buckets.set(le, (out.buckets.get(le) ?? 0) + Number(m[2]));
-    }
+    const out = { buckets: buckets(text, 'tollgate_ledger_commit_seconds') };
+    for (const [k, name] of Object.entries(LEDGER_SERIES)) out[k] = sum(text, name);
     return out;
   } catch {
     return undefined;
