@@ -7,6 +7,7 @@ import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { CLI, launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { CUSTOMER_KEY, providers, sleep } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 // The ledger's disk fills up. Calls must stop before they reach the provider
 // (503 ledger_unavailable, /readyz 503, a metric and an alert), resume by
@@ -16,21 +17,16 @@ import { tempDir } from '../helpers/temp-dir.js';
 // Needs root for a small tmpfs; skipped (loudly) without it.
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
+let disk: Tmpfs | undefined;
 let mountPoint = '';
-let mounted = false;
 let hook: Server;
 const alerts: { event: string; detail?: string }[] = [];
 let hookUrl = '';
 
 beforeAll(async () => {
   mock = await startMockUpstream({ completionTokens: 20 });
-  mountPoint = tempDir('tollgate-tmpfs-');
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountPoint], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    if (process.env.CI === 'true') throw new Error('full-disk tests need root to mount a tmpfs');
-  }
+  disk = mountTmpfs('8m', 'tollgate-tmpfs-');
+  mountPoint = disk?.path ?? '';
   hook = createServer((req, res) => {
     let b = '';
     req.on('data', (d) => (b += d));
@@ -46,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await mock?.close();
   hook?.close();
-  if (mounted) execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+  disk?.unmount();
 });
 
 const customers = [{ id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1000, unit: 'USD', period: 'month' }] }];
@@ -87,7 +83,7 @@ async function waitFor(cond: () => Promise<boolean> | boolean, ms: number): Prom
 
 describe('a full ledger disk', () => {
   it('refuses calls before they reach the provider, alerts, and resumes by itself when space returns', async (t) => {
-    if (!mounted) return t.skip();
+    if (!disk) return t.skip();
     const dataDir = join(mountPoint, 'a');
     mkdirSync(dataDir, { recursive: true });
     const tg = await startTollgate({
@@ -121,7 +117,7 @@ describe('a full ledger disk', () => {
   }, 60_000);
 
   it('holds the answer of a call whose commit failed until the row is written, and its spend survives a restart', async (t) => {
-    if (!mounted) return t.skip();
+    if (!disk) return t.skip();
     const dataDir = join(mountPoint, 'b');
     mkdirSync(dataDir, { recursive: true });
     // No free-space margin: the commit itself is what fails.
@@ -180,7 +176,7 @@ describe('a full ledger disk', () => {
   }, 60_000);
 
   it('answers an error (not success) when the row cannot be committed in time, logs the unwritten rows at SIGTERM, and `ledger replay` puts them back', async (t) => {
-    if (!mounted) return t.skip();
+    if (!disk) return t.skip();
     const dataDir = join(mountPoint, 'c');
     mkdirSync(dataDir, { recursive: true });
     const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '3s', ledger: { minFreeBytes: 0, commitTimeout: '2s' } }, { clockStart: TEST_CLOCK, dataDir, shards: 1 });
@@ -225,7 +221,7 @@ describe('a full ledger disk', () => {
   }, 60_000);
 
   it('exits within its grace (plus a few seconds) on SIGTERM while a call waits for its commit, and that client gets an error', async (t) => {
-    if (!mounted) return t.skip();
+    if (!disk) return t.skip();
     const dataDir = join(mountPoint, 'd');
     mkdirSync(dataDir, { recursive: true });
     const tg = await startTollgate({ providers: providers(mock.url), customers, shutdownGrace: '2s', ledger: { minFreeBytes: 0, commitTimeout: '60s' } }, { clockStart: TEST_CLOCK, dataDir, shards: 1 });

@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -10,6 +9,7 @@ import { customerScopeKey } from '../../src/store/aggregates.js';
 import { decodeRows } from '../../src/store/row-codec.js';
 import type { UsageRecord } from '../../src/store/usage-record.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { JOURNAL_TS, journalBatch, journalRows } from '../helpers/journal-rows.js';
 
 // With ledger.sync the journal keeps its segment zero-filled ahead of the
@@ -145,21 +145,13 @@ describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
 // pre-zeroing), is refused (append throws: the writer holds it and retries) when they do not,
 // and the segment is then cut back to its last whole group. Needs root for a small tmpfs.
 describe('a zero-filled journal on a full disk', () => {
-  let mountPoint = '';
-  let mounted = false;
-  afterAll(() => {
-    if (mounted) execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
-  });
+  let disk: Tmpfs | undefined;
+  afterAll(() => disk?.unmount());
 
   it('writes groups into the room left, refuses the first that does not fit, and takes it once space returns', (t) => {
-    mountPoint = tempDir('tg-prezero-tmpfs-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mountPoint], { stdio: 'ignore' });
-      mounted = true;
-    } catch {
-      if (process.env.CI === 'true') throw new Error('this test needs root to mount a tmpfs');
-      return t.skip();
-    }
+    disk = mountTmpfs('512k', 'tg-prezero-tmpfs-');
+    if (!disk) return t.skip();
+    const mountPoint = disk.path;
     const j = new Journal(mountPoint, true, 64 << 20);
     j.recover();
     // Leave ~64 KiB: far less than the zeros the first append asks for.
