@@ -34,15 +34,21 @@ const segmentFiles = (dir: string) => readdirSync(join(dir, 'journal')).sort().m
 const recovered = (dir: string, segmentBytes = 64 << 20) => new Journal(dir, true, segmentBytes).recover().map((g) => decodeRows(g.payload));
 const FRAME_HEADER = 16;
 
+/** A new journal of `count` groups, closed as a crash leaves it: nothing trims the zeros ahead. */
+function crashedJournal(count: number, segmentBytes = 64 << 20, pad = 0) {
+  const dir = tempDir('tg-prezero-');
+  const j = new Journal(dir, true, segmentBytes);
+  j.recover();
+  const written = groups(count, pad);
+  written.forEach((g, i) => j.append(i + 1, [g.payload], g.rows.length));
+  const end = j.size;
+  j.close();
+  return { dir, written, end };
+}
+
 describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
   it('recovers every group of a crashed segment and ends it at the zeros', () => {
-    const dir = tempDir('tg-prezero-');
-    const j = new Journal(dir, true, 64 << 20);
-    j.recover();
-    const written = groups(25);
-    written.forEach((g, i) => j.append(i + 1, [g.payload], g.rows.length));
-    const end = j.size;
-    j.close(); // a crash: nothing trims the zeros
+    const { dir, written, end } = crashedJournal(25);
 
     const [file] = segmentFiles(dir);
     const data = readFileSync(file!);
@@ -56,13 +62,7 @@ describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
 
   it('drops a frame torn inside the zeros and keeps every whole frame before it', () => {
     for (const tear of ['header and part of the payload', 'header only', 'payload only'] as const) {
-      const dir = tempDir('tg-prezero-');
-      const j = new Journal(dir, true, 64 << 20);
-      j.recover();
-      const written = groups(7);
-      written.forEach((g, i) => j.append(i + 1, [g.payload], g.rows.length));
-      const end = j.size;
-      j.close();
+      const { dir, written, end } = crashedJournal(7);
       // Power loss while the next group was being written in place: some of its bytes reached the disk.
       const torn = batch([row(), row()]);
       const header = Buffer.alloc(FRAME_HEADER);
@@ -81,12 +81,7 @@ describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
   });
 
   it('appends after a restart that found a zero-filled tail, and a later recovery reads both runs in order', () => {
-    const dir = tempDir('tg-prezero-');
-    const first = groups(4);
-    const a = new Journal(dir, true, 64 << 20);
-    a.recover();
-    first.forEach((g, i) => a.append(i + 1, [g.payload], g.rows.length));
-    a.close(); // crash
+    const { dir, written: first } = crashedJournal(4);
 
     const b = new Journal(dir, true, 64 << 20);
     expect(b.recover().map((g) => decodeRows(g.payload))).toStrictEqual(first.map((g) => g.rows));
@@ -100,12 +95,7 @@ describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
   });
 
   it('through the writer: a crash with rows in a zero-filled segment replays them once, and a clean stop leaves one empty segment', async () => {
-    const dir = tempDir('tg-prezero-');
-    const crashed = groups(5);
-    const j = new Journal(dir, true, 64 << 20);
-    j.recover();
-    crashed.forEach((g, i) => j.append(i + 1, [g.payload], g.rows.length));
-    j.close();
+    const { dir, written: crashed } = crashedJournal(5);
 
     const ledger = new Ledger(dir, 'UTC', true);
     try {
@@ -125,13 +115,8 @@ describe('a journal segment kept zero-filled ahead (ledger.sync)', () => {
   });
 
   it('zero-fills no further than the segment size, and recovery crosses every rotated segment\'s zeros', () => {
-    const dir = tempDir('tg-prezero-');
     const segmentBytes = 64 * 1024;
-    const j = new Journal(dir, true, segmentBytes);
-    j.recover();
-    const written = groups(100, 1_000); // ~1.2 KB a row, 3 rows a group on average: several 64 KiB segments
-    written.forEach((g, i) => j.append(i + 1, [g.payload], g.rows.length));
-    j.close();
+    const { dir, written } = crashedJournal(100, segmentBytes, 1_000); // ~1.2 KB a row, 3 rows a group on average: several 64 KiB segments
 
     const files = segmentFiles(dir);
     expect(files.length).toBeGreaterThanOrEqual(4);
