@@ -42,7 +42,9 @@ const ledger = new Ledger(config.dataDir, config.timezone, config.ledger.sync, c
  * (bench:threads --together at --rate 1500 on a machine loaded by others, 400–970
  * req/s served, medians of 5 rounds against 50 ms: ledger thread 73 vs 76 µs a
  * request, paired −7; LMDB's sync thread 8 vs 21, paired −12; 10 vs 16 LMDB
- * commits/s; 200 ms cut both again, −16 and −27, at 130 req/s). The time the
+ * commits/s; at --rate 1800, 6 rounds: paired −11.5 and −10.5. 200 ms against
+ * 100, same way: paired −6 and −6, but clients' batch wait p99 rose from the
+ * ≤100 ms bucket to ≤250 ms in 3 of 5 rounds, so not taken). The time the
  * writer's loop is held per second is the same at any interval (the per-row
  * work), only in longer pieces: a round of 100 ms of rows holds it ~3 ms at
  * 3,000 req/s. Reads that do not wait for the write-behind see LMDB up to
