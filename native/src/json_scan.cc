@@ -42,8 +42,29 @@ const Named TOP_KEYS[] = {
 // Keys that matter below the top level.
 enum NestedKey { N_OTHER = 0, N_TYPE, N_INCLUDE_USAGE };
 
-// What a container is, for the fields and the estimate's special cases.
-enum Ctx : uint8_t { C_NONE = 0, C_TOP, C_STREAM_OPTIONS, C_TOOLS, C_TOOL, C_TOKEN_IDS, C_TOKEN_IDS_INNER };
+// What a container is, for the fields and the estimate's special cases; in answers, the top-level
+// "usage" object and its detail objects.
+enum Ctx : uint8_t { C_NONE = 0, C_TOP, C_STREAM_OPTIONS, C_TOOLS, C_TOOL, C_TOKEN_IDS, C_TOKEN_IDS_INNER, C_USAGE, C_USAGE_DETAIL };
+
+// Keys of an answer's usage object that src/protocols/usage-from-body.ts reads (every protocol's):
+// a count goes to its slot; a detail object holds one count. Frame::key holds the index in USAGE_KEYS + 1.
+struct UsageKey { const char* name; Ctx in; int parent; int slot; };
+constexpr int U_PROMPT_DETAILS = 7, U_INPUT_DETAILS = 8, U_CACHE_CREATION = 9;  // indexes + 1 of the detail objects below
+const UsageKey USAGE_KEYS[] = {
+  {"prompt_tokens", C_USAGE, 0, S_U_PROMPT},
+  {"completion_tokens", C_USAGE, 0, S_U_COMPLETION},
+  {"input_tokens", C_USAGE, 0, S_U_INPUT},
+  {"output_tokens", C_USAGE, 0, S_U_OUTPUT},
+  {"cache_read_input_tokens", C_USAGE, 0, S_U_CACHE_READ},
+  {"cache_creation_input_tokens", C_USAGE, 0, S_U_CACHE_CREATION},
+  {"prompt_tokens_details", C_USAGE, 0, -1},
+  {"input_tokens_details", C_USAGE, 0, -1},
+  {"cache_creation", C_USAGE, 0, -1},
+  {"cached_tokens", C_USAGE_DETAIL, U_PROMPT_DETAILS, S_U_PROMPT_CACHED},
+  {"cached_tokens", C_USAGE_DETAIL, U_INPUT_DETAILS, S_U_INPUT_CACHED},
+  {"ephemeral_1h_input_tokens", C_USAGE_DETAIL, U_CACHE_CREATION, S_U_CACHE_1H},
+};
+constexpr int USAGE_KEY_COUNT = sizeof USAGE_KEYS / sizeof USAGE_KEYS[0];
 
 const char* const MEDIA_TYPES[] = {"image_url", "input_image", "image", "input_audio", "file", "input_file", "document"};
 const char* const FETCHING_TOOLS[] = {"mcp", "file_search", "web_search", "web_fetch"};
@@ -144,6 +165,7 @@ class Scanner {
   int run(std::u16string& model) {
     for (int s = 0; s < S_COUNT; s++) out_[s] = 0;
     out_[S_TOOL_TYPE_S] = out_[S_TOOL_TYPE_E] = -1;
+    clearUsage();
     model_ = &model;
     int st = parse();
     if (st == ST_OK && tooDeep_ && !(flags_ & F_MEDIA)) st = ST_TOO_DEEP;
@@ -154,6 +176,7 @@ class Scanner {
     out_[S_PRED_Q_VERIFIED] = static_cast<double>(pred_.verified);
     out_[S_PRED_Q_UNVERIFIED] = static_cast<double>(pred_.unverified);
     if (st != ST_OK) out_[S_ERROR_AT] = static_cast<double>(i_);
+    out_[S_USAGE_PLAIN] = usagePlain_ ? 1 : 0;
     return st;
   }
 
@@ -178,8 +201,28 @@ class Scanner {
   size_t topStart_ = 0;
   // A stream_options member being read.
   size_t memberStart_ = 0;
+  // The usage object being read (answers): its counts are plain so far; which of USAGE_KEYS it has had.
+  bool usagePlain_ = false;
+  uint32_t usageSeen_ = 0;
 
   void ws() { while (i_ < n_ && isWs(p_[i_])) i_++; }
+
+  /** A top-level "usage" object begins (the last one counts, as JSON.parse keeps the last). */
+  void clearUsage() {
+    for (int s = S_U_PROMPT; s <= S_U_CACHE_1H; s++) out_[s] = -1;
+    usageSeen_ = 0;
+    usagePlain_ = false;
+  }
+
+  /** Index + 1 in USAGE_KEYS of the plain key p[from, to) of frame f (a usage or detail object); 0 when it is none of them. */
+  int usageKeyOf(const Frame& f, size_t from, size_t to) const {
+    const int parent = f.ctx == C_USAGE_DETAIL ? stack_[depth_ - 2].key : 0;
+    for (int k = 0; k < USAGE_KEY_COUNT; k++) {
+      const UsageKey& u = USAGE_KEYS[k];
+      if (u.in == f.ctx && u.parent == parent && std::strlen(u.name) == to - from && std::memcmp(p_ + from, u.name, to - from) == 0) return k + 1;
+    }
+    return 0;
+  }
 
   void charge(int64_t q) {
     if (!walked_) return;
@@ -466,6 +509,12 @@ class Scanner {
           memberStart_ = i_;
         }
         const Ctx pctx = parent ? parent->ctx : C_NONE;
+        // A count of the usage object must be a plain integer, a detail an object; anything else is left to JSON.parse.
+        int usageSlot = -1;
+        if ((pctx == C_USAGE || pctx == C_USAGE_DETAIL) && parent->key) {
+          usageSlot = USAGE_KEYS[parent->key - 1].slot;
+          if (usageSlot >= 0 ? !(p_[i_] >= '0' && p_[i_] <= '9') : p_[i_] != '{') usagePlain_ = false;
+        }
         // This node's depth in the estimate's walk (the body's values are at 0).
         if (walked_ && depth_ >= 1 && depth_ - 1 > MAX_DEPTH) tooDeep_ = true;
         const uint8_t c = p_[i_];
@@ -473,6 +522,8 @@ class Scanner {
           Ctx ctx = C_NONE;
           if (!depth_) ctx = C_TOP;
           else if (depth_ == 1 && topKey_ == T_STREAM_OPTIONS && request_) ctx = C_STREAM_OPTIONS;
+          else if (depth_ == 1 && topKey_ == T_USAGE && !request_) { ctx = C_USAGE; clearUsage(); usagePlain_ = true; }
+          else if (pctx == C_USAGE && parent->key && usageSlot < 0) ctx = C_USAGE_DETAIL;
           else if (pctx == C_TOOLS) ctx = C_TOOL;
           charge(depth_ ? OBJECT_OVERHEAD : 0);
           push(true, ctx);
@@ -531,6 +582,13 @@ class Scanner {
               default: break;
             }
           }
+          if (usageSlot >= 0) {
+            // Digits only, and few enough to be exact: the number JSON.parse reads, an integer.
+            bool digits = i_ - from <= 15;
+            for (size_t k = from; digits && k < i_; k++) digits = p_[k] >= '0' && p_[k] <= '9';
+            if (digits) out_[usageSlot] = numberValue(from, i_);
+            else usagePlain_ = false;
+          }
           valueEnded(K_NUMBER, value);
           state = AFTER;
           continue;
@@ -569,6 +627,15 @@ class Scanner {
           }
           // A key below the top level is input (the walk charges keys; the body's own keys are not).
           if (walked_ && depth_ > 1) { chargeText(from, to); charge(Q); }
+        } else if (f.ctx == C_USAGE || f.ctx == C_USAGE_DETAIL) {
+          // A key spelled with an escape may still name a count, and one named twice keeps its last value: JSON.parse reads those.
+          f.key = plain ? usageKeyOf(f, from, to) : 0;
+          if (!plain) usagePlain_ = false;
+          if (f.key) {
+            const uint32_t bit = 1u << f.key;
+            if (usageSeen_ & bit) usagePlain_ = false;
+            usageSeen_ |= bit;
+          }
         } else if (depth_ == 1) {
           // Answers: only the top-level "model" and "usage" (the last of each, as JSON.parse keeps).
           size_t len = to - from;

@@ -35,6 +35,12 @@ enum Slot {
   S_PRED_KIND,
   S_ERROR_AT,
   S_USAGE_KIND, S_USAGE_S, S_USAGE_E,
+  // Answers: the token counts of the last top-level "usage" object, -1 where absent; S_USAGE_PLAIN is 1 when
+  // every one present is a plain integer literal (digits only) under a plain key, seen once, and each detail
+  // object is an object; else 0 and JavaScript parses the object (src/protocols/json-answer.ts).
+  S_USAGE_PLAIN,
+  S_U_PROMPT, S_U_COMPLETION, S_U_INPUT, S_U_OUTPUT, S_U_CACHE_READ, S_U_CACHE_CREATION,
+  S_U_PROMPT_CACHED, S_U_INPUT_CACHED, S_U_CACHE_1H,
   S_COUNT
 };
 
@@ -53,8 +59,8 @@ int scanRequest(const uint8_t* p, size_t n, double* out, std::u16string& model);
 
 /**
  * Scans a whole JSON answer (UTF-8 read leniently, as Buffer#toString does):
- * whether it is valid JSON, and the offsets of the last top-level "model"
- * and "usage" values.
+ * whether it is valid JSON, the offsets of the last top-level "model" and
+ * "usage" values, and that usage object's token counts when they are plain.
  */
 int scanAnswer(const uint8_t* p, size_t n, double* out);
 

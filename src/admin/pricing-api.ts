@@ -1,6 +1,6 @@
 import type { PriceEntry, PriceExplanation, PriceMatch, PriceTable } from '../pricing/price-table.js';
 import type { ResaleTerms } from '../pricing/resale.js';
-import { billedPico } from '../pricing/resale.js';
+import { billedPico, customPrice } from '../pricing/resale.js';
 import { errorBody, errorStatus } from '../http/errors.js';
 
 // GET /admin/pricing/:model[?customer=ID]: the provider's price for a model
@@ -27,7 +27,7 @@ export function priceView(model: string, match: PriceMatch | undefined, resale: 
   const provider = providerPrice(e);
   const customer = resale
     ? {
-        markup: resale.prices[model] || resale.prices[match.id] ? null : resale.markup,
+        markup: customPrice(resale, model) || customPrice(resale, match.id) ? null : resale.markup,
         // What 1M tokens of each kind bill at, so custom lists and markups read the same way.
         input: billedPico(resale, [model, match.id], (e.input ?? 0) * 1e6, { promptTokens: 1e6, completionTokens: 0 }) / 1e12,
         output: billedPico(resale, [model, match.id], (e.output ?? 0) * 1e6, { promptTokens: 0, completionTokens: 1e6 }) / 1e12,

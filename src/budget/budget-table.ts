@@ -105,9 +105,9 @@ export class BudgetTable {
     const a = this.#a;
     const b = slot * this.stride;
     const current = Atomics.load(a, b + F_PERIOD);
-    const next = BigInt(periodStart);
-    if (current >= next) return;
-    if (Atomics.compareExchange(a, b + F_PERIOD, current, next) !== current) return; // another shard did it
+    // Compared as numbers (period starts are ms, far below 2^53): no BigInt made on every call's check, only for a rollover.
+    if (Number(current) >= periodStart) return;
+    if (Atomics.compareExchange(a, b + F_PERIOD, current, BigInt(periodStart)) !== current) return; // another shard did it
     if (this.leased) {
       Atomics.store(a, b + F_CAP, 0n);
       Atomics.store(a, b + F_BASE, 0n);
@@ -120,10 +120,14 @@ export class BudgetTable {
     const a = this.#a;
     const b = slot * this.stride;
     const cap = Atomics.load(a, b + F_CAP);
+    // Each BigInt operation allocates: the sum is made once, and a lost race retries from the value the exchange saw.
+    let c = Atomics.load(a, b + F_COMMITTED);
     for (;;) {
-      const c = Atomics.load(a, b + F_COMMITTED);
-      if (c + amount > cap) return false;
-      if (Atomics.compareExchange(a, b + F_COMMITTED, c, c + amount) === c) break;
+      const next = c + amount;
+      if (next > cap) return false;
+      const seen = Atomics.compareExchange(a, b + F_COMMITTED, c, next);
+      if (seen === c) break;
+      c = seen;
     }
     Atomics.add(a, b + F_RESERVED0 + shard, amount);
     return true;

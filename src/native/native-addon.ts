@@ -26,10 +26,47 @@ export function scannedValue(bytes: Buffer, slot: number, from = 0): unknown {
   return JSON.parse(bytes.toString('utf8', from + OUT[slot]!, from + OUT[slot + 1]!));
 }
 
+const count = (slot: number): number | undefined => (OUT[slot]! < 0 ? undefined : OUT[slot]);
+
+/** The thread's one usage object, refilled by each scannedUsage (its readers copy the counts out at once). */
+const USAGE = {
+  prompt_tokens: undefined as number | undefined,
+  completion_tokens: undefined as number | undefined,
+  input_tokens: undefined as number | undefined,
+  output_tokens: undefined as number | undefined,
+  cache_read_input_tokens: undefined as number | undefined,
+  cache_creation_input_tokens: undefined as number | undefined,
+  prompt_tokens_details: { cached_tokens: undefined as number | undefined },
+  input_tokens_details: { cached_tokens: undefined as number | undefined },
+  cache_creation: { ephemeral_1h_input_tokens: undefined as number | undefined },
+};
+
+/**
+ * The usage object a scan read, when its counts were plain (OUT[S.USAGE_PLAIN]): the
+ * keys usage-from-body.ts reads, with the values JSON.parse would give them (an absent
+ * count or detail object reads the same as an undefined one there). No string and no
+ * parse (JSON.parse of a small answer's usage cost ~2 us), and no object made: the
+ * thread's one object is refilled, valid until the next scan's (usage-from-body.ts
+ * copies the counts out before anything else runs).
+ */
+export function scannedUsage(): Record<string, unknown> {
+  const u = USAGE;
+  u.prompt_tokens = count(S.U_PROMPT);
+  u.completion_tokens = count(S.U_COMPLETION);
+  u.input_tokens = count(S.U_INPUT);
+  u.output_tokens = count(S.U_OUTPUT);
+  u.cache_read_input_tokens = count(S.U_CACHE_READ);
+  u.cache_creation_input_tokens = count(S.U_CACHE_CREATION);
+  u.prompt_tokens_details.cached_tokens = count(S.U_PROMPT_CACHED);
+  u.input_tokens_details.cached_tokens = count(S.U_INPUT_CACHED);
+  u.cache_creation.ephemeral_1h_input_tokens = count(S.U_CACHE_1H);
+  return u;
+}
+
 const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
 
 /** The addon interface this build calls (INTERFACE_VERSION in native/src/addon.cc; bump both together). */
-export const ADDON_VERSION = 3;
+export const ADDON_VERSION = 4;
 
 function load(): NativePath {
   const want = process.env.TOLLGATE_NATIVE;

@@ -23,7 +23,11 @@ export const S = {
   PRED_KIND: 43,
   ERROR_AT: 44,
   USAGE_KIND: 45, USAGE_S: 46, USAGE_E: 47,
-  COUNT: 48,
+  // An answer's usage counts (-1: absent), read only when USAGE_PLAIN is 1 (native/src/json_scan.h).
+  USAGE_PLAIN: 48,
+  U_PROMPT: 49, U_COMPLETION: 50, U_INPUT: 51, U_OUTPUT: 52, U_CACHE_READ: 53, U_CACHE_CREATION: 54,
+  U_PROMPT_CACHED: 55, U_INPUT_CACHED: 56, U_CACHE_1H: 57,
+  COUNT: 58,
 } as const;
 
 export const CAP_FIELDS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;

@@ -18,9 +18,19 @@ export function perMillionToPico(usdPerMillion: number): number {
   return Math.round(usdPerMillion * 1e6);
 }
 
+/**
+ * The custom price list for `model`, if the terms have one. Own keys only:
+ * the names come from clients and upstream answers, and `prices` is a plain
+ * object, so `prices["constructor"]` (or toString, __proto__, ...) read
+ * through to Object.prototype and billed such a call at 0.
+ */
+export function customPrice(terms: ResaleTerms, model: string | null | undefined): ResaleTerms['prices'][string] | undefined {
+  return model && Object.hasOwn(terms.prices, model) ? terms.prices[model] : undefined;
+}
+
 export function billedPico(terms: ResaleTerms, models: readonly (string | null | undefined)[], providerPico: number, usage: UsageUnits): number {
   for (const m of models) {
-    const custom = m ? terms.prices[m] : undefined;
+    const custom = customPrice(terms, m);
     if (custom) return costPico({ provider: 'custom', mode: 'chat', source: 'override', ...custom }, usage);
   }
   return terms.markup === 1 ? providerPico : Math.round(providerPico * terms.markup);

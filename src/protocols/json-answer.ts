@@ -1,4 +1,4 @@
-import { nativePath, OUT, scannedValue, type Addon } from '../native/native-addon.js';
+import { nativePath, OUT, scannedUsage, scannedValue, type Addon } from '../native/native-addon.js';
 import { Kind, S, Status } from '../native/scan-slots.js';
 import type { EndpointId } from './call.js';
 import { usageFromBody, type ReportedUsage } from './usage-from-body.js';
@@ -7,8 +7,10 @@ import { usageFromBody, type ReportedUsage } from './usage-from-body.js';
 // the parsed answer only when something needs all of it (a translation, our
 // own count when the usage is missing or wrong). The native scanner
 // validates the answer and finds its top-level "usage" and "model" (the
-// last of each, as JSON.parse keeps) without building it; only the usage
-// object is parsed. Bytes are read as Buffer#toString reads them.
+// last of each, as JSON.parse keeps) without building it; the usage object
+// is parsed only when the scan could not read its counts (a count that is
+// not a plain integer, an escaped or repeated key). Bytes are read as
+// Buffer#toString reads them.
 
 export interface JsonAnswer {
   /** The answer is JSON. */
@@ -55,7 +57,8 @@ export function readJsonAnswerNative(endpoint: EndpointId, bytes: Buffer, addon:
   if (bytes[OUT[S.OBJ_OPEN]!] !== 0x7b) return readJsonAnswerJs(endpoint, bytes);
   const top: { model?: unknown; usage?: unknown } = {};
   if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = scannedString(bytes, OUT[S.MODEL_S]!, OUT[S.MODEL_E]!);
-  if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = scannedValue(bytes, S.USAGE_S);
+  if (OUT[S.USAGE_KIND] === Kind.OBJECT && OUT[S.USAGE_PLAIN] === 1) top.usage = scannedUsage();
+  else if (OUT[S.USAGE_KIND] !== Kind.ABSENT) top.usage = scannedValue(bytes, S.USAGE_S);
   return new ScannedAnswer(usageFromBody(endpoint, top as Record<string, unknown>), bytes);
 }
 

@@ -1,4 +1,4 @@
-import { nativePath, OUT, scannedValue } from '../native/native-addon.js';
+import { nativePath, OUT, scannedUsage, scannedValue } from '../native/native-addon.js';
 import { Kind, S, Status } from '../native/scan-slots.js';
 import type { EndpointId } from './call.js';
 import { eventEnd } from './sse.js';
@@ -250,7 +250,8 @@ export class StreamWatch {
     const top: { model?: unknown; usage?: unknown } = {};
     if (OUT[S.MODEL_KIND] === Kind.STRING) top.model = stringOf(b, from, S.MODEL_S); // another kind is not read as the model
     const usage = OUT[S.USAGE_KIND]!;
-    if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = scannedValue(b, S.USAGE_S, from);
+    if (usage === Kind.OBJECT && OUT[S.USAGE_PLAIN] === 1) top.usage = scannedUsage();
+    else if (usage !== Kind.ABSENT && usage !== Kind.NULL && usage !== Kind.FALSE) top.usage = scannedValue(b, S.USAGE_S, from);
     return this.tracker.inspectChatTop(top);
   }
 

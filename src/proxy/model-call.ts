@@ -20,10 +20,10 @@ import { AT_COST, type ResaleTerms } from '../pricing/resale.js';
 import { newRequestId } from './request-id.js';
 import type { Cancellable, ShardContext } from './shard-context.js';
 import { describeError } from './upstream-request.js';
-import { attemptSummary, tryTargets, type AttemptControl, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
+import { attemptSummary, tryTargets, type Answer, type AttemptControl, type AttemptsResult, type RoutedRow, type UpstreamCall } from './upstream-attempts.js';
 import { upstreamDeps } from './upstream-dispatch.js';
 import { baseRow } from './usage-row.js';
-import { loopCheck } from './loop-check.js';
+import { loopCheck, type LoopRefusal } from './loop-check.js';
 import type { ResolvedScope } from '../policy/scope-policy.js';
 import { releaseRates, type RateHold } from '../policy/velocity.js';
 import { admit, type Admission } from './admission.js';
@@ -33,6 +33,7 @@ import { balanceText, friendlyRefusal } from './self-answers.js';
 import { customerView } from '../admin/customer-view.js';
 import { bodyRefusal, claimClusterIdempotency, claimIdempotency, readCall, type IntakeRefusal } from './call-intake.js';
 import { reservationEstimate, type GrowableHold, type ReservationEstimate } from './call-estimate.js';
+import type { CallAmounts } from '../budget/budget-ref.js';
 import { admissionRefusal } from './admission-refusal.js';
 import type { CallRun } from './call-run.js';
 import { relayError, relayJson } from './json-relay.js';
@@ -67,28 +68,10 @@ export interface CallHeaders {
 
 const ignore = (): void => {};
 
-export async function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
+/** Starts one proxied model call; its promise never rejects (ModelCall.run answers every fault). */
+export function handleModelCall(ctx: ShardContext, ex: Exchange, endpoint: EndpointId, h: CallHeaders, body: Promise<Buffer>): Promise<void> {
   ctx.inFlight++;
-  const call = new ModelCall(ctx, ex, endpoint, h);
-  try {
-    await call.run(body);
-  } catch (err) {
-    body.catch(ignore); // a fault before run() awaited the body: its failure must not go unhandled
-    if (err instanceof LedgerUnavailableError) {
-      // Answered upstream, but its row is still held uncommitted (written once the disk frees): never tell the client it succeeded.
-      ctx.log('error', 'usage row not committed in time; the client gets an error', { request_id: call.requestId });
-      if (!ex.started) call.refuse('ledger_unavailable', err.message);
-      else ex.end(streamErrorEvent(endpoint, err.message));
-      return;
-    }
-    ctx.log('error', 'call failed', { request_id: call.requestId, error: describeError(err) });
-    if (!ex.started) call.refuse('internal_error', 'internal error in the proxy; the call was not charged');
-    else ex.close();
-  } finally {
-    ctx.inFlight--;
-    ctx.callFinished();
-    call.logLine();
-  }
+  return new ModelCall(ctx, ex, endpoint, h).run(body);
 }
 
 /** Most input one model call reads when the price table does not know the model's context window. */
@@ -124,6 +107,17 @@ function dearestTarget(ctx: ShardContext, scope: ResolvedScope, call: ParsedCall
     }
   }
   return best;
+}
+
+/** A routed call: its plan, what to reserve, and the model it was degraded from. */
+interface Routed { plan: RoutedPlan; estimate: CallAmounts; degradedFrom: string | null }
+
+/** The client left while the call was being admitted: whatever was reserved goes back. */
+function dropAdmission(ctx: ShardContext, admission: Admission, now: number): void {
+  if (!admission.ok) return;
+  releaseRates(ctx.policyTables.windows, admission.velocity.holds, now);
+  releaseHolds(ctx.table, admission.decision.holds, ctx.shard);
+  if (admission.session) releaseSessionHold(admission.session, Date.now());
 }
 
 class ModelCall implements CallRun, AttemptControl, Cancellable {
@@ -201,87 +195,175 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
     }), 'call');
   }
 
+  /**
+   * The whole call, in one async function: every await in it is a wait the
+   * call cannot skip (its body, the upstream's answer, the relay's commit) or
+   * a value that is only sometimes a promise (a scope's first resolution, a
+   * loop check, a cluster lease). The steps between are synchronous methods,
+   * and the relay is returned, not awaited, by #relay: an async function per
+   * step (six were nested) cost a promise, a suspended frame and an await's
+   * closures each, ~3 KB of garbage per call (bench/alloc-sample.mjs).
+   */
   async run(bodyPromise: Promise<Buffer>): Promise<void> {
     const { ctx, ex, h } = this;
-    const who = ctx.keys.identify(h);
-    if (!who.ok) {
-      bodyPromise.catch(ignore); // refused before the body is read: its failure (too large, too slow) goes nowhere
-      return this.refuse(who.type, who.message);
-    }
-    const caller = (this.caller = who.caller);
-
-    let raw: Buffer;
     try {
-      raw = await bodyPromise;
+      const who = ctx.keys.identify(h);
+      if (!who.ok) {
+        bodyPromise.catch(ignore); // refused before the body is read: its failure (too large, too slow) goes nowhere
+        return this.refuse(who.type, who.message);
+      }
+      const caller = (this.caller = who.caller);
+
+      let raw: Buffer;
+      try {
+        raw = await bodyPromise;
+      } catch (err) {
+        const refused = bodyRefusal(err);
+        if (!refused) throw err;
+        return this.#refuseIntake(refused);
+      }
+      if (ex.aborted) return;
+      const read = readCall(this.endpoint, raw, h.contentType);
+      if (!read.ok) return this.#refuseIntake(read.refusal);
+      const call = read.call;
+      const barred = modelBarred(caller, call.model);
+      if (barred) return this.refuse('model_not_allowed', barred);
+
+      const idemKey = h.idempotencyKey || null;
+      const claim = idemKey ? await this.#claim(caller, idemKey) : 'none';
+      if (claim === 'refused') return;
+      try {
+        const resolving = this.#scope(caller);
+        const scope = resolving instanceof Promise ? await resolving : resolving;
+        if (!scope) return;
+
+        // Answered by the proxy itself: no upstream call, no charge.
+        if (ctx.config.balanceCommand && mayHoldCommand(raw, ctx.config.balanceCommand) && lastUserText(this.endpoint, call.body) === ctx.config.balanceCommand) {
+          return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, scope.refs, ctx.table, ctx.clock, this.ts).budgets));
+        }
+        const looped = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
+        const loop = looped instanceof Promise ? await looped : looped;
+        if (loop) return await this.#refuseLoop(call, idemKey, loop);
+
+        const routed = this.#route(call, scope, caller, idemKey);
+        if (!routed || routed instanceof Promise) return await routed;
+        const admitted = admit(ctx, scope, routed.estimate, this.ts, sessionCall(caller.customer, caller.session));
+        const admission = admitted instanceof Promise ? await admitted : admitted;
+        if (ex.aborted) return dropAdmission(ctx, admission, this.ts);
+        if (!admission.ok) return await this.#refuseAdmission(call, caller, idemKey, scope, admission);
+        this.rateHolds = admission.velocity.holds;
+        this.degradedFrom = routed.degradedFrom;
+        if (admission.decision.shadow) {
+          this.shadowExceeded = true;
+          ctx.metrics.prom.shadowExceeded.inc({ unit: admission.decision.shadow.unit, period: admission.decision.shadow.period });
+        }
+        const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts, admission.session));
+        try {
+          // Forward with fallback, then relay whatever answered. Client disconnect, timeout and shutdown cancel the attempt in flight.
+          // A client that leaves does not cancel a request already sent: the
+          // provider charges for it, so its answer is still read (within the total
+          // timeout) and billed. A stream being relayed is read on to its usage too
+          // (stream-relay.ts: hidden reasoning is billed only there).
+          // Each attempt moves the deadline to its own target's total timeout.
+          const plan = routed.plan;
+          ctx.inFlightCalls.set(this, Date.now() + plan.targets[0]!.timeouts.total);
+          // The relay is awaited inside this try: its deadline must stay registered until the answer ends.
+          try {
+            const a0 = performance.now();
+            const result = await tryTargets(upstreamDeps(ctx), call, plan, this.clamped, this);
+            await this.#relay(result, call, scope.refs, idemKey, a0);
+          } finally {
+            ctx.inFlightCalls.delete(this);
+          }
+        } finally {
+          // Whatever path ended the call, its hold does not outlive it.
+          if (ctx.book.release(reservation) && this.rateHolds.length) releaseRates(ctx.policyTables.windows, this.rateHolds, Date.now());
+        }
+      } finally {
+        if (claim !== 'none') await this.#releaseClaim(caller, idemKey!, claim === 'cluster');
+      }
     } catch (err) {
-      const refused = bodyRefusal(err);
-      if (!refused) throw err;
-      return this.#refuseIntake(refused);
-    }
-    if (ex.aborted) return;
-    const read = readCall(this.endpoint, raw, h.contentType);
-    if (!read.ok) return this.#refuseIntake(read.refusal);
-    const barred = modelBarred(caller, read.call.model);
-    if (barred) return this.refuse('model_not_allowed', barred);
-
-    const idemKey = h.idempotencyKey || null;
-    let clusterClaim = false;
-    if (idemKey) {
-      const refused = await claimIdempotency(ctx, caller.customer, idemKey, this.ts);
-      if (refused) return this.#refuseIntake(refused);
-      if (ctx.clusterIdempotency) {
-        const elsewhere = await claimClusterIdempotency(ctx, caller.customer, idemKey, this.requestId);
-        if (elsewhere) {
-          ctx.releaseIdempotencyKey(caller.customer, idemKey);
-          return this.#refuseIntake(elsewhere);
-        }
-        clusterClaim = true;
+      bodyPromise.catch(ignore); // a fault before the body was awaited: its failure must not go unhandled
+      if (err instanceof LedgerUnavailableError) {
+        // Answered upstream, but its row is still held uncommitted (written once the disk frees): never tell the client it succeeded.
+        ctx.log('error', 'usage row not committed in time; the client gets an error', { request_id: this.requestId });
+        if (!ex.started) this.refuse('ledger_unavailable', err.message);
+        else ex.end(streamErrorEvent(this.endpoint, err.message));
+        return;
       }
-    }
-    try {
-      await this.#decideAndForward(read.call, caller, idemKey, raw);
+      ctx.log('error', 'call failed', { request_id: this.requestId, error: describeError(err) });
+      if (!ex.started) this.refuse('internal_error', 'internal error in the proxy; the call was not charged');
+      else ex.close();
     } finally {
-      if (idemKey) {
-        // The row is committed by now: the ledger says whether this call was charged.
-        if (clusterClaim) {
-          // A failed lookup counts as charged: a repeat is refused rather than possibly charged twice.
-          const charged = await ctx.ledger.findIdempotent(caller.customer, idemKey, Date.now(), ctx.config.idempotencyWindow)
-            .then((r) => r?.request_id ?? '', () => this.requestId);
-          ctx.clusterIdempotency!.finish(caller.customer, idemKey, this.requestId, charged);
-        }
-        ctx.releaseIdempotencyKey(caller.customer, idemKey);
-      }
+      ctx.inFlight--;
+      ctx.callFinished();
+      this.logLine();
     }
   }
 
-  async #decideAndForward(call: ParsedCall, caller: Caller, idemKey: string | null, raw: Buffer): Promise<void> {
+  /** Claims the call's idempotency key on this node, then in the cluster; 'refused' when either refused it (answered). */
+  async #claim(caller: Caller, idemKey: string): Promise<'refused' | 'local' | 'cluster'> {
     const { ctx } = this;
-    let scope: ResolvedScope;
+    const refused = await claimIdempotency(ctx, caller.customer, idemKey, this.ts);
+    if (refused) {
+      this.#refuseIntake(refused);
+      return 'refused';
+    }
+    if (!ctx.clusterIdempotency) return 'local';
+    const elsewhere = await claimClusterIdempotency(ctx, caller.customer, idemKey, this.requestId);
+    if (elsewhere) {
+      ctx.releaseIdempotencyKey(caller.customer, idemKey);
+      this.#refuseIntake(elsewhere);
+      return 'refused';
+    }
+    return 'cluster';
+  }
+
+  /** The call has ended and its row is committed by now: the ledger says whether it was charged. */
+  async #releaseClaim(caller: Caller, idemKey: string, cluster: boolean): Promise<void> {
+    const { ctx } = this;
+    if (cluster) {
+      // A failed lookup counts as charged: a repeat is refused rather than possibly charged twice.
+      const charged = await ctx.ledger.findIdempotent(caller.customer, idemKey, Date.now(), ctx.config.idempotencyWindow)
+        .then((r) => r?.request_id ?? '', () => this.requestId);
+      ctx.clusterIdempotency!.finish(caller.customer, idemKey, this.requestId, charged);
+    }
+    ctx.releaseIdempotencyKey(caller.customer, idemKey);
+  }
+
+  /** The caller's scope (a Map hit after its first call); undefined once refused. */
+  #scope(caller: Caller): ResolvedScope | undefined | Promise<ResolvedScope | undefined> {
     try {
-      const r = ctx.scopes.get(caller.customer, caller.agent, caller.keyScope);
-      scope = r instanceof Promise ? await r : r;
+      const r = this.ctx.scopes.get(caller.customer, caller.agent, caller.keyScope);
+      return r instanceof Promise ? r.catch((err: unknown) => this.#refuseScope(err)) : r;
     } catch (err) {
-      if ((err as { code?: string }).code === 'scope_limit_exceeded') return this.refuse('scope_limit_exceeded', (err as Error).message);
-      return this.refuse('overloaded_error', (err as Error).message);
+      return this.#refuseScope(err);
     }
+  }
+
+  #refuseScope(err: unknown): undefined {
+    if ((err as { code?: string }).code === 'scope_limit_exceeded') this.refuse('scope_limit_exceeded', (err as Error).message);
+    else this.refuse('overloaded_error', (err as Error).message);
+    return undefined;
+  }
+
+  async #refuseLoop(call: ParsedCall, idemKey: string | null, loop: LoopRefusal): Promise<void> {
+    const row = this.#row(call, idemKey);
+    row.decision = 'blocked';
+    row.reason = 'loop_detected';
+    row.status = errorStatus('rate_limit_exceeded');
+    await this.ctx.ledger.append(row);
+    return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' satisfies ErrorType }, { 'retry-after': loop.retryAfter });
+  }
+
+  /**
+   * Degrade, route and price the call, and what to reserve for it (set on the
+   * call: clamp, output hold, resale). Undefined, or the promise of recording
+   * it, when the call was refused here.
+   */
+  #route(call: ParsedCall, scope: ResolvedScope, caller: Caller, idemKey: string | null): Routed | undefined | Promise<void> {
+    const { ctx } = this;
     const refs = scope.refs;
-
-    // Answered by the proxy itself: no upstream call, no charge.
-    if (ctx.config.balanceCommand && mayHoldCommand(raw, ctx.config.balanceCommand) && lastUserText(this.endpoint, call.body) === ctx.config.balanceCommand) {
-      return this.#answerSelf(call, balanceText(caller, customerView(caller.customer, caller.agent, refs, ctx.table, ctx.clock, this.ts).budgets));
-    }
-
-    const looped = scope.loop && loopCheck(ctx, scope.loop, caller, raw, this.ts);
-    const loop = looped instanceof Promise ? await looped : looped;
-    if (loop) {
-      const row = this.#row(call, idemKey);
-      row.decision = 'blocked';
-      row.reason = 'loop_detected';
-      row.status = errorStatus('rate_limit_exceeded');
-      await ctx.ledger.append(row);
-      return this.refuse('rate_limit_exceeded', loop.message, { code: 'loop_detected' satisfies ErrorType }, { 'retry-after': loop.retryAfter });
-    }
-
     let model = call.model;
     let degradedFrom: string | null = null;
     const degrade = refs.length ? degradeTarget(ctx.table, refs, ctx.clock, this.ts) : undefined;
@@ -290,17 +372,24 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
       model = degrade.model;
     }
     const plan = ctx.routes.plan(model, this.endpoint, this.ts);
-    if (!plan.ok) return this.refuse(plan.status === 404 ? 'model_not_found' : 'invalid_request_error', plan.message);
+    if (!plan.ok) {
+      this.refuse(plan.status === 404 ? 'model_not_found' : 'invalid_request_error', plan.message);
+      return undefined;
+    }
     if (!plan.targets.length) return this.#noTarget(call, plan, idemKey);
     const first = plan.targets[0]!;
     const price = priceOf(ctx.prices, first.model, first.provider.type, ctx.unknownPrice, first.priceAs, this.ts);
     if (call.media) {
       // Billed per unit: no unknownModel rule applies, as it would let the call through at $0.
       const quote = unitQuote(ctx, first, call.media);
-      if (!quote.ok) return this.refuse(quote.type, quote.message);
+      if (!quote.ok) {
+        this.refuse(quote.type, quote.message);
+        return undefined;
+      }
       this.unit = quote;
     } else if (!price && ctx.config.unknownModel === 'refuse') {
-      return this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
+      this.refuse('model_not_priced', `model "${first.model}" has no price in Tollgate's table, so its cost cannot be enforced; add it to pricing/overrides.json or set unknownModel: allow`);
+      return undefined;
     }
 
     // The enforcement decision: in memory; only a short cluster lease waits.
@@ -310,35 +399,11 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
       const dear = dearestTarget(ctx, scope, call, plan.targets, this.ts, caller.customer) ?? { target: first, price };
       reserved = reservationEstimate(ctx, scope, withStoredContext(call, dear.price), dear.target.model, dear.price, this.ts, caller.customer);
     }
-    const { estimate, clamped, outputHold, growable } = reserved;
-    this.clamped = clamped;
-    this.outputHold = outputHold;
-    this.growableHold = growable;
+    this.clamped = reserved.clamped;
+    this.outputHold = reserved.outputHold;
+    this.growableHold = reserved.growable;
     this.resale = scope.resale;
-    const admitted = admit(ctx, scope, estimate, this.ts, sessionCall(caller.customer, caller.session));
-    const admission = admitted instanceof Promise ? await admitted : admitted;
-    if (this.ex.aborted) {
-      if (admission.ok) {
-        releaseRates(ctx.policyTables.windows, admission.velocity.holds, this.ts);
-        releaseHolds(ctx.table, admission.decision.holds, ctx.shard);
-        if (admission.session) releaseSessionHold(admission.session, Date.now());
-      }
-      return;
-    }
-    if (!admission.ok) return this.#refuseAdmission(call, caller, idemKey, scope, admission);
-    this.rateHolds = admission.velocity.holds;
-    this.degradedFrom = degradedFrom;
-    if (admission.decision.shadow) {
-      this.shadowExceeded = true;
-      ctx.metrics.prom.shadowExceeded.inc({ unit: admission.decision.shadow.unit, period: admission.decision.shadow.period });
-    }
-    const reservation = (this.reservation = ctx.book.open(this.requestId, admission.decision.holds, this.ts, admission.session));
-    try {
-      await this.#forward(call, plan, refs, clamped, idemKey);
-    } finally {
-      // Whatever path ended the call, its hold does not outlive it.
-      if (ctx.book.release(reservation) && this.rateHolds.length) releaseRates(ctx.policyTables.windows, this.rateHolds, Date.now());
-    }
+    return { plan, estimate: reserved.estimate, degradedFrom };
   }
 
   /** Records the blocked call and answers the refusal the admission chose. */
@@ -375,60 +440,53 @@ class ModelCall implements CallRun, AttemptControl, Cancellable {
     return this.refuse('overloaded_error', `every target of "${plan.logical}" is cooling down after repeated failures; retry in ${retry} s`, undefined, { 'retry-after': String(retry) });
   }
 
-  /** Forwards with fallback, then relays whatever answered. Client disconnect, timeout and shutdown cancel the attempt in flight. */
-  async #forward(call: ParsedCall, plan: RoutedPlan, refs: BudgetRef[], clamped: number | undefined, idemKey: string | null): Promise<void> {
+  /**
+   * Relays whatever the fallback loop ended with. The common relays are
+   * returned, not awaited (run awaits them): no async frame of its own.
+   */
+  #relay(result: AttemptsResult, call: ParsedCall, refs: BudgetRef[], idemKey: string | null, a0: number): Promise<void> {
     const { ctx } = this;
-    // A client that leaves does not cancel a request already sent: the
-    // provider charges for it, so its answer is still read (within the total
-    // timeout) and billed. A stream being relayed is read on to its usage too
-    // (stream-relay.ts: hidden reasoning is billed only there).
-    // Each attempt moves the deadline to its own target's total timeout.
-    ctx.inFlightCalls.set(this, Date.now() + plan.targets[0]!.timeouts.total);
-    // Every relay is awaited inside this try: its deadline must stay registered until the answer ends.
-    try {
-      const a0 = performance.now();
-      const result = await tryTargets(upstreamDeps(ctx), call, plan, clamped, this);
-      const row: RoutedRow = this.#row(call, idemKey);
-      if (result.attempts.length) row.attempts = result.attempts;
-      for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
-      if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
-      this.failedAttempts = result.sentFailed;
-      if (result.kind === 'aborted') {
-        if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
-        return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
-      }
-      if (result.kind === 'none') {
-        row.status = errorStatus(result.type);
-        // No answer at all: the last attempt that reached a provider is billed as the unanswered call, the others with it.
-        const unanswered = result.unanswered ?? this.failedAttempts.pop();
-        if (unanswered) await this.#billUnanswered(row, call, unanswered);
-        row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${unanswered ? `; billed_prompt_unanswered${row.reason ? `; ${row.reason}` : ''}` : ''}`).slice(0, 500);
-        await ctx.ledger.append(row);
-        return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
-      }
-      const answer = result.answer;
+    const row: RoutedRow = this.#row(call, idemKey);
+    if (result.attempts.length) row.attempts = result.attempts;
+    for (const a of result.attempts) ctx.metrics.recordUpstreamError(a.target, a.error);
+    if (result.kind === 'answer') ctx.metrics.recordUpstream(result.answer.target.id, performance.now() - a0);
+    this.failedAttempts = result.sentFailed;
+    if (result.kind !== 'answer') return this.#unanswered(row, call, result);
+    const answer = result.answer;
+    row.provider = answer.target.provider.name;
+    row.model = answer.target.model;
+    if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
+    if (answer.head.status < 200 || answer.head.status >= 300) return this.#relayError(row, call, answer);
+    if (this.unit) return relayUnitAnswer(this, call, this.#unitOn(call, answer.target), answer, row, refs);
+    if (answer.first !== undefined) return relayStream(this, call, answer, row);
+    return relayJson(this, call, answer, row, refs);
+  }
+
+  /** The loop ended without an answer: the client left, or no target answered. */
+  async #unanswered(row: RoutedRow, call: ParsedCall, result: Exclude<AttemptsResult, { kind: 'answer' }>): Promise<void> {
+    if (result.kind === 'aborted') {
+      if (result.unanswered) await this.#billUnanswered(row, call, result.unanswered);
+      return await this.#finishAborted(row, result.unanswered ? 'client_disconnected; billed_prompt_unanswered' : 'client_disconnected');
+    }
+    row.status = errorStatus(result.type);
+    // No answer at all: the last attempt that reached a provider is billed as the unanswered call, the others with it.
+    const unanswered = result.unanswered ?? this.failedAttempts.pop();
+    if (unanswered) await this.#billUnanswered(row, call, unanswered);
+    row.reason = withShadow(row, `upstream_failed: ${attemptSummary(result.attempts)}${unanswered ? `; billed_prompt_unanswered${row.reason ? `; ${row.reason}` : ''}` : ''}`).slice(0, 500);
+    await this.ctx.ledger.append(row);
+    return this.refuse(result.type, result.message, undefined, result.retryAfterSec ? { 'retry-after': String(result.retryAfterSec) } : {});
+  }
+
+  /** An error answer is not charged, but an earlier attempt that reached a provider unanswered is. */
+  async #relayError(row: RoutedRow, call: ParsedCall, answer: Answer): Promise<void> {
+    const unanswered = this.failedAttempts.pop();
+    if (unanswered) {
+      // Billing sets the row's model to the unanswered target: the row still names the target that answered.
+      await this.#billUnanswered(row, call, unanswered);
       row.provider = answer.target.provider.name;
       row.model = answer.target.model;
-      if (result.attempts.length) row.reason = [row.reason, `fallback: ${attemptSummary(result.attempts)}`].filter(Boolean).join('; ').slice(0, 500);
-      if (answer.head.status < 200 || answer.head.status >= 300) {
-        // An error answer is not charged, but an earlier attempt that reached a provider unanswered is.
-        const unanswered = this.failedAttempts.pop();
-        if (unanswered) {
-          // Billing sets the row's model to the unanswered target: the row still names the target that answered.
-          await this.#billUnanswered(row, call, unanswered);
-          row.provider = answer.target.provider.name;
-          row.model = answer.target.model;
-        }
-        return await relayError(this, answer, row);
-      }
-      if (this.unit) return await relayUnitAnswer(this, call, this.#unitOn(call, answer.target), answer, row, refs);
-      if (answer.first !== undefined) {
-        return await relayStream(this, call, answer, row);
-      }
-      return await relayJson(this, call, answer, row, refs);
-    } finally {
-      ctx.inFlightCalls.delete(this);
     }
+    return await relayError(this, answer, row);
   }
 
   // The fallback loop's control (AttemptControl) and shutdown's or the deadline's cancel (Cancellable): methods of the call, not closures made per call.

@@ -82,6 +82,14 @@ describe('models without a price', () => {
     expect(r.price_source).toBe('unknown');
     expect(r.cost_usd).toBeCloseTo((PROMPT * 1 + OUT * 2) / 1e6, 12);
   });
+
+  // A price list is a plain object: prices["constructor"] read through to Object.prototype, and the call billed 0.
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('bills a model named %s at its price × markup, never 0', async (model) => {
+    const { response } = await call('tg-marked-key-1', model);
+    const r = await row(response.headers.get('x-tollgate-request-id')!);
+    expect(r.cost_usd).toBeCloseTo((PROMPT * 1 + OUT * 2) / 1e6, 12);
+    expect(r.billed).toBeCloseTo(r.cost_usd * 1.3, 9);
+  });
 });
 
 describe('price table reload', () => {
