@@ -176,6 +176,8 @@ export function parseTags(header: string): Record<string, string> | string {
     const k = (eq < 0 ? part : part.slice(0, eq)).trim();
     const v = eq < 0 ? '' : part.slice(eq + 1).trim();
     if (!TAG_KEY.test(k)) return `x-tollgate-tags: bad tag name "${k.slice(0, 64)}" (use k=v,k=v with names of A-Z a-z 0-9 . _ -)`;
+    // Assigning "__proto__" on a plain object sets nothing: the tag would vanish from the row in silence.
+    if (k === '__proto__') return 'x-tollgate-tags: "__proto__" is not a tag name';
     if (v.length > 256) return `x-tollgate-tags: value of "${k}" is longer than 256 characters`;
     tags[k] = v;
   }

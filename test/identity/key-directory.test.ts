@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
-import { KeyDirectory } from '../../src/identity/key-directory.js';
+import { KeyDirectory, parseTags } from '../../src/identity/key-directory.js';
 import { hashKey } from '../../src/identity/key-hash.js';
 
 // Keys that authenticated are remembered (bounded) so SHA-256 runs once per
@@ -44,5 +44,19 @@ describe('key directory', () => {
     expect(d.identify(bearer('tg-app-key', 'someone')).ok).toBe(true);
     expect(d.identify(bearer('tg-app-key'))).toMatchObject({ ok: false, type: 'invalid_request_error' });
     expect(d.identify(bearer('tg-acme-1', 'beta'))).toMatchObject({ ok: false, type: 'permission_error' });
+  });
+});
+
+describe('parseTags', () => {
+  it('reads k=v pairs, trimmed, a bare name as an empty value', () => {
+    expect(parseTags(' team = a b ,env=prod,flag')).toEqual({ team: 'a b', env: 'prod', flag: '' });
+  });
+  it('keeps names Object.prototype has as own tags', () => {
+    const tags = parseTags('constructor=x,toString=y') as Record<string, string>;
+    expect(Object.hasOwn(tags, 'constructor') && Object.hasOwn(tags, 'toString')).toBe(true);
+    expect(JSON.stringify(tags)).toBe('{"constructor":"x","toString":"y"}');
+  });
+  it('refuses __proto__, which a plain object would drop without a word', () => {
+    expect(parseTags('team=a,__proto__=x')).toBe('x-tollgate-tags: "__proto__" is not a tag name');
   });
 });
