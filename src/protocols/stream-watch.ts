@@ -143,14 +143,12 @@ export class StreamWatch {
 
   /**
    * Whole events just scanned (SseScanner.push), before their inspect() calls:
-   * kept for the text, and searched once for the triggers (one search of the
-   * chunk per trigger, not one per event).
+   * kept for the text (up to `keepTo`; the rest by keep()), and searched once
+   * for the triggers (one search of the chunk per trigger, not one per event).
    */
-  scan(events: Buffer): void {
+  scan(events: Buffer, keepTo = events.length): void {
     if (!events.length) return;
-    this.#kept.push(events);
-    this.#keptBytes += events.length;
-    if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+    if (keepTo) this.keep(keepTo === events.length ? events : events.subarray(0, keepTo));
     if (this.#code !== undefined) {
       // Found when first inspected (#locate).
       this.#found = undefined;
@@ -166,6 +164,19 @@ export class StreamWatch {
     }
     this.#hits = hits.sort((x, y) => x - y);
     this.#nextHit = 0;
+  }
+
+  /**
+   * Keeps events for the text: scan() keeps those it is given up to `keepTo`;
+   * a relay that may stop at the edge of any upstream chunk of a read keeps
+   * the rest chunk by chunk as it reaches each, so the text counted (and
+   * billed) is never that of a chunk it did not reach.
+   */
+  keep(events: Buffer): void {
+    if (!events.length) return;
+    this.#kept.push(events);
+    this.#keptBytes += events.length;
+    if (this.#keptBytes > KEEP_BYTES) this.#runKept();
   }
 
   /** The end of the event that starts at `start` in events (after scan(events)): eventEnd(), found natively with the rest. */
@@ -210,15 +221,16 @@ export class StreamWatch {
    * `room`: the text bytes (textBytes) the caller can take unseen; the first
    * event that would bring the events passed over to it is not passed over
    * (a growing hold looks at it), so stopping there is the same as looking
-   * at every event.
+   * at every event. `end`: no event ending past it is passed over (the
+   * edge of the chunk the caller is at).
    */
-  skip(events: Buffer, start: number, room = Infinity): number {
-    if (this.#code === undefined || start >= events.length) return start;
+  skip(events: Buffer, start: number, room = Infinity, end = events.length): number {
+    if (this.#code === undefined || start >= end) return start;
     let k = this.#locate(events, start);
     if (k < 0) return start;
     let at = start;
     let text = 0;
-    while (k < this.#foundCount && !this.#mattersAt(events, k)) {
+    while (k < this.#foundCount && FOUND[k * SLOTS]! <= end && !this.#mattersAt(events, k)) {
       if ((text += FOUND[k * SLOTS + TEXT]!) >= room) break;
       at = FOUND[k * SLOTS]!;
       k++;
