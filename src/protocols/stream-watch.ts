@@ -103,6 +103,10 @@ export class StreamWatch {
   #modelBytes: Buffer | undefined;
   #kept: Buffer[] = [];
   #keptBytes = 0;
+  /** The events keep() was last given: kept up to #openEnd so far (it extends that chunk by chunk), in #kept up to #openFrom. */
+  #open: Buffer | undefined;
+  #openFrom = 0;
+  #openEnd = 0;
   #textTracker: StreamTracker | undefined;
   /** Where the triggers are in the events of the last scan(), ascending; the first not behind the event being inspected. */
   #hits: number[] = [];
@@ -148,7 +152,7 @@ export class StreamWatch {
    */
   scan(events: Buffer, keepTo = events.length): void {
     if (!events.length) return;
-    if (keepTo) this.keep(keepTo === events.length ? events : events.subarray(0, keepTo));
+    if (keepTo) this.keep(events, keepTo);
     if (this.#code !== undefined) {
       // Found when first inspected (#locate).
       this.#found = undefined;
@@ -167,16 +171,30 @@ export class StreamWatch {
   }
 
   /**
-   * Keeps events for the text: scan() keeps those it is given up to `keepTo`;
-   * a relay that may stop at the edge of any upstream chunk of a read keeps
-   * the rest chunk by chunk as it reaches each, so the text counted (and
-   * billed) is never that of a chunk it did not reach.
+   * Keeps events[0, to) for the text: scan() keeps those it is given up to
+   * `keepTo`; a relay that may stop at the edge of any upstream chunk of a
+   * read keeps the rest chunk by chunk as it reaches each (the same events,
+   * a further `to`), so the text counted (and billed) is never that of a
+   * chunk it did not reach.
    */
-  keep(events: Buffer): void {
-    if (!events.length) return;
-    this.#kept.push(events);
-    this.#keptBytes += events.length;
+  keep(events: Buffer, to: number): void {
+    if (this.#open !== events) {
+      this.#close();
+      this.#open = events;
+      this.#openFrom = this.#openEnd = 0;
+    }
+    if (to <= this.#openEnd) return;
+    this.#keptBytes += to - this.#openEnd;
+    this.#openEnd = to;
     if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+  }
+
+  /** Moves what is kept of the open events into #kept (the rest may still be kept later). */
+  #close(): void {
+    const open = this.#open;
+    if (!open || this.#openEnd === this.#openFrom) return;
+    this.#kept.push(this.#openFrom === 0 && this.#openEnd === open.length ? open : open.subarray(this.#openFrom, this.#openEnd));
+    this.#openFrom = this.#openEnd;
   }
 
   /** The end of the event that starts at `start` in events (after scan(events)): eventEnd(), found natively with the rest. */
@@ -342,6 +360,7 @@ export class StreamWatch {
 
   #runKept(): void {
     const t = (this.#textTracker ??= new StreamTracker(this.endpoint, this.clientWantsUsage));
+    this.#close();
     for (const events of this.#kept) {
       for (let s = 0; s < events.length; ) {
         const e = eventEnd(events, s);

@@ -92,13 +92,13 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
       // Chunk by chunk, the text is kept as each is reached (a stop at a chunk's edge counts none after it).
       const byChunk = read.length > 1;
       watch?.scan(events, byChunk ? 0 : events.length);
+      // What goes to the client: runs of the events' bytes as they came (translated text when translating), into
+      // `pending`. A run goes on across the read's chunks: taken at its end, where an event breaks it, or before a wait.
+      let run = 0; // start of the run of forwarded events not yet taken into `pending`
       for (let c = 0, from = 0; c < read.length; c++) {
         bytes += read[c]!.length;
         const to = byChunk ? edges[c]! : events.length;
-        if (byChunk && to > from) watch?.keep(events.subarray(from, to));
-        // What goes to the client from this chunk: runs of its events' bytes as they came (translated text when translating).
-        const out: (Buffer | string)[] = [];
-        let run = from; // start of the run of forwarded events not yet taken into `out`
+        if (byChunk) watch?.keep(events, to);
         for (let s = from; s < to; ) {
           // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
           // run, or are held after the terminal event, or are not relayed while draining, as each would be.
@@ -106,7 +106,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
           const next = watch && !budgetCut ? watch.skip(events, s, hold && !terminated ? hold.room(watch.textBytes, bytes) : Infinity, to) : s;
           if (next > s) {
             if (held.length || draining) {
-              if (s > run) out.push(events.subarray(run, s));
+              if (s > run) pending.push(events.subarray(run, s));
               if (!draining) held.push(events.subarray(s, next));
               run = next;
             }
@@ -121,31 +121,38 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
             if (v.terminal) terminated = true;
             if (translator) {
               const ev = draining ? '' : translator.push(raw!);
-              if (ev) (held.length || v.terminal ? held : out).push(ev);
+              if (ev) (held.length || v.terminal ? held : pending).push(ev);
             } else if (held.length || v.terminal || !v.forward || draining) {
               // This event breaks the run: it is held (the end, and all after it), dropped, or nothing is relayed.
-              if (s > run) out.push(events.subarray(run, s));
+              if (s > run) pending.push(events.subarray(run, s));
               if (!draining && v.forward) held.push(events.subarray(s, e));
               run = e;
             }
             if (hold && !terminated) {
               const ok = watch ? hold.keepUpBounded(watch, watch.textBytes, bytes) : hold.keepUp(tracker.text, tracker.textComplete, bytes);
-              if (ok instanceof Promise && pending.length) await flush(ex, pending);
+              if (ok instanceof Promise) {
+                // What is relayed so far goes out before the wait on the tokenizer.
+                if (!translator && s > run) pending.push(events.subarray(run, s));
+                run = Math.max(run, s);
+                if (pending.length) await flush(ex, pending);
+              }
               if (!(ok instanceof Promise ? await ok : ok)) {
                 budgetCut = true;
-                if (!translator && e > run) out.push(events.subarray(run, e));
+                if (!translator && e > run) pending.push(events.subarray(run, e));
                 run = to;
               }
             }
           }
           s = e;
         }
-        if (!translator && !budgetCut && run < to) out.push(run === 0 && to === events.length ? events : events.subarray(run, to));
-        if (out.length && !ex.aborted) pending.push(...out);
         // More has arrived (the rest of this read, or another): a growing hold's chunks go out together.
-        if (pending.length && !(hold && !budgetCut && (c < read.length - 1 || up.arrived?.()))) {
-          const writable = flush(ex, pending);
-          if (writable) await writable;
+        if (!(hold && !budgetCut && (c < read.length - 1 || up.arrived?.()))) {
+          if (!translator && run < to) pending.push(run === 0 && to === events.length ? events : events.subarray(run, to));
+          run = to;
+          if (pending.length) {
+            const writable = flush(ex, pending);
+            if (writable) await writable;
+          }
         }
         // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
         // The chunks after this one were taken, but not reached: not counted, as if never read.
@@ -153,9 +160,12 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
         if (ex.aborted) {
           draining = true;
           if (hold) hold.countOnly = true;
+          pending.length = 0; // nothing more is written
         }
         from = to;
       }
+      // The rest of the run, when more had arrived after the read's last chunk (it goes out with the next read's).
+      if (!translator && run < events.length) pending.push(run ? events.subarray(run) : events);
       const more = batched ? up.next(true) : up.chunks();
       const got = more instanceof Promise ? await more : more;
       read = got && (Array.isArray(got) ? got : [got]);
@@ -185,7 +195,9 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const texts = watch ?? tracker;
   // The text is read only if the usage must be counted ourselves (the watch extracts it then).
   const relayed = { get text() { return texts.text; }, get textComplete() { return texts.textComplete; }, bytes, ...(unseen ? { atLeast: unseen } : {}) };
-  await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+  // Billed at once when the provider's usage is taken as it is (nearly every stream): no await, no turn of the event loop.
+  const billed = c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+  if (typeof billed !== 'number') await billed;
   if (ex.aborted) {
     row.status = 499;
     // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
@@ -208,18 +220,29 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
 /** The whole events the read's chunks complete, as one Buffer (the scanner takes them one by one); `edges[c]`: where chunk c's end in it. */
 function eventsOf(scanner: SseScanner, read: readonly Buffer[], edges: number[]): Buffer {
   edges.length = 0;
-  const parts: Buffer[] = [];
+  let parts = 0;
   let n = 0;
   for (const chunk of read) {
     const events = scanner.push(chunk);
     if (events.length) {
-      parts.push(events);
+      PARTS[parts++] = events;
       n += events.length;
     }
     edges.push(n);
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  if (parts <= 1) return parts ? taken(0) : EMPTY;
+  const all = Buffer.allocUnsafe(n);
+  for (let i = 0, at = 0; i < parts; i++) at += taken(i).copy(all, at);
+  return all;
 }
+/** eventsOf()'s parts, in a list shared by the shard's streams (filled and emptied in one synchronous run): none made per read. */
+const PARTS: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+const taken = (i: number): Buffer => {
+  const part = PARTS[i]!;
+  PARTS[i] = EMPTY; // not kept alive by the list
+  return part;
+};
 
 /** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */
 function flush(ex: CallRun['ex'], pending: (Buffer | string)[]): Promise<void> | undefined {
