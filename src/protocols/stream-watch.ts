@@ -103,6 +103,10 @@ export class StreamWatch {
   #modelBytes: Buffer | undefined;
   #kept: Buffer[] = [];
   #keptBytes = 0;
+  /** The events keep() was last given: kept up to #openEnd so far (it extends that chunk by chunk), in #kept up to #openFrom. */
+  #open: Buffer | undefined;
+  #openFrom = 0;
+  #openEnd = 0;
   #textTracker: StreamTracker | undefined;
   /** Where the triggers are in the events of the last scan(), ascending; the first not behind the event being inspected. */
   #hits: number[] = [];
@@ -143,14 +147,12 @@ export class StreamWatch {
 
   /**
    * Whole events just scanned (SseScanner.push), before their inspect() calls:
-   * kept for the text, and searched once for the triggers (one search of the
-   * chunk per trigger, not one per event).
+   * kept for the text (up to `keepTo`; the rest by keep()), and searched once
+   * for the triggers (one search of the chunk per trigger, not one per event).
    */
-  scan(events: Buffer): void {
+  scan(events: Buffer, keepTo = events.length): void {
     if (!events.length) return;
-    this.#kept.push(events);
-    this.#keptBytes += events.length;
-    if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+    if (keepTo) this.keep(events, keepTo);
     if (this.#code !== undefined) {
       // Found when first inspected (#locate).
       this.#found = undefined;
@@ -166,6 +168,33 @@ export class StreamWatch {
     }
     this.#hits = hits.sort((x, y) => x - y);
     this.#nextHit = 0;
+  }
+
+  /**
+   * Keeps events[0, to) for the text: scan() keeps those it is given up to
+   * `keepTo`; a relay that may stop at the edge of any upstream chunk of a
+   * read keeps the rest chunk by chunk as it reaches each (the same events,
+   * a further `to`), so the text counted (and billed) is never that of a
+   * chunk it did not reach.
+   */
+  keep(events: Buffer, to: number): void {
+    if (this.#open !== events) {
+      this.#close();
+      this.#open = events;
+      this.#openFrom = this.#openEnd = 0;
+    }
+    if (to <= this.#openEnd) return;
+    this.#keptBytes += to - this.#openEnd;
+    this.#openEnd = to;
+    if (this.#keptBytes > KEEP_BYTES) this.#runKept();
+  }
+
+  /** Moves what is kept of the open events into #kept (the rest may still be kept later). */
+  #close(): void {
+    const open = this.#open;
+    if (!open || this.#openEnd === this.#openFrom) return;
+    this.#kept.push(this.#openFrom === 0 && this.#openEnd === open.length ? open : open.subarray(this.#openFrom, this.#openEnd));
+    this.#openFrom = this.#openEnd;
   }
 
   /** The end of the event that starts at `start` in events (after scan(events)): eventEnd(), found natively with the rest. */
@@ -210,15 +239,16 @@ export class StreamWatch {
    * `room`: the text bytes (textBytes) the caller can take unseen; the first
    * event that would bring the events passed over to it is not passed over
    * (a growing hold looks at it), so stopping there is the same as looking
-   * at every event.
+   * at every event. `end`: no event ending past it is passed over (the
+   * edge of the chunk the caller is at).
    */
-  skip(events: Buffer, start: number, room = Infinity): number {
-    if (this.#code === undefined || start >= events.length) return start;
+  skip(events: Buffer, start: number, room = Infinity, end = events.length): number {
+    if (this.#code === undefined || start >= end) return start;
     let k = this.#locate(events, start);
     if (k < 0) return start;
     let at = start;
     let text = 0;
-    while (k < this.#foundCount && !this.#mattersAt(events, k)) {
+    while (k < this.#foundCount && FOUND[k * SLOTS]! <= end && !this.#mattersAt(events, k)) {
       if ((text += FOUND[k * SLOTS + TEXT]!) >= room) break;
       at = FOUND[k * SLOTS]!;
       k++;
@@ -331,6 +361,7 @@ export class StreamWatch {
 
   #runKept(): void {
     const t = (this.#textTracker ??= new StreamTracker(this.endpoint, this.clientWantsUsage));
+    this.#close();
     for (const events of this.#kept) {
       for (let s = 0; s < events.length; ) {
         const e = eventEnd(events, s);

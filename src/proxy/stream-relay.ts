@@ -62,82 +62,113 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   let bytes = 0;
   let budgetCut = false;
   let draining = false;
-  // Each upstream read's events go out in one write. A growing hold checks the output after each chunk
-  // (its overshoot is bounded by one chunk's events); otherwise all that has arrived is taken at once.
+  // Each upstream read's events go out in one write. Without a growing hold, all that has arrived is taken at once,
+  // as one Buffer. A growing hold checks the output, and may cut the stream, at the end of each upstream chunk
+  // (its overshoot is bounded by one chunk's events): it takes all that has arrived too, but chunk by chunk, and
+  // scans their events together (one search for all of them, not one per chunk), stopping at a chunk's edge.
   const batched = !hold;
-  // A growing hold takes chunks one by one, but what it relays from the chunks of one upstream read goes out
-  // in one write, as a batch's does: the events of chunks taken while more had arrived wait here (not past an await on the tokenizer).
+  // What the relay takes from the chunks of one upstream read waits here and goes out in one write, as a batch's does
+  // (not past an await on the tokenizer).
   const pending: (Buffer | string)[] = [];
+  /** Where each chunk of the read's events ends in them (chunk by chunk: a growing hold). */
+  const edges: number[] = [];
   try {
     // The first chunk was read by the attempt loop (a stream is accepted only once it has started).
-    let chunk = answer.first ?? null;
-    if (chunk && batched && up.arrived?.()) {
-      const all = up.next(true, chunk);
-      chunk = all instanceof Promise ? await all : all;
+    const first = answer.first ?? null;
+    let read: Buffer[] | null = first && [first];
+    if (first && up.arrived?.()) {
+      if (batched) {
+        const all = up.next(true, first);
+        const joined = all instanceof Promise ? await all : all;
+        read = joined && [joined];
+      } else {
+        const more = up.chunks();
+        read = [first, ...((more instanceof Promise ? await more : more) ?? [])];
+      }
     }
     // Awaited only when the upstream has not sent more yet: a suspension of the relay per read otherwise.
-    while (chunk) {
-      bytes += chunk.length;
-      const events = scanner.push(chunk);
-      watch?.scan(events);
-      // What goes to the client from this chunk: runs of its events' bytes as they came (translated text when translating).
-      const out: (Buffer | string)[] = [];
-      let run = 0; // start of the run of forwarded events not yet taken into `out`
-      for (let s = 0; s < events.length; ) {
-        // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
-        // run, or are held after the terminal event, or are not relayed while draining, as each would be.
-        // A growing hold is asked about the first event whose text could bring the output near it (room: skip()).
-        const next = watch && !budgetCut ? watch.skip(events, s, hold && !terminated ? hold.room(watch.textBytes, bytes) : Infinity) : s;
-        if (next > s) {
-          if (held.length || draining) {
-            if (s > run) out.push(events.subarray(run, s));
-            if (!draining) held.push(events.subarray(s, next));
-            run = next;
+    reads: while (read) {
+      const events = read.length === 1 ? scanner.push(read[0]!) : eventsOf(scanner, read, edges);
+      // Chunk by chunk, the text is kept as each is reached (a stop at a chunk's edge counts none after it).
+      const byChunk = read.length > 1;
+      watch?.scan(events, byChunk ? 0 : events.length);
+      // What goes to the client: runs of the events' bytes as they came (translated text when translating), into
+      // `pending`. A run goes on across the read's chunks: taken at its end, where an event breaks it, or before a wait.
+      let run = 0; // start of the run of forwarded events not yet taken into `pending`
+      for (let c = 0, from = 0; c < read.length; c++) {
+        bytes += read[c]!.length;
+        const to = byChunk ? edges[c]! : events.length;
+        if (byChunk) watch?.keep(events, to);
+        for (let s = from; s < to; ) {
+          // The events that only need forwarding (the watch found them), passed over in one step: they stay in the
+          // run, or are held after the terminal event, or are not relayed while draining, as each would be.
+          // A growing hold is asked about the first event whose text could bring the output near it (room: skip()).
+          const next = watch && !budgetCut ? watch.skip(events, s, hold && !terminated ? hold.room(watch.textBytes, bytes) : Infinity, to) : s;
+          if (next > s) {
+            if (held.length || draining) {
+              if (s > run) pending.push(events.subarray(run, s));
+              if (!draining) held.push(events.subarray(s, next));
+              run = next;
+            }
+            s = next;
+            continue;
           }
-          s = next;
-          continue;
-        }
-        const e = watch ? watch.end(events, s) : eventEnd(events, s);
-        const raw = watch ? undefined : events.toString('utf8', s, e);
-        const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
-        // Past the budget cut, the rest of what arrived is counted (the provider generated it) but not relayed.
-        if (!budgetCut) {
-          if (v.terminal) terminated = true;
-          if (translator) {
-            const ev = draining ? '' : translator.push(raw!);
-            if (ev) (held.length || v.terminal ? held : out).push(ev);
-          } else if (held.length || v.terminal || !v.forward || draining) {
-            // This event breaks the run: it is held (the end, and all after it), dropped, or nothing is relayed.
-            if (s > run) out.push(events.subarray(run, s));
-            if (!draining && v.forward) held.push(events.subarray(s, e));
-            run = e;
-          }
-          if (hold && !terminated) {
-            const ok = watch ? hold.keepUpBounded(watch, watch.textBytes, bytes) : hold.keepUp(tracker.text, tracker.textComplete, bytes);
-            if (ok instanceof Promise && pending.length) await flush(ex, pending);
-            if (!(ok instanceof Promise ? await ok : ok)) {
-              budgetCut = true;
-              if (!translator && e > run) out.push(events.subarray(run, e));
-              run = events.length;
+          const e = watch ? watch.end(events, s) : eventEnd(events, s);
+          const raw = watch ? undefined : events.toString('utf8', s, e);
+          const v = watch ? watch.inspect(events, s, e) : tracker.inspect(raw!);
+          // Past the budget cut, the rest of what arrived in the chunk is counted (the provider generated it) but not relayed.
+          if (!budgetCut) {
+            if (v.terminal) terminated = true;
+            if (translator) {
+              const ev = draining ? '' : translator.push(raw!);
+              if (ev) (held.length || v.terminal ? held : pending).push(ev);
+            } else if (held.length || v.terminal || !v.forward || draining) {
+              // This event breaks the run: it is held (the end, and all after it), dropped, or nothing is relayed.
+              if (s > run) pending.push(events.subarray(run, s));
+              if (!draining && v.forward) held.push(events.subarray(s, e));
+              run = e;
+            }
+            if (hold && !terminated) {
+              const ok = watch ? hold.keepUpBounded(watch, watch.textBytes, bytes) : hold.keepUp(tracker.text, tracker.textComplete, bytes);
+              if (ok instanceof Promise) {
+                // What is relayed so far goes out before the wait on the tokenizer.
+                if (!translator && s > run) pending.push(events.subarray(run, s));
+                run = Math.max(run, s);
+                if (pending.length) await flush(ex, pending);
+              }
+              if (!(ok instanceof Promise ? await ok : ok)) {
+                budgetCut = true;
+                if (!translator && e > run) pending.push(events.subarray(run, e));
+                run = to;
+              }
             }
           }
+          s = e;
         }
-        s = e;
+        // More has arrived (the rest of this read, or another): a growing hold's chunks go out together.
+        if (!(hold && !budgetCut && (c < read.length - 1 || up.arrived?.()))) {
+          if (!translator && run < to) pending.push(run === 0 && to === events.length ? events : events.subarray(run, to));
+          run = to;
+          if (pending.length) {
+            const writable = flush(ex, pending);
+            if (writable) await writable;
+          }
+        }
+        // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
+        // The chunks after this one were taken, but not reached: not counted, as if never read.
+        if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break reads;
+        if (ex.aborted) {
+          draining = true;
+          if (hold) hold.countOnly = true;
+          pending.length = 0; // nothing more is written
+        }
+        from = to;
       }
-      if (!translator && !budgetCut && run < events.length) out.push(run ? events.subarray(run) : events);
-      if (out.length && !ex.aborted) pending.push(...out);
-      if (pending.length && !(hold && !budgetCut && up.arrived?.())) {
-        const writable = flush(ex, pending);
-        if (writable) await writable;
-      }
-      // A drain ends at the terminal event, or once the output counted reaches the call's ceiling (billed then).
-      if (budgetCut || (ex.aborted && (terminated || hold?.atCeiling))) break;
-      if (ex.aborted) {
-        draining = true;
-        if (hold) hold.countOnly = true;
-      }
-      const more = up.next(batched);
-      chunk = more instanceof Promise ? await more : more;
+      // The rest of the run, when more had arrived after the read's last chunk (it goes out with the next read's).
+      if (!translator && run < events.length) pending.push(run ? events.subarray(run) : events);
+      const more = batched ? up.next(true) : up.chunks();
+      const got = more instanceof Promise ? await more : more;
+      read = got && (Array.isArray(got) ? got : [got]);
     }
   } catch (err) {
     if (!ex.aborted) {
@@ -164,7 +195,9 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   const texts = watch ?? tracker;
   // The text is read only if the usage must be counted ourselves (the watch extracts it then).
   const relayed = { get text() { return texts.text; }, get textComplete() { return texts.textComplete; }, bytes, ...(unseen ? { atLeast: unseen } : {}) };
-  await c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+  // Billed at once when the provider's usage is taken as it is (nearly every stream): no await, no turn of the event loop.
+  const billed = c.bill(row, call, target, tracker.model, tracker.usage, relayed, terminated);
+  if (typeof billed !== 'number') await billed;
   if (ex.aborted) {
     row.status = 499;
     // Billed at least the output hold when the usage never came: the row's usage_source is then `estimate`.
@@ -183,6 +216,33 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
   }
   ex.end(held.length ? joined(held) : undefined);
 }
+
+/** The whole events the read's chunks complete, as one Buffer (the scanner takes them one by one); `edges[c]`: where chunk c's end in it. */
+function eventsOf(scanner: SseScanner, read: readonly Buffer[], edges: number[]): Buffer {
+  edges.length = 0;
+  let parts = 0;
+  let n = 0;
+  for (const chunk of read) {
+    const events = scanner.push(chunk);
+    if (events.length) {
+      PARTS[parts++] = events;
+      n += events.length;
+    }
+    edges.push(n);
+  }
+  if (parts <= 1) return parts ? taken(0) : EMPTY;
+  const all = Buffer.allocUnsafe(n);
+  for (let i = 0, at = 0; i < parts; i++) at += taken(i).copy(all, at);
+  return all;
+}
+/** eventsOf()'s parts, in a list shared by the shard's streams (filled and emptied in one synchronous run): none made per read. */
+const PARTS: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+const taken = (i: number): Buffer => {
+  const part = PARTS[i]!;
+  PARTS[i] = EMPTY; // not kept alive by the list
+  return part;
+};
 
 /** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */
 function flush(ex: CallRun['ex'], pending: (Buffer | string)[]): Promise<void> | undefined {

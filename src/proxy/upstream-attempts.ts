@@ -36,6 +36,8 @@ export interface UpstreamCall {
    * What is already here comes back at once (no promise); a failure may be thrown at once too.
    */
   next(all?: boolean, before?: Buffer): Buffer | null | Promise<Buffer | null>;
+  /** Every chunk that has arrived, as they came, or null at the end (waits only when none has): for a reader that needs their edges. */
+  chunks(): Buffer[] | null | Promise<Buffer[] | null>;
   /** Chunks have arrived that next() has not taken (a stream relayed in batches takes them with its first chunk). */
   arrived?(): boolean;
   abort(reason: Error): void;

@@ -223,6 +223,37 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     return undefined;
   }
 
+  /**
+   * Every chunk that has arrived, as they came (no copy), or null at the end;
+   * waits only when none has. For a reader that needs the chunks' edges: a
+   * stream's growing hold checks the output, and may cut, at the end of each.
+   */
+  chunks(): Buffer[] | null | Promise<Buffer[] | null> {
+    const now = this.#takeChunks();
+    return now === undefined ? this.#chunksLater() : now;
+  }
+
+  async #chunksLater(): Promise<Buffer[] | null> {
+    for (;;) {
+      await this.#waitForMore();
+      const now = this.#takeChunks();
+      if (now !== undefined) return now;
+    }
+  }
+
+  #takeChunks(): Buffer[] | null | undefined {
+    const c = this.#chunks;
+    if (c.length) {
+      this.#chunks = [];
+      this.#buffered = 0;
+      this.#resume();
+      return c;
+    }
+    if (this.#error) throw this.#error;
+    if (this.#ended) return null;
+    return undefined;
+  }
+
   /** Chunks have arrived that next() has not taken. */
   arrived(): boolean {
     return this.#chunks.length > 0;

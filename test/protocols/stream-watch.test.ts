@@ -221,3 +221,27 @@ describe('StreamWatch', () => {
     expect(r.watch.text).toBe(r.tracker.text);
   });
 });
+
+describe('StreamWatch keeping a read chunk by chunk', () => {
+  const words = Array.from({ length: 40 }, (_, i) => sse({ choices: [{ index: 0, delta: { content: `w${i} ` } }] }));
+
+  it('has the text of exactly the chunks reached, however often the text is read on the way', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 8 }), fc.nat(40), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), (cuts, reach, reads) => {
+      // One read's events, in chunks that end at event edges; the relay keeps them up to each chunk it reaches.
+      const events = Buffer.from(words.join(''));
+      const edges = [...new Set([...cuts, 40])].sort((a, b) => a - b).map((n) => Buffer.byteLength(words.slice(0, n).join('')));
+      const watch = new StreamWatch('chat', true);
+      watch.scan(events, 0);
+      let reached = 0;
+      for (const [c, to] of edges.entries()) {
+        if (to > Buffer.byteLength(words.slice(0, reach).join('')) && reached) break;
+        watch.keep(events, to);
+        reached = to;
+        if (reads[c]) void watch.text; // a count of the text so far (the hold's)
+      }
+      const expected = new StreamTracker('chat', true);
+      for (let s = 0; s < reached; s = eventEnd(events, s)) expected.inspect(events.toString('utf8', s, eventEnd(events, s)));
+      expect(watch.text).toBe(expected.text);
+    }));
+  });
+});
