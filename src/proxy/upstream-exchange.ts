@@ -188,13 +188,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     // What has arrived (or the end) is handed back at once: a stream's batch mostly comes with its end, and a
     // promise per call cost a suspension of the relay each.
     const now = this.#take(all, before);
-    return now === undefined ? this.#nextLater(all, before) : now;
+    return now === undefined ? this.#later(() => this.#take(all, before)) : now;
   }
 
-  async #nextLater(all: boolean, before: Buffer | undefined): Promise<Buffer | null> {
+  /** `take`'s first answer once more has arrived (or the end, or an error): next() and chunks() when they must wait. */
+  async #later<T>(take: () => T | undefined): Promise<T> {
     for (;;) {
       await this.#waitForMore();
-      const now = this.#take(all, before);
+      const now = take();
       if (now !== undefined) return now;
     }
   }
@@ -230,15 +231,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
    */
   chunks(): Buffer[] | null | Promise<Buffer[] | null> {
     const now = this.#takeChunks();
-    return now === undefined ? this.#chunksLater() : now;
-  }
-
-  async #chunksLater(): Promise<Buffer[] | null> {
-    for (;;) {
-      await this.#waitForMore();
-      const now = this.#takeChunks();
-      if (now !== undefined) return now;
-    }
+    return now === undefined ? this.#later(() => this.#takeChunks()) : now;
   }
 
   #takeChunks(): Buffer[] | null | undefined {
