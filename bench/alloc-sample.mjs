@@ -11,6 +11,8 @@
 // a marker file (polled by the shards), around one bounded autocannon load
 // whose requests it counts, so bytes / requests is the allocation per call.
 // Profiles are written as <out>/shard-N.heapprofile (Chrome DevTools opens them).
+// --survivors leaves out what the young GC freed: what is left is what a call
+// promotes into the old space (or keeps), which major GCs then mark and free.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +35,8 @@ const { values } = parseArgs({
     'port-base': { type: 'string', default: '19300' },
     // Another build to sample (a directory with dist/); this one by default.
     build: { type: 'string', default: '.' },
+    // Only what outlived a young GC (promoted to the old space, or still alive at the end): what makes major GCs.
+    survivors: { type: 'boolean', default: false },
   },
 });
 const scenario = SCENARIOS.find((s) => s.name === values.scenario);
@@ -55,7 +59,7 @@ if (!wt.isMainThread && d && d.shard !== undefined) {
   const poll = setInterval(() => {
     if (state === 'idle' && fs.existsSync(dir + '/start')) {
       state = 'sampling';
-      s.post('HeapProfiler.startSampling', { samplingInterval: ${Number(values.interval)}, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      s.post('HeapProfiler.startSampling', { samplingInterval: ${Number(values.interval)}, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: ${!values.survivors} });
     } else if (state === 'sampling' && fs.existsSync(dir + '/stop')) {
       state = 'done';
       clearInterval(poll);
@@ -118,6 +122,6 @@ for (const f of readdirSync(out).filter((x) => x.endsWith('.heapprofile'))) {
   walk(JSON.parse(readFileSync(join(out, f), 'latin1')).head);
 }
 const n = r.requests.total;
-console.log(`${scenario.name}/${values.connections} at ${values.rate} req/s for ${values.seconds} s: ${n} requests, errors ${r.errors + r.timeouts + r.non2xx}; shards allocated ~${Math.round(total / n)} B per request (sampling every ${values.interval} B; profiles in ${out})`);
+console.log(`${scenario.name}/${values.connections} at ${values.rate} req/s for ${values.seconds} s: ${n} requests, errors ${r.errors + r.timeouts + r.non2xx}; shards ${values.survivors ? 'kept past a young GC' : 'allocated'} ~${Math.round(total / n)} B per request (sampling every ${values.interval} B; profiles in ${out})`);
 for (const [k, b] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) console.log(`${String(Math.round(b / n)).padStart(6)} B  ${k}`);
 process.exit(0);

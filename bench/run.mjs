@@ -37,7 +37,7 @@ import autocannon from 'autocannon';
 import hdr from 'hdr-histogram-js';
 import { benchDir } from './bench-dir.mjs';
 import { start, stop } from './bench-process.mjs';
-import { cpuMs } from './proc-cpu.mjs';
+import { cpuMs, settle } from './proc-cpu.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
 const { values } = parseArgs({
@@ -135,6 +135,7 @@ async function measure(target, scenario, connections) {
   const url = `http://127.0.0.1:${target.port}/v1/chat/completions`;
   try {
     if (warmup > 0) await load(url, target.headers, scenario.body, connections, warmup);
+    await settle(pid);
     const warm = own ? (await stats(target.port)).decisionHistogram : undefined;
     const cpu0 = cpuMs(pid);
     const r = await load(url, target.headers, scenario.body, connections, seconds);

@@ -27,6 +27,7 @@ import { benchDir } from './bench-dir.mjs';
 import { start, stop } from './bench-process.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 import { buckets, series, sum } from './prom-text.mjs';
+import { settle } from './proc-cpu.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -92,6 +93,7 @@ const load = (url, headers, duration) => new Promise((res, rej) => {
 async function measure(name, pid, port, headers) {
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
   await load(url, headers, Number(values.warmup));
+  await settle(pid);
   const la = await ledgerCounters(port); // before the CPU snapshot: the scrape's own work is not measured
   const a = threads(pid);
   const r = await load(url, headers, Number(values.seconds));
@@ -186,6 +188,7 @@ if (values.together) {
   const url = (i) => `http://127.0.0.1:${pb + 2 + i}/v1/chat/completions`;
   for (let round = 0; round < Number(values.rounds); round++) {
     await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.warmup))));
+    await Promise.all(procs.map((p) => settle(p.pid)));
     const ledgerBefore = await Promise.all(builds.map((_, i) => ledgerCounters(pb + 2 + i)));
     const before = procs.map((p) => threads(p.pid));
     const results = await Promise.all(builds.map((_, i) => load(url(i), headers, Number(values.seconds))));

@@ -85,6 +85,8 @@ async function serve(args: string[]) {
   const { uwsIsNative } = await import('./server/native-check.js');
   const { startServer } = await import('./server/supervisor.js');
   const { nativeStatusLine } = await import('./native/native-addon.js');
+  const { tuneHeapGrowth } = await import('./server/heap-growth.js');
+  tuneHeapGrowth(); // before any shard's heap exists
   if (!uwsIsNative()) {
     process.stderr.write(
       '\n*** tollgate: WARNING: the native uWebSockets.js binary did not load for this Node build ' +
