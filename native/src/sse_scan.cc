@@ -105,6 +105,45 @@ int32_t textBound(const uint8_t* p, size_t n, size_t s, size_t e, int endpoint) 
   return static_cast<int32_t>(sum);
 }
 
+/**
+ * Whether p[q, e) (just past a string's closing quote) makes that string a
+ * key: a colon after blanks, or the end of the line (a data line may end
+ * between a key and its colon, the colon starting the next one: the parse
+ * joins the lines; a value at a line's end is only parsed for nothing).
+ */
+bool keyFollows(const uint8_t* p, size_t q, size_t e) {
+  while (q < e && (p[q] == ' ' || p[q] == '\t')) q++;
+  return q < e && (p[q] == ':' || p[q] == '\n');
+}
+
+/**
+ * An event p[s, e) with a JSON object key spelled with escapes
+ * ({"us\u0061ge":…} is "usage" to JSON.parse): the byte searches for
+ * "usage", "model" and the rest cannot see what it names, so the parser
+ * reads it. Escapes in values (a text delta's \n, \", \u00e9) do not count:
+ * only a string holding a backslash and followed by a colon. Walked line by
+ * line (no JSON string holds a raw line feed), so a quote in another field's
+ * line (event:, id:) cannot shift the walk off the strings of a data line.
+ * Most events hold no backslash at all: one memchr says so.
+ */
+bool escapedKey(const uint8_t* p, size_t s, size_t e) {
+  if (!std::memchr(p + s, '\\', e - s)) return false;
+  for (size_t i = s; i < e; i++) {
+    if (p[i] != '"') continue;
+    bool escaped = false;
+    size_t q = i + 1;
+    for (; q < e && p[q] != '"' && p[q] != '\n'; q++) {
+      if (p[q] != '\\') continue;
+      escaped = true;
+      if (q + 1 < e && p[q + 1] != '\n') q++;  // the escaped byte (as stringEnd skips it); never a line's end
+    }
+    if (q >= e) return false;
+    if (p[q] == '"' && escaped && keyFollows(p, q + 1, e)) return true;
+    i = q;  // the closing quote, or the line feed that shows the quote opened no JSON string
+  }
+  return false;
+}
+
 }  // namespace
 
 int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out, int max) {
@@ -120,9 +159,13 @@ int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out,
     if (!hit && endpoint == SSE_RESPONSES) for (sv t : kResponses) hit = hit || contains(p, s, e, t);
     if (!hit && endpoint == SSE_MESSAGES) for (sv t : kMessages) hit = hit || contains(p, s, e, t);
     if (!hit && endpoint == SSE_CHAT) hit = usageHit(p, n, s, e);
-    if (hit) flags |= SSE_HIT;
+    // A key spelled with escapes may be a "usage" or a "model" (a second one, the one JSON.parse keeps): parsed,
+    // and the model it names is not known by its bytes (the next event naming a model is parsed too).
+    const bool keyEscaped = escapedKey(p, s, e);
+    if (hit || keyEscaped) flags |= SSE_HIT;
+    if (keyEscaped) flags |= SSE_MODEL_ESCAPED;
     int32_t ms = -1, me = -1;
-    const size_t m = find(p, s, e, kModelKey);
+    const size_t m = keyEscaped ? e : find(p, s, e, kModelKey);
     if (m < e) {
       const size_t v = valueAt(p, n, m + kModelKey.size());
       if (v != SIZE_MAX && v < e && p[v] == '"') {

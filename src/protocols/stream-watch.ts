@@ -17,7 +17,10 @@ import { StreamTracker, type EventVerdict } from './stream-tracker.js';
 // "message_stop" costs one parse, never a wrong verdict, because the
 // verdict, usage and model always come from StreamTracker.inspect on the
 // event's text. An event that matches none of them is, for the tracker,
-// one whose verdict is FORWARD and whose only effect is on the text.
+// one whose verdict is FORWARD and whose only effect is on the text. A key
+// spelled with escapes ({"us\u0061ge":…}) hides from the searches, so an
+// event with one is parsed too (escapes in values do not count: text deltas
+// are full of them).
 //
 // With the native addon, one call finds the events of a batch and what each
 // holds (native/src/sse_scan.cc, the same rules): the JavaScript searches
@@ -49,6 +52,7 @@ const DATA = Buffer.from('data:');
 const DONE = Buffer.from('[DONE]');
 const LF = 0x0a;
 const SPACE = 0x20;
+const TAB = 0x09;
 const OPEN_BRACE = 0x7b;
 
 /** b[at, at + bytes.length) equals `bytes` (short names: a loop beats a native call). */
@@ -65,6 +69,37 @@ function valueAt(ev: Buffer, keyEnd: number): number {
   i++;
   while (ev[i] === 0x20 || ev[i] === 0x09 || ev[i] === 0x0a) i++;
   return i;
+}
+
+/** Past a string's closing quote at q - 1: a colon after blanks, or the line's end (sse_scan.cc keyFollows). */
+function keyFollows(b: Buffer, q: number, end: number): boolean {
+  while (q < end && (b[q] === SPACE || b[q] === TAB)) q++;
+  return q < end && (b[q] === COLON || b[q] === LF);
+}
+
+/**
+ * Whether the event b[start, end) has a JSON object key spelled with escapes
+ * ({"us\u0061ge":…} is "usage" to JSON.parse, unseen by the byte searches):
+ * a string holding a backslash and followed by a colon. Escapes in values
+ * (text deltas' \n, \", \u00e9) do not count. Walked line by line, as no JSON
+ * string holds a raw line feed (sse_scan.cc escapedKey, the same rule; the
+ * caller has seen a backslash in the event: most events hold none).
+ */
+function escapedKey(b: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (b[i] !== QUOTE) continue;
+    let escaped = false;
+    let q = i + 1;
+    for (; q < end && b[q] !== QUOTE && b[q] !== LF; q++) {
+      if (b[q] !== BACKSLASH) continue;
+      escaped = true;
+      if (q + 1 < end && b[q + 1] !== LF) q++; // the escaped byte; never a line's end
+    }
+    if (q >= end) return false;
+    if (b[q] === QUOTE && escaped && keyFollows(b, q + 1, end)) return true;
+    i = q; // the closing quote, or the line feed that shows the quote opened no JSON string
+  }
+  return false;
 }
 
 /** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
@@ -111,6 +146,8 @@ export class StreamWatch {
   /** Where the triggers are in the events of the last scan(), ascending; the first not behind the event being inspected. */
   #hits: number[] = [];
   #nextHit = 0;
+  /** A backslash in the events of the last scan() at or after the event being inspected (or the first one after it), -1 when none is. */
+  #slash = -1;
   /** Native: the events FOUND describes (when foundBy is this watch), from where, how many, and the one inspected last. */
   #found: Buffer | undefined;
   #foundFrom = 0;
@@ -168,6 +205,7 @@ export class StreamWatch {
     }
     this.#hits = hits.sort((x, y) => x - y);
     this.#nextHit = 0;
+    this.#slash = events.indexOf(BACKSLASH);
   }
 
   /**
@@ -342,6 +380,14 @@ export class StreamWatch {
     const hits = this.#hits;
     while (this.#nextHit < hits.length && hits[this.#nextHit]! < start) this.#nextHit++;
     const hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
+    // A key spelled with escapes may be a "usage" or a second "model" (the one JSON.parse keeps): parsed, and the
+    // model it names is not known by its bytes, so the next event naming a model is parsed too. The next backslash is
+    // searched for again only once the events pass it (each byte is searched once per scan).
+    if (this.#slash >= 0 && this.#slash < start) this.#slash = b.indexOf(BACKSLASH, start);
+    if (this.#slash >= 0 && this.#slash < end && escapedKey(b, start, end)) {
+      this.#modelBytes = undefined;
+      return true;
+    }
     // The last model named wins (as the tracker reads it): an event naming another one than the last is parsed.
     const m = b.indexOf(MODEL_KEY, start);
     if (m < 0 || m >= end) return hit;

@@ -323,7 +323,11 @@ function decodeRow(buf: Buffer, from: number, to: number): UsageRecord {
   const tags: Record<string, string> = {};
   for (let n = u32(); n > 0; n--) {
     const k = shared()!;
-    tags[k] = shared()!;
+    const v = shared()!;
+    // Every tag an own property, as JSON.parse makes them: `tags['__proto__'] = v` would set the object's prototype
+    // instead, and the tag would vanish from the row (the header parser refuses that name; the codec does not rely on it).
+    if (k === '__proto__') Object.defineProperty(tags, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else tags[k] = v;
   }
   const row: UsageRecord = {
     request_id: requestId, ts, customer, agent, tags, endpoint, model_requested: modelRequested, model, provider,

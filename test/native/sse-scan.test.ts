@@ -25,6 +25,16 @@ function valueAt(b: Buffer, i: number): number {
   return i;
 }
 
+/** A JSON string holding a backslash and followed by a colon (or a line's end) in ev: a key spelled with escapes; strings walked line by line. */
+function escapedKey(ev: Buffer): boolean {
+  for (const line of ev.toString('latin1').split('\n')) {
+    for (const m of line.matchAll(/"((?:[^"\\]|\\.?)*)("|$)/g)) {
+      if (m[2] === '"' && m[1]!.includes('\\') && /^[ \t]*(:|$)/.test(line.slice(m.index! + m[0].length))) return true;
+    }
+  }
+  return false;
+}
+
 function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
   const out: number[] = [];
   for (let s = 0; s < b.length; ) {
@@ -39,10 +49,13 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
         if (v >= 0 && b.indexOf('null', v) !== v) hit = true;
       }
     }
-    let flags = hit ? 1 : 0;
+    // A key spelled with escapes: parsed, and the model it may name unknown (as an escaped model value).
+    const keyEscaped = escapedKey(ev);
+    let flags = hit || keyEscaped ? 1 : 0;
+    if (keyEscaped) flags |= 4;
     let ms = -1;
     let me = -1;
-    const m = b.indexOf('"model"', s);
+    const m = keyEscaped ? -1 : b.indexOf('"model"', s);
     if (m >= 0 && m < e) {
       const v = valueAt(b, m + 7);
       if (v >= 0 && v < e && b[v] === 0x22) {
@@ -61,7 +74,7 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
   return out;
 }
 
-const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm'];
+const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"'];
 
 describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
@@ -91,6 +104,18 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
     expect(r.length).toBe(12);
     expect([r[1], r[5], r[9]]).toEqual([2, 3, 1]);
     expect(b.toString('utf8', r[2], r[3])).toBe('m1');
+  });
+
+  it('marks an event with a key spelled with escapes as a hit, and one with escapes in its values only as before', () => {
+    const flags = (event: string, endpoint: keyof typeof ENDPOINTS = 'chat') => scan(Buffer.from(event), endpoint)[1];
+    const values = `data: {"model":"m","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\"x\\":\\n"}}],"usage":null}\n\n`;
+    expect(flags(values)).toBe(2); // a plain model, no hit
+    expect(flags(values.replace(/\\(u00e9|"|n)/g, ''))).toBe(2);
+    for (const endpoint of ['chat', 'responses', 'messages'] as const) {
+      expect(flags(`data: {"model":"m","choices":[],"us\\u0061ge":{"prompt_tokens":3}}\n\n`, endpoint)).toBe(5); // hit, and the model not known by its bytes
+      expect(flags(`data: {"mod\\u0065l" :"m2","choices":[]}\n\n`, endpoint)).toBe(5);
+      expect(flags(`event: x"\ndata: {"model":"m","us\\u0061ge"\ndata: :{}}\n\n`, endpoint)).toBe(5);
+    }
   });
 
   it('stops at the room it is given, and goes on from where it is told', () => {

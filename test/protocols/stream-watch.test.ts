@@ -77,6 +77,21 @@ function bothWays(endpoint: EndpointId, stream: string | Buffer, cuts: number[],
 
 const cutsArb = fc.array(fc.nat(), { maxLength: 12 });
 
+/**
+ * The stream with some of its JSON object keys spelled with a \u escape (one
+ * letter of each, chosen by `seed`; the key JSON.parse reads is the same):
+ * what the watch's byte searches for "usage" and "model" cannot see.
+ */
+function escapeKeys(text: string, seed: number): string {
+  let k = 0;
+  return text.replace(/"([A-Za-z_][A-Za-z0-9_]*)"(?=[ \t]*:)/g, (m, key: string) => {
+    const n = k++;
+    if (((seed >>> (n % 31)) & 1) === 0) return m;
+    const at = (seed + n) % key.length;
+    return `"${key.slice(0, at)}\\u${key.charCodeAt(at).toString(16).padStart(4, '0')}${key.slice(at + 1)}"`;
+  });
+}
+
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 const recorded: Partial<Record<EndpointId, string[]>> = {};
 
@@ -132,8 +147,9 @@ describe('StreamWatch', () => {
   for (const endpoint of ['chat', 'responses', 'messages'] as const) {
     it(`reads ${endpoint} streams of the mock like the tracker reading every event`, () => {
       for (const stream of recorded[endpoint]!) {
-        fc.assert(fc.property(cutsArb, fc.boolean(), fc.boolean(), (cuts, wantsUsage, skipping) => {
-          const r = bothWays(endpoint, stream, cuts, wantsUsage, skipping);
+        // Sometimes with keys spelled with escapes (seed 0: none).
+        fc.assert(fc.property(cutsArb, fc.boolean(), fc.boolean(), fc.oneof(fc.constant(0), fc.nat()), (cuts, wantsUsage, skipping, seed) => {
+          const r = bothWays(endpoint, escapeKeys(stream, seed), cuts, wantsUsage, skipping);
           expect(r.watch).toEqual(r.tracker);
         }), { numRuns: 50 });
       }
@@ -189,9 +205,17 @@ describe('StreamWatch', () => {
       `data: {"model":"m-17","choices":[{"index":0}],"usage":{"prompt_tokens":4,"completion_tokens":4}}\n\n`,
       `data:\n\n`,
       `data: [DONE] \n\n`,
+      // Keys spelled with escapes (escapeKeys below spells more), one split from its colon by a line end, and escapes in values only.
+      `data: {"model":"m-18","choices":[],"us\\u0061ge":{"prompt_tokens":6,"completion_tokens":2}}\n\n`,
+      `data: {"model":"m-19","choices":[],"us\\u0061ge"\ndata: :{"prompt_tokens":6,"completion_tokens":3}}\n\n`,
+      `event: x"\ndata: {"model":"m-20","choices":[],"\\u0075sage" :{"prompt_tokens":6,"completion_tokens":4}}\n\n`,
+      `data: {"mod\\u0065l":"m-21","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\n\n`,
+      `data: {"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"w"}}],"mod\\u0065l":"m-22"}\n\n`,
+      `data: {"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\"x\\": \\\\\\n"}}],"usage":null}\n\n`,
     ];
     const plain = sse({ id: 'c', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'word' } }], usage: null });
-    fc.assert(fc.property(fc.array(fc.constantFrom(...odd, plain), { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), fc.boolean(), (parts, cuts, wantsUsage, skipping) => {
+    const part = fc.tuple(fc.constantFrom(...odd, plain), fc.oneof(fc.constant(0), fc.nat())).map(([event, seed]) => escapeKeys(event, seed));
+    fc.assert(fc.property(fc.array(part, { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), fc.boolean(), (parts, cuts, wantsUsage, skipping) => {
       const r = bothWays('chat', parts.join('') + 'data: [DONE]\n\n', cuts, wantsUsage, skipping);
       expect(r.watch).toEqual(r.tracker);
     }), { numRuns: 400 });
@@ -211,6 +235,47 @@ describe('StreamWatch', () => {
         expect(r.watch.model).toBe('m-2');
       }
     }
+  });
+
+  it('reads an event whose "usage" or "model" key is spelled with escapes, as the tracker reads it', () => {
+    const head = '"id":"c1","object":"chat.completion.chunk","created":1';
+    const word = (w: string, model = 'gpt-4o-mini') => `data: {${head},"model":"${model}","choices":[{"index":0,"delta":{"content":"${w}"}}],"usage":null}\n\n`;
+    const escapedModel = `data: {${head},"mod\\u0065l":"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}],"usage":null}\n\n`;
+    const usageChunk = `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`;
+    // The key at a data line's end, its colon on the next line (the parse joins the lines).
+    const splitChunk = `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge" \ndata: :{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`;
+    for (const [wantsUsage, skipping] of [[false, false], [true, false], [false, true], [true, true]]) {
+      // The usage chunk Tollgate asked for on the client's behalf: read for the bill, and kept from a client that did not ask.
+      for (const chunk of [usageChunk, splitChunk]) {
+        const u = bothWays('chat', word('a') + chunk + 'data: [DONE]\n\n', [], wantsUsage, skipping);
+        expect(u.watch).toEqual(u.tracker);
+        expect(u.watch.usage).toMatchObject({ promptTokens: 3, completionTokens: 4 });
+        expect(u.watch.verdicts[1]).toEqual({ forward: wantsUsage, terminal: false });
+      }
+      // A new model named by an escaped key is seen; and the model it replaced, named again, is not taken as the one known.
+      const m = bothWays('chat', word('a') + escapedModel, [], wantsUsage, skipping);
+      expect(m.watch).toEqual(m.tracker);
+      expect(m.watch.model).toBe('gpt-4o-2024');
+      const back = bothWays('chat', word('a') + escapedModel + word('c'), [], wantsUsage, skipping);
+      expect(back.watch).toEqual(back.tracker);
+      expect(back.watch.model).toBe('gpt-4o-mini');
+    }
+  });
+
+  it('does not parse an event for escapes in its values only', () => {
+    // Text deltas are full of escapes; only the first event (its model not known yet) is parsed.
+    const events = Buffer.from([
+      sse({ id: 'c1', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'a' } }], usage: null }),
+      `data: {"id":"c1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\"x\\":\\n"}}],"usage":null}\n\n`,
+      sse({ id: 'c1', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'tab\there "q": \\' }, finish_reason: null }], usage: null }),
+    ].join(''));
+    const watch = new StreamWatch('chat', false);
+    watch.scan(events);
+    const verdicts = [];
+    for (let s = 0; s < events.length; s = eventEnd(events, s)) verdicts.push(watch.inspect(events, s, eventEnd(events, s)));
+    expect(verdicts).toEqual([FORWARD, FORWARD, FORWARD]);
+    expect(watch.tracker.text).toBe('a'); // the text of the events the watch's tracker parsed
+    expect(watch.text).toBe('acafé "x":\ntab\there "q": \\');
   });
 
   it('keeps the text of a long stream within the tracker\'s bound', () => {

@@ -46,6 +46,20 @@ describe('row codec', () => {
     expect(decodeRows(b)[0]!.request_id).toBe('req_2');
   });
 
+  it('keeps a tag named __proto__ as a tag (an own property), not as the tags object\'s prototype', () => {
+    // JSON.parse makes "__proto__" an own key (an object literal would set the prototype).
+    const tags = JSON.parse('{"team":"a","__proto__":"x","constructor":"y"}') as Record<string, string>;
+    const row: UsageRecord = { ...base, request_id: 'req_proto', tags };
+    const enc = new RowBatchEncoder();
+    enc.add(row);
+    const [decoded] = decodeRows(enc.take());
+    expect(Object.keys(decoded!.tags)).toEqual(['team', '__proto__', 'constructor']);
+    expect(Object.getOwnPropertyDescriptor(decoded!.tags, '__proto__')?.value).toBe('x');
+    expect(Object.getPrototypeOf(decoded!.tags)).toBe(Object.prototype);
+    expect(JSON.stringify(decoded!.tags)).toBe('{"team":"a","__proto__":"x","constructor":"y"}');
+    expect(decoded).toStrictEqual(JSON.parse(JSON.stringify(row)));
+  });
+
   it('refuses a truncated batch instead of inventing a row', () => {
     const enc = new RowBatchEncoder();
     enc.add(base);
