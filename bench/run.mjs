@@ -23,7 +23,11 @@
 // decision, which on a loaded box takes seconds and used to set p99).
 //
 // Bounded: --seconds (env BENCH_SECONDS, default 10) per measured cell, after
-// --warmup (env BENCH_WARMUP, default min(2, seconds)) unmeasured seconds.
+// --warmup (env BENCH_WARMUP, default min(2, seconds)) unmeasured seconds,
+// then until the server is quiet (at most 3 s, proc-cpu.mjs settle): the
+// warm-up ends with its connections aborted mid-call, and what that sets
+// off (a stream's drain, the tokenizer pool's first start) is not the
+// measured calls' work.
 // --port-base P: the four servers listen on P..P+3 (default 19100).
 // --only a,b keeps the cells whose "scenario/connections/target" contains any of them.
 // The machine is shared: compare ratios from one run, not absolutes across runs.

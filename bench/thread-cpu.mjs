@@ -17,7 +17,8 @@
 // better than an open throttle; on a machine others load too, --together
 // runs both builds at once, each under its own --rate, so both see the same
 // neighbours. A fresh process's first seconds are mostly JIT work (the "v8"
-// group): --warmup decides how much of it is measured.
+// group): --warmup decides how much of it is measured. After the warm-up the
+// server is let settle (proc-cpu.mjs settle), as in bench/run.mjs.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
