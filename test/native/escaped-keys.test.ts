@@ -21,6 +21,15 @@ const STREAM = [
   'data: [DONE]\n\n',
 ].join('');
 
+// What the bytes cannot show otherwise (asked for with model gpt-4o): a second "model" after the known one (JSON.parse
+// keeps the last), and the usage key split from its colon across data lines (the parse joins them).
+const HIDDEN = [
+  `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":null}],"usage":null}\n\n`,
+  `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}],"usage":null,"model":"gpt-4o-2024-08-06"}\n\n`,
+  `data: {${head},"choices":[],"usage"\ndata: :{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}\n\n`,
+  'data: [DONE]\n\n',
+].join('');
+
 let upstream: Server;
 const sent: unknown[] = [];
 const tg: Partial<Record<Path, Tollgate>> = {};
@@ -30,9 +39,10 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      sent.push(JSON.parse(body));
+      const j = JSON.parse(body);
+      sent.push(j);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(STREAM);
+      res.end(j.model === 'gpt-4o' ? HIDDEN : STREAM);
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -61,6 +71,22 @@ describe.each(PATHS)('a chat stream with escaped keys, relayed on the %s path', 
     expect((sent.at(-1) as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true }); // asked for on the client's behalf
     expect(text).not.toContain('us\\u0061ge');
     expect(text).toContain('caf\\u00e9');
+    expect(text).toContain('data: [DONE]');
+    const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
+    expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
+  });
+});
+
+describe.each(PATHS)('streams whose bytes hide what the tracker reads, relayed on the %s path', (path) => {
+  const post = (t: Tollgate, route: string, body: unknown) =>
+    fetch(`${t.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it.each([100, undefined])('chat: bills the model named last and the usage split across lines, kept from the client (max_tokens %s)', async (maxTokens) => {
+    const t = tg[path]!;
+    const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).not.toContain('"usage"\ndata: :');
     expect(text).toContain('data: [DONE]');
     const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
     expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
