@@ -153,6 +153,27 @@ bool escapedKey(const uint8_t* p, size_t s, size_t e) {
   return false;
 }
 
+/**
+ * Responses and messages: whether StreamTracker may take the event's type
+ * from its data's "type" (event || j.type), which escapes may spell
+ * ("message\u005fstop") out of the trigger search's sight: no event: line,
+ * a blank one, or several (the last counts: not worth finding). One event:
+ * line naming a type is plain bytes, which the trigger search sees.
+ */
+bool typeFromData(const uint8_t* p, size_t s, size_t e) {
+  bool named = false;
+  for (size_t i = s, seen = 0; i < e; i++) {
+    const void* nl = std::memchr(p + i, '\n', e - i);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const uint8_t*>(nl) - p) : e;
+    if (end - i >= 6 && std::memcmp(p + i, "event:", 6) == 0) {
+      if (seen++) return true;
+      for (size_t k = i + 6; k < end && !named; k++) named = p[k] > ' ' && p[k] < 0x7f;  // not blank to trim() (other bytes may be: taken as blank)
+    }
+    i = end;
+  }
+  return !named;
+}
+
 }  // namespace
 
 int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out, int max) {
@@ -169,6 +190,7 @@ int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out,
     if (!hit && endpoint == SSE_MESSAGES) for (sv t : kMessages) hit = hit || contains(p, s, e, t);
     if (!hit && endpoint == SSE_CHAT) hit = usageHit(p, n, s, e);
     const bool slash = std::memchr(p + s, '\\', e - s) != nullptr;
+    if (!hit && slash && endpoint != SSE_CHAT) hit = typeFromData(p, s, e);
     // A key spelled with escapes may be a "usage" or a "model" (a second one, the one JSON.parse keeps): parsed,
     // and the model it names is not known by its bytes (the next event naming a model is parsed too).
     const bool keyEscaped = slash && escapedKey(p, s, e);

@@ -24,7 +24,8 @@ enum SseFlag {
   /**
    * A trigger (the terminal marker, an endpoint's event names, a chat usage that is not null or whose value is on
    * another line) starts in the event, or a JSON object key in it is spelled with escapes (what it names is unseen
-   * by the byte searches).
+   * by the byte searches), or (responses, messages) it holds a backslash and its type may come from its data
+   * (no event: line naming one; "message\u005fstop" is message_stop to the parser).
    */
   SSE_HIT = 1,
   /** The event's first "model" key has a plain string value, at [MODEL_S, MODEL_E). */

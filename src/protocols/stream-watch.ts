@@ -21,8 +21,10 @@ import { StreamTracker, type EventVerdict } from './stream-tracker.js';
 // the bytes cannot show is parsed too: a key spelled with escapes
 // ({"us\u0061ge":…}; escapes in values do not count: text deltas are full
 // of them), a "usage" or "model" whose colon or value is on the next data
-// line (the parse joins the lines), and an event with a second "model"
-// (the last one is kept).
+// line (the parse joins the lines), an event with a second "model" (the
+// last one is kept), and on Responses and Messages an event holding a
+// backslash whose type may come from its data (no event: line naming one):
+// "message\u005fstop" is message_stop to the tracker.
 //
 // With the native addon, one call finds the events of a batch and what each
 // holds (native/src/sse_scan.cc, the same rules): the JavaScript searches
@@ -111,6 +113,33 @@ function escapedKey(b: Buffer, start: number, end: number): boolean {
     i = q; // the closing quote, or the line feed that shows the quote opened no JSON string
   }
   return false;
+}
+
+const EVENT = Buffer.from('event:');
+
+/**
+ * Responses and messages: whether the tracker may take the event b[start, end)'s
+ * type from its data's "type" (event || j.type), which escapes may spell
+ * ("message\u005fstop") out of the trigger search's sight: no event: line, a
+ * blank one, or several (the last counts: not worth finding). One event: line
+ * naming a type is plain bytes, which the trigger search sees (sse_scan.cc
+ * typeFromData, the same rule).
+ */
+function typeFromData(b: Buffer, start: number, end: number): boolean {
+  let named = false;
+  let seen = 0;
+  // Line by line (an event has few lines).
+  for (let i = start; i < end; ) {
+    if (sameBytes(b, i, EVENT)) {
+      if (seen++) return true;
+      // Not blank to trim() (other bytes may be: taken as blank).
+      for (let k = i + EVENT.length; k < end && b[k] !== LF && !named; k++) named = b[k]! > SPACE && b[k]! < 0x7f;
+    }
+    const nl = b.indexOf(LF, i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  return !named;
 }
 
 /** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
@@ -393,7 +422,7 @@ export class StreamWatch {
   #matters(b: Buffer, start: number, end: number): boolean {
     const hits = this.#hits;
     while (this.#nextHit < hits.length && hits[this.#nextHit]! < start) this.#nextHit++;
-    const hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
+    let hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
     // A key spelled with escapes may be a "usage" or a second "model" (the one JSON.parse keeps): parsed, and the
     // model it names is not known by its bytes, so the next event naming a model is parsed too. The next backslash is
     // searched for again only once the events pass it (each byte is searched once per scan).
@@ -403,6 +432,7 @@ export class StreamWatch {
       this.#modelBytes = undefined;
       return true;
     }
+    if (slash && !hit && this.endpoint !== 'chat') hit = typeFromData(b, start, end);
     // The last model named wins (as the tracker reads it): an event naming another one than the last is parsed.
     // The next "model" is searched for once (as the backslash): past this one, it shows a second one here.
     if (this.#modelKey >= 0 && this.#modelKey < start) this.#modelKey = b.indexOf(MODEL_KEY, start);

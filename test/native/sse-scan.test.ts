@@ -7,7 +7,8 @@ import { StreamTracker } from '../../src/protocols/stream-tracker.js';
 // The addon's scanSse against the rules of StreamWatch's JavaScript searches
 // (src/protocols/stream-watch.ts), written out here once more over the
 // whole buffer: per event its end, whether a trigger starts in it (a chat
-// "usage" counts unless its value is null), and its first
+// "usage" counts unless its value is null; on Responses and Messages a
+// backslash counts when no event: line names the type), and its first
 // "model" key's string value (plain, or for the parser: escaped, not closed
 // within the event, on another line, or followed by a second "model").
 
@@ -26,6 +27,12 @@ function valueAt(b: Buffer, i: number): number {
   i++;
   while (b[i] === 0x20 || b[i] === 0x09) i++;
   return b[i] === 0x0a ? -2 : i;
+}
+
+/** Responses, messages: the type may come from the data (no event: line, a blank one, or several). */
+function typeFromData(ev: Buffer): boolean {
+  const lines = ev.toString('latin1').split('\n').filter((l) => l.startsWith('event:'));
+  return lines.length !== 1 || !/[\x21-\x7e]/.test(lines[0]!.slice(6));
 }
 
 /** A JSON string holding a backslash and followed by a colon (or a line's end) in ev: a key spelled with escapes; strings walked line by line. */
@@ -52,6 +59,7 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
         if (v === -2 || (v >= 0 && b.indexOf('null', v) !== v)) hit = true;
       }
     }
+    if (endpoint !== 'chat' && ev.includes('\\') && typeFromData(ev)) hit = true;
     // A key spelled with escapes: parsed, and the model it may name unknown (as an escaped model value).
     const keyEscaped = escapedKey(ev);
     let flags = hit || keyEscaped ? 1 : 0;
@@ -79,7 +87,7 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
   return out;
 }
 
-const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"', '"model":"a"'];
+const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"', 'event:', 'event: ', '\nevent: x', '"model":"a"', '"type":"message\\u005fstop"'];
 
 describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
@@ -139,6 +147,17 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
     it('a second "model" (JSON.parse keeps the last): for the parser', () => {
       expect(flags(`data: {"model":"m","choices":[],"model":"m2"}\n\n`)).toBe(4);
       expect(flags(`data: {"x":"model","model":"m2"}\n\n`)).toBe(4);
+    });
+    it('Responses, Messages: a backslash in an event whose type no event: line names (it may spell the trigger)', () => {
+      for (const [endpoint, type] of [['messages', 'message\\u005fstop'], ['responses', 'response.complete\\u0064']] as const) {
+        expect(flags(`data: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event:\t\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event: x\nevent:\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`id: 1\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event: x\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(0); // the event: line names the type
+        expect(flags(`id: 1\nevent: x\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(0);
+      }
+      expect(flags(`data: {"type":"x","delta":"a\\nb"}\n\n`)).toBe(0); // chat reads no type
     });
   });
 

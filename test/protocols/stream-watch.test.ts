@@ -92,16 +92,22 @@ function escapeKeys(text: string, seed: number): string {
   });
 }
 
+/** A JSON string's one letter (chosen by `at`) spelled as a \u escape. */
+const escapeOne = (t: string, at: number) => `${t.slice(0, at % t.length)}\\u${t.charCodeAt(at % t.length).toString(16).padStart(4, '0')}${t.slice((at % t.length) + 1)}`;
+
 /**
  * The stream with what the watch's bytes cannot show, event by event as
  * `seed` picks (0: none): a "usage" or "model" key's colon or value moved to
- * the next data line (the parse joins the lines), and a second "model"
- * after the first (JSON.parse keeps it).
+ * the next data line (the parse joins the lines), a second "model" after the
+ * first (JSON.parse keeps it), and no event: line with the data's "type"
+ * values spelled with an escape (the tracker then takes the type from there).
  */
 function reshape(text: string, seed: number): string {
   if (!seed) return text;
   return referenceEvents(text).map((ev, n) => {
     const bit = (k: number) => ((seed >>> ((n * 5 + k) % 31)) & 1) === 1;
+    if (bit(0)) ev = ev.replace(/(^|\n)event:[^\n]*\n/, '$1');
+    if (bit(1)) ev = ev.replace(/"type":"([^"\\]+)"/g, (_, t: string) => `"type":"${escapeOne(t, seed + n)}"`);
     if (bit(2)) ev = ev.replace(/"(usage|model)"[ \t]*:/g, (_, k: string) => (bit(3) ? `"${k}"\ndata: :` : `"${k}":\ndata: `));
     if (bit(4)) ev = ev.replace(/"model":"([^"\\]*)"/, '"model":"$1","model":"$1-2"');
     return ev;
@@ -321,6 +327,29 @@ describe('StreamWatch', () => {
         expect(back.watch.model).toBe('gpt-4o-mini');
       }
     });
+  });
+
+  it('reads a Responses or Messages event with no event: line whose type is spelled with escapes, as the tracker reads it', () => {
+    const streams = {
+      messages: [
+        sse({ type: 'message_start', message: { model: 'claude-x', usage: { input_tokens: 5, output_tokens: 1 } } }, 'message_start'),
+        sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a\nb' } }, 'content_block_delta'),
+        `data: {"type":"message\\u005fdelta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}\n\n`,
+        `event:\ndata: {"type":"message\\u005fstop"}\n\n`,
+      ],
+      responses: [
+        sse({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'a\nb' }, 'response.output_text.delta'),
+        `data: {"type":"response.complete\\u0064","response":{"model":"gpt-4o-2024","usage":{"input_tokens":5,"output_tokens":9,"total_tokens":14}}}\n\n`,
+      ],
+    };
+    for (const [endpoint, events] of Object.entries(streams) as [EndpointId, string[]][]) {
+      for (const skipping of [false, true]) {
+        const r = bothWays(endpoint, events.join(''), [], false, skipping);
+        expect(r.watch).toEqual(r.tracker);
+        expect(r.watch.verdicts.at(-1)).toEqual({ forward: true, terminal: true });
+        expect(r.watch.usage).toMatchObject({ promptTokens: 5, completionTokens: 9 });
+      }
+    }
   });
 
   it('does not parse an event for escapes in its values only', () => {
