@@ -41,22 +41,32 @@ bool contains(const uint8_t* p, size_t from, size_t to, sv needle) {
   return find(p, from, to, needle) < to;
 }
 
-/** stream-watch.ts valueAt: past blanks, a colon and blanks (over the whole buffer); n when it ran out, SIZE_MAX when no colon. */
+/** valueAt: a line end came before the colon or the value. */
+constexpr size_t kLineEnd = SIZE_MAX - 1;
+
+/**
+ * stream-watch.ts valueAt: past blanks, a colon and blanks; n when it ran
+ * out, SIZE_MAX when no colon, kLineEnd when a line ends first (the colon or
+ * the value may start the next data line: the parse joins the lines, so
+ * what follows is not read from the bytes).
+ */
 size_t valueAt(const uint8_t* p, size_t n, size_t i) {
-  auto blank = [&](size_t k) { return k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\n'); };
+  auto blank = [&](size_t k) { return k < n && (p[k] == ' ' || p[k] == '\t'); };
   while (blank(i)) i++;
+  if (i < n && p[i] == '\n') return kLineEnd;
   if (i >= n || p[i] != ':') return SIZE_MAX;
   i++;
   while (blank(i)) i++;
+  if (i < n && p[i] == '\n') return kLineEnd;
   return i;
 }
 
-/** A chat event whose "usage" is not null (an object: the usage chunk). */
+/** A chat event whose "usage" is not null (an object: the usage chunk), or may not be (its value on another line). */
 bool usageHit(const uint8_t* p, size_t n, size_t s, size_t e) {
   for (size_t i = find(p, s, e, kUsageKey); i < e; i = find(p, i + 1, e, kUsageKey)) {
     const size_t v = valueAt(p, n, i + kUsageKey.size());
     if (v == SIZE_MAX) continue;
-    if (!(v + 4 <= n && std::memcmp(p + v, "null", 4) == 0)) return true;
+    if (v == kLineEnd || !(v + 4 <= n && std::memcmp(p + v, "null", 4) == 0)) return true;
   }
   return false;
 }
@@ -124,10 +134,9 @@ bool keyFollows(const uint8_t* p, size_t q, size_t e) {
  * only a string holding a backslash and followed by a colon. Walked line by
  * line (no JSON string holds a raw line feed), so a quote in another field's
  * line (event:, id:) cannot shift the walk off the strings of a data line.
- * Most events hold no backslash at all: one memchr says so.
+ * Only called for an event holding a backslash (most hold none: one memchr says so).
  */
 bool escapedKey(const uint8_t* p, size_t s, size_t e) {
-  if (!std::memchr(p + s, '\\', e - s)) return false;
   for (size_t i = s; i < e; i++) {
     if (p[i] != '"') continue;
     bool escaped = false;
@@ -142,6 +151,27 @@ bool escapedKey(const uint8_t* p, size_t s, size_t e) {
     i = q;  // the closing quote, or the line feed that shows the quote opened no JSON string
   }
   return false;
+}
+
+/**
+ * Responses and messages: whether StreamTracker may take the event's type
+ * from its data's "type" (event || j.type), which escapes may spell
+ * ("message\u005fstop") out of the trigger search's sight: no event: line,
+ * a blank one, or several (the last counts: not worth finding). One event:
+ * line naming a type is plain bytes, which the trigger search sees.
+ */
+bool typeFromData(const uint8_t* p, size_t s, size_t e) {
+  bool named = false;
+  for (size_t i = s, seen = 0; i < e; i++) {
+    const void* nl = std::memchr(p + i, '\n', e - i);
+    const size_t end = nl ? static_cast<size_t>(static_cast<const uint8_t*>(nl) - p) : e;
+    if (end - i >= 6 && std::memcmp(p + i, "event:", 6) == 0) {
+      if (seen++) return true;
+      for (size_t k = i + 6; k < end && !named; k++) named = p[k] > ' ' && p[k] < 0x7f;  // not blank to trim() (other bytes may be: taken as blank)
+    }
+    i = end;
+  }
+  return !named;
 }
 
 }  // namespace
@@ -159,16 +189,21 @@ int scanSse(const uint8_t* p, size_t n, size_t from, int endpoint, int32_t* out,
     if (!hit && endpoint == SSE_RESPONSES) for (sv t : kResponses) hit = hit || contains(p, s, e, t);
     if (!hit && endpoint == SSE_MESSAGES) for (sv t : kMessages) hit = hit || contains(p, s, e, t);
     if (!hit && endpoint == SSE_CHAT) hit = usageHit(p, n, s, e);
+    const bool slash = std::memchr(p + s, '\\', e - s) != nullptr;
+    if (!hit && slash && endpoint != SSE_CHAT) hit = typeFromData(p, s, e);
     // A key spelled with escapes may be a "usage" or a "model" (a second one, the one JSON.parse keeps): parsed,
     // and the model it names is not known by its bytes (the next event naming a model is parsed too).
-    const bool keyEscaped = escapedKey(p, s, e);
+    const bool keyEscaped = slash && escapedKey(p, s, e);
     if (hit || keyEscaped) flags |= SSE_HIT;
     if (keyEscaped) flags |= SSE_MODEL_ESCAPED;
     int32_t ms = -1, me = -1;
     const size_t m = keyEscaped ? e : find(p, s, e, kModelKey);
     if (m < e) {
       const size_t v = valueAt(p, n, m + kModelKey.size());
-      if (v != SIZE_MAX && v < e && p[v] == '"') {
+      // A second "model" (JSON.parse keeps the last), or a value on another line: the parser reads which.
+      if (v == kLineEnd || find(p, m + 1, e, kModelKey) < e) {
+        flags |= SSE_MODEL_ESCAPED;
+      } else if (v != SIZE_MAX && v < e && p[v] == '"') {
         const void* q = std::memchr(p + v + 1, '"', n - (v + 1));
         const size_t to = q ? static_cast<size_t>(static_cast<const uint8_t*>(q) - p) : n;
         if (to >= e || std::memchr(p + v + 1, '\\', to - (v + 1))) {

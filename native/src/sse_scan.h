@@ -22,13 +22,18 @@ enum SseSlot { SSE_END = 0, SSE_FLAGS = 1, SSE_MODEL_S = 2, SSE_MODEL_E = 3, SSE
 
 enum SseFlag {
   /**
-   * A trigger (the terminal marker, an endpoint's event names, a chat usage that is not null) starts in the event,
-   * or a JSON object key in it is spelled with escapes (what it names is unseen by the byte searches).
+   * A trigger (the terminal marker, an endpoint's event names, a chat usage that is not null or whose value is on
+   * another line) starts in the event, or a JSON object key in it is spelled with escapes (what it names is unseen
+   * by the byte searches), or (responses, messages) it holds a backslash and its type may come from its data
+   * (no event: line naming one; "message\u005fstop" is message_stop to the parser).
    */
   SSE_HIT = 1,
   /** The event's first "model" key has a plain string value, at [MODEL_S, MODEL_E). */
   SSE_MODEL = 2,
-  /** ... or a string value that is escaped or not closed within the event, or a key is spelled with escapes (it may name the model): the parser must read it. */
+  /**
+   * ... or a string value that is escaped or not closed within the event, or on another line, or the event has a
+   * second "model" (the last is kept), or a key is spelled with escapes (it may name the model): the parser must read it.
+   */
   SSE_MODEL_ESCAPED = 4,
 };
 

@@ -17,10 +17,14 @@ import { StreamTracker, type EventVerdict } from './stream-tracker.js';
 // "message_stop" costs one parse, never a wrong verdict, because the
 // verdict, usage and model always come from StreamTracker.inspect on the
 // event's text. An event that matches none of them is, for the tracker,
-// one whose verdict is FORWARD and whose only effect is on the text. A key
-// spelled with escapes ({"us\u0061ge":…}) hides from the searches, so an
-// event with one is parsed too (escapes in values do not count: text deltas
-// are full of them).
+// one whose verdict is FORWARD and whose only effect is on the text. What
+// the bytes cannot show is parsed too: a key spelled with escapes
+// ({"us\u0061ge":…}; escapes in values do not count: text deltas are full
+// of them), a "usage" or "model" whose colon or value is on the next data
+// line (the parse joins the lines), an event with a second "model" (the
+// last one is kept), and on Responses and Messages an event holding a
+// backslash whose type may come from its data (no event: line naming one):
+// "message\u005fstop" is message_stop to the tracker.
 //
 // With the native addon, one call finds the events of a batch and what each
 // holds (native/src/sse_scan.cc, the same rules): the JavaScript searches
@@ -61,14 +65,23 @@ function sameBytes(b: Buffer, at: number, bytes: Buffer): boolean {
   return true;
 }
 
-/** Where the value after `"key"` starts (past the colon and blanks), or -1. */
+/** valueAt: a line end came before the colon or the value. */
+const LINE_END = -2;
+
+/**
+ * Where the value after `"key"` starts (past the colon and blanks), -1 when
+ * no colon follows, LINE_END when a line ends first (the colon or the value
+ * may start the next data line: the parse joins the lines, so what follows
+ * is not read from the bytes; sse_scan.cc valueAt).
+ */
 function valueAt(ev: Buffer, keyEnd: number): number {
   let i = keyEnd;
-  while (ev[i] === 0x20 || ev[i] === 0x09 || ev[i] === 0x0a) i++;
+  while (ev[i] === SPACE || ev[i] === TAB) i++;
+  if (ev[i] === LF) return LINE_END;
   if (ev[i] !== COLON) return -1;
   i++;
-  while (ev[i] === 0x20 || ev[i] === 0x09 || ev[i] === 0x0a) i++;
-  return i;
+  while (ev[i] === SPACE || ev[i] === TAB) i++;
+  return ev[i] === LF ? LINE_END : i;
 }
 
 /** Past a string's closing quote at q - 1: a colon after blanks, or the line's end (sse_scan.cc keyFollows). */
@@ -100,6 +113,33 @@ function escapedKey(b: Buffer, start: number, end: number): boolean {
     i = q; // the closing quote, or the line feed that shows the quote opened no JSON string
   }
   return false;
+}
+
+const EVENT = Buffer.from('event:');
+
+/**
+ * Responses and messages: whether the tracker may take the event b[start, end)'s
+ * type from its data's "type" (event || j.type), which escapes may spell
+ * ("message\u005fstop") out of the trigger search's sight: no event: line, a
+ * blank one, or several (the last counts: not worth finding). One event: line
+ * naming a type is plain bytes, which the trigger search sees (sse_scan.cc
+ * typeFromData, the same rule).
+ */
+function typeFromData(b: Buffer, start: number, end: number): boolean {
+  let named = false;
+  let seen = 0;
+  // Line by line (an event has few lines).
+  for (let i = start; i < end; ) {
+    if (sameBytes(b, i, EVENT)) {
+      if (seen++) return true;
+      // Not blank to trim() (other bytes may be: taken as blank).
+      for (let k = i + EVENT.length; k < end && b[k] !== LF && !named; k++) named = b[k]! > SPACE && b[k]! < 0x7f;
+    }
+    const nl = b.indexOf(LF, i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  return !named;
 }
 
 /** The JSON string at OUT[slot], OUT[slot + 1] (from `from`; valid, as the scanner found it): its bytes between the quotes as they are, unless it holds an escape. */
@@ -148,6 +188,8 @@ export class StreamWatch {
   #nextHit = 0;
   /** A backslash in the events of the last scan() at or after the event being inspected (or the first one after it), -1 when none is. */
   #slash = -1;
+  /** The same for `"model"`, past the first one in the event inspected last (a second one there, or the next event's first). */
+  #modelKey = -1;
   /** Native: the events FOUND describes (when foundBy is this watch), from where, how many, and the one inspected last. */
   #found: Buffer | undefined;
   #foundFrom = 0;
@@ -200,12 +242,13 @@ export class StreamWatch {
     if (this.endpoint === 'chat') {
       for (let i = events.indexOf(USAGE_KEY); i >= 0; i = events.indexOf(USAGE_KEY, i + 1)) {
         const v = valueAt(events, i + USAGE_KEY.length);
-        if (v >= 0 && events.indexOf(NULL, v) !== v) hits.push(i);
+        if (v === LINE_END || (v >= 0 && events.indexOf(NULL, v) !== v)) hits.push(i);
       }
     }
     this.#hits = hits.sort((x, y) => x - y);
     this.#nextHit = 0;
     this.#slash = events.indexOf(BACKSLASH);
+    this.#modelKey = events.indexOf(MODEL_KEY);
   }
 
   /**
@@ -379,19 +422,29 @@ export class StreamWatch {
   #matters(b: Buffer, start: number, end: number): boolean {
     const hits = this.#hits;
     while (this.#nextHit < hits.length && hits[this.#nextHit]! < start) this.#nextHit++;
-    const hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
+    let hit = this.#nextHit < hits.length && hits[this.#nextHit]! < end;
     // A key spelled with escapes may be a "usage" or a second "model" (the one JSON.parse keeps): parsed, and the
     // model it names is not known by its bytes, so the next event naming a model is parsed too. The next backslash is
     // searched for again only once the events pass it (each byte is searched once per scan).
     if (this.#slash >= 0 && this.#slash < start) this.#slash = b.indexOf(BACKSLASH, start);
-    if (this.#slash >= 0 && this.#slash < end && escapedKey(b, start, end)) {
+    const slash = this.#slash >= 0 && this.#slash < end;
+    if (slash && escapedKey(b, start, end)) {
       this.#modelBytes = undefined;
       return true;
     }
+    if (slash && !hit && this.endpoint !== 'chat') hit = typeFromData(b, start, end);
     // The last model named wins (as the tracker reads it): an event naming another one than the last is parsed.
-    const m = b.indexOf(MODEL_KEY, start);
+    // The next "model" is searched for once (as the backslash): past this one, it shows a second one here.
+    if (this.#modelKey >= 0 && this.#modelKey < start) this.#modelKey = b.indexOf(MODEL_KEY, start);
+    const m = this.#modelKey;
     if (m < 0 || m >= end) return hit;
+    this.#modelKey = b.indexOf(MODEL_KEY, m + 1);
     const v = valueAt(b, m + MODEL_KEY.length);
+    // A second "model" (JSON.parse keeps the last), or a value on another line: the parser reads which.
+    if (v === LINE_END || (this.#modelKey >= 0 && this.#modelKey < end)) {
+      this.#modelBytes = undefined;
+      return true;
+    }
     if (v < 0 || v >= end || b[v] !== QUOTE) return hit;
     const known = this.#modelBytes;
     if (known && b[v + 1 + known.length] === QUOTE && sameBytes(b, v + 1, known)) return hit;

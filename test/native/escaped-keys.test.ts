@@ -21,6 +21,26 @@ const STREAM = [
   'data: [DONE]\n\n',
 ].join('');
 
+// What the bytes cannot show otherwise (asked for with model gpt-4o): a second "model" after the known one (JSON.parse
+// keeps the last), and the usage key split from its colon across data lines (the parse joins them).
+const HIDDEN = [
+  `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":null}],"usage":null}\n\n`,
+  `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"b"},"finish_reason":"stop"}],"usage":null,"model":"gpt-4o-2024-08-06"}\n\n`,
+  `data: {${head},"choices":[],"usage"\ndata: :{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}\n\n`,
+  'data: [DONE]\n\n',
+].join('');
+
+// A Messages stream whose last two events have no event: line and their type spelled with escapes: the tracker
+// takes the type from the data (message_delta with the output count, then message_stop).
+const MESSAGES = [
+  `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}\n\n`,
+  `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n`,
+  `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"caf\\u00e9\\n"}}\n\n`,
+  `event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n`,
+  `data: {"type":"message\\u005fdelta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}\n\n`,
+  `data: {"type":"message\\u005fstop"}\n\n`,
+].join('');
+
 let upstream: Server;
 const sent: unknown[] = [];
 const tg: Partial<Record<Path, Tollgate>> = {};
@@ -30,9 +50,10 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      sent.push(JSON.parse(body));
+      const j = JSON.parse(body);
+      sent.push(j);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(STREAM);
+      res.end(req.url?.endsWith('/messages') ? MESSAGES : j.model === 'gpt-4o' ? HIDDEN : STREAM);
     });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -64,5 +85,31 @@ describe.each(PATHS)('a chat stream with escaped keys, relayed on the %s path', 
     expect(text).toContain('data: [DONE]');
     const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
     expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
+  });
+});
+
+describe.each(PATHS)('streams whose bytes hide what the tracker reads, relayed on the %s path', (path) => {
+  const post = (t: Tollgate, route: string, body: unknown) =>
+    fetch(`${t.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it.each([100, undefined])('chat: bills the model named last and the usage split across lines, kept from the client (max_tokens %s)', async (maxTokens) => {
+    const t = tg[path]!;
+    const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).not.toContain('"usage"\ndata: :');
+    expect(text).toContain('data: [DONE]');
+    const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
+    expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
+  });
+
+  it('messages: reads the escaped message_delta and message_stop of events with no event: line', async () => {
+    const t = tg[path]!;
+    const r = await post(t, '/v1/messages', { model: 'claude-haiku-4-5', stream: true, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain('message\\u005fstop');
+    const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
+    expect(row).toMatchObject({ model: 'claude-haiku-4-5', prompt_tokens: 12, completion_tokens: 9, usage_source: 'provider' });
   });
 });

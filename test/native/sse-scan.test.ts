@@ -7,8 +7,10 @@ import { StreamTracker } from '../../src/protocols/stream-tracker.js';
 // The addon's scanSse against the rules of StreamWatch's JavaScript searches
 // (src/protocols/stream-watch.ts), written out here once more over the
 // whole buffer: per event its end, whether a trigger starts in it (a chat
-// "usage" counts unless its value is null), and its first "model" key's
-// string value (plain, or escaped / not closed within the event).
+// "usage" counts unless its value is null; on Responses and Messages a
+// backslash counts when no event: line names the type), and its first
+// "model" key's string value (plain, or for the parser: escaped, not closed
+// within the event, on another line, or followed by a second "model").
 
 const ENDPOINTS = { chat: 0, responses: 1, messages: 2 } as const;
 const TRIGGERS = {
@@ -17,12 +19,20 @@ const TRIGGERS = {
   messages: ['[DONE]', 'message_start', 'message_delta', 'message_stop'],
 };
 
+/** Past blanks, a colon and blanks: -1 when no colon, -2 when a line ends first (the rest is on the next data line). */
 function valueAt(b: Buffer, i: number): number {
-  while (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a) i++;
+  while (b[i] === 0x20 || b[i] === 0x09) i++;
+  if (b[i] === 0x0a) return -2;
   if (b[i] !== 0x3a) return -1;
   i++;
-  while (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a) i++;
-  return i;
+  while (b[i] === 0x20 || b[i] === 0x09) i++;
+  return b[i] === 0x0a ? -2 : i;
+}
+
+/** Responses, messages: the type may come from the data (no event: line, a blank one, or several). */
+function typeFromData(ev: Buffer): boolean {
+  const lines = ev.toString('latin1').split('\n').filter((l) => l.startsWith('event:'));
+  return lines.length !== 1 || !/[\x21-\x7e]/.test(lines[0]!.slice(6));
 }
 
 /** A JSON string holding a backslash and followed by a colon (or a line's end) in ev: a key spelled with escapes; strings walked line by line. */
@@ -46,9 +56,10 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
     if (endpoint === 'chat') {
       for (let i = b.indexOf('"usage"', s); i >= 0 && i < e; i = b.indexOf('"usage"', i + 1)) {
         const v = valueAt(b, i + 7);
-        if (v >= 0 && b.indexOf('null', v) !== v) hit = true;
+        if (v === -2 || (v >= 0 && b.indexOf('null', v) !== v)) hit = true;
       }
     }
+    if (endpoint !== 'chat' && ev.includes('\\') && typeFromData(ev)) hit = true;
     // A key spelled with escapes: parsed, and the model it may name unknown (as an escaped model value).
     const keyEscaped = escapedKey(ev);
     let flags = hit || keyEscaped ? 1 : 0;
@@ -58,7 +69,9 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
     const m = keyEscaped ? -1 : b.indexOf('"model"', s);
     if (m >= 0 && m < e) {
       const v = valueAt(b, m + 7);
-      if (v >= 0 && v < e && b[v] === 0x22) {
+      const second = b.indexOf('"model"', m + 1);
+      if (v === -2 || (second >= 0 && second < e)) flags |= 4;
+      else if (v >= 0 && v < e && b[v] === 0x22) {
         const to = b.indexOf('"', v + 1);
         if (to < 0 || to >= e || b.subarray(v + 1, to).includes('\\')) flags |= 4;
         else {
@@ -74,7 +87,7 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
   return out;
 }
 
-const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"'];
+const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"', 'event:', 'event: ', '\nevent: x', '"model":"a"', '"type":"message\\u005fstop"'];
 
 describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
@@ -116,6 +129,36 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
       expect(flags(`data: {"mod\\u0065l" :"m2","choices":[]}\n\n`, endpoint)).toBe(5);
       expect(flags(`event: x"\ndata: {"model":"m","us\\u0061ge"\ndata: :{}}\n\n`, endpoint)).toBe(5);
     }
+  });
+
+  describe('marks what the bytes cannot show', () => {
+    const flags = (event: string, endpoint: keyof typeof ENDPOINTS = 'chat') => scan(Buffer.from(event), endpoint)[1];
+    it('a "usage" with its colon or value on the next data line: a hit (the value is not read from the bytes)', () => {
+      expect(flags(`data: {"choices":[],"usage"\ndata: :{"prompt_tokens":3}}\n\n`)).toBe(1);
+      expect(flags(`data: {"choices":[],"usage" \t\n:null\ndata: :{"prompt_tokens":3}}\n\n`)).toBe(1);
+      expect(flags(`data: {"choices":[],"usage":\nnull\ndata: {"prompt_tokens":3}}\n\n`)).toBe(1);
+      expect(flags(`data: {"choices":[],"usage" : null}\n\n`)).toBe(0);
+    });
+    it('a "model" with its colon or value on the next data line: for the parser', () => {
+      expect(flags(`data: {"model"\ndata: :"m2","choices":[]}\n\n`)).toBe(4);
+      expect(flags(`data: {"model": \ndata: "m2","choices":[]}\n\n`)).toBe(4);
+      expect(flags(`data: {"model":"m","choices":[]}\n\n`)).toBe(2);
+    });
+    it('a second "model" (JSON.parse keeps the last): for the parser', () => {
+      expect(flags(`data: {"model":"m","choices":[],"model":"m2"}\n\n`)).toBe(4);
+      expect(flags(`data: {"x":"model","model":"m2"}\n\n`)).toBe(4);
+    });
+    it('Responses, Messages: a backslash in an event whose type no event: line names (it may spell the trigger)', () => {
+      for (const [endpoint, type] of [['messages', 'message\\u005fstop'], ['responses', 'response.complete\\u0064']] as const) {
+        expect(flags(`data: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event:\t\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event: x\nevent:\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`id: 1\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(1);
+        expect(flags(`event: x\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(0); // the event: line names the type
+        expect(flags(`id: 1\nevent: x\ndata: {"type":"${type}"}\n\n`, endpoint)).toBe(0);
+      }
+      expect(flags(`data: {"type":"x","delta":"a\\nb"}\n\n`)).toBe(0); // chat reads no type
+    });
   });
 
   it('stops at the room it is given, and goes on from where it is told', () => {

@@ -92,6 +92,28 @@ function escapeKeys(text: string, seed: number): string {
   });
 }
 
+/** A JSON string's one letter (chosen by `at`) spelled as a \u escape. */
+const escapeOne = (t: string, at: number) => `${t.slice(0, at % t.length)}\\u${t.charCodeAt(at % t.length).toString(16).padStart(4, '0')}${t.slice((at % t.length) + 1)}`;
+
+/**
+ * The stream with what the watch's bytes cannot show, event by event as
+ * `seed` picks (0: none): a "usage" or "model" key's colon or value moved to
+ * the next data line (the parse joins the lines), a second "model" after the
+ * first (JSON.parse keeps it), and no event: line with the data's "type"
+ * values spelled with an escape (the tracker then takes the type from there).
+ */
+function reshape(text: string, seed: number): string {
+  if (!seed) return text;
+  return referenceEvents(text).map((ev, n) => {
+    const bit = (k: number) => ((seed >>> ((n * 5 + k) % 31)) & 1) === 1;
+    if (bit(0)) ev = ev.replace(/(^|\n)event:[^\n]*\n/, '$1');
+    if (bit(1)) ev = ev.replace(/"type":"([^"\\]+)"/g, (_, t: string) => `"type":"${escapeOne(t, seed + n)}"`);
+    if (bit(2)) ev = ev.replace(/"(usage|model)"[ \t]*:/g, (_, k: string) => (bit(3) ? `"${k}"\ndata: :` : `"${k}":\ndata: `));
+    if (bit(4)) ev = ev.replace(/"model":"([^"\\]*)"/, '"model":"$1","model":"$1-2"');
+    return ev;
+  }).join('');
+}
+
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 const recorded: Partial<Record<EndpointId, string[]>> = {};
 
@@ -147,9 +169,10 @@ describe('StreamWatch', () => {
   for (const endpoint of ['chat', 'responses', 'messages'] as const) {
     it(`reads ${endpoint} streams of the mock like the tracker reading every event`, () => {
       for (const stream of recorded[endpoint]!) {
-        // Sometimes with keys spelled with escapes (seed 0: none).
-        fc.assert(fc.property(cutsArb, fc.boolean(), fc.boolean(), fc.oneof(fc.constant(0), fc.nat()), (cuts, wantsUsage, skipping, seed) => {
-          const r = bothWays(endpoint, escapeKeys(stream, seed), cuts, wantsUsage, skipping);
+        // Sometimes with keys spelled with escapes, and reshaped (seed 0: neither).
+        const seedArb = fc.oneof(fc.constant(0), fc.nat());
+        fc.assert(fc.property(cutsArb, fc.boolean(), fc.boolean(), seedArb, seedArb, (cuts, wantsUsage, skipping, seed, shape) => {
+          const r = bothWays(endpoint, escapeKeys(reshape(stream, shape), seed), cuts, wantsUsage, skipping);
           expect(r.watch).toEqual(r.tracker);
         }), { numRuns: 50 });
       }
@@ -212,9 +235,17 @@ describe('StreamWatch', () => {
       `data: {"mod\\u0065l":"m-21","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}\n\n`,
       `data: {"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"w"}}],"mod\\u0065l":"m-22"}\n\n`,
       `data: {"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\"x\\": \\\\\\n"}}],"usage":null}\n\n`,
+      // Keys split from their colon or value across data lines (reshape below splits more), and a second "model".
+      `data: {"model":"m-23","choices":[],"usage"\ndata: :{"prompt_tokens":6,"completion_tokens":5}}\n\n`,
+      `data: {"choices":[],"usage" \n:null\ndata: :{"prompt_tokens":6,"completion_tokens":6}}\n\n`,
+      `data: {"model"\ndata: :"m-24","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n`,
+      `data: {"model":\ndata: "m-25","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n`,
+      `data: {"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"x"}}],"model":"m-26"}\n\n`,
+      `data: {"object":"model","model":"m-27","choices":[{"index":0,"delta":{"content":"x"}}]}\n\n`,
     ];
     const plain = sse({ id: 'c', model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: 'word' } }], usage: null });
-    const part = fc.tuple(fc.constantFrom(...odd, plain), fc.oneof(fc.constant(0), fc.nat())).map(([event, seed]) => escapeKeys(event, seed));
+    const seedArb = fc.oneof(fc.constant(0), fc.nat());
+    const part = fc.tuple(fc.constantFrom(...odd, plain), seedArb, seedArb).map(([event, seed, shape]) => escapeKeys(reshape(event, shape), seed));
     fc.assert(fc.property(fc.array(part, { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), fc.boolean(), (parts, cuts, wantsUsage, skipping) => {
       const r = bothWays('chat', parts.join('') + 'data: [DONE]\n\n', cuts, wantsUsage, skipping);
       expect(r.watch).toEqual(r.tracker);
@@ -259,6 +290,65 @@ describe('StreamWatch', () => {
       const back = bothWays('chat', word('a') + escapedModel + word('c'), [], wantsUsage, skipping);
       expect(back.watch).toEqual(back.tracker);
       expect(back.watch.model).toBe('gpt-4o-mini');
+    }
+  });
+
+  describe('reads what the bytes of a chat event cannot show, as the tracker reads it', () => {
+    const head = '"id":"c1","object":"chat.completion.chunk","created":1';
+    const word = (w: string, model = 'gpt-4o-mini') => `data: {${head},"model":"${model}","choices":[{"index":0,"delta":{"content":"${w}"}}],"usage":null}\n\n`;
+    const usage = '{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}';
+    const ways = [[false, false], [true, false], [false, true], [true, true]];
+    it.each([
+      ['its colon', `data: {${head},"choices":[],"usage"\ndata: :${usage}}\n\n`],
+      ['its value', `data: {${head},"choices":[],"usage":\ndata: ${usage}}\n\n`],
+      // A comment line between: ":null" is no value of the data's.
+      ['its colon, after a comment line', `data: {${head},"choices":[],"usage" \n:null\ndata: :${usage}}\n\n`],
+    ])('a "usage" key with %s on the next data line', (_, chunk) => {
+      for (const [wantsUsage, skipping] of ways) {
+        const u = bothWays('chat', word('a') + chunk + 'data: [DONE]\n\n', [], wantsUsage, skipping);
+        expect(u.watch).toEqual(u.tracker);
+        expect(u.watch.usage).toMatchObject({ promptTokens: 3, completionTokens: 4 });
+        expect(u.watch.verdicts[1]).toEqual({ forward: wantsUsage, terminal: false });
+      }
+    });
+    it.each([
+      ['with its colon on the next data line', `data: {${head},"model"\ndata: :"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}]}\n\n`],
+      ['with its value on the next data line', `data: {${head},"model": \ndata: "gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}]}\n\n`],
+      // The first "model" is the one known, the second the one JSON.parse keeps.
+      ['twice, the known one first', `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"b"}}],"model":"gpt-4o-2024"}\n\n`],
+      ['after a "model" that is no key', `data: {${head},"object":"model","model":"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}]}\n\n`],
+    ])('a "model" key %s', (_, named) => {
+      for (const [wantsUsage, skipping] of ways) {
+        const m = bothWays('chat', word('a') + named, [], wantsUsage, skipping);
+        expect(m.watch).toEqual(m.tracker);
+        expect(m.watch.model).toBe('gpt-4o-2024');
+        const back = bothWays('chat', word('a') + named + word('c'), [], wantsUsage, skipping);
+        expect(back.watch).toEqual(back.tracker);
+        expect(back.watch.model).toBe('gpt-4o-mini');
+      }
+    });
+  });
+
+  it('reads a Responses or Messages event with no event: line whose type is spelled with escapes, as the tracker reads it', () => {
+    const streams = {
+      messages: [
+        sse({ type: 'message_start', message: { model: 'claude-x', usage: { input_tokens: 5, output_tokens: 1 } } }, 'message_start'),
+        sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a\nb' } }, 'content_block_delta'),
+        `data: {"type":"message\\u005fdelta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}\n\n`,
+        `event:\ndata: {"type":"message\\u005fstop"}\n\n`,
+      ],
+      responses: [
+        sse({ type: 'response.output_text.delta', output_index: 0, content_index: 0, delta: 'a\nb' }, 'response.output_text.delta'),
+        `data: {"type":"response.complete\\u0064","response":{"model":"gpt-4o-2024","usage":{"input_tokens":5,"output_tokens":9,"total_tokens":14}}}\n\n`,
+      ],
+    };
+    for (const [endpoint, events] of Object.entries(streams) as [EndpointId, string[]][]) {
+      for (const skipping of [false, true]) {
+        const r = bothWays(endpoint, events.join(''), [], false, skipping);
+        expect(r.watch).toEqual(r.tracker);
+        expect(r.watch.verdicts.at(-1)).toEqual({ forward: true, terminal: true });
+        expect(r.watch.usage).toMatchObject({ promptTokens: 5, completionTokens: 9 });
+      }
     }
   });
 
