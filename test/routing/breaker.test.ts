@@ -98,10 +98,10 @@ describe('circuit breaker', () => {
   it('a target that recovers gets its traffic back after a successful probe', async () => {
     dead.setBehavior({ fail: null });
     await sleep(1100); // past the cooldown: the next call on each shard is the probe
-    // The kernel picks each call's shard, so a fixed number of calls may all land on one: call
-    // until every shard has probed and closed its breaker (calls sent beside a probe go to backup).
+    // The kernel picks a connection's shard, and a kept-alive connection stays on it: each call goes on a
+    // connection of its own, until every shard has probed and closed its breaker (calls beside a probe go to backup).
     const target = async () => (await tg.admin('/admin/providers')).providers.find((p: any) => p.name === 'dead').targets.find((x: any) => x.target === 'dead/gpt-4o-mini');
-    for (let i = 0; i < 50 && (await target()).state !== 'healthy'; i++) await hammer(4, 2, () => chat(tg.url, 'br'));
+    for (let i = 0; i < 50 && (await target()).state !== 'healthy'; i++) await hammer(4, 2, () => chat(tg.url, 'br', { fresh: true }));
     expect((await target()).state).toBe('healthy');
     const warmup = dead.stats().requests;
     dead.reset({ keepBehavior: true });

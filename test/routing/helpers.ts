@@ -16,9 +16,11 @@ export const customer = { id: 'acme', keys: [CUSTOMER_KEY], budgets: [{ limit: 1
 export interface CallResult { status: number; text: string; requestId: string; retryAfter?: string }
 
 /** One chat call through the proxy (a fresh body each time), read to the end. */
-export async function chat(url: string, model: string, opts: { stream?: boolean; extra?: Record<string, unknown> } = {}): Promise<CallResult> {
+/** `fresh`: on a connection of its own (closed after), so the kernel picks its shard anew: kept-alive connections stay on theirs. */
+export async function chat(url: string, model: string, opts: { stream?: boolean; extra?: Record<string, unknown>; fresh?: boolean } = {}): Promise<CallResult> {
   const r = await request(`${url}/v1/chat/completions`, {
     method: 'POST',
+    reset: !!opts.fresh,
     headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello routing' }], max_tokens: 8, stream: !!opts.stream, ...opts.extra }),
   });
