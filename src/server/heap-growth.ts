@@ -5,18 +5,22 @@ import { setFlagsFromString } from 'node:v8';
 // which counts only the pause on the JavaScript thread: concurrent marking on
 // its helper threads looks free. Under load a shard then ran a full GC about
 // once a second while keeping ~23 MB, each marking the whole heap on a helper
-// thread, on the same 2 cores the shards serve from (measured with
-// --trace-gc: 16 full GCs in 8 s of streamed chats at 1500 req/s; 6 with
-// 100%, 4 with 300%). A fixed 100%: the heap may reach twice what the last
-// full GC kept (V8's heuristic itself allows up to 4×), a few tens of MB per
-// thread here; 300% saved little more, and a shard holding a large control
-// plane (hundreds of MB of customers and keys) would have paid 4× for it. `tollgate serve` sets it for the whole process (V8 flags are
-// per process, read by each thread's heap as it starts), before the shards
-// start; an application that embeds startServer owns its process and its
-// flags. A flag given on the command line or in NODE_OPTIONS wins.
+// thread, on the same 2 cores the shards serve from. Measured with
+// --trace-gc-nvp over 8 s of streamed chats at 1,200 req/s, two runs each:
+// V8's own sizing 8 and 14 full GCs (incremental steps on the shard threads
+// 98 and 174 ms, background GC work 763 and 1,079 ms); 100%, 7 and 7 (87, 91;
+// 695, 586); 300%, 3 and 3 (41, 41; 281, 340). 300%: the heap may reach 4×
+// what the last full GC kept, the most V8's own heuristic ever allows; a few
+// tens of MB more per thread here. A shard holding a large control plane
+// (hundreds of MB of customers and keys, all live) pays 4× its live heap:
+// NODE_OPTIONS=--heap-growing-percent=0 gives V8's own sizing back (README,
+// "Run in production"). `tollgate serve` sets it for the whole process (V8
+// flags are per process, read by each thread's heap as it starts), before
+// the shards start; an application that embeds startServer owns its process
+// and its flags. A flag given on the command line or in NODE_OPTIONS wins.
 
 const FLAG = '--heap-growing-percent';
-export const HEAP_GROWING_PERCENT = 100;
+export const HEAP_GROWING_PERCENT = 300;
 
 export function tuneHeapGrowth(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
   const given = (s: string) => s.replaceAll('_', '-').includes(FLAG);
