@@ -268,42 +268,20 @@ describe('StreamWatch', () => {
     }
   });
 
-  it('reads an event whose "usage" or "model" key is spelled with escapes, as the tracker reads it', () => {
-    const head = '"id":"c1","object":"chat.completion.chunk","created":1';
-    const word = (w: string, model = 'gpt-4o-mini') => `data: {${head},"model":"${model}","choices":[{"index":0,"delta":{"content":"${w}"}}],"usage":null}\n\n`;
-    const escapedModel = `data: {${head},"mod\\u0065l":"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}],"usage":null}\n\n`;
-    const usageChunk = `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`;
-    // The key at a data line's end, its colon on the next line (the parse joins the lines).
-    const splitChunk = `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge" \ndata: :{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}\n\n`;
-    for (const [wantsUsage, skipping] of [[false, false], [true, false], [false, true], [true, true]]) {
-      // The usage chunk Tollgate asked for on the client's behalf: read for the bill, and kept from a client that did not ask.
-      for (const chunk of [usageChunk, splitChunk]) {
-        const u = bothWays('chat', word('a') + chunk + 'data: [DONE]\n\n', [], wantsUsage, skipping);
-        expect(u.watch).toEqual(u.tracker);
-        expect(u.watch.usage).toMatchObject({ promptTokens: 3, completionTokens: 4 });
-        expect(u.watch.verdicts[1]).toEqual({ forward: wantsUsage, terminal: false });
-      }
-      // A new model named by an escaped key is seen; and the model it replaced, named again, is not taken as the one known.
-      const m = bothWays('chat', word('a') + escapedModel, [], wantsUsage, skipping);
-      expect(m.watch).toEqual(m.tracker);
-      expect(m.watch.model).toBe('gpt-4o-2024');
-      const back = bothWays('chat', word('a') + escapedModel + word('c'), [], wantsUsage, skipping);
-      expect(back.watch).toEqual(back.tracker);
-      expect(back.watch.model).toBe('gpt-4o-mini');
-    }
-  });
-
   describe('reads what the bytes of a chat event cannot show, as the tracker reads it', () => {
     const head = '"id":"c1","object":"chat.completion.chunk","created":1';
     const word = (w: string, model = 'gpt-4o-mini') => `data: {${head},"model":"${model}","choices":[{"index":0,"delta":{"content":"${w}"}}],"usage":null}\n\n`;
     const usage = '{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}';
     const ways = [[false, false], [true, false], [false, true], [true, true]];
     it.each([
-      ['its colon', `data: {${head},"choices":[],"usage"\ndata: :${usage}}\n\n`],
-      ['its value', `data: {${head},"choices":[],"usage":\ndata: ${usage}}\n\n`],
+      ['with its colon on the next data line', `data: {${head},"choices":[],"usage"\ndata: :${usage}}\n\n`],
+      ['with its value on the next data line', `data: {${head},"choices":[],"usage":\ndata: ${usage}}\n\n`],
       // A comment line between: ":null" is no value of the data's.
-      ['its colon, after a comment line', `data: {${head},"choices":[],"usage" \n:null\ndata: :${usage}}\n\n`],
-    ])('a "usage" key with %s on the next data line', (_, chunk) => {
+      ['with its colon on the next data line, after a comment line', `data: {${head},"choices":[],"usage" \n:null\ndata: :${usage}}\n\n`],
+      // {"us\u0061ge":…} is "usage" to JSON.parse, unseen by the byte search.
+      ['spelled with escapes', `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge":${usage}}\n\n`],
+      ['spelled with escapes, its colon on the next data line', `data: {${head},"model":"gpt-4o-mini","choices":[],"us\\u0061ge" \ndata: :${usage}}\n\n`],
+    ])('a "usage" key %s', (_, chunk) => {
       for (const [wantsUsage, skipping] of ways) {
         const u = bothWays('chat', word('a') + chunk + 'data: [DONE]\n\n', [], wantsUsage, skipping);
         expect(u.watch).toEqual(u.tracker);
@@ -317,6 +295,7 @@ describe('StreamWatch', () => {
       // The first "model" is the one known, the second the one JSON.parse keeps.
       ['twice, the known one first', `data: {${head},"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"b"}}],"model":"gpt-4o-2024"}\n\n`],
       ['after a "model" that is no key', `data: {${head},"object":"model","model":"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}]}\n\n`],
+      ['spelled with escapes', `data: {${head},"mod\\u0065l":"gpt-4o-2024","choices":[{"index":0,"delta":{"content":"b"}}],"usage":null}\n\n`],
     ])('a "model" key %s', (_, named) => {
       for (const [wantsUsage, skipping] of ways) {
         const m = bothWays('chat', word('a') + named, [], wantsUsage, skipping);
