@@ -124,11 +124,11 @@ Napi::Value ScanSse(const Napi::CallbackInfo& info) {
 }
 
 // The interface's version: bumped with every change to what these functions take
-// or return, and checked against ADDON_VERSION (src/native/native-addon.ts) at
+// or return, or to what their results mean, and checked against ADDON_VERSION (src/native/native-addon.ts) at
 // load, so an addon built from older sources is refused loudly instead of
 // being called with arguments it ignores (a stale build once passed every test
 // by falling back in silence).
-constexpr int INTERFACE_VERSION = 4;
+constexpr int INTERFACE_VERSION = 5;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Number::New(env, INTERFACE_VERSION));
