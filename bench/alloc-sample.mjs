@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { benchDir } from './bench-dir.mjs';
 import { start, stop } from './bench-process.mjs';
+import { settle } from './proc-cpu.mjs';
 import { SCENARIOS } from './scenarios.mjs';
 
 const { values } = parseArgs({
@@ -99,6 +100,7 @@ process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${PRELOA
 const tg = await start(join(resolve(values.build), 'dist/cli.js'), ['serve', '--config', config(benchDir('alloc-tollgate-'), pb + 1, pb)], /tollgate listening/, 120_000);
 const url = `http://127.0.0.1:${pb + 1}/v1/chat/completions`;
 await load(url, Number(values.warmup));
+await settle(tg.pid); // the warm-up's aborted calls finish before sampling starts, as in bench/run.mjs
 writeFileSync(join(out, 'start'), '');
 await new Promise((r) => setTimeout(r, 100)); // every shard has seen the marker (polled each 20 ms)
 const r = await load(url, Number(values.seconds));
