@@ -67,16 +67,15 @@ afterAll(async () => {
   await new Promise((r) => upstream?.close(r));
 });
 
+const post = (t: Tollgate, route: string, body: unknown) =>
+  fetch(`${t.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
 describe.each(PATHS)('a chat stream with escaped keys, relayed on the %s path', (path) => {
   // max_tokens: a hold that need not grow, so the JavaScript path relays through the watch too; without it the hold
   // may grow, which the native watch follows and the JavaScript path leaves to the tracker (stream-relay.ts).
   it.each([100, undefined])('keeps the usage chunk from a client that did not ask for it, and bills its usage and the model named last (max_tokens %s)', async (maxTokens) => {
     const t = tg[path]!;
-    const r = await fetch(`${t.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] }),
-    });
+    const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o-mini', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
     expect(r.status).toBe(200);
     const text = await r.text();
     expect((sent.at(-1) as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true }); // asked for on the client's behalf
@@ -89,9 +88,6 @@ describe.each(PATHS)('a chat stream with escaped keys, relayed on the %s path', 
 });
 
 describe.each(PATHS)('streams whose bytes hide what the tracker reads, relayed on the %s path', (path) => {
-  const post = (t: Tollgate, route: string, body: unknown) =>
-    fetch(`${t.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
   it.each([100, undefined])('chat: bills the model named last and the usage split across lines, kept from the client (max_tokens %s)', async (maxTokens) => {
     const t = tg[path]!;
     const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
