@@ -93,6 +93,8 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
   /** Per event its first four slots (the fifth, the text bound, is checked on its own below). */
   const scan = (b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = 256) => scanAll(b, endpoint, from, max).filter((_, i) => i % 5 !== 4);
+  /** The flags of a one-event batch. */
+  const flags = (event: string, endpoint: keyof typeof ENDPOINTS = 'chat') => scan(Buffer.from(event), endpoint)[1];
   const scanAll = (b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = 256) => {
     const out = new Int32Array(max * 5);
     const n = addon.scanSse(b, from, ENDPOINTS[endpoint], out);
@@ -120,7 +122,6 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   });
 
   it('marks an event with a key spelled with escapes as a hit, and one with escapes in its values only as before', () => {
-    const flags = (event: string, endpoint: keyof typeof ENDPOINTS = 'chat') => scan(Buffer.from(event), endpoint)[1];
     const values = `data: {"model":"m","choices":[{"index":0,"delta":{"content":"caf\\u00e9 \\"x\\":\\n"}}],"usage":null}\n\n`;
     expect(flags(values)).toBe(2); // a plain model, no hit
     expect(flags(values.replace(/\\(u00e9|"|n)/g, ''))).toBe(2);
@@ -132,7 +133,6 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   });
 
   describe('marks what the bytes cannot show', () => {
-    const flags = (event: string, endpoint: keyof typeof ENDPOINTS = 'chat') => scan(Buffer.from(event), endpoint)[1];
     it('a "usage" with its colon or value on the next data line: a hit (the value is not read from the bytes)', () => {
       expect(flags(`data: {"choices":[],"usage"\ndata: :{"prompt_tokens":3}}\n\n`)).toBe(1);
       expect(flags(`data: {"choices":[],"usage" \t\n:null\ndata: :{"prompt_tokens":3}}\n\n`)).toBe(1);
