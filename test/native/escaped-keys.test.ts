@@ -70,33 +70,28 @@ afterAll(async () => {
 const post = (t: Tollgate, route: string, body: unknown) =>
   fetch(`${t.url}${route}`, { method: 'POST', headers: { authorization: `Bearer ${CUSTOMER_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
-describe.each(PATHS)('a chat stream with escaped keys, relayed on the %s path', (path) => {
-  // max_tokens: a hold that need not grow, so the JavaScript path relays through the watch too; without it the hold
-  // may grow, which the native watch follows and the JavaScript path leaves to the tracker (stream-relay.ts).
-  it.each([100, undefined])('keeps the usage chunk from a client that did not ask for it, and bills its usage and the model named last (max_tokens %s)', async (maxTokens) => {
-    const t = tg[path]!;
-    const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o-mini', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
-    expect(r.status).toBe(200);
-    const text = await r.text();
-    expect((sent.at(-1) as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true }); // asked for on the client's behalf
-    expect(text).not.toContain('us\\u0061ge');
-    expect(text).toContain('caf\\u00e9');
-    expect(text).toContain('data: [DONE]');
-    const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
-    expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
-  });
-});
+// The chat streams (the model the client asks for picks one), what the client must not see of it, and what it must.
+const CHATS = [
+  ['keys spelled with escapes', 'gpt-4o-mini', 'us\\u0061ge', 'caf\\u00e9'],
+  ['a second "model" and the usage split across lines', 'gpt-4o', '"usage"\ndata: :', 'data: [DONE]'],
+] as const;
 
 describe.each(PATHS)('streams whose bytes hide what the tracker reads, relayed on the %s path', (path) => {
-  it.each([100, undefined])('chat: bills the model named last and the usage split across lines, kept from the client (max_tokens %s)', async (maxTokens) => {
-    const t = tg[path]!;
-    const r = await post(t, '/v1/chat/completions', { model: 'gpt-4o', stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
-    expect(r.status).toBe(200);
-    const text = await r.text();
-    expect(text).not.toContain('"usage"\ndata: :');
-    expect(text).toContain('data: [DONE]');
-    const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
-    expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
+  // max_tokens: a hold that need not grow, so the JavaScript path relays through the watch too; without it the hold
+  // may grow, which the native watch follows and the JavaScript path leaves to the tracker (stream-relay.ts).
+  describe.each(CHATS)('chat, %s', (_, model, hidden, shown) => {
+    it.each([100, undefined])('keeps the usage chunk from a client that did not ask for it, and bills its usage and the model named last (max_tokens %s)', async (maxTokens) => {
+      const t = tg[path]!;
+      const r = await post(t, '/v1/chat/completions', { model, stream: true, max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
+      expect(r.status).toBe(200);
+      const text = await r.text();
+      expect((sent.at(-1) as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true }); // asked for on the client's behalf
+      expect(text).not.toContain(hidden);
+      expect(text).toContain(shown);
+      expect(text).toContain('data: [DONE]');
+      const row = await t.usageRow('acme', r.headers.get('x-tollgate-request-id')!);
+      expect(row).toMatchObject({ model: 'gpt-4o-2024-08-06', prompt_tokens: 11, completion_tokens: 7, usage_source: 'provider' });
+    });
   });
 
   it('messages: reads the escaped message_delta and message_stop of events with no event: line', async () => {
