@@ -12,7 +12,7 @@ export interface Addon {
   scanRequest(body: Uint8Array): string | undefined;
   /** Fills OUT; returns the status. With `from` and `to`, scans body[from, to) (offsets in OUT from `from`). */
   scanAnswer(body: Uint8Array, from?: number, to?: number): number;
-  /** Describes the whole SSE events of events[from..] in `out` (4 slots each: native/src/sse_scan.h); returns how many. */
+  /** Describes the whole SSE events of events[from..] in `out` (5 slots each: native/src/sse_scan.h); returns how many. */
   scanSse(events: Uint8Array, from: number, endpoint: number, out: Int32Array): number;
 }
 

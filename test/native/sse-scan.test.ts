@@ -8,9 +8,13 @@ import { StreamTracker } from '../../src/protocols/stream-tracker.js';
 // (src/protocols/stream-watch.ts), written out here once more over the
 // whole buffer: per event its end, whether a trigger starts in it (a chat
 // "usage" counts unless its value is null; on Responses and Messages a
-// backslash counts when no event: line names the type), and its first
+// backslash counts when no event: line names the type), its first
 // "model" key's string value (plain, or for the parser: escaped, not closed
-// within the event, on another line, or followed by a second "model").
+// within the event, on another line, or followed by a second "model"), and
+// its text bound (sse_scan.cc textBound: the raw bytes of the text keys'
+// string values, or the event's size when a key may hide). The rules are
+// byte searches: a needle counts wherever its bytes are (in a string value,
+// overlapping another), which the scan must find in one walk.
 
 const ENDPOINTS = { chat: 0, responses: 1, messages: 2 } as const;
 const TRIGGERS = {
@@ -45,9 +49,31 @@ function escapedKey(ev: Buffer): boolean {
   return false;
 }
 
-function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
+/** The keys whose string values are the event's text (sse_scan.cc), searched anywhere in it. */
+const TEXT_KEYS = { chat: ['"content"', '"arguments"'], responses: ['"delta"'], messages: ['"text"', '"partial_json"', '"thinking"'] };
+
+/** The event ev's text bound: its size when its data is on several lines or it holds "\u", else its text keys' string values' raw bytes. */
+function textBound(ev: Buffer, endpoint: keyof typeof ENDPOINTS): number {
+  let lines = ev.subarray(0, 5).toString('latin1') === 'data:' ? 1 : 0;
+  for (let i = ev.indexOf('\ndata:'); i >= 0; i = ev.indexOf('\ndata:', i + 1)) lines++;
+  if (lines > 1 || ev.includes('\\u')) return ev.length;
+  let sum = 0;
+  for (const key of TEXT_KEYS[endpoint]) {
+    for (let i = ev.indexOf(key); i >= 0; i = ev.indexOf(key, i + 1)) {
+      const v = valueAt(ev, i + key.length);
+      if (v < 0 || ev[v] !== 0x22) continue;
+      let j = v + 1;
+      while (j < ev.length && ev[j] !== 0x22) j += ev[j] === 0x5c ? 2 : 1;
+      sum += Math.min(j, ev.length) - (v + 1);
+    }
+  }
+  return sum;
+}
+
+/** Per event from `from` (an event's start): its five slots (sse_scan.h). */
+function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS, from = 0, max = Infinity): number[] {
   const out: number[] = [];
-  for (let s = 0; s < b.length; ) {
+  for (let s = from; s < b.length && out.length < max * 5; ) {
     const blank = b.indexOf('\n\n', s);
     if (blank < 0) break;
     const e = blank + 2;
@@ -81,13 +107,21 @@ function reference(b: Buffer, endpoint: keyof typeof ENDPOINTS): number[] {
         }
       }
     }
-    out.push(e, flags, ms, me);
+    out.push(e, flags, ms, me, textBound(ev, endpoint));
     s = e;
   }
   return out;
 }
 
 const PIECES = ['"usage"', '"model"', ':', ' ', '\t', '\n', 'null', 'nul', '"', '\\', '{', '}', '[DONE]', 'message_stop', 'response.created', 'x', '"gpt-4o"', 'data: ', 'u', 'm', '"us\\u0061ge"', '"a\\"b"', '\\n', '"x\\\\"', 'event:', 'event: ', '\nevent: x', '"model":"a"', '"type":"message\\u005fstop"'];
+/**
+ * Near misses and look-alikes of the needles (a key one byte short or long, escaped, a value and not a key, two
+ * overlapping), the text keys, and chunk JSON's own words, full of the bytes the needles begin with.
+ */
+const NEAR = ['"usag"', '"usages"', '"models"', '"mode"', '"content_x"', '"contents"', '\\"usage\\"', '\\"model\\":\\"m\\"', '"x":"usage"}', '"usage"}', '"usage",', '"usage" :\t null', '"usage":nul', '"usage":\n',
+  '"model"model"', '"usage"usage"', '"content"content":"x"', '"content"', '"arguments"', '"delta"', '"text"', '"partial_json"', '"thinking"', '"content":"', '"text":"a\\"b"', '"delta": "x\\\\"', '"arguments":\n',
+  '"chatcmpl-1"', '"chat.completion.chunk"', '"choices"', '"created"', 'message_', 'message_delta', 'message_start', 'response.', 'response.completed', 'response.incomplete', 'response.failed', '[DON', 'DONE]',
+  '\ndata:', '\ndata: ', 'data:', '\\u', '\\u00e9', 'é', '\n\n', 'c', 'a', 'r', 't', 'p', 'd'];
 
 describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
   const addon = nativePath.kind === 'native' ? nativePath.addon : undefined!;
@@ -101,15 +135,85 @@ describe.runIf(nativePath.kind === 'native')('the native SSE scan', () => {
     return [...out.subarray(0, n * 5)];
   };
 
+  const endpointArb = fc.constantFrom('chat', 'responses', 'messages') as fc.Arbitrary<keyof typeof ENDPOINTS>;
+
   it('finds what the JavaScript searches find, event by event', () => {
     fc.assert(fc.property(
-      fc.array(fc.array(fc.constantFrom(...PIECES), { maxLength: 12 }).map((p) => p.join('') + '\n\n'), { minLength: 1, maxLength: 6 }),
-      fc.constantFrom('chat', 'responses', 'messages') as fc.Arbitrary<keyof typeof ENDPOINTS>,
+      fc.array(fc.array(fc.constantFrom(...PIECES, ...NEAR), { maxLength: 12 }).map((p) => p.join('') + '\n\n'), { minLength: 1, maxLength: 6 }),
+      endpointArb,
       (events, endpoint) => {
         const b = Buffer.from(events.join(''));
-        expect(scan(b, endpoint)).toEqual(reference(b, endpoint));
+        expect(scanAll(b, endpoint)).toEqual(reference(b, endpoint));
       },
     ), { numRuns: 3000 });
+  });
+
+  // Streams shaped like the providers' (the mock's chunks: bench/mock-upstream.mjs), then edited at random places:
+  // a needle or a near miss put anywhere (the buffer's first bytes, an event's last ones before its blank line,
+  // inside a string value), a blank line put inside a key (one event ends in the middle of it), bytes dropped,
+  // the end cut off (a last event without its blank line), the scan started at any event.
+  const head = '{"id":"chatcmpl-mock1","object":"chat.completion.chunk","created":1764788000,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":null,"choices":[';
+  const STREAMS = {
+    chat: [
+      `data: ${head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`,
+      ...[0, 1, 2].map((i) => `data: ${head}{"index":0,"delta":{"content":" tok${i}"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`),
+      `data: ${head}{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"x\\":1}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`,
+      `data: ${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n`,
+      `data: ${head}],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}}}\n\n`,
+      'data: [DONE]\n\n',
+    ],
+    responses: [
+      'event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"gpt-4o-mini","output":[],"usage":null}}\n\n',
+      ...[0, 1].map((i) => `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":${i + 1},"item_id":"msg_1","output_index":0,"content_index":0,"delta":" tok${i}","logprobs":[]}\n\n`),
+      'event: response.completed\ndata: {"type":"response.completed","sequence_number":4,"response":{"id":"resp_1","status":"completed","model":"gpt-4o-mini","usage":{"input_tokens":7,"output_tokens":2,"total_tokens":9}}}\n\n',
+    ],
+    messages: [
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[],"usage":{"input_tokens":7,"output_tokens":1}}}\n\n',
+      ...[0, 1].map((i) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" tok${i}"}}\n\n`),
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"x\\": 1"}}\n\n',
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":2,"delta":{"type":"thinking_delta","thinking":"hm"}}\n\n',
+      'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":2}}\n\n',
+      'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    ],
+  };
+  const edit = fc.record({ at: fc.nat(), kind: fc.constantFrom('insert', 'insert', 'blank', 'drop'), piece: fc.constantFrom(...PIECES, ...NEAR), drop: fc.integer({ min: 1, max: 9 }) });
+
+  it('finds what the JavaScript searches find in provider-shaped streams edited anywhere', () => {
+    fc.assert(fc.property(
+      endpointArb, fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.array(edit, { maxLength: 6 }), fc.option(fc.nat()), fc.nat(), fc.integer({ min: 1, max: 12 }),
+      (endpoint, picks, edits, cut, fromPick, max) => {
+        let text = picks.map((k) => STREAMS[endpoint][k % STREAMS[endpoint].length]).join('');
+        for (const { at, kind, piece, drop } of edits) {
+          const i = at % (text.length + 1);
+          text = kind === 'drop' ? text.slice(0, i) + text.slice(i + drop) : text.slice(0, i) + (kind === 'blank' ? '\n\n' : piece) + text.slice(i);
+        }
+        const b = Buffer.from(cut === null ? text : text.slice(0, cut % (text.length + 1)));
+        const starts = [0];
+        for (let i = b.indexOf('\n\n'); i >= 0; i = b.indexOf('\n\n', i + 2)) starts.push(i + 2);
+        const from = starts[fromPick % starts.length]!;
+        expect(scanAll(b, endpoint, from, max)).toEqual(reference(b, endpoint, from, max));
+      },
+    ), { numRuns: 4000 });
+  });
+
+  it('finds a needle at the buffer\'s first bytes and its event\'s last ones, and none split by a blank line', () => {
+    const cases: [string, keyof typeof ENDPOINTS][] = [
+      ['"model":"m"\n\n', 'chat'], ['"usage":{}\n\n', 'chat'], ['[DONE]\n\n', 'chat'], ['"content":"ab"\n\n', 'chat'], ['x"content":"ab"\n\n', 'chat'],
+      ['message_stop\n\n', 'messages'], ['"text":"abc"\n\n', 'messages'], ['response.failed\n\n', 'responses'], ['"delta":"a"\n\n', 'responses'],
+      ['data: {"a":1,"usage":{}}\n\ndata: {"x":"[DONE]\n\n', 'chat'], ['data: x\n\n"model":"m","model"\n\n', 'chat'],
+      ['data: {"mo\n\ndel":"m"}\n\n', 'chat'], ['data: {"us\n\nage":{}}\n\n', 'chat'], ['data: [DO\n\nNE]\n\n', 'chat'], ['message_st\n\nop\n\n', 'messages'], ['\n\n"con\n\ntent":"x"\n\n', 'chat'],
+      ['data: {"usage":null}\n\ndata: {"x":"usage"}\n\ndata: {"x":"\\"usage\\":{}"}\n\n', 'chat'], ['data: {"usag":{},"models":"m","content_x":"abc"}\n\n', 'chat'],
+    ];
+    for (const [text, endpoint] of cases) {
+      const b = Buffer.from(text);
+      expect([text, scanAll(b, endpoint)]).toEqual([text, reference(b, endpoint)]);
+    }
+    // A "usage" at its event's end (a line end before any colon: a hit, as its value may be on the next data line),
+    // and the next event's colon is its own.
+    expect(scanAll(Buffer.from('"usage"\n\n:{}\n\n'), 'chat')).toEqual([9, 1, -1, -1, 0, 14, 0, -1, -1, 0]);
+    expect(flags('data: {"x":"usage"}\n\n')).toBe(0); // a "usage" string value: no colon follows
+    expect(flags('data: {"x":"\\"usage\\":{}"}\n\n')).toBe(0); // \"usage\" inside a value: not the needle's bytes
+    expect(flags('data: {"x":"a\\"usage":{}}\n\n')).toBe(5); // the needle's bytes after an escaped quote, then a colon: a string with an escape before a colon (parsed)
   });
 
   it('reads a mock answer: the model of every event, the usage chunk and [DONE] as hits', () => {
