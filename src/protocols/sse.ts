@@ -45,7 +45,7 @@ export class SseScanner {
     } else {
       whole = chunk;
     }
-    const last = whole.lastIndexOf(BLANK);
+    const last = lastBlank(whole);
     const end = last < 0 ? 0 : eventsEnd(whole, last);
     if (end < whole.length) this.#keep(whole.subarray(end));
     return end === whole.length ? whole : whole.subarray(0, end);
@@ -68,7 +68,7 @@ export class SseScanner {
       const chunk = this.#clean(asBuffer(chunks[c]!));
       let pair = -1;
       if (chunk.length) {
-        const inside = chunk.lastIndexOf(BLANK);
+        const inside = lastBlank(chunk);
         pair = inside >= 0 ? at + inside : lastWasLf && chunk[0] === LF ? at - 1 : -1;
         PARTS[parts++] = chunk;
         at += chunk.length;
@@ -175,6 +175,12 @@ function eventsEnd(whole: Buffer, last: number): number {
   let run = last; // the run's first LF (it ends at last + 2)
   while (run > 0 && whole[run - 1] === LF) run--;
   return run + ((last + 2 - run) & ~1);
+}
+
+/** chunk.lastIndexOf(BLANK), without the search (a native call) for a chunk that ends an event, as most do. */
+function lastBlank(chunk: Buffer): number {
+  const n = chunk.length;
+  return n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF ? n - 2 : chunk.lastIndexOf(BLANK);
 }
 
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));

@@ -51,7 +51,42 @@ function readsOf(chunks: Buffer[], sizes: number[]): Buffer[][] {
   return reads;
 }
 
+/** The reference: the whole stream as text, a leading BOM dropped, CR/CRLF read as LF, split at blank lines. */
+function referenceEvents(stream: string): string[] {
+  const text = stream.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const out: string[] = [];
+  for (let start = 0, i = text.indexOf('\n\n'); i >= 0; i = text.indexOf('\n\n', start)) {
+    out.push(text.slice(start, i + 2));
+    start = i + 2;
+  }
+  return out;
+}
+
+const eventsIn = (events: Buffer): string[] => {
+  const out: string[] = [];
+  for (let s = 0, e = 0; s < events.length; s = e) {
+    e = eventEnd(events, s);
+    if (e <= s) throw new Error(`not a whole event at ${s}`);
+    out.push(events.toString('utf8', s, e));
+  }
+  return out;
+};
+
 describe('SseScanner.pushAll', () => {
+  it('finds, as push() does, the events of the stream read as text', () => {
+    fc.assert(fc.property(streamArb, cutsArb, readSizesArb, (bytes, cuts, sizes) => {
+      const expected = referenceEvents(bytes.toString());
+      const [all, each] = [new SseScanner(), new SseScanner()];
+      const found: string[][] = [[], []];
+      for (const read of readsOf(chunksOf(bytes, cuts), sizes)) {
+        found[0]!.push(...eventsIn(all.pushAll(read, [])));
+        for (const chunk of read) found[1]!.push(...eventsIn(each.push(chunk)));
+      }
+      expect(found).toEqual([expected, expected]);
+    }));
+  });
+
+
   it('gives the events and chunk edges pushing the chunks one by one gives, however the stream is cut and read', () => {
     fc.assert(fc.property(streamArb, cutsArb, readSizesArb, (bytes, cuts, sizes) => {
       const all = new SseScanner();
