@@ -80,7 +80,7 @@ export class SseScanner {
     }
     if (!ends) {
       // No event ends in them: all is carried (it only grows, so its size is checked once, at the end).
-      for (let i = 0; i < parts; i++) this.#carry.push(taken(i));
+      for (let i = 0; i < parts; i++) this.#carry.push(takePart(i));
       this.#carryBytes = at;
       this.#checkCarry();
       edges.fill(0);
@@ -106,11 +106,11 @@ export class SseScanner {
 
   /** What was carried and PARTS[0, parts), `n` bytes, in one Buffer (the one part itself when it is all); the carry emptied. */
   #joinCarried(parts: number, n: number): Buffer {
-    if (!this.#carryBytes && parts === 1) return taken(0);
+    if (!this.#carryBytes && parts === 1) return takePart(0);
     const all = Buffer.allocUnsafe(n);
     let at = 0;
     for (const b of this.#carry) at += b.copy(all, at);
-    for (let i = 0; i < parts; i++) at += taken(i).copy(all, at);
+    for (let i = 0; i < parts; i++) at += takePart(i).copy(all, at);
     if (this.#carryBytes) {
       this.#carry = [];
       this.#carryBytes = 0;
@@ -194,7 +194,7 @@ function lastByte(parts: readonly Buffer[]): number {
 // synchronous run): none made per read.
 const PARTS: Buffer[] = [];
 const PAIRS: number[] = [];
-const taken = (i: number): Buffer => {
+const takePart = (i: number): Buffer => {
   const part = PARTS[i]!;
   PARTS[i] = EMPTY; // not kept alive by the list
   return part;
