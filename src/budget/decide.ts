@@ -87,19 +87,27 @@ export function releaseHolds(table: BudgetTable, holds: readonly Hold[], shard: 
 /**
  * Grows a call's holds by `extra` on every budget or on none of them (a
  * stream that outgrew its hold). The holds are raised in place, so settle
- * and release later return the whole amount.
+ * and release later return the whole amount. A hold is raised as soon as its
+ * budget took the extra (no list of the amounts made per growth): when a
+ * later budget cannot, what was added before it is worked out again (the same
+ * amounts: counterAmount is a pure function of the same arguments) and given back.
  */
 export function extendHolds(table: BudgetTable, holds: Hold[], extra: CallAmounts, shard: number, now: number, clock: PeriodClock): boolean {
-  const added: bigint[] = [];
-  for (const h of holds) {
+  for (let i = 0; i < holds.length; i++) {
+    const h = holds[i]!;
     table.rollover(h.ref.slot, clock.window(h.ref.period, now).start);
     const amount = counterAmount(h.ref, extra, true);
     if (amount > 0n && !table.tryReserve(h.ref.slot, amount, shard)) {
-      for (let i = 0; i < added.length; i++) table.release(holds[i]!.ref.slot, added[i]!, shard);
+      for (let j = 0; j < i; j++) unextend(table, holds[j]!, counterAmount(holds[j]!.ref, extra, true), shard);
       return false;
     }
-    added.push(amount);
+    if (amount !== 0n) h.amount += amount; // a request budget's extra is 0: no BigInt made for it
   }
-  for (let i = 0; i < holds.length; i++) holds[i]!.amount += added[i]!;
   return true;
+}
+
+function unextend(table: BudgetTable, h: Hold, amount: bigint, shard: number): void {
+  if (amount === 0n) return;
+  table.release(h.ref.slot, amount, shard);
+  h.amount -= amount;
 }

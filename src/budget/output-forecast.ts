@@ -9,6 +9,12 @@
 // used `maxKeys` pairs (least recently used dropped first). Each shard keeps
 // its own: the forecast is an estimate, never a limit, so shards that
 // disagree a little cost nothing.
+//
+// Every uncapped call asks for a hold and records its size, so both are kept
+// cheap: the ring keeps its values sorted as they arrive too (the percentile
+// is one read, not a copy and a sort per call; 256 more bytes a pair), and the recency order is a list
+// threaded through the rings (a use moves a ring to the front; the maps
+// change only when a pair is added or dropped, not twice per call).
 
 export interface ForecastOptions {
   /** Percentile of recent completions held, 1..100. */
@@ -27,33 +33,67 @@ export interface ForecastOptions {
 
 export const RING_SIZE = 64;
 
-class Ring {
+export class Ring {
+  /** The last `count` values in arrival order (a ring: the next goes at `at`, over the oldest once full). */
   readonly values = new Uint32Array(RING_SIZE);
+  /** The same `count` values, ascending. */
+  readonly sorted = new Uint32Array(RING_SIZE);
   count = 0;
-  next = 0;
+  at = 0;
+  /** Neighbours in the recency list (OutputForecast). */
+  newer: Ring | null = null;
+  older: Ring | null = null;
+
+  constructor(readonly customer: string, readonly model: string) {}
 
   push(v: number): void {
-    this.values[this.next] = v;
-    this.next = (this.next + 1) % RING_SIZE;
+    const s = this.sorted;
+    let n = this.count;
+    if (n === RING_SIZE) {
+      // The value it replaces leaves the sorted values too (any of its equals: they are the same number).
+      const i = lowerBound(s, n, this.values[this.at]!);
+      s.copyWithin(i, i + 1, n--);
+    }
+    const i = lowerBound(s, n, v);
+    s.copyWithin(i + 1, i, n);
+    s[i] = v;
+    this.values[this.at] = v;
+    this.at = (this.at + 1) % RING_SIZE;
     if (this.count < RING_SIZE) this.count++;
   }
 
+  /** The value of rank ⌈p% × count⌉ (1-based, nearest rank) among the values; count must be > 0. */
   percentile(p: number): number {
-    const sorted = this.values.slice(0, this.count).sort();
     const rank = Math.min(this.count - 1, Math.max(0, Math.ceil((p / 100) * this.count) - 1));
-    return sorted[rank]!;
+    return this.sorted[rank]!;
   }
 }
 
+/** The first index in s[0, n) (ascending) whose value is ≥ v. */
+function lowerBound(s: Uint32Array, n: number, v: number): number {
+  let lo = 0;
+  while (lo < n) {
+    const mid = (lo + n) >>> 1;
+    if (s[mid]! < v) lo = mid + 1;
+    else n = mid;
+  }
+  return lo;
+}
+
 export class OutputForecast {
-  readonly #rings = new Map<string, Ring>();
+  /** customer → model → ring: looked up by the strings the call already has (no key made per call). */
+  readonly #rings = new Map<string, Map<string, Ring>>();
+  #size = 0;
+  /** The recency list's ends: the most recently used ring, and the least (dropped first). */
+  #newest: Ring | null = null;
+  #oldest: Ring | null = null;
 
   constructor(private readonly opts: ForecastOptions) {}
 
   /** Output tokens to hold per choice; `modelMax` is the model's output ceiling. */
   hold(customer: string, model: string, modelMax: number): number {
     const o = this.opts;
-    const ring = this.#touch(key(customer, model), false);
+    const ring = this.#touch(customer, model, false);
     let tokens = o.defaultTokens;
     if (ring && ring.count > 0) {
       const seen = Math.ceil(ring.percentile(o.percentile) * o.margin);
@@ -65,27 +105,60 @@ export class OutputForecast {
   /** Records a finished completion's size per choice (an answer the budget cut short says nothing about its size: not recorded). */
   record(customer: string, model: string, tokensPerChoice: number): void {
     if (!Number.isFinite(tokensPerChoice) || tokensPerChoice < 0) return;
-    this.#touch(key(customer, model), true)!.push(Math.min(0xffffffff, Math.round(tokensPerChoice)));
+    this.#touch(customer, model, true)!.push(Math.min(0xffffffff, Math.round(tokensPerChoice)));
   }
 
   get size(): number {
-    return this.#rings.size;
+    return this.#size;
   }
 
-  #touch(k: string, create: boolean): Ring | undefined {
-    let ring = this.#rings.get(k);
+  /** The pairs remembered, most recently used first (for tests). */
+  pairs(): [customer: string, model: string][] {
+    const out: [string, string][] = [];
+    for (let r = this.#newest; r; r = r.older) out.push([r.customer, r.model]);
+    return out;
+  }
+
+  /** The pair's ring, now the most recently used (`create`: made if missing, dropping the least recently used past maxKeys). */
+  #touch(customer: string, model: string, create: boolean): Ring | undefined {
+    let models = this.#rings.get(customer);
+    let ring = models?.get(model);
     if (ring) {
-      // Map order is insertion order: re-inserting marks it most recently used.
-      this.#rings.delete(k);
-      this.#rings.set(k, ring);
+      if (ring !== this.#newest) {
+        this.#unlink(ring);
+        this.#linkNewest(ring);
+      }
       return ring;
     }
     if (!create) return undefined;
-    ring = new Ring();
-    this.#rings.set(k, ring);
-    if (this.#rings.size > this.opts.maxKeys) this.#rings.delete(this.#rings.keys().next().value!);
+    if (!models) this.#rings.set(customer, (models = new Map()));
+    models.set(model, (ring = new Ring(customer, model)));
+    this.#size++;
+    this.#linkNewest(ring);
+    if (this.#size > this.opts.maxKeys) this.#drop(this.#oldest!);
     return ring;
   }
-}
 
-const key = (customer: string, model: string) => `${customer}\u0000${model}`;
+  #drop(r: Ring): void {
+    this.#unlink(r);
+    const models = this.#rings.get(r.customer)!;
+    models.delete(r.model);
+    if (!models.size) this.#rings.delete(r.customer);
+    this.#size--;
+  }
+
+  #unlink(r: Ring): void {
+    if (r.newer) r.newer.older = r.older;
+    else this.#newest = r.older;
+    if (r.older) r.older.newer = r.newer;
+    else this.#oldest = r.newer;
+    r.newer = r.older = null;
+  }
+
+  #linkNewest(r: Ring): void {
+    r.older = this.#newest;
+    if (this.#newest) this.#newest.newer = r;
+    else this.#oldest = r;
+    this.#newest = r;
+  }
+}

@@ -28,9 +28,7 @@ export class SseScanner {
 
   /** The whole events this chunk completes, as one Buffer (empty when none): iterate them with eventEnd(). */
   push(input: Uint8Array): Buffer {
-    let chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-    if (this.#bom < 3) chunk = this.#dropBom(chunk);
-    if (this.#lastWasCr || chunk.indexOf(CR) >= 0) chunk = this.#normalize(chunk);
+    const chunk = this.#clean(asBuffer(input));
     if (!chunk.length) return EMPTY;
     let whole: Buffer;
     if (this.#carryBytes) {
@@ -47,17 +45,77 @@ export class SseScanner {
     } else {
       whole = chunk;
     }
-    // The events end where a forward scan for blank lines would last stop: in the last run of line feeds, after
-    // an even number of them ("\n\n\n" ends one event, not two). Found from the end: one search, not one per event.
+    const last = lastBlank(whole);
+    const end = last < 0 ? 0 : eventsEnd(whole, last);
+    if (end < whole.length) this.#keep(whole.subarray(end));
+    return end === whole.length ? whole : whole.subarray(0, end);
+  }
+
+  /**
+   * push() for several chunks at once: the same events as pushing them one by one, joined in one Buffer (one
+   * copy, not one per chunk and another to join them), and `edges[c]`: where the events chunk c completes end in
+   * it. A growing hold checks the output, and may cut, at each chunk's end.
+   */
+  pushAll(chunks: readonly Uint8Array[], edges: number[]): Buffer {
+    // Each chunk cleaned as push() would, in order, into PARTS after what was carried. edges[c] first holds where
+    // chunk c ends in those bytes, PAIRS[c] where the last blank line ending in it starts (-1: it ends no event).
+    let at = this.#carryBytes;
+    let lastWasLf = at > 0 && lastByte(this.#carry) === LF;
+    let parts = 0;
+    let ends = false;
+    if (edges.length !== chunks.length) edges.length = chunks.length;
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = this.#clean(asBuffer(chunks[c]!));
+      let pair = -1;
+      if (chunk.length) {
+        const inside = lastBlank(chunk);
+        pair = inside >= 0 ? at + inside : lastWasLf && chunk[0] === LF ? at - 1 : -1;
+        PARTS[parts++] = chunk;
+        at += chunk.length;
+        lastWasLf = chunk[chunk.length - 1] === LF;
+      }
+      PAIRS[c] = pair;
+      edges[c] = at;
+      ends ||= pair >= 0;
+    }
+    if (!ends) {
+      // No event ends in them: all is carried (it only grows, so its size is checked once, at the end).
+      for (let i = 0; i < parts; i++) this.#carry.push(takePart(i));
+      this.#carryBytes = at;
+      this.#checkCarry();
+      edges.fill(0);
+      return EMPTY;
+    }
+    const whole = this.#joinCarried(parts, at);
     let end = 0;
-    const last = whole.lastIndexOf(BLANK);
-    if (last >= 0) {
-      let run = last; // the run's first LF (the run ends at last + 2: lastIndexOf found its last pair)
-      while (run > 0 && whole[run - 1] === LF) run--;
-      end = run + ((last + 2 - run) & ~1);
+    for (let c = 0; c < chunks.length; c++) {
+      if (PAIRS[c]! >= 0) end = eventsEnd(whole, PAIRS[c]!);
+      // What push() would have carried after this chunk: the same limit on an event's size, at the same chunk.
+      if (edges[c]! - end > this.#maxEvent) this.#tooLarge();
+      edges[c] = end;
     }
     if (end < whole.length) this.#keep(whole.subarray(end));
     return end === whole.length ? whole : whole.subarray(0, end);
+  }
+
+  /** A chunk as the events are read: a leading byte-order mark dropped, line ends made LF. */
+  #clean(chunk: Buffer): Buffer {
+    if (this.#bom < 3) chunk = this.#dropBom(chunk);
+    return this.#lastWasCr || chunk.indexOf(CR) >= 0 ? this.#normalize(chunk) : chunk;
+  }
+
+  /** What was carried and PARTS[0, parts), `n` bytes, in one Buffer (the one part itself when it is all); the carry emptied. */
+  #joinCarried(parts: number, n: number): Buffer {
+    if (!this.#carryBytes && parts === 1) return takePart(0);
+    const all = Buffer.allocUnsafe(n);
+    let at = 0;
+    for (const b of this.#carry) at += b.copy(all, at);
+    for (let i = 0; i < parts; i++) at += takePart(i).copy(all, at);
+    if (this.#carryBytes) {
+      this.#carry = [];
+      this.#carryBytes = 0;
+    }
+    return all;
   }
 
   #dropBom(chunk: Buffer): Buffer {
@@ -76,7 +134,15 @@ export class SseScanner {
   #keep(b: Buffer): void {
     this.#carry.push(b);
     this.#carryBytes += b.length;
-    if (this.#carryBytes > this.#maxEvent) throw new Error(`upstream sent an SSE event larger than ${this.#maxEvent} bytes`);
+    this.#checkCarry();
+  }
+
+  #checkCarry(): void {
+    if (this.#carryBytes > this.#maxEvent) this.#tooLarge();
+  }
+
+  #tooLarge(): never {
+    throw new Error(`upstream sent an SSE event larger than ${this.#maxEvent} bytes`);
   }
 
   /** CRLF and lone CR → LF; a CR at a chunk's end may be the first half of a CRLF split across chunks. */
@@ -98,6 +164,41 @@ export class SseScanner {
     return out.subarray(0, n);
   }
 }
+
+/**
+ * Where the events in `whole` (from an event's start) end, given `last`: the last blank line (a pair of LFs)
+ * of the bytes read so far. That is where a forward scan for blank lines would last stop: in the run of LFs the
+ * pair ends, after an even number of them ("\n\n\n" ends one event, not two). Found from the end: one search, not
+ * one per event.
+ */
+function eventsEnd(whole: Buffer, last: number): number {
+  let run = last; // the run's first LF (it ends at last + 2)
+  while (run > 0 && whole[run - 1] === LF) run--;
+  return run + ((last + 2 - run) & ~1);
+}
+
+/** chunk.lastIndexOf(BLANK), without the search (a native call) for a chunk that ends an event, as most do. */
+function lastBlank(chunk: Buffer): number {
+  const n = chunk.length;
+  return n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF ? n - 2 : chunk.lastIndexOf(BLANK);
+}
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function lastByte(parts: readonly Buffer[]): number {
+  const b = parts[parts.length - 1]!;
+  return b[b.length - 1]!;
+}
+
+// pushAll()'s cleaned chunks and blank line per chunk, in lists shared by every scanner (filled and read in one
+// synchronous run): none made per read.
+const PARTS: Buffer[] = [];
+const PAIRS: number[] = [];
+const takePart = (i: number): Buffer => {
+  const part = PARTS[i]!;
+  PARTS[i] = EMPTY; // not kept alive by the list
+  return part;
+};
 
 /** The end (exclusive, after its blank line) of the event starting at `start` in a Buffer of whole events from SseScanner.push. */
 export function eventEnd(events: Buffer, start: number): number {

@@ -89,7 +89,7 @@ export async function relayStream(c: CallRun, call: ParsedCall, answer: Answer, 
     }
     // Awaited only when the upstream has not sent more yet: a suspension of the relay per read otherwise.
     reads: while (read) {
-      const events = read.length === 1 ? scanner.push(read[0]!) : eventsOf(scanner, read, edges);
+      const events = read.length === 1 ? scanner.push(read[0]!) : scanner.pushAll(read, edges);
       // Chunk by chunk, the text is kept as each is reached (a stop at a chunk's edge counts none after it).
       const byChunk = read.length > 1;
       watch?.scan(events, byChunk ? 0 : events.length);
@@ -237,33 +237,6 @@ class StreamedAnswer implements Relayed {
     return this.texts.textComplete;
   }
 }
-
-/** The whole events the read's chunks complete, as one Buffer (the scanner takes them one by one); `edges[c]`: where chunk c's end in it. */
-function eventsOf(scanner: SseScanner, read: readonly Buffer[], edges: number[]): Buffer {
-  edges.length = 0;
-  let parts = 0;
-  let n = 0;
-  for (const chunk of read) {
-    const events = scanner.push(chunk);
-    if (events.length) {
-      PARTS[parts++] = events;
-      n += events.length;
-    }
-    edges.push(n);
-  }
-  if (parts <= 1) return parts ? taken(0) : EMPTY;
-  const all = Buffer.allocUnsafe(n);
-  for (let i = 0, at = 0; i < parts; i++) at += taken(i).copy(all, at);
-  return all;
-}
-/** eventsOf()'s parts, in a list shared by the shard's streams (filled and emptied in one synchronous run): none made per read. */
-const PARTS: Buffer[] = [];
-const EMPTY = Buffer.alloc(0);
-const taken = (i: number): Buffer => {
-  const part = PARTS[i]!;
-  PARTS[i] = EMPTY; // not kept alive by the list
-  return part;
-};
 
 /** Writes what is pending in one write (nothing once the client has gone); resolves when the socket can take more. */
 function flush(ex: CallRun['ex'], pending: (Buffer | string)[]): Promise<void> | undefined {
