@@ -143,7 +143,7 @@ function moveLiveCounters(ctx: ShardContext, applied: readonly PriceAdjustment[]
       if (ref.kind !== 'money') continue;
       const start = ctx.table.periodStart(ref.slot);
       let nano = 0;
-      for (const a of rows) if (ctx.clock.window(ref.period, a.row_ts).start === start) nano += a.new_billed_nano - a.old_billed_nano;
+      for (const a of rows) if (ctx.clock.window(ref.period, a.row_ts, ref.timeZone).start === start) nano += a.new_billed_nano - a.old_billed_nano;
       if (nano) deltas.set(ref.slot, (deltas.get(ref.slot) ?? 0n) + BigInt(Math.round(nano * ref.rate)));
     }
   }

@@ -95,7 +95,7 @@ export function releaseHolds(table: BudgetTable, holds: readonly Hold[], shard: 
 export function extendHolds(table: BudgetTable, holds: Hold[], extra: CallAmounts, shard: number, now: number, clock: PeriodClock): boolean {
   for (let i = 0; i < holds.length; i++) {
     const h = holds[i]!;
-    table.rollover(h.ref.slot, clock.window(h.ref.period, now).start);
+    table.rollover(h.ref.slot, clock.window(h.ref.period, now, h.ref.timeZone).start);
     const amount = counterAmount(h.ref, extra, true);
     if (amount > 0n && !table.tryReserve(h.ref.slot, amount, shard)) {
       for (let j = 0; j < i; j++) unextend(table, holds[j]!, counterAmount(holds[j]!.ref, extra, true), shard);

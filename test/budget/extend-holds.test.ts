@@ -29,6 +29,21 @@ function held(refs: BudgetRef[], t: BudgetTable, tokens: number, usd: number) {
 }
 
 describe('extending a call\'s holds', () => {
+  it('keeps a budget in its own time zone in its own period: a growth between the zones\' midnights does not reset its spend', () => {
+    // 01:00 UTC is 10:00 in Tokyo: the Tokyo day began at 15:00 UTC the day before, the clock's (UTC) day an hour ago.
+    const at = Date.UTC(2031, 5, 18, 1);
+    const tokyo: BudgetRef = { ...ref(0, 'tokens', 1000), period: 'day', timeZone: 'Asia/Tokyo' };
+    const t = BudgetTable.create(8, 1);
+    const { limit, cap } = limitToCounter(tokyo);
+    t.init(0, { cap, limit, spent: 900n, periodStart: clock.window('day', at, 'Asia/Tokyo').start });
+    const d = decide(t, [tokyo], { billedPico: 0, tokens: 50, requests: 1 }, 0, at, clock);
+    if (!d.allow) throw new Error('not admitted');
+    // 900 spent + 50 held: 500 more would pass the 1000 cap.
+    expect(extendHolds(t, d.holds, { billedPico: 0, tokens: 500, requests: 0 }, 0, at, clock)).toBe(false);
+    expect(t.read(0)).toMatchObject({ committed: 950n, reserved: 50n });
+    expect(extendHolds(t, d.holds, { billedPico: 0, tokens: 50, requests: 0 }, 0, at, clock)).toBe(true);
+  });
+
   it('raises the hold on every budget when all have room, and settle returns all of it', () => {
     const refs = [ref(0, 'USD', 1), ref(1, 'tokens', 1000), ref(2, 'requests', 5)];
     const t = table(refs);
