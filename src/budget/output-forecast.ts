@@ -1,3 +1,5 @@
+import { LinkedList, type Linked } from '../collections/linked-list.js';
+
 // How many output tokens a call without its own cap is held for: a high
 // percentile of the recent completions of the same customer and model, with
 // a margin, clamped to [minTokens, the model's max]; a default until the
@@ -12,9 +14,9 @@
 //
 // Every uncapped call asks for a hold and records its size, so both are kept
 // cheap: the ring keeps its values sorted as they arrive too (the percentile
-// is one read, not a copy and a sort per call; 256 more bytes a pair), and the recency order is a list
-// threaded through the rings (a use moves a ring to the front; the maps
-// change only when a pair is added or dropped, not twice per call).
+// is one read, not a copy and a sort per call; 256 more bytes a pair), and the
+// recency order is a LinkedList through the rings (a use moves a ring to its
+// end; the maps change only when a pair is added or dropped, not twice per call).
 
 export interface ForecastOptions {
   /** Percentile of recent completions held, 1..100. */
@@ -33,16 +35,17 @@ export interface ForecastOptions {
 
 export const RING_SIZE = 64;
 
-export class Ring {
+export class Ring implements Linked<Ring> {
   /** The last `count` values in arrival order (a ring: the next goes at `at`, over the oldest once full). */
   readonly values = new Uint32Array(RING_SIZE);
   /** The same `count` values, ascending. */
   readonly sorted = new Uint32Array(RING_SIZE);
   count = 0;
   at = 0;
-  /** Neighbours in the recency list (OutputForecast). */
-  newer: Ring | null = null;
-  older: Ring | null = null;
+  /** Its place in the recency list (OutputForecast): older, newer. */
+  prev: Ring | undefined = undefined;
+  next: Ring | undefined = undefined;
+  listed = false;
 
   constructor(readonly customer: string, readonly model: string) {}
 
@@ -83,10 +86,8 @@ function lowerBound(s: Uint32Array, n: number, v: number): number {
 export class OutputForecast {
   /** customer → model → ring: looked up by the strings the call already has (no key made per call). */
   readonly #rings = new Map<string, Map<string, Ring>>();
-  #size = 0;
-  /** The recency list's ends: the most recently used ring, and the least (dropped first). */
-  #newest: Ring | null = null;
-  #oldest: Ring | null = null;
+  /** Least recently used first (dropped first), most recently used last. */
+  readonly #recency = new LinkedList<Ring>();
 
   constructor(private readonly opts: ForecastOptions) {}
 
@@ -109,14 +110,14 @@ export class OutputForecast {
   }
 
   get size(): number {
-    return this.#size;
+    return this.#recency.size;
   }
 
   /** The pairs remembered, most recently used first (for tests). */
   pairs(): [customer: string, model: string][] {
     const out: [string, string][] = [];
-    for (let r = this.#newest; r; r = r.older) out.push([r.customer, r.model]);
-    return out;
+    for (let r = this.#recency.first; r; r = r.next) out.push([r.customer, r.model]);
+    return out.reverse();
   }
 
   /** The pair's ring, now the most recently used (`create`: made if missing, dropping the least recently used past maxKeys). */
@@ -124,41 +125,24 @@ export class OutputForecast {
     let models = this.#rings.get(customer);
     let ring = models?.get(model);
     if (ring) {
-      if (ring !== this.#newest) {
-        this.#unlink(ring);
-        this.#linkNewest(ring);
+      if (ring.next) {
+        this.#recency.remove(ring);
+        this.#recency.push(ring);
       }
       return ring;
     }
     if (!create) return undefined;
     if (!models) this.#rings.set(customer, (models = new Map()));
     models.set(model, (ring = new Ring(customer, model)));
-    this.#size++;
-    this.#linkNewest(ring);
-    if (this.#size > this.opts.maxKeys) this.#drop(this.#oldest!);
+    this.#recency.push(ring);
+    if (this.#recency.size > this.opts.maxKeys) this.#drop(this.#recency.first!);
     return ring;
   }
 
   #drop(r: Ring): void {
-    this.#unlink(r);
+    this.#recency.remove(r);
     const models = this.#rings.get(r.customer)!;
     models.delete(r.model);
     if (!models.size) this.#rings.delete(r.customer);
-    this.#size--;
-  }
-
-  #unlink(r: Ring): void {
-    if (r.newer) r.newer.older = r.older;
-    else this.#newest = r.older;
-    if (r.older) r.older.newer = r.newer;
-    else this.#oldest = r.newer;
-    r.newer = r.older = null;
-  }
-
-  #linkNewest(r: Ring): void {
-    r.older = this.#newest;
-    if (this.#newest) this.#newest.newer = r;
-    else this.#oldest = r;
-    this.#newest = r;
   }
 }
