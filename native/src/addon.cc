@@ -128,7 +128,7 @@ Napi::Value ScanSse(const Napi::CallbackInfo& info) {
 // load, so an addon built from older sources is refused loudly instead of
 // being called with arguments it ignores (a stale build once passed every test
 // by falling back in silence).
-constexpr int INTERFACE_VERSION = 5;
+constexpr int INTERFACE_VERSION = 6;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("version", Napi::Number::New(env, INTERFACE_VERSION));

@@ -139,7 +139,7 @@ inline void wordKey(__m128i v, unsigned len, uint64_t& lo, uint64_t& hi) {
 #endif
 
 // Class of the previous character (text-tokens.ts).
-enum Prev { NONE = 0, LETTER, DIGIT, SPACE, WS, PUNCT, WIDE };
+enum Prev { NONE = 0, LETTER, SPACE, WS, PUNCT, DIGIT, WIDE };  // a numeric run goes on after prev >= DIGIT
 
 constexpr uint32_t WIDE_CODE = 0xffff;  // prevCode after a non-ASCII unit: the walk only asks whether it is ASCII
 
@@ -153,7 +153,10 @@ struct Walk {
   int prev = NONE;
   uint32_t prevCode = 0;
   int64_t spaces = 0;
-  int digits = 0;  // length of the digit run ending at prev, mod 3
+  // Where the digit ending at prev falls in its group of three of 0-9 (0-2); after a non-ASCII
+  // character (text-tokens.ts, "Digits"): -3, so the two digits after it (-2, -1: maybe in its group)
+  // and the next (0, a group's start) cost a token each. A digit's step is as cheap as without it.
+  int digits = 0;
   // The letter run in progress: its lowercase letters (the first MAX_WORD; garbage past that is never read).
   uint32_t runLen = 0;
   int64_t runCost = 0;
@@ -221,8 +224,9 @@ struct Walk {
         startRun(c, k == K_UPPER);
         return;
       case K_DIGIT:
-        digits = prev == DIGIT ? (digits == 2 ? 0 : digits + 1) : 0;
-        if (digits == 0) q += Q;
+        // A token at a group's start, and in a group that may hold a non-ASCII number character.
+        digits = prev >= DIGIT ? (digits == 2 ? 0 : digits + 1) : 0;
+        if (digits <= 0) q += Q;
         prev = DIGIT;
         break;
       case K_SPACE:
@@ -243,10 +247,16 @@ struct Walk {
     prevCode = c;
   }
 
-  /** A non-ASCII character costing `cost` (one token per UTF-8 byte). */
+  /**
+   * A non-ASCII character costing `cost` (one token per UTF-8 byte), raw or spelled as \uXXXX. It may
+   * be a number character: two digits before it in an unfinished group, priced as one token, cost one
+   * more (they may share its group), and it starts a group of its own (text-tokens.ts, "Digits").
+   */
   void wide(int64_t cost) {
     if (runLen) endRun(false);
     if ((prev == SPACE || prev == WS) && spaces > 1) q += HALF;
+    if (prev == DIGIT && digits == 1) q += Q;
+    digits = -3;
     q += cost;
     prev = WIDE;
     prevCode = WIDE_CODE;
@@ -436,6 +446,9 @@ struct Walk {
    * else (two spaces, or a run of letters that may be longer than MAX_WORD).
    */
   static __attribute__((noinline)) int64_t otherToken(const uint8_t* t, size_t len, size_t trailing) {
+    // A number here is followed by a space, or by one punctuation character and a space (a non-ASCII
+    // byte or a backslash is a stop of windowMasks): never by a possible number character in its
+    // groups, so its groups of three are all of 0-9 (text-tokens.ts, "Digits").
     if (t[0] >= '0' && t[0] <= '9') return Q + static_cast<int64_t>((len + 2) / 3) * Q;  // the space, then groups of three digits
     return len || !trailing ? -1 : Q;
   }

@@ -66,7 +66,7 @@ export function scannedUsage(): Record<string, unknown> {
 const ADDON_FILE = '../../native/build/Release/tollgate_native.node';
 
 /** The addon interface this build calls (INTERFACE_VERSION in native/src/addon.cc; bump both together). */
-export const ADDON_VERSION = 5;
+export const ADDON_VERSION = 6;
 
 function load(): NativePath {
   const want = process.env.TOLLGATE_NATIVE;

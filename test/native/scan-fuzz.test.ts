@@ -244,6 +244,24 @@ describe.runIf(PATHS.includes('native'))('native fast paths = JavaScript path', 
     }
   });
 
+  it('ASCII digits beside non-ASCII number characters, raw and as \\u escapes, in chains and alone', () => {
+    // A non-ASCII character may share the digits' group of three (text-tokens.ts, "Digits"): the walk
+    // prices that for raw bytes and escapes alike, and the chain's " 12345;" never reaches one.
+    const numbers = ['\u0660', '\u06f5', '\u0967', '\uff19', '\u00b2', '\u00bd', '\u2473', '\u{1d7ce}', '\u{1e950}', '\u20ac', '\u5e74', '\u00e9'];
+    const escaped = (ch: string) => Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+    const tokens = ['the', 'Order', 'shipped,', '48213', '7', '12', '123', '2024;', 'days;', '-', 'tracking.', '12345678901'];
+    const r = rng(57);
+    for (let k = 0; k < 1500; k++) {
+      const parts = Array.from({ length: 10 + r(30) }, () => tokens[r(tokens.length)]!);
+      const text = parts.join(' ');
+      const at = r(text.length + 1);
+      const ch = numbers[r(numbers.length)]!;
+      const spelled = r(2) ? ch : escaped(ch);
+      const digits = '0123456789'.slice(0, r(8));
+      agree('chat', body(`${text.slice(0, at)}${spelled}${digits}${r(2) ? spelled : ''}${text.slice(at)}`, r(16)));
+    }
+  });
+
   it('prose, code and letter runs of 1 to 40 letters, spelled at random', () => {
     const pieces = fc.oneof(
       fc.constantFrom(...listed.slice(0, 3000)),

@@ -10,6 +10,18 @@ const ascii = fc.array(fc.integer({ min: 32, max: 126 }).map((c) => String.fromC
 const LISTED = Object.values(SINGLE_TOKEN_WORDS).flatMap((l) => l.split(' '));
 const english = fc.array(fc.constantFrom(...LISTED.slice(0, 3000), 'tokenization', 'Tollgate', 'budget', 'xylophone'), { maxLength: 60 }).map((a) => a.join(' '));
 
+// Non-ASCII number characters (\p{N}: the tokenizers group them with 0-9 in threes) of 2, 3 and 4 UTF-8 bytes.
+const numberChar = fc.oneof(
+  cp(0x660, 0x669), cp(0x6f0, 0x6f9), cp(0x966, 0x96f), cp(0xff10, 0xff19), fc.constantFrom('\u00b2', '\u00bd', '\u00b9', '\u00bc'),
+  cp(0x2460, 0x2473), cp(0x1d7ce, 0x1d7ff), cp(0x1e950, 0x1e959),
+);
+/** ASCII digits beside non-ASCII number characters and other non-ASCII characters (CJK, €, é, emoji). */
+export const digitsWithNumbers = fc.array(fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(/^[0-9]{1,7}$/) },
+  { weight: 3, arbitrary: fc.array(numberChar, { minLength: 1, maxLength: 3 }).map((a) => a.join('')) },
+  { weight: 1, arbitrary: fc.constantFrom('\u20ac', '\u5e74', '\u00e9', '\u{1f600}', '\u{20000}', '\u00d7', ' ', ',', '.', 'a') },
+), { maxLength: 30 }).map((a) => a.join(''));
+
 export const text = fc.oneof(
   english,
   ascii,
@@ -20,6 +32,7 @@ export const text = fc.oneof(
   fc.array(cp(0x1f300, 0x1faff), { maxLength: 40 }).map((a) => a.join('')),
   fc.array(cp(0, 0x10ffff), { maxLength: 40 }).map((a) => a.join('')),
   fc.tuple(fc.base64String({ minLength: 200, maxLength: 400 }), english).map(([b, e]) => b + e),
+  digitsWithNumbers,
 );
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((u) => Buffer.from(u));

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { get_encoding } from '@dqbd/tiktoken';
 import { textTokens } from '../../src/protocols/estimate/text-tokens.js';
 import { SINGLE_TOKEN_WORDS } from '../../src/protocols/estimate/single-token-words.js';
+import { digitsWithNumbers } from './estimate-arbitraries.js';
 
 // The text estimate must be an upper bound of the real tokenizers' count for
 // any string an attacker can send. Checked against o200k_base and
@@ -42,6 +43,7 @@ const classes = {
   loneSurrogates: fc.array(fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), { maxLength: 40 }).map((a) => a.join('')),
   fullUnicode: fc.string({ unit: 'grapheme', maxLength: 100 }),
   base64: fc.base64String({ maxLength: 400 }),
+  digitsWithNumbers,
 };
 
 describe('text token bound', () => {
@@ -60,9 +62,26 @@ describe('text token bound', () => {
 
   it('is at least the real count on strings that once beat it', () => {
     // camelCase of listed words (one pretoken in cl100k), capitals after a digit, a space run before digits
-    for (const s of ['OwOwP', '8Oo0WILe', 'YIaGh', "'definitions", 'square policy\tprofessional\n', '  6824458360100', '\f\f\f']) {
+    for (const s of ['OwOwP', '8Oo0WILe', 'YIaGh', "'definitions", 'square policy\tprofessional\n', '  6824458360100', '\f\f\f',
+      // a non-ASCII number character takes a place in the ASCII digits' group of three, whose digits then do not merge
+      '\u{1E950}000', '\u0660000', '00\u0660 0', '\u0660\u06600000', '\u20ac100', '\u5e742024', '2024\u5e74', '\u00d7\u{1E950}0000', '12\u{1E950}34\u{1E951}5']) {
       expect([s, textTokens(s)]).toEqual([s, Math.max(textTokens(s), real(s))]);
     }
+  });
+
+  it('is at least the real count on ASCII digits beside non-ASCII number characters (seed 2053277446 of the mix)', () => {
+    // \p{N}{1,3} groups any number character with 0-9: "\u{1E950}000" was priced 5 (bytes, then one group), real 6.
+    fc.assert(fc.property(digitsWithNumbers, (s) => textTokens(s) >= real(s)), { numRuns: 1500 });
+  });
+
+  it('prices digits after a non-ASCII character as possibly in its group, and only there', () => {
+    expect(textTokens('100')).toBe(1);
+    expect(textTokens('1234567')).toBe(3);
+    expect(textTokens('\u20ac100')).toBe(3 + 3); // € (3 bytes), "10" a token each, "0" a group of its own
+    expect(textTokens('\u5e742024')).toBe(3 + 3); // 年, "20" a token each, "24"
+    expect(textTokens('2024\u5e74')).toBe(2 + 3); // "202", "4" (a group of one), 年
+    expect(textTokens('12\u5e74')).toBe(2 + 3); // "12" may share 年's group
+    expect(textTokens('123\u5e74')).toBe(1 + 3); // a full group cannot
   });
 
   it('is at least the real count on single long unbroken strings', () => {

@@ -20,10 +20,13 @@ import { SINGLE_TOKEN_WORDS } from './single-token-words.js';
 //   - a repeat of the same punctuation, whitespace or letter: 1/2;
 //   - other punctuation or whitespace: 1;
 //   - non-ASCII: one token per UTF-8 byte, the hard ceiling of a
-//     byte-level BPE (no token is shorter than a byte).
+//     byte-level BPE (no token is shorter than a byte);
+//   - ASCII digits: one token per group of three, except in a group that
+//     may hold a non-ASCII number character, where each costs a token (see
+//     "Digits" below).
 // Counts are in quarter tokens to stay in integers. No class costs less
 // than 1/2 token per character except dictionary words (verified exactly)
-// and digits (exactly one token per group of three), so text crafted
+// and digits (exactly one token per group of three digits 0-9), so text crafted
 // against these rules can beat the estimate by at most 2× on its letters
 // and punctuation; none of our fuzzed or adversarial generators beats it at
 // all (test/protocols/text-tokens.test.ts). On English prose it is ~2× the
@@ -90,8 +93,41 @@ function isWord(str: string, start: number, len: number, h: number, form: number
   return false;
 }
 
+// Digits. Both tokenizers split numbers as \p{N}{1,3}: a maximal run of
+// Unicode number characters (0-9, and "٠", "²", "½", "①", "𝟎", "𞥐", ...) is
+// cut in groups of three from its start, and nothing else takes a number
+// character (the letter and punctuation pretokens exclude \p{N}), so every
+// ASCII digit lies in such a group. A group of 0-9 only is one token; in one
+// that holds a non-ASCII number character the digits do not merge with that
+// character's bytes: "\u{1E950}000" is 6 tokens ("𞥐00" 5, "0" 1), not 4 + 1.
+// Such a group costs at most its bytes (the BPE ceiling): the character's,
+// which it pays wherever it falls, and one token per ASCII digit.
+// We keep no table of \p{N}: any non-ASCII character may be one (a superset
+// can only raise the count). Counting a run's places across non-ASCII
+// characters would not bound it either: one that is not \p{N} ends the real
+// run, and the groups restart after it. So each stretch of ASCII digits is
+// priced at the worst place its groups can fall:
+//   - after a non-ASCII character, the first two digits cost a token each
+//     (they may share its group) and groups of three start after them;
+//   - before a non-ASCII character, the digits of an unfinished group of
+//     three cost a token each (they may share its group): two that were
+//     priced as one group cost one more;
+//   - after anything ASCII (not \p{N}) the real groups start at the
+//     stretch's first digit, as ours do, and before it they end at its last.
+// Why that bounds the real count: the tokens of a stretch of L digits after
+// a non-ASCII character, with h of them (0-2; 0 when that character is not
+// \p{N}) in its group and groups of three from there, are at most
+// h + ceil((L-h)/3) when ASCII follows, and h + floor((L-h)/3) + (L-h) mod 3
+// when a non-ASCII character follows (the last partial group may hold it);
+// both are largest at h = 2 (checked for each L mod 3), which is what we
+// price; with L <= h all are in its group, and we price each. The estimate
+// is the sum over stretches, as is the real count (a group of 0-9 lies in
+// one stretch; a digit in a mixed group costs at most its own byte).
+// The price on ordinary text is small: "€100" costs 2 tokens more than
+// before, "年2024" 1 more, "2024年" the same, ASCII-only text nothing.
+
 // Class of the previous character.
-const NONE = 0, LETTER = 1, DIGIT = 2, SPACE = 3, WS = 4, PUNCT = 5, WIDE = 6;
+const NONE = 0, LETTER = 1, SPACE = 2, WS = 3, PUNCT = 4, DIGIT = 5, WIDE = 6; // a numeric run goes on after prev >= DIGIT
 
 /** Upper bound of the tokens of `s`, in quarter tokens (add strings up, then divide by 4 rounding up). */
 export function textQuarterTokens(s: string, maxWord = MAX_WORD): number {
@@ -99,7 +135,10 @@ export function textQuarterTokens(s: string, maxWord = MAX_WORD): number {
   let prev = NONE;
   let prevCode = 0;
   let spaces = 0; // length of the whitespace run that ends at prev
-  let digits = 0; // length of the digit run that ends at prev
+  // Where the digit that ends at prev falls in its group of three of 0-9 (0-2); after a non-ASCII character
+  // -3 ("Digits"), so the two digits after it (-2, -1: maybe in its group) and the next (0, a group's
+  // start) cost a token each.
+  let digits = 0;
   // The letter run in progress (a pretoken: [A-Z]?[a-z]+ or [A-Z]+).
   let runStart = -1, runLen = 0, runCost = 0, runHash = 0, runWordShape = false, runForm = 0;
   const n = s.length;
@@ -143,9 +182,10 @@ export function textQuarterTokens(s: string, maxWord = MAX_WORD): number {
       }
       prev = LETTER;
     } else if (c >= 48 && c <= 57) {
-      // numbers are split in groups of at most three digits
-      digits = prev === DIGIT ? digits + 1 : 0;
-      if (digits % 3 === 0) q += Q;
+      // Numbers are split in groups of at most three; a digit costs a token at a group's start,
+      // and in a group that may hold a non-ASCII number character ("Digits").
+      digits = prev >= DIGIT ? (digits === 2 ? 0 : digits + 1) : 0;
+      if (digits <= 0) q += Q;
       prev = DIGIT;
     } else if (c === 32 || (c >= 9 && c <= 13)) {
       if (prev === SPACE || prev === WS) {
@@ -161,7 +201,11 @@ export function textQuarterTokens(s: string, maxWord = MAX_WORD): number {
       q += prev === PUNCT && c === prevCode && c > 32 ? HALF : Q; // control characters do not merge
       prev = PUNCT;
     } else {
-      // non-ASCII: UTF-8 bytes; a valid surrogate pair is 4 bytes, a lone surrogate becomes U+FFFD (3)
+      // non-ASCII: UTF-8 bytes; a valid surrogate pair is 4 bytes, a lone surrogate becomes U+FFFD (3).
+      // It may be a number character ("Digits"): two digits before it in an unfinished group of
+      // three, priced as one token, may share its group (a token each); it starts a group of its own.
+      if (prev === DIGIT && digits === 1) q += Q;
+      digits = -3;
       if (c < 0x800) q += 2 * Q;
       else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
         q += 4 * Q;
