@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, launch, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { providers, sleep } from '../helpers/fixtures.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { priceTableCopy, shippedPrices } from '../helpers/price-table.js';
 
 // Dated prices on a real proxy: a change takes effect in the middle of the test (on the process
 // clock), calls on either side are priced differently; then the change turns out to be wrong, is
@@ -25,14 +24,13 @@ const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
-const table = join(tempDir('tollgate-dated-prices-'), 'models.json');
-const shipped = JSON.parse(readFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), 'utf8'));
+const table = priceTableCopy('tollgate-dated-prices-');
 
 const costNano = (input: number) => Math.round((PROMPT * input + OUT * BASE.output) / 1000);
 const usd = (nano: number) => nano / 1e9;
 
 function writeTable(cut: number, input: number) {
-  const data = structuredClone(shipped);
+  const data = shippedPrices();
   expect(data.models['gpt-4o-mini']).toMatchObject(BASE);
   data.models['gpt-4o-mini'].changes = [{ effective_from: new Date(cut).toISOString(), input }];
   writeFileSync(table, JSON.stringify(data));
@@ -65,7 +63,6 @@ let before = '';
 let after = '';
 
 beforeAll(async () => {
-  copyFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), table);
   mock = await startMockUpstream({ promptTokens: PROMPT, completionTokens: OUT });
   tg = await startTollgate({
     providers: providers(mock.url),

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { ADMIN_TOKEN, startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { providers, sleep } from '../helpers/fixtures.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { priceTableCopy, shippedPrices } from '../helpers/price-table.js';
 
 // A re-rate moves the live budget counter of a budget kept in the customer's
 // own time zone. The counter's period starts at the zone's midnight (Tokyo's
@@ -23,11 +21,9 @@ const usd = (nano: number) => nano / 1e9;
 
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
-const table = join(tempDir('tollgate-rerate-zone-'), 'models.json');
-const shipped = JSON.parse(readFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), 'utf8'));
+const table = priceTableCopy('tollgate-rerate-zone-');
 
 beforeAll(async () => {
-  copyFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), table);
   mock = await startMockUpstream({ promptTokens: PROMPT, completionTokens: OUT });
   tg = await startTollgate({
     providers: providers(mock.url),
@@ -53,7 +49,7 @@ describe('re-rating a customer whose budgets keep their own time zone', () => {
     expect((await tg.admin('/admin/customers/tokyo')).budgets[0].used).toBeCloseTo(usd(costNano(BASE.input)), 9);
 
     // The price was wrong from before the call: correct it from an hour before the clock started.
-    const data = structuredClone(shipped);
+    const data = shippedPrices();
     expect(data.models['gpt-4o-mini']).toMatchObject(BASE);
     data.models['gpt-4o-mini'].changes = [{ effective_from: new Date(TEST_CLOCK - 3_600_000).toISOString(), input: RIGHT_INPUT }];
     writeFileSync(table, JSON.stringify(data));

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { startMockUpstream } from '../../bench/mock-upstream.mjs';
 import { startTollgate, type Tollgate, TEST_CLOCK } from '../helpers/tollgate-process.js';
 import { expectedCostUsd, providers, sleep } from '../helpers/fixtures.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { priceTableCopy } from '../helpers/price-table.js';
 
 // Resale (markup and custom price lists), unpriced models by rule, the
 // pricing endpoints, and reloading the price table without a restart.
@@ -15,10 +13,9 @@ const PROMPT = 100;
 const OUT = 50;
 let mock: Awaited<ReturnType<typeof startMockUpstream>>;
 let tg: Tollgate;
-const table = join(tempDir('tollgate-prices-'), 'models.json');
+const table = priceTableCopy('tollgate-prices-');
 
 beforeAll(async () => {
-  copyFileSync(fileURLToPath(new URL('../../pricing/models.json', import.meta.url)), table);
   mock = await startMockUpstream({ promptTokens: PROMPT, completionTokens: OUT });
   tg = await startTollgate({
     providers: providers(mock.url),
