@@ -30,21 +30,14 @@ export class SseScanner {
   push(input: Uint8Array): Buffer {
     const chunk = this.#clean(asBuffer(input));
     if (!chunk.length) return EMPTY;
-    let whole: Buffer;
-    if (this.#carryBytes) {
-      // A boundary in the new bytes, or one across the seam (carry ends "\n", chunk starts "\n").
-      const last = this.#carry[this.#carry.length - 1]!;
-      const seam = last[last.length - 1] === LF && chunk[0] === LF;
-      if (!seam && chunk.indexOf(BLANK) < 0) {
-        this.#keep(chunk);
-        return EMPTY;
-      }
-      whole = Buffer.concat([...this.#carry, chunk]);
-      this.#carry = [];
-      this.#carryBytes = 0;
-    } else {
-      whole = chunk;
+    // Carrying an event: joined only when a boundary is in the new bytes, or across the seam (the carry ends
+    // "\n", the chunk starts "\n").
+    if (this.#carryBytes && !(lastByte(this.#carry) === LF && chunk[0] === LF) && chunk.indexOf(BLANK) < 0) {
+      this.#keep(chunk);
+      return EMPTY;
     }
+    PARTS[0] = chunk;
+    const whole = this.#joinCarried(1, this.#carryBytes + chunk.length);
     const last = lastBlank(whole);
     const end = last < 0 ? 0 : eventsEnd(whole, last);
     if (end < whole.length) this.#keep(whole.subarray(end));
@@ -190,7 +183,7 @@ function lastByte(parts: readonly Buffer[]): number {
   return b[b.length - 1]!;
 }
 
-// pushAll()'s cleaned chunks and blank line per chunk, in lists shared by every scanner (filled and read in one
+// push()'s and pushAll()'s cleaned chunks, and pushAll()'s blank line per chunk, in lists shared by every scanner (filled and read in one
 // synchronous run): none made per read.
 const PARTS: Buffer[] = [];
 const PAIRS: number[] = [];
